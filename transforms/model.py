@@ -1,0 +1,169 @@
+"""Immutable elements that flow between the stages of the pipeline.
+
+Every stage takes one of these and produces a new one with
+``dataclasses.replace``; nothing is mutated in place.  They are plain frozen
+dataclasses, so Beam pickles them and they compare by value in tests.
+
+    FeedEntry ──FetchPages──► FetchedPage ──ExtractArticles──► Article ─► ... ─► document
+                         └──────────── Failure (stage, reason) ──────────────┘
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+__all__ = [
+    "Article",
+    "FeedEntry",
+    "FeedStatus",
+    "FetchedPage",
+    "Failure",
+    "doc_id_for_url",
+    "failure_id",
+]
+
+
+def doc_id_for_url(canonical_url: str) -> str:
+    """The Elasticsearch ``_id`` of the article whose canonical URL is given.
+
+    A hash keeps ids short and free of characters that need escaping; 32 hex
+    digits (128 bits) of SHA-256 make a collision as unlikely as a UUID's.
+    """
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+def failure_id(stage: str, url: str) -> str:
+    """The ``_id`` of the failure document for ``url`` at ``stage``: a retry
+    of the same URL at the same stage updates the same document."""
+    return hashlib.sha256(f"{stage}\n{url}".encode()).hexdigest()[:32]
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed, its link already normalized."""
+
+    feed_url: str
+    feed_name: str | None
+    link: str  # as the feed gave it, resolved against the feed's URL
+    url: str  # normalized (see transforms.urls.normalize_url)
+    title: str | None = None
+    published: str | None = None  # ISO 8601 UTC, from the feed entry
+    summary: str | None = None
+    entry_id: str | None = None
+    attempts: int = 0  # earlier failed attempts at this URL (from news-failures)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedStatus:
+    """The outcome of polling one feed: becomes a ``news-feeds`` document."""
+
+    feed_url: str
+    feed_name: str | None
+    status: str  # "ok" or a failure reason such as "http_404"
+    http_status: int | None
+    entries: int
+    title: str | None = None
+    error: str | None = None
+    polled_at: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchedPage:
+    """A page downloaded for a feed entry."""
+
+    entry: FeedEntry
+    final_url: str  # after redirects, as fetched
+    status: int
+    content: bytes
+    content_type: str | None
+    encoding: str | None
+    fetched_at: str  # ISO 8601 UTC
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    """An extracted article; ``to_document`` gives its Elasticsearch body."""
+
+    id: str
+    url: str
+    canonical_url: str
+    urls: tuple[str, ...]
+    title: str | None
+    body: str
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    published_source: str | None = None
+    first_seen: str | None = None
+    source_domain: str | None = None
+    source_name: str | None = None
+    feed_url: str | None = None
+    language: str | None = None
+    extraction: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Filled by later stages; None or empty until they run.
+    dateline_places: tuple[str, ...] = ()
+    agency: str | None = None
+    story: dict[str, Any] | None = None
+    band_keys: tuple[str, ...] = ()
+    entities: dict[str, Any] | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """The document of the contract in ../shared/DESIGN.md."""
+        doc: dict[str, Any] = {
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "urls": list(self.urls),
+            "title": self.title,
+            "body": self.body,
+            "authors": list(self.authors),
+            "published": self.published,
+            "published_source": self.published_source,
+            "@timestamp": self.published or self.first_seen,
+            "first_seen": self.first_seen,
+            "source": {"domain": self.source_domain, "name": self.source_name},
+            "feed": {"url": self.feed_url},
+            "language": self.language,
+            "extraction": dict(self.extraction),
+        }
+        if self.dateline_places:
+            doc["dateline"] = {"places": list(self.dateline_places)}
+        if self.agency:
+            doc["agency"] = self.agency
+        if self.story is not None:
+            doc["story"] = dict(self.story)
+        if self.band_keys:
+            doc["story_bands"] = list(self.band_keys)
+        if self.entities is not None:
+            doc["entities"] = dict(self.entities)
+        return doc
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A per-item failure: becomes a ``news-failures`` document."""
+
+    url: str
+    stage: str  # feed, fetch, extract, index, ...
+    reason: str  # short stable code: http_404, timeout, too_large, empty_text, ...
+    http_status: int | None = None
+    error: str | None = None  # one line for humans; never a payload or a secret
+    feed_url: str | None = None
+    attempts: int = 1
+    at: str | None = None  # ISO 8601 UTC
+
+    @property
+    def id(self) -> str:
+        return failure_id(self.stage, self.url)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "stage": self.stage,
+            "reason": self.reason,
+            "http": {"status": self.http_status},
+            "error": self.error,
+            "feed": {"url": self.feed_url},
+            "attempts": self.attempts,
+            "@timestamp": self.at,
+        }
