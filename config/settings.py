@@ -1,0 +1,190 @@
+"""Typed, validated settings: shipped defaults merged with the user's YAML.
+
+``load_settings`` is called once, by the CLI.  Transforms receive the frozen
+``Settings`` (or one of its sections), never a path or a global.  A bad value
+raises ``ConfigError`` whose message names the key and what was expected, so
+the CLI can print it and exit 2 without a traceback.
+
+Example::
+
+    settings = load_settings(config_path="my.yaml", feeds_path="feeds.yaml")
+    settings.fetch.timeout           # 20.0
+    settings.feeds[0].url            # "https://example.org/rss.xml"
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "ConfigError",
+    "ElasticsearchSettings",
+    "FeedSpec",
+    "Settings",
+    "load_settings",
+    "load_feeds_file",
+]
+
+
+class ConfigError(Exception):
+    """A user mistake in the configuration: the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedSpec(_Section):
+    url: str
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class ElasticsearchSettings(_Section):
+    url: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    ca_certs: str | None = None
+    cloud_id: str | None = None
+    index_prefix: str = Field(default="news", pattern=r"^[a-z0-9][a-z0-9_.+-]*$")
+    request_timeout: float = Field(default=30, gt=0)
+    bulk_max_docs: int = Field(default=500, ge=1)
+    bulk_max_bytes: int = Field(default=5_000_000, ge=1000)
+    max_retries: int = Field(default=5, ge=0)
+    lookup_batch_size: int = Field(default=200, ge=1, le=10_000)
+
+    @property
+    def articles_alias(self) -> str:
+        return f"{self.index_prefix}-articles"
+
+    @property
+    def failures_alias(self) -> str:
+        return f"{self.index_prefix}-failures"
+
+    @property
+    def feeds_alias(self) -> str:
+        return f"{self.index_prefix}-feeds"
+
+
+class EmbeddedSettings(_Section):
+    port: int = Field(default=9200, ge=1, le=65535)
+    data_dir: str | None = None
+    start_timeout: float = Field(default=60, gt=0)
+
+
+class FetchSettings(_Section):
+    user_agent: str = "newsbeam/0.1"
+    timeout: float = Field(default=20, gt=0)
+    max_bytes: int = Field(default=5_000_000, ge=1000)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff: float = Field(default=0.5, ge=0)
+    allow_private_hosts: bool = False
+    failure_retry_after: float = Field(default=3600, ge=0)
+    max_attempts: int = Field(default=5, ge=1)
+
+
+class ExtractSettings(_Section):
+    min_chars: int = Field(default=200, ge=0)
+
+
+class Settings(_Section):
+    feeds: tuple[FeedSpec, ...] = ()
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    fetch: FetchSettings = FetchSettings()
+    extract: ExtractSettings = ExtractSettings()
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{what} {path}: {problem}{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif "input" in err and err["type"] != "missing":
+            msg = f"{msg} (got {err['input']!r})"
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def defaults() -> dict[str, Any]:
+    text = resources.files("newsbeam.config").joinpath("defaults.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def load_feeds_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The ``feeds:`` list of a feeds file (the contract of DESIGN.md)."""
+    data = _read_yaml(Path(path), "feeds file")
+    feeds = data.get("feeds")
+    if not isinstance(feeds, list):
+        raise ConfigError(f"feeds file {path}: feeds: expected a list of {{url, name}} entries")
+    return feeds
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    feeds_path: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Defaults, then the config file, then --feeds, then explicit overrides."""
+    data = defaults()
+    source = "defaults"
+    if config_path is not None:
+        data = _merge(data, _read_yaml(Path(config_path), "config file"))
+        source = f"config file {config_path}"
+    if feeds_path is not None:
+        data["feeds"] = load_feeds_file(feeds_path)
+        source = f"{source} / feeds file {feeds_path}"
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None

@@ -1,0 +1,201 @@
+"""The embedded Elasticsearch-compatible server (noida-db).
+
+``EmbeddedServer.start`` runs ``noida-db start --only elasticsearch
+--elasticsearch-port N --data-dir D`` in a new session (its own process
+group), records the group id in a pid file under the state directory and
+waits until the server answers HTTP.  ``stop`` signals the whole group
+(the ``noida-db`` command is a Python wrapper around the server binary, so
+killing only the wrapper would orphan the server), then waits; ``status``
+reports whether it runs and answers.
+
+State lives under ``$NEWSBEAM_STATE_DIR``, else ``$XDG_STATE_HOME/newsbeam``,
+else ``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log`` and
+the data directory ``es-data/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+__all__ = ["EmbeddedError", "EmbeddedServer", "state_dir", "free_port"]
+
+
+class EmbeddedError(Exception):
+    """The embedded server could not be started or stopped."""
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get("NEWSBEAM_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "newsbeam"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _answers(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200 and b"cluster_name" in resp.read(4096)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _find_binary() -> str:
+    candidate = Path(sys.executable).with_name("noida-db")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("noida-db")
+    if not found:
+        raise EmbeddedError(
+            "the noida-db command is not installed (pip install noida-db, or install newsbeam "
+            "with its dependencies)"
+        )
+    return found
+
+
+@dataclasses.dataclass
+class EmbeddedServer:
+    port: int = 9200
+    data_dir: Path | None = None
+    root: Path | None = None  # state directory
+
+    def __post_init__(self):
+        self.root = Path(self.root) if self.root else state_dir()
+        self.data_dir = Path(self.data_dir) if self.data_dir else self.root / "es-data"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "es.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "es.log"
+
+    def _recorded_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def running(self) -> bool:
+        return self._recorded_pid() is not None
+
+    def answers(self) -> bool:
+        return _answers(self.url)
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start the server unless ours already runs; return its URL."""
+        pid = self._recorded_pid()
+        if pid is not None:
+            if self._wait_until_up(timeout, pid):
+                return self.url
+            raise EmbeddedError(f"embedded server (pid {pid}) runs but does not answer at {self.url}")
+        if _port_in_use(self.port):
+            raise EmbeddedError(
+                f"port {self.port} is already in use by another program; choose another with "
+                f"--port or embedded.port"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            _find_binary(), "start", "--only", "elasticsearch",
+            "--elasticsearch-port", str(self.port), "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        log = open(self.log_file, "ab")
+        try:
+            proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=str(self.root),
+            )  # fmt: skip
+        except OSError as exc:
+            raise EmbeddedError(f"cannot run {command[0]}: {exc.strerror}") from None
+        finally:
+            log.close()
+        self.pid_file.write_text(f"{proc.pid}\n{self.port}\n")
+        if not self._wait_until_up(timeout, proc.pid, proc):
+            self.stop()
+            tail = self._log_tail()
+            raise EmbeddedError(
+                f"the embedded server did not answer at {self.url} within {timeout:.0f}s"
+                + (f"; its log ends with:\n{tail}" if tail else "")
+            )
+        return self.url
+
+    def _wait_until_up(self, timeout: float, pid: int, proc: subprocess.Popen | None = None) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                return False
+            if _answers(self.url, timeout=1.0):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def _log_tail(self, lines: int = 10) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        useful = [line for line in text if "GLIBC" not in line]
+        return "\n".join(useful[-lines:])
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Stop the whole process group; True if something was running."""
+        pid = self._recorded_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pid, 0)
+                except ProcessLookupError:
+                    break
+                try:  # reap our own child if we started it in this process
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                time.sleep(0.1)
+            else:
+                continue
+            break
+        self.pid_file.unlink(missing_ok=True)
+        return True

@@ -1,0 +1,130 @@
+"""SkipKnown: drop feed entries whose article is already indexed.
+
+Entries are batched (``BatchElements``) and looked up with one ``terms``
+query on the ``urls`` field of the articles alias per batch: an entry whose
+normalized URL is any URL of an indexed article is known.  The failures
+alias is looked up the same way: a URL that failed before is retried only
+after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
+and given up after ``fetch.max_attempts``; the attempts so far travel on in
+``FeedEntry.attempts``.
+
+If Elasticsearch cannot answer, the lookup raises and the runner retries
+the bundle: entries are never silently treated as new or as known.
+Counters in ``news.known``: ``known``, ``new``, ``retry_later``, ``given_up``.
+
+Example usage::
+
+    new_entries = entries | 'SkipKnown' >> SkipKnown(settings.elasticsearch, settings.fetch)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import apache_beam as beam
+
+from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
+from newsbeam.transforms.model import FeedEntry
+
+__all__ = ["SkipKnown", "retry_due"]
+
+_NS = "news.known"
+
+
+def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings) -> str:
+    """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``."""
+    if attempts >= settings.max_attempts:
+        return "give_up"
+    if not last:
+        return "retry"
+    try:
+        when = dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
+    except ValueError:
+        return "retry"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    wait = settings.failure_retry_after * (2 ** max(0, attempts - 1))
+    return "retry" if (now - when).total_seconds() >= wait else "wait"
+
+
+class _LookupFn(beam.DoFn):
+    def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings):
+        self._es_settings = es
+        self._fetch = fetch
+        self._client = None
+        self._known = beam.metrics.Metrics.counter(_NS, "known")
+        self._new = beam.metrics.Metrics.counter(_NS, "new")
+        self._wait = beam.metrics.Metrics.counter(_NS, "retry_later")
+        self._given_up = beam.metrics.Metrics.counter(_NS, "given_up")
+
+    def setup(self):
+        from newsbeam.connectors.es import connect
+
+        self._client = connect(self._es_settings)
+
+    def teardown(self):
+        if self._client is not None:
+            self._client.close()
+
+    def _search_terms(self, index: str, field: str, values: list[str], source: list[str]):
+        response = self._client.search(
+            index=index,
+            query={"terms": {field: values}},
+            source=source,
+            size=10_000,
+            ignore_unavailable=True,
+        )
+        return [hit["_source"] for hit in response["hits"]["hits"]]
+
+    def process(self, batch: list[FeedEntry]):
+        urls = sorted({entry.url for entry in batch})
+        known: set[str] = set()
+        for doc in self._search_terms(self._es_settings.articles_alias, "urls", urls, ["urls"]):
+            value = doc.get("urls") or []
+            known.update([value] if isinstance(value, str) else value)
+        failed: dict[str, tuple[int, str | None]] = {}
+        for doc in self._search_terms(
+            self._es_settings.failures_alias, "url", urls, ["url", "attempts", "@timestamp", "stage"]
+        ):
+            if doc.get("stage") not in ("fetch", "extract"):
+                continue
+            prev = failed.get(doc["url"], (0, None))
+            attempts = max(prev[0], int(doc.get("attempts") or 1))
+            last = max(filter(None, [prev[1], doc.get("@timestamp")]), default=None)
+            failed[doc["url"]] = (attempts, last)
+        now = dt.datetime.now(dt.timezone.utc)
+        for entry in batch:
+            if entry.url in known:
+                self._known.inc()
+                continue
+            if entry.url in failed:
+                attempts, last = failed[entry.url]
+                verdict = retry_due(attempts, last, now, self._fetch)
+                if verdict == "wait":
+                    self._wait.inc()
+                    continue
+                if verdict == "give_up":
+                    self._given_up.inc()
+                    continue
+                entry = dataclasses.replace(entry, attempts=attempts)
+            self._new.inc()
+            yield entry
+
+
+class SkipKnown(beam.PTransform):
+    """FeedEntry → FeedEntry not yet indexed (and not waiting for a retry)."""
+
+    def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings):
+        super().__init__()
+        if not isinstance(es, ElasticsearchSettings):
+            raise ValueError("SkipKnown: es must be an ElasticsearchSettings")
+        self._es = es
+        self._fetch = fetch
+
+    def expand(self, entries):
+        return (
+            entries
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._es.lookup_batch_size)
+            | "Lookup" >> beam.ParDo(_LookupFn(self._es, self._fetch))
+        )
