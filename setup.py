@@ -52,7 +52,9 @@ setup(
     name="newsbeam",
     version="0.1.0",
     description="News ingestion on Apache Beam: feeds, extraction, story clustering, entities, Elasticsearch",
-    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description=open("README.md", encoding="utf-8").read()
+    if __import__("os").path.exists("README.md")
+    else "",
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",

@@ -27,8 +27,8 @@ __all__ = [
     "ElasticsearchSettings",
     "FeedSpec",
     "Settings",
-    "load_settings",
     "load_feeds_file",
+    "load_settings",
 ]
 
 
@@ -66,6 +66,7 @@ class ElasticsearchSettings(_Section):
     bulk_max_bytes: int = Field(default=5_000_000, ge=1000)
     max_retries: int = Field(default=5, ge=0)
     lookup_batch_size: int = Field(default=200, ge=1, le=10_000)
+    dead_letter_dir: str | None = None
 
     @property
     def articles_alias(self) -> str:
@@ -84,6 +85,10 @@ class EmbeddedSettings(_Section):
     port: int = Field(default=9200, ge=1, le=65535)
     data_dir: str | None = None
     start_timeout: float = Field(default=60, gt=0)
+
+
+class DemoSettings(_Section):
+    site_port: int = Field(default=8765, ge=0, le=65535)
 
 
 class FetchSettings(_Section):
@@ -106,6 +111,7 @@ class Settings(_Section):
     feeds: tuple[FeedSpec, ...] = ()
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
+    demo: DemoSettings = DemoSettings()
     fetch: FetchSettings = FetchSettings()
     extract: ExtractSettings = ExtractSettings()
 

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["EmbeddedError", "EmbeddedServer", "state_dir", "free_port"]
+__all__ = ["EmbeddedError", "EmbeddedServer", "free_port", "state_dir"]
 
 
 class EmbeddedError(Exception):

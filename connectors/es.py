@@ -24,7 +24,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from newsbeam.config.settings import ElasticsearchSettings
 
-__all__ = ["EsUnavailable", "connect", "describe", "setup_indices", "TEMPLATE_KINDS", "ping"]
+__all__ = [
+    "TEMPLATE_KINDS",
+    "EsUnavailable",
+    "connect",
+    "describe",
+    "ping",
+    "setup_indices",
+]
 
 _LOG = logging.getLogger(__name__)
 TEMPLATE_KINDS = ("articles", "failures", "feeds")

@@ -58,7 +58,12 @@ class IndexAction:
     url: str | None = None  # for failure documents
 
     def to_bulk(self) -> dict[str, Any]:
-        return {"_op_type": "index", "_index": self.index, "_id": self.id, "_source": self.source}
+        return {
+            "_op_type": "index",
+            "_index": self.index,
+            "_id": self.id,
+            "_source": self.source,
+        }
 
 
 def _reason(error: Any, status: int) -> str:
@@ -192,7 +197,7 @@ class _BulkIndexFn(beam.DoFn):
 def _now() -> str:
     import datetime as dt
 
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class WriteToElasticsearch(beam.PTransform):

@@ -56,7 +56,7 @@ class _FetchPageFn(beam.DoFn):
 
     def _fail(self, entry: FeedEntry, reason: str, message: str, status: int | None):
         beam.metrics.Metrics.counter(_NS, f"failed_{reason}").inc()
-        _LOG.info("fetch %s: %s", entry.url, message)
+        _LOG.debug("fetch %s: %s", entry.url, message)
         return pvalue.TaggedOutput(
             FAILED_TAG,
             Failure(url=entry.url, stage="fetch", reason=reason, http_status=status, error=message,
@@ -71,7 +71,10 @@ class _FetchPageFn(beam.DoFn):
             return
         if response.content_type and response.content_type not in _HTML_TYPES:
             yield self._fail(
-                entry, "not_html", f"{response.url} is {response.content_type}, not HTML", response.status
+                entry,
+                "not_html",
+                f"{response.url} is {response.content_type}, not HTML",
+                response.status,
             )
             return
         self._fetched.inc()
@@ -100,6 +103,5 @@ class FetchPages(beam.PTransform):
         return (
             entries
             | "Spread" >> beam.Reshuffle()
-            | "Fetch"
-            >> beam.ParDo(_FetchPageFn(self._settings)).with_outputs(FAILED_TAG, main="pages")
+            | "Fetch" >> beam.ParDo(_FetchPageFn(self._settings)).with_outputs(FAILED_TAG, main="pages")
         )

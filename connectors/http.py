@@ -36,7 +36,13 @@ _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
 class FetchError(Exception):
     """A failed GET: ``reason`` is a stable code, ``status`` the HTTP status."""
 
-    def __init__(self, reason: str, message: str, status: int | None = None, url: str | None = None):
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        status: int | None = None,
+        url: str | None = None,
+    ):
         super().__init__(message)
         self.reason = reason
         self.status = status
@@ -83,7 +89,12 @@ def check_url(url: str, allow_private: bool, resolver: Callable = socket.getaddr
     if not host:
         raise FetchError("bad_url", f"no host in URL: {url}", url=url)
     try:
-        infos = resolver(host, port or (443 if parts.scheme == "https" else 80), 0, socket.SOCK_STREAM)
+        infos = resolver(
+            host,
+            port or (443 if parts.scheme == "https" else 80),
+            0,
+            socket.SOCK_STREAM,
+        )
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError("dns_error", f"cannot resolve {host}: {exc}", url=url) from None
     for info in infos:
@@ -193,14 +204,22 @@ class HttpFetcher:
                     stream=True,
                 )
             except requests.exceptions.SSLError as exc:
-                raise FetchError("ssl_error", f"TLS error for {current}: {_short(exc)}", url=current) from None
+                raise FetchError(
+                    "ssl_error", f"TLS error for {current}: {_short(exc)}", url=current
+                ) from None
             except requests.exceptions.Timeout:
-                raise FetchError("timeout", f"timed out after {self._timeout}s: {current}", url=current) from None
+                raise FetchError(
+                    "timeout",
+                    f"timed out after {self._timeout}s: {current}",
+                    url=current,
+                ) from None
             except requests.exceptions.InvalidURL as exc:
                 raise FetchError("bad_url", f"invalid URL {current}: {_short(exc)}", url=current) from None
             except requests.exceptions.RequestException as exc:
                 raise FetchError(
-                    "connection_error", f"cannot connect to {current}: {_short(exc)}", url=current
+                    "connection_error",
+                    f"cannot connect to {current}: {_short(exc)}",
+                    url=current,
                 ) from None
             with resp:
                 if resp.status_code in _REDIRECT_STATUSES and resp.headers.get("location"):
@@ -214,7 +233,9 @@ class HttpFetcher:
                     content=body,
                 )
         raise FetchError(
-            "too_many_redirects", f"more than {self._max_redirects} redirects from {url}", url=url
+            "too_many_redirects",
+            f"more than {self._max_redirects} redirects from {url}",
+            url=url,
         )
 
     def _read_body(self, resp, url: str) -> bytes:

@@ -53,10 +53,10 @@ class _Handler(SimpleHTTPRequestHandler):
         self.site = site
         super().__init__(*args, directory=str(site.root), **kwargs)
 
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         self.site.requests.append(self.path)
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         path = unquote(urlsplit(self.path).path)
         target = self.site.redirects.get(path)
         if target:

@@ -1,3 +1,368 @@
-def main(argv=None):
-    print("hi")
+"""The ``newsbeam`` command line (contract: ../shared/DESIGN.md).
+
+Exit status: 0 success; 1 an operational failure (Elasticsearch unreachable,
+documents not written, the embedded server failing); 2 bad usage or
+configuration, with a message naming the flag or key and no traceback.
+Beam's own flags (``--runner``, ``--direct_running_mode``, ``--setup_file``,
+...) pass through ``run``; a flag neither newsbeam nor Beam knows is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+__all__ = ["main"]
+
+_LOG = logging.getLogger("newsbeam")
+
+_DESCRIPTION = """\
+newsbeam reads RSS/Atom feeds, fetches and extracts each new article and
+indexes it into Elasticsearch, on Apache Beam (DirectRunner locally; Flink,
+Spark or Dataflow with --runner).
+
+Start here:  newsbeam demo            (embedded server + demo site + one run)
+Then:        newsbeam run --feeds my-feeds.yaml
+             newsbeam search "climate summit"
+"""
+
+_ENV_HELP = """\
+connection settings come from the flags, else the environment (ES_URL,
+ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_CA_CERTS, ES_CLOUD_ID), else the
+config file (--config or NEWSBEAM_CONFIG), else the embedded server.
+
+exit status: 0 success, 1 operational failure, 2 bad usage or configuration.
+"""
+
+
+class UsageError(Exception):
+    """Bad usage: exit 2 with the message."""
+
+
+def _add_common(parser: argparse.ArgumentParser, feeds: bool = True) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML config merged over the shipped defaults (env NEWSBEAM_CONFIG)",
+    )
+    if feeds:
+        parser.add_argument(
+            "--feeds",
+            metavar="FILE",
+            help="YAML file with a feeds: list; replaces the config's",
+        )
+    parser.add_argument("--es-url", metavar="URL", help="Elasticsearch URL (env ES_URL)")
+    parser.add_argument(
+        "--index-prefix",
+        metavar="P",
+        help="names <P>-articles, <P>-failures, <P>-feeds (default: news)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbeam",
+        description=_DESCRIPTION,
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (DEBUG for newsbeam)")
+    parser.add_argument("--version", action="version", version=f"newsbeam {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser(
+        "run",
+        help="poll every feed once, index new articles, exit",
+        description="Poll every configured feed once, fetch and extract new articles, index them, "
+        "and print a summary. Any Beam pipeline option may follow (e.g. --runner=FlinkRunner, "
+        "--direct_running_mode=multi_processing --direct_num_workers=2, --setup_file=./setup.py).",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(run)
+    run.add_argument(
+        "--allow-private-hosts",
+        action="store_true",
+        help="allow fetching private and loopback addresses (never link-local)",
+    )
+    run.set_defaults(func=_cmd_run, beam_args=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="embedded Elasticsearch + local demo news site + one run + what it found",
+        description="Start the embedded Elasticsearch-compatible server (unless ES_URL points to "
+        "another cluster) and the shipped demo news site on a free local port, run the pipeline over "
+        "its feeds and print what was indexed. Running it again indexes nothing new.",
+    )
+    demo.add_argument("--config", metavar="FILE", help="YAML config merged over the shipped defaults")
+    demo.add_argument("--index-prefix", metavar="P", help="index prefix (default: news)")
+    demo.set_defaults(func=_cmd_demo, beam_args=True)
+
+    es = sub.add_parser("es", help="the embedded server and index setup")
+    es_sub = es.add_subparsers(dest="es_command", metavar="ACTION")
+    es_sub.required = True
+    for action, text in (
+        (
+            "start",
+            "start the embedded Elasticsearch-compatible server (noida-db) in the background",
+        ),
+        ("stop", "stop the embedded server (its data is kept)"),
+        ("status", "say whether the embedded server runs and answers"),
+    ):
+        cmd = es_sub.add_parser(action, help=text, description=text)
+        cmd.add_argument(
+            "--config",
+            metavar="FILE",
+            help="YAML config (embedded.port, embedded.data_dir)",
+        )
+        cmd.add_argument("--port", type=int, help="port (default: embedded.port, 9200)")
+        cmd.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            help="data directory (default: <state dir>/es-data)",
+        )
+        cmd.set_defaults(func=_cmd_es_server, beam_args=False)
+    setup = es_sub.add_parser(
+        "setup",
+        help="install index templates, indices and aliases (idempotent)",
+        description="Install the index templates and create the indices and aliases; safe to repeat.",
+    )
+    _add_common(setup, feeds=False)
+    setup.set_defaults(func=_cmd_es_setup, beam_args=False)
+
+    search = sub.add_parser(
+        "search",
+        help="search indexed articles",
+        description="Ranked hits from the articles alias.",
+    )
+    search.add_argument("query", metavar="QUERY", help="words to search for in titles and bodies")
+    _add_common(search, feeds=False)
+    search.add_argument("--size", type=int, default=10, help="number of hits (default 10)")
+    search.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    search.set_defaults(func=_cmd_search, beam_args=False)
+    return parser
+
+
+def _version() -> str:
+    from newsbeam import __version__
+
+    return __version__
+
+
+# -- settings -----------------------------------------------------------------
+
+
+def _es_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    env_map = {
+        "ES_URL": "url",
+        "ES_API_KEY": "api_key",
+        "ES_USERNAME": "username",
+        "ES_PASSWORD": "password",
+        "ES_CA_CERTS": "ca_certs",
+        "ES_CLOUD_ID": "cloud_id",
+    }
+    es: dict[str, Any] = {key: os.environ[var] for var, key in env_map.items() if os.environ.get(var)}
+    if getattr(args, "es_url", None):
+        es["url"] = args.es_url
+    if getattr(args, "index_prefix", None):
+        es["index_prefix"] = args.index_prefix
+    return es
+
+
+def _settings(args: argparse.Namespace, extra: dict[str, Any] | None = None):
+    from newsbeam.config.settings import load_settings
+
+    config = getattr(args, "config", None) or os.environ.get("NEWSBEAM_CONFIG") or None
+    overrides: dict[str, Any] = {"elasticsearch": _es_overrides(args)}
+    if getattr(args, "allow_private_hosts", False):
+        overrides["fetch"] = {"allow_private_hosts": True}
+    if extra:
+        for key, value in extra.items():
+            overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value
+    settings = load_settings(config, getattr(args, "feeds", None), overrides)
+    es = settings.elasticsearch
+    if not es.url and not es.cloud_id:
+        url = f"http://127.0.0.1:{settings.embedded.port}"
+        settings = settings.model_copy(update={"elasticsearch": es.model_copy(update={"url": url})})
+    return settings
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def _cmd_run(args, beam_args: list[str]) -> int:
+    from newsbeam.pipeline.options import beam_options
+    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.run import run_batch
+
+    settings = _settings(args)
+    if not settings.feeds:
+        raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
+    options = beam_options(beam_args)
+    console = _console(stderr=True)
+    console.print(
+        f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
+        f"at {_where(settings)}"
+    )
+    summary = run_batch(settings, options)
+    print_summary(summary, settings, _console())
     return 0
+
+
+def _where(settings) -> str:
+    from newsbeam.connectors.es import describe
+
+    return describe(settings.elasticsearch)
+
+
+def _cmd_demo(args, beam_args: list[str]) -> int:
+    from newsbeam.pipeline.demo import run_demo
+    from newsbeam.pipeline.options import beam_options
+
+    settings = _settings(args, {"fetch": {"allow_private_hosts": True}})
+    options = beam_options(beam_args)
+    explicit_cluster = bool(os.environ.get("ES_URL") or os.environ.get("ES_CLOUD_ID"))
+    return run_demo(settings, options, _console(), start_embedded=not explicit_cluster)
+
+
+def _embedded(args):
+    from newsbeam.connectors.embedded import EmbeddedServer
+
+    settings = _settings(args)
+    port = args.port if args.port is not None else settings.embedded.port
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port: expected a port number from 1 to 65535, got {port}")
+    return EmbeddedServer(port=port, data_dir=args.data_dir or settings.embedded.data_dir), settings
+
+
+def _cmd_es_server(args, _beam_args) -> int:
+    server, settings = _embedded(args)
+    console = _console()
+    if args.es_command == "start":
+        url = server.start(timeout=settings.embedded.start_timeout)
+        console.print(
+            f"embedded Elasticsearch answers at {url} (data: {server.data_dir}, log: {server.log_file})"
+        )
+        return 0
+    if args.es_command == "stop":
+        if server.stop():
+            console.print("embedded Elasticsearch stopped")
+        else:
+            console.print("embedded Elasticsearch was not running")
+        return 0
+    running, answers = server.running(), server.answers()
+    if running and answers:
+        console.print(f"running, answering at {server.url} (data: {server.data_dir})")
+        return 0
+    if running:
+        console.print(f"running but not answering at {server.url}; see {server.log_file}")
+        return 1
+    console.print("not running" + (f" (but something answers at {server.url})" if answers else ""))
+    return 1
+
+
+def _cmd_es_setup(args, _beam_args) -> int:
+    from newsbeam.connectors.es import connect, ping, setup_indices
+
+    settings = _settings(args)
+    client = connect(settings.elasticsearch)
+    try:
+        ping(client, settings.elasticsearch)
+        changes = setup_indices(client, settings.elasticsearch.index_prefix)
+    finally:
+        client.close()
+    console = _console()
+    for change in changes:
+        console.print(f"installed {change}")
+    console.print(
+        f"Elasticsearch at {_where(settings)} is set up for prefix {settings.elasticsearch.index_prefix!r}"
+    )
+    return 0
+
+
+def _cmd_search(args, _beam_args) -> int:
+    from newsbeam.connectors.es import connect, ping
+    from newsbeam.pipeline.search import format_hits, search_articles
+
+    if args.size < 1:
+        raise UsageError(f"--size: expected a positive number, got {args.size}")
+    settings = _settings(args)
+    client = connect(settings.elasticsearch)
+    try:
+        ping(client, settings.elasticsearch)
+        hits = search_articles(client, settings.elasticsearch.articles_alias, args.query, args.size)
+    finally:
+        client.close()
+    if args.json:
+        for hit in hits:
+            print(json.dumps(hit, ensure_ascii=False))
+    else:
+        format_hits(hits, _console())
+    return 0
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # Beam warns at import time about optional Google Cloud libraries.
+    handler.addFilter(lambda record: "apitools not found" not in record.getMessage())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("newsbeam").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in (
+        "apache_beam",
+        "elastic_transport",
+        "urllib3",
+        "trafilatura",
+        "htmldate",
+        "courlan",
+    ):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "beam_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    _configure_logging(args.verbose)  # before Beam is imported: it logs at import time
+
+    from newsbeam.config.settings import ConfigError
+    from newsbeam.connectors.embedded import EmbeddedError
+    from newsbeam.connectors.es import EsUnavailable
+    from newsbeam.pipeline.options import UnknownFlags
+    from newsbeam.pipeline.run import RunFailed
+
+    err = _console(stderr=True)
+    try:
+        return args.func(args, rest)
+    except (ConfigError, UsageError) as exc:
+        err.print(f"newsbeam: {exc}", markup=False)
+        return 2
+    except UnknownFlags as exc:
+        err.print(
+            f"newsbeam {args.command}: unrecognized arguments: {exc} (neither a newsbeam flag nor a Beam "
+            "pipeline option; see newsbeam {args.command} --help)".replace("{args.command}", args.command),
+            markup=False,
+        )
+        return 2
+    except (RunFailed, EsUnavailable, EmbeddedError) as exc:
+        err.print(f"newsbeam: {exc}", markup=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("newsbeam: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

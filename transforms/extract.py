@@ -18,29 +18,44 @@ Example usage::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import ExtractSettings
-from newsbeam.transforms.extraction import ExtractionResult, extract_article, parse_iso_datetime
+from newsbeam.transforms.extraction import (
+    ExtractionResult,
+    extract_article,
+    parse_iso_datetime,
+)
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url
 from newsbeam.transforms.urls import normalize_url, resolve_canonical
 
-__all__ = ["ExtractArticles", "build_article", "choose_published", "detect_language"]
+__all__ = [
+    "ExtractArticles",
+    "build_article",
+    "choose_published",
+    "detect_language",
+    "merge_same_article",
+]
 
 _NS = "news.extract"
 FAILED_TAG = "failed"
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def choose_published(
-    page_value: str | None, page_has_time: bool, page_source: str | None, feed_value: str | None
+    page_value: str | None,
+    page_has_time: bool,
+    page_source: str | None,
+    feed_value: str | None,
 ) -> tuple[str | None, str | None]:
     """Pick ``published`` and its source from the page and the feed entry.
 
@@ -65,24 +80,17 @@ def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text`` by py3langid, or None for too little text."""
     if len(text) < 40:
         return None
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    import py3langid  # loads its read-only model once per process
 
-    global _IDENTIFIER
-    if _IDENTIFIER is None:
-        _IDENTIFIER = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
-    lang, _prob = _IDENTIFIER.classify(text[:10000])
+    lang, _score = py3langid.classify(text[:10000])
     return lang
-
-
-# A read-only model, loaded once per process on first use.
-_IDENTIFIER = None
 
 
 def _site_domain(url: str) -> str | None:
     host = urlsplit(url).hostname
     if not host:
         return None
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")
 
 
 def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -> Article | Failure:
@@ -106,7 +114,10 @@ def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -
     if final:
         urls.add(final)
     published, published_source = choose_published(
-        result.published, result.published_has_time, result.published_source, entry.published
+        result.published,
+        result.published_has_time,
+        result.published_source,
+        entry.published,
     )
     return Article(
         id=doc_id_for_url(canonical),
@@ -151,16 +162,50 @@ class _ExtractFn(beam.DoFn):
         yield outcome
 
 
+class ExtractOutputs(NamedTuple):
+    articles: beam.PCollection
+    failed: beam.PCollection
+
+
 class ExtractArticles(beam.PTransform):
     """FetchedPage → Article (``articles``), Failure (``failed``)."""
 
-    def __init__(self, settings: ExtractSettings):
+    def __init__(self, settings: ExtractSettings, feed_order: dict[str, int] | None = None):
         super().__init__()
         if not isinstance(settings, ExtractSettings):
             raise ValueError("ExtractArticles: settings must be an ExtractSettings")
         self._settings = settings
+        self._order = dict(feed_order or {})
 
     def expand(self, pages):
-        return pages | "Extract" >> beam.ParDo(_ExtractFn(self._settings)).with_outputs(
+        extracted = pages | "Extract" >> beam.ParDo(_ExtractFn(self._settings)).with_outputs(
             FAILED_TAG, main="articles"
         )
+        order = self._order
+        articles = (
+            extracted.articles
+            | "KeyById" >> beam.Map(lambda a: (a.id, a))
+            | "GroupById" >> beam.GroupByKey()
+            | "MergeSameArticle" >> beam.MapTuple(lambda _id, group: merge_same_article(group, order))
+        )
+        return ExtractOutputs(articles=articles, failed=extracted.failed)
+
+
+def merge_same_article(copies, feed_order: dict[str, int]) -> Article:
+    """One article for entries that led to the same canonical URL (same ``_id``).
+
+    The entry of the feed first in configuration order wins, then the
+    smallest URL, so the result does not depend on arrival order; ``urls``
+    is the union of every copy's.
+    """
+    copies = list(copies)
+    first = min(
+        copies,
+        key=lambda a: (
+            feed_order.get(a.feed_url or "", len(feed_order)),
+            a.feed_url or "",
+            a.url,
+        ),
+    )
+    urls = sorted({u for a in copies for u in a.urls})
+    return dataclasses.replace(first, urls=tuple(urls))

@@ -21,7 +21,7 @@ import apache_beam as beam
 
 from newsbeam.transforms.model import FeedEntry
 
-__all__ = ["CanonicalizeUrls", "normalize_url", "same_site", "resolve_canonical"]
+__all__ = ["CanonicalizeUrls", "normalize_url", "resolve_canonical", "same_site"]
 
 # Parameters that identify a campaign or a click, never the document.
 _TRACKING_EXACT = frozenset(

@@ -1,0 +1,125 @@
+"""WriteFeedHealth: one ``news-feeds`` document per feed, updated every poll.
+
+Inputs: a pair ``(statuses, new_entries)`` of PCollections (``FeedStatus``
+from ``ReadFeeds`` and the ``FeedEntry`` values that survived
+``SkipKnown``).  The new entries are counted per feed with a
+``CoGroupByKey``; the previous document of each feed is read (one ``mget``
+per batch) to carry ``error_streak`` and ``last_success`` forward; the new
+documents are bulk-indexed under ``_id`` = hash of the feed URL, so a
+re-poll updates the same document and never adds one.
+
+Counter in ``news.feeds``: ``health_written``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import apache_beam as beam
+
+from newsbeam.config.settings import ElasticsearchSettings
+from newsbeam.transforms.model import FeedStatus
+
+__all__ = ["WriteFeedHealth", "feed_doc_id", "health_document"]
+
+
+def feed_doc_id(feed_url: str) -> str:
+    return hashlib.sha256(feed_url.encode("utf-8")).hexdigest()[:32]
+
+
+def health_document(status: FeedStatus, new_items: int, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``news-feeds`` document after this poll (pure)."""
+    previous = previous or {}
+    ok = status.status == "ok"
+    streak = 0 if ok else int(previous.get("error_streak") or 0) + 1
+    return {
+        "feed": {
+            "url": status.feed_url,
+            "name": status.feed_name,
+            "title": status.title,
+        },
+        "status": status.status,
+        "http": {"status": status.http_status},
+        "entries": status.entries,
+        "new_items": new_items,
+        "error": status.error,
+        "error_streak": streak,
+        "last_success": status.polled_at if ok else previous.get("last_success"),
+        "@timestamp": status.polled_at,
+    }
+
+
+class _WriteHealthFn(beam.DoFn):
+    def __init__(self, settings: ElasticsearchSettings):
+        self._settings = settings
+        self._client = None
+        self._written = beam.metrics.Metrics.counter("news.feeds", "health_written")
+
+    def setup(self):
+        from newsbeam.connectors.es import connect
+
+        self._client = connect(self._settings)
+
+    def teardown(self):
+        if self._client is not None:
+            self._client.close()
+
+    def process(self, batch: list[tuple[FeedStatus, int]]):
+        from elasticsearch import helpers
+
+        alias = self._settings.feeds_alias
+        ids = [feed_doc_id(status.feed_url) for status, _ in batch]
+        found = self._client.search(
+            index=alias,
+            query={"ids": {"values": ids}},
+            size=len(ids),
+            ignore_unavailable=True,
+        )
+        previous = {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+        actions = [
+            {
+                "_op_type": "index",
+                "_index": alias,
+                "_id": doc_id,
+                "_source": health_document(status, new, previous.get(doc_id)),
+            }
+            for (status, new), doc_id in zip(batch, ids)
+        ]
+        for ok, item in helpers.streaming_bulk(
+            self._client,
+            actions,
+            raise_on_error=False,
+            max_retries=self._settings.max_retries,
+        ):
+            if ok:
+                self._written.inc()
+            else:
+                raise RuntimeError(f"feed health document rejected: {item}")
+        return []
+
+
+def _join(grouped):
+    _url, groups = grouped
+    statuses = list(groups["status"])
+    new_items = sum(groups["new"])
+    for status in statuses:
+        yield status, new_items
+
+
+class WriteFeedHealth(beam.PTransform):
+    def __init__(self, settings: ElasticsearchSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, inputs):
+        statuses, new_entries = inputs
+        keyed_status = statuses | "KeyStatus" >> beam.Map(lambda s: (s.feed_url, s))
+        keyed_new = new_entries | "KeyNew" >> beam.Map(lambda e: (e.feed_url, 1))
+        return (
+            {"status": keyed_status, "new": keyed_new}
+            | "JoinNew" >> beam.CoGroupByKey()
+            | "Combine" >> beam.FlatMap(_join)
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=200)
+            | "Write" >> beam.ParDo(_WriteHealthFn(self._settings))
+        )

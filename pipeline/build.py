@@ -1,0 +1,90 @@
+"""The batch graph: only wiring of the stages, no I/O at construction.
+
+    ReadFeeds ─► CanonicalizeUrls ─► SkipKnown ─► FetchPages ─► ExtractArticles ─► IndexArticles
+        │                                             │               │                 │
+        └── status ─► FeedHealth            failed ───┴───────────────┴──── failed ─────┴─► IndexFailures
+
+Story clustering and entity tagging plug in between ``ExtractArticles`` and
+``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
+PCollections so tests can assert on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+
+from newsbeam.config.settings import Settings
+from newsbeam.connectors.es_sink import IndexAction, WriteToElasticsearch
+from newsbeam.connectors.feed_health import WriteFeedHealth
+from newsbeam.connectors.feeds import ReadFeeds
+from newsbeam.connectors.fetch import FetchPages
+from newsbeam.connectors.known import SkipKnown
+from newsbeam.transforms.extract import ExtractArticles
+from newsbeam.transforms.model import Article, Failure
+from newsbeam.transforms.urls import CanonicalizeUrls
+
+__all__ = ["BuiltPipeline", "build_pipeline"]
+
+
+@dataclasses.dataclass
+class BuiltPipeline:
+    articles: beam.PCollection
+    failures: beam.PCollection
+    unwritten: beam.PCollection
+
+
+def _article_action(alias: str):
+    def to_action(article: Article) -> IndexAction:
+        return IndexAction(alias, article.id, article.to_document(), url=article.url)
+
+    return to_action
+
+
+def _failure_action(alias: str):
+    def to_action(failure: Failure) -> IndexAction:
+        beam.metrics.Metrics.counter("news.failures", f"{failure.stage}:{failure.reason}").inc()
+        return IndexAction(alias, failure.id, failure.to_document(), url=failure.url)
+
+    return to_action
+
+
+def _enrich(articles, settings: Settings):
+    """Stages between extraction and indexing (clustering, entities)."""
+    return articles
+
+
+def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
+    es = settings.elasticsearch
+    feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
+
+    polled = p | "Feeds" >> beam.Create(list(settings.feeds)) | "ReadFeeds" >> ReadFeeds(settings.fetch)
+    entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
+    new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
+    fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
+    extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
+    articles = _enrich(extracted.articles, settings)
+
+    written = (
+        articles
+        | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
+        | "IndexArticles" >> WriteToElasticsearch(es)
+    )
+    failures = (
+        polled.failed,
+        fetched.failed,
+        extracted.failed,
+        written.failed,
+    ) | "AllFailures" >> beam.Flatten()
+    failed_writes = (
+        failures
+        | "ToFailureActions" >> beam.Map(_failure_action(es.failures_alias))
+        | "IndexFailures" >> WriteToElasticsearch(es)
+    )
+    _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
+    unwritten = (
+        written.unwritten,
+        failed_writes.unwritten,
+    ) | "Unwritten" >> beam.Flatten()
+    return BuiltPipeline(articles=articles, failures=failures, unwritten=unwritten)

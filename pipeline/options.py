@@ -1,0 +1,57 @@
+"""Beam's own flags: pass them through, refuse the ones nobody knows.
+
+``PipelineOptions`` silently discards flags it cannot parse; a typo such
+as ``--runer=FlinkRunner`` would then run on the DirectRunner.  We parse the
+rest of the command line with every registered options class, exactly as
+Beam does, and report what is left as a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["UnknownFlags", "beam_options", "unknown_beam_flags"]
+
+
+class UnknownFlags(Exception):
+    pass
+
+
+def _all_option_classes():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    seen, stack = [], list(PipelineOptions.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen
+
+
+def unknown_beam_flags(args: list[str]) -> list[str]:
+    """The flags in ``args`` that no Beam options class declares."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
+    for cls in _all_option_classes():
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:
+            continue  # the same flag registered by two classes
+    _known, unknown = parser.parse_known_args(args)
+    return [arg for arg in unknown if arg.startswith("-")] or [a for a in unknown]
+
+
+def beam_options(args: list[str], **overrides):
+    """``PipelineOptions`` from Beam flags, after refusing unknown ones."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    unknown = unknown_beam_flags(args)
+    if unknown:
+        raise UnknownFlags(" ".join(unknown))
+    if not any(arg.startswith("--default_sdk_harness_log_level") for arg in args):
+        # Worker processes (multi_processing, portable runners) log every
+        # bundle at INFO otherwise.
+        overrides.setdefault("default_sdk_harness_log_level", "WARNING")
+    return PipelineOptions(args, **overrides)
