@@ -1,0 +1,90 @@
+"""End to end: ``newsbeam run`` over the demo site into a real server.
+
+Asserts the exact set of documents, their content, the failure documents,
+and that a second run adds nothing; once in-memory and once through the
+``multi_processing`` DirectRunner.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from newsbeam.pipeline.options import beam_options
+from newsbeam.pipeline.run import run_batch
+from newsbeam.transforms.model import doc_id_for_url, failure_id
+from newsbeam.transforms.urls import normalize_url
+
+pytestmark = [pytest.mark.es, pytest.mark.slow]
+
+RUNNERS = {
+    "in_memory": [],
+    "multi_processing": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+}
+
+
+def _all_docs(client, alias):
+    client.indices.refresh(index=alias)
+    response = client.search(index=alias, query={"match_all": {}}, size=1000)
+    return {hit["_id"]: hit["_source"] for hit in response["hits"]["hits"]}
+
+
+@pytest.mark.parametrize("mode", sorted(RUNNERS))
+def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, expected, es_client):
+    settings = demo_settings
+    summary = run_batch(settings, beam_options(RUNNERS[mode]))
+    base = demo_site.base_url
+
+    articles = _all_docs(es_client, settings.elasticsearch.articles_alias)
+    want = {doc_id_for_url(base + a["canonical_path"]): a for a in expected["articles"]}
+    assert sorted(articles) == sorted(want)
+    for doc_id, spec in want.items():
+        doc = articles[doc_id]
+        assert doc["title"] == spec["title"]
+        assert doc["canonical_url"] == base + spec["canonical_path"]
+        assert normalize_url(spec["resolved_link"]) in doc["urls"]
+        assert doc["published"] == spec["published"], spec["path"]
+        assert doc["published_source"] == spec["published_source"], spec["path"]
+        assert doc["source"]["name"] == spec["outlet"]
+        assert doc["source"]["domain"] == "127.0.0.1"
+        assert doc["feed"]["url"] == base + spec["feed"]
+        assert doc["language"] == "en"
+        for sentence in spec["must_contain"]:
+            assert sentence in doc["body"], (spec["path"], sentence)
+        for chrome in spec["must_not_contain"]:
+            assert chrome not in doc["body"], (spec["path"], chrome)
+
+    failures = _all_docs(es_client, settings.elasticsearch.failures_alias)
+    dead = expected["dead"][0]
+    dead_url = normalize_url(dead["resolved_link"])
+    broken_feed = base + expected["malformed_feeds"][0]
+    assert sorted(failures) == sorted([failure_id("fetch", dead_url), failure_id("feed", broken_feed)])
+    fetch_failure = failures[failure_id("fetch", dead_url)]
+    assert (fetch_failure["stage"], fetch_failure["reason"], fetch_failure["http"]["status"]) == (
+        "fetch",
+        "http_404",
+        404,
+    )
+    assert fetch_failure["attempts"] == 1
+    feed_failure = failures[failure_id("feed", broken_feed)]
+    assert (feed_failure["stage"], feed_failure["reason"]) == ("feed", "malformed_feed")
+
+    feeds = _all_docs(es_client, settings.elasticsearch.feeds_alias)
+    assert len(feeds) == len(settings.feeds)
+    by_url = {doc["feed"]["url"]: doc for doc in feeds.values()}
+    assert by_url[broken_feed]["status"] == "malformed_feed"
+    assert by_url[broken_feed]["error_streak"] == 1
+    assert sum(doc["new_items"] for doc in feeds.values()) == len(want) + len(expected["dead"])
+    assert summary.get("news.known/new") == len(want) + len(expected["dead"])
+
+    # A second run recognises every article and adds nothing anywhere.
+    again = run_batch(settings, beam_options(RUNNERS[mode]))
+    assert again.get("news.known/new") == 0
+    assert again.get("news.known/known") == len(want)
+    assert again.get("news.known/retry_later") == 1
+    assert again.get("news.fetch/fetched") == 0
+    assert _all_docs(es_client, settings.elasticsearch.articles_alias).keys() == articles.keys()
+    assert _all_docs(es_client, settings.elasticsearch.failures_alias).keys() == failures.keys()
+    feeds_again = _all_docs(es_client, settings.elasticsearch.feeds_alias)
+    assert feeds_again.keys() == feeds.keys()
+    assert {doc["feed"]["url"]: doc["new_items"] for doc in feeds_again.values()} == dict.fromkeys(by_url, 0)
+    assert {d["feed"]["url"]: d["error_streak"] for d in feeds_again.values()}[broken_feed] == 2
