@@ -1,0 +1,85 @@
+"""The CLI contract: exit codes and messages, no tracebacks for user mistakes."""
+
+import pytest
+
+from newsbeam.pipeline.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_unknown_beam_flag_is_refused(capsys, tmp_path):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://example.org/rss\n")
+    code, _out, err = run(capsys, "run", "--feeds", str(feeds), "--runer=FlinkRunner")
+    assert code == 2
+    assert "--runer=FlinkRunner" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_flag_of_other_commands_is_refused(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["search", "x", "--bogus"])
+    assert info.value.code == 2
+    assert "--bogus" in capsys.readouterr().err
+
+
+def test_bad_config_value_names_the_key(capsys, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("fetch:\n  max_redirects: lots\n")
+    code, _out, err = run(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert "fetch.max_redirects" in err
+    assert "Traceback" not in err
+
+
+def test_no_feeds_is_a_usage_error(capsys, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("fetch:\n  timeout: 3\n")
+    code, _out, err = run(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert "no feeds" in err
+
+
+def test_missing_feeds_file_is_named(capsys, tmp_path):
+    code, _out, err = run(capsys, "run", "--feeds", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "nope.yaml" in err
+
+
+def test_help_explains_itself(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--config", "--feeds", "--es-url", "--index-prefix", "--allow-private-hosts", "ES_URL"):
+        assert flag in out
+
+
+def test_unreachable_elasticsearch_is_exit_1_naming_the_url(capsys, tmp_path, monkeypatch):
+    from newsbeam.connectors.embedded import free_port
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://example.org/rss\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    code, _out, err = run(capsys, "run", "--feeds", str(feeds), "--es-url", url)
+    assert code == 1
+    assert url in err
+    assert "Traceback" not in err
+
+
+def test_credentials_never_printed(capsys, tmp_path, monkeypatch):
+    from newsbeam.connectors.embedded import free_port
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("ES_API_KEY", "c2VjcmV0LWtleQ==")
+    url = f"http://elastic:hunter2@127.0.0.1:{free_port()}"
+    code, out, err = run(capsys, "search", "anything", "--es-url", url)
+    assert code == 1
+    assert "hunter2" not in out + err
+    assert "c2VjcmV0LWtleQ==" not in out + err
+    assert "127.0.0.1" in err
