@@ -8,7 +8,15 @@ an sdist from this file and installs it on every worker, so this is the one
 place where dependencies are pinned.
 """
 
+from pathlib import Path
+
 from setuptools import setup
+
+
+def _readme() -> str:
+    path = Path(__file__).with_name("README.md")
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
 
 PACKAGES = {
     "newsbeam": "newsbeam",
@@ -28,7 +36,7 @@ INSTALL_REQUIRES = [
     # The client's major must match the server's: 8.x for the embedded
     # server and docker-compose's Elasticsearch 8.  For an Elasticsearch 9
     # cluster install "elasticsearch>=9,<10" instead (see README).
-    "elasticsearch>=8.15,<10",
+    "elasticsearch>=8.15,<9",
     "noida-db>=0.2.3,<0.3",
     "PyYAML>=6,<7",
     "py3langid>=0.3,<1",

@@ -80,8 +80,9 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
         "\nGo on with:\n"
         f"  newsbeam search 'wire report' --es-url {url}\n"
         f"  curl -s '{url}/{settings.elasticsearch.articles_alias}/_search?q=Taliban&pretty'\n"
-        f"  curl -s '{url}/{settings.elasticsearch.failures_alias}/_search?pretty'   # dead links, bad feeds\n"
-        "  docker compose up -d   # real Elasticsearch + Kibana, then: ES_URL=http://localhost:9200 newsbeam demo\n"
+        f"  curl -s '{url}/{settings.elasticsearch.failures_alias}/_search?pretty'  # dead links, bad feeds\n"
+        "  docker compose up -d   # real Elasticsearch + Kibana (see README)\n"
+        "  ES_URL=http://localhost:9200 newsbeam demo\n"
         "  newsbeam es stop       # stop the embedded server (data is kept)"
     )
     return 0

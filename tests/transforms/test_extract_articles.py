@@ -45,10 +45,11 @@ def test_articles_and_empty_text_failures():
 def test_two_links_to_one_canonical_give_one_article_with_both_urls():
     tracked = BASE + PAGE + "?utm_source=rss"
     first = page(PAGE)
+    globe = "https://demo.example/globe/feed.xml"
     second = dataclasses.replace(
-        page(PAGE, feed="https://demo.example/globe/feed.xml"),
-        entry=dataclasses.replace(first.entry, feed_url="https://demo.example/globe/feed.xml", url=BASE + PAGE + "?ref=x", link=tracked),
-    )  # fmt: skip
+        page(PAGE, feed=globe),
+        entry=dataclasses.replace(first.entry, feed_url=globe, url=BASE + PAGE + "?ref=x", link=tracked),
+    )
     order = {"https://demo.example/frontier/feed.xml": 0, "https://demo.example/globe/feed.xml": 1}
     with TestPipeline() as p:
         out = p | beam.Create([second, first]) | ExtractArticles(ExtractSettings(), order)
