@@ -179,7 +179,34 @@ def _trim_ends(text: str, reference: Counter) -> tuple[str, int]:
 
 
 _BLOCK_TAGS = frozenset(
-    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption", "br", "div", "section", "article", "tr", "ul", "ol", "table", "header", "footer", "aside"]
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "dd",
+        "dt",
+        "figcaption",
+        "br",
+        "div",
+        "section",
+        "article",
+        "tr",
+        "ul",
+        "ol",
+        "table",
+        "header",
+        "footer",
+        "aside",
+    ]
 )
 
 
@@ -667,7 +694,7 @@ class ExtractionSandbox:
     def close(self) -> None:
         self._kill()
 
-    def __enter__(self) -> ExtractionSandbox:
+    def __enter__(self) -> ExtractionSandbox:  # noqa: PYI034 - typing.Self needs 3.11
         return self
 
     def __exit__(self, *exc) -> None:
