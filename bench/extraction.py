@@ -60,19 +60,14 @@ def _timed_pair(fns: dict, pages: dict[str, str], repeat: int) -> tuple[dict, di
                 t0 = time.perf_counter()
                 outs[name][key] = fn(page)
                 times[name].setdefault(key, []).append(time.perf_counter() - t0)
-    medians = {
-        name: {k: statistics.median(v) * 1000 for k, v in per.items()}
-        for name, per in times.items()
-    }
+    medians = {name: {k: statistics.median(v) * 1000 for k, v in per.items()} for name, per in times.items()}
     return outs, medians
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=_default_data())
-    ap.add_argument(
-        "--repeat", type=int, default=1, help="timed passes (median per page)"
-    )
+    ap.add_argument("--repeat", type=int, default=1, help="timed passes (median per page)")
     ap.add_argument("--output", type=Path, help="write newsbeam predictions as JSONL")
     args = ap.parse_args(argv)
     data: Path = args.data
@@ -81,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import trafilatura
+
     from newsbeam.transforms.extraction import extract_article
 
     score = _load_score(data)
@@ -161,20 +157,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['precision']:>6.3f} {r['recall']:>6.3f} {title:>6} {date:>6} "
             f"{r['ms_median']:>7.1f} {r['ms_p95']:>7.1f}"
         )
-    med_ratio = statistics.median(ours_ms.values()) / statistics.median(
-        plain_ms.values()
-    )
+    med_ratio = statistics.median(ours_ms.values()) / statistics.median(plain_ms.values())
     p95_ratio = _pct(list(ours_ms.values()), 0.95) / _pct(list(plain_ms.values()), 0.95)
-    print(
-        f"\ntime ratio newsbeam / plain trafilatura: median {med_ratio:.2f}x, p95 {p95_ratio:.2f}x"
-    )
+    print(f"\ntime ratio newsbeam / plain trafilatura: median {med_ratio:.2f}x, p95 {p95_ratio:.2f}x")
     methods = Counter(r.provenance.get("method") for r in ours.values())
     print("methods chosen:", ", ".join(f"{m} {n}" for m, n in methods.most_common()))
     with_time = sum(1 for r in ours.values() if r.published_has_time)
     sources = Counter(r.published_source for r in ours.values())
-    print(
-        f"published with time of day: {with_time}/{len(ours)}; sources: {dict(sources)}"
-    )
+    print(f"published with time of day: {with_time}/{len(ours)}; sources: {dict(sources)}")
     langs = Counter(r.language for r in ours.values())
     print("languages:", dict(langs.most_common(8)))
     if args.output:

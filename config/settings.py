@@ -105,6 +105,7 @@ class FetchSettings(_Section):
 
 class ExtractSettings(_Section):
     min_chars: int = Field(default=200, ge=0)
+    timeout: float = Field(default=30, gt=0)
 
 
 class Settings(_Section):

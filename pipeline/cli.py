@@ -135,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(setup, feeds=False)
     setup.set_defaults(func=_cmd_es_setup, beam_args=False)
 
+    extract = sub.add_parser(
+        "extract",
+        help="extract articles from saved HTML files into JSON lines",
+        description="Run newsbeam's article extraction over every *.html file in a directory and write "
+        'one JSON line per file: {"id": <file name without .html>, "url", "title", "articleBody", '
+        '"published", "authors", "language", "extraction"}.',
+    )
+    extract.add_argument("--input-dir", required=True, metavar="DIR", help="directory of *.html files")
+    extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")
+    extract.set_defaults(func=_cmd_extract, beam_args=False)
+
     search = sub.add_parser(
         "search",
         help="search indexed articles",
@@ -288,6 +299,22 @@ def _cmd_es_setup(args, _beam_args) -> int:
     console.print(
         f"Elasticsearch at {_where(settings)} is set up for prefix {settings.elasticsearch.index_prefix!r}"
     )
+    return 0
+
+
+def _cmd_extract(args, _beam_args) -> int:
+    from pathlib import Path
+
+    from newsbeam.transforms.extraction import run_extract_dir
+
+    input_dir = Path(args.input_dir)
+    if not input_dir.is_dir():
+        raise UsageError(f"--input-dir: {input_dir} is not a directory")
+    output = Path(args.output)
+    if output.parent and not output.parent.exists():
+        raise UsageError(f"--output: directory {output.parent} does not exist")
+    count = run_extract_dir(input_dir, output)
+    _console(stderr=True).print(f"newsbeam: extracted {count} pages from {input_dir} into {output}")
     return 0
 
 

@@ -296,9 +296,7 @@ def _resiliparse_text(text: str) -> str:
         return ""
 
 
-def _choose_body(
-    base: str, readability: str, witness: str
-) -> tuple[str, str, dict[str, Any]]:
+def _choose_body(base: str, readability: str, witness: str) -> tuple[str, str, dict[str, Any]]:
     """Choose the body among the candidates; return (body, method, signals)."""
     sb, sr, sw = _shingles(base), _shingles(readability), _shingles(witness)
     nb, nr = len(_tokens(base)), len(_tokens(readability))
@@ -330,12 +328,8 @@ def _choose_body(
 
 # --------------------------------------------------------------------------- metadata
 
-_CANONICAL_RE = re.compile(
-    rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.IGNORECASE
-)
-_HREF_RE = re.compile(
-    rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE
-)
+_CANONICAL_RE = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.IGNORECASE)
+_HREF_RE = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
 
 
 def find_canonical_href(html: bytes) -> str | None:
@@ -361,14 +355,10 @@ def parse_iso_datetime(value: str | None) -> tuple[dt.datetime | None, bool]:
     text = value.strip()
     text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0100 -> +01:00
     try:
-        parsed = dt.datetime.fromisoformat(
-            text.replace("Z", "+00:00").replace(" ", "T", 1)
-        )
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         return None, False
-    date_only = len(text) <= 10 or (
-        parsed.tzinfo is None and parsed.time() == dt.time(0, 0)
-    )
+    date_only = len(text) <= 10 or (parsed.tzinfo is None and parsed.time() == dt.time(0, 0))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC), not date_only
@@ -467,9 +457,7 @@ _PUBLISHED_META = (
     "published_time",
 )
 _DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
-_URL_DATE_RE = re.compile(
-    r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)"
-)
+_URL_DATE_RE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
 
 
 def _plausible(value: str | None) -> bool:
@@ -477,9 +465,7 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
-def _published(
-    tree, ld: dict, url: str | None, text: str
-) -> tuple[str | None, str | None]:
+def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
     """(raw ISO value, source) of the publication date."""
     value = _clean(ld.get("datePublished"))
     if _plausible(value):
@@ -499,9 +485,7 @@ def _published(
     try:
         from htmldate import find_date
 
-        value = find_date(
-            copy.deepcopy(tree), extensive_search=True, original_date=True, url=url
-        )
+        value = find_date(copy.deepcopy(tree), extensive_search=True, original_date=True, url=url)
     except (ValueError, TypeError):
         value = None
     return (value, "text") if _plausible(value) else (None, None)
@@ -525,9 +509,7 @@ def _title(tree, ld: dict) -> str | None:
 def _authors(tree, ld: dict) -> tuple[str, ...]:
     names = [n for n in (_clean(x) for x in _names(ld.get("author"))) if n]
     if not names:
-        meta = _meta(
-            tree, "author", "article:author", "parsely-author", "sailthru.author"
-        )
+        meta = _meta(tree, "author", "article:author", "parsely-author", "sailthru.author")
         if meta and not meta.lower().startswith("http"):
             names = [a.strip() for a in re.split(r";|\band\b|,", meta) if a.strip()]
     return tuple(dict.fromkeys(names))
@@ -593,17 +575,13 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     if tree is None:
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)
-    base = (
-        trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
-    )
+    base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
     body, method, signals = _choose_body(
         base.strip(), _readability_text(copy.deepcopy(tree)), _resiliparse_text(text)
     )
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
-    signals["jsonld_body_tokens"] = (
-        len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
-    )
+    signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
     provenance.update(method=method, signals=signals)
     published_raw, source = _published(tree, ld, url, text)
     published, has_time = parse_iso_datetime(published_raw)
@@ -660,9 +638,7 @@ class ExtractionSandbox:
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(
-            target=_child_loop, args=(child, self._extract_fn), daemon=True
-        )
+        self._proc = self._ctx.Process(target=_child_loop, args=(child, self._extract_fn), daemon=True)
         self._proc.start()
         child.close()
         self._conn = parent
@@ -694,7 +670,7 @@ class ExtractionSandbox:
     def close(self) -> None:
         self._kill()
 
-    def __enter__(self) -> ExtractionSandbox:  # noqa: PYI034 - typing.Self needs 3.11
+    def __enter__(self) -> ExtractionSandbox:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -725,13 +701,24 @@ def run_extract_dir(
     input_dir: str | Path,
     output_path: str | Path,
     extract_fn: Callable[[bytes, str | None], ExtractionResult] = extract_article,
+    timeout_s: float = 30.0,
 ) -> int:
     """Extract every ``*.html`` file of ``input_dir`` (sorted by name) into JSON lines at
-    ``output_path``; return the number of rows written."""
+    ``output_path``; return the number of rows written.
+
+    Every file gets exactly one row.  Extraction runs in an ``ExtractionSandbox``: a page
+    that takes longer than ``timeout_s`` or crashes the extractor gets a row with an
+    empty ``articleBody`` and an ``error`` (``timeout``, ``extract_crash``) instead of
+    stopping the whole directory."""
     files = sorted(Path(input_dir).glob("*.html"))
-    with open(output_path, "w", encoding="utf-8") as out:
+    with ExtractionSandbox(extract_fn) as sandbox, open(output_path, "w", encoding="utf-8") as out:
         for path in files:
-            result = extract_fn(path.read_bytes(), None)
-            row = result_to_row(path.name[: -len(".html")], result)
+            doc_id = path.name[: -len(".html")]
+            try:
+                row = result_to_row(doc_id, sandbox.extract_with_limit(path.read_bytes(), None, timeout_s))
+            except ExtractionTimeout:
+                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": "timeout"}
+            except ExtractionCrashed:
+                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": "extract_crash"}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(files)

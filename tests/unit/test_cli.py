@@ -83,3 +83,32 @@ def test_credentials_never_printed(capsys, tmp_path, monkeypatch):
     assert "hunter2" not in out + err
     assert "c2VjcmV0LWtleQ==" not in out + err
     assert "127.0.0.1" in err
+
+
+def test_extract_writes_one_row_per_html_file(capsys, tmp_path):
+    import json
+
+    from newsbeam.connectors.site_server import demo_site_dir
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    source = demo_site_dir() / "frontier/2020/06/28/swat-flash-floods-bridge.html"
+    (pages / "floods.html").write_bytes(source.read_bytes())
+    (pages / "garbage.html").write_bytes(b"\x00\x01\xff not html at all")
+    (pages / "notes.txt").write_text("ignored")
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "extract", "--input-dir", str(pages), "--output", str(out))
+    assert code == 0, err
+    rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert sorted(rows) == ["floods", "garbage"]
+    assert "Swat" in rows["floods"]["articleBody"]
+    assert rows["floods"]["title"]
+    assert rows["garbage"]["articleBody"] == ""
+
+
+def test_extract_missing_dir_is_a_usage_error(capsys, tmp_path):
+    code, _out, err = run(
+        capsys, "extract", "--input-dir", str(tmp_path / "nope"), "--output", str(tmp_path / "o")
+    )
+    assert code == 2
+    assert "nope" in err

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from newsbeam.transforms.extraction import (
     ExtractionCrashed,
     ExtractionSandbox,
@@ -51,10 +52,7 @@ def test_metadata_from_json_ld():
     assert result.published_raw == "2021-03-04T15:30:00+01:00"
     assert result.published_has_time is True
     assert result.published_source == "jsonld"
-    assert (
-        result.canonical_href
-        == "https://courier.example/news/council-approves-riverside-plan"
-    )
+    assert result.canonical_href == "https://courier.example/news/council-approves-riverside-plan"
     assert result.sitename == "Riverside Courier"
     assert result.language == "en"
 
@@ -81,9 +79,7 @@ def test_meta_date_with_time_and_german_language():
 
 
 def test_date_from_url_has_no_time_of_day():
-    result = extract_article(
-        _page("article_no_date.html"), "https://courier.example/2020/06/27/council-plan"
-    )
+    result = extract_article(_page("article_no_date.html"), "https://courier.example/2020/06/27/council-plan")
     assert result.published == "2020-06-27T00:00:00Z"
     assert result.published_has_time is False
     assert result.published_source == "url"
@@ -116,9 +112,7 @@ def test_run_extract_dir_writes_one_row_per_page(tmp_path):
         "empty",
     ]
     first = rows[0]
-    assert (
-        first["url"] == "https://courier.example/news/council-approves-riverside-plan"
-    )
+    assert first["url"] == "https://courier.example/news/council-approves-riverside-plan"
     assert first["title"] == "Council approves riverside plan"
     assert first["published"] == "2021-03-04T14:30:00Z"
     assert first["authors"] == ["Jane Doe", "John Roe"]
@@ -149,24 +143,18 @@ def sandbox():
 
 
 def test_sandbox_cuts_off_a_hanging_page_and_the_next_page_works(sandbox):
-    first = sandbox.extract_with_limit(
-        _page("article_jsonld_en.html"), None, timeout_s=30
-    )
+    first = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
     assert first.title == "Council approves riverside plan"
     t0 = time.monotonic()
     with pytest.raises(ExtractionTimeout):
         sandbox.extract_with_limit(b"hang", None, timeout_s=1.0)
     assert time.monotonic() - t0 < 5
-    after = sandbox.extract_with_limit(
-        _page("article_meta_de.html"), None, timeout_s=30
-    )
+    after = sandbox.extract_with_limit(_page("article_meta_de.html"), None, timeout_s=30)
     assert after.published == "2021-03-04T08:15:00Z"
 
 
 def test_sandbox_survives_a_crashing_page(sandbox):
     with pytest.raises(ExtractionCrashed):
         sandbox.extract_with_limit(b"crash", None, timeout_s=30)
-    after = sandbox.extract_with_limit(
-        _page("article_jsonld_en.html"), None, timeout_s=30
-    )
+    after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
     assert after.published_source == "jsonld"
