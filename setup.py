@@ -43,6 +43,9 @@ INSTALL_REQUIRES = [
     "elasticsearch>=8.15,<9",
     "noida-db>=0.2.3,<0.3",
     "PyYAML>=6,<7",
+    # URL identity: w3lib's canonicalization (Scrapy's), tld for registrable domains.
+    "w3lib>=2.1,<3",
+    "tld>=0.13,<1",
     "py3langid>=0.3,<1",
     "pydantic>=2.5,<3",
     "requests>=2.31,<3",

@@ -197,7 +197,7 @@ class _BulkIndexFn(beam.DoFn):
 def _now() -> str:
     import datetime as dt
 
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class WriteToElasticsearch(beam.PTransform):

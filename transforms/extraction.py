@@ -360,8 +360,8 @@ def parse_iso_datetime(value: str | None) -> tuple[dt.datetime | None, bool]:
         return None, False
     date_only = len(text) <= 10 or (parsed.tzinfo is None and parsed.time() == dt.time(0, 0))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC), not date_only
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc), not date_only
 
 
 _ARTICLE_TYPES = {
