@@ -100,6 +100,7 @@ __all__ = [
     "normalize_name",
     "resolve_model_name",
     "split_chunks",
+    "tag_texts",
 ]
 
 _NAMESPACE = "news.entities"
@@ -251,69 +252,21 @@ class Mention:
     start: int
 
 
+# Offices, ranks and honorifics written before a person's name.  Royal and
+# religious titles (King, Pope, Prince, Lady) stay: "Pope Francis" and "Prince
+# Harry" are how those people are named, and stripping leaves an ambiguous
+# first name.  Regex alternation backtracks, so "Major" is found after "Maj".
 _TITLES = (
-    "president-elect",
-    "vice president",
-    "president",
-    "prime minister",
-    "deputy prime minister",
-    "foreign minister",
-    "defense secretary",
-    "defence secretary",
-    "secretary of state",
-    "secretary",
-    "minister",
-    "chancellor",
-    "premier",
-    "mr",
-    "mrs",
-    "ms",
-    "miss",
-    "dr",
-    "prof",
-    "professor",
-    "sen",
-    "senator",
-    "rep",
-    "representative",
-    "gov",
-    "governor",
-    "mayor",
-    "gen",
-    "general",
-    "lt",
-    "col",
-    "colonel",
-    "capt",
-    "captain",
-    "sgt",
-    "sergeant",
-    "adm",
-    "admiral",
-    "maj",
-    "major",
-    "king",
-    "queen",
-    "prince",
-    "princess",
-    "pope",
-    "sir",
-    "dame",
-    "lord",
-    "lady",
-    "sheikh",
-    "rev",
-    "reverend",
-    "judge",
-    "justice",
-    "ambassador",
-    "spokesman",
-    "spokeswoman",
-    "spokesperson",
-    "chairman",
-    "chairwoman",
-    "ceo",
-)
+    "president-elect", "vice president", "president", "prime minister",
+    "deputy prime minister", "foreign minister", "defense secretary", "defence secretary",
+    "secretary of state", "secretary", "minister", "chancellor", "premier",
+    "mr", "mrs", "ms", "miss", "dr", "prof", "professor",
+    "sen", "senator", "rep", "representative", "gov", "governor", "mayor",
+    "gen", "general", "lt", "col", "colonel", "capt", "captain", "sgt", "sergeant",
+    "adm", "admiral", "maj", "major",
+    "judge", "justice", "ambassador", "spokesman", "spokeswoman", "spokesperson",
+    "chairman", "chairwoman", "ceo",
+)  # fmt: skip
 _TITLE_RE = re.compile(
     r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE
 )
@@ -635,6 +588,29 @@ def _mentions_of(doc, offset: int) -> Iterator[Mention]:
         yield Mention(ent.text, ent.label_, ent.start_char + offset)
 
 
+def tag_texts(
+    nlp,
+    texts: Sequence[str],
+    *,
+    max_per_type: int = DEFAULT_MAX_PER_TYPE,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> list[dict[str, list[str]]]:
+    """Normalized entities per text, with one ``nlp.pipe`` call over all the
+    texts' chunks (at most ``chunk_chars``, and never over ``nlp.max_length``)."""
+    limit = min(chunk_chars, nlp.max_length)
+    pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+    for index, text in enumerate(texts):
+        pieces.extend(
+            (index, offset, chunk) for offset, chunk in split_chunks(text, limit) if chunk.strip()
+        )
+    mentions: list[list[Mention]] = [[] for _ in texts]
+    docs = nlp.pipe((chunk for _, _, chunk in pieces), batch_size=batch_size)
+    for (index, offset, _), doc in zip(pieces, docs):
+        mentions[index].extend(_mentions_of(doc, offset))
+    return [merge_mentions(found, max_per_type) for found in mentions]
+
+
 class _RouteByLanguageFn(beam.DoFn):
     SKIPPED = "skipped_language"
 
@@ -676,24 +652,22 @@ class _TagBatchFn(beam.DoFn):
         self._chunk_limit = min(self._chunk_chars, self._pipeline.nlp.max_length)
 
     def process(self, batch: Sequence[Article]):
-        pieces: list[tuple[int, int, str]] = []  # (article index, offset, text)
-        for index, article in enumerate(batch):
-            chunks = split_chunks(article.body or "", self._chunk_limit)
-            if len(chunks) > 1:
-                self._chunked.inc()
-            pieces.extend((index, offset, chunk) for offset, chunk in chunks if chunk.strip())
-        mentions: list[list[Mention]] = [[] for _ in batch]
-        docs = self._pipeline.nlp.pipe((text for _, _, text in pieces), batch_size=self._batch_size)
-        for (index, offset, _), doc in zip(pieces, docs):
-            mentions[index].extend(_mentions_of(doc, offset))
-        for article, found in zip(batch, mentions):
-            if not (article.body or "").strip():
+        bodies = [article.body or "" for article in batch]
+        tagged = tag_texts(
+            self._pipeline.nlp,
+            bodies,
+            max_per_type=self._max_per_type,
+            chunk_chars=self._chunk_chars,
+            batch_size=self._batch_size,
+        )
+        for article, body, entities in zip(batch, bodies, tagged):
+            if not body.strip():
                 self._empty.inc()
-            entities: dict[str, Any] = merge_mentions(found, self._max_per_type)
+            elif len(body) > self._chunk_limit:
+                self._chunked.inc()
             self._per_article.update(sum(len(v) for v in entities.values()))
-            entities["model"] = self._pipeline.label
             self._tagged.inc()
-            yield dataclasses.replace(article, entities=entities)
+            yield dataclasses.replace(article, entities={**entities, "model": self._pipeline.label})
 
 
 class TagEntities(beam.PTransform):
