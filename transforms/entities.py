@@ -78,8 +78,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import importlib.util
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -484,6 +486,7 @@ def merge_mentions(
 # Copies reuse work
 
 
+@functools.lru_cache(maxsize=8192)
 def _variant_pattern(variant: str) -> re.Pattern:
     parts = [re.escape(p) for p in variant.split()]
     body = r"\s+".join(parts)
@@ -572,11 +575,15 @@ def _load_pipeline(model: str):
 
 
 class _SharedPipeline:
-    """Holder for the shared spaCy pipeline (``Shared`` needs a weak-referenceable
-    object) with the model's ``name-version`` label."""
+    """What ``Shared`` holds per process (it needs a weak-referenceable object):
+    the spaCy pipeline, the model's ``name-version`` label, and a lock, since
+    DoFn instances on threads of one process share the pipeline and spaCy does
+    not promise thread safety (its string store grows as it reads).  Inference
+    holds the GIL anyway, so the lock costs no parallelism."""
 
     def __init__(self, nlp):
         self.nlp = nlp
+        self.lock = threading.Lock()
         meta = nlp.meta
         self.label = (
             f"{meta.get('lang', 'xx')}_{meta.get('name', 'model')}-{meta.get('version', '0')}"
@@ -619,11 +626,8 @@ class _RouteByLanguageFn(beam.DoFn):
         self._skipped = Metrics.counter(_NAMESPACE, "skipped_language")
 
     def process(self, article: Article):
-        if (
-            self._languages is not None
-            and article.language
-            and (article.language.lower() not in self._languages)
-        ):
+        language = (article.language or "").split("-")[0].lower()  # "en-US" is English
+        if self._languages is not None and language and language not in self._languages:
             self._skipped.inc()
             yield beam.pvalue.TaggedOutput(self.SKIPPED, article)
         else:
@@ -653,13 +657,14 @@ class _TagBatchFn(beam.DoFn):
 
     def process(self, batch: Sequence[Article]):
         bodies = [article.body or "" for article in batch]
-        tagged = tag_texts(
-            self._pipeline.nlp,
-            bodies,
-            max_per_type=self._max_per_type,
-            chunk_chars=self._chunk_chars,
-            batch_size=self._batch_size,
-        )
+        with self._pipeline.lock:
+            tagged = tag_texts(
+                self._pipeline.nlp,
+                bodies,
+                max_per_type=self._max_per_type,
+                chunk_chars=self._chunk_chars,
+                batch_size=self._batch_size,
+            )
         for article, body, entities in zip(batch, bodies, tagged):
             if not body.strip():
                 self._empty.inc()

@@ -39,6 +39,7 @@ def test_tag_entities_golden_seed_and_language_skip():
     seed = SEED.read_text(encoding="utf-8")
     english = article("en-1", seed)
     undetected = article("none-1", "Kofi Annan visited Ghana.", language=None)
+    regional = article("en-us-1", "Kofi Annan visited Ghana.", language="en-US")
     german = article("de-1", "Angela Merkel besuchte Paris.", language="de")
     french = article("fr-1", "Emmanuel Macron est à Berlin.", language="fr")
     empty = article("en-2", "   ")
@@ -46,7 +47,7 @@ def test_tag_entities_golden_seed_and_language_skip():
     p = TestPipeline()
     out = (
         p
-        | beam.Create([english, undetected, german, french, empty])
+        | beam.Create([english, undetected, regional, german, french, empty])
         | "TagEntities" >> TagEntities(batch_size=2)
     )
     tagged = out | beam.Filter(lambda a: a.entities is not None)
@@ -61,6 +62,16 @@ def test_tag_entities_golden_seed_and_language_skip():
             [
                 dataclasses.replace(
                     undetected,
+                    entities={
+                        "person": ["Kofi Annan"],
+                        "org": [],
+                        "location": ["Ghana"],
+                        "misc": [],
+                        "model": MODEL,
+                    },
+                ),
+                dataclasses.replace(
+                    regional,
                     entities={
                         "person": ["Kofi Annan"],
                         "org": [],
@@ -90,7 +101,7 @@ def test_tag_entities_golden_seed_and_language_skip():
         return sum(c.committed for c in found)
 
     assert counter("skipped_language") == 2
-    assert counter("tagged") == 3
+    assert counter("tagged") == 4
     assert counter("empty_text") == 1
 
 
