@@ -40,7 +40,8 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
   possessives go (``Russia's`` → ``Russia``); a leading definite article goes
   (``the Taliban`` → ``Taliban``; the indefinite ones almost never begin a
   name, so they are kept); titles are stripped from person names
-  (``President Donald Trump`` → ``Donald Trump``).  Social handles, hashtags
+  (``President Donald Trump`` → ``Donald Trump``), and numbers a person or
+  place span ran into (``Uchiyama 6-2``) are cut.  Social handles, hashtags
   and URLs are not names and are dropped.
 * Within one document, spellings that differ only in case or dots are one
   name (``U.S.``/``US``); a short form joins the one full name it abbreviates
@@ -292,6 +293,7 @@ _ABBREVIATIONS = frozenset(
         "no",
     }
 )
+_TRAILING_NUMBER_RE = re.compile(r"(?:\s+[^\sA-Za-z]*\d[^\sA-Za-z]*)+$")
 _NON_NAME_RE = re.compile(r"^[@#]|://|^www\.", re.IGNORECASE)
 
 
@@ -320,6 +322,10 @@ def normalize_name(text: str, kind: str) -> str | None:
         name = _ARTICLE_RE.sub("", name)
         if kind == "person":
             name = _TITLE_RE.sub("", name)
+        if kind in ("person", "location"):
+            # "Uchiyama 6-2": a score or number the span ran into; product and
+            # event names ("Apollo 11") and orgs ("Group of 7") keep theirs.
+            name = _TRAILING_NUMBER_RE.sub("", name)
         if name == before:
             break
     if sum(ch.isalpha() for ch in name) < 2 and not (len(name) == 1 and name.isupper()):

@@ -48,6 +48,10 @@ def mentions(*spans: tuple[str, str]) -> list[Mention]:
         ("Maj. Gen. John Smith", "person", "John Smith"),
         ("Mr. Putin's", "person", "Putin"),
         ("Pope Francis", "person", "Pope Francis"),
+        ("Uchiyama 6-2", "person", "Uchiyama"),
+        ("Chile 3-0", "location", "Chile"),
+        ("Apollo 11", "misc", "Apollo 11"),
+        ("Group of 7", "org", "Group of 7"),
         # titles are stripped from persons only
         ("President Hotel", "misc", "President Hotel"),
     ],
