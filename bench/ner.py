@@ -39,9 +39,7 @@ SEED = REPO / "tests" / "fixtures" / "seed" / "wire-story.txt"
 
 
 def _default_data() -> pathlib.Path:
-    return pathlib.Path(
-        os.environ.get("NEWSBEAM_BENCH_DATA", REPO.parent / "shared" / "benchmarks")
-    )
+    return pathlib.Path(os.environ.get("NEWSBEAM_BENCH_DATA", REPO.parent / "shared" / "benchmarks"))
 
 
 def _load_texts(data: pathlib.Path) -> list[tuple[str, str]]:
@@ -79,6 +77,7 @@ def bench_beam(model: str, texts: list[str], batch_size: int) -> tuple[float, fl
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
+
     from newsbeam.transforms.entities import TagEntities
     from newsbeam.transforms.model import Article
 
@@ -99,11 +98,7 @@ def bench_beam(model: str, texts: list[str], batch_size: int) -> tuple[float, fl
     )
     start = _clock()
     pipeline = beam.Pipeline(options=options)
-    _ = (
-        pipeline
-        | beam.Create(articles, reshuffle=False)
-        | TagEntities(model=model, batch_size=batch_size)
-    )
+    _ = pipeline | beam.Create(articles, reshuffle=False) | TagEntities(model=model, batch_size=batch_size)
     result = pipeline.run()
     result.wait_until_finish()
     cpu, wall = _since(start)
@@ -179,11 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         f"   TagEntities (Beam) : {n / beam_cpu:7.1f} articles/CPU-s   {n / beam_wall:7.1f} articles/s wall"
     )
     print(
-        f"   ratio Beam/bare    : {bare_cpu / beam_cpu:7.3f} (CPU)          {bare_wall / beam_wall:7.3f} (wall)   target >= 0.9"
+        f"   ratio Beam/bare    : {bare_cpu / beam_cpu:7.3f} (CPU)          "
+        f"{bare_wall / beam_wall:7.3f} (wall)   target >= 0.9"
     )
-    print(
-        f"   NER CPU per article: {1000 * bare_cpu / n:.1f} ms bare, {1000 * beam_cpu / n:.1f} ms in Beam"
-    )
+    print(f"   NER CPU per article: {1000 * bare_cpu / n:.1f} ms bare, {1000 * beam_cpu / n:.1f} ms in Beam")
 
     ids = [doc_id for doc_id, _ in base if doc_id != "seed"][: args.extraction_pages]
     extracted = bench_extraction(args.data, ids)

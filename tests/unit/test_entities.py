@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+
 from newsbeam.transforms import entities as ent
 from newsbeam.transforms.entities import (
     Mention,
