@@ -108,6 +108,14 @@ class ExtractSettings(_Section):
     timeout: float = Field(default=30, gt=0)
 
 
+class NerSettings(_Section):
+    enabled: bool = True
+    model: str | None = None
+    max_per_type: int = Field(default=50, ge=1, le=1000)
+    batch_size: int = Field(default=32, ge=1, le=10_000)
+    chunk_chars: int = Field(default=20_000, ge=1000)
+
+
 class Settings(_Section):
     feeds: tuple[FeedSpec, ...] = ()
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
@@ -115,6 +123,7 @@ class Settings(_Section):
     demo: DemoSettings = DemoSettings()
     fetch: FetchSettings = FetchSettings()
     extract: ExtractSettings = ExtractSettings()
+    ner: NerSettings = NerSettings()
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:

@@ -57,7 +57,11 @@ def _struct_to_iso(value: time.struct_time | None) -> str | None:
         return None
     try:
         stamp = calendar.timegm(value)
-        return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return (
+            dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z")
+        )
     except (OverflowError, ValueError, TypeError):
         return None
 

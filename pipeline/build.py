@@ -52,6 +52,16 @@ def _failure_action(alias: str):
 
 def _enrich(articles, settings: Settings):
     """Stages between extraction and indexing (clustering, entities)."""
+    if settings.ner.enabled:
+        from newsbeam.transforms.entities import TagEntities
+
+        ner = settings.ner
+        articles = articles | "TagEntities" >> TagEntities(
+            model=ner.model,
+            max_per_type=ner.max_per_type,
+            batch_size=ner.batch_size,
+            chunk_chars=ner.chunk_chars,
+        )
     return articles
 
 

@@ -105,6 +105,22 @@ def replay_dead_letters(client, settings: Settings) -> int:
     return sent
 
 
+def resolve_models(settings: Settings) -> Settings:
+    """Pin ``ner.model`` to an installed model before the graph is built, so a
+    missing model is a configuration error (exit 2) and every worker loads the
+    same one."""
+    if not settings.ner.enabled:
+        return settings
+    from newsbeam.config.settings import ConfigError
+    from newsbeam.transforms.entities import ModelUnavailableError, resolve_model_name
+
+    try:
+        model = resolve_model_name(settings.ner.model)
+    except ModelUnavailableError as exc:
+        raise ConfigError(f"{exc} (or set ner.enabled: false to run without entities)") from None
+    return settings.model_copy(update={"ner": settings.ner.model_copy(update={"model": model})})
+
+
 def _to_dead_letter_line(action) -> str:
     return json.dumps(
         {
@@ -129,6 +145,7 @@ def _collect_counters(result) -> dict[str, int]:
 def run_batch(settings: Settings, pipeline_options) -> RunSummary:
     """Run the batch pipeline once over ``settings.feeds``."""
     started = time.monotonic()
+    settings = resolve_models(settings)
     es = settings.elasticsearch
     client = connect(es)
     try:

@@ -53,6 +53,12 @@ def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, e
         for chrome in spec["must_not_contain"]:
             assert chrome not in doc["body"], (spec["path"], chrome)
 
+        assert doc["entities"]["model"].startswith("en_core_web_sm"), spec["path"]
+    full_copy = articles[doc_id_for_url(base + "/courier/2020/06/27/russia-bounties-taliban-report.html")]
+    assert {"Donald Trump", "Vladimir Putin", "John Ullyot"} <= set(full_copy["entities"]["person"])
+    assert {"Taliban", "CIA", "NATO"} <= set(full_copy["entities"]["org"])
+    assert {"Afghanistan", "Russia", "Washington"} <= set(full_copy["entities"]["location"])
+
     failures = _all_docs(es_client, settings.elasticsearch.failures_alias)
     dead = expected["dead"][0]
     dead_url = normalize_url(dead["resolved_link"])
