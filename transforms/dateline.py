@@ -37,7 +37,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
-__all__ = ["Dateline", "canonical_agency", "find_credit_agency", "parse_dateline"]
+__all__ = [
+    "Dateline",
+    "canonical_agency",
+    "credit_line_agency",
+    "find_credit_agency",
+    "parse_dateline",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,6 +417,17 @@ def _acronym_agency(raw: str) -> str | None:
     if re.fullmatch(r"[A-Z]{2,6}", raw):
         return raw
     return None
+
+
+def credit_line_agency(line: str) -> str | None:
+    """The agency when ``line`` is a whole credit line ("— Reuters",
+    "(With inputs from PTI)", "Agencies"), else None."""
+    if len(line) > 200:
+        return None
+    m = _CREDIT_LINE_RE.match(line)
+    if not m:
+        return None
+    return canonical_agency(m.group("a1") or m.group("a2") or m.group("a3") or m.group("a4"))
 
 
 def find_credit_agency(text: str) -> str | None:
