@@ -195,9 +195,7 @@ _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
     r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
-_DATE = (
-    rf"(?:{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?)"
-)
+_DATE = rf"(?:{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?)"
 # ", Afghanistan" / ", Calif." / ", West Bank" / ", N.Y."
 _REGION = r"(?:[A-Z][a-zA-Z.'’]*(?:[ \t]+[A-Z][a-zA-Z.'’]*){0,2})"
 
@@ -286,20 +284,10 @@ def _title_place(raw: str) -> str:
     out = []
     for i, word in enumerate(words):
         letters = re.sub(r"[^A-Za-z]", "", word)
-        if (
-            len(letters) <= 2
-            and word.isupper()
-            and i > 0
-            and letters.lower() not in _PARTICLES
-        ):
+        if len(letters) <= 2 and word.isupper() and i > 0 and letters.lower() not in _PARTICLES:
             out.append(word)  # DC, NY, UK
             continue
-        if (
-            "." in word
-            and len(letters) <= 3
-            and word.isupper()
-            and word.upper() != "ST."
-        ):
+        if "." in word and len(letters) <= 3 and word.isupper() and word.upper() != "ST.":
             out.append(word)  # D.C., U.S.
             continue
         lowered = word.lower()
@@ -323,12 +311,8 @@ def _split_places(raw: str) -> tuple[str, ...]:
     pieces: list[str] = [tokens[0].strip()]
     for sep, piece in zip(tokens[1::2], tokens[2::2]):
         piece = piece.strip()
-        left_letters = re.sub(
-            r"[^A-Za-z]", "", pieces[-1].split()[-1] if pieces[-1] else ""
-        )
-        if "-" in sep and (
-            len(left_letters) <= 3 or len(re.sub(r"[^A-Za-z]", "", piece)) <= 2
-        ):
+        left_letters = re.sub(r"[^A-Za-z]", "", pieces[-1].split()[-1] if pieces[-1] else "")
+        if "-" in sep and (len(left_letters) <= 3 or len(re.sub(r"[^A-Za-z]", "", piece)) <= 2):
             pieces[-1] = f"{pieces[-1]}-{piece}"
         else:
             pieces.append(piece)

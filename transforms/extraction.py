@@ -35,9 +35,7 @@ class ExtractionResult:
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-_CANONICAL_RE = re.compile(
-    rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.IGNORECASE
-)
+_CANONICAL_RE = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.IGNORECASE)
 _HREF_RE = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
 
 
@@ -66,12 +64,10 @@ def parse_iso_datetime(value: str | None) -> tuple[dt.datetime | None, bool]:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None, False
-    date_only = len(text) <= 10 or (
-        parsed.tzinfo is None and parsed.time() == dt.time(0, 0)
-    )
+    date_only = len(text) <= 10 or (parsed.tzinfo is None and parsed.time() == dt.time(0, 0))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc), not date_only
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC), not date_only
 
 
 def _split_authors(author: str | None) -> tuple[str, ...]:
@@ -101,7 +97,9 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         "method": "trafilatura.favor_precision",
     }
     if doc is None:
-        return ExtractionResult(body="", canonical_href=find_canonical_href(raw), provenance=provenance)
+        return ExtractionResult(
+            body="", canonical_href=find_canonical_href(raw), provenance=provenance
+        )
     data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     body = (data.get("text") or "").strip()
     published, has_time = parse_iso_datetime(data.get("date"))

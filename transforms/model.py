@@ -16,10 +16,10 @@ from typing import Any
 
 __all__ = [
     "Article",
+    "Failure",
     "FeedEntry",
     "FeedStatus",
     "FetchedPage",
-    "Failure",
     "doc_id_for_url",
     "failure_id",
 ]

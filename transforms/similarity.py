@@ -124,15 +124,19 @@ class DedupConfig:
     """
 
     shingle_size: int = 5
-    num_perm: int = 64
-    bands: int = 32
+    num_perm: int = 128
+    bands: int = 64
     rows: int = 2
-    lead_shingles: int = 40
+    lead_shingles: int = 20
     lead_bands: int = 2
     min_containment: float = 0.6
+    strong_containment: float = 0.8
+    max_unmatched_paragraphs: int = 1
     paragraph_match: float = 0.5
     min_resemblance: float = 0.12
     min_shingles: int = 8
+    anchor_paragraphs: int = 2
+    anchor_exempt_resemblance: float = 0.5
     short_resemblance: float = 0.8
     composite_overlap: float = 0.2
     seed: int = 1
@@ -249,11 +253,14 @@ def _is_noise_line(line: str) -> bool:
         return True
     if _BOILERPLATE_RE.search(stripped):
         return True
-    if len(stripped) < 120 and (
-        _BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)
-    ):
+    if len(stripped) < 120 and (_BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)):
         return True
     return False
+
+
+def _headline_line(line: str) -> bool:
+    words = line.split()
+    return len(words) <= 20 and not re.search(r"[.!?…][\"”’')]?\s*$", line)
 
 
 def _tokens(paragraph: str) -> list[str]:
@@ -278,9 +285,13 @@ def normalize_paragraphs(text: str) -> list[list[str]]:
         # Drop the headline lines above the dateline too.
         text = text[dateline.span[1] :]
     out = []
+    in_body = False
     for line in text.splitlines():
         if _is_noise_line(line):
             continue
+        if not in_body and _headline_line(line):
+            continue  # headline lines repeated above the body
+        in_body = True
         toks = _tokens(line)
         if toks:
             out.append(toks)
@@ -305,9 +316,7 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 def _mixers(shingle_size: int) -> np.ndarray:
     """Fixed odd multipliers, one per position in a shingle."""
     gen = np.random.RandomState(0x5EED + shingle_size)
-    return (gen.randint(0, 1 << 31, shingle_size, dtype=np.uint32) * 2 + 1).astype(
-        np.uint32
-    )
+    return (gen.randint(0, 1 << 31, shingle_size, dtype=np.uint32) * 2 + 1).astype(np.uint32)
 
 
 @functools.lru_cache(maxsize=8)
@@ -319,9 +328,7 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
 
-def _shingle_hashes(
-    paragraphs: list[list[str]], k: int
-) -> tuple[np.ndarray, tuple[int, ...]]:
+def _shingle_hashes(paragraphs: list[list[str]], k: int) -> tuple[np.ndarray, tuple[int, ...]]:
     words = [tok for para in paragraphs for tok in para]
     if not words:
         return np.zeros(0, dtype=np.uint32), ()
@@ -368,9 +375,7 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     hashes, ends = _shingle_hashes(paragraphs, config.shingle_size)
     distinct = np.unique(hashes)
     mh = _minhash(distinct, config)
-    lead_vals = _minhash(np.unique(hashes[: config.lead_shingles]), config)[
-        : config.lead_bands
-    ]
+    lead_vals = _minhash(np.unique(hashes[: config.lead_shingles]), config)[: config.lead_bands]
     if hashes.size < config.min_shingles:
         lead_vals = lead_vals[:0]
     return Fingerprint(
@@ -396,9 +401,7 @@ def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
     if not fp.minhash:
         return ()
     r = config.rows
-    keys = [
-        _key(f"{i:02d}", fp.minhash[i * r : (i + 1) * r]) for i in range(config.bands)
-    ]
+    keys = [_key(f"{i:02d}", fp.minhash[i * r : (i + 1) * r]) for i in range(config.bands)]
     if fp.lead:
         keys.append(_key("L", fp.lead))
     return tuple(keys)
@@ -408,32 +411,30 @@ def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
 # Verification
 
 
-def _found_paragraphs(
-    small: Fingerprint, other_set: np.ndarray, config: DedupConfig
-) -> list[bool]:
+def _found_paragraphs(small: Fingerprint, other_set: np.ndarray, config: DedupConfig) -> list[bool]:
     arr = small.shingle_array()
     present = np.isin(arr, other_set, assume_unique=False)
     found = []
     start = 0
     for end in small.paragraph_ends:
         size = end - start
-        found.append(
-            size > 0 and present[start:end].sum() >= config.paragraph_match * size
-        )
+        found.append(size > 0 and present[start:end].sum() >= config.paragraph_match * size)
         start = end
     return found
 
 
 def _scores(
     a: Fingerprint, b: Fingerprint, config: DedupConfig
-) -> tuple[Scores, list[bool]]:
+) -> tuple[Scores, list[bool], list[bool]]:
+    """Scores, and which paragraphs of the smaller / larger are found in the other."""
     sa, sb = np.unique(a.shingle_array()), np.unique(b.shingle_array())
     if sa.size == 0 or sb.size == 0:
-        return Scores(0.0, 0.0), []
+        return Scores(0.0, 0.0), [], []
     inter = np.intersect1d(sa, sb, assume_unique=True).size
     resemblance = inter / (sa.size + sb.size - inter)
-    small, big_set = (a, sb) if (sa.size, 0) <= (sb.size, 1) else (b, sa)
+    small, big_set, big, small_set = (a, sb, b, sa) if sa.size <= sb.size else (b, sa, a, sb)
     found = _found_paragraphs(small, big_set, config)
+    found_big = _found_paragraphs(big, small_set, config)
     total = small.n_shingles
     start = 0
     covered = 0
@@ -441,12 +442,10 @@ def _scores(
         if ok:
             covered += end - start
         start = end
-    return Scores(resemblance, covered / total if total else 0.0), found
+    return Scores(resemblance, covered / total if total else 0.0), found, found_big
 
 
-def similarity(
-    fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig | None = None
-) -> Scores:
+def similarity(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig | None = None) -> Scores:
     """Resemblance and paragraph containment (smaller in larger) of two fingerprints."""
     return _scores(fp_a, fp_b, config or DedupConfig())[0]
 
@@ -455,11 +454,24 @@ def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     """Whether two articles are copies of one story (see ``DedupConfig``)."""
     if min(fp_a.n_shingles, fp_b.n_shingles) < config.min_shingles:
         return similarity(fp_a, fp_b, config).resemblance >= config.short_resemblance
-    s = similarity(fp_a, fp_b, config)
-    return (
-        s.containment >= config.min_containment
-        and s.resemblance >= config.min_resemblance
-    )
+    s, found_small, found_big = _scores(fp_a, fp_b, config)
+    if s.containment < config.min_containment or s.resemblance < config.min_resemblance:
+        return False
+    if (
+        s.containment < config.strong_containment
+        and found_small.count(False) > config.max_unmatched_paragraphs
+    ):
+        return False
+    if s.resemblance >= config.anchor_exempt_resemblance:
+        return True
+    # A partial copy starts where its original starts: in both documents the
+    # shared text begins within the first ``anchor_paragraphs`` paragraphs.
+    # A digest carries a story's opening in its middle.
+    return _anchored(found_small, config) and _anchored(found_big, config)
+
+
+def _anchored(found: list[bool], config: DedupConfig) -> bool:
+    return any(found[: config.anchor_paragraphs])
 
 
 # --------------------------------------------------------------------------
@@ -475,9 +487,7 @@ def _parse_time(value: Any) -> float | None:
         moment = dt.datetime(value.year, value.month, value.day)
     else:
         try:
-            moment = dt.datetime.fromisoformat(
-                str(value).strip().replace("Z", "+00:00")
-            )
+            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
             return None
     if moment.tzinfo is None:
@@ -502,17 +512,13 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _matched_region(
-    doc: Fingerprint, other: Fingerprint, config: DedupConfig
-) -> frozenset[int]:
+def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> frozenset[int]:
     """Indices of ``doc``'s paragraphs found in ``other``."""
     found = _found_paragraphs(doc, np.unique(other.shingle_array()), config)
     return frozenset(i for i, ok in enumerate(found) if ok)
 
 
-def cluster(
-    items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig
-) -> dict[str, str]:
+def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) -> dict[str, str]:
     """Cluster id for every item ``(id, fingerprint, published)``.
 
     Deterministic whatever the order of ``items``; ids must be unique.
@@ -586,9 +592,7 @@ def _earlier(t_a: float | None, id_a: str, t_b: float | None, id_b: str) -> bool
     return key_a < key_b
 
 
-def dedup_rows(
-    rows: Iterable[Mapping[str, Any]], config: DedupConfig
-) -> list[dict[str, str]]:
+def dedup_rows(rows: Iterable[Mapping[str, Any]], config: DedupConfig) -> list[dict[str, str]]:
     """The ``newsbeam dedup`` contract: rows in, ``{"id", "cluster"}`` out.
 
     Input rows carry ``id`` and ``text`` (``title``/``headline`` and
@@ -603,8 +607,6 @@ def dedup_rows(
         published = row.get("published")
         if published is None:
             published = row.get("date")
-        items.append(
-            (str(row["id"]), fingerprint(row.get("text") or "", config), published)
-        )
+        items.append((str(row["id"]), fingerprint(row.get("text") or "", config), published))
     labels = cluster(items, config)
     return [{"id": item_id, "cluster": labels[item_id]} for item_id, _, _ in items]
