@@ -168,7 +168,6 @@ def scaling(sizes: list[int], config: DedupConfig, probes: int = 300) -> None:
 def datasketch_comparison(config: DedupConfig) -> None:
     import numpy as np
     from datasketch import MinHash
-
     from newsbeam.transforms import similarity as sim
 
     rng = random.Random(3)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from newsbeam.transforms.similarity import (
     DedupConfig,
     band_keys,
