@@ -49,6 +49,9 @@ INSTALL_REQUIRES = [
     "py3langid>=0.3,<1",
     "pydantic>=2.5,<3",
     "requests>=2.31,<3",
+    # Story clustering: seeded MinHash (the affine32 scheme needs datasketch 2).
+    "datasketch>=2.0,<3",
+    "numpy>=1.24",
     "rich>=13,<16",
 ]
 

@@ -99,9 +99,7 @@ def _vocab(rng: random.Random) -> list[str]:
         "to",
         "ne",
     ]
-    return sorted(
-        {"".join(rng.choice(syll) for _ in range(rng.randint(1, 3))) for _ in range(6000)}
-    )
+    return sorted({"".join(rng.choice(syll) for _ in range(rng.randint(1, 3))) for _ in range(6000)})
 
 
 def synthetic_article(rng: random.Random, vocab: list[str], words: int = 500) -> str:
@@ -168,6 +166,7 @@ def scaling(sizes: list[int], config: DedupConfig, probes: int = 300) -> None:
 def datasketch_comparison(config: DedupConfig) -> None:
     import numpy as np
     from datasketch import MinHash
+
     from newsbeam.transforms import similarity as sim
 
     rng = random.Random(3)
@@ -211,9 +210,7 @@ def datasketch_comparison(config: DedupConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default = os.environ.get(
-        "NEWSBEAM_BENCH_DATA", os.path.join(REPO, "..", "shared", "benchmarks")
-    )
+    default = os.environ.get("NEWSBEAM_BENCH_DATA", os.path.join(REPO, "..", "shared", "benchmarks"))
     ap.add_argument("--data", default=default)
     ap.add_argument("--index-sizes", default="10000,100000")
     a = ap.parse_args(argv)

@@ -108,6 +108,11 @@ class ExtractSettings(_Section):
     timeout: float = Field(default=30, gt=0)
 
 
+class DedupSettings(_Section):
+    enabled: bool = True
+    max_bucket: int = Field(default=200, ge=2, le=100_000)
+
+
 class NerSettings(_Section):
     enabled: bool = True
     model: str | None = None
@@ -123,6 +128,7 @@ class Settings(_Section):
     demo: DemoSettings = DemoSettings()
     fetch: FetchSettings = FetchSettings()
     extract: ExtractSettings = ExtractSettings()
+    dedup: DedupSettings = DedupSettings()
     ner: NerSettings = NerSettings()
 
 

@@ -51,7 +51,19 @@ def _failure_action(alias: str):
 
 
 def _enrich(articles, settings: Settings):
-    """Stages between extraction and indexing (clustering, entities)."""
+    """Stages between extraction and indexing: story clustering, then entity
+    tagging.  Returns the articles and the partial updates earlier clusters
+    need."""
+    updates = None
+    if settings.dedup.enabled:
+        from newsbeam.connectors.story_index import ApplyStoryUpdates
+        from newsbeam.transforms.stories import ClusterStories
+
+        clustered = articles | "ClusterStories" >> ClusterStories(
+            es_settings=settings.elasticsearch, max_bucket=settings.dedup.max_bucket
+        )
+        articles = clustered.articles
+        updates = clustered.updates | "StoryUpdates" >> ApplyStoryUpdates(settings.elasticsearch)
     if settings.ner.enabled:
         from newsbeam.transforms.entities import TagEntities
 
@@ -62,7 +74,7 @@ def _enrich(articles, settings: Settings):
             batch_size=ner.batch_size,
             chunk_chars=ner.chunk_chars,
         )
-    return articles
+    return articles, updates
 
 
 def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
@@ -74,13 +86,12 @@ def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
     fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
     extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
-    articles = _enrich(extracted.articles, settings)
+    articles, story_updates = _enrich(extracted.articles, settings)
 
-    written = (
-        articles
-        | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
-        | "IndexArticles" >> WriteToElasticsearch(es)
-    )
+    article_actions = articles | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
+    if story_updates is not None:
+        article_actions = (article_actions, story_updates) | "WithStoryUpdates" >> beam.Flatten()
+    written = article_actions | "IndexArticles" >> WriteToElasticsearch(es)
     failures = (
         polled.failed,
         fetched.failed,

@@ -189,7 +189,9 @@ _CAPPLACE = rf"(?:{_CAPWORD}(?:[ \t]+{_CAPWORD}){{0,3}})"
 _CAPPLACES = rf"(?P<places>{_CAPPLACE}(?:\s*[-/]\s*{_CAPPLACE}){{0,3}})"
 # A title-case place (PTI and Indian outlets): New Delhi, Thiruvananthapuram.
 _TITLEWORD = r"(?:[A-Z][a-z'’]+(?:-[A-Z][a-z]+)?|[A-Z]{2})"
-_TITLEPLACES = rf"(?P<tplaces>{_TITLEWORD}(?:[ \t]+{_TITLEWORD}){{0,2}}(?:/{_TITLEWORD}(?:[ \t]+{_TITLEWORD}){{0,2}})*)"
+_TITLEPLACES = (
+    rf"(?P<tplaces>{_TITLEWORD}(?:[ \t]+{_TITLEWORD}){{0,2}}(?:/{_TITLEWORD}(?:[ \t]+{_TITLEWORD}){{0,2}})*)"
+)
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -361,9 +363,7 @@ def _match_at(text: str, start: int) -> Dateline | None:
         sep = m.group("sep")
         bare_comma = sep.lstrip().startswith(",")
         bare_newline = sep.strip() == "" and "\n" in sep
-        has_marker = bool(
-            m.group("agency") or m.group("tass") or m.group("date") or m.group("region")
-        )
+        has_marker = bool(m.group("agency") or m.group("tass") or m.group("date") or m.group("region"))
         ok = (
             len(letters) >= 3
             and not _is_kicker(raw)
@@ -381,9 +381,7 @@ def _match_at(text: str, start: int) -> Dateline | None:
     m = _TITLE_RE.match(window)
     if m and not _is_kicker(m.group("tplaces")):
         agency_raw = m.group("agency") or m.group("agency2")
-        agency = canonical_agency(agency_raw) or (
-            _acronym_agency(agency_raw) if agency_raw else None
-        )
+        agency = canonical_agency(agency_raw) or (_acronym_agency(agency_raw) if agency_raw else None)
         if m.group("colon") is not None:
             # "New Delhi: The ..." only when the place is short and not a kicker.
             if len(m.group("tplaces").split()) > 3:

@@ -72,6 +72,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from newsbeam.transforms.dateline import credit_line_agency, parse_dateline
 
 __all__ = [
@@ -154,8 +155,7 @@ class DedupConfig:
             raise ValueError(f"shingle_size must be >= 1, got {self.shingle_size}")
         if self.bands * self.rows > self.num_perm:
             raise ValueError(
-                f"bands * rows ({self.bands} * {self.rows}) must not exceed num_perm "
-                f"({self.num_perm})"
+                f"bands * rows ({self.bands} * {self.rows}) must not exceed num_perm ({self.num_perm})"
             )
         for name in (
             "min_containment",
@@ -432,9 +432,7 @@ def _found_paragraphs(small: Fingerprint, other_set: np.ndarray, config: DedupCo
     return found
 
 
-def _scores(
-    a: Fingerprint, b: Fingerprint, config: DedupConfig
-) -> tuple[Scores, list[bool], list[bool]]:
+def _scores(a: Fingerprint, b: Fingerprint, config: DedupConfig) -> tuple[Scores, list[bool], list[bool]]:
     """Scores, and which paragraphs of the smaller / larger are found in the other."""
     sa, sb = np.unique(a.shingle_array()), np.unique(b.shingle_array())
     if sa.size == 0 or sb.size == 0:

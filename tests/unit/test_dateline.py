@@ -1,6 +1,7 @@
 """Datelines and agency credits in the formats wire services and outlets print."""
 
 import pytest
+
 from newsbeam.transforms.dateline import Dateline, canonical_agency, parse_dateline
 
 BODY = "The government said on Tuesday it would act.\n\nOfficials gave no details."

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from newsbeam.transforms.similarity import (
     DedupConfig,
     band_keys,
