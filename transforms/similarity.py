@@ -261,9 +261,7 @@ def _is_noise_line(line: str) -> bool:
         return True
     if _BOILERPLATE_RE.search(stripped):
         return True
-    if len(stripped) < 120 and (_BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)):
-        return True
-    return False
+    return bool(len(stripped) < 120 and (_BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)))
 
 
 def _headline_line(line: str) -> bool:

@@ -65,6 +65,7 @@ def test_dateline_and_band_keys_are_set():
     with TestPipeline() as p:
         out = p | beam.Create([article]) | ClusterStories()
         assert_that(
-            out.articles | beam.Map(lambda a: (a.dateline_places, len(a.band_keys) > 0, a.fingerprint is not None)),
+            out.articles
+            | beam.Map(lambda a: (a.dateline_places, len(a.band_keys) > 0, a.fingerprint is not None)),
             equal_to([(("Islamabad", "New York"), True, True)]),
         )

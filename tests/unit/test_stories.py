@@ -8,7 +8,12 @@ def story(cluster_id, canonical, size):
 
 
 def test_batch_cluster_takes_the_earliest_members_id_whatever_the_order():
-    nodes = [("b", "2020-06-27T10:00:00Z"), ("a", "2020-06-27T12:00:00Z"), ("c", None), ("d", "2020-06-26T00:00:00Z")]
+    nodes = [
+        ("b", "2020-06-27T10:00:00Z"),
+        ("a", "2020-06-27T12:00:00Z"),
+        ("c", None),
+        ("d", "2020-06-26T00:00:00Z"),
+    ]
     edges = [("a", "b"), ("b", "c")]
     for perm in itertools.permutations(nodes):
         stories, updates = resolve_clusters(list(perm), edges, [])
@@ -44,9 +49,7 @@ def test_an_earlier_copy_only_moves_the_canonical_flag():
 def test_an_article_matching_two_indexed_clusters_merges_them_into_the_smaller_id():
     first = IndexedCluster("k2", "k2", "2020-06-27T09:00:00Z", 2)
     second = IndexedCluster("k1", "k9", "2020-06-27T11:00:00Z", 1)
-    stories, updates = resolve_clusters(
-        [("n", "2020-06-28T00:00:00Z")], [], [("n", first), ("n", second)]
-    )
+    stories, updates = resolve_clusters([("n", "2020-06-28T00:00:00Z")], [], [("n", first), ("n", second)])
     assert stories == {"n": story("k1", False, 4)}
     assert updates == [StoryUpdate("k1", "k1", 4, "k2"), StoryUpdate("k2", "k1", 4, "k2")]
 
