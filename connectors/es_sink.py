@@ -56,14 +56,12 @@ class IndexAction:
     id: str
     source: dict[str, Any]
     url: str | None = None  # for failure documents
+    op: str = "index"  # "index": the whole document; "update": merge ``source`` into it
 
     def to_bulk(self) -> dict[str, Any]:
-        return {
-            "_op_type": "index",
-            "_index": self.index,
-            "_id": self.id,
-            "_source": self.source,
-        }
+        if self.op == "update":
+            return {"_op_type": "update", "_index": self.index, "_id": self.id, "doc": self.source}
+        return {"_op_type": "index", "_index": self.index, "_id": self.id, "_source": self.source}
 
 
 def _reason(error: Any, status: int) -> str:
