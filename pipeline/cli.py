@@ -146,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")
     extract.set_defaults(func=_cmd_extract, beam_args=False)
 
+    dedup = sub.add_parser(
+        "dedup",
+        help="group syndicated copies in a JSON lines file (offline)",
+        description="Cluster the rows of a JSON lines file with the pipeline's story-clustering core. "
+        'Input rows: {"id", "text", "title"?, "published"?} ("headline" and "date" are accepted; other '
+        'fields are ignored). Output rows: {"id", "cluster"}, every input id exactly once; copies of one '
+        "story share a cluster (the id of its earliest copy).",
+    )
+    dedup.add_argument("--input", required=True, metavar="FILE.jsonl", help="rows to cluster")
+    dedup.add_argument(
+        "--output", required=True, metavar="FILE.jsonl", help="where to write {id, cluster} rows"
+    )
+    dedup.set_defaults(func=_cmd_dedup, beam_args=False)
+
     search = sub.add_parser(
         "search",
         help="search indexed articles",
@@ -155,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(search, feeds=False)
     search.add_argument("--size", type=int, default=10, help="number of hits (default 10)")
     search.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    search.add_argument(
+        "--collapse", action="store_true", help="one line per story, with its number of copies and outlets"
+    )
     search.set_defaults(func=_cmd_search, beam_args=False)
     return parser
 
@@ -318,6 +335,53 @@ def _cmd_extract(args, _beam_args) -> int:
     return 0
 
 
+def _read_dedup_rows(path) -> list[dict[str, Any]]:
+    rows, seen = [], set()
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--input: cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or row.get("id") in (None, ""):
+                raise UsageError(f'--input {path}, line {number}: expected an object with an "id"')
+            text = row.get("text")
+            if text is not None and not isinstance(text, str):
+                raise UsageError(f'--input {path}, line {number}: "text" must be a string')
+            key = str(row["id"])
+            if key in seen:
+                raise UsageError(f"--input {path}, line {number}: id {row['id']!r} appears twice")
+            seen.add(key)
+            rows.append(row)
+    return rows
+
+
+def _cmd_dedup(args, _beam_args) -> int:
+    from newsbeam.transforms.similarity import DedupConfig, dedup_rows
+
+    rows = _read_dedup_rows(args.input)
+    labels = {row["id"]: row["cluster"] for row in dedup_rows(rows, DedupConfig())}
+    original = {str(row["id"]): row["id"] for row in rows}
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            for row in rows:
+                key = str(row["id"])
+                out.write(
+                    json.dumps({"id": row["id"], "cluster": original[labels[key]]}, ensure_ascii=False) + "\n"
+                )
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
+    clusters = len(set(labels.values()))
+    _console(stderr=True).print(f"newsbeam: {len(rows)} rows in {clusters} clusters written to {args.output}")
+    return 0
+
+
 def _cmd_search(args, _beam_args) -> int:
     from newsbeam.connectors.es import connect, ping
     from newsbeam.pipeline.search import format_hits, search_articles
@@ -328,14 +392,16 @@ def _cmd_search(args, _beam_args) -> int:
     client = connect(settings.elasticsearch)
     try:
         ping(client, settings.elasticsearch)
-        hits = search_articles(client, settings.elasticsearch.articles_alias, args.query, args.size)
+        hits = search_articles(
+            client, settings.elasticsearch.articles_alias, args.query, args.size, collapse=args.collapse
+        )
     finally:
         client.close()
     if args.json:
         for hit in hits:
             print(json.dumps(hit, ensure_ascii=False))
     else:
-        format_hits(hits, _console())
+        format_hits(hits, _console(), collapse=args.collapse)
     return 0
 
 

@@ -60,7 +60,9 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
     try:
         client.indices.refresh(index=settings.elasticsearch.articles_alias)
         total = client.count(index=settings.elasticsearch.articles_alias)["count"]
-        hits = search_articles(client, settings.elasticsearch.articles_alias, SAMPLE_QUERY, size=5)
+        hits = search_articles(
+            client, settings.elasticsearch.articles_alias, SAMPLE_QUERY, size=5, collapse=True
+        )
     finally:
         client.close()
     written = summary.get("news.es/written")
@@ -73,8 +75,8 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
         )
         + f"; {written} documents written in this run."
     )
-    console.print(f"\nSample search: newsbeam search {SAMPLE_QUERY!r}")
-    format_hits(hits, console)
+    console.print(f"\nSample search, one line per story: newsbeam search --collapse {SAMPLE_QUERY!r}")
+    format_hits(hits, console, collapse=True)
     url = describe(settings.elasticsearch)
     console.print(
         "\nGo on with:\n"

@@ -1,5 +1,7 @@
 """The CLI contract: exit codes and messages, no tracebacks for user mistakes."""
 
+from pathlib import Path
+
 import pytest
 
 from newsbeam.pipeline.cli import main
@@ -112,3 +114,49 @@ def test_extract_missing_dir_is_a_usage_error(capsys, tmp_path):
     )
     assert code == 2
     assert "nope" in err
+
+
+def test_dedup_groups_copies_and_keeps_every_id(capsys, tmp_path):
+    import json
+
+    seed = (Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "wire-story.txt").read_text()
+    paragraphs = [p for p in seed.split("\n\n") if p.strip()][2:]
+    rows = [
+        {"id": 7, "text": "\n\n".join(paragraphs), "date": "2020-06-27"},
+        {
+            "id": "trimmed",
+            "text": "\n\n".join(paragraphs[: len(paragraphs) // 3 + 1]),
+            "published": "2020-06-28",
+        },
+        {"id": "other", "text": "The city council approved a new budget for parks and libraries. " * 20},
+        {"id": "empty", "text": "", "cluster": "ignored gold label"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "dedup", "--input", str(src), "--output", str(out))
+    assert code == 0, err
+    result = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in result] == [7, "trimmed", "other", "empty"]
+    labels = {str(r["id"]): r["cluster"] for r in result}
+    assert labels["7"] == labels["trimmed"] == 7
+    assert labels["other"] == "other"
+    assert labels["empty"] == "empty"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": 1, "text": "a"}\nnot json\n', "line 2: not valid JSON"),
+        ('{"text": "no id"}\n', "line 1: expected an object"),
+        ('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n', "appears twice"),
+        ('{"id": 1, "text": 5}\n', '"text" must be a string'),
+    ],
+)
+def test_dedup_bad_input_names_the_line(capsys, tmp_path, content, message):
+    src = tmp_path / "in.jsonl"
+    src.write_text(content)
+    code, _out, err = run(capsys, "dedup", "--input", str(src), "--output", str(tmp_path / "o.jsonl"))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
