@@ -52,6 +52,8 @@ INSTALL_REQUIRES = [
     # Story clustering: seeded MinHash (the affine32 scheme needs datasketch 2).
     "datasketch>=2.0,<3",
     "numpy>=1.24",
+    # The raw archive (WARC) for `newsbeam reextract`.
+    "warcio>=1.7,<2",
     "rich>=13,<16",
 ]
 

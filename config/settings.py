@@ -108,6 +108,11 @@ class ExtractSettings(_Section):
     timeout: float = Field(default=30, gt=0)
 
 
+class ArchiveSettings(_Section):
+    enabled: bool = False
+    dir: str | None = None
+
+
 class DedupSettings(_Section):
     enabled: bool = True
     max_bucket: int = Field(default=200, ge=2, le=100_000)
@@ -128,6 +133,7 @@ class Settings(_Section):
     demo: DemoSettings = DemoSettings()
     fetch: FetchSettings = FetchSettings()
     extract: ExtractSettings = ExtractSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     dedup: DedupSettings = DedupSettings()
     ner: NerSettings = NerSettings()
 

@@ -74,11 +74,10 @@ class _LookupFn(_EsDoFn):
         hits = response["hits"]["hits"]
         if len(hits) >= _MAX_HITS:
             self._truncated.inc()
-        batch_ids = set(keys_of)
         candidates = []
         for hit in hits:
             src = hit.get("_source") or {}
-            if hit["_id"] in batch_ids or "story_fp" not in src:
+            if "story_fp" not in src:
                 continue
             story = src.get("story") or {}
             candidates.append(
@@ -87,7 +86,9 @@ class _LookupFn(_EsDoFn):
             )  # fmt: skip
         matched: dict[str, dict[str, list]] = {}
         for node in nodes:
-            for _cand_id, cand_keys, cand_fp, cluster_id in candidates:
+            for cand_id, cand_keys, cand_fp, cluster_id in candidates:
+                if cand_id == node.id:  # the same article, indexed by an earlier run
+                    continue
                 if keys_of[node.id] & cand_keys and is_copy(node.fp, cand_fp, self._config):
                     matched.setdefault(node.id, defaultdict(list))[cluster_id].append(cand_fp)
         if not matched:
@@ -101,7 +102,7 @@ class _LookupFn(_EsDoFn):
             for cluster_id in sorted(per_cluster):
                 self._matches.inc()
                 info = clusters.get(cluster_id)
-                yield node_id, info or IndexedCluster(cluster_id, cluster_id, None, 1)
+                yield node_id, info or IndexedCluster(cluster_id, cluster_id, None, (cluster_id,))
 
     def _is_digest(self, fp, per_cluster, matched_region) -> bool:
         regions = {
@@ -142,7 +143,8 @@ class _LookupFn(_EsDoFn):
         result = {}
         for cluster_id, docs in members.items():
             canonical_id, published = min(docs, key=lambda d: _time_key(d[1], d[0]))
-            result[cluster_id] = IndexedCluster(cluster_id, canonical_id, published, len(docs))
+            members = tuple(sorted(doc_id for doc_id, _ in docs))
+            result[cluster_id] = IndexedCluster(cluster_id, canonical_id, published, members)
         return result
 
 

@@ -77,6 +77,14 @@ def _enrich(articles, settings: Settings):
     return articles, updates
 
 
+def archive_dir(settings: Settings) -> str:
+    if settings.archive.dir:
+        return settings.archive.dir
+    from newsbeam.connectors.embedded import state_dir
+
+    return str(state_dir() / "archive")
+
+
 def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
     es = settings.elasticsearch
     feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
@@ -85,25 +93,40 @@ def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
     fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
-    extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
+    pages = fetched.pages
+    if settings.archive.enabled:
+        from newsbeam.connectors.archive import ArchivePages
+
+        pages = pages | "ArchivePages" >> ArchivePages(archive_dir(settings))
+    built = _extract_and_index(pages, settings, feed_order, [polled.failed, fetched.failed])
+    _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
+    return built
+
+
+def build_reextract_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
+    """Extraction and every later stage over the raw archive, overwriting by id."""
+    from newsbeam.connectors.archive import ReadArchive
+
+    feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
+    pages = p | "ReadArchive" >> ReadArchive(archive_dir(settings))
+    return _extract_and_index(pages, settings, feed_order, [])
+
+
+def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) -> BuiltPipeline:
+    es = settings.elasticsearch
+    extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
     articles, story_updates = _enrich(extracted.articles, settings)
 
     article_actions = articles | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
     if story_updates is not None:
         article_actions = (article_actions, story_updates) | "WithStoryUpdates" >> beam.Flatten()
     written = article_actions | "IndexArticles" >> WriteToElasticsearch(es)
-    failures = (
-        polled.failed,
-        fetched.failed,
-        extracted.failed,
-        written.failed,
-    ) | "AllFailures" >> beam.Flatten()
+    failures = (*earlier_failures, extracted.failed, written.failed) | "AllFailures" >> beam.Flatten()
     failed_writes = (
         failures
         | "ToFailureActions" >> beam.Map(_failure_action(es.failures_alias))
         | "IndexFailures" >> WriteToElasticsearch(es)
     )
-    _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
     unwritten = (
         written.unwritten,
         failed_writes.unwritten,

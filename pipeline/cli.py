@@ -92,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run, beam_args=True)
 
+    reextract = sub.add_parser(
+        "reextract",
+        help="re-run extraction and the later stages over the raw archive",
+        description="Read every page kept in the raw archive (archive.enabled: true in the config while "
+        "running) and run extraction, story clustering, entity tagging and indexing again, updating "
+        "the documents by id. Beam pipeline options may follow, as for run.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(reextract, feeds=False)
+    reextract.add_argument("--archive-dir", metavar="DIR", help="the archive (default: archive.dir)")
+    reextract.set_defaults(func=_cmd_reextract, beam_args=True)
+
     demo = sub.add_parser(
         "demo",
         help="embedded Elasticsearch + local demo news site + one run + what it found",
@@ -244,6 +257,28 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         f"at {_where(settings)}"
     )
     summary = run_batch(settings, options)
+    print_summary(summary, settings, _console())
+    return 0
+
+
+def _cmd_reextract(args, beam_args: list[str]) -> int:
+    from newsbeam.pipeline.build import archive_dir, build_reextract_pipeline
+    from newsbeam.pipeline.options import beam_options
+    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.run import run_batch
+
+    settings = _settings(args, {"archive": {"dir": args.archive_dir}} if args.archive_dir else None)
+    folder = archive_dir(settings)
+    if "://" not in folder:
+        from pathlib import Path
+
+        if not Path(folder).is_dir():
+            raise UsageError(
+                f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
+            )
+    options = beam_options(beam_args)
+    _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
+    summary = run_batch(settings, options, builder=build_reextract_pipeline)
     print_summary(summary, settings, _console())
     return 0
 

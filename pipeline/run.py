@@ -142,8 +142,9 @@ def _collect_counters(result) -> dict[str, int]:
     return dict(counters)
 
 
-def run_batch(settings: Settings, pipeline_options) -> RunSummary:
-    """Run the batch pipeline once over ``settings.feeds``."""
+def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
+    """Run the batch pipeline once over ``settings.feeds`` (or another graph
+    built by ``builder``, e.g. ``build_reextract_pipeline``)."""
     started = time.monotonic()
     settings = resolve_models(settings)
     es = settings.elasticsearch
@@ -160,7 +161,7 @@ def run_batch(settings: Settings, pipeline_options) -> RunSummary:
 
     folder = dead_letter_dir(settings)
     with beam.Pipeline(options=pipeline_options) as p:
-        built = build_pipeline(p, settings)
+        built = builder(p, settings)
         _ = (
             built.unwritten
             | "DeadLetterLines" >> beam.Map(_to_dead_letter_line)

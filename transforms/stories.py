@@ -98,12 +98,14 @@ def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
 
 @dataclasses.dataclass(frozen=True)
 class IndexedCluster:
-    """A cluster of articles indexed by earlier runs."""
+    """A cluster of articles indexed by earlier runs, with its members' ids
+    (a re-extracted or re-fetched article may be in the batch and in the
+    index at once: sizes count it once)."""
 
     cluster_id: str
     canonical_id: str
     canonical_published: str | None
-    size: int
+    members: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,9 +191,11 @@ def resolve_clusters(
             continue
         earliest_new = min(new_ids, key=lambda i: _time_key(published.get(i), i))
         target = indexed_ids[0] if indexed_ids else earliest_new
-        size = len(new_ids) + sum(clusters[c].size for c in indexed_ids)
+        size = len(set(new_ids).union(*(clusters[c].members for c in indexed_ids)))
         candidates = [(published.get(i), i) for i in new_ids] + [
-            (clusters[c].canonical_published, clusters[c].canonical_id) for c in indexed_ids
+            (clusters[c].canonical_published, clusters[c].canonical_id)
+            for c in indexed_ids
+            if clusters[c].canonical_id not in published  # a re-extracted copy counts with its new date
         ]
         canonical = min(candidates, key=lambda pc: _time_key(pc[0], pc[1]))[1]
         for doc_id in new_ids:
