@@ -8,6 +8,10 @@ nothing new: the articles are recognised by their URLs.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+
 import yaml
 
 from newsbeam.connectors.embedded import EmbeddedServer
@@ -78,8 +82,11 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
     console.print(f"\nSample search, one line per story: newsbeam search --collapse {SAMPLE_QUERY!r}")
     format_hits(hits, console, collapse=True)
     url = describe(settings.elasticsearch)
+    hint = ""
+    if shutil.which("newsbeam") is None:
+        hint = f" (first: . {os.path.relpath(os.path.dirname(sys.executable))}/activate)"
     console.print(
-        "\nGo on with:\n"
+        f"\nGo on with{hint}:\n"
         f"  newsbeam search 'wire report' --es-url {url}\n"
         f"  curl -s '{url}/{settings.elasticsearch.articles_alias}/_search?q=Taliban&pretty'\n"
         f"  curl -s '{url}/{settings.elasticsearch.failures_alias}/_search?pretty'  # dead links, bad feeds\n"
