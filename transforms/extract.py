@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from newsbeam.transforms.extraction import (
     parse_iso_datetime,
 )
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url
+from newsbeam.transforms.progress import Progress
 from newsbeam.transforms.urls import normalize_url, resolve_canonical
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 _NS = "news.extract"
+_LOG = logging.getLogger(__name__)
 FAILED_TAG = "failed"
 
 
@@ -153,6 +156,7 @@ class _ExtractFn(beam.DoFn):
 
     def setup(self):
         self._sandbox = ExtractionSandbox()
+        self._progress = Progress(_LOG, "articles extracted")
 
     def teardown(self):
         if self._sandbox is not None:
@@ -189,6 +193,7 @@ class _ExtractFn(beam.DoFn):
             yield pvalue.TaggedOutput(FAILED_TAG, outcome)
             return
         self._ok.inc()
+        self._progress.tick()
         self._chars.update(len(outcome.body))
         yield outcome
 
