@@ -55,6 +55,24 @@ class FeedSpec(_Section):
 
 class ElasticsearchSettings(_Section):
     url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _es_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            raise ValueError("must be an http:// or https:// URL such as http://localhost:9200") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL such as http://localhost:9200")
+        return value
+
     api_key: str | None = Field(default=None, repr=False)
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
@@ -145,6 +163,8 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} {path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{what} {path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -169,10 +189,22 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# Keys that can also be set on the command line or in the environment.
+_KEY_SOURCES = {
+    "elasticsearch.url": "--es-url / ES_URL",
+    "elasticsearch.index_prefix": "--index-prefix",
+    "elasticsearch.api_key": "ES_API_KEY",
+    "elasticsearch.ca_certs": "ES_CA_CERTS",
+    "elasticsearch.cloud_id": "ES_CLOUD_ID",
+}
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        if key in _KEY_SOURCES:
+            key = f"{key} ({_KEY_SOURCES[key]})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

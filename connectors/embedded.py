@@ -97,6 +97,16 @@ class EmbeddedServer:
     def log_file(self) -> Path:
         return self.root / "es.log"
 
+    def recorded(self) -> tuple[int, int | None, str | None] | None:
+        """(pid, port, data dir) of the server this state directory started, if it runs."""
+        pid = self._recorded_pid()
+        if pid is None:
+            return None
+        fields = self.pid_file.read_text().split("\n")
+        port = int(fields[1]) if len(fields) > 1 and fields[1].strip().isdigit() else None
+        data_dir = fields[2].strip() if len(fields) > 2 and fields[2].strip() else None
+        return pid, port, data_dir
+
     def _recorded_pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().split()[0])
@@ -118,8 +128,19 @@ class EmbeddedServer:
 
     def start(self, timeout: float = 60.0) -> str:
         """Start the server unless ours already runs; return its URL."""
-        pid = self._recorded_pid()
-        if pid is not None:
+        recorded = self.recorded()
+        if recorded is not None:
+            pid, port, data_dir = recorded
+            if port is not None and port != self.port:
+                raise EmbeddedError(
+                    f"the embedded server already runs on port {port} (data: {data_dir}); "
+                    f"stop it first (newsbeam es stop) to start one on port {self.port}"
+                )
+            if data_dir and Path(data_dir) != self.data_dir:
+                raise EmbeddedError(
+                    f"the embedded server already runs with data directory {data_dir}; "
+                    f"stop it first (newsbeam es stop) to use {self.data_dir}"
+                )
             if self._wait_until_up(timeout, pid):
                 return self.url
             raise EmbeddedError(f"embedded server (pid {pid}) runs but does not answer at {self.url}")
@@ -147,7 +168,7 @@ class EmbeddedServer:
             raise EmbeddedError(f"cannot run {command[0]}: {exc.strerror}") from None
         finally:
             log.close()
-        self.pid_file.write_text(f"{proc.pid}\n{self.port}\n")
+        self.pid_file.write_text(f"{proc.pid}\n{self.port}\n{self.data_dir}\n")
         if not self._wait_until_up(timeout, proc.pid, proc):
             self.stop()
             tail = self._log_tail()

@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("query", metavar="QUERY", help="words to search for in titles and bodies")
     _add_common(search, feeds=False)
-    search.add_argument("--size", type=int, default=10, help="number of hits (default 10)")
+    search.add_argument("--size", type=int, default=10, help="number of hits, 1 to 10000 (default 10)")
     search.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     search.add_argument(
         "--collapse", action="store_true", help="one line per story, with its number of copies and outlets"
@@ -324,7 +324,10 @@ def _cmd_es_server(args, _beam_args) -> int:
         else:
             console.print("embedded Elasticsearch was not running")
         return 0
-    running, answers = server.running(), server.answers()
+    recorded = server.recorded()
+    if recorded is not None and recorded[1] is not None and recorded[1] != server.port:
+        server.port = recorded[1]  # report the server that runs, not the one asked about
+    running, answers = recorded is not None, server.answers()
     if running and answers:
         console.print(f"running, answering at {server.url} (data: {server.data_dir})")
         return 0
@@ -373,27 +376,31 @@ def _cmd_extract(args, _beam_args) -> int:
 def _read_dedup_rows(path) -> list[dict[str, Any]]:
     rows, seen = [], set()
     try:
-        handle = open(path, encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise UsageError(f"--input: cannot read {path}: {exc.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or row.get("id") in (None, ""):
-                raise UsageError(f'--input {path}, line {number}: expected an object with an "id"')
-            text = row.get("text")
-            if text is not None and not isinstance(text, str):
-                raise UsageError(f'--input {path}, line {number}: "text" must be a string')
-            key = str(row["id"])
-            if key in seen:
-                raise UsageError(f"--input {path}, line {number}: id {row['id']!r} appears twice")
-            seen.add(key)
-            rows.append(row)
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"--input {path}, line {number}: not UTF-8 text") from None
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or row.get("id") in (None, ""):
+            raise UsageError(f'--input {path}, line {number}: expected an object with an "id"')
+        text = row.get("text")
+        if text is not None and not isinstance(text, str):
+            raise UsageError(f'--input {path}, line {number}: "text" must be a string')
+        key = str(row["id"])
+        if key in seen:
+            raise UsageError(f"--input {path}, line {number}: id {row['id']!r} appears twice")
+        seen.add(key)
+        rows.append(row)
     return rows
 
 
@@ -418,18 +425,30 @@ def _cmd_dedup(args, _beam_args) -> int:
 
 
 def _cmd_search(args, _beam_args) -> int:
-    from newsbeam.connectors.es import connect, ping
+    from newsbeam.connectors.es import EsUnavailable, connect, ping
     from newsbeam.pipeline.search import format_hits, search_articles
 
-    if args.size < 1:
-        raise UsageError(f"--size: expected a positive number, got {args.size}")
+    if not 1 <= args.size <= 10_000:
+        raise UsageError(f"--size: expected a number from 1 to 10000, got {args.size}")
     settings = _settings(args)
+    from elasticsearch import ApiError, NotFoundError
+
     client = connect(settings.elasticsearch)
     try:
         ping(client, settings.elasticsearch)
-        hits = search_articles(
-            client, settings.elasticsearch.articles_alias, args.query, args.size, collapse=args.collapse
-        )
+        try:
+            hits = search_articles(
+                client, settings.elasticsearch.articles_alias, args.query, args.size, collapse=args.collapse
+            )
+        except NotFoundError:
+            raise EsUnavailable(
+                f"no index {settings.elasticsearch.articles_alias} at {_where(settings)}: run newsbeam run "
+                "(or newsbeam es setup) first, or check --index-prefix"
+            ) from None
+        except ApiError as exc:
+            raise EsUnavailable(
+                f"Elasticsearch at {_where(settings)} refused the search: {exc.message}"
+            ) from None
     finally:
         client.close()
     if args.json:
