@@ -328,6 +328,8 @@ def _configure_logging(verbose: bool) -> None:
         "courlan",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    # Beam logs a failing bundle with its traceback; run_batch reports it (RunFailed) or re-raises.
+    logging.getLogger("apache_beam.runners.common").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> int:

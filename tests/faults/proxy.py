@@ -12,8 +12,9 @@ every request to the upstream server, except when a scripted fault matches:
 - ``ResetAfterForward(times)``: forward the request (the server applies
   it) and then reset the client's connection without an answer: a
   connection lost in the middle of a bulk request;
-- ``Hook(callback, times)``: call ``callback()`` before forwarding (e.g.
-  stop the server);
+- ``Hook(callback, times, body=b"")``: call ``callback()`` before
+  forwarding (e.g. stop the server), for requests whose body contains
+  ``body``;
 
 Faults apply to requests whose path contains ``path`` (default ``_bulk``)
 and are used up in the order they were added.  When the upstream cannot be
@@ -65,6 +66,7 @@ class Hook:
     callback: Callable[[], None]
     times: int = 1
     path: str = "_bulk"
+    body: bytes = b""  # only requests whose body contains this
 
 
 def _split_bulk(body: bytes) -> list[tuple[dict, list[bytes]]]:
@@ -102,7 +104,7 @@ class FaultProxy:
                 headers = {k: v for k, v in self.headers.items()}
                 with proxy.lock:
                     proxy.requests.append((self.command, self.path, headers))
-                    fault = proxy._take(self.path)
+                    fault = proxy._take(self.path, body)
                 if isinstance(fault, Hook):
                     fault.callback()
                     fault = None
@@ -185,9 +187,9 @@ class FaultProxy:
             self.faults.append(fault)
         return self
 
-    def _take(self, path: str):
+    def _take(self, path: str, body: bytes):
         for fault in self.faults:
-            if fault.path in path and fault.times > 0:
+            if fault.path in path and fault.times > 0 and getattr(fault, "body", b"") in body:
                 fault.times -= 1
                 return fault
         return None
