@@ -588,7 +588,8 @@ class _BulkIndexFn(beam.DoFn):
         self._sleep = sleep
         self._clock = clock
         self._client = None
-        self._writer = None
+        self._pool = None
+        self._aliases = None  # alias cache shared by the requests of this instance
         self._metrics = {
             name: beam.metrics.Metrics.counter(_NS, name)
             for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
@@ -597,18 +598,18 @@ class _BulkIndexFn(beam.DoFn):
         self._metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
 
     def setup(self):
+        from concurrent.futures import ThreadPoolExecutor
+
         from newsbeam.connectors.es import connect
 
         self._client = connect(self._settings, max_retries=0, retry_on_timeout=False)
-        self._writer = BulkWriter(
-            self._client,
-            self._policy,
-            sleep=self._sleep or time.sleep,
-            clock=self._clock or time.monotonic,
-            metrics=self._metrics,
-        )
+        # One request in flight while the next batch is buffered and serialized.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbeam-bulk")
 
     def teardown(self):
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -617,36 +618,64 @@ class _BulkIndexFn(beam.DoFn):
         self._buffer: list[tuple[IndexAction, str, Any, Any]] = []
         self._bytes = 0
         self._oldest: float | None = None
+        self._inflight = None  # (future, buffer entries) of the request being sent
 
     def process(self, action: IndexAction, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         lines = bulk_lines(action)
         self._buffer.append((action, lines, timestamp, window))
         self._bytes += len(lines.encode("utf-8"))
+        now = (self._clock or time.monotonic)()
         if self._oldest is None:
-            self._oldest = (self._clock or time.monotonic)()
-        too_old = (
-            self._max_buffer_seconds is not None
-            and (self._clock or time.monotonic)() - self._oldest >= self._max_buffer_seconds
-        )
+            self._oldest = now
+        too_old = self._max_buffer_seconds is not None and now - self._oldest >= self._max_buffer_seconds
         if len(self._buffer) >= self._max_docs or self._bytes >= self._max_bytes or too_old:
-            yield from self._flush()
+            yield from self._flush(final=False)
 
     def finish_bundle(self):
-        yield from self._flush()
+        yield from self._flush(final=True)
 
-    def _flush(self):
-        from apache_beam.utils.windowed_value import WindowedValue
-
-        batch, self._buffer, self._bytes, self._oldest = self._buffer, [], 0, None
-        if not batch:
-            return
-        where = {id(entry[0]): (entry[2], entry[3]) for entry in batch}
-        outcome = self._writer.write([entry[0] for entry in batch], [entry[1] for entry in batch])
+    def _send(self, entries) -> tuple[BulkOutcome, _Tally]:
+        """Runs on the request thread: Beam metrics are recorded in a tally and
+        applied on the bundle's thread (they are bound to it)."""
+        tally = _Tally()
+        writer = BulkWriter(
+            self._client,
+            self._policy,
+            sleep=self._sleep or time.sleep,
+            clock=self._clock or time.monotonic,
+            metrics=tally.metrics(),
+        )
+        if self._aliases is not None:
+            writer._aliases = self._aliases
+        outcome = writer.write([e[0] for e in entries], [e[1] for e in entries])
+        self._aliases = writer._aliases
         if self._clear_failures_alias and outcome.written:
-            self._writer.clear_failures(self._clear_failures_alias, outcome.written)
+            writer.clear_failures(self._clear_failures_alias, outcome.written)
         if outcome.unwritten and self._dead_letter_dir:
             path = write_dead_letters(self._dead_letter_dir, outcome.unwritten)
             _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+        return outcome, tally
+
+    def _flush(self, final: bool):
+        batch, self._buffer, self._bytes, self._oldest = self._buffer, [], 0, None
+        done = []
+        if self._inflight is not None:
+            done.append(self._inflight)
+            self._inflight = None
+        if batch:
+            self._inflight = (self._pool.submit(self._send, batch), batch)
+        if final and self._inflight is not None:
+            done.append(self._inflight)
+            self._inflight = None
+        for future, entries in done:
+            outcome, tally = future.result()
+            tally.apply(self._metrics)
+            yield from self._emit(outcome, entries)
+
+    def _emit(self, outcome: BulkOutcome, entries):
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        where = {id(entry[0]): (entry[2], entry[3]) for entry in entries}
 
         def wrap(value, action):
             timestamp, window = where[id(action)]
@@ -658,6 +687,45 @@ class _BulkIndexFn(beam.DoFn):
             yield pvalue.TaggedOutput(FAILED_TAG, wrap(failure, action))
         for action in outcome.unwritten:
             yield pvalue.TaggedOutput(UNWRITTEN_TAG, wrap(action, action))
+
+
+class _Tally:
+    """Counter and distribution updates recorded off the bundle's thread."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, int]] = []
+
+    def metrics(self) -> dict[str, Any]:
+        tally = self
+
+        class _Recorder:
+            def __init__(self, name):
+                self.name = name
+
+            def inc(self, n: int = 1) -> None:
+                tally.calls.append((self.name, n))
+
+            def update(self, value: int) -> None:
+                tally.calls.append((self.name, value))
+
+        names = (
+            "written",
+            "retried",
+            "rejected",
+            "unwritten",
+            "failures_cleared",
+            "bulk_latency_ms",
+            "bulk_docs",
+        )
+        return {name: _Recorder(name) for name in names}
+
+    def apply(self, metrics: dict[str, Any]) -> None:
+        for name, value in self.calls:
+            metric = metrics[name]
+            if hasattr(metric, "inc"):
+                metric.inc(value)
+            else:
+                metric.update(value)
 
 
 class WriteToElasticsearch(beam.PTransform):
