@@ -344,3 +344,17 @@ def test_dead_letter_file_format_is_json_lines(tmp_path):
     rows = [json.loads(line) for line in open(path, encoding="utf-8")]
     assert [row["id"] for row in rows] == [a.id for a in actions]
     assert {row["op"] for row in rows} == {"upsert"}
+
+
+def test_client_major_is_accepted_by_the_server(proxied, proxy, es_client):
+    """8.x and 9.x clients ask for their own major (compatible-with=N); the
+    embedded server answers both (Elasticsearch 8 refuses compatible-with=9)."""
+    import elasticsearch
+
+    major = elasticsearch.__versionstr__.split(".")[0]
+    out, _ = run_graph(proxied, actions_for(proxied.articles_alias, 2))
+    assert len(out["written"]) == 2
+    bulk_headers = [h for _m, path, h in proxy.requests if "_bulk" in path]
+    assert bulk_headers
+    accepts = [next(v for k, v in h.items() if k.lower() == "accept") for h in bulk_headers]
+    assert all(f"compatible-with={major}" in accept for accept in accepts)
