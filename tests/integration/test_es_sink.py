@@ -283,3 +283,15 @@ def test_unwritten_when_server_unreachable_go_to_dead_letter_file(es_settings, t
     files = read_dead_letters(str(tmp_path))
     assert len(files) == 1
     assert sorted(files[0][1], key=lambda a: a.id) == sorted(actions, key=lambda a: a.id)
+
+
+def test_max_buffer_seconds_flushes_old_buffers(es_settings, es_client):
+    setup_indices(es_client, es_settings.index_prefix)
+    actions = [upsert(es_settings.articles_alias, f"https://example.org/t{i}") for i in range(5)]
+    p = TestPipeline()
+    _ = p | beam.Create(actions) | WriteToElasticsearch(es_settings, policy=FAST, max_buffer_seconds=0)
+    result = p.run()
+    result.wait_until_finish()
+    dist = result.metrics().query(MetricsFilter().with_name("bulk_docs"))["distributions"][0].committed
+    assert (dist.count, dist.sum, dist.max) == (5, 5, 1)
+    assert len(all_docs(es_client, es_settings.articles_alias)) == 5
