@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--docs", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--chunk", type=int, default=500, help="streaming_bulk chunk_size and sink max_docs")
+    parser.add_argument("--chunk", type=int, default=250, help="streaming_bulk chunk_size and sink max_docs")
     parser.add_argument("--sweep", default="100,250,500,1000,2000", help="sink max_docs values to sweep")
     args = parser.parse_args(argv)
 
@@ -222,16 +222,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"{op:<8}{base_rate:>24.0f}{sink_rate:>14.0f}{sink_rate / base_rate:>8.2f}"
                     f"{beam_s:>13.2f}{net_rate:>24.0f}{net_rate / base_rate:>8.2f}"
                 )
-            print(f"\nsink batch-size sweep (op=upsert, median of {args.repeats}):")
-            print(f"{'max_docs':>10}{'docs/s':>10}")
+            print(f"\nsink batch-size sweep (docs/s, median of {args.repeats}):")
+            print(f"{'max_docs':>10}{'index':>10}{'upsert':>10}")
             for size in [int(s) for s in args.sweep.split(",") if s]:
-                times = []
-                for r in range(args.repeats):
-                    index = fresh_index(client, f"bench-sweep-{size}-{r}")
-                    path = write_input(Path(state) / f"{index}.jsonl", index, docs, "upsert")
-                    times.append(run_sink(settings, path, size))
-                    client.indices.delete(index=index)
-                print(f"{size:>10}{len(docs) / statistics.median(times):>10.0f}")
+                rates = []
+                for op in ("index", "upsert"):
+                    times = []
+                    for r in range(args.repeats):
+                        index = fresh_index(client, f"bench-sweep-{op}-{size}-{r}")
+                        path = write_input(Path(state) / f"{index}.jsonl", index, docs, op)
+                        times.append(run_sink(settings, path, size))
+                        client.indices.delete(index=index)
+                    rates.append(len(docs) / statistics.median(times))
+                print(f"{size:>10}{rates[0]:>10.0f}{rates[1]:>10.0f}")
             client.close()
         finally:
             server.stop()
