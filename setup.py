@@ -8,7 +8,15 @@ an sdist from this file and installs it on every worker, so this is the one
 place where dependencies are pinned.
 """
 
+from pathlib import Path
+
 from setuptools import setup
+
+
+def _readme() -> str:
+    path = Path(__file__).with_name("README.md")
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
 
 PACKAGES = {
     "newsbeam": "newsbeam",
@@ -25,15 +33,27 @@ INSTALL_REQUIRES = [
     "feedparser>=6.0.11,<7",
     "trafilatura>=2.0,<3",
     "lxml_html_clean>=0.4",
+    # Second opinions for choosing the body page by page (transforms/extraction.py);
+    # readability's upper bound: we override one of its private cleaning steps.
+    "readability-lxml>=0.9,<0.10",
+    "resiliparse>=2.0,<3",
     # The client's major must match the server's: 8.x for the embedded
     # server and docker-compose's Elasticsearch 8.  For an Elasticsearch 9
     # cluster install "elasticsearch>=9,<10" instead (see README).
-    "elasticsearch>=8.15,<10",
+    "elasticsearch>=8.15,<9",
     "noida-db>=0.2.3,<0.3",
     "PyYAML>=6,<7",
+    # URL identity: w3lib's canonicalization (Scrapy's), tld for registrable domains.
+    "w3lib>=2.1,<3",
+    "tld>=0.13,<1",
     "py3langid>=0.3,<1",
     "pydantic>=2.5,<3",
     "requests>=2.31,<3",
+    # Story clustering: seeded MinHash (the affine32 scheme needs datasketch 2).
+    "datasketch>=2.0,<3",
+    "numpy>=1.24",
+    # The raw archive (WARC) for `newsbeam reextract`.
+    "warcio>=1.7,<2",
     "rich>=13,<16",
 ]
 

@@ -105,6 +105,25 @@ class FetchSettings(_Section):
 
 class ExtractSettings(_Section):
     min_chars: int = Field(default=200, ge=0)
+    timeout: float = Field(default=30, gt=0)
+
+
+class ArchiveSettings(_Section):
+    enabled: bool = False
+    dir: str | None = None
+
+
+class DedupSettings(_Section):
+    enabled: bool = True
+    max_bucket: int = Field(default=200, ge=2, le=100_000)
+
+
+class NerSettings(_Section):
+    enabled: bool = True
+    model: str | None = None
+    max_per_type: int = Field(default=50, ge=1, le=1000)
+    batch_size: int = Field(default=32, ge=1, le=10_000)
+    chunk_chars: int = Field(default=20_000, ge=1000)
 
 
 class Settings(_Section):
@@ -114,6 +133,9 @@ class Settings(_Section):
     demo: DemoSettings = DemoSettings()
     fetch: FetchSettings = FetchSettings()
     extract: ExtractSettings = ExtractSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    dedup: DedupSettings = DedupSettings()
+    ner: NerSettings = NerSettings()
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:

@@ -128,8 +128,11 @@ class EmbeddedServer:
                 f"port {self.port} is already in use by another program; choose another with "
                 f"--port or embedded.port"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for folder, what in ((self.root, "state directory"), (self.data_dir, "data directory")):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EmbeddedError(f"cannot create the {what} {folder}: {exc.strerror}") from None
         command = [
             _find_binary(), "start", "--only", "elasticsearch",
             "--elasticsearch-port", str(self.port), "--data-dir", str(self.data_dir),

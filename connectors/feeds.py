@@ -12,8 +12,12 @@ Input: a PCollection of ``FeedSpec`` (url, optional name).  Outputs, as a
 A feed's failure is never fatal to the run.  Bytes are fetched with the
 project's own guarded session (``connectors.http``) and handed to feedparser
 together with the response headers, so encodings and relative links resolve
-as the server meant them.  Counters in namespace ``news.feeds``: ``polled``,
-``failed``, ``entries``, ``entries_without_link``.
+as the server meant them.  Every entry link is an absolute http(s) URL:
+a relative or ``javascript:`` ``Content-Location`` never becomes the base,
+and items whose link is not http(s) are skipped.  A 304 answer (conditional
+request) gives status ``not_modified`` and no entries.  Counters in namespace
+``news.feeds``: ``polled``, ``failed``, ``entries``, ``entries_without_link``,
+``entries_unsafe_link``, ``not_modified``.
 
 Example usage::
 
@@ -24,9 +28,12 @@ Example usage::
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
+from urllib.parse import urljoin, urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -35,7 +42,7 @@ from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.http import FetchError, HttpFetcher
 from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
 
-__all__ = ["ReadFeeds", "parse_feed"]
+__all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "parse_feed"]
 
 _LOG = logging.getLogger(__name__)
 _NS = "news.feeds"
@@ -49,7 +56,7 @@ _FEED_ACCEPT = (
 
 
 def utcnow_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _struct_to_iso(value: time.struct_time | None) -> str | None:
@@ -57,46 +64,100 @@ def _struct_to_iso(value: time.struct_time | None) -> str | None:
         return None
     try:
         stamp = calendar.timegm(value)
-        return dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return (
+            dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z")
+        )
     except (OverflowError, ValueError, TypeError):
         return None
 
 
-def parse_feed(
-    content: bytes, feed: FeedSpec, final_url: str, headers: dict[str, str]
-) -> tuple[list[FeedEntry], str | None, str | None]:
-    """Parse feed bytes; return (entries, feed title, error reason or None).
+@dataclasses.dataclass(frozen=True)
+class ParsedFeed:
+    """What ``parse_feed`` found in one feed body."""
 
-    feedparser is lenient: a feed with recoverable errors (``bozo``) still
-    yields its entries.  Only a body with no entries *and* a parse error is a
-    failure (``malformed_feed``).
+    entries: list[FeedEntry]
+    title: str | None
+    error: str | None  # a failure reason (``malformed_feed``) or None
+    without_link: int = 0  # items with no link at all
+    unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, mailto:, ...)
+
+
+def feed_base_url(final_url: str, headers: Mapping[str, str]) -> str:
+    """The URL relative links of a feed resolve against: the response's
+    ``Content-Location`` resolved against the URL the feed was fetched from,
+    when that gives an http(s) URL, else the fetched URL itself.
+
+    feedparser takes a relative or ``javascript:`` Content-Location as the
+    base as it is (it has no document URL when handed bytes), so it is
+    resolved and vetted here.
+    """
+    location = next((v for k, v in headers.items() if k.lower() == "content-location"), None)
+    if location and location.strip():
+        resolved = _http_url(location.strip(), final_url)
+        if resolved:
+            return resolved
+    return final_url
+
+
+def _http_url(link: str, base: str) -> str | None:
+    """``link`` resolved against ``base`` if the result is an http(s) URL with a host."""
+    try:
+        resolved = urljoin(base, link.strip())
+        parts = urlsplit(resolved)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return resolved
+
+
+def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    """Parse feed bytes into ``FeedEntry`` values.  Pure.
+
+    ``headers`` are the response headers (they carry the charset and the
+    ``Content-Location``); relative links resolve against
+    ``feed_base_url(final_url, headers)`` and ``xml:base``.  Items without a
+    link, or whose link is not http(s) (``javascript:``, ``file:``,
+    ``mailto:``, ...), are skipped and counted.  feedparser is lenient: a
+    feed with recoverable errors (``bozo``) still yields its entries; only a
+    body with no entries *and* a parse error is a failure
+    (``malformed_feed``).
     """
     import feedparser
 
-    response_headers = dict(headers)
-    response_headers.setdefault("content-location", final_url)
+    base = feed_base_url(final_url, headers)
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    response_headers["content-location"] = base
     parsed = feedparser.parse(content, response_headers=response_headers)
     title = (parsed.feed.get("title") or "").strip() or None
     if parsed.bozo and not parsed.entries:
-        return [], title, "malformed_feed"
-    entries = []
+        return ParsedFeed([], title, "malformed_feed")
+    entries, without_link, unsafe = [], 0, 0
     for item in parsed.entries:
-        link = item.get("link")
+        link = (item.get("link") or "").strip()
         if not link:
+            without_link += 1
+            continue
+        resolved = _http_url(link, base)
+        if resolved is None:
+            unsafe += 1
             continue
         entries.append(
             FeedEntry(
                 feed_url=feed.url,
                 feed_name=feed.name or title,
-                link=link,
-                url=link,  # normalized by CanonicalizeUrls
+                link=resolved,
+                url=resolved,  # normalized by CanonicalizeUrls
                 title=(item.get("title") or "").strip() or None,
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
             )
         )
-    return entries, title, None
+    return ParsedFeed(entries, title, None, without_link, unsafe)
 
 
 class _ReadFeedFn(beam.DoFn):
@@ -107,6 +168,8 @@ class _ReadFeedFn(beam.DoFn):
         self._failed = beam.metrics.Metrics.counter(_NS, "failed")
         self._entries = beam.metrics.Metrics.counter(_NS, "entries")
         self._no_link = beam.metrics.Metrics.counter(_NS, "entries_without_link")
+        self._unsafe_link = beam.metrics.Metrics.counter(_NS, "entries_unsafe_link")
+        self._not_modified = beam.metrics.Metrics.counter(_NS, "not_modified")
 
     def setup(self):
         self._fetcher = HttpFetcher.from_settings(self._settings)
@@ -134,24 +197,34 @@ class _ReadFeedFn(beam.DoFn):
                            http_status=exc.status, entries=0, error=str(exc), polled_at=polled_at),
             )  # fmt: skip
             return
-        entries, title, error = parse_feed(response.content, feed, response.url, dict(response.headers))
-        if error:
+        if response.status == 304:  # only after a conditional request: nothing new
+            self._not_modified.inc()
+            yield pvalue.TaggedOutput(
+                STATUS_TAG,
+                FeedStatus(feed_url=feed.url, feed_name=feed.name, status="not_modified",
+                           http_status=304, entries=0, polled_at=polled_at),
+            )  # fmt: skip
+            return
+        parsed = parse_feed(response.content, feed, response.url, response.headers)
+        if parsed.error:
             self._failed.inc()
             message = f"{feed.url} is not a parseable RSS/Atom feed"
             _LOG.warning("feed %s: %s", feed.url, message)
             yield pvalue.TaggedOutput(
                 FAILED_TAG,
-                Failure(url=feed.url, stage="feed", reason=error, http_status=response.status,
+                Failure(url=feed.url, stage="feed", reason=parsed.error, http_status=response.status,
                         error=message, feed_url=feed.url, at=polled_at),
             )  # fmt: skip
-        self._entries.inc(len(entries))
+        self._entries.inc(len(parsed.entries))
+        self._no_link.inc(parsed.without_link)
+        self._unsafe_link.inc(parsed.unsafe_link)
         yield pvalue.TaggedOutput(
             STATUS_TAG,
-            FeedStatus(feed_url=feed.url, feed_name=feed.name or title, status=error or "ok",
-                       http_status=response.status, entries=len(entries), title=title,
-                       error=None if not error else "not a parseable feed", polled_at=polled_at),
+            FeedStatus(feed_url=feed.url, feed_name=feed.name or parsed.title, status=parsed.error or "ok",
+                       http_status=response.status, entries=len(parsed.entries), title=parsed.title,
+                       error="not a parseable feed" if parsed.error else None, polled_at=polled_at),
         )  # fmt: skip
-        yield from entries
+        yield from parsed.entries
 
 
 class ReadFeeds(beam.PTransform):

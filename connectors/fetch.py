@@ -30,6 +30,7 @@ from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors.feeds import utcnow_iso
 from newsbeam.connectors.http import FetchError, HttpFetcher
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage
+from newsbeam.transforms.progress import Progress
 
 __all__ = ["FetchPages"]
 
@@ -49,6 +50,7 @@ class _FetchPageFn(beam.DoFn):
 
     def setup(self):
         self._fetcher = HttpFetcher.from_settings(self._settings)
+        self._progress = Progress(_LOG, "pages fetched")
 
     def teardown(self):
         if self._fetcher is not None:
@@ -78,6 +80,7 @@ class _FetchPageFn(beam.DoFn):
             )
             return
         self._fetched.inc()
+        self._progress.tick()
         self._bytes.update(len(response.content))
         yield FetchedPage(
             entry=entry,

@@ -1,17 +1,64 @@
 """A guarded HTTP GET shared by the feed reader and the page fetcher.
 
-``HttpFetcher.get`` follows redirects itself so that every hop is checked:
-only http and https; no private, loopback or link-local address unless
-``allow_private_hosts`` (link-local, where cloud metadata services live, is
-refused even then); at most ``max_redirects`` hops; at most ``max_bytes`` of
-body, read in chunks so a huge or endless response is cut off.  Timeouts,
-connection errors, 429 and 5xx are retried ``retries`` times with exponential
-backoff and jitter, honouring ``Retry-After``; everything else is final.
+``HttpFetcher.get(url)`` returns an ``HttpResponse`` (final URL, status,
+lower-cased headers, decoded body) or raises ``FetchError`` with a short
+stable ``reason``, which the stages turn into failure documents:
 
-Failures raise ``FetchError`` with a short stable ``reason`` (``http_404``,
-``timeout``, ``too_large``, ``blocked_host``, ``too_many_redirects``,
-``connection_error``, ``ssl_error``, ``bad_url``), which the stages turn into
-failure documents.  TLS certificates are always verified.
+- ``bad_url``: not a URL, no host, or a scheme other than http/https (on the
+  first request and on every redirect, so ``Location: file:///etc/passwd``
+  is refused);
+- ``blocked_host``: the host resolves to a private, loopback, unspecified or
+  otherwise non-global address and ``allow_private_hosts`` is off, or to a
+  link-local address (169.254.0.0/16, fe80::/10, also IPv4-mapped), which is
+  refused even with ``allow_private_hosts`` (cloud metadata services live
+  there);
+- ``dns_error``, ``connection_error``, ``ssl_error`` (TLS certificates are
+  always verified), ``timeout``;
+- ``too_many_redirects`` after ``max_redirects`` hops (redirects are followed
+  here, one checked hop at a time, never by ``requests``);
+- ``too_large`` when the declared or the *decoded* body exceeds ``max_bytes``:
+  the body is read in small chunks and the connection is closed as soon as
+  the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
+  ``max_bytes`` of memory and a few socket buffers of traffic;
+- ``incomplete_body`` when the connection ends before the declared
+  ``Content-Length`` (retried like a connection error); ``decode_error`` for
+  a corrupt gzip/deflate/br body;
+- ``http_<status>`` for any final status outside 2xx (304 is returned as is,
+  for conditional requests).
+
+Time bounds: ``timeout`` applies to connecting and to every socket read; in
+addition each hop (request, headers and body) must finish within
+``total_timeout`` (default ``3 * timeout``): a watchdog shuts the socket down
+when that deadline passes, so a server dripping its headers or body one byte
+a second is cut off (``timeout``) instead of holding a worker for hours.
+Name resolution itself is bounded only by the system resolver.
+
+Retries: ``timeout``, ``connection_error``, ``incomplete_body``, 429 and 5xx
+(500, 502, 503, 504) are retried ``retries`` times with exponential backoff
+and jitter; a ``Retry-After`` header (seconds or HTTP date, capped at 60 s)
+lengthens the pause.  Everything else is final at once (a 404 costs one
+request).  The pause goes through the injected ``sleep`` so tests need not
+wait.
+
+DNS rebinding: the host is resolved and checked before each hop, and the
+connection is then *pinned*: the session's connection classes resolve the
+host again through the same resolver, check every address against the same
+policy and connect to the checked address, while the URL's host name stays
+in the ``Host`` header and in TLS SNI and certificate checks.  A name that
+answers with a public address at check time and with 127.0.0.1 or
+169.254.169.254 when connecting is therefore refused (``blocked_host``).
+Limitation: when ``requests`` routes a request through a proxy taken from
+the environment (``HTTP_PROXY``/``HTTPS_PROXY``), the proxy resolves the
+name and the pinning does not apply; the pre-request check still does.
+
+Example usage::
+
+    fetcher = HttpFetcher.from_settings(settings.fetch)   # in DoFn.setup
+    try:
+        response = fetcher.get(url)
+    except FetchError as exc:
+        ...  # exc.reason, exc.status
+    fetcher.close()                                        # in DoFn.teardown
 """
 
 from __future__ import annotations
@@ -21,6 +68,7 @@ import email.utils
 import ipaddress
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
@@ -28,9 +76,12 @@ from urllib.parse import urljoin, urlsplit
 __all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url"]
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_RETRY_REASONS = frozenset({"timeout", "connection_error", "incomplete_body"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
 _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
+_CHUNK = 65536
+_MAX_RETRY_AFTER = 60.0
 
 
 class FetchError(Exception):
@@ -59,46 +110,43 @@ class HttpResponse:
 
     @property
     def content_type(self) -> str | None:
-        value = self.headers.get("content-type")
-        return value.split(";")[0].strip().lower() if value else None
+        value = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+        return value or None
 
     @property
     def charset(self) -> str | None:
         value = self.headers.get("content-type") or ""
         for part in value.split(";")[1:]:
             key, _, val = part.partition("=")
-            if key.strip().lower() == "charset" and val.strip():
+            if key.strip().lower() == "charset" and val.strip().strip("\"'"):
                 return val.strip().strip("\"'")
         return None
 
 
-def _is_link_local(ip: ipaddress._BaseAddress) -> bool:
+def _effective_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_link_local(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip in (_LINK_LOCAL_V4 if ip.version == 4 else _LINK_LOCAL_V6)
 
 
-def check_url(url: str, allow_private: bool, resolver: Callable = socket.getaddrinfo) -> None:
-    """Raise ``FetchError('blocked_host' | 'bad_url')`` unless ``url`` may be fetched."""
+def _checked_addresses(
+    host: str, port: int, allow_private: bool, resolver: Callable, url: str | None = None
+) -> list[tuple]:
+    """Resolve ``host`` and return its address infos, or raise
+    ``FetchError('blocked_host' | 'dns_error')`` if any address is refused."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise FetchError("bad_url", f"not a valid URL: {url}", url=url) from None
-    if parts.scheme not in ("http", "https"):
-        raise FetchError("bad_url", f"scheme {parts.scheme!r} is not allowed: {url}", url=url)
-    host = parts.hostname
-    if not host:
-        raise FetchError("bad_url", f"no host in URL: {url}", url=url)
-    try:
-        infos = resolver(
-            host,
-            port or (443 if parts.scheme == "https" else 80),
-            0,
-            socket.SOCK_STREAM,
-        )
-    except (socket.gaierror, UnicodeError) as exc:
+        infos = resolver(host, port, 0, socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
         raise FetchError("dns_error", f"cannot resolve {host}: {exc}", url=url) from None
+    if not infos:
+        raise FetchError("dns_error", f"cannot resolve {host}: no address", url=url)
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        ip = _effective_ip(info[4][0])
         if _is_link_local(ip):
             raise FetchError("blocked_host", f"{host} resolves to link-local {ip}", url=url)
         if not ip.is_global and not allow_private:
@@ -107,6 +155,131 @@ def check_url(url: str, allow_private: bool, resolver: Callable = socket.getaddr
                 f"{host} resolves to non-public {ip} (use --allow-private-hosts to allow it)",
                 url=url,
             )
+    return list(infos)
+
+
+def check_url(url: str, allow_private: bool, resolver: Callable = socket.getaddrinfo) -> None:
+    """Raise ``FetchError('bad_url' | 'blocked_host' | 'dns_error')`` unless ``url`` may be fetched."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchError("bad_url", f"not a valid URL: {url}", url=url) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError("bad_url", f"scheme {parts.scheme!r} is not allowed: {url}", url=url)
+    host = parts.hostname
+    if not host:
+        raise FetchError("bad_url", f"no host in URL: {url}", url=url)
+    default_port = 443 if parts.scheme.lower() == "https" else 80
+    _checked_addresses(host, port or default_port, allow_private, resolver, url)
+
+
+class _Watchdog:
+    """Shuts down the socket of the current hop when its deadline passes."""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self._sock = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sock = self._sock
+        if sock is not None:
+            _shutdown(sock)
+
+    def attach(self, sock) -> None:
+        with self._lock:
+            self._sock = sock
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shutdown(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Policy:
+    """What the pinned connections need: the host policy and the current hop's watchdog."""
+
+    def __init__(self, allow_private: bool, resolver: Callable):
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self.local = threading.local()
+
+    def watchdog(self) -> _Watchdog | None:
+        return getattr(self.local, "watchdog", None)
+
+
+def _pinned_adapter(policy: _Policy):
+    """A ``requests`` adapter whose connections connect only to checked addresses."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.util.connection import create_connection
+
+    class _PinnedMixin:
+        def _new_conn(self):
+            infos = _checked_addresses(self._dns_host, self.port, policy.allow_private, policy.resolver)
+            error: OSError | None = None
+            for info in infos:
+                address = info[4][0]
+                try:
+                    return create_connection(
+                        (address, self.port),
+                        self.timeout,
+                        source_address=self.source_address,
+                        socket_options=self.socket_options,
+                    )
+                except TimeoutError as exc:
+                    raise ConnectTimeoutError(
+                        self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                    ) from exc
+                except OSError as exc:
+                    error = exc
+            raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+        def getresponse(self):
+            watchdog = policy.watchdog()
+            if watchdog is not None and self.sock is not None:
+                watchdog.attach(self.sock)
+            try:
+                return super().getresponse()
+            except OSError:
+                if watchdog is not None and watchdog.fired:
+                    raise TimeoutError("total deadline passed while reading headers") from None
+                raise
+
+    class _HTTPConnection(_PinnedMixin, HTTPConnection):
+        pass
+
+    class _HTTPSConnection(_PinnedMixin, HTTPSConnection):
+        pass
+
+    class _HTTPPool(HTTPConnectionPool):
+        ConnectionCls = _HTTPConnection
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _HTTPSConnection
+
+    class _PinnedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    return _PinnedAdapter()
 
 
 class HttpFetcher:
@@ -122,12 +295,21 @@ class HttpFetcher:
         retries: int,
         backoff: float,
         allow_private_hosts: bool,
+        total_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         resolver: Callable = socket.getaddrinfo,
     ):
         import requests
 
+        if timeout <= 0:
+            raise ValueError("HttpFetcher: timeout must be positive")
+        if max_bytes <= 0:
+            raise ValueError("HttpFetcher: max_bytes must be positive")
+        self._policy = _Policy(allow_private_hosts, resolver)
         self._session = requests.Session()
+        adapter = _pinned_adapter(self._policy)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._session.headers.update(
             {
                 "User-Agent": user_agent,
@@ -135,6 +317,7 @@ class HttpFetcher:
             }
         )
         self._timeout = timeout
+        self._total_timeout = total_timeout if total_timeout else 3 * timeout
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
         self._retries = retries
@@ -166,14 +349,14 @@ class HttpFetcher:
             try:
                 response = self._get_once(url, headers)
             except FetchError as exc:
-                if exc.reason in ("timeout", "connection_error") and attempt <= self._retries:
+                if exc.reason in _RETRY_REASONS and attempt <= self._retries:
                     self._pause(attempt, None)
                     continue
                 raise
             if response.status in _RETRY_STATUSES and attempt <= self._retries:
                 self._pause(attempt, response.headers.get("retry-after"))
                 continue
-            if response.status >= 400:
+            if not (200 <= response.status < 300 or response.status == 304):
                 raise FetchError(
                     f"http_{response.status}",
                     f"HTTP {response.status} from {response.url}",
@@ -186,86 +369,123 @@ class HttpFetcher:
         delay = self._backoff * (2 ** (attempt - 1)) + random.uniform(0, self._backoff)
         hinted = _parse_retry_after(retry_after)
         if hinted is not None:
-            delay = max(delay, min(hinted, 60.0))
+            delay = max(delay, min(hinted, _MAX_RETRY_AFTER))
         self._sleep(delay)
 
     def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
-        import requests
-
         current = url
         for _hop in range(self._max_redirects + 1):
             check_url(current, self._allow_private, self._resolver)
+            watchdog = _Watchdog(self._total_timeout)
+            self._policy.local.watchdog = watchdog
             try:
-                resp = self._session.get(
-                    current,
-                    headers=dict(headers or {}),
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise FetchError(
-                    "ssl_error", f"TLS error for {current}: {_short(exc)}", url=current
-                ) from None
-            except requests.exceptions.Timeout:
-                raise FetchError(
-                    "timeout",
-                    f"timed out after {self._timeout}s: {current}",
-                    url=current,
-                ) from None
-            except requests.exceptions.InvalidURL as exc:
-                raise FetchError("bad_url", f"invalid URL {current}: {_short(exc)}", url=current) from None
-            except requests.exceptions.RequestException as exc:
-                raise FetchError(
-                    "connection_error",
-                    f"cannot connect to {current}: {_short(exc)}",
-                    url=current,
-                ) from None
-            with resp:
-                if resp.status_code in _REDIRECT_STATUSES and resp.headers.get("location"):
-                    current = urljoin(current, resp.headers["location"])
-                    continue
-                body = self._read_body(resp, current)
-                return HttpResponse(
-                    url=current,
-                    status=resp.status_code,
-                    headers={k.lower(): v for k, v in resp.headers.items()},
-                    content=body,
-                )
+                response, location = self._hop(current, headers, watchdog)
+            finally:
+                watchdog.cancel()
+                self._policy.local.watchdog = None
+            if response is not None:
+                return response
+            current = location
         raise FetchError(
             "too_many_redirects",
             f"more than {self._max_redirects} redirects from {url}",
             url=url,
         )
 
-    def _read_body(self, resp, url: str) -> bytes:
+    def _hop(self, url: str, headers, watchdog: _Watchdog) -> tuple[HttpResponse | None, str | None]:
+        """One request: (response, None), or (None, next URL) for a redirect."""
         import requests
 
-        declared = resp.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self._max_bytes:
+        try:
+            resp = self._session.get(
+                url,
+                headers=dict(headers or {}),
+                timeout=self._timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise FetchError("ssl_error", f"TLS error for {url}: {_short(exc)}", url=url) from None
+        except requests.exceptions.Timeout:
+            raise FetchError("timeout", f"timed out after {self._timeout}s: {url}", url=url) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+            raise FetchError("bad_url", f"invalid URL {url}: {_short(exc)}", url=url) from None
+        except requests.exceptions.RequestException as exc:
+            if watchdog.fired:
+                raise FetchError(
+                    "timeout", f"no response within {self._total_timeout}s: {url}", url=url
+                ) from None
+            raise FetchError("connection_error", f"cannot connect to {url}: {_short(exc)}", url=url) from None
+        except FetchError as exc:  # refused by the pinned connection
+            exc.url = exc.url or url
+            raise
+        with resp:
+            if resp.status_code in _REDIRECT_STATUSES and resp.headers.get("location"):
+                try:
+                    return None, urljoin(url, resp.headers["location"].strip())
+                except ValueError:
+                    raise FetchError(
+                        "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
+                    ) from None
+            body = self._read_body(resp, url, watchdog)
+            return (
+                HttpResponse(
+                    url=url,
+                    status=resp.status_code,
+                    headers={k.lower(): v for k, v in resp.headers.items()},
+                    content=body,
+                ),
+                None,
+            )
+
+    def _read_body(self, resp, url: str, watchdog: _Watchdog) -> bytes:
+        """Read the decoded body in chunks, stopping at the size cap and the deadline.
+
+        ``read1`` returns whatever one socket read brings (decoded and capped at
+        ``_CHUNK``); ``iter_content`` would block until a whole chunk arrived.
+        """
+        from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
+
+        declared = (resp.headers.get("content-length") or "").strip()
+        if declared.isdigit() and int(declared) > self._max_bytes:
             raise FetchError(
                 "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes})",
                 status=resp.status_code, url=url,
             )  # fmt: skip
+        raw = resp.raw
         chunks, size = [], 0
-        deadline = time.monotonic() + self._timeout * 3
         try:
-            for chunk in resp.iter_content(65536):
+            while True:
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if watchdog.fired:
+                    break
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > self._max_bytes:
                     raise FetchError(
                         "too_large", f"{url} is larger than {self._max_bytes} bytes",
                         status=resp.status_code, url=url,
                     )  # fmt: skip
-                if time.monotonic() > deadline:
-                    raise FetchError("timeout", f"body of {url} took too long", url=url)
                 chunks.append(chunk)
-        except requests.exceptions.RequestException as exc:
-            if isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError)) and (
-                "timed out" in str(exc).lower()
-            ):
+        except DecodeError as exc:
+            raise FetchError(
+                "decode_error",
+                f"cannot decode body of {url}: {_short(exc)}",
+                status=resp.status_code,
+                url=url,
+            ) from None
+        except (HTTPError, OSError) as exc:
+            if watchdog.fired or isinstance(exc, (ReadTimeoutError, TimeoutError)):
                 raise FetchError("timeout", f"timed out reading {url}", url=url) from None
+            if isinstance(exc, ProtocolError) and "incomplete" in str(exc).lower():
+                raise FetchError(
+                    "incomplete_body", f"{url}: connection closed before the declared Content-Length",
+                    status=resp.status_code, url=url,
+                ) from None  # fmt: skip
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
+        if watchdog.fired:
+            raise FetchError("timeout", f"body of {url} not received within {self._total_timeout}s", url=url)
         return b"".join(chunks)
 
 
@@ -282,7 +502,9 @@ def _parse_retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - time.time())
 

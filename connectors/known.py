@@ -43,7 +43,7 @@ def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: Fetch
     except ValueError:
         return "retry"
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
+        when = when.replace(tzinfo=dt.timezone.utc)
     wait = settings.failure_retry_after * (2 ** max(0, attempts - 1))
     return "retry" if (now - when).total_seconds() >= wait else "wait"
 
@@ -96,7 +96,7 @@ class _LookupFn(beam.DoFn):
             attempts = max(prev[0], int(doc.get("attempts") or 1))
             last = max(filter(None, [prev[1], doc.get("@timestamp")]), default=None)
             failed[doc["url"]] = (attempts, last)
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             if entry.url in known:
                 self._known.inc()

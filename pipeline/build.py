@@ -51,8 +51,38 @@ def _failure_action(alias: str):
 
 
 def _enrich(articles, settings: Settings):
-    """Stages between extraction and indexing (clustering, entities)."""
-    return articles
+    """Stages between extraction and indexing: story clustering, then entity
+    tagging.  Returns the articles and the partial updates earlier clusters
+    need."""
+    updates = None
+    if settings.dedup.enabled:
+        from newsbeam.connectors.story_index import ApplyStoryUpdates
+        from newsbeam.transforms.stories import ClusterStories
+
+        clustered = articles | "ClusterStories" >> ClusterStories(
+            es_settings=settings.elasticsearch, max_bucket=settings.dedup.max_bucket
+        )
+        articles = clustered.articles
+        updates = clustered.updates | "StoryUpdates" >> ApplyStoryUpdates(settings.elasticsearch)
+    if settings.ner.enabled:
+        from newsbeam.transforms.entities import TagEntities
+
+        ner = settings.ner
+        articles = articles | "TagEntities" >> TagEntities(
+            model=ner.model,
+            max_per_type=ner.max_per_type,
+            batch_size=ner.batch_size,
+            chunk_chars=ner.chunk_chars,
+        )
+    return articles, updates
+
+
+def archive_dir(settings: Settings) -> str:
+    if settings.archive.dir:
+        return settings.archive.dir
+    from newsbeam.connectors.embedded import state_dir
+
+    return str(state_dir() / "archive")
 
 
 def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
@@ -63,26 +93,40 @@ def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
     fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
-    extracted = fetched.pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
-    articles = _enrich(extracted.articles, settings)
+    pages = fetched.pages
+    if settings.archive.enabled:
+        from newsbeam.connectors.archive import ArchivePages
 
-    written = (
-        articles
-        | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
-        | "IndexArticles" >> WriteToElasticsearch(es)
-    )
-    failures = (
-        polled.failed,
-        fetched.failed,
-        extracted.failed,
-        written.failed,
-    ) | "AllFailures" >> beam.Flatten()
+        pages = pages | "ArchivePages" >> ArchivePages(archive_dir(settings))
+    built = _extract_and_index(pages, settings, feed_order, [polled.failed, fetched.failed])
+    _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
+    return built
+
+
+def build_reextract_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
+    """Extraction and every later stage over the raw archive, overwriting by id."""
+    from newsbeam.connectors.archive import ReadArchive
+
+    feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
+    pages = p | "ReadArchive" >> ReadArchive(archive_dir(settings))
+    return _extract_and_index(pages, settings, feed_order, [])
+
+
+def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) -> BuiltPipeline:
+    es = settings.elasticsearch
+    extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
+    articles, story_updates = _enrich(extracted.articles, settings)
+
+    article_actions = articles | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
+    if story_updates is not None:
+        article_actions = (article_actions, story_updates) | "WithStoryUpdates" >> beam.Flatten()
+    written = article_actions | "IndexArticles" >> WriteToElasticsearch(es)
+    failures = (*earlier_failures, extracted.failed, written.failed) | "AllFailures" >> beam.Flatten()
     failed_writes = (
         failures
         | "ToFailureActions" >> beam.Map(_failure_action(es.failures_alias))
         | "IndexFailures" >> WriteToElasticsearch(es)
     )
-    _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
     unwritten = (
         written.unwritten,
         failed_writes.unwritten,

@@ -92,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run, beam_args=True)
 
+    reextract = sub.add_parser(
+        "reextract",
+        help="re-run extraction and the later stages over the raw archive",
+        description="Read every page kept in the raw archive (archive.enabled: true in the config while "
+        "running) and run extraction, story clustering, entity tagging and indexing again, updating "
+        "the documents by id. Beam pipeline options may follow, as for run.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(reextract, feeds=False)
+    reextract.add_argument("--archive-dir", metavar="DIR", help="the archive (default: archive.dir)")
+    reextract.set_defaults(func=_cmd_reextract, beam_args=True)
+
     demo = sub.add_parser(
         "demo",
         help="embedded Elasticsearch + local demo news site + one run + what it found",
@@ -152,6 +165,31 @@ def build_parser() -> argparse.ArgumentParser:
     kibana_import.add_argument("--space", metavar="ID", help="Kibana space (default: the default space)")
     kibana_import.set_defaults(func=_cmd_kibana_import, beam_args=False)
 
+    extract = sub.add_parser(
+        "extract",
+        help="extract articles from saved HTML files into JSON lines",
+        description="Run newsbeam's article extraction over every *.html file in a directory and write "
+        'one JSON line per file: {"id": <file name without .html>, "url", "title", "articleBody", '
+        '"published", "authors", "language", "extraction"}.',
+    )
+    extract.add_argument("--input-dir", required=True, metavar="DIR", help="directory of *.html files")
+    extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")
+    extract.set_defaults(func=_cmd_extract, beam_args=False)
+
+    dedup = sub.add_parser(
+        "dedup",
+        help="group syndicated copies in a JSON lines file (offline)",
+        description="Cluster the rows of a JSON lines file with the pipeline's story-clustering core. "
+        'Input rows: {"id", "text", "title"?, "published"?} ("headline" and "date" are accepted; other '
+        'fields are ignored). Output rows: {"id", "cluster"}, every input id exactly once; copies of one '
+        "story share a cluster (the id of its earliest copy).",
+    )
+    dedup.add_argument("--input", required=True, metavar="FILE.jsonl", help="rows to cluster")
+    dedup.add_argument(
+        "--output", required=True, metavar="FILE.jsonl", help="where to write {id, cluster} rows"
+    )
+    dedup.set_defaults(func=_cmd_dedup, beam_args=False)
+
     search = sub.add_parser(
         "search",
         help="search indexed articles",
@@ -161,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(search, feeds=False)
     search.add_argument("--size", type=int, default=10, help="number of hits (default 10)")
     search.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    search.add_argument(
+        "--collapse", action="store_true", help="one line per story, with its number of copies and outlets"
+    )
     search.set_defaults(func=_cmd_search, beam_args=False)
     return parser
 
@@ -233,6 +274,28 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         f"at {_where(settings)}"
     )
     summary = run_batch(settings, options)
+    print_summary(summary, settings, _console())
+    return 0
+
+
+def _cmd_reextract(args, beam_args: list[str]) -> int:
+    from newsbeam.pipeline.build import archive_dir, build_reextract_pipeline
+    from newsbeam.pipeline.options import beam_options
+    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.run import run_batch
+
+    settings = _settings(args, {"archive": {"dir": args.archive_dir}} if args.archive_dir else None)
+    folder = archive_dir(settings)
+    if "://" not in folder:
+        from pathlib import Path
+
+        if not Path(folder).is_dir():
+            raise UsageError(
+                f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
+            )
+    options = beam_options(beam_args)
+    _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
+    summary = run_batch(settings, options, builder=build_reextract_pipeline)
     print_summary(summary, settings, _console())
     return 0
 
@@ -341,6 +404,69 @@ def _cmd_kibana_import(args, _beam_args) -> int:
     return 0
 
 
+def _cmd_extract(args, _beam_args) -> int:
+    from pathlib import Path
+
+    from newsbeam.transforms.extraction import run_extract_dir
+
+    input_dir = Path(args.input_dir)
+    if not input_dir.is_dir():
+        raise UsageError(f"--input-dir: {input_dir} is not a directory")
+    output = Path(args.output)
+    if output.parent and not output.parent.exists():
+        raise UsageError(f"--output: directory {output.parent} does not exist")
+    count = run_extract_dir(input_dir, output)
+    _console(stderr=True).print(f"newsbeam: extracted {count} pages from {input_dir} into {output}")
+    return 0
+
+
+def _read_dedup_rows(path) -> list[dict[str, Any]]:
+    rows, seen = [], set()
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--input: cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or row.get("id") in (None, ""):
+                raise UsageError(f'--input {path}, line {number}: expected an object with an "id"')
+            text = row.get("text")
+            if text is not None and not isinstance(text, str):
+                raise UsageError(f'--input {path}, line {number}: "text" must be a string')
+            key = str(row["id"])
+            if key in seen:
+                raise UsageError(f"--input {path}, line {number}: id {row['id']!r} appears twice")
+            seen.add(key)
+            rows.append(row)
+    return rows
+
+
+def _cmd_dedup(args, _beam_args) -> int:
+    from newsbeam.transforms.similarity import DedupConfig, dedup_rows
+
+    rows = _read_dedup_rows(args.input)
+    labels = {row["id"]: row["cluster"] for row in dedup_rows(rows, DedupConfig())}
+    original = {str(row["id"]): row["id"] for row in rows}
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            for row in rows:
+                key = str(row["id"])
+                out.write(
+                    json.dumps({"id": row["id"], "cluster": original[labels[key]]}, ensure_ascii=False) + "\n"
+                )
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
+    clusters = len(set(labels.values()))
+    _console(stderr=True).print(f"newsbeam: {len(rows)} rows in {clusters} clusters written to {args.output}")
+    return 0
+
+
 def _cmd_search(args, _beam_args) -> int:
     from newsbeam.connectors.es import connect, ping
     from newsbeam.pipeline.search import format_hits, search_articles
@@ -351,14 +477,16 @@ def _cmd_search(args, _beam_args) -> int:
     client = connect(settings.elasticsearch)
     try:
         ping(client, settings.elasticsearch)
-        hits = search_articles(client, settings.elasticsearch.articles_alias, args.query, args.size)
+        hits = search_articles(
+            client, settings.elasticsearch.articles_alias, args.query, args.size, collapse=args.collapse
+        )
     finally:
         client.close()
     if args.json:
         for hit in hits:
             print(json.dumps(hit, ensure_ascii=False))
     else:
-        format_hits(hits, _console())
+        format_hits(hits, _console(), collapse=args.collapse)
     return 0
 
 

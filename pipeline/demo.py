@@ -8,6 +8,10 @@ nothing new: the articles are recognised by their URLs.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+
 import yaml
 
 from newsbeam.connectors.embedded import EmbeddedServer
@@ -60,7 +64,9 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
     try:
         client.indices.refresh(index=settings.elasticsearch.articles_alias)
         total = client.count(index=settings.elasticsearch.articles_alias)["count"]
-        hits = search_articles(client, settings.elasticsearch.articles_alias, SAMPLE_QUERY, size=5)
+        hits = search_articles(
+            client, settings.elasticsearch.articles_alias, SAMPLE_QUERY, size=5, collapse=True
+        )
     finally:
         client.close()
     written = summary.get("news.es/written")
@@ -73,15 +79,19 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
         )
         + f"; {written} documents written in this run."
     )
-    console.print(f"\nSample search: newsbeam search {SAMPLE_QUERY!r}")
-    format_hits(hits, console)
+    console.print(f"\nSample search, one line per story: newsbeam search --collapse {SAMPLE_QUERY!r}")
+    format_hits(hits, console, collapse=True)
     url = describe(settings.elasticsearch)
+    hint = ""
+    if shutil.which("newsbeam") is None:
+        hint = f" (first: . {os.path.relpath(os.path.dirname(sys.executable))}/activate)"
     console.print(
-        "\nGo on with:\n"
+        f"\nGo on with{hint}:\n"
         f"  newsbeam search 'wire report' --es-url {url}\n"
         f"  curl -s '{url}/{settings.elasticsearch.articles_alias}/_search?q=Taliban&pretty'\n"
-        f"  curl -s '{url}/{settings.elasticsearch.failures_alias}/_search?pretty'   # dead links, bad feeds\n"
-        "  docker compose up -d   # real Elasticsearch + Kibana, then: ES_URL=http://localhost:9200 newsbeam demo\n"
+        f"  curl -s '{url}/{settings.elasticsearch.failures_alias}/_search?pretty'  # dead links, bad feeds\n"
+        "  docker compose up -d   # real Elasticsearch + Kibana (see README)\n"
+        "  ES_URL=http://localhost:9200 newsbeam demo\n"
         "  newsbeam es stop       # stop the embedded server (data is kept)"
     )
     return 0

@@ -15,6 +15,10 @@ def summary_rows(summary) -> list[tuple[str, int]]:
         ("failed before, retry later", get("news.known/retry_later")),
         ("new entries", get("news.known/new")),
         ("pages fetched", get("news.fetch/fetched")),
+        (
+            "pages archived / read from the archive",
+            get("news.archive/pages_written") + get("news.archive/pages_read"),
+        ),
         ("articles extracted", get("news.extract/articles")),
         ("documents written", get("news.es/written")),
         ("documents rejected", get("news.es/rejected")),

@@ -85,6 +85,22 @@ def replay_dead_letters(client, settings: Settings) -> int:
     return sent
 
 
+def resolve_models(settings: Settings) -> Settings:
+    """Pin ``ner.model`` to an installed model before the graph is built, so a
+    missing model is a configuration error (exit 2) and every worker loads the
+    same one."""
+    if not settings.ner.enabled:
+        return settings
+    from newsbeam.config.settings import ConfigError
+    from newsbeam.transforms.entities import ModelUnavailableError, resolve_model_name
+
+    try:
+        model = resolve_model_name(settings.ner.model)
+    except ModelUnavailableError as exc:
+        raise ConfigError(f"{exc} (or set ner.enabled: false to run without entities)") from None
+    return settings.model_copy(update={"ner": settings.ner.model_copy(update={"model": model})})
+
+
 def _collect_counters(result) -> dict[str, int]:
     from apache_beam.metrics.metric import MetricsFilter
 
@@ -106,9 +122,11 @@ def _reachable(es) -> bool:
         client.close()
 
 
-def run_batch(settings: Settings, pipeline_options) -> RunSummary:
-    """Run the batch pipeline once over ``settings.feeds``."""
+def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
+    """Run the batch pipeline once over ``settings.feeds`` (or another graph
+    built by ``builder``, e.g. ``build_reextract_pipeline``)."""
     started = time.monotonic()
+    settings = resolve_models(settings)
     folder = dead_letter_dir(settings)
     es = settings.elasticsearch
     client = connect(es)
@@ -127,7 +145,7 @@ def run_batch(settings: Settings, pipeline_options) -> RunSummary:
 
     try:
         with beam.Pipeline(options=pipeline_options) as p:
-            build_pipeline(p, settings)
+            builder(p, settings)
     except Exception:
         if _reachable(es):
             raise

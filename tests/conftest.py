@@ -109,3 +109,11 @@ def demo_settings(demo_site, es_settings, tmp_path):
             "elasticsearch": es_settings.model_copy(update={"dead_letter_dir": str(tmp_path / "dead-letter")})
         }
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that talks to Elasticsearch is marked ``es`` (``pytest -m es``
+    reruns them with the 9.x client in CI)."""
+    for item in items:
+        if "es_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.es)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -28,11 +29,14 @@ from apache_beam import pvalue
 
 from newsbeam.config.settings import ExtractSettings
 from newsbeam.transforms.extraction import (
+    ExtractionCrashed,
     ExtractionResult,
-    extract_article,
+    ExtractionSandbox,
+    ExtractionTimeout,
     parse_iso_datetime,
 )
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url
+from newsbeam.transforms.progress import Progress
 from newsbeam.transforms.urls import normalize_url, resolve_canonical
 
 __all__ = [
@@ -44,11 +48,12 @@ __all__ = [
 ]
 
 _NS = "news.extract"
+_LOG = logging.getLogger(__name__)
 FAILED_TAG = "failed"
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def choose_published(
@@ -66,11 +71,11 @@ def choose_published(
     page_dt, _ = parse_iso_datetime(page_value)
     feed_dt, feed_has_time = parse_iso_datetime(feed_value)
     if page_dt is not None and page_has_time:
-        return _iso(page_dt), page_source or "page"
+        return _iso(page_dt), "page"
     if page_dt is not None:
         if feed_dt is not None and feed_has_time and feed_dt.date() == page_dt.date():
             return _iso(feed_dt), "feed"
-        return _iso(page_dt), page_source or "page"
+        return _iso(page_dt), "page"
     if feed_dt is not None:
         return _iso(feed_dt), "feed"
     return None, None
@@ -134,15 +139,38 @@ def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -
         source_name=entry.feed_name or result.sitename,
         feed_url=entry.feed_url,
         language=result.language or detect_language(body),
-        extraction=dict(result.provenance),
+        extraction={**result.provenance, "date_source": result.published_source},
     )
 
 
 class _ExtractFn(beam.DoFn):
+    """Extraction runs in a child process (``ExtractionSandbox``) with a
+    per-page time limit, so a pathological page costs one failure document,
+    not a stalled or crashed worker."""
+
     def __init__(self, settings: ExtractSettings):
         self._settings = settings
+        self._sandbox = None
         self._ok = beam.metrics.Metrics.counter(_NS, "articles")
         self._chars = beam.metrics.Metrics.distribution(_NS, "body_chars")
+
+    def setup(self):
+        self._sandbox = ExtractionSandbox()
+        self._progress = Progress(_LOG, "articles extracted")
+
+    def teardown(self):
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+    def _failure(self, page: FetchedPage, reason: str, message: str) -> pvalue.TaggedOutput:
+        beam.metrics.Metrics.counter(_NS, f"failed_{reason}").inc()
+        entry = page.entry
+        return pvalue.TaggedOutput(
+            FAILED_TAG,
+            Failure(url=entry.url, stage="extract", reason=reason, http_status=page.status,
+                    error=f"{message}: {page.final_url}", feed_url=entry.feed_url,
+                    attempts=entry.attempts + 1, at=page.fetched_at),
+        )  # fmt: skip
 
     def process(self, page: FetchedPage):
         content: bytes | str = page.content
@@ -151,13 +179,21 @@ class _ExtractFn(beam.DoFn):
                 content = page.content.decode(page.encoding)
             except (LookupError, UnicodeDecodeError):
                 content = page.content
-        result = extract_article(content, page.final_url)
+        try:
+            result = self._sandbox.extract_with_limit(content, page.final_url, self._settings.timeout)
+        except ExtractionTimeout as exc:
+            yield self._failure(page, "timeout", str(exc))
+            return
+        except ExtractionCrashed as exc:
+            yield self._failure(page, "extract_crash", str(exc))
+            return
         outcome = build_article(page, result, self._settings.min_chars)
         if isinstance(outcome, Failure):
             beam.metrics.Metrics.counter(_NS, f"failed_{outcome.reason}").inc()
             yield pvalue.TaggedOutput(FAILED_TAG, outcome)
             return
         self._ok.inc()
+        self._progress.tick()
         self._chars.update(len(outcome.body))
         yield outcome
 

@@ -1,23 +1,104 @@
-"""Article extraction: HTML in, body text and metadata out.  Pure functions.
+"""Article extraction: HTML in, body text and metadata out.
 
-``extract_article`` is the leaf the ``ExtractArticles`` transform calls.  It
-never raises for bad HTML: an unusable page comes back with an empty ``body``
-and the caller records an ``empty_text`` failure.
+Pure functions plus one small process sandbox.
+
+Body text
+---------
+``extract_article`` runs three extractors on the page and chooses between them with
+general signals only (lengths and shingle agreement between candidates, never a site rule):
+
+* **base**: trafilatura, ``favor_precision=True, fast=True, include_comments=False,
+  deduplicate=False`` (trafilatura's own algorithm without its internal fallbacks);
+* **readability**: readability-lxml's ``Document.summary()``, rendered one block per line;
+* **resiliparse**: resiliparse's main-content ``html2text``, used only as an independent
+  witness (a vote), never as output.
+
+Rules, in order (thresholds are round numbers chosen on half A of the benchmark, see
+``bench/extraction.py``):
+
+1. *thin*: base < ``THIN_TOKENS`` tokens and readability is longer -> readability.
+2. *extend*: readability >= ``EXTEND_RATIO`` x base, contains >= 90 % of base's
+   word 4-grams, and agrees with resiliparse (shingle F1 >= ``WITNESS_AGREEMENT``)
+   -> readability (base stopped early, e.g. at an inline widget).
+3. *trim*: when readability covers >= ``TRIM_COVERAGE`` of its 4-grams inside the chosen
+   text, leading and trailing lines of the chosen text that readability does not contain
+   (captions, bylines, "read more", author bios) are dropped, unless that removes more
+   than half of the text.
+
+``provenance`` records the extractor versions, the method chosen and the signals.
+
+Metadata
+--------
+Title: JSON-LD ``headline`` > ``og:title`` > ``twitter:title`` > first ``<h1>`` >
+``<title>``.  Published: JSON-LD ``datePublished`` > meta tags (``article:published_time``
+...) > ``<time datetime>`` > a date in the URL > htmldate on the page text; converted to
+UTC with ``published_has_time`` telling whether the page gave a time of day and
+``published_source`` in ``jsonld``, ``meta``, ``time``, ``url``, ``text``.
+``published_raw`` keeps the value as the page wrote it (local day).  Language: py3langid
+on the body (ISO 639-1), else the ``<html lang>`` attribute.
+
+Time limit and isolation
+------------------------
+``ExtractionSandbox`` runs ``extract_article`` in ONE persistent child process; a call that
+exceeds its time limit kills and restarts the child and raises ``ExtractionTimeout``; a
+child that dies raises ``ExtractionCrashed``.  Create it once per worker (a DoFn's
+``setup()``), close it in ``teardown()``::
+
+    sandbox = ExtractionSandbox()                 # setup()
+    try:
+        result = sandbox.extract_with_limit(html, url, timeout_s=10.0)
+    except ExtractionTimeout:
+        ...                                       # dead letter, reason "timeout"
+    except ExtractionCrashed:
+        ...                                       # dead letter, reason "extract_crash"
+    sandbox.close()                               # teardown()
+
+The child starts lazily on the first call (``spawn`` context by default, so it is safe in
+a threaded parent); an idle sandbox costs nothing.
+
+``run_extract_dir(input_dir, output_path)`` writes one JSON line per ``*.html`` file.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import json
+import multiprocessing
 import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ExtractionResult", "extract_article", "parse_iso_datetime"]
+__all__ = [
+    "ExtractionCrashed",
+    "ExtractionResult",
+    "ExtractionSandbox",
+    "ExtractionTimeout",
+    "extract_article",
+    "find_canonical_href",
+    "parse_iso_datetime",
+    "result_to_row",
+    "run_extract_dir",
+]
 
-_DATE_PARAMS = {
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-    "original_date": True,
-    "extensive_search": True,
+THIN_TOKENS = 100
+EXTEND_RATIO = 1.5
+EXTEND_CONTAINMENT = 0.9
+WITNESS_AGREEMENT = 0.9
+TRIM_COVERAGE = 0.7
+TRIM_LINE_PRESENCE = 0.5
+TRIM_MAX_LOSS = 0.5
+METHOD_BASE = "trafilatura"
+
+_TRAFILATURA_PARAMS = {
+    "favor_precision": True,
+    "fast": True,
+    "include_comments": False,
+    "include_tables": True,
+    "deduplicate": False,
 }
 
 
@@ -28,12 +109,224 @@ class ExtractionResult:
     authors: tuple[str, ...] = ()
     published: str | None = None  # ISO 8601; UTC when the page gives a time of day
     published_has_time: bool = False
-    published_source: str | None = None  # jsonld, meta, url, text, ...
+    published_source: str | None = None  # jsonld, meta, time, url, text
     language: str | None = None
     sitename: str | None = None
     canonical_href: str | None = None  # rel=canonical as written in the page
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    published_raw: str | None = None  # the date as the page wrote it
+    og_url: str | None = None  # og:url as written in the page
 
+
+class ExtractionTimeout(Exception):
+    """The extraction of one page exceeded its time limit (the child was restarted)."""
+
+
+class ExtractionCrashed(Exception):
+    """The child process died while extracting one page (it is restarted on the next call)."""
+
+
+# --------------------------------------------------------------------------- text signals
+
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text or "")
+
+
+def _shingles(text: str) -> Counter:
+    """Word 4-grams of ``text`` with counts (a text of 1-3 words is one shingle)."""
+    toks = _tokens(text)
+    if len(toks) < 4:
+        return Counter([tuple(toks)]) if toks else Counter()
+    return Counter(zip(toks, toks[1:], toks[2:], toks[3:]))
+
+
+def _containment(part: Counter, whole: Counter) -> float:
+    """Share of ``part``'s shingles (with multiplicity) found in ``whole``."""
+    total = sum(part.values())
+    if not total:
+        return 0.0
+    return sum(min(c, whole.get(k, 0)) for k, c in part.items()) / total
+
+
+def _agreement(a: Counter, b: Counter) -> float:
+    """Symmetric shingle F1 between two texts."""
+    common = sum(min(c, b.get(k, 0)) for k, c in a.items())
+    na, nb = sum(a.values()), sum(b.values())
+    return 2 * common / (na + nb) if na + nb else 0.0
+
+
+def _trim_ends(text: str, reference: Counter) -> tuple[str, int]:
+    """Drop leading and trailing lines of ``text`` that ``reference`` does not contain."""
+    ref_tokens = {t for key in reference for t in key}
+    lines = [line for line in text.split("\n") if line.strip()]
+
+    def present(line: str) -> bool:
+        toks = _tokens(line)
+        if len(toks) < 4:
+            return all(t in ref_tokens for t in toks)
+        grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
+        return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
+
+    start, end = 0, len(lines)
+    while start < end and not present(lines[start]):
+        start += 1
+    while end > start and not present(lines[end - 1]):
+        end -= 1
+    return "\n".join(lines[start:end]), len(lines) - (end - start)
+
+
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "dd",
+        "dt",
+        "figcaption",
+        "br",
+        "div",
+        "section",
+        "article",
+        "tr",
+        "ul",
+        "ol",
+        "table",
+        "header",
+        "footer",
+        "aside",
+    ]
+)
+
+
+def _html_to_lines(element) -> str:
+    """Text of an lxml element, one block element per line, whitespace collapsed."""
+    parts: list[str] = []
+
+    def walk(el) -> None:
+        tag = el.tag if isinstance(el.tag, str) else None
+        if tag is None:  # comments, processing instructions
+            return
+        block = tag.lower() in _BLOCK_TAGS
+        if block:
+            parts.append("\n")
+        if el.text:
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if block:
+            parts.append("\n")
+
+    walk(element)
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _readability_text(tree) -> str:
+    """readability-lxml's summary of ``tree`` (which it consumes), one block per line.
+
+    readability-lxml parses and cleans the page with lxml_html_clean's ``Cleaner`` on every
+    pass (a third of its time); its scoring only needs scripts, styles, comments and hidden
+    elements gone, which ``_prepare_for_readability`` does on the already parsed tree in a
+    tenth of that time.  Each pass still starts from a fresh copy, as with a string input.
+    """
+    import lxml.html
+    from lxml.etree import ParserError
+    from readability import Document
+    from readability.readability import REGEXES, Unparseable
+
+    prepared = _prepare_for_readability(tree, REGEXES["displayNoneRe"])
+
+    class _PreparedDocument(Document):
+        def _parse(self, input):
+            return copy.deepcopy(prepared)
+
+    try:
+        summary = _PreparedDocument(prepared).summary(html_partial=True)
+        if not summary.strip():
+            return ""
+        return _html_to_lines(lxml.html.fromstring(summary))
+    except (Unparseable, ParserError, ValueError, TypeError):
+        return ""
+
+
+def _prepare_for_readability(tree, display_none_re):
+    """What readability-lxml's parse step does to a parsed page, minus link rewriting."""
+    from lxml import etree
+
+    for elem in tree.xpath("//*[@hidden]"):
+        elem.drop_tree()
+    for elem in tree.xpath("//*[@style]"):
+        if display_none_re.search(elem.get("style")):
+            elem.drop_tree()
+    etree.strip_elements(
+        tree,
+        "script",
+        "style",
+        "link",
+        etree.Comment,
+        etree.ProcessingInstruction,
+        with_tail=False,
+    )
+    return tree
+
+
+def _resiliparse_text(text: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    try:
+        return extract_plain_text(text, main_content=True) or ""
+    except (ValueError, TypeError):
+        return ""
+
+
+def _choose_body(base: str, readability: str, witness: str) -> tuple[str, str, dict[str, Any]]:
+    """Choose the body among the candidates; return (body, method, signals)."""
+    sb, sr, sw = _shingles(base), _shingles(readability), _shingles(witness)
+    nb, nr = len(_tokens(base)), len(_tokens(readability))
+    signals: dict[str, Any] = {
+        "base_tokens": nb,
+        "readability_tokens": nr,
+        "witness_tokens": len(_tokens(witness)),
+        "readability_witness_agreement": round(_agreement(sr, sw), 4),
+        "base_in_readability": round(_containment(sb, sr), 4),
+        "readability_in_base": round(_containment(sr, sb), 4),
+    }
+    body, method, sbody, nbody = base, METHOD_BASE, sb, nb
+    if nb < THIN_TOKENS and nr > nb:
+        body, method, sbody, nbody = readability, "readability.thin_base", sr, nr
+    elif (
+        nr >= EXTEND_RATIO * nb
+        and signals["base_in_readability"] >= EXTEND_CONTAINMENT
+        and signals["readability_witness_agreement"] >= WITNESS_AGREEMENT
+    ):
+        body, method, sbody, nbody = readability, "readability.extends_base", sr, nr
+    if sr and _containment(sr, sbody) >= TRIM_COVERAGE:
+        trimmed, dropped = _trim_ends(body, sr)
+        if dropped and len(_tokens(trimmed)) >= (1 - TRIM_MAX_LOSS) * nbody:
+            body, method = trimmed, method + "+trimmed"
+            signals["trimmed_lines"] = dropped
+    signals["body_tokens"] = len(_tokens(body))
+    return body, method, signals
+
+
+# --------------------------------------------------------------------------- metadata
 
 _CANONICAL_RE = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.IGNORECASE)
 _HREF_RE = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
@@ -54,62 +347,378 @@ def find_canonical_href(html: bytes) -> str | None:
 def parse_iso_datetime(value: str | None) -> tuple[dt.datetime | None, bool]:
     """Parse an ISO 8601 string; return (aware UTC datetime, has_time_of_day).
 
-    A value without a time (``2020-06-27``) or trafilatura's date-only
-    rendering (midnight, no offset) counts as a date without time of day.
+    A value without a time (``2020-06-27``) or a midnight without offset counts as a
+    date without time of day.  A time without offset is taken as UTC.
     """
     if not value:
         return None, False
     text = value.strip()
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0100 -> +01:00
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         return None, False
     date_only = len(text) <= 10 or (parsed.tzinfo is None and parsed.time() == dt.time(0, 0))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC), not date_only
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc), not date_only
 
 
-def _split_authors(author: str | None) -> tuple[str, ...]:
-    if not author:
-        return ()
-    parts = [a.strip() for a in re.split(r";|\band\b", author) if a.strip()]
-    return tuple(dict.fromkeys(parts))
+_ARTICLE_TYPES = {
+    "Article",
+    "NewsArticle",
+    "ReportageNewsArticle",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "BlogPosting",
+    "Report",
+    "LiveBlogPosting",
+    "TechArticle",
+    "ScholarlyArticle",
+    "WebPage",
+}
+
+
+def _iter_jsonld(data: Any) -> Iterable[dict]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _iter_jsonld(item)
+    elif isinstance(data, dict):
+        yield data
+        for key in ("@graph", "mainEntity", "itemListElement"):
+            if key in data:
+                yield from _iter_jsonld(data[key])
+
+
+def _jsonld_article(tree) -> dict:
+    """The most article-like JSON-LD object of the page (a WebPage only as a last resort)."""
+    best: dict = {}
+    best_rank = -1
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        raw = script.text_content() or ""
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            try:
+                data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
+            except ValueError:
+                continue
+        for obj in _iter_jsonld(data):
+            types = obj.get("@type")
+            types = set(types) if isinstance(types, list) else {types}
+            if not types & _ARTICLE_TYPES:
+                continue
+            rank = (0 if types == {"WebPage"} else 2) + bool(obj.get("headline"))
+            if rank > best_rank:
+                best, best_rank = obj, rank
+    return best
+
+
+def _meta(tree, *keys: str) -> str | None:
+    for key in keys:
+        for attr in ("property", "name", "itemprop"):
+            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
+                value = " ".join(value.split())
+                if value:
+                    return value
+    return None
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
+_PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datePublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "parsely-pub-date",
+    "sailthru.date",
+    "DC.date.issued",
+    "dc.date",
+    "date",
+    "article.published",
+    "published_time",
+)
+_DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
+_URL_DATE_RE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
+
+
+def _plausible(value: str | None) -> bool:
+    m = _DATE_RE.match(value or "")
+    return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
+
+
+def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
+    """(raw ISO value, source) of the publication date."""
+    value = _clean(ld.get("datePublished"))
+    if _plausible(value):
+        return value, "jsonld"
+    value = _meta(tree, *_PUBLISHED_META)
+    if _plausible(value):
+        return value, "meta"
+    for value in tree.xpath("//time/@datetime"):
+        if _plausible(value):
+            return value.strip(), "time"
+    if url:
+        from urllib.parse import urlparse
+
+        m = _URL_DATE_RE.search(urlparse(url).path)
+        if m:
+            return "-".join(m.groups()), "url"
+    try:
+        from htmldate import find_date
+
+        value = find_date(copy.deepcopy(tree), extensive_search=True, original_date=True, url=url)
+    except (ValueError, TypeError):
+        value = None
+    return (value, "text") if _plausible(value) else (None, None)
+
+
+def _title(tree, ld: dict) -> str | None:
+    for value in (
+        _clean(ld.get("headline")),
+        _meta(tree, "og:title"),
+        _meta(tree, "twitter:title"),
+    ):
+        if value:
+            return value
+    for h1 in tree.xpath("//h1"):
+        value = _clean(h1.text_content())
+        if value:
+            return value
+    return _clean(tree.findtext(".//title"))
+
+
+def _authors(tree, ld: dict) -> tuple[str, ...]:
+    names = [n for n in (_clean(x) for x in _names(ld.get("author"))) if n]
+    if not names:
+        meta = _meta(tree, "author", "article:author", "parsely-author", "sailthru.author")
+        if meta and not meta.lower().startswith("http"):
+            names = [a.strip() for a in re.split(r";|\band\b|,", meta) if a.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def _sitename(tree, ld: dict) -> str | None:
+    publisher = ld.get("publisher")
+    return _meta(tree, "og:site_name", "application-name") or (
+        _clean(publisher.get("name")) if isinstance(publisher, dict) else None
+    )
+
+
+def _language(body: str, tree) -> str | None:
+    if len(_tokens(body)) >= 5:
+        import py3langid
+
+        return py3langid.classify(body[:2000])[0]
+    lang = tree.xpath("string(/html/@lang)") or ""
+    return lang.split("-")[0].lower() or None
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _decode(html: bytes | str) -> str:
+    if isinstance(html, str):
+        return html
+    from trafilatura.utils import decode_file
+
+    return decode_file(html)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("trafilatura", "readability-lxml", "resiliparse"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+_VERSIONS: dict[str, str] = {}
 
 
 def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResult:
-    """Extract the main text and metadata of one article page."""
-    import trafilatura
+    """Extract the main text and metadata of one article page.
 
-    raw = html.encode("utf-8") if isinstance(html, str) else html
-    doc = trafilatura.bare_extraction(
-        raw,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        deduplicate=False,
-        favor_precision=True,
-        date_extraction_params=_DATE_PARAMS,
+    Never raises for bad HTML: an unusable page comes back with an empty ``body`` and the
+    caller records an ``empty_text`` failure.
+    """
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    if not _VERSIONS:
+        _VERSIONS.update(_versions())
+    text = _decode(html)
+    raw = text.encode("utf-8")
+    tree = load_html(text) if text.strip() else None
+    provenance: dict[str, Any] = {"extractor": "newsbeam", "versions": dict(_VERSIONS)}
+    if tree is None:
+        provenance["method"] = "empty_page"
+        return ExtractionResult(body="", provenance=provenance)
+    base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
+    body, method, signals = _choose_body(
+        base.strip(), _readability_text(copy.deepcopy(tree)), _resiliparse_text(text)
     )
-    provenance = {
-        "extractor": "trafilatura",
-        "version": trafilatura.__version__,
-        "method": "trafilatura.favor_precision",
-    }
-    if doc is None:
-        return ExtractionResult(body="", canonical_href=find_canonical_href(raw), provenance=provenance)
-    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    body = (data.get("text") or "").strip()
-    published, has_time = parse_iso_datetime(data.get("date"))
-    provenance["signals"] = {"chars": len(body)}
+    ld = _jsonld_article(tree)
+    ld_body = ld.get("articleBody")
+    signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
+    provenance.update(method=method, signals=signals)
+    published_raw, source = _published(tree, ld, url, text)
+    published, has_time = parse_iso_datetime(published_raw)
+    if published is None:
+        published_raw = source = None
     return ExtractionResult(
         body=body,
-        title=(data.get("title") or None),
-        authors=_split_authors(data.get("author")),
+        title=_title(tree, ld),
+        authors=_authors(tree, ld),
         published=published.isoformat().replace("+00:00", "Z") if published else None,
         published_has_time=has_time,
-        published_source="page" if published else None,
-        sitename=data.get("sitename") or None,
+        published_source=source,
+        language=_language(body, tree),
+        sitename=_sitename(tree, ld),
         canonical_href=find_canonical_href(raw),
         provenance=provenance,
+        published_raw=published_raw,
+        og_url=_meta(tree, "og:url"),
     )
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+def _child_loop(conn, extract_fn: Callable[..., ExtractionResult]) -> None:
+    """Child process: extract every (html, url) received until the pipe closes."""
+    while True:
+        try:
+            html, url = conn.recv()
+        except EOFError:
+            return
+        conn.send(extract_fn(html, url))
+
+
+class ExtractionSandbox:
+    """Runs ``extract_fn`` (default ``extract_article``) in one persistent child process.
+
+    ``extract_with_limit`` returns the result, or raises ``ExtractionTimeout`` after
+    ``timeout_s`` (the child is killed and a fresh one starts on the next call), or
+    ``ExtractionCrashed`` if the child died.  An exception raised by ``extract_fn`` itself
+    is re-raised in the parent.  ``extract_fn`` must be picklable (a module-level function).
+    Not thread-safe: one sandbox per worker thread.
+    """
+
+    def __init__(
+        self,
+        extract_fn: Callable[..., ExtractionResult] = extract_article,
+        start_method: str = "spawn",
+    ) -> None:
+        self._extract_fn = extract_fn
+        self._ctx = multiprocessing.get_context(start_method)
+        self._proc = None
+        self._conn = None
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_child_loop, args=(child, self._extract_fn), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def extract_with_limit(
+        self, html: bytes | str, url: str | None = None, timeout_s: float = 10.0
+    ) -> ExtractionResult:
+        if self._proc is None or not self._proc.is_alive():
+            self._kill()
+            self._start()
+        self._conn.send((html, url))
+        if not self._conn.poll(timeout_s):
+            self._kill()
+            raise ExtractionTimeout(f"extraction exceeded {timeout_s:g} s")
+        try:
+            return self._conn.recv()
+        except EOFError as err:
+            self._kill()
+            raise ExtractionCrashed("extraction child process died") from err
+
+    def close(self) -> None:
+        self._kill()
+
+    def __enter__(self) -> ExtractionSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- directory mode
+
+
+def result_to_row(doc_id: str, result: ExtractionResult) -> dict[str, Any]:
+    """The ``newsbeam extract`` output row of one page."""
+    return {
+        "id": doc_id,
+        "url": result.canonical_href or result.og_url,
+        "title": result.title,
+        "articleBody": result.body,
+        "published": result.published,
+        "published_has_time": result.published_has_time,
+        "published_source": result.published_source,
+        "authors": list(result.authors),
+        "language": result.language,
+        "sitename": result.sitename,
+        "extraction": result.provenance,
+    }
+
+
+def run_extract_dir(
+    input_dir: str | Path,
+    output_path: str | Path,
+    extract_fn: Callable[[bytes, str | None], ExtractionResult] = extract_article,
+    timeout_s: float = 30.0,
+) -> int:
+    """Extract every ``*.html`` file of ``input_dir`` (sorted by name) into JSON lines at
+    ``output_path``; return the number of rows written.
+
+    Every file gets exactly one row.  Extraction runs in an ``ExtractionSandbox``: a page
+    that takes longer than ``timeout_s`` or crashes the extractor gets a row with an
+    empty ``articleBody`` and an ``error`` (``timeout``, ``extract_crash``) instead of
+    stopping the whole directory."""
+    files = sorted(Path(input_dir).glob("*.html"))
+    with ExtractionSandbox(extract_fn) as sandbox, open(output_path, "w", encoding="utf-8") as out:
+        for path in files:
+            doc_id = path.name[: -len(".html")]
+            try:
+                row = result_to_row(doc_id, sandbox.extract_with_limit(path.read_bytes(), None, timeout_s))
+            except ExtractionTimeout:
+                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": "timeout"}
+            except ExtractionCrashed:
+                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": "extract_crash"}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(files)

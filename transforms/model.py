@@ -106,6 +106,7 @@ class Article:
     agency: str | None = None
     story: dict[str, Any] | None = None
     band_keys: tuple[str, ...] = ()
+    fingerprint: dict[str, Any] | None = None  # verification data of story clustering
     entities: dict[str, Any] | None = None
 
     def to_document(self) -> dict[str, Any]:
@@ -134,6 +135,8 @@ class Article:
             doc["story"] = dict(self.story)
         if self.band_keys:
             doc["story_bands"] = list(self.band_keys)
+        if self.fingerprint is not None:
+            doc["story_fp"] = dict(self.fingerprint)  # kept in _source, not indexed
         if self.entities is not None:
             doc["entities"] = dict(self.entities)
         return doc

@@ -53,6 +53,30 @@ def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, e
         for chrome in spec["must_not_contain"]:
             assert chrome not in doc["body"], (spec["path"], chrome)
 
+        assert doc["entities"]["model"].startswith("en_core_web_sm"), spec["path"]
+    full_copy = articles[doc_id_for_url(base + "/courier/2020/06/27/russia-bounties-taliban-report.html")]
+    assert {"Donald Trump", "Vladimir Putin", "John Ullyot"} <= set(full_copy["entities"]["person"])
+    assert {"Taliban", "CIA", "NATO"} <= set(full_copy["entities"]["org"])
+    assert {"Afghanistan", "Russia", "Washington"} <= set(full_copy["entities"]["location"])
+
+    # Stories: copies share one cluster, labelled with the earliest copy's id.
+    by_story: dict[str, list[str]] = {}
+    for doc_id, spec in want.items():
+        by_story.setdefault(spec["story"], []).append(doc_id)
+    for story, ids in by_story.items():
+        earliest = min(ids, key=lambda i: (want[i]["published"], i))
+        clusters = {articles[i]["story"]["cluster_id"] for i in ids}
+        assert clusters == {earliest}, story
+        assert [i for i in ids if articles[i]["story"]["is_canonical"]] == [earliest], story
+        assert {articles[i]["story"]["size"] for i in ids} == {len(ids)}, story
+    assert len(by_story["russia-bounties"]) == 4
+    for a, b in expected["same_topic_different_story"]:
+        assert by_story[a][0] != by_story[b][0]
+        assert (
+            articles[by_story[a][0]]["story"]["cluster_id"] != articles[by_story[b][0]]["story"]["cluster_id"]
+        )
+    assert articles[by_story["russia-bounties"][0]]["dateline"]["places"]
+
     failures = _all_docs(es_client, settings.elasticsearch.failures_alias)
     dead = expected["dead"][0]
     dead_url = normalize_url(dead["resolved_link"])

@@ -1,0 +1,239 @@
+"""Story clustering benchmark: accuracy, CPU per article, index-size scaling, memory.
+
+    python bench/dedup.py [--data DIR] [--index-sizes 10000,100000]
+
+Prints, side by side in one run:
+
+* pairwise precision/recall/F1 and ARI (``shared/benchmarks/dedup/score.py``) on
+  (a) the synthetic smoke set and (b) ``bench/data/wirecopies.jsonl`` (hand-labelled),
+  plus "topic neighbours merged": pairs from different gold clusters put together;
+* CPU per 500-word article of ``fingerprint`` + ``band_keys`` + lookup in an
+  in-memory band index holding 10k and 100k synthetic articles, and the ratio;
+  verification of the candidates found is timed separately;
+* the datasketch ``MinHash.update_batch`` path against the numpy path used;
+* peak memory (ru_maxrss) and the stored size per article.
+
+Data: ``NEWSBEAM_BENCH_DATA`` or ``--data`` (default ``<repo>/../shared/benchmarks``);
+prints a SKIP line and exits 0 when the smoke set is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import resource
+import sys
+import time
+from collections import defaultdict
+
+from newsbeam.transforms.similarity import (
+    DedupConfig,
+    band_keys,
+    dedup_rows,
+    fingerprint,
+    is_copy,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HAND = os.path.join(REPO, "bench", "data", "wirecopies.jsonl")
+
+
+def _load_scorer(data_dir: str):
+    path = os.path.join(data_dir, "dedup", "score.py")
+    spec = importlib.util.spec_from_file_location("dedup_score", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def accuracy(name: str, rows: list[dict], scorer, config: DedupConfig) -> dict:
+    t0 = time.process_time()
+    out = dedup_rows(rows, config)
+    cpu = time.process_time() - t0
+    gold = {str(r["id"]): str(r["cluster"]) for r in rows}
+    pred = {o["id"]: o["cluster"] for o in out}
+    m = scorer.score(gold, pred, quiet=True, with_sklearn=False)
+    by_pred = defaultdict(list)
+    for i, c in pred.items():
+        by_pred[c].append(i)
+    merged = sum(
+        1
+        for members in by_pred.values()
+        for x in range(len(members))
+        for y in range(x + 1, len(members))
+        if gold[members[x]] != gold[members[y]]
+    )
+    print(
+        f"{name:<28} n={len(rows):>4} ARI={100 * m['ARI']:6.2f} P={100 * m['pair_precision']:6.2f} "
+        f"R={100 * m['pair_recall']:6.2f} F1={100 * m['pair_f1']:6.2f} "
+        f"neighbours_merged={merged} cpu={1000 * cpu / len(rows):.2f} ms/article (all steps)"
+    )
+    return {"ARI": m["ARI"], "F1": m["pair_f1"], "merged": merged}
+
+
+_WORDS = None
+
+
+def _vocab(rng: random.Random) -> list[str]:
+    syll = [
+        "ka",
+        "ro",
+        "mi",
+        "ten",
+        "sal",
+        "vor",
+        "da",
+        "lin",
+        "pe",
+        "qua",
+        "zu",
+        "mar",
+        "to",
+        "ne",
+    ]
+    return sorted({"".join(rng.choice(syll) for _ in range(rng.randint(1, 3))) for _ in range(6000)})
+
+
+def synthetic_article(rng: random.Random, vocab: list[str], words: int = 500) -> str:
+    paragraphs, left = [], words
+    while left > 0:
+        n = min(left, rng.randint(25, 60))
+        sentence = " ".join(rng.choice(vocab) for _ in range(n))
+        paragraphs.append(sentence.capitalize() + ".")
+        left -= n
+    return "\n\n".join(paragraphs)
+
+
+def scaling(sizes: list[int], config: DedupConfig, probes: int = 300) -> None:
+    rng = random.Random(7)
+    vocab = _vocab(rng)
+    index: dict[str, list[int]] = defaultdict(list)
+    fps = []
+    results = {}
+    built = 0
+    t_build = time.process_time()
+    for size in sorted(sizes):
+        recent: list[str] = []
+        while built < size:
+            text = synthetic_article(rng, vocab)
+            if size - built <= probes:
+                recent.append(text)
+            fp = fingerprint(text, config)
+            for key in band_keys(fp, config):
+                index[key].append(built)
+            fps.append(fp)
+            built += 1
+        texts = [synthetic_article(rng, vocab) for _ in range(probes)]
+        # half the probes are trimmed copies of indexed articles, so lookups find something
+        fps_dup = []
+        t0 = time.process_time()
+        found = 0
+        for k, text in enumerate(texts):
+            if k % 2:
+                text = "\n\n".join(recent[k].split("\n\n")[:5])
+            fp = fingerprint(text, config)
+            cands = set()
+            for key in band_keys(fp, config):
+                cands.update(index.get(key, ()))
+            found += len(cands)
+            fps_dup.append((fp, cands))
+        cpu = (time.process_time() - t0) / probes
+        t1 = time.process_time()
+        for fp, cands in fps_dup:
+            for c in cands:
+                is_copy(fp, fps[c], config)
+        verify = (time.process_time() - t1) / probes
+        results[size] = cpu
+        print(
+            f"index {size:>7} articles: signature+lookup {1000 * cpu:.3f} ms/article "
+            f"(500 words, one core), candidates/probe {found / probes:.2f}, "
+            f"verification {1000 * verify:.3f} ms/article"
+        )
+    print(f"  (index build {time.process_time() - t_build:.1f} s CPU)")
+    if len(results) >= 2:
+        lo, hi = min(results), max(results)
+        print(f"ratio cost@{hi}/cost@{lo} = {results[hi] / results[lo]:.2f} (target <= 1.2)")
+
+
+def datasketch_comparison(config: DedupConfig) -> None:
+    import numpy as np
+    from datasketch import MinHash
+
+    from newsbeam.transforms import similarity as sim
+
+    rng = random.Random(3)
+    text = synthetic_article(rng, _vocab(rng))
+    fp = fingerprint(text, config)
+    hashes = np.unique(fp.shingle_array())
+    perms = MinHash(num_perm=config.num_perm, seed=config.seed, scheme="affine32").permutations
+    reps = 200
+    t0 = time.process_time()
+    for _ in range(reps):
+        m = MinHash(
+            num_perm=config.num_perm,
+            seed=config.seed,
+            hashfunc=int,
+            scheme="affine32",
+            permutations=perms,
+        )
+        m.update_batch(hashes.tolist())
+    t_ds = (time.process_time() - t0) / reps
+    t0 = time.process_time()
+    for _ in range(reps):
+        mine = sim._minhash(hashes, config)
+    t_np = (time.process_time() - t0) / reps
+    t0 = time.process_time()
+    for _ in range(reps):
+        fingerprint(text, config)
+    t_fp = (time.process_time() - t0) / reps
+    same = [int(x) for x in m.hashvalues] == [int(x) for x in mine]
+    print(
+        f"minhash of {hashes.size} shingles: datasketch update_batch {1000 * t_ds:.3f} ms, "
+        f"numpy {1000 * t_np:.3f} ms, identical values: {same}; whole fingerprint "
+        f"{1000 * t_fp:.3f} ms"
+    )
+    keys = band_keys(fp, config)
+    print(
+        f"stored per 500-word article: {len(keys)} band keys = {sum(len(k) for k in keys)} bytes; "
+        f"verification data {fp.stored_size()} bytes raw "
+        f"({4 * ((fp.stored_size() + 2) // 3)} base64)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default = os.environ.get("NEWSBEAM_BENCH_DATA", os.path.join(REPO, "..", "shared", "benchmarks"))
+    ap.add_argument("--data", default=default)
+    ap.add_argument("--index-sizes", default="10000,100000")
+    a = ap.parse_args(argv)
+    smoke = os.path.join(a.data, "dedup", "data", "synthetic_smoke.jsonl")
+    if not os.path.exists(smoke):
+        print(f"SKIP: dedup benchmark data not found at {smoke}")
+        return 0
+    scorer = _load_scorer(a.data)
+    config = DedupConfig()
+    print(f"config: {config}")
+    accuracy("synthetic smoke", _rows(smoke), scorer, config)
+    hand = _rows(HAND)
+    accuracy("wirecopies (all)", hand, scorer, config)
+    for half in ("tune", "heldout"):
+        part = [r for r in hand if r.get("part") == half]
+        if part:
+            accuracy(f"wirecopies ({half})", part, scorer, config)
+    datasketch_comparison(config)
+    scaling([int(x) for x in a.index_sizes.split(",") if x], config)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (ru_maxrss): {peak:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""``make bench``: run every benchmark in turn and print its figures.
+
+Each benchmark is a standalone script that prints its own table of figures
+and side-by-side ratios (and a SKIP line when its data is absent).  Data is
+read from ``$NEWSBEAM_BENCH_DATA``, default ``<repo>/../shared/benchmarks``.
+
+    python bench/run_all.py              # all
+    python bench/run_all.py dedup ner    # some
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["extraction", "dedup", "ner", "es_sink"]
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or ORDER
+    failed = []
+    for name in wanted:
+        script = HERE / f"{name}.py"
+        if not script.exists():
+            print(f"SKIP {name}: no bench/{name}.py")
+            continue
+        print(f"\n===== bench/{name}.py =====", flush=True)
+        started = time.monotonic()
+        code = subprocess.call([sys.executable, str(script)])
+        print(f"===== {name}: exit {code} in {time.monotonic() - started:.0f} s =====", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"\nbenchmarks that failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,215 @@
+"""Story state in Elasticsearch: indexed copies of new articles, and the
+updates earlier clusters need.  Used by ``transforms.stories.ClusterStories``.
+
+``LookupIndexedCopies``: fingerprint nodes are batched; one ``terms`` query
+on ``story_bands`` per batch finds indexed articles sharing a band key; each
+candidate is verified with ``is_copy`` on its stored ``story_fp``; a second
+query per batch reads the canonical copy (id, published, size) of every
+cluster matched.  Output: ``(new id, IndexedCluster)``, or ``(new id,
+None)`` for an article that copies two unrelated indexed stories on
+disjoint parts of its text (a digest: kept out of clusters).
+
+``ApplyStoryUpdates``: for each ``StoryUpdate``, the ids of the indexed
+articles of the old cluster are read and a partial update of their
+``story`` is emitted as an ``IndexAction(op="update")`` for the sink.
+
+If Elasticsearch cannot answer, the DoFns raise and the runner retries the
+bundle: a lookup is never silently treated as "no copies".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import apache_beam as beam
+
+from newsbeam.config.settings import ElasticsearchSettings
+from newsbeam.connectors.es_sink import IndexAction
+from newsbeam.transforms.similarity import DedupConfig, band_keys, is_copy
+
+__all__ = ["ApplyStoryUpdates", "LookupIndexedCopies"]
+
+_NS = "news.stories"
+_MAX_HITS = 10_000
+
+
+class _EsDoFn(beam.DoFn):
+    def __init__(self, settings: ElasticsearchSettings):
+        self._settings = settings
+        self._client = None
+
+    def setup(self):
+        from newsbeam.connectors.es import connect
+
+        self._client = connect(self._settings)
+
+    def teardown(self):
+        if self._client is not None:
+            self._client.close()
+
+
+class _LookupFn(_EsDoFn):
+    def __init__(self, settings: ElasticsearchSettings, config: DedupConfig):
+        super().__init__(settings)
+        self._config = config
+        self._matches = beam.metrics.Metrics.counter(_NS, "indexed_matches")
+        self._truncated = beam.metrics.Metrics.counter(_NS, "lookup_truncated")
+
+    def process(self, nodes):
+        from newsbeam.transforms.similarity import _matched_region
+        from newsbeam.transforms.stories import IndexedCluster, decode_fingerprint
+
+        alias = self._settings.articles_alias
+        keys_of = {node.id: set(band_keys(node.fp, self._config)) for node in nodes}
+        all_keys = sorted(set().union(*keys_of.values())) if keys_of else []
+        if not all_keys:
+            return
+        response = self._client.search(
+            index=alias,
+            query={"terms": {"story_bands": all_keys}},
+            source=["story", "published", "story_fp", "story_bands"],
+            size=_MAX_HITS,
+            ignore_unavailable=True,
+        )
+        hits = response["hits"]["hits"]
+        if len(hits) >= _MAX_HITS:
+            self._truncated.inc()
+        candidates = []
+        for hit in hits:
+            src = hit.get("_source") or {}
+            if "story_fp" not in src:
+                continue
+            story = src.get("story") or {}
+            candidates.append(
+                (hit["_id"], set(src.get("story_bands") or ()), decode_fingerprint(src["story_fp"]),
+                 story.get("cluster_id") or hit["_id"])
+            )  # fmt: skip
+        matched: dict[str, dict[str, list]] = {}
+        for node in nodes:
+            for cand_id, cand_keys, cand_fp, cluster_id in candidates:
+                if cand_id == node.id:  # the same article, indexed by an earlier run
+                    continue
+                if keys_of[node.id] & cand_keys and is_copy(node.fp, cand_fp, self._config):
+                    matched.setdefault(node.id, defaultdict(list))[cluster_id].append(cand_fp)
+        if not matched:
+            return
+        clusters = self._clusters(sorted({c for per in matched.values() for c in per}))
+        by_id = {node.id: node for node in nodes}
+        for node_id, per_cluster in sorted(matched.items()):
+            if len(per_cluster) >= 2 and self._is_digest(by_id[node_id].fp, per_cluster, _matched_region):
+                yield node_id, None
+                continue
+            for cluster_id in sorted(per_cluster):
+                self._matches.inc()
+                info = clusters.get(cluster_id)
+                yield node_id, info or IndexedCluster(cluster_id, cluster_id, None, (cluster_id,))
+
+    def _is_digest(self, fp, per_cluster, matched_region) -> bool:
+        regions = {
+            c: frozenset().union(*(matched_region(fp, other, self._config) for other in fps))
+            for c, fps in per_cluster.items()
+        }
+        ids = sorted(regions)
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                ra, rb = regions[a], regions[b]
+                if ra and rb and len(ra & rb) < self._config.composite_overlap * min(len(ra), len(rb)):
+                    return True
+        return False
+
+    def _clusters(self, cluster_ids: list[str]):
+        """The canonical copy and size of each indexed cluster."""
+        from newsbeam.transforms.stories import IndexedCluster, _time_key
+
+        response = self._client.search(
+            index=self._settings.articles_alias,
+            query={
+                "bool": {
+                    "should": [
+                        {"terms": {"story.cluster_id": cluster_ids}},
+                        {"ids": {"values": cluster_ids}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            },
+            source=["story", "published"],
+            size=_MAX_HITS,
+        )
+        members: dict[str, list] = defaultdict(list)
+        for hit in response["hits"]["hits"]:
+            story = hit["_source"].get("story") or {}
+            cluster_id = story.get("cluster_id") or hit["_id"]
+            members[cluster_id].append((hit["_id"], hit["_source"].get("published")))
+        result = {}
+        for cluster_id, docs in members.items():
+            canonical_id, published = min(docs, key=lambda d: _time_key(d[1], d[0]))
+            members = tuple(sorted(doc_id for doc_id, _ in docs))
+            result[cluster_id] = IndexedCluster(cluster_id, canonical_id, published, members)
+        return result
+
+
+class LookupIndexedCopies(beam.PTransform):
+    """Fingerprint node → (id, IndexedCluster | None) for indexed copies."""
+
+    def __init__(self, settings: ElasticsearchSettings, config: DedupConfig, batch_size: int = 50):
+        super().__init__()
+        self._settings = settings
+        self._config = config
+        self._batch_size = batch_size
+
+    def expand(self, nodes):
+        return (
+            nodes
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+            | "Lookup" >> beam.ParDo(_LookupFn(self._settings, self._config))
+        )
+
+
+class _UpdatesFn(_EsDoFn):
+    def __init__(self, settings: ElasticsearchSettings):
+        super().__init__(settings)
+        self._updated = beam.metrics.Metrics.counter(_NS, "clusters_updated")
+
+    def process(self, update):
+        response = self._client.search(
+            index=self._settings.articles_alias,
+            query={
+                "bool": {
+                    "should": [
+                        {"term": {"story.cluster_id": update.old_cluster_id}},
+                        {"ids": {"values": [update.old_cluster_id]}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            },
+            source=["story"],
+            size=_MAX_HITS,
+        )
+        self._updated.inc()
+        for hit in response["hits"]["hits"]:
+            story = (hit.get("_source") or {}).get("story") or {}
+            if story.get("cluster_id", hit["_id"]) != update.old_cluster_id:
+                continue
+            yield IndexAction(
+                index=hit["_index"],
+                id=hit["_id"],
+                source={
+                    "story": {
+                        "cluster_id": update.cluster_id,
+                        "is_canonical": hit["_id"] == update.canonical_id,
+                        "size": update.size,
+                    }
+                },
+                op="update",
+            )
+
+
+class ApplyStoryUpdates(beam.PTransform):
+    """StoryUpdate → IndexAction(op="update") for every indexed member."""
+
+    def __init__(self, settings: ElasticsearchSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, updates):
+        return updates | "MemberUpdates" >> beam.ParDo(_UpdatesFn(self._settings))

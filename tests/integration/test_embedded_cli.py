@@ -1,0 +1,80 @@
+"""``newsbeam es start|stop|status`` against a real noida-db process."""
+
+import os
+import socket
+
+import pytest
+
+from newsbeam.connectors.embedded import EmbeddedServer, free_port
+from newsbeam.pipeline.cli import main
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("ES_URL")), reason="manages the embedded server")
+
+
+def test_start_status_stop_and_the_whole_process_group_is_gone(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    port = str(free_port())
+    assert main(["es", "status", "--port", port]) == 1
+    assert "not running" in capsys.readouterr().out
+    assert main(["es", "start", "--port", port]) == 0
+    assert f"http://127.0.0.1:{port}" in capsys.readouterr().out
+    pgid = int((tmp_path / "es.pid").read_text().split()[0])
+    assert main(["es", "start", "--port", port]) == 0  # already running: fine
+    assert main(["es", "status", "--port", port]) == 0
+    assert "answering" in capsys.readouterr().out
+    assert main(["es", "stop", "--port", port]) == 0
+    assert "stopped" in capsys.readouterr().out
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)  # the wrapper and the server binary are both gone
+    assert not (tmp_path / "es.pid").exists()
+    assert main(["es", "stop", "--port", port]) == 0
+    assert "was not running" in capsys.readouterr().out
+
+
+def test_port_taken_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["es", "start", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"port {port} is already in use" in err
+    assert "Traceback" not in err
+
+
+def test_an_unusable_data_dir_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    code = main(["es", "start", "--port", str(free_port()), "--data-dir", str(blocker / "data")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot create the data directory" in err and "not-a-dir" in err
+    assert "Traceback" not in err
+
+
+def test_a_binary_that_exits_at_once_is_reported_with_its_log(tmp_path, monkeypatch):
+    import newsbeam.connectors.embedded as embedded
+
+    fake = tmp_path / "fake-noida-db"
+    fake.write_text("#!/bin/sh\necho 'bind: permission denied' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(embedded, "_find_binary", lambda: str(fake))
+    server = EmbeddedServer(port=free_port(), root=tmp_path)
+    with pytest.raises(embedded.EmbeddedError) as info:
+        server.start(timeout=10)
+    assert "did not answer" in str(info.value)
+    assert "bind: permission denied" in str(info.value)
+    assert not server.running()
+
+
+def test_stop_ends_the_process_group(tmp_path):
+    server = EmbeddedServer(port=free_port(), root=tmp_path)
+    server.start(timeout=30)
+    pgid = int(server.pid_file.read_text().split()[0])
+    assert server.answers()
+    assert server.stop(timeout=5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)
+    assert not server.answers()

@@ -1,0 +1,59 @@
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsbeam.config.settings import ExtractSettings
+from newsbeam.connectors.site_server import demo_site_dir
+from newsbeam.transforms.extract import ExtractArticles
+from newsbeam.transforms.model import FeedEntry, FetchedPage, doc_id_for_url
+
+BASE = "https://demo.example"
+PAGE = "/frontier/2020/06/28/swat-flash-floods-bridge.html"
+
+
+def page(path, link=None, feed="https://demo.example/frontier/feed.xml", content=None):
+    content = content if content is not None else (demo_site_dir() / path.lstrip("/")).read_bytes()
+    content = content.replace(b"{{BASE_URL}}", BASE.encode())
+    link = link or BASE + path
+    entry = FeedEntry(
+        feed_url=feed, feed_name="Frontier Herald", link=link, url=link, published="2020-06-28T16:30:00Z"
+    )
+    return FetchedPage(
+        entry=entry, final_url=BASE + path, status=200, content=content,
+        content_type="text/html", encoding="utf-8", fetched_at="2020-06-28T17:00:00Z",
+    )  # fmt: skip
+
+
+def test_articles_and_empty_text_failures():
+    pages = [page(PAGE), page("/empty.html", content=b"<html><body><nav>Home</nav></body></html>")]
+    with TestPipeline() as p:
+        out = p | beam.Create(pages) | ExtractArticles(ExtractSettings(min_chars=200))
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.id, a.canonical_url, a.source_name, a.language)),
+            equal_to([(doc_id_for_url(BASE + PAGE), BASE + PAGE, "Frontier Herald", "en")]),
+            label="articles",
+        )
+        assert_that(
+            out.failed | beam.Map(lambda f: (f.url, f.stage, f.reason, f.attempts)),
+            equal_to([(BASE + "/empty.html", "extract", "empty_text", 1)]),
+            label="failures",
+        )
+
+
+def test_two_links_to_one_canonical_give_one_article_with_both_urls():
+    tracked = BASE + PAGE + "?utm_source=rss"
+    first = page(PAGE)
+    globe = "https://demo.example/globe/feed.xml"
+    second = dataclasses.replace(
+        page(PAGE, feed=globe),
+        entry=dataclasses.replace(first.entry, feed_url=globe, url=BASE + PAGE + "?ref=x", link=tracked),
+    )
+    order = {"https://demo.example/frontier/feed.xml": 0, "https://demo.example/globe/feed.xml": 1}
+    with TestPipeline() as p:
+        out = p | beam.Create([second, first]) | ExtractArticles(ExtractSettings(), order)
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.feed_url, a.urls)),
+            equal_to([("https://demo.example/frontier/feed.xml", (BASE + PAGE, BASE + PAGE + "?ref=x"))]),
+        )

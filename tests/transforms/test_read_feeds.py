@@ -1,0 +1,211 @@
+"""ReadFeeds on a TestPipeline against a loopback server: entries, failures,
+feed status and counters, exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsbeam.config.settings import FeedSpec, FetchSettings
+from newsbeam.connectors.feeds import ReadFeeds
+from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Loopback Daily</title><link>/</link>
+<item><title>First</title><link>/news/first.html?utm_source=rss</link><guid>g1</guid>
+  <pubDate>Tue, 03 Jun 2025 09:30:00 +0200</pubDate><description>One.</description></item>
+<item><title>Second</title><link>http://elsewhere.example/second</link><guid>g2</guid></item>
+<item><title>No link</title><guid isPermaLink="false">g3</guid></item>
+<item><title>Script</title><link>javascript:alert(1)</link></item>
+</channel></rss>"""
+
+ROUTES = {
+    "/feed.xml": (200, "application/rss+xml", RSS),
+    "/broken.xml": (200, "text/xml", b"<<< this is not a feed"),
+    "/page.html": (200, "text/html", b"<html><body><p>Just a page</p></body></html>"),
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        status, ctype, body = ROUTES.get(self.path, (404, "text/plain", b"not found"))
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+SETTINGS = FetchSettings(allow_private_hosts=True, retries=0, timeout=5)
+
+
+def _blank(value):
+    if isinstance(value, Failure):
+        return dataclasses.replace(value, at=None)
+    if isinstance(value, FeedStatus):
+        return dataclasses.replace(value, polled_at=None)
+    return value
+
+
+def _counter(result, name: str) -> int:
+    found = result.metrics().query(MetricsFilter().with_namespace("news.feeds").with_name(name))["counters"]
+    return sum(c.committed for c in found)
+
+
+def test_read_feeds_outputs_and_counters(base_url):
+    feed, missing, broken, page = (
+        f"{base_url}/feed.xml",
+        f"{base_url}/missing.xml",
+        f"{base_url}/broken.xml",
+        f"{base_url}/page.html",
+    )
+    specs = [
+        FeedSpec(url=feed),
+        FeedSpec(url=missing, name="Gone"),
+        FeedSpec(url=broken),
+        FeedSpec(url=page, name="Not a feed"),
+    ]
+    p = TestPipeline()
+    polled = p | beam.Create(specs) | "ReadFeeds" >> ReadFeeds(SETTINGS)
+    assert_that(
+        polled.entries,
+        equal_to(
+            [
+                FeedEntry(
+                    feed_url=feed,
+                    feed_name="Loopback Daily",
+                    link=f"{base_url}/news/first.html?utm_source=rss",
+                    url=f"{base_url}/news/first.html?utm_source=rss",
+                    title="First",
+                    published="2025-06-03T07:30:00Z",
+                    summary="One.",
+                    entry_id=f"{base_url}/g1",  # feedparser resolves a permalink guid like a URI
+                ),
+                FeedEntry(
+                    feed_url=feed,
+                    feed_name="Loopback Daily",
+                    link="http://elsewhere.example/second",
+                    url="http://elsewhere.example/second",
+                    title="Second",
+                    entry_id=f"{base_url}/g2",
+                ),
+            ]
+        ),
+        label="entries",
+    )
+    not_parseable = "is not a parseable RSS/Atom feed"
+    assert_that(
+        polled.failed | "BlankFailed" >> beam.Map(_blank),
+        equal_to(
+            [
+                Failure(
+                    url=missing,
+                    stage="feed",
+                    reason="http_404",
+                    http_status=404,
+                    error=f"HTTP 404 from {missing}",
+                    feed_url=missing,
+                ),
+                Failure(
+                    url=broken,
+                    stage="feed",
+                    reason="malformed_feed",
+                    http_status=200,
+                    error=f"{broken} {not_parseable}",
+                    feed_url=broken,
+                ),
+                Failure(
+                    url=page,
+                    stage="feed",
+                    reason="malformed_feed",
+                    http_status=200,
+                    error=f"{page} {not_parseable}",
+                    feed_url=page,
+                ),
+            ]
+        ),  # fmt: skip
+        label="failed",
+    )
+    assert_that(
+        polled.status | "BlankStatus" >> beam.Map(_blank),
+        equal_to(
+            [
+                FeedStatus(
+                    feed_url=feed,
+                    feed_name="Loopback Daily",
+                    status="ok",
+                    http_status=200,
+                    entries=2,
+                    title="Loopback Daily",
+                ),
+                FeedStatus(
+                    feed_url=missing,
+                    feed_name="Gone",
+                    status="http_404",
+                    http_status=404,
+                    entries=0,
+                    error=f"HTTP 404 from {missing}",
+                ),
+                FeedStatus(
+                    feed_url=broken,
+                    feed_name=None,
+                    status="malformed_feed",
+                    http_status=200,
+                    entries=0,
+                    error="not a parseable feed",
+                ),
+                FeedStatus(
+                    feed_url=page,
+                    feed_name="Not a feed",
+                    status="malformed_feed",
+                    http_status=200,
+                    entries=0,
+                    error="not a parseable feed",
+                ),
+            ]
+        ),  # fmt: skip
+        label="status",
+    )
+    result = p.run()
+    result.wait_until_finish()
+    assert {
+        name: _counter(result, name)
+        for name in ("polled", "failed", "entries", "entries_without_link", "entries_unsafe_link")
+    } == {"polled": 4, "failed": 3, "entries": 2, "entries_without_link": 1, "entries_unsafe_link": 1}
+
+
+def test_read_feeds_refuses_loopback_without_allow_private_hosts(base_url):
+    feed = f"{base_url}/feed.xml"
+    with TestPipeline() as p:
+        polled = p | beam.Create([FeedSpec(url=feed)]) | ReadFeeds(FetchSettings(retries=0))
+        assert_that(polled.entries, equal_to([]), label="entries")
+        assert_that(
+            polled.failed | beam.Map(lambda f: (f.url, f.stage, f.reason, f.http_status)),
+            equal_to([(feed, "feed", "blocked_host", None)]),
+            label="failed",
+        )
+
+
+def test_read_feeds_validates_settings():
+    with pytest.raises(ValueError, match="fetch_settings"):
+        ReadFeeds({"timeout": 5})

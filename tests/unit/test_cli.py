@@ -1,0 +1,162 @@
+"""The CLI contract: exit codes and messages, no tracebacks for user mistakes."""
+
+from pathlib import Path
+
+import pytest
+
+from newsbeam.pipeline.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_unknown_beam_flag_is_refused(capsys, tmp_path):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://example.org/rss\n")
+    code, _out, err = run(capsys, "run", "--feeds", str(feeds), "--runer=FlinkRunner")
+    assert code == 2
+    assert "--runer=FlinkRunner" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_flag_of_other_commands_is_refused(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["search", "x", "--bogus"])
+    assert info.value.code == 2
+    assert "--bogus" in capsys.readouterr().err
+
+
+def test_bad_config_value_names_the_key(capsys, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("fetch:\n  max_redirects: lots\n")
+    code, _out, err = run(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert "fetch.max_redirects" in err
+    assert "Traceback" not in err
+
+
+def test_no_feeds_is_a_usage_error(capsys, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("fetch:\n  timeout: 3\n")
+    code, _out, err = run(capsys, "run", "--config", str(config))
+    assert code == 2
+    assert "no feeds" in err
+
+
+def test_missing_feeds_file_is_named(capsys, tmp_path):
+    code, _out, err = run(capsys, "run", "--feeds", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "nope.yaml" in err
+
+
+def test_help_explains_itself(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--config", "--feeds", "--es-url", "--index-prefix", "--allow-private-hosts", "ES_URL"):
+        assert flag in out
+
+
+def test_unreachable_elasticsearch_is_exit_1_naming_the_url(capsys, tmp_path, monkeypatch):
+    from newsbeam.connectors.embedded import free_port
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://example.org/rss\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    code, _out, err = run(capsys, "run", "--feeds", str(feeds), "--es-url", url)
+    assert code == 1
+    assert url in err
+    assert "Traceback" not in err
+
+
+def test_credentials_never_printed(capsys, tmp_path, monkeypatch):
+    from newsbeam.connectors.embedded import free_port
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("ES_API_KEY", "c2VjcmV0LWtleQ==")
+    url = f"http://elastic:hunter2@127.0.0.1:{free_port()}"
+    code, out, err = run(capsys, "search", "anything", "--es-url", url)
+    assert code == 1
+    assert "hunter2" not in out + err
+    assert "c2VjcmV0LWtleQ==" not in out + err
+    assert "127.0.0.1" in err
+
+
+def test_extract_writes_one_row_per_html_file(capsys, tmp_path):
+    import json
+
+    from newsbeam.connectors.site_server import demo_site_dir
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    source = demo_site_dir() / "frontier/2020/06/28/swat-flash-floods-bridge.html"
+    (pages / "floods.html").write_bytes(source.read_bytes())
+    (pages / "garbage.html").write_bytes(b"\x00\x01\xff not html at all")
+    (pages / "notes.txt").write_text("ignored")
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "extract", "--input-dir", str(pages), "--output", str(out))
+    assert code == 0, err
+    rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert sorted(rows) == ["floods", "garbage"]
+    assert "Swat" in rows["floods"]["articleBody"]
+    assert rows["floods"]["title"]
+    assert "Swat" not in rows["garbage"]["articleBody"]
+
+
+def test_extract_missing_dir_is_a_usage_error(capsys, tmp_path):
+    code, _out, err = run(
+        capsys, "extract", "--input-dir", str(tmp_path / "nope"), "--output", str(tmp_path / "o")
+    )
+    assert code == 2
+    assert "nope" in err
+
+
+def test_dedup_groups_copies_and_keeps_every_id(capsys, tmp_path):
+    import json
+
+    seed = (Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "wire-story.txt").read_text()
+    paragraphs = [p for p in seed.split("\n\n") if p.strip()][2:]
+    rows = [
+        {"id": 7, "text": "\n\n".join(paragraphs), "date": "2020-06-27"},
+        {
+            "id": "trimmed",
+            "text": "\n\n".join(paragraphs[: len(paragraphs) // 3 + 1]),
+            "published": "2020-06-28",
+        },
+        {"id": "other", "text": "The city council approved a new budget for parks and libraries. " * 20},
+        {"id": "empty", "text": "", "cluster": "ignored gold label"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "dedup", "--input", str(src), "--output", str(out))
+    assert code == 0, err
+    result = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in result] == [7, "trimmed", "other", "empty"]
+    labels = {str(r["id"]): r["cluster"] for r in result}
+    assert labels["7"] == labels["trimmed"] == 7
+    assert labels["other"] == "other"
+    assert labels["empty"] == "empty"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": 1, "text": "a"}\nnot json\n', "line 2: not valid JSON"),
+        ('{"text": "no id"}\n', "line 1: expected an object"),
+        ('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n', "appears twice"),
+        ('{"id": 1, "text": 5}\n', '"text" must be a string'),
+    ],
+)
+def test_dedup_bad_input_names_the_line(capsys, tmp_path, content, message):
+    src = tmp_path / "in.jsonl"
+    src.write_text(content)
+    code, _out, err = run(capsys, "dedup", "--input", str(src), "--output", str(tmp_path / "o.jsonl"))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err

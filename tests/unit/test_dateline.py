@@ -1,0 +1,270 @@
+"""Datelines and agency credits in the formats wire services and outlets print."""
+
+import pytest
+
+from newsbeam.transforms.dateline import Dateline, canonical_agency, parse_dateline
+
+BODY = "The government said on Tuesday it would act.\n\nOfficials gave no details."
+
+# (text, places, agency, dateline text that the span must cover)
+TABLE = [
+    # Reuters
+    (
+        "WASHINGTON (Reuters) - The U.S. Senate",
+        ("Washington",),
+        "Reuters",
+        "WASHINGTON (Reuters) - ",
+    ),
+    (
+        "HONG KONG/SHANGHAI (Reuters) - Asian shares",
+        ("Hong Kong", "Shanghai"),
+        "Reuters",
+        "HONG KONG/SHANGHAI (Reuters) - ",
+    ),
+    (
+        "NEW YORK/LONDON, June 27 (Reuters) - Oil prices",
+        ("New York", "London"),
+        "Reuters",
+        "NEW YORK/LONDON, June 27 (Reuters) - ",
+    ),
+    (
+        "GENEVA, 27 June (Reuters) - The WHO",
+        ("Geneva",),
+        "Reuters",
+        "GENEVA, 27 June (Reuters) - ",
+    ),
+    (
+        "RIO DE JANEIRO (Reuters) - Brazil",
+        ("Rio de Janeiro",),
+        "Reuters",
+        "RIO DE JANEIRO (Reuters) - ",
+    ),
+    # AP
+    (
+        "KABUL, Afghanistan (AP) — Taliban fighters",
+        ("Kabul",),
+        "AP",
+        "KABUL, Afghanistan (AP) — ",
+    ),
+    (
+        "UNITED NATIONS (AP) — The Security Council",
+        ("United Nations",),
+        "AP",
+        "UNITED NATIONS (AP) — ",
+    ),
+    (
+        "SAN FRANCISCO, Calif. (AP) — A judge",
+        ("San Francisco",),
+        "AP",
+        "SAN FRANCISCO, Calif. (AP) — ",
+    ),
+    (
+        "RAMALLAH, West Bank (AP) — Palestinian",
+        ("Ramallah",),
+        "AP",
+        "RAMALLAH, West Bank (AP) — ",
+    ),
+    (
+        "WASHINGTON, D.C. (AP) — The House",
+        ("Washington",),
+        "AP",
+        "WASHINGTON, D.C. (AP) — ",
+    ),
+    (
+        "AL-ARISH, Egypt (AP) — Militants",
+        ("Al-Arish",),
+        "AP",
+        "AL-ARISH, Egypt (AP) — ",
+    ),
+    # AFP, dpa, Anadolu, Xinhua, TASS, Kyodo, Yonhap, Bernama, AAP, UNB
+    ("PARIS (AFP) - France's", ("Paris",), "AFP", "PARIS (AFP) - "),
+    ("BERLIN (dpa) - Germany", ("Berlin",), "dpa", "BERLIN (dpa) - "),
+    (
+        "FRANKFURT, June 27 (dpa-AFX) - German",
+        ("Frankfurt",),
+        "dpa",
+        "FRANKFURT, June 27 (dpa-AFX) - ",
+    ),
+    ("ANKARA (AA) - Turkey", ("Ankara",), "Anadolu Agency", "ANKARA (AA) - "),
+    ("ISTANBUL (AA) – Turkish", ("Istanbul",), "Anadolu Agency", "ISTANBUL (AA) – "),
+    (
+        "BEIJING, June 27 (Xinhua) -- China's",
+        ("Beijing",),
+        "Xinhua",
+        "BEIJING, June 27 (Xinhua) -- ",
+    ),
+    (
+        "MOSCOW, June 27. /TASS/. Russia's",
+        ("Moscow",),
+        "TASS",
+        "MOSCOW, June 27. /TASS/. ",
+    ),
+    ("TOKYO (Kyodo) -- Japan", ("Tokyo",), "Kyodo", "TOKYO (Kyodo) -- "),
+    (
+        "SEOUL, June 27 (Yonhap) -- North Korea",
+        ("Seoul",),
+        "Yonhap",
+        "SEOUL, June 27 (Yonhap) -- ",
+    ),
+    (
+        "KUALA LUMPUR, June 27 (Bernama) -- Malaysia",
+        ("Kuala Lumpur",),
+        "Bernama",
+        "KUALA LUMPUR, June 27 (Bernama) -- ",
+    ),
+    (
+        "SYDNEY, June 27 (AAP) - Australia",
+        ("Sydney",),
+        "AAP",
+        "SYDNEY, June 27 (AAP) - ",
+    ),
+    ("DHAKA, June 27 (UNB) - Bangladesh", ("Dhaka",), "UNB", "DHAKA, June 27 (UNB) - "),
+    # PTI, APP, INP (South Asia)
+    (
+        "NEW DELHI, June 27 (PTI) — The Centre",
+        ("New Delhi",),
+        "PTI",
+        "NEW DELHI, June 27 (PTI) — ",
+    ),
+    (
+        "New Delhi, Jun 27 (PTI) The government",
+        ("New Delhi",),
+        "PTI",
+        "New Delhi, Jun 27 (PTI) ",
+    ),
+    (
+        "ISLAMABAD, June 27 (APP): Prime Minister",
+        ("Islamabad",),
+        "APP",
+        "ISLAMABAD, June 27 (APP): ",
+    ),
+    (
+        "PESHAWAR, Jun 27 (INP): The police",
+        ("Peshawar",),
+        "INP",
+        "PESHAWAR, Jun 27 (INP): ",
+    ),
+    # in-house styles
+    (
+        "ISLAMABAD-NEW YORK,A Russian military unit",
+        ("Islamabad", "New York"),
+        None,
+        "ISLAMABAD-NEW YORK,",
+    ),
+    (
+        "ISLAMABAD-NEW YORK, A Russian unit",
+        ("Islamabad", "New York"),
+        None,
+        "ISLAMABAD-NEW YORK, ",
+    ),
+    ("LONDON: Britain's economy", ("London",), None, "LONDON: "),
+    ("ISLAMABAD:The cabinet", ("Islamabad",), None, "ISLAMABAD:"),
+    (
+        "By Staff Reporter ISLAMABAD: The federal cabinet",
+        ("Islamabad",),
+        None,
+        "By Staff Reporter ISLAMABAD: ",
+    ),
+    (
+        "By Our Correspondent PESHAWAR: Police",
+        ("Peshawar",),
+        None,
+        "By Our Correspondent PESHAWAR: ",
+    ),
+    ("LAHORE, June 27: The Punjab government", ("Lahore",), None, "LAHORE, June 27: "),
+    ("WASHINGTON DC: The Pentagon", ("Washington DC",), None, "WASHINGTON DC: "),
+    ("WASHINGTON — President", ("Washington",), None, "WASHINGTON — "),
+    ("WASHINGTON—President", ("Washington",), None, "WASHINGTON—"),
+    ("Mumbai: The Bombay High Court", ("Mumbai",), None, "Mumbai: "),
+    # headline lines repeated above the body, as extracted pages often have
+    (
+        "Russia offered bounties\n\nRussia offered bounties\n\nISLAMABAD-NEW YORK,A Russian unit",
+        ("Islamabad", "New York"),
+        None,
+        "ISLAMABAD-NEW YORK,",
+    ),
+    (
+        "WHO WARNS OF SECOND WAVE\nGENEVA (Reuters) - The World Health",
+        ("Geneva",),
+        "Reuters",
+        "GENEVA (Reuters) - ",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "places", "agency", "dateline"), TABLE)
+def test_dateline_formats(text, places, agency, dateline):
+    parsed = parse_dateline(text)
+    assert parsed.places == places
+    assert parsed.agency == agency
+    start, end = parsed.span
+    assert text[start:end] == dateline
+
+
+NEGATIVES = [
+    '"We will not back down," the minister said.',
+    "“We will not back down,” the minister said.",
+    "NATO said on Saturday that it would send more troops.",
+    "NATO, the military alliance, said on Saturday it would act.",
+    "EXCLUSIVE-Russia offered bounties to militants",
+    "WATCH: Protesters march through the capital",
+    "BREAKING NEWS: Earthquake hits the coast",
+    "Breaking: The minister resigned.",
+    "US, China agree to resume trade talks\n\nThe two sides met in Geneva.",
+    "The minister said on Tuesday that the plan would go ahead.",
+    "UN SECURITY COUNCIL MEETS ON SYRIA\n\nThe council met behind closed doors.",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_no_dateline(text):
+    assert parse_dateline(text) == Dateline((), None, None)
+
+
+@pytest.mark.parametrize(
+    ("credit", "agency"),
+    [
+        ("— Reuters", "Reuters"),
+        ("- APP", "APP"),
+        ("(AFP)", "AFP"),
+        ("Agencies", "Agencies"),
+        ("APP", "APP"),
+        ("Anadolu Agency", "Anadolu Agency"),
+        ("With inputs from PTI", "PTI"),
+        ("(With inputs from agencies)", "Agencies"),
+        ("Copyright 2020 The Associated Press. All rights reserved.", "AP"),
+        ("Source: Xinhua", "Xinhua"),
+        ("Additional reporting by our correspondent.", None),
+        ("The minister met Reuters.", None),
+    ],
+)
+def test_agency_from_credit_line(credit, agency):
+    parsed = parse_dateline(f"{BODY}\n\n{credit}")
+    assert parsed == Dateline((), agency, None)
+
+
+def test_dateline_agency_wins_over_credit_and_metadata():
+    text = "PARIS (AFP) - France's economy grew.\n\n— Reuters"
+    assert parse_dateline(text, metadata_author="AP").agency == "AFP"
+
+
+@pytest.mark.parametrize(
+    ("author", "agency"),
+    [
+        ("Reuters Staff", "Reuters"),
+        ("APP | Dawn", "APP"),
+        ("Staff Reporter", None),
+        ("Associated Press", "AP"),
+        (None, None),
+    ],
+)
+def test_agency_from_metadata_author(author, agency):
+    assert parse_dateline(BODY, metadata_author=author).agency == agency
+
+
+def test_canonical_agency():
+    assert canonical_agency("The Associated Press") == "AP"
+    assert canonical_agency("PTI, Reuters") == "PTI"
+    assert canonical_agency("Reuters Health") == "Reuters"
+    assert canonical_agency("Metro Herald") is None

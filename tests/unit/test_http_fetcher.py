@@ -1,0 +1,500 @@
+"""HttpFetcher against a hostile loopback server.
+
+One ``ThreadingHTTPServer`` on 127.0.0.1 for the module generates the cases
+the stored corpus cannot express (see tests/fixtures/feeds/README.md, "What
+the corpus does not contain"): huge bodies, a gzip bomb, slow drips,
+lying ``Content-Length``, redirect loops and hostile redirect targets,
+429/503 flows.  ``sleep`` is injected, so retries never really wait, and
+the resolver is injected for the DNS-rebinding cases.
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import struct
+import threading
+import time
+import tracemalloc
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+from newsbeam.connectors.http import FetchError, HttpFetcher, HttpResponse, check_url
+
+MB = 1 << 20
+
+
+def _gzip_bomb(total: int = 1 << 30, chunk: int = MB) -> bytes:
+    """``total`` zero bytes as one gzip member of about total/1000 bytes.
+
+    After a full flush the deflate output for the same input is identical, so
+    the block for one chunk is computed once and repeated: building the 1 GB
+    bomb takes milliseconds instead of seconds of compression.
+    """
+    zero = bytes(chunk)
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    first = compressor.compress(zero) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(zero) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.flush()
+    crc = 0
+    for _ in range(total // chunk):
+        crc = zlib.crc32(zero, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    body = first + block * (total // chunk - 1) + tail
+    return header + body + struct.pack("<II", crc, total & 0xFFFFFFFF)
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HostileServer
+
+    def log_message(self, format, *args):
+        pass
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "text/html", **headers):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, total: int, chunk: bytes, interval: float = 0.0) -> None:
+        """Write up to ``total`` bytes, counting what the client accepted."""
+        sent = 0
+        try:
+            while sent < total:
+                piece = chunk[: total - sent]
+                self.wfile.write(piece)
+                self.wfile.flush()
+                sent += len(piece)
+                if interval:
+                    time.sleep(interval)
+        except OSError:
+            pass
+        finally:
+            self.server.sent[self.path] = sent
+            self.server.done[self.path].set()
+
+    def do_GET(self):
+        self.server.hits[self.path] += 1
+        self.server.host_headers[self.path] = self.headers.get("Host")
+        hits = self.server.hits[self.path]
+        route = urlsplit(self.path).path
+        if route == "/ok":
+            self._send(200, "caf\xe9".encode("latin-1"), 'text/html; Charset="ISO-8859-1"')
+        elif route == "/pdf":
+            self._send(200, b"%PDF-1.4", "application/pdf")
+        elif route == "/big-declared":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(50 * MB))
+            self.end_headers()
+            self._stream(50 * MB, bytes(64 * 1024))
+        elif route == "/big-undeclared":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._stream(50 * MB, bytes(64 * 1024))
+            self.close_connection = True
+        elif route == "/bomb":
+            bomb = self.server.bomb()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self._stream(len(bomb), bomb)
+        elif route == "/drip-body":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self._stream(100, b"x", interval=1.0)
+            self.close_connection = True
+        elif route == "/drip-headers":
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Padding: " + b"y" * 100:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            self.close_connection = True
+        elif route == "/short":  # declares more than it sends, then closes
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"only ten b")
+            self.close_connection = True
+        elif route == "/long":  # sends more than it declares
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "5")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"hello, and some bytes nobody asked for")
+            self.close_connection = True
+        elif route == "/loop":
+            self._send(302, Location=self.path)
+        elif route == "/hop":  # /hop?n=3 -> /hop?n=2 -> ... -> /ok
+            n = int(urlsplit(self.path).query.partition("=")[2] or 0)
+            self._send(301, Location=f"/hop?n={n - 1}" if n > 1 else "/ok")
+        elif route == "/to-file":
+            self._send(302, Location="file:///etc/passwd")
+        elif route == "/to-metadata":
+            self._send(302, Location="http://169.254.169.254/latest/meta-data/")
+        elif route == "/to-metadata-v6":
+            self._send(307, Location="http://[fe80::1]/")
+        elif route == "/retry-after":
+            if hits == 1:
+                self._send(429, b"slow down", Retry_After="7")
+            else:
+                self._send(200, b"<p>finally</p>")
+        elif route == "/always-503":
+            self._send(503, b"unavailable")
+        elif route == "/missing":
+            self._send(404, b"not here")
+        elif route == "/gone":
+            self._send(410, b"gone")
+        else:
+            self._send(500, b"no such case")
+
+
+class _HostileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Hostile)
+        self.hits: collections.Counter[str] = collections.Counter()
+        self.sent: dict[str, int] = {}
+        self.done: collections.defaultdict[str, threading.Event] = collections.defaultdict(threading.Event)
+        self.host_headers: dict[str, str | None] = {}
+        self._bomb: bytes | None = None
+        self._lock = threading.Lock()
+
+    def bomb(self) -> bytes:
+        with self._lock:
+            if self._bomb is None:
+                self._bomb = _gzip_bomb()
+            return self._bomb
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = _HostileServer()
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def _fetcher(sleeps=None, **overrides) -> HttpFetcher:
+    options = dict(
+        user_agent="newsbeam-test",
+        timeout=2.0,
+        max_bytes=1_000_000,
+        max_redirects=3,
+        retries=0,
+        backoff=0.0,
+        allow_private_hosts=True,
+        sleep=sleeps if sleeps is not None else _Sleeps(),
+    )
+    options.update(overrides)
+    return HttpFetcher(**options)
+
+
+def _fail(fetcher: HttpFetcher, url: str) -> FetchError:
+    try:
+        with pytest.raises(FetchError) as info:
+            fetcher.get(url)
+    finally:
+        fetcher.close()
+    return info.value
+
+
+def test_ok_response_and_charset_from_header(server):
+    fetcher = _fetcher()
+    response = fetcher.get(server.url("/ok"))
+    fetcher.close()
+    assert response.status == 200
+    assert response.url == server.url("/ok")
+    assert response.content == "caf\xe9".encode("latin-1")
+    assert response.content_type == "text/html"
+    assert response.charset == "ISO-8859-1"
+    assert response.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "mime", "charset"),
+    [
+        ("text/html; charset=utf-8", "text/html", "utf-8"),
+        ("Text/HTML;CHARSET='windows-1252'", "text/html", "windows-1252"),
+        ("text/xml;", "text/xml", None),
+        ("text/html; charset=", "text/html", None),
+        ("text/html; boundary=x; charset=koi8-r", "text/html", "koi8-r"),
+        ("", None, None),
+    ],
+)
+def test_content_type_and_charset_parsing(content_type, mime, charset):
+    response = HttpResponse(url="http://x/", status=200, headers={"content-type": content_type}, content=b"")
+    assert (response.content_type, response.charset) == (mime, charset)
+
+
+def test_declared_50_mb_body_is_refused_before_reading(server):
+    path = "/big-declared?t=1"
+    error = _fail(_fetcher(), server.url(path))
+    assert error.reason == "too_large"
+    assert error.status == 200
+    assert server.done[path].wait(10)
+    assert server.sent[path] < 16 * MB  # socket buffers only, not 50 MB
+
+
+def test_undeclared_50_mb_body_stops_reading_at_the_cap(server):
+    path = "/big-undeclared?t=1"
+    started = time.monotonic()
+    error = _fail(_fetcher(), server.url(path))
+    assert error.reason == "too_large"
+    assert "larger than 1000000 bytes" in str(error)
+    assert time.monotonic() - started < 5
+    assert server.done[path].wait(10)
+    assert server.sent[path] < 16 * MB
+
+
+def test_gzip_bomb_is_cut_off_without_inflating_it(server):
+    server.bomb()  # build it outside the measurement
+    tracemalloc.start()
+    try:
+        error = _fail(_fetcher(), server.url("/bomb"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error.reason == "too_large"
+    assert len(server.bomb()) < 2 * MB  # ~1 MB on the wire for 1 GB of zeros
+    assert peak < 16 * MB  # the 1 GB never lands in memory
+
+
+def test_gzip_bomb_builder_is_valid_gzip():
+    bomb = _gzip_bomb(total=8 * MB)
+    assert zlib.decompress(bomb, 31) == bytes(8 * MB)
+
+
+def test_body_dripping_one_byte_per_second_times_out_at_the_total_deadline(server):
+    # Every read returns within the 1.5 s read timeout, so only the total deadline can stop it.
+    started = time.monotonic()
+    error = _fail(_fetcher(timeout=1.5, total_timeout=2.5), server.url("/drip-body"))
+    elapsed = time.monotonic() - started
+    assert error.reason == "timeout"
+    assert 2.0 < elapsed < 5.0
+
+
+def test_headers_dripping_slowly_time_out_at_the_total_deadline(server):
+    started = time.monotonic()
+    error = _fail(_fetcher(timeout=1.0, total_timeout=1.0), server.url("/drip-headers"))
+    elapsed = time.monotonic() - started
+    assert error.reason == "timeout"
+    assert elapsed < 3.0
+
+
+def test_body_shorter_than_content_length_is_incomplete(server):
+    error = _fail(_fetcher(), server.url("/short"))
+    assert error.reason == "incomplete_body"
+    assert error.status == 200
+
+
+def test_body_shorter_than_content_length_is_retried(server):
+    sleeps = _Sleeps()
+    error = _fail(_fetcher(sleeps, retries=2), server.url("/short?retried"))
+    assert error.reason == "incomplete_body"
+    assert server.hits["/short?retried"] == 3
+    assert len(sleeps) == 2
+
+
+def test_body_longer_than_content_length_is_truncated_to_it(server):
+    fetcher = _fetcher()
+    assert fetcher.get(server.url("/long")).content == b"hello"
+    assert fetcher.get(server.url("/ok")).status == 200  # the session is still usable
+    fetcher.close()
+
+
+def test_redirect_loop_gives_too_many_redirects(server):
+    error = _fail(_fetcher(max_redirects=3), server.url("/loop"))
+    assert error.reason == "too_many_redirects"
+    assert server.hits["/loop"] == 4  # the first request and three redirects
+
+
+def test_redirect_chain_within_the_limit_is_followed(server):
+    fetcher = _fetcher(max_redirects=3)
+    response = fetcher.get(server.url("/hop?n=3"))
+    fetcher.close()
+    assert (response.status, response.url) == (200, server.url("/ok"))
+
+
+def test_redirect_to_file_url_is_a_bad_url(server):
+    error = _fail(_fetcher(), server.url("/to-file"))
+    assert error.reason == "bad_url"
+    assert error.url == "file:///etc/passwd"
+
+
+@pytest.mark.parametrize("path", ["/to-metadata", "/to-metadata-v6"])
+def test_redirect_to_link_local_is_blocked_even_with_private_hosts_allowed(server, path):
+    error = _fail(_fetcher(allow_private_hosts=True), server.url(path))
+    assert error.reason == "blocked_host"
+    assert "link-local" in str(error)
+
+
+def test_loopback_is_refused_without_allow_private_hosts(server):
+    error = _fail(_fetcher(allow_private_hosts=False), server.url("/ok?private"))
+    assert error.reason == "blocked_host"
+    assert server.hits["/ok?private"] == 0
+
+
+def test_429_with_retry_after_is_retried_after_the_hinted_delay(server):
+    sleeps = _Sleeps()
+    fetcher = _fetcher(sleeps, retries=2, backoff=0.01)
+    response = fetcher.get(server.url("/retry-after"))
+    fetcher.close()
+    assert (response.status, response.content, response.attempts) == (200, b"<p>finally</p>", 2)
+    assert sleeps == [7.0]
+    assert server.hits["/retry-after"] == 2
+
+
+def test_503_is_retried_then_given_up(server):
+    sleeps = _Sleeps()
+    error = _fail(_fetcher(sleeps, retries=3, backoff=0.5), server.url("/always-503"))
+    assert (error.reason, error.status) == ("http_503", 503)
+    assert server.hits["/always-503"] == 4
+    assert len(sleeps) == 3
+    # exponential backoff with jitter: 0.5 * 2**k + uniform(0, 0.5)
+    for k, pause in enumerate(sleeps):
+        assert 0.5 * 2**k <= pause <= 0.5 * 2**k + 0.5
+
+
+@pytest.mark.parametrize(("path", "reason"), [("/missing", "http_404"), ("/gone", "http_410")])
+def test_client_errors_are_not_retried(server, path, reason):
+    sleeps = _Sleeps()
+    error = _fail(_fetcher(sleeps, retries=3), server.url(path))
+    assert error.reason == reason
+    assert server.hits[path] == 1
+    assert sleeps == []
+
+
+def test_connection_refused_is_a_retried_connection_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps = _Sleeps()
+    error = _fail(_fetcher(sleeps, retries=1), f"http://127.0.0.1:{port}/")
+    assert error.reason == "connection_error"
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://example.org/x", "bad_url"),
+        ("javascript:alert(1)", "bad_url"),
+        ("http:///no-host", "bad_url"),
+        ("http://example.org:99999/", "bad_url"),
+    ],
+)
+def test_bad_urls_are_refused_before_any_request(url, reason):
+    with pytest.raises(FetchError) as info:
+        check_url(url, allow_private=True, resolver=_resolver({}))
+    assert info.value.reason == reason
+
+
+def _resolver(answers: dict[str, list[str]], calls: list[str] | None = None):
+    """A getaddrinfo stand-in: host -> successive answers (the last one repeats)."""
+    seen = collections.Counter()
+
+    def resolve(host, port, family=0, type=0, proto=0, flags=0):
+        if calls is not None:
+            calls.append(host)
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = answers[host][min(seen[host], len(answers[host]) - 1)]
+        seen[host] += 1
+        family = socket.AF_INET6 if ":" in answer else socket.AF_INET
+        sockaddr = (answer, port, 0, 0) if family == socket.AF_INET6 else (answer, port)
+        return [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    ("address", "allow_private", "reason"),
+    [
+        ("93.184.216.34", False, None),
+        ("127.0.0.2", False, "blocked_host"),
+        ("10.1.2.3", False, "blocked_host"),
+        ("0.0.0.0", False, "blocked_host"),
+        ("::1", False, "blocked_host"),
+        ("10.1.2.3", True, None),
+        ("169.254.169.254", True, "blocked_host"),
+        ("fe80::1", True, "blocked_host"),
+        ("::ffff:169.254.169.254", True, "blocked_host"),
+        ("::ffff:127.0.0.1", False, "blocked_host"),
+    ],
+)
+def test_host_policy(address, allow_private, reason):
+    resolver = _resolver({"news.test": [address]})
+    if reason is None:
+        check_url("https://news.test/a", allow_private, resolver)
+        return
+    with pytest.raises(FetchError) as info:
+        check_url("https://news.test/a", allow_private, resolver)
+    assert info.value.reason == reason
+
+
+def test_unresolvable_host_is_a_dns_error():
+    error = _fail(_fetcher(resolver=_resolver({})), "http://nowhere.test/")
+    assert error.reason == "dns_error"
+
+
+def test_connection_is_pinned_to_the_checked_address_with_the_host_header_kept(server):
+    # news.test exists only in the injected resolver: the request can only reach the
+    # loopback server if the connection uses the address the policy checked.
+    calls: list[str] = []
+    fetcher = _fetcher(resolver=_resolver({"news.test": ["127.0.0.1"]}, calls))
+    response = fetcher.get(f"http://news.test:{server.port}/ok?pinned")
+    fetcher.close()
+    assert response.status == 200
+    assert server.host_headers["/ok?pinned"] == f"news.test:{server.port}"
+    assert calls == ["news.test", "news.test"]  # the check, then the connection
+
+
+def test_dns_rebinding_to_loopback_after_the_check_is_refused(server):
+    # Public at check time, loopback when connecting.
+    resolver = _resolver({"rebind.test": ["93.184.216.34", "127.0.0.1"]})
+    error = _fail(
+        _fetcher(allow_private_hosts=False, resolver=resolver), f"http://rebind.test:{server.port}/ok?rebind"
+    )
+    assert error.reason == "blocked_host"
+    assert server.hits["/ok?rebind"] == 0
+
+
+def test_dns_rebinding_to_metadata_is_refused_even_with_private_hosts(server):
+    resolver = _resolver({"rebind.test": ["127.0.0.1", "169.254.169.254"]})
+    error = _fail(_fetcher(resolver=resolver), f"http://rebind.test:{server.port}/ok?rebind2")
+    assert error.reason == "blocked_host"
+    assert "link-local" in str(error)

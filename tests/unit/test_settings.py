@@ -1,0 +1,66 @@
+import pytest
+
+from newsbeam.config.settings import ConfigError, load_settings
+
+
+def _write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_load_and_are_typed():
+    settings = load_settings()
+    assert settings.fetch.timeout == 20.0
+    assert settings.fetch.allow_private_hosts is False
+    assert settings.elasticsearch.articles_alias == "news-articles"
+    assert settings.feeds == ()
+
+
+def test_user_file_merges_over_defaults(tmp_path):
+    path = _write(tmp_path, "fetch:\n  timeout: 5\nelasticsearch:\n  index_prefix: wire\n")
+    settings = load_settings(path)
+    assert settings.fetch.timeout == 5.0
+    assert settings.fetch.max_redirects == 5  # untouched default
+    assert settings.elasticsearch.failures_alias == "wire-failures"
+
+
+def test_feeds_file_replaces_the_list(tmp_path):
+    config = _write(tmp_path, "feeds:\n  - url: https://a.example/rss\n")
+    feeds = _write(tmp_path, "feeds:\n  - url: https://b.example/rss\n    name: B\n", "feeds.yaml")
+    settings = load_settings(config, feeds)
+    assert [(f.url, f.name) for f in settings.feeds] == [("https://b.example/rss", "B")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fetch:\n  timeout: -1\n", "fetch.timeout: Input should be greater than 0 (got -1)"),
+        ("fetch:\n  timout: 3\n", "fetch.timout: unknown key"),
+        ("feeds:\n  - url: ftp://x\n", "feeds.0.url: Value error, must be an http:// or https:// URL"),
+        ("feeds:\n  - name: no url\n", "feeds.0.url: Field required"),
+        ("elasticsearch:\n  index_prefix: Bad Prefix\n", "elasticsearch.index_prefix"),
+        ("fetch: [1, 2\n", "at line 2, column 1"),
+        ("- just a list\n", "expected a mapping"),
+    ],
+)
+def test_bad_values_name_their_key(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no-such.yaml: no such file"):
+        load_settings(tmp_path / "no-such.yaml")
+
+
+def test_example_feeds_file_is_valid():
+    from importlib import resources
+
+    path = resources.files("newsbeam.config").joinpath("feeds.example.yaml")
+    settings = load_settings(feeds_path=str(path))
+    assert len(settings.feeds) >= 4
+    assert all(feed.url.startswith("https://") for feed in settings.feeds)

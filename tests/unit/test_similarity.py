@@ -1,0 +1,204 @@
+"""Story clustering core: copies found, topic neighbours and digests kept apart."""
+
+import json
+import pathlib
+import pickle
+import random
+import subprocess
+import sys
+
+import pytest
+
+from newsbeam.transforms.similarity import (
+    DedupConfig,
+    band_keys,
+    cluster,
+    dedup_rows,
+    fingerprint,
+    is_copy,
+    normalize_paragraphs,
+    similarity,
+)
+
+CONFIG = DedupConfig()
+SEED = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "wire-story.txt"
+
+ORIGINAL = [
+    "WASHINGTON (Reuters) - The U.S. Senate on Thursday passed a $96 billion bill to replace "
+    "lead pipes, repair aging dams and upgrade wastewater plants, sending the measure to the "
+    "House with rare bipartisan support.",
+    "The vote was 71-27, with 21 Republicans joining all Democrats present in favor of the "
+    "legislation, which its sponsors called the largest investment in water systems in a "
+    "generation.",
+    '"Every family in this country deserves to turn on the tap and know the water is safe," '
+    "said Sen. Tom Carper, one of the bill's authors.",
+    "The bill sets aside $30 billion to remove lead service lines within ten years and $12 "
+    "billion for dam safety programs run by the Army Corps of Engineers.",
+    "It would also create a grant program to help small and rural towns pay for water "
+    "treatment upgrades they cannot finance through local bonds.",
+    "Opponents said the bill spent too much at a time of high federal deficits, calling it a "
+    "wish list rather than a budget.",
+    "House Speaker Mike Johnson has not said when the chamber will take up the bill.",
+    "The Environmental Protection Agency estimates that more than 9 million homes still get "
+    "water through lead pipes.",
+    "Utilities have warned that replacing the pipes could take decades without federal money, "
+    "because many of the lines run under private property.",
+]
+OTHER = [
+    "LONDON (Reuters) - Oil prices rose more than 3% on Thursday after OPEC+ agreed to deepen "
+    "its output cuts by a further 500,000 barrels per day from November.",
+    "Brent crude futures were up $2.61 at $84.20 a barrel by 0945 GMT, while West Texas "
+    "Intermediate crude rose $2.48 to $80.15.",
+    "Saudi Arabia will shoulder the largest share of the additional cut, according to a "
+    "statement from the Saudi energy ministry.",
+]
+
+
+def fp(paragraphs):
+    return fingerprint("\n\n".join(paragraphs), CONFIG)
+
+
+def test_normalization_strips_dateline_credits_boilerplate_and_unifies_style():
+    text = (
+        "Senate passes water bill\n\nWASHINGTON (AP) — The U.S. Senate passed it.\n\n"
+        "It costs 5 per cent more.\n\n— Reuters\n\nCopyright 2024 The Daily. All rights reserved."
+    )
+    assert normalize_paragraphs(text) == [
+        ["the", "us", "senate", "passed", "it"],
+        ["it", "costs", "5", "percent", "more"],
+    ]
+
+
+def test_trimmed_to_first_third_is_a_copy():
+    copy = ["ISLAMABAD: " + ORIGINAL[0].split(" - ", 1)[1]] + ORIGINAL[1:3]
+    assert is_copy(fp(ORIGINAL), fp(copy), CONFIG)
+    scores = similarity(fp(ORIGINAL), fp(copy), CONFIG)
+    assert scores.containment == 1.0
+    assert 0.2 < scores.resemblance < 0.4
+
+
+def test_reordered_paragraphs_dateline_swap_and_added_paragraph_are_copies():
+    reordered = [ORIGINAL[0], ORIGINAL[4], ORIGINAL[2], ORIGINAL[1], ORIGINAL[3], *ORIGINAL[5:]]
+    assert is_copy(fp(ORIGINAL), fp(reordered), CONFIG)
+    swapped = ["KABUL, Afghanistan (AP) — " + ORIGINAL[0].split(" - ", 1)[1], *ORIGINAL[1:]]
+    assert is_copy(fp(ORIGINAL), fp(swapped), CONFIG)
+    added = [
+        *ORIGINAL[:2],
+        "Local officials in Flint said the money would help the city.",
+        *ORIGINAL[2:],
+        "(With inputs from agencies)",
+    ]
+    assert is_copy(fp(ORIGINAL), fp(added), CONFIG)
+    styled = [p.replace("U.S.", "US").replace('"', "“") for p in ORIGINAL]
+    assert is_copy(fp(ORIGINAL), fp(styled), CONFIG)
+
+
+def test_follow_up_repeating_two_background_paragraphs_is_not_a_copy():
+    follow_up = [
+        "WASHINGTON — Mayors and water utilities on Friday urged the House to quickly approve "
+        "the water bill passed by the Senate, while conservative groups pledged to fight it.",
+        "Our cities have been patching century-old pipes for years, the head of the mayors' "
+        "conference said at a news conference outside the Capitol.",
+        ORIGINAL[3],
+        ORIGINAL[7],
+        "The Heritage Foundation called the bill a federal takeover of local responsibilities.",
+        "House Democrats said they expected a vote before the July 4 recess.",
+    ]
+    assert not is_copy(fp(ORIGINAL), fp(follow_up), CONFIG)
+
+
+def test_digest_of_openings_is_not_a_copy_and_does_not_bridge_stories():
+    digest = ["Senate passes water bill", ORIGINAL[0], "Oil jumps on OPEC cut", *OTHER[:2]]
+    trimmed = ORIGINAL[:3]
+    other_trim = OTHER[:2] + ["Analysts expect Brent to test $90 before the end of the year."]
+    assert not is_copy(fp(ORIGINAL), fp(digest), CONFIG)
+    labels = cluster(
+        [
+            ("a", fp(ORIGINAL), None),
+            ("b", fp(trimmed), None),
+            ("d", fp(digest), None),
+            ("o", fp(OTHER), None),
+            ("p", fp(other_trim), None),
+        ],
+        CONFIG,
+    )
+    assert labels == {"a": "a", "b": "a", "d": "d", "o": "o", "p": "o"}
+
+
+def test_cluster_ids_do_not_depend_on_input_order():
+    items = [
+        ("z9", fp(ORIGINAL), "2024-04-25T22:00:00Z"),
+        ("a1", fp(ORIGINAL[:4]), "2024-04-26T01:00:00Z"),
+        ("m5", fp(ORIGINAL[:3] + ["Local paragraph added by an outlet here today."]), None),
+        ("b2", fp(OTHER), None),
+        ("c3", fp(OTHER), "2024-10-03"),
+    ]
+    expected = {"z9": "z9", "a1": "z9", "m5": "z9", "b2": "c3", "c3": "c3"}
+    rng = random.Random(5)
+    for _ in range(6):
+        rng.shuffle(items)
+        assert cluster(items, CONFIG) == expected
+
+
+def test_dedup_rows_contract_aliases_and_every_id_once():
+    rows = [
+        {"id": "x", "text": "\n\n".join(ORIGINAL), "headline": "H", "date": "2024-04-26"},
+        {
+            "id": "y",
+            "text": "\n\n".join(ORIGINAL[:3]),
+            "published": "2024-04-25T10:00:00+00:00",
+            "cluster": "gold-ignored",
+        },
+        {"id": "w", "text": ""},
+    ]
+    assert dedup_rows(rows, CONFIG) == [
+        {"id": "x", "cluster": "y"},
+        {"id": "y", "cluster": "y"},
+        {"id": "w", "cluster": "w"},
+    ]
+
+
+def test_fingerprint_is_picklable_and_compact():
+    f = fp(ORIGINAL)
+    assert pickle.loads(pickle.dumps(f)) == f
+    assert f.stored_size() == 4 * f.n_shingles + 2 * len(f.paragraph_ends)
+    keys = band_keys(f, CONFIG)
+    assert len(keys) == CONFIG.bands + 1
+    assert keys[0].startswith("00:") and len(keys[0]) == 15
+    assert keys[-1].startswith("L:")
+
+
+GOLDEN_KEYS = ("00:c4aa5004bb3e", "01:5d9e2e64c7de")
+GOLDEN_TEXT = "The quick brown fox jumps over the lazy dog near the river bank today."
+
+
+def test_band_keys_golden_value_and_agree_across_processes():
+    keys = band_keys(fingerprint(GOLDEN_TEXT, CONFIG), CONFIG)
+    code = (
+        "import json; from newsbeam.transforms.similarity import DedupConfig, band_keys, "
+        f"fingerprint; c = DedupConfig(); print(json.dumps(band_keys(fingerprint({GOLDEN_TEXT!r}, c), c)))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345"},
+    )
+    assert tuple(json.loads(other.stdout)) == keys
+    assert keys[:2] == GOLDEN_KEYS
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="bands"):
+        DedupConfig(num_perm=64, bands=64, rows=2)
+    with pytest.raises(ValueError, match="min_containment"):
+        DedupConfig(min_containment=1.5)
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="seed wire story not available")
+def test_seed_story_copy_with_other_dateline_is_found():
+    text = SEED.read_text(encoding="utf-8")
+    body = text.split("ISLAMABAD-NEW YORK,", 1)[1]
+    copy = "WASHINGTON (Reuters) - " + "\n\n".join(body.split("\n\n")[:4])
+    assert is_copy(fingerprint(text, CONFIG), fingerprint(copy, CONFIG), CONFIG)

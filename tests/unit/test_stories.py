@@ -1,0 +1,68 @@
+import itertools
+
+from newsbeam.transforms.stories import IndexedCluster, StoryUpdate, resolve_clusters
+
+
+def story(cluster_id, canonical, size):
+    return {"cluster_id": cluster_id, "is_canonical": canonical, "size": size}
+
+
+def test_batch_cluster_takes_the_earliest_members_id_whatever_the_order():
+    nodes = [
+        ("b", "2020-06-27T10:00:00Z"),
+        ("a", "2020-06-27T12:00:00Z"),
+        ("c", None),
+        ("d", "2020-06-26T00:00:00Z"),
+    ]
+    edges = [("a", "b"), ("b", "c")]
+    for perm in itertools.permutations(nodes):
+        stories, updates = resolve_clusters(list(perm), edges, [])
+        assert stories == {
+            "a": story("b", False, 3),
+            "b": story("b", True, 3),
+            "c": story("b", False, 3),
+            "d": story("d", True, 1),
+        }
+        assert updates == []
+
+
+def test_ties_and_missing_dates_fall_back_to_the_smallest_id():
+    stories, _ = resolve_clusters([("y", None), ("x", None)], [("x", "y")], [])
+    assert stories["x"] == story("x", True, 2)
+    assert stories["y"] == story("x", False, 2)
+
+
+def test_a_later_copy_joins_the_indexed_cluster_id():
+    indexed = IndexedCluster("c1", "c1", "2020-06-27T09:00:00Z", ("c1", "c2", "c3"))
+    stories, updates = resolve_clusters([("n", "2020-06-28T00:00:00Z")], [], [("n", indexed)])
+    assert stories == {"n": story("c1", False, 4)}
+    assert updates == [StoryUpdate("c1", "c1", 4, "c1")]
+
+
+def test_an_earlier_copy_only_moves_the_canonical_flag():
+    indexed = IndexedCluster("c1", "c1", "2020-06-27T09:00:00Z", ("c1", "c2"))
+    stories, updates = resolve_clusters([("n", "2020-06-26T00:00:00Z")], [], [("n", indexed)])
+    assert stories == {"n": story("c1", True, 3)}
+    assert updates == [StoryUpdate("c1", "c1", 3, "n")]
+
+
+def test_an_article_matching_two_indexed_clusters_merges_them_into_the_smaller_id():
+    first = IndexedCluster("k2", "k2", "2020-06-27T09:00:00Z", ("k2", "k3"))
+    second = IndexedCluster("k1", "k9", "2020-06-27T11:00:00Z", ("k9",))
+    stories, updates = resolve_clusters([("n", "2020-06-28T00:00:00Z")], [], [("n", first), ("n", second)])
+    assert stories == {"n": story("k1", False, 4)}
+    assert updates == [StoryUpdate("k1", "k1", 4, "k2"), StoryUpdate("k2", "k1", 4, "k2")]
+
+
+def test_excluded_digest_stays_alone_and_bridges_nothing():
+    nodes = [("a", None), ("b", None), ("digest", None)]
+    stories, _ = resolve_clusters(nodes, [("a", "digest"), ("digest", "b")], [], excluded=["digest"])
+    assert stories == {"a": story("a", True, 1), "b": story("b", True, 1), "digest": story("digest", True, 1)}
+
+
+def test_articles_already_indexed_in_the_cluster_count_once():
+    indexed = IndexedCluster("a", "a", "2020-06-27T09:00:00Z", ("a", "b", "c"))
+    nodes = [("a", "2020-06-27T09:00:00Z"), ("b", "2020-06-27T10:00:00Z")]
+    stories, updates = resolve_clusters(nodes, [("a", "b")], [("b", indexed), ("a", indexed)])
+    assert stories == {"a": story("a", True, 3), "b": story("a", False, 3)}
+    assert updates == [StoryUpdate("a", "a", 3, "a")]

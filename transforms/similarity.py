@@ -1,0 +1,617 @@
+"""Story clustering core: which articles are copies of one wire story.  Pure.
+
+A *copy* derives from the same original report whatever its headline,
+dateline, agency credit, house style (U.S./US, quotes, per cent), trimmed,
+split or reordered paragraphs, an added local paragraph, editor's note or
+page boilerplate; a copy that keeps only the first third of the original is
+still a copy.  Different articles about the same event -- follow-ups,
+denials, reactions, a rival agency's own report -- are *not* copies even
+when they repeat a few background paragraphs, and neither is a digest that
+strings together the openings of several stories.
+
+How (every step is a pure function of the text and one ``DedupConfig``):
+
+1. ``normalize_paragraphs`` -- fingerprinting only, never for display: the
+   dateline (``transforms.dateline``), credit lines, bylines, editor's notes
+   and page boilerplate are dropped; case, quotes, whitespace, "U.S."/"US",
+   "per cent"/"percent" and a few British/American spellings are unified;
+   words are ``\\w+`` tokens.
+2. ``fingerprint`` -- word ``shingle_size``-grams hashed to 32 bits (each
+   word hashed once with CRC-32, a shingle is a fixed odd-multiplier mix of
+   its words, then MurmurHash3's finalizer), in document order with the
+   paragraph boundaries, plus a datasketch MinHash (``scheme="affine32"``,
+   seeded) over the distinct shingle hashes.
+3. ``band_keys`` -- LSH bands of the MinHash as short strings
+   ``"07:3fa2c19b04de"`` (band index, 48 bits of BLAKE2b of the band's rows):
+   Elasticsearch ``keyword`` terms; two articles are candidates when they
+   share one.
+4. ``similarity`` / ``is_copy`` -- exact verification on the stored
+   shingles: *resemblance* (Jaccard of the shingle sets) and *containment*
+   of the smaller document in the larger, counted by paragraph: a paragraph
+   of the smaller document is "found" when at least ``paragraph_match`` of
+   its shingles occur in the other document, and containment is the share
+   of the smaller document's shingles that sit in found paragraphs.  Counting
+   whole paragraphs makes house-style edits harmless (an edited paragraph is
+   still found) while two repeated background paragraphs in a follow-up
+   weigh only what two paragraphs weigh.
+5. ``cluster`` -- candidates from band keys, verification, union-find; a
+   *composite* article (a digest) whose matches with two articles that are
+   not copies of each other fall on disjoint parts of it is kept out of both,
+   so it cannot bridge two stories.  The cluster id is the id of the member
+   with the earliest ``published`` (ties and missing dates: smallest id),
+   whatever the input order.
+
+Determinism: no Python ``hash()``, no global RNG; the MinHash permutations
+come from ``DedupConfig.seed``, so every worker and every run computes the
+same band keys (``tests/unit/test_similarity.py`` pins a golden value).
+
+Stored size per article (500-word article, default config): 65 band keys,
+974 bytes as keywords; verification data (``Fingerprint``
+``shingles`` + ``paragraph_ends``) about 4 bytes per word, ~2.0 KB raw or
+~2.7 KB base64; the MinHash values themselves (512 bytes) need not be stored
+since the band keys are what is looked up.
+
+Example::
+
+    config = DedupConfig()
+    fps = {row_id: fingerprint(text, config) for row_id, text in texts.items()}
+    labels = cluster([(i, fp, published[i]) for i, fp in fps.items()], config)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import re
+import unicodedata
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from newsbeam.transforms.dateline import credit_line_agency, parse_dateline
+
+__all__ = [
+    "DedupConfig",
+    "Fingerprint",
+    "Scores",
+    "band_keys",
+    "cluster",
+    "dedup_rows",
+    "fingerprint",
+    "is_copy",
+    "normalize_paragraphs",
+    "similarity",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupConfig:
+    """Every knob of story clustering; one instance shared by all steps.
+
+    * ``shingle_size`` 5 words: short enough that a house-style edit spoils
+      few shingles, long enough that unrelated news shares almost none (two
+      different stories share stock phrases such as "said in a statement on",
+      not 5-grams in bulk).
+    * ``num_perm`` 128 = ``bands`` 64 x ``rows`` 2.  Candidates must survive
+      the worst copy we promise to find: the first third of an article, whose
+      resemblance to the full text is about 0.25-0.3 after edits.  The chance
+      to become a candidate is 1 - (1 - J^2)^64: 0.98 at J = 0.25, 0.998 at
+      J = 0.3, and 0.06 at J = 0.03 (topic neighbours sharing a stock line),
+      so lookups stay cheap.  One more key, ``"L:..."``, is the MinHash of the
+      first ``lead_shingles`` 20 shingles (the first sentence): a copy
+      trimmed from the end keeps it.
+    * ``min_containment`` 0.6 and ``paragraph_match`` 0.5: a copy's smaller
+      side is found paragraph by paragraph (edits, an added local paragraph
+      or editor's note cost one paragraph); a follow-up repeating two
+      background paragraphs out of five or more stays below 0.6.
+    * ``strong_containment`` 0.8 / ``max_unmatched_paragraphs`` 1: below
+      0.8, the smaller side may leave only one paragraph unmatched (the added
+      local paragraph); a short copy meeting a digest that repeats two of its
+      three paragraphs leaves two.
+    * ``anchor_paragraphs`` 2, unless resemblance >= ``anchor_exempt_resemblance``
+      0.5: a partial match must start within the first two paragraphs of both
+      documents -- a copy starts where its original starts (the lede), a
+      digest carries a story's opening in its middle.
+    * ``min_resemblance`` 0.12: rejects a short brief that reappears inside
+      a long digest or round-up (containment 1, resemblance small); above the
+      ~0.25 of a first-third copy.
+    * ``min_shingles`` 8: below that a text (a photo caption, a stub) is
+      a copy only when nearly identical (``short_resemblance`` 0.8).
+    * ``composite_overlap`` 0.2: a document whose matches with two
+      non-copies overlap in less than this share of paragraphs is a digest.
+    * ``seed`` fixes the MinHash permutations for every worker and run.
+
+    Thresholds follow from the arithmetic above and were checked on the
+    synthetic smoke set; the two structural rules (anchoring, unmatched
+    paragraphs) were added after digest errors on ``bench/data/wirecopies.jsonl``,
+    so that set is not an independent test of them (see its README).
+    """
+
+    shingle_size: int = 5
+    num_perm: int = 128
+    bands: int = 64
+    rows: int = 2
+    lead_shingles: int = 20
+    lead_bands: int = 2
+    min_containment: float = 0.6
+    strong_containment: float = 0.8
+    max_unmatched_paragraphs: int = 1
+    paragraph_match: float = 0.5
+    min_resemblance: float = 0.12
+    min_shingles: int = 8
+    anchor_paragraphs: int = 2
+    anchor_exempt_resemblance: float = 0.5
+    short_resemblance: float = 0.8
+    composite_overlap: float = 0.2
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.shingle_size < 1:
+            raise ValueError(f"shingle_size must be >= 1, got {self.shingle_size}")
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"bands * rows ({self.bands} * {self.rows}) must not exceed num_perm ({self.num_perm})"
+            )
+        for name in (
+            "min_containment",
+            "paragraph_match",
+            "min_resemblance",
+            "short_resemblance",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Fingerprint:
+    """What clustering needs of one article; picklable and compact.
+
+    ``minhash``: ``num_perm`` 32-bit MinHash values.  ``lead``: the min-hash
+    values over the first shingles (lead band keys).  ``shingles``: the
+    32-bit shingle hashes in document order, little-endian ``uint32`` bytes.
+    ``paragraph_ends``: for each kept paragraph, the index one past its last
+    shingle.  ``words``: normalized word count.
+    """
+
+    minhash: tuple[int, ...]
+    lead: tuple[int, ...]
+    shingles: bytes
+    paragraph_ends: tuple[int, ...]
+    words: int
+
+    @property
+    def n_shingles(self) -> int:
+        return len(self.shingles) // 4
+
+    def shingle_array(self) -> np.ndarray:
+        return np.frombuffer(self.shingles, dtype="<u4")
+
+    def stored_size(self) -> int:
+        """Bytes of the verification data (shingles + paragraph ends)."""
+        return len(self.shingles) + 2 * len(self.paragraph_ends)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    resemblance: float  # Jaccard of the shingle sets
+    containment: float  # paragraph-level containment of the smaller in the larger
+
+
+# --------------------------------------------------------------------------
+# Normalization
+
+_BOILERPLATE_RE = re.compile(
+    r"all rights reserved|^\s*subscribe\b|\bsubscribe (?:to|now)\b|follow us on|sign up for"
+    r"|may not be (?:re)?published|broadcast, rewritten|redistributed|^\s*(?:also )?read more\b"
+    r"|^\s*(?:also read|related(?: coverage| stories| articles)?|recommended|advertisement"
+    r"|click here|share this|download the .* app)\b|^\s*copyright\b|©"
+    r"|published from a wire agency feed|has been (?:corrected|updated) to"
+    r"|^\s*(?:editor'?s note|correction|clarification|update(?:d)?)\s*[:\-–—]"
+    r"|^\s*(?:reporting|writing|editing|additional reporting) by\b",
+    re.IGNORECASE,
+)
+_BYLINE_LINE_RE = re.compile(
+    r"^\s*By\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]*"
+    r"(?:\s+[A-Z][\w.'’-]*){0,3})*\s*$"
+)
+_STYLE = [
+    (re.compile(r"\bu\.\s?s\.(?:\s?a\.)?"), "us "),
+    (re.compile(r"\bu\.\s?k\."), "uk "),
+    (re.compile(r"\bu\.\s?n\."), "un "),
+    (re.compile(r"\bper\s+cent\b"), "percent"),
+    (re.compile(r"\bmr\.|\bmrs\.|\bms\.|\bdr\."), lambda m: m.group(0)[:-1]),
+    (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),
+]
+_SPELLING = {
+    "defence": "defense",
+    "offence": "offense",
+    "programme": "program",
+    "programmes": "programs",
+    "centre": "center",
+    "centres": "centers",
+    "labour": "labor",
+    "favour": "favor",
+    "honour": "honor",
+    "neighbour": "neighbor",
+    "neighbours": "neighbors",
+    "colour": "color",
+    "organisation": "organization",
+    "organisations": "organizations",
+    "recognised": "recognized",
+    "criticised": "criticized",
+    "authorised": "authorized",
+    "apologised": "apologized",
+    "emphasised": "emphasized",
+    "travelled": "traveled",
+    "cancelled": "canceled",
+    "towards": "toward",
+}
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def _is_noise_line(line: str) -> bool:
+    stripped = line.strip()
+    if not stripped:
+        return True
+    if _BOILERPLATE_RE.search(stripped):
+        return True
+    return bool(len(stripped) < 120 and (_BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)))
+
+
+def _headline_line(line: str) -> bool:
+    words = line.split()
+    return len(words) <= 20 and not re.search(r"[.!?…][\"”’')]?\s*$", line)
+
+
+def _tokens(paragraph: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", paragraph).lower()
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    for pattern, repl in _STYLE:
+        text = pattern.sub(repl, text)
+    return [_SPELLING.get(tok, tok) for tok in _TOKEN_RE.findall(text)]
+
+
+def normalize_paragraphs(text: str) -> list[list[str]]:
+    """The body's paragraphs as token lists, for fingerprinting only.
+
+    The dateline is cut, then every line is a paragraph; credit lines
+    ("— Reuters"), bylines, editor's notes, corrections and boilerplate
+    (copyright, subscribe, related links) are dropped.
+    """
+    if not text:
+        return []
+    dateline = parse_dateline(text)
+    if dateline.span:
+        # Drop the headline lines above the dateline too.
+        text = text[dateline.span[1] :]
+    out = []
+    in_body = False
+    for line in text.splitlines():
+        if _is_noise_line(line):
+            continue
+        if not in_body and _headline_line(line):
+            continue  # headline lines repeated above the body
+        in_body = True
+        toks = _tokens(line)
+        if toks:
+            out.append(toks)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Hashing
+
+_M32 = np.uint32(0xFFFFFFFF)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+@functools.lru_cache(maxsize=8)
+def _mixers(shingle_size: int) -> np.ndarray:
+    """Fixed odd multipliers, one per position in a shingle."""
+    gen = np.random.RandomState(0x5EED + shingle_size)
+    return (gen.randint(0, 1 << 31, shingle_size, dtype=np.uint32) * 2 + 1).astype(np.uint32)
+
+
+@functools.lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations for (num_perm, seed), built once."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+
+
+def _shingle_hashes(paragraphs: list[list[str]], k: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    words = [tok for para in paragraphs for tok in para]
+    if not words:
+        return np.zeros(0, dtype=np.uint32), ()
+    wh = np.fromiter(
+        (zlib.crc32(w.encode("utf-8")) for w in words),
+        dtype=np.uint32,
+        count=len(words),
+    )
+    n = max(1, len(words) - k + 1)
+    width = min(k, len(words))
+    mix = _mixers(k)
+    acc = np.zeros(n, dtype=np.uint32)
+    for j in range(width):
+        acc += wh[j : j + n] * mix[j]
+    hashes = _fmix32(acc)
+    # Shingle i starts at word i; it belongs to the paragraph holding word i.
+    ends = []
+    pos = 0
+    for para in paragraphs:
+        pos += len(para)
+        ends.append(min(pos, n))
+    ends[-1] = n
+    return hashes, tuple(ends)
+
+
+def _minhash(distinct: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """datasketch MinHash values (scheme affine32) of the distinct hashes.
+
+    Same values as ``MinHash(num_perm, seed, hashfunc=int, scheme="affine32")``
+    fed with ``update_batch(distinct.tolist())`` (``bench/dedup.py`` checks the
+    values are identical): one numpy expression without a MinHash object per
+    article, 0.04 ms against 0.08 ms for 500 shingles; either is small next to
+    normalization and tokenizing (~0.7 ms).
+    """
+    a, b = _permutations(config.num_perm, config.seed)
+    if distinct.size == 0:
+        return np.full(config.num_perm, 0xFFFFFFFF, dtype=np.uint32)
+    hv = _fmix32(distinct.astype(np.uint32))[:, None]
+    return (hv * a[None, :] + b[None, :]).min(axis=0)
+
+
+def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
+    """The ``Fingerprint`` of an article body (headline excluded: outlets rewrite it)."""
+    paragraphs = normalize_paragraphs(text)
+    hashes, ends = _shingle_hashes(paragraphs, config.shingle_size)
+    distinct = np.unique(hashes)
+    mh = _minhash(distinct, config)
+    lead_vals = _minhash(np.unique(hashes[: config.lead_shingles]), config)[: config.lead_bands]
+    if hashes.size < config.min_shingles:
+        lead_vals = lead_vals[:0]
+    return Fingerprint(
+        minhash=tuple(int(x) for x in mh) if distinct.size else (),
+        lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
+        shingles=hashes.astype("<u4").tobytes(),
+        paragraph_ends=ends,
+        words=sum(len(p) for p in paragraphs),
+    )
+
+
+def _key(prefix: str, values: Sequence[int]) -> str:
+    raw = np.asarray(values, dtype="<u4").tobytes()
+    return f"{prefix}:{hashlib.blake2b(raw, digest_size=6).hexdigest()}"
+
+
+def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
+    """LSH band keys: ``"BB:hhhhhhhhhhhh"`` per band, plus ``"L:..."`` for the lead.
+
+    Empty for an article without text.  Keys depend only on the fingerprint
+    and ``config`` (num_perm, bands, rows, seed), never on the process.
+    """
+    if not fp.minhash:
+        return ()
+    r = config.rows
+    keys = [_key(f"{i:02d}", fp.minhash[i * r : (i + 1) * r]) for i in range(config.bands)]
+    if fp.lead:
+        keys.append(_key("L", fp.lead))
+    return tuple(keys)
+
+
+# --------------------------------------------------------------------------
+# Verification
+
+
+def _found_paragraphs(small: Fingerprint, other_set: np.ndarray, config: DedupConfig) -> list[bool]:
+    arr = small.shingle_array()
+    present = np.isin(arr, other_set, assume_unique=False)
+    found = []
+    start = 0
+    for end in small.paragraph_ends:
+        size = end - start
+        found.append(size > 0 and present[start:end].sum() >= config.paragraph_match * size)
+        start = end
+    return found
+
+
+def _scores(a: Fingerprint, b: Fingerprint, config: DedupConfig) -> tuple[Scores, list[bool], list[bool]]:
+    """Scores, and which paragraphs of the smaller / larger are found in the other."""
+    sa, sb = np.unique(a.shingle_array()), np.unique(b.shingle_array())
+    if sa.size == 0 or sb.size == 0:
+        return Scores(0.0, 0.0), [], []
+    inter = np.intersect1d(sa, sb, assume_unique=True).size
+    resemblance = inter / (sa.size + sb.size - inter)
+    small, big_set, big, small_set = (a, sb, b, sa) if sa.size <= sb.size else (b, sa, a, sb)
+    found = _found_paragraphs(small, big_set, config)
+    found_big = _found_paragraphs(big, small_set, config)
+    total = small.n_shingles
+    start = 0
+    covered = 0
+    for end, ok in zip(small.paragraph_ends, found):
+        if ok:
+            covered += end - start
+        start = end
+    return Scores(resemblance, covered / total if total else 0.0), found, found_big
+
+
+def similarity(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig | None = None) -> Scores:
+    """Resemblance and paragraph containment (smaller in larger) of two fingerprints."""
+    return _scores(fp_a, fp_b, config or DedupConfig())[0]
+
+
+def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
+    """Whether two articles are copies of one story (see ``DedupConfig``)."""
+    if min(fp_a.n_shingles, fp_b.n_shingles) < config.min_shingles:
+        return similarity(fp_a, fp_b, config).resemblance >= config.short_resemblance
+    s, found_small, found_big = _scores(fp_a, fp_b, config)
+    if s.containment < config.min_containment or s.resemblance < config.min_resemblance:
+        return False
+    if (
+        s.containment < config.strong_containment
+        and found_small.count(False) > config.max_unmatched_paragraphs
+    ):
+        return False
+    if s.resemblance >= config.anchor_exempt_resemblance:
+        return True
+    # A partial copy starts where its original starts: in both documents the
+    # shared text begins within the first ``anchor_paragraphs`` paragraphs.
+    # A digest carries a story's opening in its middle.
+    return _anchored(found_small, config) and _anchored(found_big, config)
+
+
+def _anchored(found: list[bool], config: DedupConfig) -> bool:
+    return any(found[: config.anchor_paragraphs])
+
+
+# --------------------------------------------------------------------------
+# Clustering
+
+
+def _parse_time(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> frozenset[int]:
+    """Indices of ``doc``'s paragraphs found in ``other``."""
+    found = _found_paragraphs(doc, np.unique(other.shingle_array()), config)
+    return frozenset(i for i, ok in enumerate(found) if ok)
+
+
+def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) -> dict[str, str]:
+    """Cluster id for every item ``(id, fingerprint, published)``.
+
+    Deterministic whatever the order of ``items``; ids must be unique.
+    """
+    ids = [str(i) for i, _, _ in items]
+    if len(set(ids)) != len(ids):
+        raise ValueError("cluster: ids must be unique")
+    order = sorted(range(len(items)), key=lambda i: ids[i])
+    ids = [ids[i] for i in order]
+    fps = [items[i][1] for i in order]
+    times = [_parse_time(items[i][2]) for i in order]
+    n = len(ids)
+
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for i, fp in enumerate(fps):
+        for key in band_keys(fp, config):
+            buckets[key].append(i)
+    candidates = set()
+    for members in buckets.values():
+        if len(members) > 1:
+            for x in range(len(members)):
+                for y in range(x + 1, len(members)):
+                    candidates.add((members[x], members[y]))
+
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    for i, j in sorted(candidates):
+        if is_copy(fps[i], fps[j], config):
+            neighbours[i].add(j)
+            neighbours[j].add(i)
+
+    composite = set()
+    for d, partners in neighbours.items():
+        if len(partners) < 2:
+            continue
+        plist = sorted(partners)
+        regions = {p: _matched_region(fps[d], fps[p], config) for p in plist}
+        for x in range(len(plist)):
+            for y in range(x + 1, len(plist)):
+                u, v = plist[x], plist[y]
+                if v in neighbours[u]:
+                    continue
+                ru, rv = regions[u], regions[v]
+                if not ru or not rv:
+                    continue
+                if len(ru & rv) < config.composite_overlap * min(len(ru), len(rv)):
+                    composite.add(d)
+                    break
+            if d in composite:
+                break
+
+    uf = _UnionFind(n)
+    for i, partners in neighbours.items():
+        if i in composite:
+            continue
+        for j in partners:
+            if j not in composite:
+                uf.union(i, j)
+
+    best: dict[int, int] = {}
+    for i in range(n):
+        root = uf.find(i)
+        cur = best.get(root)
+        if cur is None or _earlier(times[i], ids[i], times[cur], ids[cur]):
+            best[root] = i
+    return {ids[i]: ids[best[uf.find(i)]] for i in range(n)}
+
+
+def _earlier(t_a: float | None, id_a: str, t_b: float | None, id_b: str) -> bool:
+    key_a = (t_a is None, t_a or 0.0, id_a)
+    key_b = (t_b is None, t_b or 0.0, id_b)
+    return key_a < key_b
+
+
+def dedup_rows(rows: Iterable[Mapping[str, Any]], config: DedupConfig) -> list[dict[str, str]]:
+    """The ``newsbeam dedup`` contract: rows in, ``{"id", "cluster"}`` out.
+
+    Input rows carry ``id`` and ``text`` (``title``/``headline`` and
+    ``published``/``date`` optional; every other field, a gold ``cluster``
+    included, is ignored).  Output has every input id exactly once, in input
+    order.
+    """
+    items = []
+    for row in rows:
+        if "id" not in row:
+            raise ValueError("dedup: every row needs an 'id'")
+        published = row.get("published")
+        if published is None:
+            published = row.get("date")
+        items.append((str(row["id"]), fingerprint(row.get("text") or "", config), published))
+    labels = cluster(items, config)
+    return [{"id": item_id, "cluster": labels[item_id]} for item_id, _, _ in items]

@@ -1,0 +1,369 @@
+"""ClusterStories: give syndicated copies of one story one ``story.cluster_id``.
+
+Input: ``Article``.  Output (``ClusterOutputs``): ``articles`` with
+``story`` (``cluster_id``, ``is_canonical``, ``size``), ``band_keys``,
+``dateline_places`` and ``agency`` set; ``updates``, partial updates
+(``StoryUpdate``) for articles indexed by earlier runs whose cluster grew,
+merged or lost its canonical copy.
+
+The graph (semantics: "Clusters" in DESIGN.md; similarity:
+``transforms.similarity``)::
+
+    Fingerprint ─► band keys ─► GroupByKey(band) ─► verify pairs ──────────┐
+         │                                                                 ├─► Resolve (one
+         └─► BatchElements ─► look up indexed copies by band key ─► verify ┘    per batch)
+                                                                                 │
+            articles + story fields ◄── side input (id → story) ◄───────────────┤
+            StoryUpdate per earlier cluster that changed ◄───────────────────────┘
+
+* Fingerprints and band keys are pure functions of the body and the frozen
+  ``DedupConfig`` (seeded), so every worker computes the same keys.
+* Candidate pairs are verified where they meet (one band bucket), in
+  parallel; buckets larger than ``max_bucket`` (boilerplate shared by
+  thousands of pages) are skipped and counted, never scanned pairwise.
+* Across runs the band keys are stored in the article (``story_bands``,
+  keyword) with the verification data (``story_fp``, not indexed); a new
+  article looks up indexed articles sharing a band key in batches and
+  verifies them, so a copy arriving tomorrow joins today's cluster.
+* ``Resolve`` sees only the current batch's ids, edges and matches (ids
+  and a few numbers per article; fingerprints only for the few articles
+  with two or more partners, to tell digests from copies), so nothing in it
+  grows with the stream: in streaming it runs once per window.
+* Ids: within a batch, the id of the earliest member (ties: smallest id);
+  a cluster already indexed keeps its id; an article joining two indexed
+  clusters merges them into the one whose id sorts first.  The canonical
+  copy is the earliest ``published`` (ties: smallest id) across the whole
+  cluster, indexed members included.
+
+Counters in ``news.stories``: ``fingerprinted``, ``candidate_pairs``,
+``copies``, ``indexed_matches``, ``oversized_buckets``, ``clusters_updated``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+
+from newsbeam.transforms.dateline import parse_dateline
+from newsbeam.transforms.model import Article
+from newsbeam.transforms.similarity import (
+    DedupConfig,
+    Fingerprint,
+    band_keys,
+    fingerprint,
+    is_copy,
+)
+
+__all__ = [
+    "ClusterOutputs",
+    "ClusterStories",
+    "IndexedCluster",
+    "StoryUpdate",
+    "decode_fingerprint",
+    "encode_fingerprint",
+    "resolve_clusters",
+]
+
+_NS = "news.stories"
+
+
+# -- pure parts ---------------------------------------------------------------
+
+
+def encode_fingerprint(fp: Fingerprint) -> dict[str, Any]:
+    """The verification data stored with an article (``story_fp``)."""
+    return {
+        "s": base64.b64encode(fp.shingles).decode("ascii"),
+        "p": list(fp.paragraph_ends),
+        "w": fp.words,
+    }
+
+
+def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
+    """Rebuild what ``is_copy`` needs from ``encode_fingerprint``'s output."""
+    return Fingerprint(
+        minhash=(),
+        lead=(),
+        shingles=base64.b64decode(data["s"]),
+        paragraph_ends=tuple(int(x) for x in data["p"]),
+        words=int(data.get("w", 0)),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexedCluster:
+    """A cluster of articles indexed by earlier runs, with its members' ids
+    (a re-extracted or re-fetched article may be in the batch and in the
+    index at once: sizes count it once)."""
+
+    cluster_id: str
+    canonical_id: str
+    canonical_published: str | None
+    members: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryUpdate:
+    """Set ``story`` on every indexed article whose cluster id is ``old_cluster_id``."""
+
+    old_cluster_id: str
+    cluster_id: str
+    size: int
+    canonical_id: str
+
+
+def _time_key(published: str | None, doc_id: str) -> tuple:
+    """Sort key: earliest ``published`` first, missing dates last, then id."""
+    if published:
+        try:
+            moment = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            return (0, moment.timestamp(), doc_id)
+    return (1, 0.0, doc_id)
+
+
+def resolve_clusters(
+    nodes: Sequence[tuple[str, str | None]],
+    edges: Iterable[tuple[str, str]],
+    matches: Iterable[tuple[str, IndexedCluster]],
+    excluded: Iterable[str] = (),
+) -> tuple[dict[str, dict[str, Any]], list[StoryUpdate]]:
+    """Cluster assignments for a batch (pure, order-independent).
+
+    ``nodes``: (id, published) of the batch's new articles; ``edges``:
+    verified copy pairs among them; ``matches``: (new id, indexed cluster it
+    copies); ``excluded``: ids kept out of every cluster (digests).
+    Returns the ``story`` of every new article and the updates that indexed
+    clusters need.
+    """
+    excluded = set(excluded)
+    published = dict(nodes)
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    clusters: dict[str, IndexedCluster] = {}
+    for doc_id in published:
+        find(f"n:{doc_id}")
+    for a, b in edges:
+        if a in published and b in published and a not in excluded and b not in excluded:
+            union(f"n:{a}", f"n:{b}")
+    for doc_id, indexed in matches:
+        if doc_id in published and doc_id not in excluded:
+            known = clusters.get(indexed.cluster_id)
+            # Several copies may report one cluster; keep the earliest canonical seen.
+            if known is None or _time_key(indexed.canonical_published, indexed.canonical_id) < _time_key(
+                known.canonical_published, known.canonical_id
+            ):
+                clusters[indexed.cluster_id] = indexed
+            union(f"n:{doc_id}", f"c:{indexed.cluster_id}")
+
+    components: dict[str, list[str]] = defaultdict(list)
+    for node in list(parent):
+        components[find(node)].append(node)
+
+    stories: dict[str, dict[str, Any]] = {}
+    updates: list[StoryUpdate] = []
+    for members in components.values():
+        new_ids = sorted(m[2:] for m in members if m.startswith("n:"))
+        indexed_ids = sorted(m[2:] for m in members if m.startswith("c:"))
+        if not new_ids:
+            continue
+        earliest_new = min(new_ids, key=lambda i: _time_key(published.get(i), i))
+        target = indexed_ids[0] if indexed_ids else earliest_new
+        size = len(set(new_ids).union(*(clusters[c].members for c in indexed_ids)))
+        candidates = [(published.get(i), i) for i in new_ids] + [
+            (clusters[c].canonical_published, clusters[c].canonical_id)
+            for c in indexed_ids
+            if clusters[c].canonical_id not in published  # a re-extracted copy counts with its new date
+        ]
+        canonical = min(candidates, key=lambda pc: _time_key(pc[0], pc[1]))[1]
+        for doc_id in new_ids:
+            stories[doc_id] = {"cluster_id": target, "is_canonical": doc_id == canonical, "size": size}
+        for c in indexed_ids:
+            updates.append(
+                StoryUpdate(old_cluster_id=c, cluster_id=target, size=size, canonical_id=canonical)
+            )
+    return stories, sorted(updates, key=lambda u: u.old_cluster_id)
+
+
+def find_digests(
+    fps: dict[str, Fingerprint], neighbours: dict[str, set[str]], config: DedupConfig
+) -> set[str]:
+    """Articles that copy two stories which are not copies of each other on
+    disjoint parts of their text (digests, round-ups): kept out of clusters
+    so they cannot bridge two stories."""
+    from newsbeam.transforms.similarity import _matched_region
+
+    digests = set()
+    for doc, partners in sorted(neighbours.items()):
+        plist = sorted(partners)
+        if len(plist) < 2 or doc not in fps:
+            continue
+        regions = {p: _matched_region(fps[doc], fps[p], config) for p in plist if p in fps}
+        for x, u in enumerate(plist):
+            for v in plist[x + 1 :]:
+                if v in neighbours.get(u, ()) or u not in regions or v not in regions:
+                    continue
+                ru, rv = regions[u], regions[v]
+                if ru and rv and len(ru & rv) < config.composite_overlap * min(len(ru), len(rv)):
+                    digests.add(doc)
+                    break
+            if doc in digests:
+                break
+    return digests
+
+
+# -- Beam ---------------------------------------------------------------------
+
+
+class _Node(NamedTuple):
+    id: str
+    published: str | None
+    fp: Fingerprint
+
+
+def _fingerprint_article(config: DedupConfig):
+    fingerprinted = beam.metrics.Metrics.counter(_NS, "fingerprinted")
+
+    def fn(article: Article):
+        fp = fingerprint(article.body, config)
+        dateline = parse_dateline(article.body, ", ".join(article.authors) or None)
+        fingerprinted.inc()
+        enriched = dataclasses.replace(
+            article,
+            band_keys=band_keys(fp, config),
+            dateline_places=dateline.places,
+            agency=dateline.agency,
+            fingerprint=encode_fingerprint(fp),
+        )
+        return enriched, _Node(article.id, article.published, fp)
+
+    return fn
+
+
+class _VerifyBucketFn(beam.DoFn):
+    def __init__(self, config: DedupConfig, max_bucket: int):
+        self._config = config
+        self._max_bucket = max_bucket
+        self._pairs = beam.metrics.Metrics.counter(_NS, "candidate_pairs")
+        self._copies = beam.metrics.Metrics.counter(_NS, "copies")
+        self._oversized = beam.metrics.Metrics.counter(_NS, "oversized_buckets")
+
+    def process(self, keyed):
+        _band, nodes = keyed
+        nodes = sorted({n.id: n for n in nodes}.values(), key=lambda n: n.id)
+        if len(nodes) < 2:
+            return
+        if len(nodes) > self._max_bucket:
+            self._oversized.inc()
+            return
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1 :]:
+                self._pairs.inc()
+                if is_copy(a.fp, b.fp, self._config):
+                    self._copies.inc()
+                    yield (a.id, b.id)
+
+
+def _resolve(nodes: list[_Node], edges: list[tuple[str, str]], matches: list, config: DedupConfig):
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    busy = {doc for doc, partners in neighbours.items() if len(partners) >= 2}
+    wanted = busy | {p for doc in busy for p in neighbours[doc]}
+    fps = {n.id: n.fp for n in nodes if n.id in wanted}
+    digests = find_digests(fps, neighbours, config)
+    digests |= {doc_id for doc_id, indexed in matches if indexed is None}
+    stories, updates = resolve_clusters(
+        [(n.id, n.published) for n in nodes],
+        edges,
+        [(doc_id, indexed) for doc_id, indexed in matches if indexed is not None],
+        digests,
+    )
+    return stories, updates
+
+
+class ClusterOutputs(NamedTuple):
+    articles: beam.PCollection
+    updates: beam.PCollection
+
+
+class ClusterStories(beam.PTransform):
+    """Article → Article with ``story``; plus ``StoryUpdate`` for indexed clusters.
+
+    ``es_settings``: where indexed articles are looked up (``None``: this
+    batch only, as for offline use and tests).
+    """
+
+    def __init__(self, config: DedupConfig | None = None, es_settings=None, max_bucket: int = 200):
+        super().__init__()
+        config = config or DedupConfig()
+        if not isinstance(config, DedupConfig):
+            raise ValueError("ClusterStories: config must be a DedupConfig")
+        if max_bucket < 2:
+            raise ValueError(f"ClusterStories: max_bucket must be at least 2, got {max_bucket}")
+        self._config = config
+        self._es = es_settings
+        self._max_bucket = max_bucket
+
+    def expand(self, articles):
+        config = self._config
+        pairs = articles | "Fingerprint" >> beam.Map(_fingerprint_article(config))
+        nodes = pairs | "Nodes" >> beam.MapTuple(lambda _article, node: node)
+        edges = (
+            nodes
+            | "ByBand" >> beam.FlatMap(lambda n: [(key, n) for key in band_keys(n.fp, config)])
+            | "GroupByBand" >> beam.GroupByKey()
+            | "VerifyPairs" >> beam.ParDo(_VerifyBucketFn(config, self._max_bucket))
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        if self._es is not None:
+            from newsbeam.connectors.story_index import LookupIndexedCopies
+
+            matches = nodes | "LookupIndexed" >> LookupIndexedCopies(self._es, config)
+        else:
+            matches = articles.pipeline | "NoIndex" >> beam.Create([])
+        resolved = (
+            nodes
+            | "AllNodes" >> beam.combiners.ToList()
+            | "Resolve"
+            >> beam.Map(
+                lambda all_nodes, e, m: _resolve(all_nodes, e, m, config),
+                beam.pvalue.AsList(edges),
+                beam.pvalue.AsList(matches),
+            )
+        )
+        stories = resolved | "Stories" >> beam.FlatMap(lambda r: sorted(r[0].items()))
+        updates = resolved | "Updates" >> beam.FlatMap(lambda r: r[1])
+        labelled = (
+            pairs
+            | "Articles" >> beam.MapTuple(lambda article, _node: article)
+            | "AddStory"
+            >> beam.Map(
+                lambda a, story_by_id: dataclasses.replace(a, story=story_by_id[a.id]),
+                beam.pvalue.AsDict(stories),
+            )
+        )
+        return ClusterOutputs(articles=labelled, updates=updates)
