@@ -1,11 +1,25 @@
 """Elasticsearch connection and index setup.
 
-``connect`` builds the official client from ``ElasticsearchSettings``: API
-key or basic auth, a private CA (``ca_certs``), ``cloud_id``; TLS
-verification always on.  ``describe`` names a cluster for messages without
-credentials.  ``setup_indices`` installs the index templates shipped in
-``config/templates/`` (each carries ``_meta.version``) and creates the first
-index behind each alias; it is idempotent and runs before a pipeline is
+``connect`` builds the official client (8.x or 9.x) from
+``ElasticsearchSettings``: API key or basic auth (also as ``user:pass@`` in
+the URL, which is moved out of the URL before the client sees it), a private
+CA (``ca_certs``), ``cloud_id``; TLS verification is always on.
+``describe`` names a cluster for messages, and ``redact`` removes user
+info, passwords and API keys from any text, so no message, log line or
+exception text built here carries a secret.
+
+``setup_indices`` installs the templates shipped in ``config/templates/``:
+component templates (``<prefix>@settings``: one shard and the english
+analyzer; ``<prefix>-<kind>@mappings``: the fields of the document
+contract) and one composable index template per kind
+(``<prefix>-<kind>-template`` for ``<prefix>-<kind>-*``), each with
+``_meta.version``.  A template is (re)installed when it is missing or the
+shipped version is newer; a newer installed version is left alone.  When a
+mappings template is upgraded, its new fields are added to the indices that
+already exist behind the alias (``PUT _mapping``); a change that cannot be
+applied in place raises ``EsSetupError`` telling to roll the alias over.
+Then ``<prefix>-<kind>-000001`` is created with the alias (write index)
+when the alias does not exist.  Idempotent; it runs before a pipeline is
 built, never from inside a transform.
 
 Example usage::
@@ -18,27 +32,50 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from newsbeam.config.settings import ElasticsearchSettings
 
 __all__ = [
     "TEMPLATE_KINDS",
+    "EsSetupError",
     "EsUnavailable",
     "connect",
     "describe",
+    "load_template",
     "ping",
+    "redact",
     "setup_indices",
 ]
 
 _LOG = logging.getLogger(__name__)
 TEMPLATE_KINDS = ("articles", "failures", "feeds")
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
 class EsUnavailable(Exception):
     """Elasticsearch could not be reached or refused the request."""
+
+
+class EsSetupError(EsUnavailable):
+    """Templates or indices could not be installed as shipped."""
+
+
+def redact(text: str, settings: ElasticsearchSettings | None = None) -> str:
+    """``text`` without URL user info and without the settings' secrets."""
+    text = _USERINFO.sub(r"\g<scheme>", str(text))
+    if settings is not None:
+        secrets = [settings.api_key, settings.password]
+        parts = urlsplit(settings.url or "")
+        if parts.password:
+            secrets += [parts.password, unquote(parts.password)]
+        for secret in sorted(filter(None, secrets), key=len, reverse=True):
+            if len(secret) >= 3:
+                text = text.replace(secret, "***")
+    return text
 
 
 def describe(settings: ElasticsearchSettings) -> str:
@@ -50,26 +87,50 @@ def describe(settings: ElasticsearchSettings) -> str:
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or url
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or redact(url)
+
+
+def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # IPv6 literal
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(parts.username), unquote(parts.password or ""))
 
 
 def connect(settings: ElasticsearchSettings, **extra: Any):
-    """A client for the configured cluster (no request is made here)."""
+    """A client for the configured cluster (no request is made here).
+
+    Works with the 8.x and 9.x clients; the client's major version must be
+    one the server accepts (a 9.x client asks for ``compatible-with=9``,
+    which Elasticsearch 8 refuses and Elasticsearch 9 and the embedded
+    server accept).
+    """
     from elasticsearch import Elasticsearch
 
     kwargs: dict[str, Any] = {
         "request_timeout": settings.request_timeout,
         "retry_on_timeout": True,
         "max_retries": 2,
+        "verify_certs": True,
     }
+    url_auth = None
     if settings.cloud_id:
         kwargs["cloud_id"] = settings.cloud_id
     else:
-        kwargs["hosts"] = [settings.url]
+        url, url_auth = _split_userinfo(settings.url or "")
+        kwargs["hosts"] = [url]
     if settings.api_key:
         kwargs["api_key"] = settings.api_key
     elif settings.username:
         kwargs["basic_auth"] = (settings.username, settings.password or "")
+    elif url_auth:
+        kwargs["basic_auth"] = url_auth
     if settings.ca_certs:
         kwargs["ca_certs"] = settings.ca_certs
     kwargs.update(extra)
@@ -84,7 +145,8 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
         return dict(client.info())
     except ApiError as exc:
         raise EsUnavailable(
-            f"Elasticsearch at {describe(settings)} answered HTTP {exc.meta.status}: {exc.message}"
+            f"Elasticsearch at {describe(settings)} answered HTTP {exc.meta.status}: "
+            f"{redact(exc.message, settings)}"
         ) from None
     except TransportError as exc:
         raise EsUnavailable(
@@ -92,47 +154,114 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
         ) from None
 
 
-def load_template(kind: str) -> dict[str, Any]:
-    text = resources.files("newsbeam.config").joinpath("templates", f"{kind}.json").read_text("utf-8")
+def load_template(name: str) -> dict[str, Any]:
+    """A shipped template: ``articles`` (index template) or ``component-articles``."""
+    text = resources.files("newsbeam.config").joinpath("templates", f"{name}.json").read_text("utf-8")
     return json.loads(text)
+
+
+def _component_name(prefix: str, part: str) -> str:
+    return f"{prefix}@settings" if part == "settings" else f"{prefix}-{part}@mappings"
+
+
+def _installed_version(found: list[dict[str, Any]], key: str) -> int | None:
+    if not found:
+        return None
+    version = found[0][key].get("_meta", {}).get("version")
+    return int(version) if isinstance(version, int) else None
+
+
+def _needs_install(name: str, installed: int | None, shipped: int) -> bool:
+    if installed is None or installed < shipped:
+        return True
+    if installed > shipped:
+        _LOG.warning("%s has version %d, newer than this newsbeam's %d: left as is", name, installed, shipped)
+    return False
 
 
 def setup_indices(client, prefix: str) -> list[str]:
     """Install templates and create ``<prefix>-<kind>-000001`` behind each
     alias when the alias does not exist yet.  Returns what was changed."""
-    from elasticsearch import BadRequestError
+    from elasticsearch import BadRequestError, NotFoundError
 
-    changes = []
+    changes: list[str] = []
+    upgraded: dict[str, dict[str, Any]] = {}  # kind -> new mappings, for existing indices
+    parts = ["settings", *TEMPLATE_KINDS]
+    for part in parts:
+        body = load_template(f"component-{part}")
+        name = _component_name(prefix, part)
+        try:
+            found = client.cluster.get_component_template(name=name)["component_templates"]
+        except NotFoundError:
+            found = []
+        installed = _installed_version(found, "component_template")
+        if _needs_install(name, installed, body["_meta"]["version"]):
+            client.cluster.put_component_template(name=name, template=body["template"], meta=body["_meta"])
+            changes.append(f"component template {name} v{body['_meta']['version']}")
+            if installed is not None and part != "settings":
+                upgraded[part] = body["template"]["mappings"]
     for kind in TEMPLATE_KINDS:
         alias = f"{prefix}-{kind}"
         body = load_template(kind)
         name = f"{alias}-template"
-        current = None
-        if client.indices.exists_index_template(name=name):
+        try:
             found = client.indices.get_index_template(name=name)["index_templates"]
-            current = found[0]["index_template"].get("_meta", {}).get("version") if found else None
-        if current != body["_meta"]["version"]:
+        except NotFoundError:
+            found = []
+        installed = _installed_version(found, "index_template")
+        if _needs_install(name, installed, body["_meta"]["version"]):
             client.indices.put_index_template(
                 name=name,
                 index_patterns=[f"{alias}-*"],
-                template=body["template"],
+                composed_of=[_component_name(prefix, part) for part in body["composed_of"]],
+                template=body.get("template") or {},
                 priority=body.get("priority", 200),
                 meta=body["_meta"],
             )
-            changes.append(f"template {name} v{body['_meta']['version']}")
-        if not client.indices.exists_alias(name=alias):
-            if client.indices.exists(index=alias):
-                raise EsUnavailable(
-                    f"index {alias} exists as a concrete index; newsbeam needs {alias} to be an "
-                    "alias (delete it or choose another --index-prefix)"
-                )
-            index = f"{alias}-000001"
-            try:
-                client.indices.create(index=index, aliases={alias: {"is_write_index": True}})
-            except BadRequestError as exc:
-                if "already_exists" not in str(exc):
-                    raise
-            changes.append(f"index {index} with alias {alias}")
+            changes.append(f"index template {name} v{body['_meta']['version']}")
+            if installed is not None and installed < 2:  # v1 carried its mappings inline
+                upgraded[kind] = load_template(f"component-{kind}")["template"]["mappings"]
+        if client.indices.exists_alias(name=alias):
+            if kind in upgraded:
+                changes += _apply_mappings(client, alias, upgraded[kind])
+            continue
+        if client.indices.exists(index=alias):
+            raise EsSetupError(
+                f"index {alias} exists as a concrete index; newsbeam needs {alias} to be an "
+                "alias (delete it or choose another --index-prefix)"
+            )
+        index = f"{alias}-000001"
+        try:
+            client.indices.create(index=index, aliases={alias: {"is_write_index": True}})
+        except BadRequestError as exc:
+            if "already_exists" not in str(exc):
+                raise
+        changes.append(f"index {index} with alias {alias}")
     if changes:
         _LOG.info("elasticsearch setup: %s", "; ".join(changes))
+    return changes
+
+
+def _apply_mappings(client, alias: str, mappings: dict[str, Any]) -> list[str]:
+    """Add upgraded fields to the indices behind ``alias``."""
+    from elasticsearch import BadRequestError
+
+    changes = []
+    for index in sorted(client.indices.get_alias(name=alias)):
+        try:
+            client.indices.put_mapping(
+                index=index,
+                properties=mappings.get("properties", {}),
+                dynamic=mappings.get("dynamic"),
+                dynamic_templates=mappings.get("dynamic_templates"),
+            )
+        except BadRequestError as exc:
+            error = exc.body.get("error") if isinstance(exc.body, dict) else None
+            reason = error.get("reason") if isinstance(error, dict) else None
+            raise EsSetupError(
+                f"the new mappings of {alias} cannot be applied to {index} in place "
+                f"({reason or exc.message}); roll the alias over (POST /{alias}/_rollover) so a new index "
+                "gets them, then run newsbeam es setup again"
+            ) from None
+        changes.append(f"mappings of {index} upgraded")
     return changes

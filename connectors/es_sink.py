@@ -1,27 +1,68 @@
 """WriteToElasticsearch: a batched, retrying, idempotent bulk sink.
 
-Input: ``IndexAction`` (target alias or index, ``_id``, document).  The
-documents of a bundle are buffered (created in ``start_bundle``) and sent
-with ``helpers.streaming_bulk`` whenever ``bulk_max_docs`` documents or
-``bulk_max_bytes`` bytes are waiting, and in ``finish_bundle``.
+Input: ``IndexAction`` (target alias or index, ``_id``, document, and the
+operation: ``index``, ``upsert``, ``update`` or ``delete``).  Output: the
+actions that were written (main output, in their own windows), ``failed``
+(``Failure(stage="index")`` for documents Elasticsearch rejects for good)
+and ``unwritten`` (actions that could not be sent after every retry).
 
-Guarantees: at-least-once delivery made idempotent by deterministic ids
-(a retry or a re-run overwrites the same ``_id``, never duplicates).
-Per-item 429/5xx are retried by ``streaming_bulk`` with exponential backoff;
-whole-request failures (connection errors, 429/5xx of the whole bulk) are
-retried here with exponential backoff and jitter up to ``max_retries``.
-Items Elasticsearch rejects for good (mapping conflicts, bad documents) go
-to the ``failed`` output as ``Failure(stage="index")``.  Documents that
-could not be sent at all after the retries go to the ``unwritten`` output
-(the CLI writes them to a local dead-letter file, exits 1, and replays them
-first on the next run).
+Batching: the actions of a bundle are buffered (the buffer is made in
+``start_bundle``) and sent as one ``_bulk`` request whenever ``max_docs``
+actions or ``max_bytes`` bytes of request body are waiting, when the oldest
+buffered action is older than ``max_buffer_seconds`` (checked as elements
+arrive; streaming bundles are short and ``finish_bundle`` flushes the rest),
+and in ``finish_bundle``.  One client per DoFn instance, made in ``setup()``
+with the transport's own retries off: retries are decided here.
+
+Retries: a whole request answered 429, 502, 503 or 504, a connection error
+or a timeout, and every item answered 429, 502, 503 or 504, are sent again
+after ``RetryPolicy.delay``: exponential backoff from ``initial_backoff``
+with jitter, capped at ``max_backoff``; a ``Retry-After`` header (seconds)
+is honoured up to ``max_retry_after``.  A request answered 413 is split in
+halves.  After ``max_retries`` retries the actions are ``unwritten``.
+Items rejected with any other status (mapping conflicts, bad documents)
+are not retried: they become ``failed`` with a stable reason
+(``mapping_error``, ``version_conflict``, ``http_<status>``).
+
+Idempotency: ids are deterministic (canonical URL for articles, stage and
+URL for failures, feed URL for feed health), so retries and re-runs write
+the same documents.  ``upsert`` (articles) is a scripted upsert that
+replaces the document's fields with the new ones *except* the fields listed
+in ``KEEP_FIELDS`` (``story``: cluster flags maintained by later partial
+``update`` actions; ``first_seen``), which keep their stored value, and the
+fields in ``MERGE_FIELDS`` (``urls``), whose stored values are kept and the
+new ones appended.  A replay of an old dead letter therefore never reverts
+newer cluster flags nor forgets a URL.  ``update`` is a partial ``doc``
+update (``doc_as_upsert`` false): for later writers such as cluster relabels.
+
+Rollover: an ``_id`` must live in one index behind an alias.  When the
+target alias has more than one index (it was rolled over), the ids of the
+batch are looked up with a real-time ``mget`` in the alias's other indices
+and each action found there is sent to that concrete index; the rest go to
+the write index.  The alias's indices are cached for ``alias_ttl`` seconds,
+so a rollover made by hand during a run is seen within that time.
+
+Stale failures: with ``clear_failures_alias`` set, after a batch of
+``upsert`` actions has been written, failure documents of stages
+``fetch``, ``extract`` and ``index`` whose ``url`` is one of the written
+articles' URLs are deleted (one ``terms`` search per batch; deletes only
+when something matched): an article that finally made it is not listed as
+failed forever.
+
+Dead letters: with ``dead_letter_dir`` set, unwritten actions are also
+written to ``<dir>/unwritten-<time>-<random>.jsonl`` (Beam ``FileSystems``,
+so a ``gs://`` or ``s3://`` directory works on remote workers) by the DoFn
+itself, before it returns, so they survive a pipeline that later fails.
+``replay_dead_letters`` sends them (same operations, same retries) and
+deletes each file once all its actions are written or rejected.
 
 Counters in ``news.es``: ``written``, ``retried``, ``rejected``,
-``unwritten``; distribution ``bulk_latency_ms``.
+``unwritten``, ``failures_cleared``; distributions ``bulk_latency_ms`` and
+``bulk_docs``.
 
 Example usage::
 
-    actions = articles | beam.Map(lambda a: IndexAction('news-articles', a.id, a.to_document()))
+    actions = articles | beam.Map(lambda a: IndexAction(alias, a.id, a.to_document(), a.url, "upsert"))
     result = actions | 'IndexToElasticsearch' >> WriteToElasticsearch(settings.elasticsearch)
     rejected, unwritten = result.failed, result.unwritten
 """
@@ -29,10 +70,13 @@ Example usage::
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import random
 import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -41,173 +85,691 @@ from apache_beam import pvalue
 from newsbeam.config.settings import ElasticsearchSettings
 from newsbeam.transforms.model import Failure
 
-__all__ = ["IndexAction", "WriteToElasticsearch"]
+__all__ = [
+    "FAILED_TAG",
+    "KEEP_FIELDS",
+    "MERGE_FIELDS",
+    "UNWRITTEN_TAG",
+    "BulkOutcome",
+    "BulkWriter",
+    "IndexAction",
+    "RetryPolicy",
+    "WriteToElasticsearch",
+    "classify_item",
+    "read_dead_letters",
+    "replay_dead_letters",
+    "write_dead_letters",
+]
 
 _LOG = logging.getLogger(__name__)
 _NS = "news.es"
 FAILED_TAG = "failed"
 UNWRITTEN_TAG = "unwritten"
-_RETRY_STATUSES = (429, 502, 503, 504)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+OPS = ("index", "upsert", "update", "delete")
+KEEP_FIELDS = ("story", "first_seen")
+MERGE_FIELDS = ("urls",)
+CLEARED_STAGES = ("fetch", "extract", "index")
+
+# Painless kept to the subset the embedded server runs too (no String.compareTo,
+# no entrySet loops): checked by tests/integration/test_es_sink.py.
+UPSERT_SCRIPT = """
+def kept = new HashMap();
+for (f in params.keep) {
+  if (ctx._source.containsKey(f) && ctx._source[f] != null) { kept[f] = ctx._source[f]; }
+}
+def merged = new HashMap();
+for (f in params.merge) {
+  if (ctx._source.containsKey(f) && ctx._source[f] != null) {
+    def m = new ArrayList(ctx._source[f]);
+    def add = params.doc[f];
+    if (add != null) { for (u in add) { if (!m.contains(u)) { m.add(u); } } }
+    merged[f] = m;
+  }
+}
+ctx._source.putAll(params.doc);
+for (f in kept.keySet()) { ctx._source[f] = kept[f]; }
+for (f in merged.keySet()) { ctx._source[f] = merged[f]; }
+""".strip()
 
 
 @dataclasses.dataclass(frozen=True)
 class IndexAction:
+    """One write: ``op`` is ``index`` (replace), ``upsert`` (see module doc),
+    ``update`` (partial ``doc``, the document must exist) or ``delete``."""
+
     index: str
     id: str
     source: dict[str, Any]
     url: str | None = None  # for failure documents
-    op: str = "index"  # "index": the whole document; "update": merge ``source`` into it
+    op: str = "index"
 
-    def to_bulk(self) -> dict[str, Any]:
-        if self.op == "update":
-            return {"_op_type": "update", "_index": self.index, "_id": self.id, "doc": self.source}
-        return {"_op_type": "index", "_index": self.index, "_id": self.id, "_source": self.source}
+    def __post_init__(self):
+        if self.op not in OPS:
+            raise ValueError(f"IndexAction.op must be one of {OPS}, got {self.op!r}")
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"op": self.op, "index": self.index, "id": self.id, "source": self.source, "url": self.url},
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> IndexAction:
+        row = json.loads(line)
+        return cls(row["index"], row["id"], row.get("source") or {}, row.get("url"), row.get("op", "index"))
 
 
-def _reason(error: Any, status: int) -> str:
-    kind = error.get("type", "") if isinstance(error, dict) else str(error)
-    if "parsing" in kind or "mapper" in kind or "illegal_argument" in kind:
-        return "mapping_error"
-    if status == 429:
-        return "rejected_429"
-    return kind or f"http_{status}"
+def bulk_lines(action: IndexAction, index: str | None = None) -> str:
+    """The NDJSON of one action (header and body lines, ending in a newline)."""
+    target = index or action.index
+    dumps = _dumps
+    if action.op == "delete":
+        return dumps({"delete": {"_index": target, "_id": action.id}}) + "\n"
+    if action.op == "index":
+        return dumps({"index": {"_index": target, "_id": action.id}}) + "\n" + dumps(action.source) + "\n"
+    header = dumps({"update": {"_index": target, "_id": action.id, "retry_on_conflict": 3}})
+    if action.op == "update":
+        return header + "\n" + dumps({"doc": action.source}) + "\n"
+    body = {
+        "script": {
+            "source": UPSERT_SCRIPT,
+            "lang": "painless",
+            "params": {"doc": action.source, "keep": list(KEEP_FIELDS), "merge": list(MERGE_FIELDS)},
+        },
+        "upsert": {},
+        "scripted_upsert": True,
+    }
+    return header + "\n" + dumps(body) + "\n"
 
 
-class _BulkIndexFn(beam.DoFn):
-    def __init__(self, settings: ElasticsearchSettings, sleep=time.sleep):
-        self._settings = settings
-        self._sleep = sleep
-        self._client = None
-        self._written = beam.metrics.Metrics.counter(_NS, "written")
-        self._retried = beam.metrics.Metrics.counter(_NS, "retried")
-        self._rejected = beam.metrics.Metrics.counter(_NS, "rejected")
-        self._unwritten = beam.metrics.Metrics.counter(_NS, "unwritten")
-        self._latency = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
-    def setup(self):
-        from newsbeam.connectors.es import connect
 
-        self._client = connect(self._settings, max_retries=0)
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5
+    initial_backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_retry_after: float = 60.0
 
-    def teardown(self):
-        if self._client is not None:
-            self._client.close()
+    def __post_init__(self):
+        if self.max_retries < 0 or self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValueError("RetryPolicy: max_retries, initial_backoff and max_backoff must be >= 0")
 
-    def start_bundle(self):
-        self._buffer: list[IndexAction] = []
-        self._bytes = 0
+    @classmethod
+    def from_settings(cls, settings: ElasticsearchSettings) -> RetryPolicy:
+        return cls(max_retries=settings.max_retries)
 
-    def process(self, action: IndexAction):
-        self._buffer.append(action)
-        self._bytes += len(json.dumps(action.source, default=str))
-        if len(self._buffer) >= self._settings.bulk_max_docs or self._bytes >= self._settings.bulk_max_bytes:
-            yield from self._flush()
+    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1, 2, ...): "equal
+        jitter" exponential backoff, capped, or the server's Retry-After."""
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.max_retry_after)
+        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (retry - 1))
+        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
-    def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindow
-        from apache_beam.utils.windowed_value import WindowedValue
 
-        for out in self._flush():
-            if isinstance(out, pvalue.TaggedOutput):
-                yield pvalue.TaggedOutput(out.tag, WindowedValue(out.value, 0, [GlobalWindow()]))
+def _retry_after(headers: Any) -> float | None:
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare for Elasticsearch, fall back to backoff
 
-    def _flush(self):
-        batch, self._buffer, self._bytes = self._buffer, [], 0
-        if not batch:
-            return
-        yield from self._send(batch)
 
-    def _send(self, batch: list[IndexAction]):
-        from elasticsearch import ApiError, TransportError, helpers
+def classify_item(op: str, info: dict[str, Any]) -> tuple[str, str | None]:
+    """``("ok" | "retry" | "reject", reason)`` for one item of a bulk response."""
+    status = int(info.get("status") or 0)
+    if 200 <= status < 300:
+        return "ok", None
+    if op == "delete" and status == 404:
+        return "ok", None  # already gone: deleting is idempotent
+    if status in RETRY_STATUSES:
+        return "retry", f"http_{status}"
+    error = info.get("error")
+    kind = error.get("type", "") if isinstance(error, dict) else str(error or "")
+    if status == 409 or "version_conflict" in kind:
+        return "reject", "version_conflict"
+    if any(word in kind for word in ("parsing", "mapper", "mapping", "illegal_argument", "strict_dynamic")):
+        return "reject", "mapping_error"
+    if status == 404 or "document_missing" in kind or "index_not_found" in kind:
+        return "reject", "not_found"
+    return "reject", f"http_{status}" if status else (kind or "unknown")
 
-        by_key = {(a.index, a.id): a for a in batch}
-        pending = list(by_key.values())
-        attempt = 0
-        while pending:
-            attempt += 1
-            started = time.monotonic()
-            failed_items: list[tuple[IndexAction, dict]] = []
-            ok_count = 0
-            try:
-                for ok, item in helpers.streaming_bulk(
-                    self._client,
-                    (a.to_bulk() for a in pending),
-                    chunk_size=len(pending),
-                    max_chunk_bytes=self._settings.bulk_max_bytes * 2,
-                    raise_on_error=False,
-                    raise_on_exception=False,
-                    max_retries=self._settings.max_retries,
-                    initial_backoff=0.5,
-                    max_backoff=30,
-                ):
-                    op, info = next(iter(item.items()))
-                    if ok:
-                        ok_count += 1
-                        continue
-                    action = by_key.get((info.get("_index"), info.get("_id")))
-                    if action is None:  # answered with the concrete index name
-                        action = next((a for a in pending if a.id == info.get("_id")), None)
-                    if action is not None:
-                        failed_items.append((action, info))
-            except (TransportError, ApiError) as exc:
-                self._latency.update(int((time.monotonic() - started) * 1000))
-                if attempt > self._settings.max_retries:
-                    _LOG.error(
-                        "bulk request failed %d times (%s); %d documents not written",
-                        attempt, type(exc).__name__, len(pending),
-                    )  # fmt: skip
-                    self._unwritten.inc(len(pending))
-                    for action in pending:
-                        yield pvalue.TaggedOutput(UNWRITTEN_TAG, action)
-                    return
-                self._retried.inc(len(pending))
-                self._sleep(min(30.0, 0.5 * 2 ** (attempt - 1)) + random.uniform(0, 0.5))
-                continue
-            self._latency.update(int((time.monotonic() - started) * 1000))
-            self._written.inc(ok_count)
-            retry_again = []
-            for action, info in failed_items:
-                status = int(info.get("status") or 0)
-                if status in _RETRY_STATUSES or status == 0:
-                    retry_again.append(action)
-                    continue
-                self._rejected.inc()
-                error = info.get("error")
-                reason = _reason(error, status)
-                message = error.get("reason") if isinstance(error, dict) else str(error)
-                yield pvalue.TaggedOutput(
-                    FAILED_TAG,
-                    Failure(url=action.url or action.id, stage="index", reason=reason,
-                            http_status=status, error=(message or "")[:500], at=_now()),
-                )  # fmt: skip
-            if retry_again and attempt <= self._settings.max_retries:
-                self._retried.inc(len(retry_again))
-                self._sleep(min(30.0, 0.5 * 2 ** (attempt - 1)) + random.uniform(0, 0.5))
-                pending = retry_again
-                continue
-            if retry_again:
-                self._unwritten.inc(len(retry_again))
-                for action in retry_again:
-                    yield pvalue.TaggedOutput(UNWRITTEN_TAG, action)
-            return
+
+def _item_message(info: dict[str, Any]) -> str:
+    error = info.get("error")
+    if isinstance(error, dict):
+        text = error.get("reason") or error.get("type") or ""
+        cause = error.get("caused_by")
+        if isinstance(cause, dict) and cause.get("reason"):
+            text = f"{text}: {cause['reason']}"
+    else:
+        text = str(error or "")
+    return text[:500]
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class WriteToElasticsearch(beam.PTransform):
-    """IndexAction → nothing written silently: ``failed`` and ``unwritten`` outputs."""
+@dataclasses.dataclass
+class BulkOutcome:
+    written: list[IndexAction] = dataclasses.field(default_factory=list)
+    rejected: list[tuple[IndexAction, Failure]] = dataclasses.field(default_factory=list)
+    unwritten: list[IndexAction] = dataclasses.field(default_factory=list)
+    error: str | None = None  # why the unwritten ones were not written (no secrets)
 
-    def __init__(self, settings: ElasticsearchSettings):
+    def extend(self, other: BulkOutcome) -> None:
+        self.written += other.written
+        self.rejected += other.rejected
+        self.unwritten += other.unwritten
+        self.error = other.error or self.error
+
+
+class _NoMetrics:
+    def inc(self, n: int = 1) -> None:
+        pass
+
+    def update(self, value: int) -> None:
+        pass
+
+
+class BulkWriter:
+    """Sends actions with ``_bulk`` and the retry rules of the module doc.
+
+    Plain class (no Beam): the DoFn, ``replay_dead_letters`` and the tests use
+    it.  ``sleep`` and ``clock`` are injectable; ``metrics`` maps counter
+    names to objects with ``inc``/``update``.
+    """
+
+    def __init__(
+        self,
+        client,
+        policy: RetryPolicy,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: dict[str, Any] | None = None,
+        alias_ttl: float = 10.0,
+        rng: random.Random | None = None,
+    ):
+        self._client = client
+        self._policy = policy
+        self._sleep = sleep
+        self._clock = clock
+        self._metrics = metrics or {}
+        self._alias_ttl = alias_ttl
+        self._aliases: dict[str, tuple[float, str | None, tuple[str, ...]]] = {}
+        self._rng = rng or random.Random()
+
+    def _metric(self, name: str):
+        return self._metrics.get(name) or _NoMetrics()
+
+    # -- routing across the indices of a rolled-over alias ----------------------
+
+    def _alias_indices(self, name: str) -> tuple[str | None, tuple[str, ...]]:
+        """(write index, other indices) behind ``name``; ``(None, ())`` for a
+        concrete index or an alias with one index (no lookup needed)."""
+        from elasticsearch import NotFoundError
+
+        cached = self._aliases.get(name)
+        now = self._clock()
+        if cached and now - cached[0] < self._alias_ttl:
+            return cached[1], cached[2]
+        try:
+            found = dict(self._client.indices.get_alias(name=name))
+        except NotFoundError:
+            found = {}
+        write, others = None, []
+        if len(found) > 1:
+            for index, info in sorted(found.items()):
+                if info.get("aliases", {}).get(name, {}).get("is_write_index"):
+                    write = index
+                else:
+                    others.append(index)
+        self._aliases[name] = (now, write, tuple(others))
+        return write, tuple(others)
+
+    def _targets(self, actions: Sequence[IndexAction]) -> list[str]:
+        """The index each action must go to (see "Rollover" in the module doc)."""
+        targets = [a.index for a in actions]
+        for name in sorted({a.index for a in actions}):
+            _write, others = self._alias_indices(name)
+            if not others:
+                continue
+            ids = sorted({a.id for a in actions if a.index == name})
+            docs = [{"_index": index, "_id": doc_id} for index in others for doc_id in ids]
+            response = self._client.mget(docs=docs, source=False)
+            home = {doc["_id"]: doc["_index"] for doc in response["docs"] if doc.get("found")}
+            for i, action in enumerate(actions):
+                if action.index == name and action.id in home:
+                    targets[i] = home[action.id]
+        return targets
+
+    # -- sending ---------------------------------------------------------------
+
+    def write(self, actions: Sequence[IndexAction], lines: Sequence[str] | None = None) -> BulkOutcome:
+        """Write ``actions`` (``lines``: their ``bulk_lines``, if already made)."""
+        from elasticsearch import ApiError, ConnectionError, ConnectionTimeout
+
+        outcome = BulkOutcome()
+        pending = list(actions)
+        retry = 0
+        retry_after: float | None = None
+        while pending:
+            if retry:
+                self._metric("retried").inc(len(pending))
+                self._sleep(self._policy.delay(retry, retry_after, self._rng))
+            retry_after = None
+            started = self._clock()
+            try:
+                targets = self._targets(pending)
+                if lines is not None and retry == 0 and all(t == a.index for t, a in zip(targets, pending)):
+                    body = "".join(lines)
+                else:
+                    body = "".join(bulk_lines(a, t) for a, t in zip(pending, targets))
+                response = self._client.bulk(operations=body, refresh=False)
+            except ApiError as exc:
+                status = int(getattr(exc.meta, "status", 0) or 0)
+                self._metric("bulk_latency_ms").update(int((self._clock() - started) * 1000))
+                if status == 413 and len(pending) > 1:
+                    half = len(pending) // 2
+                    outcome.extend(self.write(pending[:half]))
+                    outcome.extend(self.write(pending[half:]))
+                    return outcome
+                error = f"HTTP {status} {getattr(exc, 'error', '') or ''}".strip()
+                if status not in RETRY_STATUSES or retry >= self._policy.max_retries:
+                    return self._give_up(outcome, pending, error, retry)
+                retry_after = _retry_after(getattr(exc.meta, "headers", None))
+                retry += 1
+                continue
+            except (ConnectionError, ConnectionTimeout) as exc:
+                self._metric("bulk_latency_ms").update(int((self._clock() - started) * 1000))
+                if retry >= self._policy.max_retries:
+                    return self._give_up(outcome, pending, type(exc).__name__, retry)
+                retry += 1
+                continue
+            self._metric("bulk_latency_ms").update(int((self._clock() - started) * 1000))
+            self._metric("bulk_docs").update(len(pending))
+            items = response["items"]
+            if len(items) != len(pending):  # never seen; do not guess which is which
+                raise RuntimeError(f"bulk answered {len(items)} items for {len(pending)} actions")
+            again = []
+            ok = 0
+            for action, item in zip(pending, items):
+                _op, info = next(iter(item.items()))
+                verdict, reason = classify_item(action.op, info)
+                if verdict == "ok":
+                    ok += 1
+                    outcome.written.append(action)
+                elif verdict == "retry":
+                    again.append(action)
+                else:
+                    status = int(info.get("status") or 0)
+                    failure = Failure(
+                        url=action.url or action.id,
+                        stage="index",
+                        reason=reason or "unknown",
+                        http_status=status or None,
+                        error=_item_message(info),
+                        at=_now(),
+                    )
+                    outcome.rejected.append((action, failure))
+            self._metric("written").inc(ok)
+            if again and retry >= self._policy.max_retries:
+                return self._give_up(outcome, again, "items answered 429/5xx", retry)
+            if again:
+                retry += 1
+            pending = again
+        self._metric("rejected").inc(len(outcome.rejected))
+        return outcome
+
+    def _give_up(self, outcome: BulkOutcome, pending: list[IndexAction], error: str, retry: int):
+        _LOG.error("%d documents not written after %d retries (%s)", len(pending), retry, error)
+        self._metric("unwritten").inc(len(pending))
+        self._metric("rejected").inc(len(outcome.rejected))
+        outcome.unwritten += pending
+        outcome.error = error
+        return outcome
+
+    # -- stale failures --------------------------------------------------------
+
+    def clear_failures(self, failures_alias: str, written: Iterable[IndexAction]) -> int:
+        """Delete failure documents (stages fetch/extract/index) of the URLs of
+        the written ``upsert`` actions; returns how many were deleted."""
+        urls: set[str] = set()
+        for action in written:
+            if action.op != "upsert":
+                continue
+            if action.url:
+                urls.add(action.url)
+            value = action.source.get("urls") or []
+            urls.update([value] if isinstance(value, str) else value)
+            if action.source.get("canonical_url"):
+                urls.add(action.source["canonical_url"])
+        if not urls:
+            return 0
+        from elasticsearch import ApiError, ConnectionError, ConnectionTimeout
+
+        try:
+            response = self._client.search(
+                index=failures_alias,
+                query={
+                    "bool": {
+                        "filter": [
+                            {"terms": {"url": sorted(urls)}},
+                            {"terms": {"stage": list(CLEARED_STAGES)}},
+                        ]
+                    }
+                },
+                source=False,
+                size=10_000,
+                ignore_unavailable=True,
+            )
+        except (ApiError, ConnectionError, ConnectionTimeout) as exc:
+            _LOG.warning("could not look up stale failures (%s); they stay", type(exc).__name__)
+            return 0
+        deletes = [
+            IndexAction(hit["_index"], hit["_id"], {}, op="delete") for hit in response["hits"]["hits"]
+        ]
+        if not deletes:
+            return 0
+        outcome = self.write(deletes)
+        cleared = len(outcome.written)
+        self._metric("failures_cleared").inc(cleared)
+        return cleared
+
+
+# -- dead letters ---------------------------------------------------------------
+
+
+def write_dead_letters(folder: str, actions: Sequence[IndexAction]) -> str | None:
+    """Write ``actions`` as JSON lines to a new file under ``folder``; its path."""
+    if not actions:
+        return None
+    from apache_beam.io.filesystems import FileSystems
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = FileSystems.join(folder, f"unwritten-{stamp}-{uuid.uuid4().hex[:12]}.jsonl")
+    if "://" not in folder:
+        import os
+
+        os.makedirs(folder, exist_ok=True)
+    data = "".join(action.to_json() + "\n" for action in actions).encode("utf-8")
+    with FileSystems.create(path + ".tmp") as handle:
+        handle.write(data)
+    FileSystems.rename([path + ".tmp"], [path])
+    return path
+
+
+def read_dead_letters(folder: str) -> list[tuple[str, list[IndexAction]]]:
+    """The dead-letter files under ``folder`` (oldest first) with their actions."""
+    from apache_beam.io.filesystems import FileSystems
+
+    pattern = FileSystems.join(folder, "unwritten-*.jsonl")
+    try:
+        matches = FileSystems.match([pattern])[0].metadata_list
+    except Exception as exc:
+        if "No files found" in str(exc) or "not found" in str(exc).lower():
+            return []
+        raise
+    found = []
+    for meta in sorted(matches, key=lambda m: m.path):
+        with FileSystems.open(meta.path) as handle:
+            text = handle.read().decode("utf-8")
+        actions = [IndexAction.from_json(line) for line in text.splitlines() if line.strip()]
+        found.append((meta.path, actions))
+    return found
+
+
+def replay_dead_letters(
+    client,
+    folder: str,
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    failures_alias: str | None = None,
+) -> tuple[int, list[Failure], BulkOutcome | None]:
+    """Send every dead-letter file under ``folder``; delete each file once all
+    its actions were written or rejected for good.
+
+    Returns ``(written, failures, unfinished)``: the rejected actions as
+    ``Failure`` values (the caller records them), and the outcome of the first
+    file that could not be sent (``None`` when all went), which stays.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    writer = BulkWriter(client, policy, sleep=sleep)
+    written, failures = 0, []
+    for path, actions in read_dead_letters(folder):
+        outcome = writer.write(actions)
+        if outcome.unwritten:
+            return written + len(outcome.written), failures, outcome
+        written += len(outcome.written)
+        failures += [failure for _action, failure in outcome.rejected]
+        if failures_alias:
+            writer.clear_failures(failures_alias, outcome.written)
+        FileSystems.delete([path])
+    return written, failures, None
+
+
+# -- the transform -----------------------------------------------------------------
+
+
+class _BulkIndexFn(beam.DoFn):
+    def __init__(
+        self,
+        settings: ElasticsearchSettings,
+        policy: RetryPolicy,
+        max_docs: int,
+        max_bytes: int,
+        max_buffer_seconds: float | None,
+        clear_failures_alias: str | None,
+        dead_letter_dir: str | None,
+        sleep: Callable[[float], None] | None,
+        clock: Callable[[], float] | None,
+    ):
+        self._settings = settings
+        self._policy = policy
+        self._max_docs = max_docs
+        self._max_bytes = max_bytes
+        self._max_buffer_seconds = max_buffer_seconds
+        self._clear_failures_alias = clear_failures_alias
+        self._dead_letter_dir = dead_letter_dir
+        self._sleep = sleep
+        self._clock = clock
+        self._client = None
+        self._pool = None
+        self._aliases = None  # alias cache shared by the requests of this instance
+        self._metrics = {
+            name: beam.metrics.Metrics.counter(_NS, name)
+            for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
+        }
+        self._metrics["bulk_latency_ms"] = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
+        self._metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
+
+    def setup(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from newsbeam.connectors.es import connect
+
+        self._client = connect(self._settings, max_retries=0, retry_on_timeout=False)
+        # One request in flight while the next batch is buffered and serialized.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbeam-bulk")
+
+    def teardown(self):
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def start_bundle(self):
+        self._buffer: list[tuple[IndexAction, str, Any, Any]] = []
+        self._bytes = 0
+        self._oldest: float | None = None
+        self._inflight = None  # (future, buffer entries) of the request being sent
+
+    def process(self, action: IndexAction, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        lines = bulk_lines(action)
+        self._buffer.append((action, lines, timestamp, window))
+        self._bytes += len(lines.encode("utf-8"))
+        now = (self._clock or time.monotonic)()
+        if self._oldest is None:
+            self._oldest = now
+        too_old = self._max_buffer_seconds is not None and now - self._oldest >= self._max_buffer_seconds
+        if len(self._buffer) >= self._max_docs or self._bytes >= self._max_bytes or too_old:
+            yield from self._flush(final=False)
+
+    def finish_bundle(self):
+        yield from self._flush(final=True)
+
+    def _send(self, entries) -> tuple[BulkOutcome, _Tally]:
+        """Runs on the request thread: Beam metrics are recorded in a tally and
+        applied on the bundle's thread (they are bound to it)."""
+        tally = _Tally()
+        writer = BulkWriter(
+            self._client,
+            self._policy,
+            sleep=self._sleep or time.sleep,
+            clock=self._clock or time.monotonic,
+            metrics=tally.metrics(),
+        )
+        if self._aliases is not None:
+            writer._aliases = self._aliases
+        outcome = writer.write([e[0] for e in entries], [e[1] for e in entries])
+        self._aliases = writer._aliases
+        if self._clear_failures_alias and outcome.written:
+            writer.clear_failures(self._clear_failures_alias, outcome.written)
+        if outcome.unwritten and self._dead_letter_dir:
+            path = write_dead_letters(self._dead_letter_dir, outcome.unwritten)
+            _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+        return outcome, tally
+
+    def _flush(self, final: bool):
+        batch, self._buffer, self._bytes, self._oldest = self._buffer, [], 0, None
+        done = []
+        if self._inflight is not None:
+            done.append(self._inflight)
+            self._inflight = None
+        if batch:
+            self._inflight = (self._pool.submit(self._send, batch), batch)
+        if final and self._inflight is not None:
+            done.append(self._inflight)
+            self._inflight = None
+        for future, entries in done:
+            outcome, tally = future.result()
+            tally.apply(self._metrics)
+            yield from self._emit(outcome, entries)
+
+    def _emit(self, outcome: BulkOutcome, entries):
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        where = {id(entry[0]): (entry[2], entry[3]) for entry in entries}
+
+        def wrap(value, action):
+            timestamp, window = where[id(action)]
+            return WindowedValue(value, timestamp, [window])
+
+        for action in outcome.written:
+            yield wrap(action, action)
+        for action, failure in outcome.rejected:
+            yield pvalue.TaggedOutput(FAILED_TAG, wrap(failure, action))
+        for action in outcome.unwritten:
+            yield pvalue.TaggedOutput(UNWRITTEN_TAG, wrap(action, action))
+
+
+class _Tally:
+    """Counter and distribution updates recorded off the bundle's thread."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, int]] = []
+
+    def metrics(self) -> dict[str, Any]:
+        tally = self
+
+        class _Recorder:
+            def __init__(self, name):
+                self.name = name
+
+            def inc(self, n: int = 1) -> None:
+                tally.calls.append((self.name, n))
+
+            def update(self, value: int) -> None:
+                tally.calls.append((self.name, value))
+
+        names = (
+            "written",
+            "retried",
+            "rejected",
+            "unwritten",
+            "failures_cleared",
+            "bulk_latency_ms",
+            "bulk_docs",
+        )
+        return {name: _Recorder(name) for name in names}
+
+    def apply(self, metrics: dict[str, Any]) -> None:
+        for name, value in self.calls:
+            metric = metrics[name]
+            if hasattr(metric, "inc"):
+                metric.inc(value)
+            else:
+                metric.update(value)
+
+
+class WriteToElasticsearch(beam.PTransform):
+    """IndexAction → written actions (main), ``failed`` Failures, ``unwritten`` actions.
+
+    ``max_docs``/``max_bytes`` default to the settings' ``bulk_max_docs`` and
+    ``bulk_max_bytes``; ``dead_letter_dir`` to the settings' ``dead_letter_dir``.
+    """
+
+    def __init__(
+        self,
+        settings: ElasticsearchSettings,
+        *,
+        policy: RetryPolicy | None = None,
+        max_docs: int | None = None,
+        max_bytes: int | None = None,
+        max_buffer_seconds: float | None = None,
+        clear_failures_alias: str | None = None,
+        dead_letter_dir: str | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ):
         super().__init__()
         if not isinstance(settings, ElasticsearchSettings):
             raise ValueError("WriteToElasticsearch: settings must be an ElasticsearchSettings")
-        self._settings = settings
+        if max_docs is not None and max_docs < 1:
+            raise ValueError(f"WriteToElasticsearch: max_docs must be >= 1, got {max_docs}")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError(f"WriteToElasticsearch: max_bytes must be >= 1, got {max_bytes}")
+        if max_buffer_seconds is not None and max_buffer_seconds < 0:
+            raise ValueError("WriteToElasticsearch: max_buffer_seconds must be >= 0")
+        self._fn = _BulkIndexFn(
+            settings,
+            policy or RetryPolicy.from_settings(settings),
+            max_docs or settings.bulk_max_docs,
+            max_bytes or settings.bulk_max_bytes,
+            max_buffer_seconds,
+            clear_failures_alias,
+            dead_letter_dir if dead_letter_dir is not None else settings.dead_letter_dir,
+            sleep,
+            clock,
+        )
 
     def expand(self, actions):
-        return actions | "Bulk" >> beam.ParDo(_BulkIndexFn(self._settings)).with_outputs(
+        return actions | "Bulk" >> beam.ParDo(self._fn).with_outputs(
             FAILED_TAG, UNWRITTEN_TAG, main="written"
         )

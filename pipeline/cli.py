@@ -148,6 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(setup, feeds=False)
     setup.set_defaults(func=_cmd_es_setup, beam_args=False)
 
+    kibana = sub.add_parser("kibana", help="Kibana data views, saved searches and dashboard")
+    kibana_sub = kibana.add_subparsers(dest="kibana_command", metavar="ACTION")
+    kibana_sub.required = True
+    kibana_import = kibana_sub.add_parser(
+        "import",
+        help="import the shipped data views, searches and dashboard (overwrites them)",
+        description="POST the shipped saved objects to Kibana's import API with overwrite=true. "
+        "Auth from KIBANA_API_KEY, else KIBANA_USERNAME/KIBANA_PASSWORD; KIBANA_CA_CERTS for a "
+        "private CA.",
+    )
+    kibana_import.add_argument("--kibana-url", metavar="URL", help="Kibana base URL (env KIBANA_URL)")
+    kibana_import.add_argument(
+        "--index-prefix", metavar="P", help="data views for <P>-articles, ... (default: news)"
+    )
+    kibana_import.add_argument("--space", metavar="ID", help="Kibana space (default: the default space)")
+    kibana_import.set_defaults(func=_cmd_kibana_import, beam_args=False)
+
     extract = sub.add_parser(
         "extract",
         help="extract articles from saved HTML files into JSON lines",
@@ -357,6 +374,39 @@ def _cmd_es_setup(args, _beam_args) -> int:
     return 0
 
 
+def _cmd_kibana_import(args, _beam_args) -> int:
+    import re
+
+    from newsbeam.connectors.kibana import KibanaError, import_objects, load_objects, objects_for_prefix
+
+    url = args.kibana_url or os.environ.get("KIBANA_URL")
+    if not url:
+        raise UsageError("kibana import: give --kibana-url URL (or set KIBANA_URL)")
+    prefix = args.index_prefix or "news"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.+-]*", prefix):
+        raise UsageError(f"--index-prefix: expected lower-case letters, digits and _.+-, got {prefix!r}")
+    try:
+        result = import_objects(
+            url,
+            objects_for_prefix(load_objects(), prefix),
+            api_key=os.environ.get("KIBANA_API_KEY"),
+            username=os.environ.get("KIBANA_USERNAME"),
+            password=os.environ.get("KIBANA_PASSWORD"),
+            ca_certs=os.environ.get("KIBANA_CA_CERTS"),
+            space=args.space,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except KibanaError as exc:
+        _console(stderr=True).print(f"newsbeam: {exc}", markup=False)
+        return 1
+    _console().print(
+        f"imported {result.success_count} saved objects for {prefix}-* into Kibana; "
+        "open Dashboards > newsbeam overview"
+    )
+    return 0
+
+
 def _cmd_extract(args, _beam_args) -> int:
     from pathlib import Path
 
@@ -475,6 +525,8 @@ def _configure_logging(verbose: bool) -> None:
         "courlan",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    # Beam logs a failing bundle with its traceback; run_batch reports it (RunFailed) or re-raises.
+    logging.getLogger("apache_beam.runners.common").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ raises ``RunFailed`` for operational failures (exit 1) and returns a
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections import Counter
@@ -59,47 +58,28 @@ def dead_letter_dir(settings: Settings) -> Path:
 
 
 def replay_dead_letters(client, settings: Settings) -> int:
-    """Send the documents a failed run left behind; delete each file once sent."""
-    from elasticsearch import ApiError, TransportError, helpers
+    """Send the documents a failed run left behind (same operations, same
+    retries as the sink); each file is deleted once sent.  Documents
+    rejected for good are recorded in the failures alias."""
+    from newsbeam.connectors import es_sink
 
-    folder = dead_letter_dir(settings)
-    files = sorted(folder.glob("unwritten-*")) if folder.is_dir() else []
-    sent = 0
-    for path in files:
-        actions = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                actions.append(
-                    {
-                        "_op_type": "index",
-                        "_index": row["index"],
-                        "_id": row["id"],
-                        "_source": row["source"],
-                    }
-                )
-        try:
-            errors = [
-                item
-                for ok, item in helpers.streaming_bulk(
-                    client,
-                    actions,
-                    raise_on_error=False,
-                    max_retries=settings.elasticsearch.max_retries,
-                )
-                if not ok
-            ]
-        except (ApiError, TransportError) as exc:
-            raise RunFailed(
-                f"cannot replay {path} into Elasticsearch at {describe(settings.elasticsearch)}: "
-                f"{type(exc).__name__}; it stays for the next run"
-            ) from None
-        if errors:
-            raise RunFailed(
-                f"{len(errors)} documents of {path} were rejected again; it stays for the next run"
-            )
-        sent += len(actions)
-        path.unlink()
+    es = settings.elasticsearch
+    folder = str(dead_letter_dir(settings))
+    policy = es_sink.RetryPolicy.from_settings(es)
+    sent, failures, unfinished = es_sink.replay_dead_letters(
+        client, folder, policy, failures_alias=es.failures_alias
+    )
+    if failures:
+        failure_actions = [
+            es_sink.IndexAction(es.failures_alias, f.id, f.to_document(), url=f.url) for f in failures
+        ]
+        es_sink.BulkWriter(client, policy).write(failure_actions)
+    if unfinished is not None:
+        raise RunFailed(
+            f"cannot replay {len(unfinished.unwritten)} documents left by an earlier run into "
+            f"Elasticsearch at {describe(es)} ({unfinished.error}); they stay in {folder} "
+            "for the next run"
+        )
     if sent:
         _LOG.info("replayed %d documents left by an earlier run", sent)
     return sent
@@ -121,17 +101,6 @@ def resolve_models(settings: Settings) -> Settings:
     return settings.model_copy(update={"ner": settings.ner.model_copy(update={"model": model})})
 
 
-def _to_dead_letter_line(action) -> str:
-    return json.dumps(
-        {
-            "index": action.index,
-            "id": action.id,
-            "source": action.source,
-            "url": action.url,
-        }
-    )
-
-
 def _collect_counters(result) -> dict[str, int]:
     from apache_beam.metrics.metric import MetricsFilter
 
@@ -142,11 +111,23 @@ def _collect_counters(result) -> dict[str, int]:
     return dict(counters)
 
 
+def _reachable(es) -> bool:
+    client = connect(es, max_retries=0, request_timeout=5)
+    try:
+        ping(client, es)
+        return True
+    except EsUnavailable:
+        return False
+    finally:
+        client.close()
+
+
 def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
     """Run the batch pipeline once over ``settings.feeds`` (or another graph
     built by ``builder``, e.g. ``build_reextract_pipeline``)."""
     started = time.monotonic()
     settings = resolve_models(settings)
+    folder = dead_letter_dir(settings)
     es = settings.elasticsearch
     client = connect(es)
     try:
@@ -158,21 +139,21 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
         replayed = replay_dead_letters(client, settings)
     finally:
         client.close()
+    # The sink itself writes what it could not send, so it survives a failing pipeline.
+    es = es.model_copy(update={"dead_letter_dir": str(folder)})
+    settings = settings.model_copy(update={"elasticsearch": es})
 
-    folder = dead_letter_dir(settings)
-    with beam.Pipeline(options=pipeline_options) as p:
-        built = builder(p, settings)
-        _ = (
-            built.unwritten
-            | "DeadLetterLines" >> beam.Map(_to_dead_letter_line)
-            | "DeadLetterFile"
-            >> beam.io.WriteToText(
-                str(folder / f"unwritten-{int(time.time())}"),
-                file_name_suffix=".jsonl",
-                shard_name_template="-SS-of-NN",
-                skip_if_empty=True,
-            )
-        )
+    try:
+        with beam.Pipeline(options=pipeline_options) as p:
+            builder(p, settings)
+    except Exception:
+        if _reachable(es):
+            raise
+        raise RunFailed(
+            f"Elasticsearch at {describe(es)} became unreachable during the run; documents that "
+            f"could not be written are kept in {folder} and will be sent first by the next run; "
+            "articles not written are not recorded as indexed and will be fetched again"
+        ) from None
     result = p.result
     counters = _collect_counters(result)
     failures = {
