@@ -80,7 +80,9 @@ setup(
     python_requires=">=3.10",
     packages=list(PACKAGES),
     package_dir=PACKAGES,
-    package_data={"newsbeam.config": ["*.yaml", "*.json", "kibana/*.ndjson", "demo_site/**/*"]},
+    package_data={
+        "newsbeam.config": ["*.yaml", "*.json", "templates/*.json", "kibana/*.ndjson", "demo_site/**/*"]
+    },
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

@@ -80,7 +80,7 @@ class ElasticsearchSettings(_Section):
     cloud_id: str | None = None
     index_prefix: str = Field(default="news", pattern=r"^[a-z0-9][a-z0-9_.+-]*$")
     request_timeout: float = Field(default=30, gt=0)
-    bulk_max_docs: int = Field(default=500, ge=1)
+    bulk_max_docs: int = Field(default=250, ge=1)
     bulk_max_bytes: int = Field(default=5_000_000, ge=1000)
     max_retries: int = Field(default=5, ge=0)
     lookup_batch_size: int = Field(default=200, ge=1, le=10_000)

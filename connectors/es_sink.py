@@ -107,7 +107,7 @@ FAILED_TAG = "failed"
 UNWRITTEN_TAG = "unwritten"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 OPS = ("index", "upsert", "update", "delete")
-KEEP_FIELDS = ("story", "first_seen")
+KEEP_FIELDS = ("story", "first_seen", "feed")
 MERGE_FIELDS = ("urls",)
 CLEARED_STAGES = ("fetch", "extract", "index")
 

@@ -14,6 +14,7 @@ Counter in ``news.feeds``: ``health_written``.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import apache_beam as beam
@@ -22,6 +23,8 @@ from newsbeam.config.settings import ElasticsearchSettings
 from newsbeam.transforms.model import FeedStatus
 
 __all__ = ["WriteFeedHealth", "feed_doc_id", "health_document"]
+
+_LOG = logging.getLogger(__name__)
 
 
 def feed_doc_id(feed_url: str) -> str:
@@ -55,6 +58,7 @@ class _WriteHealthFn(beam.DoFn):
         self._settings = settings
         self._client = None
         self._written = beam.metrics.Metrics.counter("news.feeds", "health_written")
+        self._failed = beam.metrics.Metrics.counter("news.feeds", "health_failed")
 
     def setup(self):
         from newsbeam.connectors.es import connect

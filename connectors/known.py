@@ -90,7 +90,7 @@ class _LookupFn(beam.DoFn):
             urls,
             ["url", "attempts", "@timestamp", "stage"],
         ):
-            if doc.get("stage") not in ("fetch", "extract"):
+            if doc.get("stage") not in ("fetch", "extract", "index"):
                 continue
             prev = failed.get(doc["url"], (0, None))
             attempts = max(prev[0], int(doc.get("attempts") or 1))

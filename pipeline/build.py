@@ -37,7 +37,11 @@ class BuiltPipeline:
 
 def _article_action(alias: str):
     def to_action(article: Article) -> IndexAction:
-        return IndexAction(alias, article.id, article.to_document(), url=article.url)
+        # An upsert keeps what later writers own (story flags, first_seen, the
+        # first feed) and merges urls: see connectors/es_sink.py.
+        return IndexAction(
+            alias, article.id, article.to_document(), url=article.entry_url or article.url, op="upsert"
+        )
 
     return to_action
 
@@ -120,7 +124,9 @@ def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) 
     article_actions = articles | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
     if story_updates is not None:
         article_actions = (article_actions, story_updates) | "WithStoryUpdates" >> beam.Flatten()
-    written = article_actions | "IndexArticles" >> WriteToElasticsearch(es)
+    written = article_actions | "IndexArticles" >> WriteToElasticsearch(
+        es, clear_failures_alias=es.failures_alias
+    )
     failures = (*earlier_failures, extracted.failed, written.failed) | "AllFailures" >> beam.Flatten()
     failed_writes = (
         failures

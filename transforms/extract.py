@@ -138,6 +138,7 @@ def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -
         source_domain=_site_domain(canonical),
         source_name=entry.feed_name or result.sitename,
         feed_url=entry.feed_url,
+        entry_url=entry.url,
         language=result.language or detect_language(body),
         extraction={**result.provenance, "date_source": result.published_source},
     )

@@ -99,6 +99,7 @@ class Article:
     source_domain: str | None = None
     source_name: str | None = None
     feed_url: str | None = None
+    entry_url: str | None = None  # normalized link of the feed entry (identity of its failures)
     language: str | None = None
     extraction: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Filled by later stages; None or empty until they run.
