@@ -122,6 +122,22 @@ def _reachable(es) -> bool:
         client.close()
 
 
+def _refresh(es) -> None:
+    """Make this run's writes searchable now, so a run started right after
+    this one recognises every URL it indexed (the refresh interval would
+    otherwise leave a window of about a second)."""
+    from elasticsearch import ApiError, TransportError
+
+    client = connect(es)
+    try:
+        aliases = ",".join((es.articles_alias, es.failures_alias, es.feeds_alias))
+        client.indices.refresh(index=aliases, ignore_unavailable=True)
+    except (ApiError, TransportError) as exc:
+        _LOG.warning("could not refresh the indices after the run (%s)", type(exc).__name__)
+    finally:
+        client.close()
+
+
 def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
     """Run the batch pipeline once over ``settings.feeds`` (or another graph
     built by ``builder``, e.g. ``build_reextract_pipeline``)."""
@@ -154,6 +170,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
             f"could not be written are kept in {folder} and will be sent first by the next run; "
             "articles not written are not recorded as indexed and will be fetched again"
         ) from None
+    _refresh(es)
     result = p.result
     counters = _collect_counters(result)
     failures = {
