@@ -25,10 +25,13 @@ The graph (semantics: "Clusters" in DESIGN.md; similarity:
   keyword) with the verification data (``story_fp``, not indexed); a new
   article looks up indexed articles sharing a band key in batches and
   verifies them, so a copy arriving tomorrow joins today's cluster.
-* ``Resolve`` sees only the current batch's ids, edges and matches (ids
-  and a few numbers per article; fingerprints only for the few articles
-  with two or more partners, to tell digests from copies), so nothing in it
-  grows with the stream: in streaming it runs once per window.
+* ``Resolve`` runs once per batch (in streaming: once per window) on one
+  worker: it gathers the batch's nodes (id, date, and the fingerprint that
+  digest detection needs) with the verified edges and indexed matches, and
+  runs union-find.  Its input grows with the batch or window, never with the
+  stream: what earlier batches indexed is looked up, not kept.  For batches
+  of up to a few hundred thousand articles this is a few hundred MB at most;
+  beyond that, cut the run into several (or use shorter windows).
 * Ids: within a batch, the id of the earliest member (ties: smallest id);
   a cluster already indexed keeps its id; an article joining two indexed
   clusters merges them into the one whose id sorts first.  The canonical
