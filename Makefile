@@ -18,8 +18,8 @@ $(VENV)/.installed: setup.py | $(BIN)/python
 	$(PIP) install --quiet -e '.[ner,test]'
 	touch $@
 
+# `newsbeam demo` starts the embedded server itself unless one already answers.
 demo: $(VENV)/.installed
-	$(BIN)/newsbeam es start
 	$(BIN)/newsbeam demo
 
 test: $(VENV)/.installed
