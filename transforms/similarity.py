@@ -255,13 +255,72 @@ _SPELLING = {
 _TOKEN_RE = re.compile(r"\w+")
 
 
-def _is_noise_line(line: str) -> bool:
-    stripped = line.strip()
-    if not stripped:
-        return True
+# Boilerplate lines are short ("All rights reserved.", "Subscribe to our
+# newsletter"); a longer line that merely contains such words ("residents can
+# sign up for the scheme ...") is text.
+_NOISE_MAX_WORDS = 40
+# Text without paragraph breaks (flattened feeds, OCR, other tools' exports)
+# is cut into pseudo-paragraphs of whole sentences, so containment by
+# paragraph keeps its meaning: a line longer than _LONG_LINE_WORDS becomes
+# groups of sentences of at least _PSEUDO_PARAGRAPH_WORDS words.
+_LONG_LINE_WORDS = 150
+_PSEUDO_PARAGRAPH_WORDS = 45
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+
+
+def _is_noise_sentence(stripped: str) -> bool:
     if _BOILERPLATE_RE.search(stripped):
         return True
     return bool(len(stripped) < 120 and (_BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)))
+
+
+def _is_noise_line(line: str) -> bool:
+    """A credit, byline or boilerplate line.  A long line is noise only when
+    most of its words sit in boilerplate sentences (a footer of several
+    boilerplate sentences), not because one sentence mentions "sign up for"."""
+    stripped = line.strip()
+    if not stripped:
+        return True
+    words = len(stripped.split())
+    if words <= _NOISE_MAX_WORDS:
+        return _is_noise_sentence(stripped)
+    noisy = sum(len(s.split()) for s in _sentences(stripped) if _is_noise_sentence(s))
+    return noisy >= 0.6 * words
+
+
+def _sentences(line: str) -> list[str]:
+    out, start = [], 0
+    for match in _SENTENCE_END.finditer(line):
+        out.append(line[start : match.end()].strip())
+        start = match.end()
+    out.append(line[start:].strip())
+    return [sentence for sentence in out if sentence]
+
+
+def _split_long_line(line: str) -> list[str]:
+    """A line of a text without paragraph breaks as pseudo-paragraphs."""
+    if len(line.split()) <= _LONG_LINE_WORDS:
+        return [line]
+    groups, current, words = [], [], 0
+    for sentence in _sentences(line):
+        if _is_noise_line(sentence):
+            continue
+        tokens = sentence.split()
+        if len(tokens) > 3 * _PSEUDO_PARAGRAPH_WORDS:  # no punctuation (OCR): cut by words
+            if current:
+                groups.append(" ".join(current))
+                current, words = [], 0
+            for i in range(0, len(tokens), _PSEUDO_PARAGRAPH_WORDS):
+                groups.append(" ".join(tokens[i : i + _PSEUDO_PARAGRAPH_WORDS]))
+            continue
+        current.append(sentence)
+        words += len(tokens)
+        if words >= _PSEUDO_PARAGRAPH_WORDS:
+            groups.append(" ".join(current))
+            current, words = [], 0
+    if current:
+        groups.append(" ".join(current))
+    return groups
 
 
 def _headline_line(line: str) -> bool:
@@ -292,7 +351,8 @@ def normalize_paragraphs(text: str) -> list[list[str]]:
         text = text[dateline.span[1] :]
     out = []
     in_body = False
-    for line in text.splitlines():
+    lines = [part for line in text.splitlines() for part in _split_long_line(line)]
+    for line in lines:
         if _is_noise_line(line):
             continue
         if not in_body and _headline_line(line):

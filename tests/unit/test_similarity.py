@@ -202,3 +202,29 @@ def test_seed_story_copy_with_other_dateline_is_found():
     body = text.split("ISLAMABAD-NEW YORK,", 1)[1]
     copy = "WASHINGTON (Reuters) - " + "\n\n".join(body.split("\n\n")[:4])
     assert is_copy(fingerprint(text, CONFIG), fingerprint(copy, CONFIG), CONFIG)
+
+
+def test_text_without_paragraph_breaks_still_clusters():
+    """Flattened text (feeds, OCR, other tools' exports) is cut into
+    pseudo-paragraphs of whole sentences, and a boilerplate phrase inside it
+    does not wipe the whole text out."""
+    import re
+
+    from newsbeam.transforms.similarity import DedupConfig, fingerprint, is_copy
+
+    config = DedupConfig()
+    sentences = [
+        f"Officials in district {i} said the new water tariff would take effect in {2020 + i % 5} after a vote."
+        for i in range(40)
+    ]
+    original = " ".join(sentences) + " Subscribe to the Valley Post. All rights reserved."
+    trimmed = " ".join(sentences[:14])
+    other = " ".join(f"The football club {i} signed a striker from abroad for the season." for i in range(40))
+    residents = original.replace("after a vote.", "after a vote, and residents can sign up for it.", 1)
+    fp = {name: fingerprint(re.sub(r"\s+", " ", text), config) for name, text in
+          {"original": original, "trimmed": trimmed, "other": other, "residents": residents}.items()}  # fmt: skip
+    assert fp["original"].n_shingles > 100
+    assert len(fp["original"].paragraph_ends) > 3
+    assert is_copy(fp["original"], fp["trimmed"], config)
+    assert is_copy(fp["original"], fp["residents"], config)
+    assert not is_copy(fp["original"], fp["other"], config)
