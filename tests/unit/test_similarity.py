@@ -214,15 +214,15 @@ def test_text_without_paragraph_breaks_still_clusters():
 
     config = DedupConfig()
     sentences = [
-        f"Officials in district {i} said the new water tariff would take effect in {2020 + i % 5} after a vote."
+        f"Officials in district {i} said the water tariff would take effect in {2020 + i % 5} after a vote."
         for i in range(40)
     ]
     original = " ".join(sentences) + " Subscribe to the Valley Post. All rights reserved."
     trimmed = " ".join(sentences[:14])
     other = " ".join(f"The football club {i} signed a striker from abroad for the season." for i in range(40))
     residents = original.replace("after a vote.", "after a vote, and residents can sign up for it.", 1)
-    fp = {name: fingerprint(re.sub(r"\s+", " ", text), config) for name, text in
-          {"original": original, "trimmed": trimmed, "other": other, "residents": residents}.items()}  # fmt: skip
+    texts = {"original": original, "trimmed": trimmed, "other": other, "residents": residents}
+    fp = {name: fingerprint(re.sub(r"\s+", " ", text), config) for name, text in texts.items()}
     assert fp["original"].n_shingles > 100
     assert len(fp["original"].paragraph_ends) > 3
     assert is_copy(fp["original"], fp["trimmed"], config)
