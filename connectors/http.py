@@ -47,9 +47,9 @@ policy and connect to the checked address, while the URL's host name stays
 in the ``Host`` header and in TLS SNI and certificate checks.  A name that
 answers with a public address at check time and with 127.0.0.1 or
 169.254.169.254 when connecting is therefore refused (``blocked_host``).
-Limitation: when ``requests`` routes a request through a proxy taken from
-the environment (``HTTP_PROXY``/``HTTPS_PROXY``), the proxy resolves the
-name and the pinning does not apply; the pre-request check still does.
+Proxies from the environment (``HTTP_PROXY``/``HTTPS_PROXY``) are ignored
+(``trust_env`` off): a proxy resolves names itself, which would defeat the
+pinning and the host policy.
 
 Example usage::
 
@@ -307,6 +307,9 @@ class HttpFetcher:
             raise ValueError("HttpFetcher: max_bytes must be positive")
         self._policy = _Policy(allow_private_hosts, resolver)
         self._session = requests.Session()
+        # Proxies from HTTP(S)_PROXY would bypass the connection pinning and
+        # the host checks below; newsbeam connects directly, always.
+        self._session.trust_env = False
         adapter = _pinned_adapter(self._policy)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)

@@ -432,7 +432,7 @@ def _read_dedup_rows(path) -> list[dict[str, Any]]:
         raise UsageError(f"--input: cannot read {path}: {exc.strerror}") from None
     for number, raw in enumerate(data.splitlines(), 1):
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"--input {path}, line {number}: not UTF-8 text") from None
         if not line.strip():
@@ -441,8 +441,10 @@ def _read_dedup_rows(path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or row.get("id") in (None, ""):
-            raise UsageError(f'--input {path}, line {number}: expected an object with an "id"')
+        if not isinstance(row, dict) or row.get("id") in (None, "") or not isinstance(row["id"], (str, int)):
+            raise UsageError(
+                f'--input {path}, line {number}: expected an object with an "id" (a string or number)'
+            )
         text = row.get("text")
         if text is not None and not isinstance(text, str):
             raise UsageError(f'--input {path}, line {number}: "text" must be a string')
@@ -458,10 +460,14 @@ def _cmd_dedup(args, _beam_args) -> int:
     from newsbeam.transforms.similarity import DedupConfig, dedup_rows
 
     rows = _read_dedup_rows(args.input)
+    try:  # before the work, so a bad --output fails at once
+        out = open(args.output, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
     labels = {row["id"]: row["cluster"] for row in dedup_rows(rows, DedupConfig())}
     original = {str(row["id"]): row["id"] for row in rows}
     try:
-        with open(args.output, "w", encoding="utf-8") as out:
+        with out:
             for row in rows:
                 key = str(row["id"])
                 out.write(

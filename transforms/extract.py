@@ -64,12 +64,17 @@ def choose_published(
 ) -> tuple[str | None, str | None]:
     """Pick ``published`` and its source from the page and the feed entry.
 
-    A page date with a time of day wins.  A page date without one takes the
-    feed entry's time when the feed gives the same calendar day; otherwise
-    the page's date stands.  Without a page date, the feed's date is used.
+    A date from the page's metadata (JSON-LD, meta tags, ``<time>``, the URL)
+    with a time of day wins.  A page date without one takes the feed entry's
+    time when the feed gives the same calendar day; otherwise the page's date
+    stands.  A date merely found in the page's text (``page_source`` "text":
+    any date the article mentions) ranks below the feed entry's date.
+    Without a page date, the feed's date is used.
     """
     page_dt, _ = parse_iso_datetime(page_value)
     feed_dt, feed_has_time = parse_iso_datetime(feed_value)
+    if page_source == "text" and feed_dt is not None:
+        return _iso(feed_dt), "feed"
     if page_dt is not None and page_has_time:
         return _iso(page_dt), "page"
     if page_dt is not None:

@@ -252,7 +252,14 @@ _SPELLING = {
     "cancelled": "canceled",
     "towards": "toward",
 }
-_TOKEN_RE = re.compile(r"\w+")
+# Scripts written without spaces between words (Chinese, Japanese kana and
+# kanji, Thai, Lao, Burmese, Khmer): every character is a token, so their
+# shingles are character n-grams; other scripts use \w+ words.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+_TOKEN_RE = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+# Fingerprints look at the first this many characters of a text: copies are
+# decided on their opening, and a pathological 100 MB row must not take GBs.
+MAX_FINGERPRINT_CHARS = 200_000
 
 
 # Boilerplate lines are short ("All rights reserved.", "Subscribe to our
@@ -265,7 +272,11 @@ _NOISE_MAX_WORDS = 40
 # groups of sentences of at least _PSEUDO_PARAGRAPH_WORDS words.
 _LONG_LINE_WORDS = 150
 _PSEUDO_PARAGRAPH_WORDS = 45
-_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])|[。！？][」』”）)]*\s*")
+
+
+def _word_count(text: str) -> int:
+    return len(_TOKEN_RE.findall(text))
 
 
 def _is_noise_sentence(stripped: str) -> bool:
@@ -281,10 +292,10 @@ def _is_noise_line(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return True
-    words = len(stripped.split())
+    words = _word_count(stripped)
     if words <= _NOISE_MAX_WORDS:
         return _is_noise_sentence(stripped)
-    noisy = sum(len(s.split()) for s in _sentences(stripped) if _is_noise_sentence(s))
+    noisy = sum(_word_count(s) for s in _sentences(stripped) if _is_noise_sentence(s))
     return noisy >= 0.6 * words
 
 
@@ -299,13 +310,13 @@ def _sentences(line: str) -> list[str]:
 
 def _split_long_line(line: str) -> list[str]:
     """A line of a text without paragraph breaks as pseudo-paragraphs."""
-    if len(line.split()) <= _LONG_LINE_WORDS:
+    if _word_count(line) <= _LONG_LINE_WORDS:
         return [line]
     groups, current, words = [], [], 0
     for sentence in _sentences(line):
         if _is_noise_line(sentence):
             continue
-        tokens = sentence.split()
+        tokens = _TOKEN_RE.findall(sentence)
         if len(tokens) > 3 * _PSEUDO_PARAGRAPH_WORDS:  # no punctuation (OCR): cut by words
             if current:
                 groups.append(" ".join(current))
@@ -314,7 +325,7 @@ def _split_long_line(line: str) -> list[str]:
                 groups.append(" ".join(tokens[i : i + _PSEUDO_PARAGRAPH_WORDS]))
             continue
         current.append(sentence)
-        words += len(tokens)
+        words += _word_count(sentence)
         if words >= _PSEUDO_PARAGRAPH_WORDS:
             groups.append(" ".join(current))
             current, words = [], 0
@@ -324,8 +335,7 @@ def _split_long_line(line: str) -> list[str]:
 
 
 def _headline_line(line: str) -> bool:
-    words = line.split()
-    return len(words) <= 20 and not re.search(r"[.!?…][\"”’')]?\s*$", line)
+    return _word_count(line) <= 20 and not re.search(r"[.!?…。！？][\"”’')」』]?\s*$", line)
 
 
 def _tokens(paragraph: str) -> list[str]:
@@ -438,7 +448,7 @@ def _minhash(distinct: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     """The ``Fingerprint`` of an article body (headline excluded: outlets rewrite it)."""
-    paragraphs = normalize_paragraphs(text)
+    paragraphs = normalize_paragraphs(text[:MAX_FINGERPRINT_CHARS] if text else text)
     hashes, ends = _shingle_hashes(paragraphs, config.shingle_size)
     distinct = np.unique(hashes)
     mh = _minhash(distinct, config)

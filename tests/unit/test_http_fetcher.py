@@ -498,3 +498,25 @@ def test_dns_rebinding_to_metadata_is_refused_even_with_private_hosts(server):
     error = _fail(_fetcher(resolver=resolver), f"http://rebind.test:{server.port}/ok?rebind2")
     assert error.reason == "blocked_host"
     assert "link-local" in str(error)
+
+
+def test_environment_proxies_are_ignored(monkeypatch):
+    """HTTP(S)_PROXY would route around the host policy and the pinning."""
+    from newsbeam.connectors.http import HttpFetcher
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    fetcher = HttpFetcher(
+        user_agent="t", timeout=2, max_bytes=1000, max_redirects=0, retries=0, backoff=0,
+        allow_private_hosts=False,
+    )  # fmt: skip
+    try:
+        assert fetcher._session.trust_env is False
+        assert (
+            fetcher._session.merge_environment_settings("http://example.org/", {}, None, None, None)[
+                "proxies"
+            ]
+            == {}
+        )
+    finally:
+        fetcher.close()

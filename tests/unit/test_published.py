@@ -19,3 +19,16 @@ from newsbeam.transforms.extract import choose_published
 )
 def test_choose_published(page, has_time, feed, expected):
     assert choose_published(page, has_time, None, feed) == expected
+
+
+def test_a_date_found_in_the_text_ranks_below_the_feed():
+    # "August 12, 2010" mentioned in the article must not date it.
+    assert choose_published("2010-08-12", False, "text", "2024-03-05T09:00:00Z") == (
+        "2024-03-05T09:00:00Z",
+        "feed",
+    )
+    assert choose_published("2010-08-12", False, "text", None) == ("2010-08-12T00:00:00Z", "page")
+    assert choose_published("2024-03-05T08:00:00Z", True, "jsonld", "2024-03-05T09:00:00Z") == (
+        "2024-03-05T08:00:00Z",
+        "page",
+    )

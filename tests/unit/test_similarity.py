@@ -228,3 +228,30 @@ def test_text_without_paragraph_breaks_still_clusters():
     assert is_copy(fp["original"], fp["trimmed"], config)
     assert is_copy(fp["original"], fp["residents"], config)
     assert not is_copy(fp["original"], fp["other"], config)
+
+
+def test_scripts_without_spaces_use_character_shingles():
+    from newsbeam.transforms.similarity import DedupConfig, fingerprint, is_copy
+
+    config = DedupConfig()
+    tokyo = (
+        "東京都は二十七日、新型コロナウイルスの感染者が新たに百人確認されたと発表した。"
+        "都は外出自粛を改めて呼びかけている。"
+    )
+    osaka = "大阪府は二十八日、豪雨により河川が氾濫し住民三千人が避難したと発表した。府は警戒を続けるよう求めている。"[
+        :60
+    ]
+    story = "\n".join(f"{tokyo}{i}" for i in range(6))
+    other = "\n".join(f"{osaka}{i}" for i in range(6))
+    full, head = fingerprint(story, config), fingerprint("\n".join(story.splitlines()[:3]), config)
+    assert full.n_shingles > 200
+    assert is_copy(full, head, config)
+    assert not is_copy(full, fingerprint(other, config), config)
+
+
+def test_fingerprints_read_a_bounded_prefix_of_huge_texts():
+    from newsbeam.transforms.similarity import MAX_FINGERPRINT_CHARS, DedupConfig, fingerprint
+
+    config = DedupConfig()
+    huge = "The council met again today and voted on the budget. " * 200_000  # about 11 MB
+    assert fingerprint(huge, config) == fingerprint(huge[:MAX_FINGERPRINT_CHARS], config)
