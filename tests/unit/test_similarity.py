@@ -238,9 +238,10 @@ def test_scripts_without_spaces_use_character_shingles():
         "東京都は二十七日、新型コロナウイルスの感染者が新たに百人確認されたと発表した。"
         "都は外出自粛を改めて呼びかけている。"
     )
-    osaka = "大阪府は二十八日、豪雨により河川が氾濫し住民三千人が避難したと発表した。府は警戒を続けるよう求めている。"[
-        :60
-    ]
+    osaka = (
+        "大阪府は二十八日、豪雨により河川が氾濫し住民三千人が避難したと発表した。"
+        "府は警戒を続けるよう求めている。"
+    )
     story = "\n".join(f"{tokyo}{i}" for i in range(6))
     other = "\n".join(f"{osaka}{i}" for i in range(6))
     full, head = fingerprint(story, config), fingerprint("\n".join(story.splitlines()[:3]), config)
