@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     from newsbeam.config.settings import ConfigError
     from newsbeam.connectors.embedded import EmbeddedError
     from newsbeam.connectors.es import EsUnavailable
-    from newsbeam.pipeline.options import UnknownFlags
+    from newsbeam.pipeline.options import BadBeamOption, UnknownFlags
     from newsbeam.pipeline.run import RunFailed
 
     err = _console(stderr=True)
@@ -564,9 +564,22 @@ def main(argv: list[str] | None = None) -> int:
     except (RunFailed, EsUnavailable, EmbeddedError) as exc:
         err.print(f"newsbeam: {exc}", markup=False)
         return 1
+    except BadBeamOption as exc:
+        err.print(f"newsbeam {args.command}: {exc}", markup=False)
+        return 2
     except KeyboardInterrupt:
         err.print("newsbeam: interrupted")
         return 130
+    except Exception as exc:  # a bug, or a failure nobody classified: one line, exit 1
+        if args.verbose:
+            raise
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        err.print(
+            f"newsbeam {args.command}: unexpected error: {type(exc).__name__}: {first} "
+            "(run again with -v for the full traceback)",
+            markup=False,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["UnknownFlags", "beam_options", "unknown_beam_flags"]
+__all__ = ["BadBeamOption", "UnknownFlags", "beam_options", "unknown_beam_flags"]
 
 
 class UnknownFlags(Exception):
     pass
+
+
+class BadBeamOption(Exception):
+    """A Beam flag with a value Beam cannot use; the message names the flag."""
 
 
 def _all_option_classes():
@@ -33,14 +37,35 @@ def unknown_beam_flags(args: list[str]) -> list[str]:
     """The flags in ``args`` that no Beam options class declares."""
     from apache_beam.options.pipeline_options import _BeamArgumentParser
 
-    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
+    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False, exit_on_error=False)
     for cls in _all_option_classes():
         try:
             cls._add_argparse_args(parser)
         except argparse.ArgumentError:
             continue  # the same flag registered by two classes
-    _known, unknown = parser.parse_known_args(args)
+    try:
+        _known, unknown = parser.parse_known_args(args)
+    except argparse.ArgumentError as exc:
+        raise BadBeamOption(str(exc)) from None
     return [arg for arg in unknown if arg.startswith("-")] or [a for a in unknown]
+
+
+def _check_runner(options) -> None:
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.runner import create_runner
+
+    name = options.view_as(StandardOptions).runner
+    if not name:
+        return
+    try:
+        create_runner(name)
+    except ValueError as exc:
+        raise BadBeamOption(f"--runner={name}: {str(exc).splitlines()[0]}") from None
+    except ImportError as exc:
+        raise BadBeamOption(
+            f"--runner={name} needs packages that are not installed ({exc.name or exc}); "
+            "for Dataflow: pip install 'apache-beam[gcp]'"
+        ) from None
 
 
 def beam_options(args: list[str], **overrides):
@@ -54,4 +79,6 @@ def beam_options(args: list[str], **overrides):
         # Worker processes (multi_processing, portable runners) log every
         # bundle at INFO otherwise.
         overrides.setdefault("default_sdk_harness_log_level", "WARNING")
-    return PipelineOptions(args, **overrides)
+    options = PipelineOptions(args, **overrides)
+    _check_runner(options)
+    return options

@@ -160,3 +160,35 @@ def test_dedup_bad_input_names_the_line(capsys, tmp_path, content, message):
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--runner=Bogus", "--runner=Bogus"),
+        ("--direct_num_workers=abc", "--direct_num_workers"),
+    ],
+)
+def test_bad_beam_option_values_are_usage_errors(capsys, tmp_path, flag, message):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://example.org/rss\n")
+    code, out, err = run(capsys, "run", "--feeds", str(feeds), flag)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len((out + err).splitlines()) < 5  # one message, not Beam's usage text
+
+
+def test_unexpected_errors_are_one_line_and_exit_1(capsys, monkeypatch):
+    import newsbeam.pipeline.cli as cli
+
+    def broken(args, rest):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["search"].set_defaults(func=broken)
+    code, _out, err = run(capsys, "search", "x")
+    assert code == 1
+    assert "unexpected error: RuntimeError: disk on fire" in err
+    assert "second line" not in err and "Traceback" not in err
