@@ -8,7 +8,12 @@ per batch) to carry ``error_streak`` and ``last_success`` forward; the new
 documents are bulk-indexed under ``_id`` = hash of the feed URL, so a
 re-poll updates the same document and never adds one.
 
-Counter in ``news.feeds``: ``health_written``.
+The feed's own failure document (``stage: feed``, ``_id`` from the feed
+URL) is written here too, with ``attempts`` = the error streak, and deleted
+when the feed answers again.
+
+Counters in ``news.feeds``: ``health_written``, ``health_failed``; each
+feed failure also counts in ``news.failures/feed:<reason>``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings
-from newsbeam.transforms.model import FeedStatus
+from newsbeam.transforms.model import Failure, FeedStatus, failure_id
 
 __all__ = ["WriteFeedHealth", "feed_doc_id", "health_document"]
 
@@ -53,6 +58,22 @@ def health_document(status: FeedStatus, new_items: int, previous: dict[str, Any]
     }
 
 
+def feed_failure(status: FeedStatus, streak: int) -> Failure | None:
+    """The failure document of a feed that could not be polled (pure)."""
+    if status.status in ("ok", "not_modified"):
+        return None
+    return Failure(
+        url=status.feed_url,
+        stage="feed",
+        reason=status.status,
+        http_status=status.http_status,
+        error=status.error,
+        feed_url=status.feed_url,
+        attempts=max(1, streak),
+        at=status.polled_at,
+    )
+
+
 class _WriteHealthFn(beam.DoFn):
     def __init__(self, settings: ElasticsearchSettings):
         self._settings = settings
@@ -70,37 +91,57 @@ class _WriteHealthFn(beam.DoFn):
             self._client.close()
 
     def process(self, batch: list[tuple[FeedStatus, int]]):
+        """Best effort: feed health describes the run, it is not data.  An
+        Elasticsearch error is logged and counted (``health_failed``) and the
+        run goes on; the articles' own writes decide the exit status."""
+        from elasticsearch import ApiError, TransportError
+
+        try:
+            self._write(batch)
+        except (ApiError, TransportError) as exc:
+            self._failed.inc(len(batch))
+            _LOG.warning("feed health of %d feeds not written: %s", len(batch), type(exc).__name__)
+        return []
+
+    def _write(self, batch: list[tuple[FeedStatus, int]]) -> None:
         from elasticsearch import helpers
 
         alias = self._settings.feeds_alias
         ids = [feed_doc_id(status.feed_url) for status, _ in batch]
         found = self._client.search(
-            index=alias,
-            query={"ids": {"values": ids}},
-            size=len(ids),
-            ignore_unavailable=True,
+            index=alias, query={"ids": {"values": ids}}, size=len(ids), ignore_unavailable=True
         )
         previous = {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
-        actions = [
-            {
-                "_op_type": "index",
-                "_index": alias,
-                "_id": doc_id,
-                "_source": health_document(status, new, previous.get(doc_id)),
-            }
-            for (status, new), doc_id in zip(batch, ids)
-        ]
+        failures_alias = self._settings.failures_alias
+        actions = []
+        for (status, new), doc_id in zip(batch, ids):
+            document = health_document(status, new, previous.get(doc_id))
+            actions.append({"_op_type": "index", "_index": alias, "_id": doc_id, "_source": document})
+            failure = feed_failure(status, document["error_streak"])
+            fid = failure_id("feed", status.feed_url)
+            if failure is not None:
+                beam.metrics.Metrics.counter("news.failures", f"feed:{failure.reason}").inc()
+                actions.append(
+                    {
+                        "_op_type": "index",
+                        "_index": failures_alias,
+                        "_id": fid,
+                        "_source": failure.to_document(),
+                    }
+                )
+            elif status.status == "ok":
+                actions.append({"_op_type": "delete", "_index": failures_alias, "_id": fid})
         for ok, item in helpers.streaming_bulk(
-            self._client,
-            actions,
-            raise_on_error=False,
-            max_retries=self._settings.max_retries,
+            self._client, actions, raise_on_error=False, max_retries=self._settings.max_retries
         ):
+            op, info = next(iter(item.items()))
+            if op == "delete":
+                continue  # deleting a failure that was never recorded is fine (404)
             if ok:
                 self._written.inc()
             else:
-                raise RuntimeError(f"feed health document rejected: {item}")
-        return []
+                self._failed.inc()
+                _LOG.warning("feed health: %s of %s rejected: %s", op, info.get("_id"), info.get("error"))
 
 
 def _join(grouped):

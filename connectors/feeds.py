@@ -82,6 +82,7 @@ class ParsedFeed:
     error: str | None  # a failure reason (``malformed_feed``) or None
     without_link: int = 0  # items with no link at all
     unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, mailto:, ...)
+    unsafe_links: tuple[str, ...] = ()  # those links, for their failure documents
 
 
 def feed_base_url(final_url: str, headers: Mapping[str, str]) -> str:
@@ -135,7 +136,7 @@ def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[
     title = (parsed.feed.get("title") or "").strip() or None
     if parsed.bozo and not parsed.entries:
         return ParsedFeed([], title, "malformed_feed")
-    entries, without_link, unsafe = [], 0, 0
+    entries, without_link, unsafe, unsafe_links = [], 0, 0, []
     for item in parsed.entries:
         link = (item.get("link") or "").strip()
         if not link:
@@ -144,6 +145,7 @@ def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[
         resolved = _http_url(link, base)
         if resolved is None:
             unsafe += 1
+            unsafe_links.append(link[:2048])
             continue
         entries.append(
             FeedEntry(
@@ -157,7 +159,7 @@ def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[
                 entry_id=item.get("id"),
             )
         )
-    return ParsedFeed(entries, title, None, without_link, unsafe)
+    return ParsedFeed(entries, title, None, without_link, unsafe, tuple(unsafe_links))
 
 
 class _ReadFeedFn(beam.DoFn):
@@ -218,6 +220,13 @@ class _ReadFeedFn(beam.DoFn):
         self._entries.inc(len(parsed.entries))
         self._no_link.inc(parsed.without_link)
         self._unsafe_link.inc(parsed.unsafe_link)
+        for link in parsed.unsafe_links:  # recorded, not dropped silently
+            yield pvalue.TaggedOutput(
+                FAILED_TAG,
+                Failure(url=link, stage="feed", reason="bad_url", http_status=None,
+                        error=f"entry link of {feed.url} is not an http(s) URL", feed_url=feed.url,
+                        at=polled_at),
+            )  # fmt: skip
         yield pvalue.TaggedOutput(
             STATUS_TAG,
             FeedStatus(feed_url=feed.url, feed_name=feed.name or parsed.title, status=parsed.error or "ok",

@@ -102,7 +102,10 @@ def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
         from newsbeam.connectors.archive import ArchivePages
 
         pages = pages | "ArchivePages" >> ArchivePages(archive_dir(settings))
-    built = _extract_and_index(pages, settings, feed_order, [polled.failed, fetched.failed])
+    # A feed's own failure is written with its health (attempts = error streak);
+    # failures of single entries (a link that is not http(s)) go with the others.
+    entry_failures = polled.failed | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
+    built = _extract_and_index(pages, settings, feed_order, [entry_failures, fetched.failed])
     _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
     return built
 

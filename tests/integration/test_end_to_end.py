@@ -112,3 +112,5 @@ def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, e
     assert feeds_again.keys() == feeds.keys()
     assert {doc["feed"]["url"]: doc["new_items"] for doc in feeds_again.values()} == dict.fromkeys(by_url, 0)
     assert {d["feed"]["url"]: d["error_streak"] for d in feeds_again.values()}[broken_feed] == 2
+    failures_again = _all_docs(es_client, settings.elasticsearch.failures_alias)
+    assert failures_again[failure_id("feed", broken_feed)]["attempts"] == 2

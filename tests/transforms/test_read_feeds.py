@@ -119,6 +119,14 @@ def test_read_feeds_outputs_and_counters(base_url):
         equal_to(
             [
                 Failure(
+                    url="javascript:alert(1)",
+                    stage="feed",
+                    reason="bad_url",
+                    http_status=None,
+                    error=f"entry link of {base_url}/feed.xml is not an http(s) URL",
+                    feed_url=f"{base_url}/feed.xml",
+                ),
+                Failure(
                     url=missing,
                     stage="feed",
                     reason="http_404",
