@@ -29,7 +29,8 @@ URL for failures, feed URL for feed health), so retries and re-runs write
 the same documents.  ``upsert`` (articles) is a scripted upsert that
 replaces the document's fields with the new ones *except* the fields listed
 in ``KEEP_FIELDS`` (``story``: cluster flags maintained by later partial
-``update`` actions; ``first_seen``), which keep their stored value, and the
+``update`` actions; ``first_seen``, ``feed`` and ``source``: where and by
+which outlet the article was first seen), which keep their stored value, and the
 fields in ``MERGE_FIELDS`` (``urls``), whose stored values are kept and the
 new ones appended.  A replay of an old dead letter therefore never reverts
 newer cluster flags nor forgets a URL.  ``update`` is a partial ``doc``
@@ -107,7 +108,7 @@ FAILED_TAG = "failed"
 UNWRITTEN_TAG = "unwritten"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 OPS = ("index", "upsert", "update", "delete")
-KEEP_FIELDS = ("story", "first_seen", "feed")
+KEEP_FIELDS = ("story", "first_seen", "feed", "source")
 MERGE_FIELDS = ("urls",)
 CLEARED_STAGES = ("fetch", "extract", "index")
 

@@ -343,7 +343,8 @@ def _cmd_es_server(args, _beam_args) -> int:
         return 0
     recorded = server.recorded()
     if recorded is not None and recorded[1] is not None and recorded[1] != server.port:
-        server.port = recorded[1]  # report the server that runs, not the one asked about
+        console.print(f"the embedded server runs on port {recorded[1]}, not on port {server.port}")
+        return 1
     running, answers = recorded is not None, server.answers()
     if running and answers:
         console.print(f"running, answering at {server.url} (data: {server.data_dir})")

@@ -82,12 +82,15 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
     console.print(f"\nSample search, one line per story: newsbeam search --collapse {SAMPLE_QUERY!r}")
     format_hits(hits, console, collapse=True)
     url = describe(settings.elasticsearch)
+    where = f" --es-url {url}"
+    if settings.elasticsearch.index_prefix != "news":
+        where += f" --index-prefix {settings.elasticsearch.index_prefix}"
     hint = ""
     if shutil.which("newsbeam") is None:
         hint = f" (first: . {os.path.relpath(os.path.dirname(sys.executable))}/activate)"
     console.print(
         f"\nGo on with{hint}:\n"
-        f"  newsbeam search 'wire report' --es-url {url}\n"
+        f"  newsbeam search --collapse 'wire report'{where}\n"
         f"  curl -s '{url}/{settings.elasticsearch.articles_alias}/_search?q=Taliban&pretty'\n"
         f"  curl -s '{url}/{settings.elasticsearch.failures_alias}/_search?pretty'  # dead links, bad feeds\n"
         "  docker compose up -d   # real Elasticsearch + Kibana (see README)\n"

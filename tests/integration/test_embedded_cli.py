@@ -22,6 +22,11 @@ def test_start_status_stop_and_the_whole_process_group_is_gone(tmp_path, monkeyp
     assert main(["es", "start", "--port", port]) == 0  # already running: fine
     assert main(["es", "status", "--port", port]) == 0
     assert "answering" in capsys.readouterr().out
+    other = str(free_port())
+    assert main(["es", "status", "--port", other]) == 1
+    assert f"runs on port {port}, not on port {other}" in capsys.readouterr().out
+    assert main(["es", "start", "--port", other]) == 1
+    assert f"already runs on port {port}" in capsys.readouterr().err
     assert main(["es", "stop", "--port", port]) == 0
     assert "stopped" in capsys.readouterr().out
     with pytest.raises(ProcessLookupError):

@@ -65,5 +65,6 @@ def test_two_links_to_one_article_stay_one_document(site, demo_settings, es_clie
     doc = es_client.get(index=alias, id=doc_id)["_source"]
     assert set(doc["urls"]) == {f"{site.base_url}/{n}.html" for n in ("a1", "a2", "art")}
     assert doc["feed"]["url"] == feed_a.url
+    assert doc["source"]["name"] == "A"  # the outlet that published it first
     assert doc["first_seen"] == before["first_seen"]
     assert doc["story"] == before["story"]

@@ -98,7 +98,7 @@ def test_bulk_lines_per_operation():
         "script": {
             "source": UPSERT_SCRIPT,
             "lang": "painless",
-            "params": {"doc": source, "keep": ["story", "first_seen", "feed"], "merge": ["urls"]},
+            "params": {"doc": source, "keep": ["story", "first_seen", "feed", "source"], "merge": ["urls"]},
         },
         "upsert": {},
         "scripted_upsert": True,
