@@ -36,11 +36,25 @@ def feed_doc_id(feed_url: str) -> str:
     return hashlib.sha256(feed_url.encode("utf-8")).hexdigest()[:32]
 
 
-def health_document(status: FeedStatus, new_items: int, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``news-feeds`` document after this poll (pure)."""
+def health_document(
+    status: FeedStatus, new_items: int, previous: dict[str, Any] | None, run_complete: bool = True
+) -> dict[str, Any]:
+    """The ``news-feeds`` document after this poll (pure).
+
+    ``http.etag``/``http.last_modified`` are the validators the next poll
+    sends: the new response's only when the run wrote everything it found
+    (``run_complete``); otherwise the previous ones stay, so a run that could
+    not index a feed's articles does not make the next poll answer 304 and
+    skip them.
+    """
     previous = previous or {}
-    ok = status.status == "ok"
+    ok = status.status in ("ok", "not_modified")
     streak = 0 if ok else int(previous.get("error_streak") or 0) + 1
+    old_http = previous.get("http") or {}
+    if status.status == "ok" and run_complete:
+        validators = {"etag": status.etag, "last_modified": status.last_modified}
+    else:
+        validators = {"etag": old_http.get("etag"), "last_modified": old_http.get("last_modified")}
     return {
         "feed": {
             "url": status.feed_url,
@@ -48,7 +62,7 @@ def health_document(status: FeedStatus, new_items: int, previous: dict[str, Any]
             "title": status.title,
         },
         "status": status.status,
-        "http": {"status": status.http_status},
+        "http": {"status": status.http_status, **validators},
         "entries": status.entries,
         "new_items": new_items,
         "error": status.error,
@@ -90,20 +104,15 @@ class _WriteHealthFn(beam.DoFn):
         if self._client is not None:
             self._client.close()
 
-    def process(self, batch: list[tuple[FeedStatus, int]]):
-        """Best effort: feed health describes the run, it is not data.  An
-        Elasticsearch error is logged and counted (``health_failed``) and the
-        run goes on; the articles' own writes decide the exit status."""
-        from elasticsearch import ApiError, TransportError
-
-        try:
-            self._write(batch)
-        except (ApiError, TransportError) as exc:
-            self._failed.inc(len(batch))
-            _LOG.warning("feed health of %d feeds not written: %s", len(batch), type(exc).__name__)
+    def process(self, batch: list[tuple[FeedStatus, int]], unwritten: int = 0):
+        """A document Elasticsearch rejects is logged and counted
+        (``health_failed``) and the run goes on.  Elasticsearch unreachable
+        raises: the feeds' failure documents are written here, and a run that
+        could not record them must not end as a success."""
+        self._write(batch, run_complete=not unwritten)
         return []
 
-    def _write(self, batch: list[tuple[FeedStatus, int]]) -> None:
+    def _write(self, batch: list[tuple[FeedStatus, int]], run_complete: bool) -> None:
         from elasticsearch import helpers
 
         alias = self._settings.feeds_alias
@@ -115,7 +124,7 @@ class _WriteHealthFn(beam.DoFn):
         failures_alias = self._settings.failures_alias
         actions = []
         for (status, new), doc_id in zip(batch, ids):
-            document = health_document(status, new, previous.get(doc_id))
+            document = health_document(status, new, previous.get(doc_id), run_complete)
             actions.append({"_op_type": "index", "_index": alias, "_id": doc_id, "_source": document})
             failure = feed_failure(status, document["error_streak"])
             fid = failure_id("feed", status.feed_url)
@@ -129,7 +138,7 @@ class _WriteHealthFn(beam.DoFn):
                         "_source": failure.to_document(),
                     }
                 )
-            elif status.status == "ok":
+            elif status.status in ("ok", "not_modified"):
                 actions.append({"_op_type": "delete", "_index": failures_alias, "_id": fid})
         for ok, item in helpers.streaming_bulk(
             self._client, actions, raise_on_error=False, max_retries=self._settings.max_retries
@@ -158,7 +167,15 @@ class WriteFeedHealth(beam.PTransform):
         self._settings = settings
 
     def expand(self, inputs):
-        statuses, new_entries = inputs
+        """``inputs``: (statuses, new entries[, unwritten documents]).  With the
+        third, health is written after the run's documents (a side input waits
+        for its producer) and validators advance only if nothing was left
+        unwritten."""
+        statuses, new_entries, *rest = inputs
+        if rest:
+            unwritten = beam.pvalue.AsSingleton(rest[0] | "CountUnwritten" >> beam.combiners.Count.Globally())
+        else:
+            unwritten = beam.pvalue.AsSingleton(statuses.pipeline | "NoneUnwritten" >> beam.Create([0]))
         keyed_status = statuses | "KeyStatus" >> beam.Map(lambda s: (s.feed_url, s))
         keyed_new = new_entries | "KeyNew" >> beam.Map(lambda e: (e.feed_url, 1))
         return (
@@ -166,5 +183,5 @@ class WriteFeedHealth(beam.PTransform):
             | "JoinNew" >> beam.CoGroupByKey()
             | "Combine" >> beam.FlatMap(_join)
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=200)
-            | "Write" >> beam.ParDo(_WriteHealthFn(self._settings))
+            | "Write" >> beam.ParDo(_WriteHealthFn(self._settings), unwritten)
         )

@@ -162,9 +162,21 @@ def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[
     return ParsedFeed(entries, title, None, without_link, unsafe, tuple(unsafe_links))
 
 
+def conditional_headers(validators: Mapping[str, str] | None) -> dict[str, str]:
+    """``If-None-Match``/``If-Modified-Since`` from a feed's stored validators."""
+    headers = {}
+    if validators:
+        if (validators.get("etag") or "").strip():
+            headers["If-None-Match"] = validators["etag"].strip()
+        if (validators.get("last_modified") or "").strip():
+            headers["If-Modified-Since"] = validators["last_modified"].strip()
+    return headers
+
+
 class _ReadFeedFn(beam.DoFn):
-    def __init__(self, fetch_settings: FetchSettings):
+    def __init__(self, fetch_settings: FetchSettings, validators: Mapping[str, Mapping[str, str]]):
         self._settings = fetch_settings
+        self._validators = dict(validators)
         self._fetcher = None
         self._polled = beam.metrics.Metrics.counter(_NS, "polled")
         self._failed = beam.metrics.Metrics.counter(_NS, "failed")
@@ -184,7 +196,8 @@ class _ReadFeedFn(beam.DoFn):
         polled_at = utcnow_iso()
         self._polled.inc()
         try:
-            response = self._fetcher.get(feed.url, headers={"Accept": _FEED_ACCEPT})
+            headers = {"Accept": _FEED_ACCEPT, **conditional_headers(self._validators.get(feed.url))}
+            response = self._fetcher.get(feed.url, headers=headers)
         except FetchError as exc:
             self._failed.inc()
             _LOG.warning("feed %s: %s", feed.url, exc)
@@ -231,7 +244,9 @@ class _ReadFeedFn(beam.DoFn):
             STATUS_TAG,
             FeedStatus(feed_url=feed.url, feed_name=feed.name or parsed.title, status=parsed.error or "ok",
                        http_status=response.status, entries=len(parsed.entries), title=parsed.title,
-                       error="not a parseable feed" if parsed.error else None, polled_at=polled_at),
+                       error="not a parseable feed" if parsed.error else None, polled_at=polled_at,
+                       etag=(response.headers.get("etag") or "").strip() or None,
+                       last_modified=(response.headers.get("last-modified") or "").strip() or None),
         )  # fmt: skip
         yield from parsed.entries
 
@@ -239,16 +254,21 @@ class _ReadFeedFn(beam.DoFn):
 class ReadFeeds(beam.PTransform):
     """FeedSpec → FeedEntry (main), Failure (``failed``), FeedStatus (``status``)."""
 
-    def __init__(self, fetch_settings: FetchSettings):
+    def __init__(
+        self, fetch_settings: FetchSettings, validators: Mapping[str, Mapping[str, str]] | None = None
+    ):
         super().__init__()
         if not isinstance(fetch_settings, FetchSettings):
             raise ValueError("ReadFeeds: fetch_settings must be a FetchSettings")
         self._settings = fetch_settings
+        self._validators = {url: dict(v) for url, v in (validators or {}).items()}
 
     def expand(self, feeds):
         return (
             feeds
             | "Spread" >> beam.Reshuffle()
             | "Poll"
-            >> beam.ParDo(_ReadFeedFn(self._settings)).with_outputs(FAILED_TAG, STATUS_TAG, main="entries")
+            >> beam.ParDo(_ReadFeedFn(self._settings, self._validators)).with_outputs(
+                FAILED_TAG, STATUS_TAG, main="entries"
+            )
         )

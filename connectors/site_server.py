@@ -4,6 +4,8 @@ Serves the files of a directory on ``127.0.0.1`` at a free port, in a
 background thread.  In ``.xml``, ``.html`` and ``.yaml`` files the text
 ``{{BASE_URL}}`` becomes the server's own base URL, so fixtures can carry
 absolute links.  ``_redirects.json`` (``{"/old": "/new"}``) answers 301s.
+With ``etags=True`` every response carries an ``ETag`` and a request whose
+``If-None-Match`` matches it gets ``304 Not Modified``.
 Feeds are served as ``application/rss+xml`` or ``application/atom+xml``
 according to their root element, like a real site.
 
@@ -54,7 +56,7 @@ class _Handler(SimpleHTTPRequestHandler):
         super().__init__(*args, directory=str(site.root), **kwargs)
 
     def log_message(self, format, *args):
-        self.site.requests.append(self.path)
+        pass  # quiet; do_GET records every request once
 
     def do_GET(self):
         path = unquote(urlsplit(self.path).path)
@@ -77,23 +79,39 @@ class _Handler(SimpleHTTPRequestHandler):
         suffix = file.suffix.lower()
         if suffix in (".xml", ".html", ".yaml"):
             body = body.replace(PLACEHOLDER.encode(), self.site.base_url.encode())
+        etag = None
+        if self.site.etags:
+            import hashlib
+
+            etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self.site.requests.append(self.path)
+                self.site.not_modified.append(self.path)
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
         ctype = _xml_type(body) if suffix == ".xml" else _TEXT_TYPES.get(suffix, "application/octet-stream")
         self.site.requests.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
+        if etag:
+            self.send_header("ETag", etag)
         self.end_headers()
         self.wfile.write(body)
 
 
 class SiteServer:
-    def __init__(self, root: str | Path, port: int = 0):
+    def __init__(self, root: str | Path, port: int = 0, etags: bool = False):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise FileNotFoundError(f"site directory {self.root} does not exist")
         redirects = self.root / "_redirects.json"
         self.redirects: dict[str, str] = json.loads(redirects.read_text()) if redirects.exists() else {}
         self.requests: list[str] = []
+        self.etags = etags  # send ETags and answer If-None-Match with 304, like a polite server
+        self.not_modified: list[str] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler, site=self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None

@@ -89,11 +89,17 @@ def archive_dir(settings: Settings) -> str:
     return str(state_dir() / "archive")
 
 
-def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
+def build_pipeline(p: beam.Pipeline, settings: Settings, feed_validators=None) -> BuiltPipeline:
+    """``feed_validators``: feed URL → {etag, last_modified} read from
+    ``news-feeds`` before the run, for conditional GETs."""
     es = settings.elasticsearch
     feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
 
-    polled = p | "Feeds" >> beam.Create(list(settings.feeds)) | "ReadFeeds" >> ReadFeeds(settings.fetch)
+    polled = (
+        p
+        | "Feeds" >> beam.Create(list(settings.feeds))
+        | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    )
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
     fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
@@ -106,11 +112,11 @@ def build_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
     # failures of single entries (a link that is not http(s)) go with the others.
     entry_failures = polled.failed | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
     built = _extract_and_index(pages, settings, feed_order, [entry_failures, fetched.failed])
-    _ = (polled.status, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
+    _ = (polled.status, new_entries, built.unwritten) | "FeedHealth" >> WriteFeedHealth(es)
     return built
 
 
-def build_reextract_pipeline(p: beam.Pipeline, settings: Settings) -> BuiltPipeline:
+def build_reextract_pipeline(p: beam.Pipeline, settings: Settings, feed_validators=None) -> BuiltPipeline:
     """Extraction and every later stage over the raw archive, overwriting by id."""
     from newsbeam.connectors.archive import ReadArchive
 

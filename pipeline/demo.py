@@ -43,9 +43,9 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
             update={"elasticsearch": settings.elasticsearch.model_copy(update={"url": server.url})}
         )
     try:
-        site = SiteServer(demo_site_dir(), port=settings.demo.site_port)
+        site = SiteServer(demo_site_dir(), port=settings.demo.site_port, etags=True)
     except OSError:
-        site = SiteServer(demo_site_dir(), port=0)
+        site = SiteServer(demo_site_dir(), port=0, etags=True)
         console.print(
             f"port {settings.demo.site_port} is taken; serving the demo site on port "
             f"{site.base_url.rsplit(':', 1)[1]} instead (its URLs differ from earlier demos, so "

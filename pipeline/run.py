@@ -122,6 +122,25 @@ def _reachable(es) -> bool:
         client.close()
 
 
+def feed_validators(client, alias: str) -> dict[str, dict[str, str]]:
+    """Each feed's stored ETag/Last-Modified (``news-feeds``), for conditional GETs."""
+    response = client.search(
+        index=alias,
+        query={"match_all": {}},
+        source=["feed.url", "http.etag", "http.last_modified"],
+        size=10_000,
+        ignore_unavailable=True,
+    )
+    validators = {}
+    for hit in response["hits"]["hits"]:
+        src = hit.get("_source") or {}
+        url = (src.get("feed") or {}).get("url")
+        http = src.get("http") or {}
+        if url and (http.get("etag") or http.get("last_modified")):
+            validators[url] = {k: http[k] for k in ("etag", "last_modified") if http.get(k)}
+    return validators
+
+
 def _refresh(es) -> None:
     """Make this run's writes searchable now, so a run started right after
     this one recognises every URL it indexed (the refresh interval would
@@ -153,6 +172,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
             raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
         setup_indices(client, es.index_prefix)
         replayed = replay_dead_letters(client, settings)
+        validators = feed_validators(client, es.feeds_alias)
     finally:
         client.close()
     # The sink itself writes what it could not send, so it survives a failing pipeline.
@@ -161,7 +181,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
 
     try:
         with beam.Pipeline(options=pipeline_options) as p:
-            builder(p, settings)
+            builder(p, settings, validators)
     except Exception:
         if _reachable(es):
             raise

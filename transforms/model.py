@@ -67,6 +67,8 @@ class FeedStatus:
     title: str | None = None
     error: str | None = None
     polled_at: str | None = None
+    etag: str | None = None  # validators of this response, for the next conditional GET
+    last_modified: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -89,11 +89,19 @@ def run_sink(settings, actions, **kwargs):
 
 
 def test_setup_installs_versioned_composable_templates_idempotently(es_client, index_prefix):
+    import json
+    from importlib import resources
+
+    def shipped(name: str) -> int:
+        text = resources.files("newsbeam.config").joinpath("templates", f"{name}.json").read_text("utf-8")
+        return json.loads(text)["_meta"]["version"]
+
     changes = setup_indices(es_client, index_prefix)
+    kinds = ("articles", "failures", "feeds")
     assert sorted(changes) == sorted(
-        [f"component template {index_prefix}@settings v2"]
-        + [f"component template {index_prefix}-{k}@mappings v2" for k in ("articles", "failures", "feeds")]
-        + [f"index template {index_prefix}-{k}-template v2" for k in ("articles", "failures", "feeds")]
+        [f"component template {index_prefix}@settings v{shipped('component-settings')}"]
+        + [f"component template {index_prefix}-{k}@mappings v{shipped('component-' + k)}" for k in kinds]
+        + [f"index template {index_prefix}-{k}-template v{shipped(k)}" for k in kinds]
         + [
             f"index {index_prefix}-{k}-000001 with alias {index_prefix}-{k}"
             for k in ("articles", "failures", "feeds")
