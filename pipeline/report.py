@@ -10,6 +10,7 @@ def summary_rows(summary) -> list[tuple[str, int]]:
     return [
         ("feeds polled", get("news.feeds/polled")),
         ("feeds failed", get("news.feeds/failed")),
+        ("feeds unchanged (304)", get("news.feeds/not_modified")),
         ("feed entries", get("news.feeds/entries")),
         ("already indexed (skipped)", get("news.known/known")),
         ("failed before, retry later", get("news.known/retry_later")),
