@@ -75,7 +75,7 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
         + (
             ""
             if summary.get("news.known/new")
-            else " (nothing new this time: every entry was already indexed)"
+            else " (nothing new: the feeds answered 304 Not Modified or every entry was already indexed)"
         )
         + f"; {written} documents written in this run."
     )
