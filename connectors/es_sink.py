@@ -84,7 +84,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import ElasticsearchSettings
-from newsbeam.transforms.model import Failure
+from newsbeam.transforms.model import Failure, utcnow_iso
 
 __all__ = [
     "FAILED_TAG",
@@ -258,10 +258,6 @@ def _item_message(info: dict[str, Any]) -> str:
     return text[:500]
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 @dataclasses.dataclass
 class BulkOutcome:
     written: list[IndexAction] = dataclasses.field(default_factory=list)
@@ -422,7 +418,7 @@ class BulkWriter:
                         reason=reason or "unknown",
                         http_status=status or None,
                         error=_item_message(info),
-                        at=_now(),
+                        at=utcnow_iso(),
                     )
                     outcome.rejected.append((action, failure))
             self._metric("written").inc(ok)

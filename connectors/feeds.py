@@ -40,7 +40,7 @@ from apache_beam import pvalue
 
 from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.http import FetchError, HttpFetcher
-from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
+from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus, utcnow_iso
 
 __all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "parse_feed"]
 
@@ -53,10 +53,6 @@ _FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
-
-
-def utcnow_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _struct_to_iso(value: time.struct_time | None) -> str | None:

@@ -27,9 +27,8 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import FetchSettings
-from newsbeam.connectors.feeds import utcnow_iso
 from newsbeam.connectors.http import FetchError, HttpFetcher
-from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage
+from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
 from newsbeam.transforms.progress import Progress
 
 __all__ = ["FetchPages"]

@@ -19,7 +19,6 @@ Example usage::
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -35,7 +34,7 @@ from newsbeam.transforms.extraction import (
     ExtractionTimeout,
     parse_iso_datetime,
 )
-from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url
+from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc
 from newsbeam.transforms.progress import Progress
 from newsbeam.transforms.urls import normalize_url, resolve_canonical
 
@@ -50,10 +49,6 @@ __all__ = [
 _NS = "news.extract"
 _LOG = logging.getLogger(__name__)
 FAILED_TAG = "failed"
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def choose_published(
@@ -74,15 +69,15 @@ def choose_published(
     page_dt, _ = parse_iso_datetime(page_value)
     feed_dt, feed_has_time = parse_iso_datetime(feed_value)
     if page_source == "text" and feed_dt is not None:
-        return _iso(feed_dt), "feed"
+        return iso_utc(feed_dt), "feed"
     if page_dt is not None and page_has_time:
-        return _iso(page_dt), "page"
+        return iso_utc(page_dt), "page"
     if page_dt is not None:
         if feed_dt is not None and feed_has_time and feed_dt.date() == page_dt.date():
-            return _iso(feed_dt), "feed"
-        return _iso(page_dt), "page"
+            return iso_utc(feed_dt), "feed"
+        return iso_utc(page_dt), "page"
     if feed_dt is not None:
-        return _iso(feed_dt), "feed"
+        return iso_utc(feed_dt), "feed"
     return None, None
 
 

@@ -11,6 +11,7 @@ dataclasses, so Beam pickles them and they compare by value in tests.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -22,7 +23,18 @@ __all__ = [
     "FetchedPage",
     "doc_id_for_url",
     "failure_id",
+    "iso_utc",
+    "utcnow_iso",
 ]
+
+
+def iso_utc(value: dt.datetime) -> str:
+    """``2020-06-27T09:05:00Z``: the one timestamp format of every document."""
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utcnow_iso() -> str:
+    return iso_utc(dt.datetime.now(dt.timezone.utc))
 
 
 def doc_id_for_url(canonical_url: str) -> str:
