@@ -49,6 +49,8 @@ INSTALL_REQUIRES = [
     "py3langid>=0.3,<1",
     "pydantic>=2.5,<3",
     "requests>=2.31,<3",
+    # robots.txt with wildcards and Crawl-delay (Scrapy's parser).
+    "protego>=0.3,<1",
     # Story clustering: seeded MinHash (the affine32 scheme needs datasketch 2).
     "datasketch>=2.0,<3",
     "numpy>=1.24",

@@ -118,6 +118,9 @@ class FetchSettings(_Section):
     backoff: float = Field(default=0.5, ge=0)
     allow_private_hosts: bool = False
     failure_retry_after: float = Field(default=3600, ge=0)
+    respect_robots: bool = True
+    host_delay: float = Field(default=1.0, ge=0, le=300)
+    max_crawl_delay: float = Field(default=30.0, ge=0, le=3600)
     max_attempts: int = Field(default=5, ge=1)
 
 

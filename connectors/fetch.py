@@ -3,13 +3,21 @@
 Input: ``FeedEntry``.  Outputs: main ``FetchedPage``; ``failed``
 ``Failure(stage="fetch")`` with reasons ``http_<status>``, ``timeout``,
 ``too_large``, ``too_many_redirects``, ``blocked_host``, ``connection_error``,
-``ssl_error``, ``dns_error``, ``bad_url`` or ``not_html``.
+``ssl_error``, ``dns_error``, ``bad_url``, ``not_html``, ``robots_disallowed``
+or ``robots_unavailable``.
 
 Guarantees: one pooled session per DoFn instance (``setup``); every
 redirect hop is checked against the host policy; bodies are capped at
 ``fetch.max_bytes``; timeouts, 429 and 5xx are retried with backoff and
-jitter before the entry is recorded as failed.  A ``Reshuffle`` before the
-fetch spreads downloads across workers after the feed fan-out.
+jitter before the entry is recorded as failed.  Politeness: entries are
+grouped by site (scheme, host and port); each site's robots.txt is read
+once per run and obeyed (RFC 9309, with protego: ``robots_disallowed``;
+an unreachable robots.txt means complete disallow, ``robots_unavailable``,
+retried by later runs), and its pages are fetched one at a time,
+``fetch.host_delay`` seconds apart or the site's ``Crawl-delay`` if larger
+(capped at ``fetch.max_crawl_delay``).  Different sites are fetched in
+parallel; the grouping is also the shuffle that spreads downloads across
+workers after the feed fan-out.
 Counters in ``news.fetch``: ``fetched``, ``failed_<reason>``; distribution
 ``bytes``.
 
@@ -22,6 +30,9 @@ Example usage::
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -38,11 +49,32 @@ _NS = "news.fetch"
 FAILED_TAG = "failed"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain"})
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+_AGENT = "newsbeam"  # the product token robots.txt groups are matched against
+
+
+def robots_verdict(fetch_error: FetchError | None) -> str:
+    """What a failed robots.txt request means (RFC 9309, section 2.3.1):
+    "allow" (4xx: there are no rules; or a file too large to read),
+    "disallow" (the server or the network failed: assume complete disallow)
+    or "refused" (newsbeam's host policy refused the site itself)."""
+    if fetch_error is None:
+        return "allow"
+    if fetch_error.reason in ("blocked_host", "bad_url"):
+        return "refused"  # our own host policy: each page is refused with that reason
+    status = fetch_error.status or 0
+    if 400 <= status < 500 or fetch_error.reason in ("too_large", "not_html", "too_many_redirects"):
+        return "allow"
+    return "disallow"
 
 
 class _FetchPageFn(beam.DoFn):
-    def __init__(self, fetch_settings: FetchSettings):
+    """Fetches the entries of one host in sequence: its robots.txt first,
+    then one page at a time, ``fetch.host_delay`` (or the site's
+    ``Crawl-delay``, capped) apart.  Hosts are fetched in parallel."""
+
+    def __init__(self, fetch_settings: FetchSettings, sleep: Callable[[float], None] = time.sleep):
         self._settings = fetch_settings
+        self._sleep = sleep
         self._fetcher = None
         self._fetched = beam.metrics.Metrics.counter(_NS, "fetched")
         self._bytes = beam.metrics.Metrics.distribution(_NS, "bytes")
@@ -64,7 +96,45 @@ class _FetchPageFn(beam.DoFn):
                     feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso()),
         )  # fmt: skip
 
-    def process(self, entry: FeedEntry):
+    def _robots(self, site: str):
+        """(parser or None, "allow" | "disallow", message) for ``site`` (scheme://host:port)."""
+        from protego import Protego
+
+        url = f"{site}/robots.txt"
+        try:
+            response = self._fetcher.get(url, headers={"Accept": "text/plain,*/*;q=0.5"})
+        except FetchError as exc:
+            return None, robots_verdict(exc), f"{url}: {exc}"
+        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
+        return Protego.parse(text), "allow", ""
+
+    def process(self, keyed):
+        site, entries = keyed
+        settings = self._settings
+        rules, verdict, message = (None, "allow", "")
+        if settings.respect_robots:
+            rules, verdict, message = self._robots(site)
+        delay = settings.host_delay
+        if rules is not None:
+            crawl_delay = rules.crawl_delay(_AGENT)
+            if crawl_delay:
+                delay = max(delay, min(float(crawl_delay), settings.max_crawl_delay))
+        requested = False
+        for entry in sorted(entries, key=lambda e: e.url):
+            if verdict == "disallow":
+                why = f"robots.txt unavailable, so disallowed: {message}"
+                yield self._fail(entry, "robots_unavailable", why, None)
+                continue
+            if rules is not None and not rules.can_fetch(entry.link, _AGENT):
+                why = f"{entry.link} is disallowed by {site}/robots.txt"
+                yield self._fail(entry, "robots_disallowed", why, None)
+                continue
+            if requested and delay:
+                self._sleep(delay)
+            requested = True
+            yield from self._fetch(entry)
+
+    def _fetch(self, entry: FeedEntry):
         try:
             response = self._fetcher.get(entry.link, headers={"Accept": _ACCEPT})
         except FetchError as exc:
@@ -102,8 +172,17 @@ class FetchPages(beam.PTransform):
         self._settings = fetch_settings
 
     def expand(self, entries):
+        # Grouping by site spreads the downloads across workers (it is a
+        # shuffle, like Reshuffle) while keeping each site's requests in one
+        # place, where they are spaced out and checked against its robots.txt.
         return (
             entries
-            | "Spread" >> beam.Reshuffle()
+            | "BySite" >> beam.Map(lambda e: (_site_of(e.link), e))
+            | "GroupBySite" >> beam.GroupByKey()
             | "Fetch" >> beam.ParDo(_FetchPageFn(self._settings)).with_outputs(FAILED_TAG, main="pages")
         )
+
+
+def _site_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"

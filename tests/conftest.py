@@ -107,7 +107,7 @@ def demo_settings(demo_site, es_settings, tmp_path):
         overrides={
             "feeds": demo_feeds(demo_site),
             "elasticsearch": es_settings.model_dump(),
-            "fetch": {"allow_private_hosts": True, "retries": 0, "timeout": 10},
+            "fetch": {"allow_private_hosts": True, "retries": 0, "timeout": 10, "host_delay": 0},
         }
     ).model_copy(
         update={

@@ -247,7 +247,7 @@ def _write_config(tmp_path, prefix: str, dead: str) -> str:
     path = tmp_path / "config.yaml"
     config = {
         "elasticsearch": {"index_prefix": prefix, "max_retries": 1, "dead_letter_dir": dead},
-        "fetch": {"retries": 0, "timeout": 10},
+        "fetch": {"retries": 0, "timeout": 10, "host_delay": 0},
     }
     path.write_text(yaml.safe_dump(config))
     return str(path)

@@ -50,7 +50,7 @@ def base_url():
     httpd.server_close()
 
 
-SETTINGS = FetchSettings(allow_private_hosts=True, retries=0, timeout=5)
+SETTINGS = FetchSettings(allow_private_hosts=True, retries=0, timeout=5, host_delay=0)
 FEED = "http://feeds.example/world.xml"
 
 
