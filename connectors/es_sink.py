@@ -217,13 +217,9 @@ class RetryPolicy:
 def _retry_after(headers: Any) -> float | None:
     if not headers:
         return None
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare for Elasticsearch, fall back to backoff
+    from newsbeam.connectors.http import parse_retry_after
+
+    return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
 
 
 def classify_item(op: str, info: dict[str, Any]) -> tuple[str, str | None]:

@@ -370,7 +370,7 @@ class HttpFetcher:
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
         delay = self._backoff * (2 ** (attempt - 1)) + random.uniform(0, self._backoff)
-        hinted = _parse_retry_after(retry_after)
+        hinted = parse_retry_after(retry_after)
         if hinted is not None:
             delay = max(delay, min(hinted, _MAX_RETRY_AFTER))
         self._sleep(delay)
@@ -497,7 +497,8 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def _parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
