@@ -4,8 +4,6 @@ counters, exactly."""
 from __future__ import annotations
 
 import dataclasses
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import apache_beam as beam
 import pytest
@@ -16,6 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors.fetch import FetchPages
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage
+from tests.routes import serve_routes
 
 ARTICLE = "<html><head><title>Été</title></head><body><p>Crème brûlée.</p></body></html>".encode("latin-1")
 ROUTES = {
@@ -26,28 +25,10 @@ ROUTES = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        status, headers, body = ROUTES.get(self.path, (404, {"Content-Type": "text/plain"}, b"no"))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="module")
 def base_url():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_routes(ROUTES) as url:
+        yield url
 
 
 SETTINGS = FetchSettings(allow_private_hosts=True, retries=0, timeout=5, host_delay=0)

@@ -4,8 +4,6 @@ feed status and counters, exactly."""
 from __future__ import annotations
 
 import dataclasses
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import apache_beam as beam
 import pytest
@@ -16,6 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
+from tests.routes import serve_routes
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Loopback Daily</title><link>/</link>
@@ -33,27 +32,11 @@ ROUTES = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        status, ctype, body = ROUTES.get(self.path, (404, "text/plain", b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="module")
 def base_url():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    routes = {path: (status, {"Content-Type": ctype}, body) for path, (status, ctype, body) in ROUTES.items()}
+    with serve_routes(routes) as url:
+        yield url
 
 
 SETTINGS = FetchSettings(allow_private_hosts=True, retries=0, timeout=5)
