@@ -82,6 +82,7 @@ __all__ = [
     "band_keys",
     "cluster",
     "dedup_rows",
+    "find_digests",
     "fingerprint",
     "is_copy",
     "normalize_paragraphs",
@@ -593,6 +594,31 @@ def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -
     return frozenset(i for i, ok in enumerate(found) if ok)
 
 
+def find_digests(fps: Mapping[Any, Fingerprint], neighbours: Mapping[Any, set], config: DedupConfig) -> set:
+    """Documents that copy two others which are not copies of each other on
+    disjoint parts of their text (digests, round-ups): kept out of clusters
+    so they cannot bridge two stories.  ``neighbours``: verified copy pairs
+    as adjacency sets; ``fps``: the fingerprints of (at least) every document
+    with two or more neighbours and of those neighbours."""
+    digests = set()
+    for doc, partners in sorted(neighbours.items()):
+        plist = sorted(partners)
+        if len(plist) < 2 or doc not in fps:
+            continue
+        regions = {p: _matched_region(fps[doc], fps[p], config) for p in plist if p in fps}
+        for x, u in enumerate(plist):
+            for v in plist[x + 1 :]:
+                if v in neighbours.get(u, ()) or u not in regions or v not in regions:
+                    continue
+                ru, rv = regions[u], regions[v]
+                if ru and rv and len(ru & rv) < config.composite_overlap * min(len(ru), len(rv)):
+                    digests.add(doc)
+                    break
+            if doc in digests:
+                break
+    return digests
+
+
 def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) -> dict[str, str]:
     """Cluster id for every item ``(id, fingerprint, published)``.
 
@@ -624,25 +650,7 @@ def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) 
             neighbours[i].add(j)
             neighbours[j].add(i)
 
-    composite = set()
-    for d, partners in neighbours.items():
-        if len(partners) < 2:
-            continue
-        plist = sorted(partners)
-        regions = {p: _matched_region(fps[d], fps[p], config) for p in plist}
-        for x in range(len(plist)):
-            for y in range(x + 1, len(plist)):
-                u, v = plist[x], plist[y]
-                if v in neighbours[u]:
-                    continue
-                ru, rv = regions[u], regions[v]
-                if not ru or not rv:
-                    continue
-                if len(ru & rv) < config.composite_overlap * min(len(ru), len(rv)):
-                    composite.add(d)
-                    break
-            if d in composite:
-                break
+    composite = find_digests(dict(enumerate(fps)), neighbours, config)
 
     uf = _UnionFind(n)
     for i, partners in neighbours.items():

@@ -59,6 +59,7 @@ from newsbeam.transforms.similarity import (
     DedupConfig,
     Fingerprint,
     band_keys,
+    find_digests,
     fingerprint,
     is_copy,
 )
@@ -208,33 +209,6 @@ def resolve_clusters(
                 StoryUpdate(old_cluster_id=c, cluster_id=target, size=size, canonical_id=canonical)
             )
     return stories, sorted(updates, key=lambda u: u.old_cluster_id)
-
-
-def find_digests(
-    fps: dict[str, Fingerprint], neighbours: dict[str, set[str]], config: DedupConfig
-) -> set[str]:
-    """Articles that copy two stories which are not copies of each other on
-    disjoint parts of their text (digests, round-ups): kept out of clusters
-    so they cannot bridge two stories."""
-    from newsbeam.transforms.similarity import _matched_region
-
-    digests = set()
-    for doc, partners in sorted(neighbours.items()):
-        plist = sorted(partners)
-        if len(plist) < 2 or doc not in fps:
-            continue
-        regions = {p: _matched_region(fps[doc], fps[p], config) for p in plist if p in fps}
-        for x, u in enumerate(plist):
-            for v in plist[x + 1 :]:
-                if v in neighbours.get(u, ()) or u not in regions or v not in regions:
-                    continue
-                ru, rv = regions[u], regions[v]
-                if ru and rv and len(ru & rv) < config.composite_overlap * min(len(ru), len(rv)):
-                    digests.add(doc)
-                    break
-            if doc in digests:
-                break
-    return digests
 
 
 # -- Beam ---------------------------------------------------------------------
