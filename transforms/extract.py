@@ -42,7 +42,6 @@ __all__ = [
     "ExtractArticles",
     "build_article",
     "choose_published",
-    "detect_language",
     "merge_same_article",
 ]
 
@@ -79,16 +78,6 @@ def choose_published(
     if feed_dt is not None:
         return iso_utc(feed_dt), "feed"
     return None, None
-
-
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of ``text`` by py3langid, or None for too little text."""
-    if len(text) < 40:
-        return None
-    import py3langid  # loads its read-only model once per process
-
-    lang, _score = py3langid.classify(text[:10000])
-    return lang
 
 
 def _site_domain(url: str) -> str | None:
@@ -139,7 +128,7 @@ def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -
         source_name=entry.feed_name or result.sitename,
         feed_url=entry.feed_url,
         entry_url=entry.url,
-        language=result.language or detect_language(body),
+        language=result.language,
         extraction={**result.provenance, "date_source": result.published_source},
     )
 

@@ -523,7 +523,9 @@ def _sitename(tree, ld: dict) -> str | None:
 
 
 def _language(body: str, tree) -> str | None:
-    if len(_tokens(body)) >= 5:
+    """ISO 639-1 code by py3langid on the body (scripts written without spaces
+    have few \\w+ tokens, hence the length test), else the page's ``lang``."""
+    if len(_tokens(body)) >= 5 or len(body.strip()) >= 40:
         import py3langid
 
         return py3langid.classify(body[:2000])[0]

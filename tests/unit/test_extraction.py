@@ -158,3 +158,16 @@ def test_sandbox_survives_a_crashing_page(sandbox):
         sandbox.extract_with_limit(b"crash", None, timeout_s=30)
     after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
     assert after.published_source == "jsonld"
+
+
+def test_language_of_a_text_written_without_spaces():
+    # Few \w+ tokens (no spaces, little punctuation), no lang attribute.
+    paragraph = (
+        "新型コロナウイルスの感染者が新たに百人確認されたと"
+        "東京都が二十七日に発表し外出自粛を改めて呼びかけた。"
+    )
+    article = f"<h1>見出し</h1><p>{paragraph}</p><p>{paragraph}</p>"
+    html = f"<html><body><article>{article}</article></body></html>"
+    result = extract_article(html.encode(), "https://news.example.jp/a")
+    assert result.body
+    assert result.language == "ja"
