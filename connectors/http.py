@@ -31,7 +31,15 @@ addition each hop (request, headers and body) must finish within
 ``total_timeout`` (default ``3 * timeout``): a watchdog shuts the socket down
 when that deadline passes, so a server dripping its headers or body one byte
 a second is cut off (``timeout``) instead of holding a worker for hours.
-Name resolution itself is bounded only by the system resolver.
+Above both, one ``get`` (every redirect hop, every retry and the pauses
+between them, every body read) ends within ``url_deadline`` seconds (default
+``total_timeout``), or earlier at the ``deadline`` the caller passes (a
+``time.monotonic()`` value: the fetcher's per-host budget, the run's end).
+Without it one URL could cost (retries+1) x (redirects+1) x total_timeout,
+about 17 minutes at the shipped defaults.  Each hop's watchdog and socket
+timeout are shortened to what is left; a retry whose pause would pass the
+deadline is not made (the last error stands); a deadline passed mid-hop is
+``timeout``.  Name resolution itself is bounded only by the system resolver.
 
 Retries: ``timeout``, ``connection_error``, ``incomplete_body``, 429 and 5xx
 (500, 502, 503, 504) are retried ``retries`` times with exponential backoff
@@ -296,8 +304,10 @@ class HttpFetcher:
         backoff: float,
         allow_private_hosts: bool,
         total_timeout: float | None = None,
+        url_deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         resolver: Callable = socket.getaddrinfo,
+        clock: Callable[[], float] = time.monotonic,
     ):
         import requests
 
@@ -321,6 +331,8 @@ class HttpFetcher:
         )
         self._timeout = timeout
         self._total_timeout = total_timeout if total_timeout else 3 * timeout
+        self._url_deadline = url_deadline if url_deadline else self._total_timeout
+        self._clock = clock
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
         self._retries = retries
@@ -339,25 +351,41 @@ class HttpFetcher:
             retries=fetch_settings.retries,
             backoff=fetch_settings.backoff,
             allow_private_hosts=fetch_settings.allow_private_hosts,
+            url_deadline=fetch_settings.url_deadline,
             **kwargs,
         )
 
     def close(self) -> None:
         self._session.close()
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    def get(
+        self, url: str, headers: Mapping[str, str] | None = None, deadline: float | None = None
+    ) -> HttpResponse:
+        """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
+        (a ``clock()`` value) if that comes first."""
+        end = self._clock() + self._url_deadline
+        if deadline is not None:
+            end = min(end, deadline)
         attempt = 0
         while True:
             attempt += 1
+            if self._clock() >= end:
+                raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_once(url, headers)
+                response = self._get_once(url, headers, end)
             except FetchError as exc:
-                if exc.reason in _RETRY_REASONS and attempt <= self._retries:
-                    self._pause(attempt, None)
+                if (
+                    exc.reason in _RETRY_REASONS
+                    and attempt <= self._retries
+                    and self._pause(attempt, None, end)
+                ):
                     continue
                 raise
-            if response.status in _RETRY_STATUSES and attempt <= self._retries:
-                self._pause(attempt, response.headers.get("retry-after"))
+            if (
+                response.status in _RETRY_STATUSES
+                and attempt <= self._retries
+                and self._pause(attempt, response.headers.get("retry-after"), end)
+            ):
                 continue
             if not (200 <= response.status < 300 or response.status == 304):
                 raise FetchError(
@@ -368,21 +396,29 @@ class HttpFetcher:
                 )
             return dataclasses.replace(response, attempts=attempt)
 
-    def _pause(self, attempt: int, retry_after: str | None) -> None:
+    def _pause(self, attempt: int, retry_after: str | None, end: float) -> bool:
+        """Sleep before retry ``attempt``; False (no sleep) when the pause would
+        end past ``end``: the retry could not finish in time anyway."""
         delay = self._backoff * (2 ** (attempt - 1)) + random.uniform(0, self._backoff)
         hinted = parse_retry_after(retry_after)
         if hinted is not None:
             delay = max(delay, min(hinted, _MAX_RETRY_AFTER))
+        if self._clock() + delay >= end:
+            return False
         self._sleep(delay)
+        return True
 
-    def _get_once(self, url: str, headers: Mapping[str, str] | None) -> HttpResponse:
+    def _get_once(self, url: str, headers: Mapping[str, str] | None, end: float) -> HttpResponse:
         current = url
         for _hop in range(self._max_redirects + 1):
             check_url(current, self._allow_private, self._resolver)
-            watchdog = _Watchdog(self._total_timeout)
+            left = end - self._clock()
+            if left <= 0:
+                raise FetchError("timeout", f"deadline passed while following redirects from {url}", url=url)
+            watchdog = _Watchdog(min(self._total_timeout, left))
             self._policy.local.watchdog = watchdog
             try:
-                response, location = self._hop(current, headers, watchdog)
+                response, location = self._hop(current, headers, watchdog, min(self._timeout, left))
             finally:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
@@ -395,7 +431,9 @@ class HttpFetcher:
             url=url,
         )
 
-    def _hop(self, url: str, headers, watchdog: _Watchdog) -> tuple[HttpResponse | None, str | None]:
+    def _hop(
+        self, url: str, headers, watchdog: _Watchdog, timeout: float
+    ) -> tuple[HttpResponse | None, str | None]:
         """One request: (response, None), or (None, next URL) for a redirect."""
         import requests
 
@@ -403,21 +441,19 @@ class HttpFetcher:
             resp = self._session.get(
                 url,
                 headers=dict(headers or {}),
-                timeout=self._timeout,
+                timeout=timeout,
                 allow_redirects=False,
                 stream=True,
             )
         except requests.exceptions.SSLError as exc:
             raise FetchError("ssl_error", f"TLS error for {url}: {_short(exc)}", url=url) from None
         except requests.exceptions.Timeout:
-            raise FetchError("timeout", f"timed out after {self._timeout}s: {url}", url=url) from None
+            raise FetchError("timeout", f"timed out after {timeout:g}s: {url}", url=url) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
             raise FetchError("bad_url", f"invalid URL {url}: {_short(exc)}", url=url) from None
         except requests.exceptions.RequestException as exc:
             if watchdog.fired:
-                raise FetchError(
-                    "timeout", f"no response within {self._total_timeout}s: {url}", url=url
-                ) from None
+                raise FetchError("timeout", f"no response within the deadline: {url}", url=url) from None
             raise FetchError("connection_error", f"cannot connect to {url}: {_short(exc)}", url=url) from None
         except FetchError as exc:  # refused by the pinned connection
             exc.url = exc.url or url
@@ -488,7 +524,7 @@ class HttpFetcher:
                 ) from None  # fmt: skip
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
         if watchdog.fired:
-            raise FetchError("timeout", f"body of {url} not received within {self._total_timeout}s", url=url)
+            raise FetchError("timeout", f"body of {url} not received within the deadline", url=url)
         return b"".join(chunks)
 
 

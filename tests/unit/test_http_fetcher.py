@@ -141,6 +141,10 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"hello, and some bytes nobody asked for")
             self.close_connection = True
+        elif route == "/slow-hop":  # each hop answers after 0.4 s with another redirect
+            time.sleep(0.4)
+            n = int(urlsplit(self.path).query.partition("=")[2] or 0)
+            self._send(302, Location=f"/slow-hop?n={n + 1}")
         elif route == "/loop":
             self._send(302, Location=self.path)
         elif route == "/hop":  # /hop?n=3 -> /hop?n=2 -> ... -> /ok
@@ -370,7 +374,7 @@ def test_loopback_is_refused_without_allow_private_hosts(server):
 
 def test_429_with_retry_after_is_retried_after_the_hinted_delay(server):
     sleeps = _Sleeps()
-    fetcher = _fetcher(sleeps, retries=2, backoff=0.01)
+    fetcher = _fetcher(sleeps, retries=2, backoff=0.01, url_deadline=30)
     response = fetcher.get(server.url("/retry-after"))
     fetcher.close()
     assert (response.status, response.content, response.attempts) == (200, b"<p>finally</p>", 2)
@@ -380,7 +384,7 @@ def test_429_with_retry_after_is_retried_after_the_hinted_delay(server):
 
 def test_503_is_retried_then_given_up(server):
     sleeps = _Sleeps()
-    error = _fail(_fetcher(sleeps, retries=3, backoff=0.5), server.url("/always-503"))
+    error = _fail(_fetcher(sleeps, retries=3, backoff=0.5, url_deadline=30), server.url("/always-503"))
     assert (error.reason, error.status) == ("http_503", 503)
     assert server.hits["/always-503"] == 4
     assert len(sleeps) == 3
@@ -520,3 +524,44 @@ def test_environment_proxies_are_ignored(monkeypatch):
         )
     finally:
         fetcher.close()
+
+
+def test_slow_redirect_chain_ends_at_the_url_deadline(server):
+    # 20 hops of 0.4 s would take 8 s; the per-URL deadline cuts the whole chain at 1 s.
+    started = time.monotonic()
+    error = _fail(_fetcher(max_redirects=20, url_deadline=1.0), server.url("/slow-hop?n=0"))
+    elapsed = time.monotonic() - started
+    assert error.reason == "timeout"
+    assert elapsed < 2.5
+    assert sum(hits for path, hits in server.hits.items() if path.startswith("/slow-hop")) <= 4
+
+
+def test_dribbling_body_with_retries_ends_at_the_url_deadline(server):
+    # Without a per-URL deadline: 3 attempts x 2.5 s hop deadline = 7.5 s.
+    started = time.monotonic()
+    error = _fail(
+        _fetcher(timeout=1.5, total_timeout=2.5, retries=2, url_deadline=1.0, sleep=time.sleep),
+        server.url("/drip-body?deadline"),
+    )
+    elapsed = time.monotonic() - started
+    assert error.reason == "timeout"
+    assert elapsed < 2.5
+    assert server.hits["/drip-body?deadline"] == 1
+
+
+def test_retry_pauses_that_would_pass_the_url_deadline_are_not_taken(server):
+    sleeps = _Sleeps()
+    # Pauses would be 0.5-1.0, 1.0-1.5, ... s; with 1 s for the whole URL only the first fits.
+    error = _fail(_fetcher(sleeps, retries=5, backoff=0.5, url_deadline=1.0), server.url("/always-503?dl"))
+    assert (error.reason, error.status) == ("http_503", 503)
+    assert len(sleeps) <= 1
+    assert server.hits["/always-503?dl"] == len(sleeps) + 1
+
+
+def test_a_callers_deadline_in_the_past_makes_no_request(server):
+    fetcher = _fetcher()
+    with pytest.raises(FetchError) as info:
+        fetcher.get(server.url("/ok?late"), deadline=time.monotonic() - 1)
+    fetcher.close()
+    assert info.value.reason == "timeout"
+    assert server.hits["/ok?late"] == 0
