@@ -122,6 +122,10 @@ class FetchSettings(_Section):
     host_delay: float = Field(default=1.0, ge=0, le=300)
     max_crawl_delay: float = Field(default=30.0, ge=0, le=3600)
     max_attempts: int = Field(default=5, ge=1)
+    url_deadline: float = Field(default=60, gt=0)
+    host_budget: float = Field(default=300, gt=0)
+    max_entries_per_feed: int = Field(default=200, ge=1)
+    feed_parse_timeout: float = Field(default=20, gt=0)
 
 
 class ExtractSettings(_Section):
@@ -147,6 +151,11 @@ class NerSettings(_Section):
     chunk_chars: int = Field(default=20_000, ge=1000)
 
 
+class RunSettings(_Section):
+    max_run_time: float | None = Field(default=None, gt=0)
+    wave_size: int = Field(default=500, ge=1)
+
+
 class Settings(_Section):
     feeds: tuple[FeedSpec, ...] = ()
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
@@ -157,6 +166,7 @@ class Settings(_Section):
     archive: ArchiveSettings = ArchiveSettings()
     dedup: DedupSettings = DedupSettings()
     ner: NerSettings = NerSettings()
+    run: RunSettings = RunSettings()
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
