@@ -131,6 +131,20 @@ class FetchSettings(_Section):
 class ExtractSettings(_Section):
     min_chars: int = Field(default=200, ge=0)
     timeout: float = Field(default=30, gt=0)
+    canonical_aliases: tuple[tuple[str, ...], ...] = ()
+
+    @field_validator("canonical_aliases")
+    @classmethod
+    def _alias_groups(cls, value: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        groups = []
+        for group in value:
+            hosts = tuple(h.strip().lower().rstrip(".") for h in group)
+            if len(hosts) < 2 or any(not h or "/" in h or ":" in h or " " in h for h in hosts):
+                raise ValueError(
+                    "each entry must be a list of two or more host names, e.g. [example.com, example.co.uk]"
+                )
+            groups.append(hosts)
+        return tuple(groups)
 
 
 class ArchiveSettings(_Section):

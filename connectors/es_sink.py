@@ -33,7 +33,11 @@ in ``KEEP_FIELDS`` (``story``: cluster flags maintained by later partial
 which outlet the article was first seen), which keep their stored value, and the
 fields in ``MERGE_FIELDS`` (``urls``), whose stored values are kept and the
 new ones appended.  A replay of an old dead letter therefore never reverts
-newer cluster flags nor forgets a URL.  ``update`` is a partial ``doc``
+newer cluster flags nor forgets a URL.  A page that arrives through a
+*different feed* than the stored article's (``feed.url``) only adds its
+URLs: it never replaces the title, body or anything else of an article
+another feed indexed (on shared hosts one tenant must not rewrite
+another's article, see ``resolve_canonical``).  ``update`` is a partial ``doc``
 update (``doc_as_upsert`` false): for later writers such as cluster relabels.
 
 Rollover: an ``_id`` must live in one index behind an alias.  When the
@@ -128,9 +132,17 @@ for (f in params.merge) {
     merged[f] = m;
   }
 }
-ctx._source.putAll(params.doc);
-for (f in kept.keySet()) { ctx._source[f] = kept[f]; }
-for (f in merged.keySet()) { ctx._source[f] = merged[f]; }
+def oldFeed = null;
+if (ctx._source.containsKey('feed') && ctx._source.feed instanceof Map) { oldFeed = ctx._source.feed.url; }
+def newFeed = null;
+if (params.doc.containsKey('feed') && params.doc.feed instanceof Map) { newFeed = params.doc.feed.url; }
+if (oldFeed != null && newFeed != null && !oldFeed.equals(newFeed)) {
+  for (f in merged.keySet()) { ctx._source[f] = merged[f]; }
+} else {
+  ctx._source.putAll(params.doc);
+  for (f in kept.keySet()) { ctx._source[f] = kept[f]; }
+  for (f in merged.keySet()) { ctx._source[f] = merged[f]; }
+}
 """.strip()
 
 

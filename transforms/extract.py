@@ -5,7 +5,7 @@ Input ``FetchedPage``; outputs main ``Article`` and ``failed``
 than ``extract.min_chars`` characters) or ``extract_error``.
 
 Identity (see "Identity" in DESIGN.md): the canonical URL is the page's
-same-site ``rel=canonical``, else the normalized final URL; ``_id`` derives
+``rel=canonical`` on its own host (or a configured alias), else the normalized final URL; ``_id`` derives
 from it; ``urls`` holds every normalized URL seen (entry link, final URL,
 canonical).  ``published`` keeps a time of day from the page, else from the
 feed entry; ``published_source`` says which.  Counters in ``news.extract``.
@@ -87,8 +87,15 @@ def _site_domain(url: str) -> str | None:
     return host.removeprefix("www.")
 
 
-def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -> Article | Failure:
-    """Combine a fetched page and its extraction into an ``Article`` (pure)."""
+def build_article(
+    page: FetchedPage,
+    result: ExtractionResult,
+    min_chars: int,
+    canonical_aliases: tuple[tuple[str, ...], ...] = (),
+) -> Article | Failure:
+    """Combine a fetched page and its extraction into an ``Article`` (pure).
+    ``canonical_aliases``: host groups whose pages may name each other as
+    canonical (see ``resolve_canonical``)."""
     entry = page.entry
     body = result.body.strip()
     if len(body) < max(1, min_chars):
@@ -102,7 +109,7 @@ def build_article(page: FetchedPage, result: ExtractionResult, min_chars: int) -
             attempts=entry.attempts + 1,
             at=page.fetched_at,
         )
-    canonical = resolve_canonical(page.final_url, result.canonical_href)
+    canonical = resolve_canonical(page.final_url, result.canonical_href, canonical_aliases)
     urls = {entry.url, canonical}
     final = normalize_url(page.final_url)
     if final:
@@ -177,7 +184,7 @@ class _ExtractFn(beam.DoFn):
         except ExtractionCrashed as exc:
             yield self._failure(page, "extract_crash", str(exc))
             return
-        outcome = build_article(page, result, self._settings.min_chars)
+        outcome = build_article(page, result, self._settings.min_chars, self._settings.canonical_aliases)
         if isinstance(outcome, Failure):
             beam.metrics.Metrics.counter(_NS, f"failed_{outcome.reason}").inc()
             yield pvalue.TaggedOutput(FAILED_TAG, outcome)

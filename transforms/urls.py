@@ -6,6 +6,16 @@ fragment and tracking parameters dropped, dot segments resolved, remaining
 query parameters sorted and percent-encoded consistently (``w3lib``'s
 canonicalization, the one Scrapy uses for request fingerprints).
 
+``resolve_canonical`` accepts a page's ``rel=canonical`` only on the page's
+own host (``www.`` aside) or a host configured as its alias
+(``extract.canonical_aliases``): a registrable domain is not an owner on
+shared hosting (``a.substack.com`` and ``b.substack.com`` are different
+sites, and ``substack.com`` is not even in the Public Suffix List), so a
+same-domain rule let one tenant's page claim another tenant's article id.
+``same_site`` (registrable domain, with the Public Suffix List's private
+section: ``a.github.io`` and ``b.github.io`` differ) stays for callers that
+want a site, never an owner.
+
 ``CanonicalizeUrls`` is the pipeline stage that applies it to feed entries
 and drops repeats of one URL within a run, keeping the entry of the first
 feed in configuration order, so the result does not depend on arrival order.
@@ -21,7 +31,7 @@ import apache_beam as beam
 
 from newsbeam.transforms.model import FeedEntry
 
-__all__ = ["CanonicalizeUrls", "normalize_url", "resolve_canonical", "same_site"]
+__all__ = ["CanonicalizeUrls", "normalize_url", "resolve_canonical", "same_host", "same_site"]
 
 # Parameters that identify a campaign or a click, never the document.
 _TRACKING_EXACT = frozenset(
@@ -80,7 +90,7 @@ def _site(host: str) -> str:
     from tld import get_fld
 
     host = host.lower().rstrip(".")
-    registrable = get_fld(f"http://{host}", fail_silently=True)
+    registrable = get_fld(f"http://{host}", fail_silently=True, search_private=True)
     return registrable or _WWW.sub("", host)
 
 
@@ -106,13 +116,43 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def resolve_canonical(final_url: str, canonical_href: str | None) -> str:
-    """The canonical URL of a fetched page: its same-site ``rel=canonical``
-    when present and valid, else the normalized final URL."""
+def _host_key(parts) -> str:
+    host = (parts.hostname or "").lower().rstrip(".")
+    if _is_ip(host):
+        return parts.netloc.lower()  # an IP host is its own site only with its port
+    return _WWW.sub("", host)
+
+
+def same_host(url_a: str, url_b: str, aliases: tuple[tuple[str, ...], ...] = ()) -> bool:
+    """True when both URLs are on one host, ``www.`` aside (``www.x.com`` and
+    ``x.com``; not ``a.substack.com`` and ``b.substack.com``), or on two hosts
+    of one group in ``aliases`` (host names, compared without ``www.``).  IP
+    hosts must match exactly, port included."""
+    try:
+        a, b = _host_key(urlsplit(url_a)), _host_key(urlsplit(url_b))
+    except ValueError:
+        return False
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    for group in aliases:
+        hosts = {_WWW.sub("", h.lower().rstrip(".")) for h in group}
+        if a in hosts and b in hosts:
+            return True
+    return False
+
+
+def resolve_canonical(
+    final_url: str, canonical_href: str | None, aliases: tuple[tuple[str, ...], ...] = ()
+) -> str:
+    """The canonical URL of a fetched page: its ``rel=canonical`` when present,
+    valid and on the page's own host (or an alias of it, see ``same_host``),
+    else the normalized final URL."""
     normalized_final = normalize_url(final_url) or final_url
     if canonical_href:
         candidate = normalize_url(canonical_href, base=final_url)
-        if candidate and same_site(candidate, normalized_final):
+        if candidate and same_host(candidate, normalized_final, aliases):
             return candidate
     return normalized_final
 

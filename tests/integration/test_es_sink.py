@@ -189,6 +189,30 @@ def test_upsert_keeps_story_and_first_seen_and_merges_urls(es_settings, es_clien
     assert doc["title"] == "Corrected title"
 
 
+def test_upsert_from_another_feed_never_overwrites_the_article(es_settings, es_client):
+    setup_indices(es_client, es_settings.index_prefix)
+    alias = es_settings.articles_alias
+    url = "https://victim.substack.com/p/story"
+    victim = {"url": "https://victim.substack.com/feed"}
+    run_sink(es_settings, [upsert(alias, url, title="Real", body="Real body.", feed=victim)])
+    intruder = upsert(
+        alias,
+        url,
+        urls=["https://evil.substack.com/p/x", url],
+        title="Fake",
+        body="Fake body.",
+        feed={"url": "https://evil.substack.com/feed"},
+    )
+    out, _ = run_sink(es_settings, [intruder])
+    assert out == {"written": [doc_id_for_url(url)]}
+    _index, doc = all_docs(es_client, alias)[doc_id_for_url(url)]
+    assert (doc["title"], doc["body"], doc["feed"]) == ("Real", "Real body.", victim)
+    assert doc["urls"] == [url, "https://evil.substack.com/p/x"]
+    # The same feed may still correct its own article (re-extraction, a retry).
+    run_sink(es_settings, [upsert(alias, url, title="Corrected", body="Real body.", feed=victim)])
+    assert all_docs(es_client, alias)[doc_id_for_url(url)][1]["title"] == "Corrected"
+
+
 def test_rolled_over_alias_keeps_each_id_in_one_index(es_settings, es_client):
     setup_indices(es_client, es_settings.index_prefix)
     alias = es_settings.articles_alias

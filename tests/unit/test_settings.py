@@ -64,3 +64,18 @@ def test_example_feeds_file_is_valid():
     settings = load_settings(feeds_path=str(path))
     assert len(settings.feeds) >= 4
     assert all(feed.url.startswith("https://") for feed in settings.feeds)
+
+
+def test_canonical_aliases_and_run_budgets_are_validated(tmp_path):
+    good = _write(
+        tmp_path, "extract:\n  canonical_aliases: [[Example.com, m.example.com]]\nrun:\n  max_run_time: 30\n"
+    )
+    settings = load_settings(good)
+    assert settings.extract.canonical_aliases == (("example.com", "m.example.com"),)
+    assert settings.run.max_run_time == 30.0
+    bad = _write(tmp_path, "extract:\n  canonical_aliases: [[example.com]]\n", "bad.yaml")
+    with pytest.raises(ConfigError, match="extract.canonical_aliases"):
+        load_settings(bad)
+    bad = _write(tmp_path, "run:\n  max_run_time: 0\n", "bad2.yaml")
+    with pytest.raises(ConfigError, match="run.max_run_time"):
+        load_settings(bad)

@@ -1,6 +1,6 @@
 import pytest
 
-from newsbeam.transforms.urls import normalize_url, resolve_canonical, same_site
+from newsbeam.transforms.urls import normalize_url, resolve_canonical, same_host, same_site
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,46 @@ def test_canonical_same_site_wins_and_foreign_is_ignored():
     assert resolve_canonical("https://x.com/a", "https://aggregator.net/a") == "https://x.com/a"
     assert resolve_canonical("https://x.com/a", "javascript:void(0)") == "https://x.com/a"
     assert resolve_canonical("https://x.com/a", None) == "https://x.com/a"
+
+
+def test_canonical_on_another_tenant_of_a_shared_host_is_ignored():
+    page = "https://evil.substack.com/p/x"
+    assert resolve_canonical(page, "https://victim.substack.com/p/story") == page
+    page = "https://evil.github.io/post"
+    assert resolve_canonical(page, "https://victim.github.io/post") == page
+    assert (
+        resolve_canonical("https://a.wordpress.com/p", "https://wordpress.com/p")
+        == "https://a.wordpress.com/p"
+    )
+    # The page's own host, www. aside, is accepted.
+    assert resolve_canonical("https://www.x.com/a?p=2", "https://x.com/a") == "https://x.com/a"
+    assert resolve_canonical("https://x.com/a", "https://www.x.com/a") == "https://www.x.com/a"
+
+
+def test_canonical_on_a_configured_alias_host_is_accepted():
+    aliases = (("example.com", "m.example.com"),)
+    assert (
+        resolve_canonical("https://m.example.com/a", "https://example.com/a", aliases)
+        == "https://example.com/a"
+    )
+    assert resolve_canonical("https://m.example.com/a", "https://example.com/a") == "https://m.example.com/a"
+    assert resolve_canonical("https://other.com/a", "https://example.com/a", aliases) == "https://other.com/a"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://www.x.com/a", "http://x.com/b", True),
+        ("https://a.substack.com/", "https://b.substack.com/", False),
+        ("https://news.x.com/", "https://x.com/", False),
+        ("http://127.0.0.1:80/a", "http://127.0.0.1:81/a", False),
+        ("http://127.0.0.1:80/a", "http://127.0.0.1:80/b", True),
+    ],
+)
+def test_same_host(a, b, same):
+    assert same_host(a, b) is same
+
+
+def test_same_site_uses_the_private_section_of_the_public_suffix_list():
+    assert not same_site("https://a.github.io/", "https://b.github.io/")
+    assert not same_site("https://a.blogspot.com/", "https://b.blogspot.com/")
