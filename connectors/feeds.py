@@ -15,7 +15,14 @@ together with the response headers, so encodings and relative links resolve
 as the server meant them.  Every entry link is an absolute http(s) URL:
 a relative or ``javascript:`` ``Content-Location`` never becomes the base,
 and items whose link is not http(s) are skipped.  A 304 answer (conditional
-request) gives status ``not_modified`` and no entries.  Counters in namespace
+request) gives status ``not_modified`` and no entries.
+
+Parsing is bounded like extraction: feedparser runs in a child process
+(``ExtractionSandbox``) and a body that takes longer than
+``fetch.feed_parse_timeout`` seconds is a ``timeout`` failure of the feed (a
+5 MB HTML page served as a feed took 56 s in feedparser); a body that is
+plainly an HTML document, not a feed, is ``malformed_feed`` without being
+parsed at all.  Counters in namespace
 ``news.feeds``: ``polled``, ``failed``, ``entries``, ``entries_without_link``,
 ``entries_unsafe_link``, ``not_modified``.
 
@@ -158,6 +165,30 @@ def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[
     return ParsedFeed(entries, title, None, without_link, unsafe, tuple(unsafe_links))
 
 
+def looks_like_html(content: bytes) -> bool:
+    """True for a body that is plainly an HTML document (``<!DOCTYPE html>`` or
+    ``<html`` first) with no RSS, Atom or RDF root element near its start."""
+    head = content[:65536].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head.startswith((b"<!doctype html", b"<html")):
+        return False
+    return not any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
+
+
+def _parse_job(content: bytes, job) -> ParsedFeed:
+    """``parse_feed`` in the sandbox's child process; ``job`` = (feed, final URL, headers)."""
+    feed, final_url, headers = job
+    try:
+        return parse_feed(content, feed, final_url, headers)
+    except Exception:
+        return ParsedFeed([], None, "malformed_feed")
+
+
+def _status_error(reason: str | None, message: str) -> str | None:
+    if reason is None:
+        return None
+    return "not a parseable feed" if reason == "malformed_feed" else message
+
+
 def conditional_headers(validators: Mapping[str, str] | None) -> dict[str, str]:
     """``If-None-Match``/``If-Modified-Since`` from a feed's stored validators."""
     headers = {}
@@ -182,11 +213,32 @@ class _ReadFeedFn(beam.DoFn):
         self._not_modified = beam.metrics.Metrics.counter(_NS, "not_modified")
 
     def setup(self):
+        from newsbeam.transforms.extraction import ExtractionSandbox
+
         self._fetcher = HttpFetcher.from_settings(self._settings)
+        self._sandbox = ExtractionSandbox(_parse_job)
 
     def teardown(self):
         if self._fetcher is not None:
             self._fetcher.close()
+        if getattr(self, "_sandbox", None) is not None:
+            self._sandbox.close()
+
+    def _parse(self, response, feed: FeedSpec) -> tuple[ParsedFeed, str]:
+        """(parsed feed, why it failed) with the parse time limit."""
+        from newsbeam.transforms.extraction import ExtractionCrashed, ExtractionTimeout
+
+        if looks_like_html(response.content):
+            return ParsedFeed([], None, "malformed_feed"), f"{feed.url} is an HTML page, not an RSS/Atom feed"
+        limit = self._settings.feed_parse_timeout
+        job = (feed, response.url, dict(response.headers))
+        try:
+            parsed = self._sandbox.extract_with_limit(response.content, job, limit)
+        except ExtractionTimeout:
+            return ParsedFeed([], None, "timeout"), f"parsing {feed.url} took longer than {limit:g} s"
+        except ExtractionCrashed:
+            return ParsedFeed([], None, "malformed_feed"), f"the feed parser crashed on {feed.url}"
+        return parsed, f"{feed.url} is not a parseable RSS/Atom feed"
 
     def process(self, feed: FeedSpec):
         polled_at = utcnow_iso()
@@ -216,10 +268,9 @@ class _ReadFeedFn(beam.DoFn):
                            http_status=304, entries=0, polled_at=polled_at),
             )  # fmt: skip
             return
-        parsed = parse_feed(response.content, feed, response.url, response.headers)
+        parsed, message = self._parse(response, feed)
         if parsed.error:
             self._failed.inc()
-            message = f"{feed.url} is not a parseable RSS/Atom feed"
             _LOG.warning("feed %s: %s", feed.url, message)
             yield pvalue.TaggedOutput(
                 FAILED_TAG,
@@ -240,7 +291,7 @@ class _ReadFeedFn(beam.DoFn):
             STATUS_TAG,
             FeedStatus(feed_url=feed.url, feed_name=feed.name or parsed.title, status=parsed.error or "ok",
                        http_status=response.status, entries=len(parsed.entries), title=parsed.title,
-                       error="not a parseable feed" if parsed.error else None, polled_at=polled_at,
+                       error=_status_error(parsed.error, message), polled_at=polled_at,
                        etag=(response.headers.get("etag") or "").strip() or None,
                        last_modified=(response.headers.get("last-modified") or "").strip() or None),
         )  # fmt: skip

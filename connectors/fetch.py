@@ -18,8 +18,13 @@ retried by later runs), and its pages are fetched one at a time,
 (capped at ``fetch.max_crawl_delay``).  Different sites are fetched in
 parallel; the grouping is also the shuffle that spreads downloads across
 workers after the feed fan-out.
+Budgets (see connectors/budget.py): each site gets what is left of
+``fetch.host_budget`` seconds for this run, and nothing starts after the
+run's deadline; every request's deadline is cut to that.  Entries a site
+had no time left for go to the ``deferred`` output (not failed: the next
+run fetches them).
 Counters in ``news.fetch``: ``fetched``, ``failed_<reason>``; distribution
-``bytes``.
+``bytes``; in ``news.budget``: ``deferred``, ``host_ms|<site>``.
 
 Example usage::
 
@@ -38,6 +43,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import FetchSettings
+from newsbeam.connectors import budget
 from newsbeam.connectors.http import FetchError, HttpFetcher
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
 from newsbeam.transforms.progress import Progress
@@ -47,6 +53,7 @@ __all__ = ["FetchPages"]
 _LOG = logging.getLogger(__name__)
 _NS = "news.fetch"
 FAILED_TAG = "failed"
+DEFERRED_TAG = "deferred"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain"})
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _AGENT = "newsbeam"  # the product token robots.txt groups are matched against
@@ -72,9 +79,15 @@ class _FetchPageFn(beam.DoFn):
     then one page at a time, ``fetch.host_delay`` (or the site's
     ``Crawl-delay``, capped) apart.  Hosts are fetched in parallel."""
 
-    def __init__(self, fetch_settings: FetchSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        fetch_settings: FetchSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        plan: budget.WavePlan | None = None,
+    ):
         self._settings = fetch_settings
         self._sleep = sleep
+        self._plan = plan or budget.WavePlan()
         self._fetcher = None
         self._fetched = beam.metrics.Metrics.counter(_NS, "fetched")
         self._bytes = beam.metrics.Metrics.distribution(_NS, "bytes")
@@ -96,13 +109,13 @@ class _FetchPageFn(beam.DoFn):
                     feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso()),
         )  # fmt: skip
 
-    def _robots(self, site: str):
+    def _robots(self, site: str, until: float | None = None):
         """(parser or None, "allow" | "disallow", message) for ``site`` (scheme://host:port)."""
         from protego import Protego
 
         url = f"{site}/robots.txt"
         try:
-            response = self._fetcher.get(url, headers={"Accept": "text/plain,*/*;q=0.5"})
+            response = self._fetcher.get(url, headers={"Accept": "text/plain,*/*;q=0.5"}, deadline=until)
         except FetchError as exc:
             return None, robots_verdict(exc), f"{url}: {exc}"
         text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
@@ -110,17 +123,43 @@ class _FetchPageFn(beam.DoFn):
 
     def process(self, keyed):
         site, entries = keyed
+        started = time.time()
+        try:
+            yield from self._process_site(site, entries)
+        finally:
+            spent_ms = int((time.time() - started) * 1000)
+            beam.metrics.Metrics.counter(budget.NS, f"{budget.HOST_MS}{site}").inc(spent_ms)
+
+    def _defer(self, entry: FeedEntry):
+        beam.metrics.Metrics.counter(budget.NS, "deferred").inc()
+        return pvalue.TaggedOutput(DEFERRED_TAG, entry)
+
+    def _process_site(self, site: str, entries):
         settings = self._settings
+        site_end = self._plan.site_deadline(site, settings.host_budget)
+
+        def until() -> float:  # the site's deadline on this process's monotonic clock
+            return time.monotonic() + (site_end - time.time())
+
+        entries = sorted(entries, key=lambda e: e.url)
+        if time.time() >= site_end:
+            for entry in entries:
+                yield self._defer(entry)
+            return
         rules, verdict, message = (None, "allow", "")
         if settings.respect_robots:
-            rules, verdict, message = self._robots(site)
+            rules, verdict, message = self._robots(site, until())
+            if verdict == "disallow" and time.time() >= site_end:
+                for entry in entries:  # robots.txt cut by the budget, not refused by the site
+                    yield self._defer(entry)
+                return
         delay = settings.host_delay
         if rules is not None:
             crawl_delay = rules.crawl_delay(_AGENT)
             if crawl_delay:
                 delay = max(delay, min(float(crawl_delay), settings.max_crawl_delay))
         requested = False
-        for entry in sorted(entries, key=lambda e: e.url):
+        for entry in entries:
             if verdict == "disallow":
                 why = f"robots.txt unavailable, so disallowed: {message}"
                 yield self._fail(entry, "robots_unavailable", why, None)
@@ -129,14 +168,21 @@ class _FetchPageFn(beam.DoFn):
                 why = f"{entry.link} is disallowed by {site}/robots.txt"
                 yield self._fail(entry, "robots_disallowed", why, None)
                 continue
+            # The host's budget or the run's time used up: left for the next run.
             if requested and delay:
+                if time.time() + delay >= site_end:
+                    yield self._defer(entry)
+                    continue
                 self._sleep(delay)
+            if time.time() >= site_end:
+                yield self._defer(entry)
+                continue
             requested = True
-            yield from self._fetch(entry)
+            yield from self._fetch(entry, until())
 
-    def _fetch(self, entry: FeedEntry):
+    def _fetch(self, entry: FeedEntry, until: float | None = None):
         try:
-            response = self._fetcher.get(entry.link, headers={"Accept": _ACCEPT})
+            response = self._fetcher.get(entry.link, headers={"Accept": _ACCEPT}, deadline=until)
         except FetchError as exc:
             yield self._fail(entry, exc.reason, str(exc), exc.status)
             return
@@ -163,13 +209,15 @@ class _FetchPageFn(beam.DoFn):
 
 
 class FetchPages(beam.PTransform):
-    """FeedEntry → FetchedPage (``pages``), Failure (``failed``)."""
+    """FeedEntry → FetchedPage (``pages``), Failure (``failed``), FeedEntry
+    left for the next run by the host budget or the run's deadline (``deferred``)."""
 
-    def __init__(self, fetch_settings: FetchSettings):
+    def __init__(self, fetch_settings: FetchSettings, plan: budget.WavePlan | None = None):
         super().__init__()
         if not isinstance(fetch_settings, FetchSettings):
             raise ValueError("FetchPages: fetch_settings must be a FetchSettings")
         self._settings = fetch_settings
+        self._plan = plan
 
     def expand(self, entries):
         # Grouping by site spreads the downloads across workers (it is a
@@ -179,7 +227,10 @@ class FetchPages(beam.PTransform):
             entries
             | "BySite" >> beam.Map(lambda e: (_site_of(e.link), e))
             | "GroupBySite" >> beam.GroupByKey()
-            | "Fetch" >> beam.ParDo(_FetchPageFn(self._settings)).with_outputs(FAILED_TAG, main="pages")
+            | "Fetch"
+            >> beam.ParDo(_FetchPageFn(self._settings, plan=self._plan)).with_outputs(
+                FAILED_TAG, DEFERRED_TAG, main="pages"
+            )
         )
 
 

@@ -130,7 +130,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     stage="feed",
                     reason="malformed_feed",
                     http_status=200,
-                    error=f"{page} {not_parseable}",
+                    error=f"{page} is an HTML page, not an RSS/Atom feed",
                     feed_url=page,
                 ),
             ]
@@ -200,3 +200,39 @@ def test_read_feeds_refuses_loopback_without_allow_private_hosts(base_url):
 def test_read_feeds_validates_settings():
     with pytest.raises(ValueError, match="fetch_settings"):
         ReadFeeds({"timeout": 5})
+
+
+def test_looks_like_html_spots_pages_but_not_feeds():
+    from newsbeam.connectors.feeds import looks_like_html
+
+    assert looks_like_html(b"\n  <!DOCTYPE html><html><body>" + b"<p>x</p>" * 1000)
+    assert looks_like_html(b"<HTML><head></head></HTML>")
+    assert not looks_like_html(b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>')
+    assert not looks_like_html(b"<feed xmlns='http://www.w3.org/2005/Atom'/>")
+    assert not looks_like_html(b"<html><rss version='2.0'></rss></html>")  # odd, so left to the parser
+
+
+def test_a_feed_slower_to_parse_than_the_limit_is_a_timeout_failure():
+    from newsbeam.connectors.feeds import _ReadFeedFn
+    from newsbeam.connectors.http import HttpResponse
+
+    items = "".join(f"<item><title>t{i}</title><link>http://x.test/{i}</link></item>" for i in range(30_000))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+    settings = FetchSettings(feed_parse_timeout=0.05)
+    fn = _ReadFeedFn(settings, {})
+    fn.setup()
+    try:
+        response = HttpResponse(
+            "http://x.test/feed.xml", 200, {"content-type": "application/rss+xml"}, body.encode()
+        )
+        parsed, message = fn._parse(response, FeedSpec(url="http://x.test/feed.xml"))
+        assert (parsed.error, parsed.entries) == ("timeout", [])
+        assert "longer than 0.05 s" in message
+        # The sandbox starts afresh: a small feed parses within a generous limit.
+        fn._settings = FetchSettings(feed_parse_timeout=60)
+        small = f'<?xml version="1.0"?><rss version="2.0"><channel>{items[:500]}</channel></rss>'
+        response = HttpResponse("http://x.test/feed.xml", 200, {}, small.encode())
+        parsed, _ = fn._parse(response, FeedSpec(url="http://x.test/feed.xml"))
+        assert parsed.error is None and parsed.entries
+    finally:
+        fn.teardown()

@@ -1,0 +1,168 @@
+"""Bounded runs: waves, per-feed and per-host budgets, the run's deadline.  Pure.
+
+Why waves.  On Beam's batch runners every ``GroupByKey`` is a barrier: a
+fused stage consumes *all* its input before the next stage starts.  The
+batch graph has barriers after fetching (``GroupById`` in
+transforms/extract.py merges copies of one article) and in
+``ClusterStories`` (story resolution needs the run's articles together), so
+in one big pipeline nothing reaches Elasticsearch until the last page of
+the run is fetched: a run killed after an hour keeps nothing.  Removing the
+barriers would change what they compute (one article per id, one cluster
+per story).  Instead ``newsbeam run`` processes new entries in *waves*:
+each wave is a complete pipeline (poll, skip known, fetch, extract,
+cluster, tag, index) over at most ``run.wave_size`` new entries, and the
+next wave starts only after the previous one was written.  A killed run
+keeps every finished wave; the next run's ``SkipKnown`` skips what was
+indexed or recorded as failed and picks up the rest.
+
+Budgets, all leaving the rest *for the next run* (not failed, not lost):
+
+- per feed: at most ``fetch.max_entries_per_feed`` new entries per run
+  (newest first); a 5,000-link feed is worked through over several runs;
+- per host: at most ``fetch.host_budget`` seconds of page fetching per run
+  (robots.txt, pauses and requests included); each request's deadline is
+  cut to what the host has left;
+- per run: ``run.max_run_time`` seconds: no page request starts after it,
+  no wave starts after it; the wave in flight finishes extracting and
+  indexing what it fetched (bounded by the extraction time limit), so the
+  run ends cleanly a little after the limit.
+
+A feed with entries left over keeps its stored ETag/Last-Modified (the
+feed-health writer is told it is incomplete), so the next poll is a full
+one and sees those entries again.
+
+Between waves the driver learns what happened from counters in
+``news.budget``: ``taken|<feed>`` and ``waiting|<feed>`` (entries taken in
+this wave, entries left for a later wave of this run), ``host_ms|<site>``
+(milliseconds spent on a site), ``deferred`` (entries left for the next
+run).  Wall-clock times (``time.time()``) are used for deadlines because
+workers may be other processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from newsbeam.transforms.model import FeedEntry
+
+__all__ = [
+    "NS",
+    "WavePlan",
+    "WaveSelection",
+    "host_spent_from_counters",
+    "per_key_counters",
+    "select_wave",
+    "site_of",
+]
+
+NS = "news.budget"
+TAKEN = "taken|"
+WAITING = "waiting|"
+HOST_MS = "host_ms|"
+
+
+def site_of(url: str) -> str:
+    """scheme://host[:port] of ``url``: the unit of politeness and of the host budget."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class WavePlan:
+    """What one wave may do; made by the driver (pipeline/run.py) per wave.
+
+    ``feeds``: feed URLs to poll (None: all); ``taken``: entries each feed
+    had taken in earlier waves of this run; ``host_spent``: seconds each
+    site used in earlier waves; ``deadline``: the run's end (``time.time()``
+    value) or None.
+    """
+
+    wave: int = 1
+    feeds: frozenset[str] | None = None
+    taken: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    host_spent: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    deadline: float | None = None
+
+    def feed_left(self, feed_url: str, max_entries_per_feed: int) -> int:
+        return max(0, max_entries_per_feed - self.taken.get(feed_url, 0))
+
+    def host_left(self, site: str, host_budget: float) -> float:
+        return host_budget - self.host_spent.get(site, 0.0)
+
+    def site_deadline(self, site: str, host_budget: float, now: float | None = None) -> float:
+        """When fetching from ``site`` must stop (a ``time.time()`` value)."""
+        now = time.time() if now is None else now
+        end = now + max(0.0, self.host_left(site, host_budget))
+        return min(end, self.deadline) if self.deadline is not None else end
+
+
+@dataclasses.dataclass(frozen=True)
+class WaveSelection:
+    taken: list[FeedEntry]
+    waiting: list[FeedEntry]  # for a later wave of this run
+    deferred: list[FeedEntry]  # for the next run (feed or host budget used up)
+
+
+def _newest_first(entry: FeedEntry):
+    # ISO 8601 UTC strings sort chronologically; entries without a date go last.
+    return (entry.published is None, _Reversed(entry.published or ""), entry.url)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reversed:
+    value: str
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.value > other.value
+
+
+def select_wave(
+    entries: Iterable[FeedEntry],
+    plan: WavePlan,
+    wave_size: int,
+    max_entries_per_feed: int,
+    host_budget: float,
+) -> WaveSelection:
+    """Pick this wave's entries: newest first within a feed, one feed after
+    the other in turn (so one huge feed cannot starve the rest), at most
+    ``wave_size`` in all and what each feed has left of its run budget.
+    Entries of a site whose host budget is used up, or beyond their feed's
+    budget, are deferred to the next run; the others not taken wait for a
+    later wave.  Deterministic for any input order."""
+    by_feed: dict[str, list[FeedEntry]] = {}
+    deferred: list[FeedEntry] = []
+    for entry in entries:
+        if plan.host_left(site_of(entry.link), host_budget) <= 0:
+            deferred.append(entry)
+        else:
+            by_feed.setdefault(entry.feed_url, []).append(entry)
+    queues = {}
+    for feed_url in sorted(by_feed):
+        ordered = sorted(by_feed[feed_url], key=_newest_first)
+        left = plan.feed_left(feed_url, max_entries_per_feed)
+        queues[feed_url] = ordered[:left]
+        deferred.extend(ordered[left:])
+    taken: list[FeedEntry] = []
+    position = 0
+    while len(taken) < wave_size and any(len(q) > position for q in queues.values()):
+        for feed_url in sorted(queues):
+            queue = queues[feed_url]
+            if position < len(queue) and len(taken) < wave_size:
+                taken.append(queue[position])
+        position += 1
+    chosen = {id(e) for e in taken}
+    waiting = [e for q in queues.values() for e in q if id(e) not in chosen]
+    return WaveSelection(taken=taken, waiting=waiting, deferred=deferred)
+
+
+def per_key_counters(counters: Mapping[str, int], prefix: str) -> dict[str, int]:
+    """``{key: value}`` of the counters ``news.budget/<prefix><key>``."""
+    head = f"{NS}/{prefix}"
+    return {name[len(head) :]: value for name, value in counters.items() if name.startswith(head) and value}
+
+
+def host_spent_from_counters(counters: Mapping[str, int]) -> dict[str, float]:
+    return {site: ms / 1000.0 for site, ms in per_key_counters(counters, HOST_MS).items()}
