@@ -1,4 +1,7 @@
-"""Bounded runs: waves, per-feed and per-host budgets, the run's deadline.  Pure.
+"""Bounded runs: waves, per-feed and per-host budgets, the run's deadline.
+
+Pure helpers (``select_wave``, ``WavePlan``) and the ``SelectWave`` stage
+that applies them between ``SkipKnown`` and ``FetchPages``.
 
 Why waves.  On Beam's batch runners every ``GroupByKey`` is a barrier: a
 fused stage consumes *all* its input before the next stage starts.  The
@@ -46,10 +49,14 @@ import time
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+import apache_beam as beam
+from apache_beam import pvalue
+
 from newsbeam.transforms.model import FeedEntry
 
 __all__ = [
     "NS",
+    "SelectWave",
     "WavePlan",
     "WaveSelection",
     "host_spent_from_counters",
@@ -166,3 +173,45 @@ def per_key_counters(counters: Mapping[str, int], prefix: str) -> dict[str, int]
 
 def host_spent_from_counters(counters: Mapping[str, int]) -> dict[str, float]:
     return {site: ms / 1000.0 for site, ms in per_key_counters(counters, HOST_MS).items()}
+
+
+HELD_TAG = "held"
+
+
+def _select(keyed, plan: WavePlan, wave_size: int, max_entries_per_feed: int, host_budget: float):
+    _key, entries = keyed
+    selection = select_wave(entries, plan, wave_size, max_entries_per_feed, host_budget)
+    for entry in selection.taken:
+        beam.metrics.Metrics.counter(NS, f"{TAKEN}{entry.feed_url}").inc()
+        yield entry
+    for entry in selection.waiting:
+        beam.metrics.Metrics.counter(NS, f"{WAITING}{entry.feed_url}").inc()
+        yield pvalue.TaggedOutput(HELD_TAG, entry)
+    if selection.deferred:
+        beam.metrics.Metrics.counter(NS, "deferred").inc(len(selection.deferred))
+    for entry in selection.deferred:
+        yield pvalue.TaggedOutput(HELD_TAG, entry)
+
+
+class SelectWave(beam.PTransform):
+    """FeedEntry → the entries of this wave (main) and those ``held`` back
+    (for a later wave or the next run), see ``select_wave``.  All new
+    entries meet in one group: they are small, and the choice must see every
+    feed's entries at once to share the wave fairly."""
+
+    def __init__(self, fetch_settings, run_settings, plan: WavePlan | None = None):
+        super().__init__()
+        self._args = (
+            plan or WavePlan(),
+            run_settings.wave_size,
+            fetch_settings.max_entries_per_feed,
+            fetch_settings.host_budget,
+        )
+
+    def expand(self, entries):
+        return (
+            entries
+            | "OneGroup" >> beam.Map(lambda e: (None, e))
+            | "All" >> beam.GroupByKey()
+            | "Select" >> beam.FlatMap(_select, *self._args).with_outputs(HELD_TAG, main="taken")
+        )

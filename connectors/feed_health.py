@@ -104,15 +104,19 @@ class _WriteHealthFn(beam.DoFn):
         if self._client is not None:
             self._client.close()
 
-    def process(self, batch: list[tuple[FeedStatus, int]], unwritten: int = 0):
+    def process(self, batch: list[tuple[FeedStatus, int]], unwritten: int = 0, incomplete=()):
         """A document Elasticsearch rejects is logged and counted
         (``health_failed``) and the run goes on.  Elasticsearch unreachable
         raises: the feeds' failure documents are written here, and a run that
-        could not record them must not end as a success."""
-        self._write(batch, run_complete=not unwritten)
+        could not record them must not end as a success.  ``incomplete``:
+        feeds with entries left for a later run (budgets), whose validators
+        must not advance."""
+        self._write(batch, run_complete=not unwritten, incomplete=frozenset(incomplete))
         return []
 
-    def _write(self, batch: list[tuple[FeedStatus, int]], run_complete: bool) -> None:
+    def _write(
+        self, batch: list[tuple[FeedStatus, int]], run_complete: bool, incomplete: frozenset = frozenset()
+    ) -> None:
         from elasticsearch import helpers
 
         alias = self._settings.feeds_alias
@@ -124,7 +128,8 @@ class _WriteHealthFn(beam.DoFn):
         failures_alias = self._settings.failures_alias
         actions = []
         for (status, new), doc_id in zip(batch, ids):
-            document = health_document(status, new, previous.get(doc_id), run_complete)
+            complete = run_complete and status.feed_url not in incomplete
+            document = health_document(status, new, previous.get(doc_id), complete)
             actions.append({"_op_type": "index", "_index": alias, "_id": doc_id, "_source": document})
             failure = feed_failure(status, document["error_streak"])
             fid = failure_id("feed", status.feed_url)
@@ -167,8 +172,8 @@ class WriteFeedHealth(beam.PTransform):
         self._settings = settings
 
     def expand(self, inputs):
-        """``inputs``: (statuses, new entries[, unwritten documents]).  With the
-        third, health is written after the run's documents (a side input waits
+        """``inputs``: (statuses, new entries[, unwritten documents[, URLs of
+        incomplete feeds]]).  With the third, health is written after the run's documents (a side input waits
         for its producer) and validators advance only if nothing was left
         unwritten."""
         statuses, new_entries, *rest = inputs
@@ -176,6 +181,10 @@ class WriteFeedHealth(beam.PTransform):
             unwritten = beam.pvalue.AsSingleton(rest[0] | "CountUnwritten" >> beam.combiners.Count.Globally())
         else:
             unwritten = beam.pvalue.AsSingleton(statuses.pipeline | "NoneUnwritten" >> beam.Create([0]))
+        # Feeds with entries left for a later run (fourth input, feed URLs): validators stay.
+        incomplete = beam.pvalue.AsList(
+            rest[1] if len(rest) > 1 else statuses.pipeline | "NoneIncomplete" >> beam.Create([])
+        )
         keyed_status = statuses | "KeyStatus" >> beam.Map(lambda s: (s.feed_url, s))
         keyed_new = new_entries | "KeyNew" >> beam.Map(lambda e: (e.feed_url, 1))
         return (
@@ -183,5 +192,5 @@ class WriteFeedHealth(beam.PTransform):
             | "JoinNew" >> beam.CoGroupByKey()
             | "Combine" >> beam.FlatMap(_join)
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=200)
-            | "Write" >> beam.ParDo(_WriteHealthFn(self._settings), unwritten)
+            | "Write" >> beam.ParDo(_WriteHealthFn(self._settings), unwritten, incomplete)
         )

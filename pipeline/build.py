@@ -1,8 +1,13 @@
 """The batch graph: only wiring of the stages, no I/O at construction.
 
-    ReadFeeds ─► CanonicalizeUrls ─► SkipKnown ─► FetchPages ─► ExtractArticles ─► IndexArticles
-        │                                             │               │                 │
-        └── status ─► FeedHealth            failed ───┴───────────────┴──── failed ─────┴─► IndexFailures
+    ReadFeeds ─► CanonicalizeUrls ─► SkipKnown ─► SelectWave ─► FetchPages ─► ExtractArticles ─► IndexArticles
+        │                                             held │  deferred │ failed       │ failed        │
+        └── status ─► FeedHealth ◄── incomplete feeds ─────┴───────────┘      └───────┴───────────┴─► Failures
+
+One graph is one *wave* of a run (see connectors/budget.py): ``SelectWave``
+takes at most ``run.wave_size`` new entries within the per-feed budget;
+the rest are ``held`` for a later wave or the next run, and their feeds
+keep their old validators (``incomplete``).
 
 Story clustering and entity tagging plug in between ``ExtractArticles`` and
 ``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
@@ -16,6 +21,7 @@ import dataclasses
 import apache_beam as beam
 
 from newsbeam.config.settings import Settings
+from newsbeam.connectors.budget import SelectWave, WavePlan
 from newsbeam.connectors.es_sink import IndexAction, WriteToElasticsearch
 from newsbeam.connectors.feed_health import WriteFeedHealth
 from newsbeam.connectors.feeds import ReadFeeds
@@ -89,20 +95,28 @@ def archive_dir(settings: Settings) -> str:
     return str(state_dir() / "archive")
 
 
-def build_pipeline(p: beam.Pipeline, settings: Settings, feed_validators=None) -> BuiltPipeline:
+def build_pipeline(
+    p: beam.Pipeline, settings: Settings, feed_validators=None, plan: WavePlan | None = None
+) -> BuiltPipeline:
     """``feed_validators``: feed URL → {etag, last_modified} read from
-    ``news-feeds`` before the run, for conditional GETs."""
+    ``news-feeds`` before the run, for conditional GETs.  ``plan``: this
+    wave's feeds and budgets (default: the first wave, every feed)."""
     es = settings.elasticsearch
+    plan = plan or WavePlan()
     feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
+    feeds = [feed for feed in settings.feeds if plan.feeds is None or feed.url in plan.feeds]
 
-    polled = (
-        p
-        | "Feeds" >> beam.Create(list(settings.feeds))
-        | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
-    )
+    polled = p | "Feeds" >> beam.Create(feeds) | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
-    fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
+    wave = new_entries | "SelectWave" >> SelectWave(settings.fetch, settings.run, plan)
+    fetched = wave.taken | "FetchPages" >> FetchPages(settings.fetch, plan)
+    incomplete = (
+        (wave.held, fetched.deferred)
+        | "NotDone" >> beam.Flatten()
+        | "ItsFeed" >> beam.Map(lambda e: e.feed_url)
+        | "IncompleteFeeds" >> beam.Distinct()
+    )
     pages = fetched.pages
     if settings.archive.enabled:
         from newsbeam.connectors.archive import ArchivePages
@@ -112,11 +126,13 @@ def build_pipeline(p: beam.Pipeline, settings: Settings, feed_validators=None) -
     # failures of single entries (a link that is not http(s)) go with the others.
     entry_failures = polled.failed | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
     built = _extract_and_index(pages, settings, feed_order, [entry_failures, fetched.failed])
-    _ = (polled.status, new_entries, built.unwritten) | "FeedHealth" >> WriteFeedHealth(es)
+    _ = (polled.status, new_entries, built.unwritten, incomplete) | "FeedHealth" >> WriteFeedHealth(es)
     return built
 
 
-def build_reextract_pipeline(p: beam.Pipeline, settings: Settings, feed_validators=None) -> BuiltPipeline:
+def build_reextract_pipeline(
+    p: beam.Pipeline, settings: Settings, feed_validators=None, plan: WavePlan | None = None
+) -> BuiltPipeline:
     """Extraction and every later stage over the raw archive, overwriting by id."""
     from newsbeam.connectors.archive import ReadArchive
 

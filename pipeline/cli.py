@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow fetching private and loopback addresses (never link-local)",
     )
+    run.add_argument(
+        "--max-run-time",
+        type=float,
+        metavar="SECONDS",
+        help="stop starting page requests and waves after SECONDS (config run.max_run_time); what was "
+        "fetched is still indexed, the rest is left for the next run",
+    )
     run.set_defaults(func=_cmd_run, beam_args=True)
 
     reextract = sub.add_parser(
@@ -267,6 +274,14 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     settings = _settings(args)
     if not settings.feeds:
         raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
+    if args.max_run_time is not None:  # bounded runs: see pipeline/run.py
+        if not args.max_run_time > 0:
+            raise UsageError(
+                f"--max-run-time: must be a positive number of seconds, got {args.max_run_time:g}"
+            )
+        settings = settings.model_copy(
+            update={"run": settings.run.model_copy(update={"max_run_time": args.max_run_time})}
+        )
     options = beam_options(beam_args)
     console = _console(stderr=True)
     console.print(
@@ -275,6 +290,12 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     )
     summary = run_batch(settings, options)
     print_summary(summary, settings, _console())
+    if summary.deferred:
+        why = "the time limit was reached" if summary.stopped_at_time_limit else "feed and host budgets"
+        console.print(
+            f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
+            f"{summary.waves} waves indexed)"
+        )
     return 0
 
 

@@ -4,6 +4,18 @@ and summarise what happened from the pipeline's metrics.
 ``run_batch`` is what ``newsbeam run`` and ``newsbeam demo`` call; it
 raises ``RunFailed`` for operational failures (exit 1) and returns a
 ``RunSummary`` otherwise.
+
+A run is a sequence of *waves* (see connectors/budget.py for why): each
+wave is one complete pipeline over at most ``run.wave_size`` new entries,
+written to Elasticsearch before the next starts, so a run killed at any
+point keeps every finished wave and the next run resumes where it stopped.
+Waves go on while feeds have entries waiting within their budgets; with
+``run.max_run_time`` (``--max-run-time``) no page request and no wave
+starts after the limit: the wave in flight extracts and indexes what it
+fetched and the run ends with ``stopped_at_time_limit`` set; the entries
+not fetched are left for the next run (``deferred``), nothing is recorded
+as failed for want of time.  Exit status stays 0 in that case: the run did
+what it was configured to do and lost nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from pathlib import Path
 import apache_beam as beam
 
 from newsbeam.config.settings import Settings
+from newsbeam.connectors import budget
 from newsbeam.connectors.embedded import state_dir
 from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
 from newsbeam.pipeline.build import build_pipeline
@@ -42,9 +55,16 @@ class RunSummary:
     failures_by_reason: dict[str, int]
     seconds: float
     replayed: int = 0
+    waves: int = 1
+    stopped_at_time_limit: bool = False
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
+
+    @property
+    def deferred(self) -> int:
+        """New entries left for the next run (budgets, time limit)."""
+        return self.get(f"{budget.NS}/deferred") + self.get(f"{budget.NS}/waiting")
 
     @property
     def unwritten(self) -> int:
@@ -157,10 +177,45 @@ def _refresh(es) -> None:
         client.close()
 
 
+def _add_wave(total: Counter, wave: dict[str, int], first: bool) -> None:
+    """Fold one wave's counters into the run's.  Feed polls and "already
+    indexed" counts are the first wave's (later waves re-poll the same feeds
+    and meet the earlier waves' articles); ``waiting`` is the last wave's;
+    per-feed and per-host budget counters stay out of the summary."""
+    for name, value in wave.items():
+        if name.startswith((f"{budget.NS}/{budget.TAKEN}", f"{budget.NS}/{budget.WAITING}")):
+            continue
+        if name.startswith(f"{budget.NS}/{budget.HOST_MS}"):
+            continue
+        if not first and (name.startswith("news.feeds/") or name == "news.known/known"):
+            continue
+        total[name] += value
+    total[f"{budget.NS}/waiting"] = sum(budget.per_key_counters(wave, budget.WAITING).values())
+
+
+def _next_plan(plan: budget.WavePlan, wave: dict[str, int]) -> budget.WavePlan | None:
+    """The next wave's plan, or None when no feed has entries waiting."""
+    waiting = budget.per_key_counters(wave, budget.WAITING)
+    taken_now = budget.per_key_counters(wave, budget.TAKEN)
+    if not waiting or not taken_now:
+        return None  # nothing left, or no progress possible
+    taken = dict(plan.taken)
+    for feed, count in taken_now.items():
+        taken[feed] = taken.get(feed, 0) + count
+    spent = dict(plan.host_spent)
+    for site, seconds in budget.host_spent_from_counters(wave).items():
+        spent[site] = spent.get(site, 0.0) + seconds
+    return dataclasses.replace(
+        plan, wave=plan.wave + 1, feeds=frozenset(waiting), taken=taken, host_spent=spent
+    )
+
+
 def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
-    """Run the batch pipeline once over ``settings.feeds`` (or another graph
-    built by ``builder``, e.g. ``build_reextract_pipeline``)."""
+    """Run the batch pipeline over ``settings.feeds`` in waves (or another
+    graph built by ``builder``, e.g. ``build_reextract_pipeline``, once)."""
     started = time.monotonic()
+    max_run_time = settings.run.max_run_time
+    deadline = time.time() + max_run_time if max_run_time else None
     settings = resolve_models(settings)
     folder = dead_letter_dir(settings)
     es = settings.elasticsearch
@@ -179,20 +234,36 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
     es = es.model_copy(update={"dead_letter_dir": str(folder)})
     settings = settings.model_copy(update={"elasticsearch": es})
 
-    try:
-        with beam.Pipeline(options=pipeline_options) as p:
-            builder(p, settings, validators)
-    except Exception:
-        if _reachable(es):
-            raise
-        raise RunFailed(
-            f"Elasticsearch at {describe(es)} became unreachable during the run; documents that "
-            f"could not be written are kept in {folder} and will be sent first by the next run; "
-            "articles not written are not recorded as indexed and will be fetched again"
-        ) from None
-    _refresh(es)
-    result = p.result
-    counters = _collect_counters(result)
+    total: Counter[str] = Counter()
+    plan: budget.WavePlan | None = budget.WavePlan(deadline=deadline)
+    waves, stopped = 0, False
+    while plan is not None:
+        waves += 1
+        try:
+            with beam.Pipeline(options=pipeline_options) as p:
+                builder(p, settings, validators, plan)
+        except Exception:
+            if _reachable(es):
+                raise
+            raise RunFailed(
+                f"Elasticsearch at {describe(es)} became unreachable during the run; documents that "
+                f"could not be written are kept in {folder} and will be sent first by the next run; "
+                "articles not written are not recorded as indexed and will be fetched again"
+            ) from None
+        _refresh(es)  # the next wave's SkipKnown must see this wave's articles
+        wave = _collect_counters(p.result)
+        _add_wave(total, wave, first=waves == 1)
+        if wave.get("news.es/unwritten"):
+            break
+        plan = _next_plan(plan, wave)
+        if plan is not None and deadline is not None and time.time() >= deadline:
+            stopped = True
+            break
+        if plan is not None:
+            _LOG.info("wave %d done; %d entries wait for the next wave", waves, total[f"{budget.NS}/waiting"])
+    if deadline is not None and time.time() >= deadline and total[f"{budget.NS}/deferred"]:
+        stopped = True
+    counters = dict(total)
     failures = {
         name.split("/", 1)[1]: value
         for name, value in counters.items()
@@ -203,6 +274,8 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
         failures_by_reason=dict(sorted(failures.items())),
         seconds=time.monotonic() - started,
         replayed=replayed,
+        waves=waves,
+        stopped_at_time_limit=stopped,
     )
     if summary.unwritten:
         raise RunFailed(
