@@ -37,8 +37,8 @@ one and sees those entries again.
 Between waves the driver learns what happened from counters in
 ``news.budget``: ``taken|<feed>`` and ``waiting|<feed>`` (entries taken in
 this wave, entries left for a later wave of this run), ``host_ms|<site>``
-(milliseconds spent on a site), ``deferred`` (entries left for the next
-run).  Wall-clock times (``time.time()``) are used for deadlines because
+(milliseconds spent on a site), ``deferred|<feed>`` (entries left for the
+next run).  Wall-clock times (``time.time()``) are used for deadlines because
 workers may be other processes.
 """
 
@@ -69,6 +69,7 @@ NS = "news.budget"
 TAKEN = "taken|"
 WAITING = "waiting|"
 HOST_MS = "host_ms|"
+DEFERRED = "deferred|"
 
 
 def site_of(url: str) -> str:
@@ -187,9 +188,8 @@ def _select(keyed, plan: WavePlan, wave_size: int, max_entries_per_feed: int, ho
     for entry in selection.waiting:
         beam.metrics.Metrics.counter(NS, f"{WAITING}{entry.feed_url}").inc()
         yield pvalue.TaggedOutput(HELD_TAG, entry)
-    if selection.deferred:
-        beam.metrics.Metrics.counter(NS, "deferred").inc(len(selection.deferred))
     for entry in selection.deferred:
+        beam.metrics.Metrics.counter(NS, f"{DEFERRED}{entry.feed_url}").inc()
         yield pvalue.TaggedOutput(HELD_TAG, entry)
 
 

@@ -177,19 +177,24 @@ def _refresh(es) -> None:
         client.close()
 
 
-def _add_wave(total: Counter, wave: dict[str, int], first: bool) -> None:
-    """Fold one wave's counters into the run's.  Feed polls and "already
-    indexed" counts are the first wave's (later waves re-poll the same feeds
-    and meet the earlier waves' articles); ``waiting`` is the last wave's;
-    per-feed and per-host budget counters stay out of the summary."""
+def _add_wave(total: Counter, wave: dict[str, int], plan: budget.WavePlan, deferred: dict[str, int]) -> None:
+    """Fold one wave's counters into the run's.  Feed polls and the
+    "already indexed"/"new" counts are the first wave's (later waves re-poll
+    some feeds and meet the earlier waves' articles); ``waiting`` is the
+    last wave's; ``deferred`` sums each feed's count from the last wave that
+    polled it (``deferred`` is updated in place); per-feed and per-host
+    counters stay out of the summary."""
+    first = plan.wave == 1
     for name, value in wave.items():
-        if name.startswith((f"{budget.NS}/{budget.TAKEN}", f"{budget.NS}/{budget.WAITING}")):
+        if name.startswith(f"{budget.NS}/"):
             continue
-        if name.startswith(f"{budget.NS}/{budget.HOST_MS}"):
-            continue
-        if not first and (name.startswith("news.feeds/") or name == "news.known/known"):
+        if not first and name.startswith(("news.feeds/", "news.known/")):
             continue
         total[name] += value
+    wave_deferred = budget.per_key_counters(wave, budget.DEFERRED)
+    for feed in plan.feeds if plan.feeds is not None else set(deferred) | set(wave_deferred):
+        deferred[feed] = wave_deferred.get(feed, 0)
+    total[f"{budget.NS}/deferred"] = sum(deferred.values())
     total[f"{budget.NS}/waiting"] = sum(budget.per_key_counters(wave, budget.WAITING).values())
 
 
@@ -237,6 +242,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
     total: Counter[str] = Counter()
     plan: budget.WavePlan | None = budget.WavePlan(deadline=deadline)
     waves, stopped = 0, False
+    deferred: dict[str, int] = {}
     while plan is not None:
         waves += 1
         try:
@@ -252,7 +258,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
             ) from None
         _refresh(es)  # the next wave's SkipKnown must see this wave's articles
         wave = _collect_counters(p.result)
-        _add_wave(total, wave, first=waves == 1)
+        _add_wave(total, wave, plan, deferred)
         if wave.get("news.es/unwritten"):
             break
         plan = _next_plan(plan, wave)
