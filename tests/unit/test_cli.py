@@ -192,3 +192,18 @@ def test_unexpected_errors_are_one_line_and_exit_1(capsys, monkeypatch):
     assert code == 1
     assert "unexpected error: RuntimeError: disk on fire" in err
     assert "second line" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan"])
+def test_max_run_time_must_be_positive(capsys, tmp_path, value):
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://example.org/rss\n")
+    code, _out, err = run(capsys, "run", "--feeds", str(feeds), f"--max-run-time={value}")
+    assert code == 2
+    assert "--max-run-time" in err and "Traceback" not in err
+
+
+def test_max_run_time_is_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "--max-run-time" in capsys.readouterr().out
