@@ -201,7 +201,14 @@ class ExtractOutputs(NamedTuple):
 
 
 class ExtractArticles(beam.PTransform):
-    """FetchedPage → Article (``articles``), Failure (``failed``)."""
+    """FetchedPage → Article (``articles``), Failure (``failed``).
+
+    ``GroupById`` is a barrier on batch runners (all pages are extracted
+    before any article moves on).  It stays: it is what makes one article of
+    the copies that share an id.  Writes still flow because ``newsbeam run``
+    runs in bounded waves (connectors/budget.py): the barrier holds one wave,
+    not the whole run.
+    """
 
     def __init__(self, settings: ExtractSettings, feed_order: dict[str, int] | None = None):
         super().__init__()
