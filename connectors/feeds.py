@@ -217,6 +217,7 @@ class _ReadFeedFn(beam.DoFn):
 
         self._fetcher = HttpFetcher.from_settings(self._settings)
         self._sandbox = ExtractionSandbox(_parse_job)
+        self._warm = False
 
     def teardown(self):
         if self._fetcher is not None:
@@ -230,6 +231,13 @@ class _ReadFeedFn(beam.DoFn):
 
         if looks_like_html(response.content):
             return ParsedFeed([], None, "malformed_feed"), f"{feed.url} is an HTML page, not an RSS/Atom feed"
+        if not self._warm:  # start the child first, so the limit measures parsing, not its start-up
+            self._warm = True
+            warm = FeedSpec(url="http://warm-up.invalid/")
+            try:
+                self._sandbox.extract_with_limit(b"<rss/>", (warm, warm.url, {}), 120)
+            except (ExtractionTimeout, ExtractionCrashed):
+                _LOG.debug("the feed parser's child process did not start; trying again with the feed")
         limit = self._settings.feed_parse_timeout
         job = (feed, response.url, dict(response.headers))
         try:
