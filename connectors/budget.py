@@ -56,6 +56,7 @@ from newsbeam.transforms.model import FeedEntry
 
 __all__ = [
     "NS",
+    "HostClock",
     "SelectWave",
     "WavePlan",
     "WaveSelection",
@@ -100,11 +101,53 @@ class WavePlan:
     def host_left(self, site: str, host_budget: float) -> float:
         return host_budget - self.host_spent.get(site, 0.0)
 
-    def site_deadline(self, site: str, host_budget: float, now: float | None = None) -> float:
-        """When fetching from ``site`` must stop (a ``time.time()`` value)."""
-        now = time.time() if now is None else now
-        end = now + max(0.0, self.host_left(site, host_budget))
-        return min(end, self.deadline) if self.deadline is not None else end
+    def host_clock(self, site: str, host_budget: float) -> HostClock:
+        return HostClock(self.host_left(site, host_budget), self.deadline)
+
+
+class HostClock:
+    """What one site has left of its budget in this wave.
+
+    Only the time spent *working for the site* is charged (robots.txt,
+    requests, pauses between them, measured with ``charge``), never the time
+    the fetcher's generator is suspended while a fused downstream stage
+    (extraction, indexing) handles a page it yielded.  ``remaining`` is also
+    bounded by the run's deadline (a ``time.time()`` value).
+    """
+
+    def __init__(self, left: float, deadline: float | None, now=time.time, clock=time.monotonic):
+        self.left = left
+        self.deadline = deadline
+        self.spent = 0.0
+        self._now = now
+        self._clock = clock
+
+    def remaining(self) -> float:
+        left = self.left - self.spent
+        if self.deadline is not None:
+            left = min(left, self.deadline - self._now())
+        return left
+
+    def until(self) -> float:
+        """The end of what remains, on the monotonic clock (for ``HttpFetcher.get``)."""
+        return self._clock() + max(0.0, self.remaining())
+
+    def charge(self):
+        """``with clock.charge(): ...`` adds the block's duration to ``spent``."""
+        return _Charge(self)
+
+
+class _Charge:
+    def __init__(self, host_clock: HostClock):
+        self._host = host_clock
+
+    def __enter__(self):
+        self._started = self._host._clock()
+        return self
+
+    def __exit__(self, *exc):
+        self._host.spent += self._host._clock() - self._started
+        return False
 
 
 @dataclasses.dataclass(frozen=True)

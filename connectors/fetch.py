@@ -123,33 +123,29 @@ class _FetchPageFn(beam.DoFn):
 
     def process(self, keyed):
         site, entries = keyed
-        started = time.time()
+        host = self._plan.host_clock(site, self._settings.host_budget)
         try:
-            yield from self._process_site(site, entries)
+            yield from self._process_site(site, entries, host)
         finally:
-            spent_ms = int((time.time() - started) * 1000)
+            spent_ms = int(host.spent * 1000)
             beam.metrics.Metrics.counter(budget.NS, f"{budget.HOST_MS}{site}").inc(spent_ms)
 
     def _defer(self, entry: FeedEntry):
         beam.metrics.Metrics.counter(budget.NS, f"{budget.DEFERRED}{entry.feed_url}").inc()
         return pvalue.TaggedOutput(DEFERRED_TAG, entry)
 
-    def _process_site(self, site: str, entries):
+    def _process_site(self, site: str, entries, host: budget.HostClock):
         settings = self._settings
-        site_end = self._plan.site_deadline(site, settings.host_budget)
-
-        def until() -> float:  # the site's deadline on this process's monotonic clock
-            return time.monotonic() + (site_end - time.time())
-
         entries = sorted(entries, key=lambda e: e.url)
-        if time.time() >= site_end:
+        if host.remaining() <= 0:
             for entry in entries:
                 yield self._defer(entry)
             return
         rules, verdict, message = (None, "allow", "")
         if settings.respect_robots:
-            rules, verdict, message = self._robots(site, until())
-            if verdict == "disallow" and time.time() >= site_end:
+            with host.charge():
+                rules, verdict, message = self._robots(site, host.until())
+            if verdict == "disallow" and host.remaining() <= 0:
                 for entry in entries:  # robots.txt cut by the budget, not refused by the site
                     yield self._defer(entry)
                 return
@@ -170,21 +166,25 @@ class _FetchPageFn(beam.DoFn):
                 continue
             # The host's budget or the run's time used up: left for the next run.
             if requested and delay:
-                if time.time() + delay >= site_end:
+                if delay >= host.remaining():
                     yield self._defer(entry)
                     continue
-                self._sleep(delay)
-            if time.time() >= site_end:
+                with host.charge():
+                    self._sleep(delay)
+            if host.remaining() <= 0:
                 yield self._defer(entry)
                 continue
             requested = True
-            yield from self._fetch(entry, until(), site_end)
+            with host.charge():  # outputs are yielded after the clock stops
+                outputs = list(self._fetch(entry, host))
+            yield from outputs
 
-    def _fetch(self, entry: FeedEntry, until: float | None = None, site_end: float | None = None):
+    def _fetch(self, entry: FeedEntry, host: budget.HostClock | None = None):
         try:
+            until = host.until() if host is not None else None
             response = self._fetcher.get(entry.link, headers={"Accept": _ACCEPT}, deadline=until)
         except FetchError as exc:
-            if exc.reason == "timeout" and site_end is not None and time.time() >= site_end - 0.01:
+            if exc.reason == "timeout" and host is not None and host.remaining() <= 0.01:
                 yield self._defer(entry)  # cut by the host budget or the run's end, not by the page
                 return
             yield self._fail(entry, exc.reason, str(exc), exc.status)

@@ -9,7 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.config.settings import FetchSettings
-from newsbeam.connectors.budget import WavePlan, select_wave, site_of
+from newsbeam.connectors.budget import HostClock, WavePlan, select_wave, site_of
 from newsbeam.connectors.fetch import FetchPages
 from newsbeam.connectors.site_server import SiteServer
 from newsbeam.transforms.model import FeedEntry
@@ -52,10 +52,22 @@ def test_later_waves_count_what_earlier_waves_took_and_spent():
     assert site_of("HTTP://Slow.test:80/x") == "http://slow.test:80"
 
 
-def test_site_deadline_is_the_earlier_of_host_budget_and_run_end():
-    plan = WavePlan(host_spent={"http://a.test": 50.0}, deadline=1000.0)
-    assert plan.site_deadline("http://a.test", 60, now=900.0) == 910.0
-    assert plan.site_deadline("http://b.test", 600, now=900.0) == 1000.0
+def test_host_clock_charges_only_measured_work_and_stops_at_the_run_deadline():
+    now = [1000.0]
+    mono = [50.0]
+    plan = WavePlan(host_spent={"http://a.test": 50.0}, deadline=1030.0)
+    host = HostClock(
+        plan.host_left("http://a.test", 60), plan.deadline, now=lambda: now[0], clock=lambda: mono[0]
+    )
+    assert host.remaining() == 10.0
+    with host.charge():
+        mono[0] += 4.0
+    mono[0] += 20.0  # time outside charge() (downstream stages working on a page) is not the host's
+    assert host.spent == 4.0 and host.remaining() == 6.0
+    now[0] = 1028.0  # but the run's deadline is wall-clock time
+    assert host.remaining() == 2.0 and host.until() == mono[0] + 2.0
+    now[0] = 1031.0
+    assert host.remaining() < 0 and host.until() == mono[0]
 
 
 PAGE = "<html><body><article><p>Page {n}.</p></article></body></html>"
