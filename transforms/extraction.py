@@ -4,28 +4,38 @@ Pure functions plus one small process sandbox.
 
 Body text
 ---------
-``extract_article`` runs three extractors on the page and chooses between them with
-general signals only (lengths and shingle agreement between candidates, never a site rule):
+``extract_article`` starts from trafilatura's full-recall output and corrects it only where
+independent extractors agree (general signals only: lengths and word 4-gram agreement
+between candidates, never a site rule):
 
-* **base**: trafilatura, ``favor_precision=True, fast=True, include_comments=False,
-  deduplicate=False`` (trafilatura's own algorithm without its internal fallbacks);
-* **readability**: readability-lxml's ``Document.summary()``, rendered one block per line;
-* **resiliparse**: resiliparse's main-content ``html2text``, used only as an independent
-  witness (a vote), never as output.
+* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False,
+  include_tables=False``) but ``fast=True`` (its own algorithm, without its internal
+  fallbacks: those are the witnesses below);
+* **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
+* **reader**: trafilatura's bundled readability port (cheap), or readability-lxml's
+  ``Document.summary()`` when the base may be incomplete (see rule 1); both rendered one
+  block per line.
 
-Rules, in order (thresholds are round numbers chosen on half A of the benchmark, see
-``bench/extraction.py``):
+Rules, in order (round thresholds chosen on half A of the 181-page benchmark only; half B
+is the estimate, see ``bench/extraction.py``):
 
-1. *thin*: base < ``THIN_TOKENS`` tokens and readability is longer -> readability.
-2. *extend*: readability >= ``EXTEND_RATIO`` x base, contains >= 90 % of base's
-   word 4-grams, and agrees with resiliparse (shingle F1 >= ``WITNESS_AGREEMENT``)
-   -> readability (base stopped early, e.g. at an inline widget).
-3. *trim*: when readability covers >= ``TRIM_COVERAGE`` of its 4-grams inside the chosen
-   text, leading and trailing lines of the chosen text that readability does not contain
-   (captions, bylines, "read more", author bios) are dropped, unless that removes more
-   than half of the text.
+1. *extend*: when the base is short (< ``THIN_TOKENS`` tokens) or the witness is at least
+   ``EXTEND_RATIO`` x longer, readability-lxml is run; its text replaces the base if it is
+   at least ``EXTEND_RATIO`` x longer, contains >= ``EXTEND_CONTAINMENT`` of the base's
+   4-grams and agrees with the witness (shingle F1 >= ``WITNESS_AGREEMENT``): two
+   extractors agree that the base stopped early (an inline "read more" box, a standfirst).
+   A candidate shorter than the base is never taken.  An empty base takes the reader's
+   text if it has at least half the witness's tokens, else the witness's.
+2. *trim*: when the reader lies inside the chosen text (>= ``TRIM_COVERAGE`` of its
+   4-grams), leading and trailing lines it does not contain (captions, bylines, "read
+   more", author bios) are dropped, up to ``TRIM_SMALL`` of the tokens.  A larger cut
+   (a reader that picked a side section) needs the witness to lack those lines too and
+   stays below ``TRIM_MAX_LOSS``; otherwise nothing is trimmed.
 
-``provenance`` records the extractor versions, the method chosen and the signals.
+Per-page budget: readability-lxml, the only costly optional extractor, is skipped when the
+page has already used ``OPTIONAL_BUDGET_S`` of CPU time; date detection never runs
+htmldate's extensive search.  ``provenance`` records the extractor versions, the method
+chosen and the signals.
 
 Metadata
 --------
@@ -67,6 +77,7 @@ import datetime as dt
 import json
 import multiprocessing
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -84,20 +95,21 @@ __all__ = [
     "run_extract_dir",
 ]
 
-THIN_TOKENS = 100
+THIN_TOKENS = 50
 EXTEND_RATIO = 1.5
 EXTEND_CONTAINMENT = 0.9
 WITNESS_AGREEMENT = 0.9
 TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
+TRIM_SMALL = 0.2
 TRIM_MAX_LOSS = 0.5
+OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
 
 _TRAFILATURA_PARAMS = {
-    "favor_precision": True,
     "fast": True,
     "include_comments": False,
-    "include_tables": True,
+    "include_tables": False,
     "deduplicate": False,
 }
 
@@ -158,17 +170,20 @@ def _agreement(a: Counter, b: Counter) -> float:
     return 2 * common / (na + nb) if na + nb else 0.0
 
 
-def _trim_ends(text: str, reference: Counter) -> tuple[str, int]:
-    """Drop leading and trailing lines of ``text`` that ``reference`` does not contain."""
-    ref_tokens = {t for key in reference for t in key}
+def _trim_ends(text: str, *references: Counter) -> tuple[str, int]:
+    """Drop leading and trailing lines of ``text`` that none of ``references`` contains."""
+    ref_tokens = [{t for key in ref for t in key} for ref in references]
     lines = [line for line in text.split("\n") if line.strip()]
 
-    def present(line: str) -> bool:
+    def present_in(line: str, reference: Counter, tokens: set) -> bool:
         toks = _tokens(line)
         if len(toks) < 4:
-            return all(t in ref_tokens for t in toks)
+            return all(t in tokens for t in toks)
         grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
         return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
+
+    def present(line: str) -> bool:
+        return any(present_in(line, ref, toks) for ref, toks in zip(references, ref_tokens))
 
     start, end = 0, len(lines)
     while start < end and not present(lines[start]):
@@ -266,6 +281,17 @@ def _readability_text(tree) -> str:
         return ""
 
 
+def _quick_reader_text(tree) -> str:
+    """trafilatura's bundled readability port on ``tree`` (which it consumes), one block
+    per line: the cheap reader used for trimming."""
+    from trafilatura.external import try_readability
+
+    try:
+        return _html_to_lines(try_readability(tree))
+    except (ValueError, TypeError):
+        return ""
+
+
 def _prepare_for_readability(tree, display_none_re):
     """What readability-lxml's parse step does to a parsed page, minus link rewriting."""
     from lxml import etree
@@ -296,30 +322,50 @@ def _resiliparse_text(text: str) -> str:
         return ""
 
 
-def _choose_body(base: str, readability: str, witness: str) -> tuple[str, str, dict[str, Any]]:
-    """Choose the body among the candidates; return (body, method, signals)."""
-    sb, sr, sw = _shingles(base), _shingles(readability), _shingles(witness)
-    nb, nr = len(_tokens(base)), len(_tokens(readability))
-    signals: dict[str, Any] = {
-        "base_tokens": nb,
-        "readability_tokens": nr,
-        "witness_tokens": len(_tokens(witness)),
-        "readability_witness_agreement": round(_agreement(sr, sw), 4),
-        "base_in_readability": round(_containment(sb, sr), 4),
-        "readability_in_base": round(_containment(sr, sb), 4),
-    }
-    body, method, sbody, nbody = base, METHOD_BASE, sb, nb
-    if nb < THIN_TOKENS and nr > nb:
-        body, method, sbody, nbody = readability, "readability.thin_base", sr, nr
-    elif (
-        nr >= EXTEND_RATIO * nb
-        and signals["base_in_readability"] >= EXTEND_CONTAINMENT
-        and signals["readability_witness_agreement"] >= WITNESS_AGREEMENT
-    ):
-        body, method, sbody, nbody = readability, "readability.extends_base", sr, nr
-    if sr and _containment(sr, sbody) >= TRIM_COVERAGE:
+def _choose_body(
+    base: str, witness: str, quick_reader: Callable[[], str], full_reader: Callable[[], str] | None
+) -> tuple[str, str, dict[str, Any]]:
+    """Choose the body; return (body, method, signals).
+
+    ``quick_reader`` and ``full_reader`` compute a readability text on demand;
+    ``full_reader`` is None when the page's budget for optional extractors is spent."""
+    sb, sw = _shingles(base), _shingles(witness)
+    nb, nw = len(_tokens(base)), len(_tokens(witness))
+    signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
+    body, method, reader = base, METHOD_BASE, None
+    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full_reader is not None:
+        reader = full_reader()
+        sr, nr = _shingles(reader), len(_tokens(reader))
+        signals.update(
+            reader="readability",
+            reader_tokens=nr,
+            reader_witness_agreement=round(_agreement(sr, sw), 4),
+            base_in_reader=round(_containment(sb, sr), 4),
+        )
+        if nb == 0:
+            if nr >= 0.5 * nw:
+                body, method = reader, "readability.empty_base"
+            elif nw:
+                body, method = witness, "resiliparse.empty_base"
+        elif (
+            nr >= EXTEND_RATIO * nb
+            and signals["base_in_reader"] >= EXTEND_CONTAINMENT
+            and signals["reader_witness_agreement"] >= WITNESS_AGREEMENT
+        ):
+            body, method = reader, "readability.extends_base"
+    if reader is None:
+        reader = quick_reader()
+        signals.update(reader="trafilatura.readability", reader_tokens=len(_tokens(reader)))
+    sr = _shingles(reader)
+    if sr and body and _containment(sr, _shingles(body)) >= TRIM_COVERAGE:
+        total = len(_tokens(body))
         trimmed, dropped = _trim_ends(body, sr)
-        if dropped and len(_tokens(trimmed)) >= (1 - TRIM_MAX_LOSS) * nbody:
+        if dropped and len(_tokens(trimmed)) < (1 - TRIM_SMALL) * total:
+            # a large cut only where the witness lacks the lines too
+            trimmed, dropped = _trim_ends(body, sr, sw)
+            if len(_tokens(trimmed)) < (1 - TRIM_MAX_LOSS) * total:
+                dropped = 0
+        if dropped:
             body, method = trimmed, method + "+trimmed"
             signals["trimmed_lines"] = dropped
     signals["body_tokens"] = len(_tokens(body))
@@ -485,7 +531,7 @@ def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, 
     try:
         from htmldate import find_date
 
-        value = find_date(copy.deepcopy(tree), extensive_search=True, original_date=True, url=url)
+        value = find_date(copy.deepcopy(tree), extensive_search=False, original_date=True, url=url)
     except (ValueError, TypeError):
         value = None
     return (value, "text") if _plausible(value) else (None, None)
@@ -577,9 +623,15 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     if tree is None:
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)
+    started = time.process_time()
     base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
+    witness = _resiliparse_text(text)
+    within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
     body, method, signals = _choose_body(
-        base.strip(), _readability_text(copy.deepcopy(tree)), _resiliparse_text(text)
+        base.strip(),
+        witness,
+        lambda: _quick_reader_text(copy.deepcopy(tree)),
+        (lambda: _readability_text(copy.deepcopy(tree))) if within_budget else None,
     )
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
