@@ -28,9 +28,10 @@ is the estimate, see ``bench/extraction.py``):
    text if it has at least half the witness's tokens, else the witness's.
 2. *trim*: when the reader lies inside the chosen text (>= ``TRIM_COVERAGE`` of its
    4-grams), leading and trailing lines it does not contain (captions, bylines, "read
-   more", author bios) are dropped, up to ``TRIM_SMALL`` of the tokens.  A larger cut
-   (a reader that picked a side section) needs the witness to lack those lines too and
-   stays below ``TRIM_MAX_LOSS``; otherwise nothing is trimmed.
+   more", author bios) are dropped, up to ``TRIM_SMALL`` of the tokens; a line of
+   ``LONG_LINE_TOKENS`` or more (a standfirst) only if the witness lacks it too.  A larger
+   cut (a reader that picked a side section) needs the witness to lack every dropped line
+   and stays below ``TRIM_MAX_LOSS``; otherwise nothing is trimmed.
 
 Per-page budget: readability-lxml, the only costly optional extractor, is skipped when the
 page has already used ``OPTIONAL_BUDGET_S`` of CPU time; date detection never runs
@@ -102,6 +103,7 @@ WITNESS_AGREEMENT = 0.9
 TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
 TRIM_SMALL = 0.2
+LONG_LINE_TOKENS = 25
 TRIM_MAX_LOSS = 0.5
 OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
@@ -170,20 +172,25 @@ def _agreement(a: Counter, b: Counter) -> float:
     return 2 * common / (na + nb) if na + nb else 0.0
 
 
-def _trim_ends(text: str, *references: Counter) -> tuple[str, int]:
-    """Drop leading and trailing lines of ``text`` that none of ``references`` contains."""
-    ref_tokens = [{t for key in ref for t in key} for ref in references]
+def _trim_ends(text: str, reader: Counter, witness: Counter, strict: bool) -> tuple[str, int]:
+    """Drop leading and trailing lines of ``text`` that ``reader`` does not contain.
+
+    A line of ``LONG_LINE_TOKENS`` or more (a standfirst, a paragraph), or any line when
+    ``strict``, is dropped only if ``witness`` lacks it too."""
+    vocab = {"reader": {t for key in reader for t in key}, "witness": {t for key in witness for t in key}}
     lines = [line for line in text.split("\n") if line.strip()]
 
-    def present_in(line: str, reference: Counter, tokens: set) -> bool:
-        toks = _tokens(line)
+    def present_in(toks: list[str], reference: Counter, words: set[str]) -> bool:
         if len(toks) < 4:
-            return all(t in tokens for t in toks)
+            return all(t in words for t in toks)
         grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
         return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
 
     def present(line: str) -> bool:
-        return any(present_in(line, ref, toks) for ref, toks in zip(references, ref_tokens))
+        toks = _tokens(line)
+        if present_in(toks, reader, vocab["reader"]):
+            return True
+        return (strict or len(toks) >= LONG_LINE_TOKENS) and present_in(toks, witness, vocab["witness"])
 
     start, end = 0, len(lines)
     while start < end and not present(lines[start]):
@@ -329,13 +336,13 @@ def _choose_body(
 
     ``quick_reader`` and ``full_reader`` compute a readability text on demand;
     ``full_reader`` is None when the page's budget for optional extractors is spent."""
-    sb, sw = _shingles(base), _shingles(witness)
+    sb = _shingles(base)
     nb, nw = len(_tokens(base)), len(_tokens(witness))
     signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
     body, method, reader = base, METHOD_BASE, None
     if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full_reader is not None:
         reader = full_reader()
-        sr, nr = _shingles(reader), len(_tokens(reader))
+        sr, nr, sw = _shingles(reader), len(_tokens(reader)), _shingles(witness)
         signals.update(
             reader="readability",
             reader_tokens=nr,
@@ -357,17 +364,16 @@ def _choose_body(
         reader = quick_reader()
         signals.update(reader="trafilatura.readability", reader_tokens=len(_tokens(reader)))
     sr = _shingles(reader)
-    if sr and body and _containment(sr, _shingles(body)) >= TRIM_COVERAGE:
-        total = len(_tokens(body))
-        trimmed, dropped = _trim_ends(body, sr)
-        if dropped and len(_tokens(trimmed)) < (1 - TRIM_SMALL) * total:
-            # a large cut only where the witness lacks the lines too
-            trimmed, dropped = _trim_ends(body, sr, sw)
-            if len(_tokens(trimmed)) < (1 - TRIM_MAX_LOSS) * total:
-                dropped = 0
-        if dropped:
-            body, method = trimmed, method + "+trimmed"
-            signals["trimmed_lines"] = dropped
+    if sr and body and _containment(sr, sb if body is base else _shingles(body)) >= TRIM_COVERAGE:
+        total, sw = len(_tokens(body)), _shingles(witness)
+        for strict, max_loss in ((False, TRIM_SMALL), (True, TRIM_MAX_LOSS)):
+            trimmed, dropped = _trim_ends(body, sr, sw, strict)
+            if not dropped:
+                break
+            if len(_tokens(trimmed)) >= (1 - max_loss) * total:
+                body, method = trimmed, method + "+trimmed"
+                signals["trimmed_lines"] = dropped
+                break
     signals["body_tokens"] = len(_tokens(body))
     return body, method, signals
 
@@ -568,15 +574,14 @@ def _sitename(tree, ld: dict) -> str | None:
     )
 
 
-def _language(body: str, tree) -> str | None:
+def _language(body: str, page_lang: str) -> str | None:
     """ISO 639-1 code by py3langid on the body (scripts written without spaces
     have few \\w+ tokens, hence the length test), else the page's ``lang``."""
     if len(_tokens(body)) >= 5 or len(body.strip()) >= 40:
         import py3langid
 
-        return py3langid.classify(body[:2000])[0]
-    lang = tree.xpath("string(/html/@lang)") or ""
-    return lang.split("-")[0].lower() or None
+        return py3langid.classify(body[:1000])[0]
+    return page_lang.split("-")[0].lower() or None
 
 
 # --------------------------------------------------------------------------- entry point
@@ -627,33 +632,38 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
     witness = _resiliparse_text(text)
     within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
-    body, method, signals = _choose_body(
-        base.strip(),
-        witness,
-        lambda: _quick_reader_text(copy.deepcopy(tree)),
-        (lambda: _readability_text(copy.deepcopy(tree))) if within_budget else None,
-    )
+    # metadata first: the reader that runs last consumes the tree (no copy)
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
-    signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
-    provenance.update(method=method, signals=signals)
     published_raw, source = _published(tree, ld, url, text)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
+    meta = {
+        "title": _title(tree, ld),
+        "authors": _authors(tree, ld),
+        "sitename": _sitename(tree, ld),
+        "og_url": _meta(tree, "og:url"),
+    }
+    page_lang = tree.xpath("string(/html/@lang)") or ""
+    body, method, signals = _choose_body(
+        base.strip(),
+        witness,
+        lambda: _quick_reader_text(tree),
+        (lambda: _readability_text(tree)) if within_budget else None,
+    )
+    signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
+    provenance.update(method=method, signals=signals)
     return ExtractionResult(
         body=body,
-        title=_title(tree, ld),
-        authors=_authors(tree, ld),
         published=published.isoformat().replace("+00:00", "Z") if published else None,
         published_has_time=has_time,
         published_source=source,
-        language=_language(body, tree),
-        sitename=_sitename(tree, ld),
+        language=_language(body, page_lang),
         canonical_href=find_canonical_href(raw),
         provenance=provenance,
         published_raw=published_raw,
-        og_url=_meta(tree, "og:url"),
+        **meta,
     )
 
 
