@@ -122,3 +122,12 @@ def test_a_large_cut_is_allowed_only_where_the_witness_lacks_the_lines_too():
     assert body == paras and method == "trafilatura+trimmed"
     body, method, _ = _choose_body(base, base, lambda: paras, _unused)
     assert body == base and method == "trafilatura"
+
+
+def test_a_page_past_its_budget_skips_readability_lxml_and_keeps_the_base():
+    paras = _paragraphs(10, 40, seed=11)
+    base = "\n".join(paras[:3])
+    body, method, signals = _choose_body(base, "\n".join(paras), lambda: base, None)
+    assert method == "trafilatura"
+    assert body == base
+    assert signals["reader"] == "trafilatura.readability"
