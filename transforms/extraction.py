@@ -4,28 +4,39 @@ Pure functions plus one small process sandbox.
 
 Body text
 ---------
-``extract_article`` runs three extractors on the page and chooses between them with
-general signals only (lengths and shingle agreement between candidates, never a site rule):
+``extract_article`` starts from trafilatura's full-recall output and corrects it only where
+independent extractors agree (general signals only: lengths and word 4-gram agreement
+between candidates, never a site rule):
 
-* **base**: trafilatura, ``favor_precision=True, fast=True, include_comments=False,
-  deduplicate=False`` (trafilatura's own algorithm without its internal fallbacks);
-* **readability**: readability-lxml's ``Document.summary()``, rendered one block per line;
-* **resiliparse**: resiliparse's main-content ``html2text``, used only as an independent
-  witness (a vote), never as output.
+* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False,
+  include_tables=False``) but ``fast=True`` (its own algorithm, without its internal
+  fallbacks: those are the witnesses below);
+* **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
+* **reader**: trafilatura's bundled readability port (cheap), or readability-lxml's
+  ``Document.summary()`` when the base may be incomplete (see rule 1); both rendered one
+  block per line.
 
-Rules, in order (thresholds are round numbers chosen on half A of the benchmark, see
-``bench/extraction.py``):
+Rules, in order (round thresholds chosen on half A of the 181-page benchmark only; half B
+is the estimate, see ``bench/extraction.py``):
 
-1. *thin*: base < ``THIN_TOKENS`` tokens and readability is longer -> readability.
-2. *extend*: readability >= ``EXTEND_RATIO`` x base, contains >= 90 % of base's
-   word 4-grams, and agrees with resiliparse (shingle F1 >= ``WITNESS_AGREEMENT``)
-   -> readability (base stopped early, e.g. at an inline widget).
-3. *trim*: when readability covers >= ``TRIM_COVERAGE`` of its 4-grams inside the chosen
-   text, leading and trailing lines of the chosen text that readability does not contain
-   (captions, bylines, "read more", author bios) are dropped, unless that removes more
-   than half of the text.
+1. *extend*: when the base is short (< ``THIN_TOKENS`` tokens) or the witness is at least
+   ``EXTEND_RATIO`` x longer, readability-lxml is run; its text replaces the base if it is
+   at least ``EXTEND_RATIO`` x longer, contains >= ``EXTEND_CONTAINMENT`` of the base's
+   4-grams and agrees with the witness (shingle F1 >= ``WITNESS_AGREEMENT``): two
+   extractors agree that the base stopped early (an inline "read more" box, a standfirst).
+   A candidate shorter than the base is never taken.  An empty base takes the reader's
+   text if it has at least half the witness's tokens, else the witness's.
+2. *trim*: when the reader lies inside the chosen text (>= ``TRIM_COVERAGE`` of its
+   4-grams), leading and trailing lines it does not contain (captions, bylines, "read
+   more", author bios) are dropped, up to ``TRIM_SMALL`` of the tokens; a line of
+   ``LONG_LINE_TOKENS`` or more (a standfirst) only if the witness lacks it too.  A larger
+   cut (a reader that picked a side section) needs the witness to lack every dropped line
+   and stays below ``TRIM_MAX_LOSS``; otherwise nothing is trimmed.
 
-``provenance`` records the extractor versions, the method chosen and the signals.
+Per-page budget: readability-lxml, the only costly optional extractor, is skipped when the
+page has already used ``OPTIONAL_BUDGET_S`` of CPU time; date detection never runs
+htmldate's extensive search.  ``provenance`` records the extractor versions, the method
+chosen and the signals.
 
 Metadata
 --------
@@ -67,6 +78,7 @@ import datetime as dt
 import json
 import multiprocessing
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -84,20 +96,22 @@ __all__ = [
     "run_extract_dir",
 ]
 
-THIN_TOKENS = 100
+THIN_TOKENS = 50
 EXTEND_RATIO = 1.5
 EXTEND_CONTAINMENT = 0.9
 WITNESS_AGREEMENT = 0.9
 TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
+TRIM_SMALL = 0.2
+LONG_LINE_TOKENS = 25
 TRIM_MAX_LOSS = 0.5
+OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
 
 _TRAFILATURA_PARAMS = {
-    "favor_precision": True,
     "fast": True,
     "include_comments": False,
-    "include_tables": True,
+    "include_tables": False,
     "deduplicate": False,
 }
 
@@ -158,17 +172,25 @@ def _agreement(a: Counter, b: Counter) -> float:
     return 2 * common / (na + nb) if na + nb else 0.0
 
 
-def _trim_ends(text: str, reference: Counter) -> tuple[str, int]:
-    """Drop leading and trailing lines of ``text`` that ``reference`` does not contain."""
-    ref_tokens = {t for key in reference for t in key}
+def _trim_ends(text: str, reader: Counter, witness: Counter, strict: bool) -> tuple[str, int]:
+    """Drop leading and trailing lines of ``text`` that ``reader`` does not contain.
+
+    A line of ``LONG_LINE_TOKENS`` or more (a standfirst, a paragraph), or any line when
+    ``strict``, is dropped only if ``witness`` lacks it too."""
+    vocab = {"reader": {t for key in reader for t in key}, "witness": {t for key in witness for t in key}}
     lines = [line for line in text.split("\n") if line.strip()]
+
+    def present_in(toks: list[str], reference: Counter, words: set[str]) -> bool:
+        if len(toks) < 4:
+            return all(t in words for t in toks)
+        grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
+        return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
 
     def present(line: str) -> bool:
         toks = _tokens(line)
-        if len(toks) < 4:
-            return all(t in ref_tokens for t in toks)
-        grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
-        return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
+        if present_in(toks, reader, vocab["reader"]):
+            return True
+        return (strict or len(toks) >= LONG_LINE_TOKENS) and present_in(toks, witness, vocab["witness"])
 
     start, end = 0, len(lines)
     while start < end and not present(lines[start]):
@@ -266,6 +288,17 @@ def _readability_text(tree) -> str:
         return ""
 
 
+def _quick_reader_text(tree) -> str:
+    """trafilatura's bundled readability port on ``tree`` (which it consumes), one block
+    per line: the cheap reader used for trimming."""
+    from trafilatura.external import try_readability
+
+    try:
+        return _html_to_lines(try_readability(tree))
+    except (ValueError, TypeError):
+        return ""
+
+
 def _prepare_for_readability(tree, display_none_re):
     """What readability-lxml's parse step does to a parsed page, minus link rewriting."""
     from lxml import etree
@@ -296,32 +329,51 @@ def _resiliparse_text(text: str) -> str:
         return ""
 
 
-def _choose_body(base: str, readability: str, witness: str) -> tuple[str, str, dict[str, Any]]:
-    """Choose the body among the candidates; return (body, method, signals)."""
-    sb, sr, sw = _shingles(base), _shingles(readability), _shingles(witness)
-    nb, nr = len(_tokens(base)), len(_tokens(readability))
-    signals: dict[str, Any] = {
-        "base_tokens": nb,
-        "readability_tokens": nr,
-        "witness_tokens": len(_tokens(witness)),
-        "readability_witness_agreement": round(_agreement(sr, sw), 4),
-        "base_in_readability": round(_containment(sb, sr), 4),
-        "readability_in_base": round(_containment(sr, sb), 4),
-    }
-    body, method, sbody, nbody = base, METHOD_BASE, sb, nb
-    if nb < THIN_TOKENS and nr > nb:
-        body, method, sbody, nbody = readability, "readability.thin_base", sr, nr
-    elif (
-        nr >= EXTEND_RATIO * nb
-        and signals["base_in_readability"] >= EXTEND_CONTAINMENT
-        and signals["readability_witness_agreement"] >= WITNESS_AGREEMENT
-    ):
-        body, method, sbody, nbody = readability, "readability.extends_base", sr, nr
-    if sr and _containment(sr, sbody) >= TRIM_COVERAGE:
-        trimmed, dropped = _trim_ends(body, sr)
-        if dropped and len(_tokens(trimmed)) >= (1 - TRIM_MAX_LOSS) * nbody:
-            body, method = trimmed, method + "+trimmed"
-            signals["trimmed_lines"] = dropped
+def _choose_body(
+    base: str, witness: str, quick_reader: Callable[[], str], full_reader: Callable[[], str] | None
+) -> tuple[str, str, dict[str, Any]]:
+    """Choose the body; return (body, method, signals).
+
+    ``quick_reader`` and ``full_reader`` compute a readability text on demand;
+    ``full_reader`` is None when the page's budget for optional extractors is spent."""
+    sb = _shingles(base)
+    nb, nw = len(_tokens(base)), len(_tokens(witness))
+    signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
+    body, method, reader = base, METHOD_BASE, None
+    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full_reader is not None:
+        reader = full_reader()
+        sr, nr, sw = _shingles(reader), len(_tokens(reader)), _shingles(witness)
+        signals.update(
+            reader="readability",
+            reader_tokens=nr,
+            reader_witness_agreement=round(_agreement(sr, sw), 4),
+            base_in_reader=round(_containment(sb, sr), 4),
+        )
+        if nb == 0:
+            if nr >= 0.5 * nw:
+                body, method = reader, "readability.empty_base"
+            elif nw:
+                body, method = witness, "resiliparse.empty_base"
+        elif (
+            nr >= EXTEND_RATIO * nb
+            and signals["base_in_reader"] >= EXTEND_CONTAINMENT
+            and signals["reader_witness_agreement"] >= WITNESS_AGREEMENT
+        ):
+            body, method = reader, "readability.extends_base"
+    if reader is None:
+        reader = quick_reader()
+        signals.update(reader="trafilatura.readability", reader_tokens=len(_tokens(reader)))
+    sr = _shingles(reader)
+    if sr and body and _containment(sr, sb if body is base else _shingles(body)) >= TRIM_COVERAGE:
+        total, sw = len(_tokens(body)), _shingles(witness)
+        for strict, max_loss in ((False, TRIM_SMALL), (True, TRIM_MAX_LOSS)):
+            trimmed, dropped = _trim_ends(body, sr, sw, strict)
+            if not dropped:
+                break
+            if len(_tokens(trimmed)) >= (1 - max_loss) * total:
+                body, method = trimmed, method + "+trimmed"
+                signals["trimmed_lines"] = dropped
+                break
     signals["body_tokens"] = len(_tokens(body))
     return body, method, signals
 
@@ -485,7 +537,7 @@ def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, 
     try:
         from htmldate import find_date
 
-        value = find_date(copy.deepcopy(tree), extensive_search=True, original_date=True, url=url)
+        value = find_date(copy.deepcopy(tree), extensive_search=False, original_date=True, url=url)
     except (ValueError, TypeError):
         value = None
     return (value, "text") if _plausible(value) else (None, None)
@@ -522,15 +574,14 @@ def _sitename(tree, ld: dict) -> str | None:
     )
 
 
-def _language(body: str, tree) -> str | None:
+def _language(body: str, page_lang: str) -> str | None:
     """ISO 639-1 code by py3langid on the body (scripts written without spaces
     have few \\w+ tokens, hence the length test), else the page's ``lang``."""
     if len(_tokens(body)) >= 5 or len(body.strip()) >= 40:
         import py3langid
 
-        return py3langid.classify(body[:2000])[0]
-    lang = tree.xpath("string(/html/@lang)") or ""
-    return lang.split("-")[0].lower() or None
+        return py3langid.classify(body[:1000])[0]
+    return page_lang.split("-")[0].lower() or None
 
 
 # --------------------------------------------------------------------------- entry point
@@ -577,31 +628,42 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     if tree is None:
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)
+    started = time.process_time()
     base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
-    body, method, signals = _choose_body(
-        base.strip(), _readability_text(copy.deepcopy(tree)), _resiliparse_text(text)
-    )
+    witness = _resiliparse_text(text)
+    within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
+    # metadata first: the reader that runs last consumes the tree (no copy)
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
-    signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
-    provenance.update(method=method, signals=signals)
     published_raw, source = _published(tree, ld, url, text)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
+    meta = {
+        "title": _title(tree, ld),
+        "authors": _authors(tree, ld),
+        "sitename": _sitename(tree, ld),
+        "og_url": _meta(tree, "og:url"),
+    }
+    page_lang = tree.xpath("string(/html/@lang)") or ""
+    body, method, signals = _choose_body(
+        base.strip(),
+        witness,
+        lambda: _quick_reader_text(tree),
+        (lambda: _readability_text(tree)) if within_budget else None,
+    )
+    signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
+    provenance.update(method=method, signals=signals)
     return ExtractionResult(
         body=body,
-        title=_title(tree, ld),
-        authors=_authors(tree, ld),
         published=published.isoformat().replace("+00:00", "Z") if published else None,
         published_has_time=has_time,
         published_source=source,
-        language=_language(body, tree),
-        sitename=_sitename(tree, ld),
+        language=_language(body, page_lang),
         canonical_href=find_canonical_href(raw),
         provenance=provenance,
         published_raw=published_raw,
-        og_url=_meta(tree, "og:url"),
+        **meta,
     )
 
 

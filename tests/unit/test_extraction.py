@@ -64,7 +64,7 @@ def test_provenance_names_versions_method_and_signals():
     assert set(prov["versions"]) == {"trafilatura", "readability-lxml", "resiliparse"}
     assert prov["method"] == "trafilatura"
     assert prov["signals"]["body_tokens"] == len(result.body.replace("-", " ").split())
-    assert prov["signals"]["base_in_readability"] == 1.0
+    assert prov["signals"]["base_tokens"] == prov["signals"]["body_tokens"]
 
 
 def test_meta_date_with_time_and_german_language():
