@@ -125,6 +125,15 @@ class DedupConfig:
       a copy only when nearly identical (``short_resemblance`` 0.8).
     * ``composite_overlap`` 0.2: a document whose matches with two
       non-copies overlap in less than this share of paragraphs is a digest.
+    * ``soft_paragraph_match`` 0.6, ``soft_containment`` 0.75,
+      ``soft_resemblance`` 0.2: the second signal, for house rewrites (one
+      word in five to ten replaced, which breaks most 5-grams).  A paragraph
+      of the smaller text is "close" when 60% of its word pairs (house style
+      normalized further: numerals, honorifics) occur in the other text; a
+      rewrite keeps ~70-85% of them, a rival's own wording of the same
+      facts ~20-40%.  The structural rules (unmatched paragraphs, lede
+      anchoring) apply as for containment, with a stricter containment so a
+      report that repeats two of five paragraphs verbatim stays apart.
     * ``seed`` fixes the MinHash permutations for every worker and run.
 
     Thresholds follow from the arithmetic above and were checked on the
@@ -149,6 +158,9 @@ class DedupConfig:
     anchor_exempt_resemblance: float = 0.5
     short_resemblance: float = 0.8
     composite_overlap: float = 0.2
+    soft_paragraph_match: float = 0.6
+    soft_containment: float = 0.75
+    soft_resemblance: float = 0.2
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -163,6 +175,9 @@ class DedupConfig:
             "paragraph_match",
             "min_resemblance",
             "short_resemblance",
+            "soft_paragraph_match",
+            "soft_containment",
+            "soft_resemblance",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -177,7 +192,11 @@ class Fingerprint:
     values over the first shingles (lead band keys).  ``shingles``: the
     32-bit shingle hashes in document order, little-endian ``uint32`` bytes.
     ``paragraph_ends``: for each kept paragraph, the index one past its last
-    shingle.  ``words``: normalized word count.
+    shingle.  ``words``: normalized word count.  ``soft``: 16-bit hashes of
+    the word pairs of each paragraph (the rewrite signal), little-endian
+    ``uint16``; ``soft_ends`` their paragraph ends.  Empty in fingerprints
+    stored before the rewrite signal existed: such pairs are verified by
+    containment alone.
     """
 
     minhash: tuple[int, ...]
@@ -185,6 +204,8 @@ class Fingerprint:
     shingles: bytes
     paragraph_ends: tuple[int, ...]
     words: int
+    soft: bytes = b""
+    soft_ends: tuple[int, ...] = ()
 
     @property
     def n_shingles(self) -> int:
@@ -193,9 +214,12 @@ class Fingerprint:
     def shingle_array(self) -> np.ndarray:
         return np.frombuffer(self.shingles, dtype="<u4")
 
+    def soft_array(self) -> np.ndarray:
+        return np.frombuffer(self.soft, dtype="<u2")
+
     def stored_size(self) -> int:
-        """Bytes of the verification data (shingles + paragraph ends)."""
-        return len(self.shingles) + 2 * len(self.paragraph_ends)
+        """Bytes of the verification data (shingles, word pairs, paragraph ends)."""
+        return len(self.shingles) + len(self.soft) + 2 * (len(self.paragraph_ends) + len(self.soft_ends))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -447,6 +471,44 @@ def _minhash(distinct: np.ndarray, config: DedupConfig) -> np.ndarray:
     return (hv * a[None, :] + b[None, :]).min(axis=0)
 
 
+_SOFT_NUMBERS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
+# House-style tokens a sweep adds or removes without changing the text:
+# honorifics and articles.
+_SOFT_DROP = frozenset({"mr", "mrs", "ms", "dr", "the", "a", "an"})
+
+
+def _soft_hashes(paragraphs: list[list[str]]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """16-bit hashes of the adjacent word pairs inside each paragraph, after
+    a second house-style pass (number words as numerals, honorifics and
+    articles dropped), and the paragraph ends (one past each paragraph's
+    last pair).  A one-word paragraph contributes that word."""
+    out: list[int] = []
+    ends: list[int] = []
+    mix = _mixers(2)
+    for para in paragraphs:
+        toks = [_SOFT_NUMBERS.get(t, t) for t in para if t not in _SOFT_DROP]
+        if toks:
+            wh = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.uint32, count=len(toks))
+            if wh.size > 1:
+                acc = wh[:-1] * mix[0] + wh[1:] * mix[1]
+            else:
+                acc = wh * mix[0]
+            out.extend((_fmix32(acc) >> np.uint32(16)).tolist())
+        ends.append(len(out))
+    return np.asarray(out, dtype=np.uint16), tuple(ends)
+
+
 def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     """The ``Fingerprint`` of an article body (headline excluded: outlets rewrite it)."""
     paragraphs = normalize_paragraphs(text[:MAX_FINGERPRINT_CHARS] if text else text)
@@ -456,12 +518,15 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     lead_vals = _minhash(np.unique(hashes[: config.lead_shingles]), config)[: config.lead_bands]
     if hashes.size < config.min_shingles:
         lead_vals = lead_vals[:0]
+    soft, soft_ends = _soft_hashes(paragraphs)
     return Fingerprint(
         minhash=tuple(int(x) for x in mh) if distinct.size else (),
         lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
         shingles=hashes.astype("<u4").tobytes(),
         paragraph_ends=ends,
         words=sum(len(p) for p in paragraphs),
+        soft=soft.astype("<u2").tobytes(),
+        soft_ends=soft_ends,
     )
 
 
@@ -526,10 +591,66 @@ def similarity(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig | None 
     return _scores(fp_a, fp_b, config or DedupConfig())[0]
 
 
+def _paragraph_presence(
+    arr: np.ndarray, ends: Sequence[int], other_set: np.ndarray, share: float
+) -> tuple[list[bool], float]:
+    """Which paragraphs of ``arr`` have ``share`` of their hashes in
+    ``other_set``, and the share of ``arr`` in those paragraphs."""
+    present = np.isin(arr, other_set)
+    found, covered, start = [], 0, 0
+    for end in ends:
+        size = end - start
+        ok = size > 0 and present[start:end].sum() >= share * size
+        found.append(bool(ok))
+        covered += size if ok else 0
+        start = end
+    return found, covered / arr.size if arr.size else 0.0
+
+
+def soft_scores(
+    fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig
+) -> tuple[Scores, list[bool], list[bool]]:
+    """The rewrite signal: resemblance and paragraph containment over word
+    pairs (``Fingerprint.soft``), and which paragraphs of the smaller /
+    larger text are close to the other.  Zero scores when either side has no
+    word pairs (fingerprints stored before the signal existed)."""
+    a, b = fp_a.soft_array(), fp_b.soft_array()
+    if a.size == 0 or b.size == 0 or not fp_a.soft_ends or not fp_b.soft_ends:
+        return Scores(0.0, 0.0), [], []
+    sa, sb = np.unique(a), np.unique(b)
+    inter = np.intersect1d(sa, sb, assume_unique=True).size
+    resemblance = inter / (sa.size + sb.size - inter)
+    (small, small_ends, big_set), (big, big_ends, small_set) = (
+        ((a, fp_a.soft_ends, sb), (b, fp_b.soft_ends, sa))
+        if sa.size <= sb.size
+        else ((b, fp_b.soft_ends, sa), (a, fp_a.soft_ends, sb))
+    )
+    found, containment = _paragraph_presence(small, small_ends, big_set, config.soft_paragraph_match)
+    found_big, _ = _paragraph_presence(big, big_ends, small_set, config.soft_paragraph_match)
+    return Scores(resemblance, containment), found, found_big
+
+
+def _rewritten_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
+    """The second signal: a house rewrite, verified like containment (most
+    of the smaller text close paragraph by paragraph, at most one unmatched
+    paragraph, anchored at the lede of both)."""
+    s, found_small, found_big = soft_scores(fp_a, fp_b, config)
+    if s.containment < config.soft_containment or s.resemblance < config.soft_resemblance:
+        return False
+    if found_small.count(False) > config.max_unmatched_paragraphs:
+        return False
+    return _anchored(found_small, config) and _anchored(found_big, config)
+
+
 def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
-    """Whether two articles are copies of one story (see ``DedupConfig``)."""
+    """Whether two articles are copies of one story (see ``DedupConfig``):
+    by containment of verbatim 5-word runs, or else by the rewrite signal."""
     if min(fp_a.n_shingles, fp_b.n_shingles) < config.min_shingles:
         return similarity(fp_a, fp_b, config).resemblance >= config.short_resemblance
+    return _verbatim_copy(fp_a, fp_b, config) or _rewritten_copy(fp_a, fp_b, config)
+
+
+def _verbatim_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     s, found_small, found_big = _scores(fp_a, fp_b, config)
     if s.containment < config.min_containment or s.resemblance < config.min_resemblance:
         return False
@@ -589,9 +710,16 @@ class _UnionFind:
 
 
 def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> frozenset[int]:
-    """Indices of ``doc``'s paragraphs found in ``other``."""
+    """Indices of ``doc``'s paragraphs found in ``other``: by 5-word runs, or
+    close by word pairs (a rewritten copy's paragraphs)."""
     found = _found_paragraphs(doc, np.unique(other.shingle_array()), config)
-    return frozenset(i for i, ok in enumerate(found) if ok)
+    region = {i for i, ok in enumerate(found) if ok}
+    if doc.soft and other.soft and len(doc.soft_ends) == len(found):
+        close, _ = _paragraph_presence(
+            doc.soft_array(), doc.soft_ends, np.unique(other.soft_array()), config.soft_paragraph_match
+        )
+        region.update(i for i, ok in enumerate(close) if ok)
+    return frozenset(region)
 
 
 def find_digests(fps: Mapping[Any, Fingerprint], neighbours: Mapping[Any, set], config: DedupConfig) -> set:
