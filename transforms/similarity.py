@@ -500,10 +500,7 @@ def _soft_hashes(paragraphs: list[list[str]]) -> tuple[np.ndarray, tuple[int, ..
         toks = [_SOFT_NUMBERS.get(t, t) for t in para if t not in _SOFT_DROP]
         if toks:
             wh = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.uint32, count=len(toks))
-            if wh.size > 1:
-                acc = wh[:-1] * mix[0] + wh[1:] * mix[1]
-            else:
-                acc = wh * mix[0]
+            acc = wh[:-1] * mix[0] + wh[1:] * mix[1] if wh.size > 1 else wh * mix[0]
             out.extend((_fmix32(acc) >> np.uint32(16)).tolist())
         ends.append(len(out))
     return np.asarray(out, dtype=np.uint16), tuple(ends)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (prose of the labelled set: long string literals)
 """Build ``bench/data/rewrites.jsonl``: rewritten copies and hard negatives.
 
     python bench/data/make_rewrites.py   # rewrites bench/data/rewrites.jsonl

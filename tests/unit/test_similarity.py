@@ -313,7 +313,8 @@ def test_trimmed_rewrite_and_write_through_are_copies():
     original = fp(ORIGINAL)
     assert is_copy(original, fp(REWRITE[:3]), CONFIG)
     top = (
-        "WASHINGTON (AP) - The House passed the $96 billion water bill on Friday, a day after the Senate vote, "
+        "WASHINGTON (AP) - The House passed the $96 billion water bill on Friday, a day after the "
+        "Senate vote, "
         "and President Joe Biden said he would sign it next week."
     )
     # The dateline moves to the new top paragraph.
