@@ -134,6 +134,14 @@ class DedupConfig:
       facts ~20-40%.  The structural rules (unmatched paragraphs, lede
       anchoring) apply as for containment, with a stricter containment so a
       report that repeats two of five paragraphs verbatim stays apart.
+    * ``composite_sections`` 2: in a text with two or more inner headlines
+      (section heads followed by text) a partial match must reach beyond
+      one section.  A digest ("World in brief") carries one story's opening
+      under one head; a copy of a long article with subheads shares text
+      across them (or is near-identical: resemblance >=
+      ``anchor_exempt_resemblance``).  This keeps a digest out of the story
+      whose opening it carries even when no other story's copy is in the
+      batch to show that it is a composite.
     * ``seed`` fixes the MinHash permutations for every worker and run.
 
     Thresholds follow from the arithmetic above and were checked on the
@@ -161,6 +169,7 @@ class DedupConfig:
     soft_paragraph_match: float = 0.6
     soft_containment: float = 0.75
     soft_resemblance: float = 0.2
+    composite_sections: int = 2
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -196,7 +205,8 @@ class Fingerprint:
     the word pairs of each paragraph (the rewrite signal), little-endian
     ``uint16``; ``soft_ends`` their paragraph ends.  Empty in fingerprints
     stored before the rewrite signal existed: such pairs are verified by
-    containment alone.
+    containment alone.  ``sections``: paragraph indices of inner headlines
+    (section heads followed by text).
     """
 
     minhash: tuple[int, ...]
@@ -206,6 +216,7 @@ class Fingerprint:
     words: int
     soft: bytes = b""
     soft_ends: tuple[int, ...] = ()
+    sections: tuple[int, ...] = ()
 
     @property
     def n_shingles(self) -> int:
@@ -378,25 +389,39 @@ def normalize_paragraphs(text: str) -> list[list[str]]:
     ("— Reuters"), bylines, editor's notes, corrections and boilerplate
     (copyright, subscribe, related links) are dropped.
     """
+    return _normalize(text)[0]
+
+
+def _normalize(text: str) -> tuple[list[list[str]], tuple[int, ...]]:
+    """``normalize_paragraphs`` and the indices of its inner headlines: short
+    lines without end punctuation inside the body, each followed by a text
+    paragraph -- the section heads of a digest ("World in brief" strings
+    headline + opening of several stories) or of a long article."""
     if not text:
-        return []
+        return [], ()
     dateline = parse_dateline(text)
     if dateline.span:
         # Drop the headline lines above the dateline too.
         text = text[dateline.span[1] :]
     out = []
     in_body = False
+    sections: list[int] = []
+    pending_head = False
     lines = [part for line in text.splitlines() for part in _split_long_line(line)]
     for line in lines:
         if _is_noise_line(line):
             continue
-        if not in_body and _headline_line(line):
+        head = _headline_line(line)
+        if not in_body and head:
             continue  # headline lines repeated above the body
         in_body = True
+        if pending_head and not head:
+            sections.append(len(out) - 1)
         toks = _tokens(line)
+        pending_head = head and bool(toks)
         if toks:
             out.append(toks)
-    return out
+    return out, tuple(sections)
 
 
 # --------------------------------------------------------------------------
@@ -508,7 +533,7 @@ def _soft_hashes(paragraphs: list[list[str]]) -> tuple[np.ndarray, tuple[int, ..
 
 def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     """The ``Fingerprint`` of an article body (headline excluded: outlets rewrite it)."""
-    paragraphs = normalize_paragraphs(text[:MAX_FINGERPRINT_CHARS] if text else text)
+    paragraphs, sections = _normalize(text[:MAX_FINGERPRINT_CHARS] if text else text)
     hashes, ends = _shingle_hashes(paragraphs, config.shingle_size)
     distinct = np.unique(hashes)
     mh = _minhash(distinct, config)
@@ -524,6 +549,7 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
         words=sum(len(p) for p in paragraphs),
         soft=soft.astype("<u2").tobytes(),
         soft_ends=soft_ends,
+        sections=sections,
     )
 
 
@@ -636,7 +662,12 @@ def _rewritten_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -
         return False
     if found_small.count(False) > config.max_unmatched_paragraphs:
         return False
-    return _anchored(found_small, config) and _anchored(found_big, config)
+    if not (_anchored(found_small, config) and _anchored(found_big, config)):
+        return False
+    if s.resemblance >= config.anchor_exempt_resemblance:
+        return True
+    a_small = np.unique(fp_a.soft_array()).size <= np.unique(fp_b.soft_array()).size
+    return not _sectioned_partial(fp_a, fp_b, found_small, found_big, a_small, config)
 
 
 def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
@@ -647,7 +678,20 @@ def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     return _verbatim_copy(fp_a, fp_b, config) or _rewritten_copy(fp_a, fp_b, config)
 
 
+def _one_section(fp: Fingerprint, found: list[bool], config: DedupConfig) -> bool:
+    """Whether ``fp`` has ``composite_sections`` inner headlines and its
+    found paragraphs all lie in one section (between two heads)."""
+    if len(fp.sections) < config.composite_sections or len(found) != len(fp.paragraph_ends):
+        return False
+    hits = [i for i, ok in enumerate(found) if ok]
+    if not hits:
+        return False
+    section_of = [sum(1 for head in fp.sections if head <= i) for i in hits]
+    return min(section_of) == max(section_of)
+
+
 def _verbatim_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
+    """Containment of verbatim 5-word runs."""
     s, found_small, found_big = _scores(fp_a, fp_b, config)
     if s.containment < config.min_containment or s.resemblance < config.min_resemblance:
         return False
@@ -661,7 +705,26 @@ def _verbatim_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) ->
     # A partial copy starts where its original starts: in both documents the
     # shared text begins within the first ``anchor_paragraphs`` paragraphs.
     # A digest carries a story's opening in its middle.
-    return _anchored(found_small, config) and _anchored(found_big, config)
+    if not (_anchored(found_small, config) and _anchored(found_big, config)):
+        return False
+    a_small = np.unique(fp_a.shingle_array()).size <= np.unique(fp_b.shingle_array()).size
+    return not _sectioned_partial(fp_a, fp_b, found_small, found_big, a_small, config)
+
+
+def _sectioned_partial(
+    fp_a: Fingerprint,
+    fp_b: Fingerprint,
+    found_small: list[bool],
+    found_big: list[bool],
+    a_small: bool,
+    config: DedupConfig,
+) -> bool:
+    """A partial match that stays inside one section of a text with inner
+    headlines: a digest's item (see ``composite_sections``)."""
+    if max(len(fp_a.sections), len(fp_b.sections)) < config.composite_sections:
+        return False
+    small, big = (fp_a, fp_b) if a_small else (fp_b, fp_a)
+    return _one_section(small, found_small, config) or _one_section(big, found_big, config)
 
 
 def _anchored(found: list[bool], config: DedupConfig) -> bool:

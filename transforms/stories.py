@@ -88,6 +88,7 @@ def encode_fingerprint(fp: Fingerprint) -> dict[str, Any]:
         "w": fp.words,
         "b": base64.b64encode(fp.soft).decode("ascii"),
         "q": list(fp.soft_ends),
+        "h": list(fp.sections),
     }
 
 
@@ -102,6 +103,7 @@ def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
         # Absent in articles indexed before the rewrite signal: containment only.
         soft=base64.b64decode(data.get("b", "")),
         soft_ends=tuple(int(x) for x in data.get("q", ())),
+        sections=tuple(int(x) for x in data.get("h", ())),
     )
 
 

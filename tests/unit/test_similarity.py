@@ -347,3 +347,33 @@ def test_stored_fingerprint_round_trip_keeps_the_rewrite_signal_and_reads_old_do
     old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q")})
     assert old.soft == b"" and old.soft_ends == ()
     assert not is_copy(fp(ORIGINAL), old, CONFIG)
+
+
+def test_digest_carrying_one_story_opening_first_is_not_a_copy_of_its_trimmed_copy():
+    # No other story's copy in the batch shows that the digest is a composite:
+    # its inner headlines do.
+    digest = fp(
+        [
+            "Senate passes $96 billion water bill",
+            ORIGINAL[0].split(" - ", 1)[1],
+            ORIGINAL[1],
+            "Oil jumps after OPEC+ deepens cuts",
+            OTHER[0].split(" - ", 1)[1],
+            "Rail strike called for next week",
+            "Train drivers will walk out for three days from Wednesday, their union said on Monday, "
+            "after talks with the national operator over pay and working hours broke down.",
+        ]
+    )
+    assert len(digest.sections) == 2  # the first headline sits above the body
+    assert not is_copy(digest, fp(ORIGINAL[:3]), CONFIG)
+    assert not is_copy(digest, fp(REWRITE[:3]), CONFIG)
+    # Without the inner headlines the same text would match the trimmed copy.
+    plain = dataclasses.replace(digest, sections=())
+    assert is_copy(plain, fp(ORIGINAL[:3]), CONFIG)
+
+
+def test_trimmed_copy_of_an_article_with_subheads_is_still_a_copy():
+    sectioned = ORIGINAL[:3] + ["What the bill does"] + ORIGINAL[3:6] + ["What comes next"] + ORIGINAL[6:]
+    full = fp(sectioned)
+    assert len(full.sections) == 2
+    assert is_copy(full, fp(sectioned[:6]), CONFIG)  # crosses the first subhead
