@@ -34,6 +34,13 @@ How (every step is a pure function of the text and one ``DedupConfig``):
    whole paragraphs makes house-style edits harmless (an edited paragraph is
    still found) while two repeated background paragraphs in a follow-up
    weigh only what two paragraphs weigh.
+   The second signal, for house rewrites (one word in five to ten replaced
+   outside quotes, which breaks most 5-grams): ``soft_scores`` does the same
+   paragraph count over 16-bit hashes of adjacent word pairs after a
+   further house-style pass (number words, honorifics, articles), with a
+   stricter containment; ``is_copy`` accepts either signal under the same
+   structural rules, plus one for digests: a partial match inside one
+   section of a text with inner headlines is not a copy.
 5. ``cluster`` -- candidates from band keys, verification, union-find; a
    *composite* article (a digest) whose matches with two articles that are
    not copies of each other fall on disjoint parts of it is kept out of both,
@@ -47,8 +54,8 @@ same band keys (``tests/unit/test_similarity.py`` pins a golden value).
 
 Stored size per article (500-word article, default config): 65 band keys,
 974 bytes as keywords; verification data (``Fingerprint``
-``shingles`` + ``paragraph_ends``) about 4 bytes per word, ~2.0 KB raw or
-~2.7 KB base64; the MinHash values themselves (512 bytes) need not be stored
+``shingles``, ``soft``, their paragraph ends, section heads) about 6 bytes
+per word, ~3.0 KB raw or ~4.0 KB base64; the MinHash values themselves (512 bytes) need not be stored
 since the band keys are what is looked up.
 
 Example::
