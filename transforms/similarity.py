@@ -467,15 +467,19 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
 
-def _shingle_hashes(paragraphs: list[list[str]], k: int) -> tuple[np.ndarray, tuple[int, ...]]:
+def _word_hashes(words: list[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint32, count=len(words))
+
+
+def _shingle_hashes(
+    paragraphs: list[list[str]], k: int, wh: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Shingle hashes and paragraph ends; ``wh``: the words' CRC-32s if known."""
     words = [tok for para in paragraphs for tok in para]
     if not words:
         return np.zeros(0, dtype=np.uint32), ()
-    wh = np.fromiter(
-        (zlib.crc32(w.encode("utf-8")) for w in words),
-        dtype=np.uint32,
-        count=len(words),
-    )
+    if wh is None:
+        wh = _word_hashes(words)
     n = max(1, len(words) - k + 1)
     width = min(k, len(words))
     mix = _mixers(k)
@@ -526,34 +530,57 @@ _SOFT_NUMBERS = {
 _SOFT_DROP = frozenset({"mr", "mrs", "ms", "dr", "the", "a", "an"})
 
 
-def _soft_hashes(paragraphs: list[list[str]]) -> tuple[np.ndarray, tuple[int, ...]]:
+def _soft_hashes(
+    paragraphs: list[list[str]], word_hashes: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """16-bit hashes of the adjacent word pairs inside each paragraph, after
     a second house-style pass (number words as numerals, honorifics and
     articles dropped), and the paragraph ends (one past each paragraph's
-    last pair).  A one-word paragraph contributes that word."""
-    out: list[int] = []
-    ends: list[int] = []
+    last pair).  A one-word paragraph contributes that word.  One numpy
+    pass over all words; ``word_hashes``: the CRC-32s of all words, reused."""
+    words = [t for para in paragraphs for t in para]
+    keep = [t not in _SOFT_DROP for t in words]
+    if not any(keep):
+        return np.zeros(0, dtype=np.uint16), tuple(0 for _ in paragraphs)
+    counts = np.fromiter(
+        (sum(1 for t in para if t not in _SOFT_DROP) for para in paragraphs),
+        dtype=np.int64,
+        count=len(paragraphs),
+    )
+    if word_hashes is None:
+        word_hashes = _word_hashes(words)
+    wh = word_hashes[np.asarray(keep, dtype=bool)].copy()
+    kept = [t for t, k in zip(words, keep) if k]
+    for i, t in enumerate(kept):
+        if t in _SOFT_NUMBERS:
+            wh[i] = zlib.crc32(_SOFT_NUMBERS[t].encode("utf-8"))
+    para_of = np.repeat(np.arange(len(paragraphs)), counts)
     mix = _mixers(2)
-    for para in paragraphs:
-        toks = [_SOFT_NUMBERS.get(t, t) for t in para if t not in _SOFT_DROP]
-        if toks:
-            wh = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.uint32, count=len(toks))
-            acc = wh[:-1] * mix[0] + wh[1:] * mix[1] if wh.size > 1 else wh * mix[0]
-            out.extend((_fmix32(acc) >> np.uint32(16)).tolist())
-        ends.append(len(out))
-    return np.asarray(out, dtype=np.uint16), tuple(ends)
+    pair = _fmix32(wh[:-1] * mix[0] + wh[1:] * mix[1]) >> np.uint32(16)
+    single = _fmix32(wh * mix[0]) >> np.uint32(16)
+    # Per paragraph: its pairs (a word and the next one in the same paragraph)
+    # or, for a one-word paragraph, the word itself; in document order.
+    same = para_of[:-1] == para_of[1:]
+    one_word = counts[para_of] == 1
+    starts = np.concatenate((np.flatnonzero(same), np.flatnonzero(one_word)))
+    values = np.concatenate((pair[same], single[one_word]))
+    order = np.argsort(starts, kind="stable")
+    soft = values[order].astype(np.uint16)
+    per_para = np.where(counts == 1, 1, np.maximum(counts - 1, 0))
+    return soft, tuple(int(x) for x in np.cumsum(per_para))
 
 
 def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     """The ``Fingerprint`` of an article body (headline excluded: outlets rewrite it)."""
     paragraphs, sections = _normalize(text[:MAX_FINGERPRINT_CHARS] if text else text)
-    hashes, ends = _shingle_hashes(paragraphs, config.shingle_size)
+    wh = _word_hashes([tok for para in paragraphs for tok in para])
+    hashes, ends = _shingle_hashes(paragraphs, config.shingle_size, wh)
     distinct = np.unique(hashes)
     mh = _minhash(distinct, config)
     lead_vals = _minhash(np.unique(hashes[: config.lead_shingles]), config)[: config.lead_bands]
     if hashes.size < config.min_shingles:
         lead_vals = lead_vals[:0]
-    soft, soft_ends = _soft_hashes(paragraphs)
+    soft, soft_ends = _soft_hashes(paragraphs, wh)
     return Fingerprint(
         minhash=tuple(int(x) for x in mh) if distinct.size else (),
         lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
