@@ -261,7 +261,7 @@ _BOILERPLATE_RE = re.compile(
     r"|^\s*(?:also read|related(?: coverage| stories| articles)?|recommended|advertisement"
     r"|click here|share this|download the .* app)\b|^\s*copyright\b|©"
     r"|published from a wire agency feed|has been (?:corrected|updated) to"
-    r"|^\s*(?:editor'?s note|correction|clarification|update(?:d)?)\s*[:\-–—]"
+    r"|^\s*(?:editor['’]?s note|correction|clarification|update(?:d)?)\s*[:\-–—]"
     r"|^\s*(?:reporting|writing|editing|additional reporting) by\b",
     re.IGNORECASE,
 )

@@ -377,3 +377,8 @@ def test_trimmed_copy_of_an_article_with_subheads_is_still_a_copy():
     full = fp(sectioned)
     assert len(full.sections) == 2
     assert is_copy(full, fp(sectioned[:6]), CONFIG)  # crosses the first subhead
+
+
+def test_editors_note_with_a_curly_apostrophe_is_dropped():
+    text = "Editor\u2019s note: This story was updated with comment from the company.\n\n" + ORIGINAL[1]
+    assert normalize_paragraphs(text) == normalize_paragraphs(ORIGINAL[1])
