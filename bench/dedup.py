@@ -153,26 +153,32 @@ def scaling(sizes: list[int], config: DedupConfig, probes: int = 300) -> None:
         gc.collect()
         gc.freeze()
         # half the probes are trimmed or rewritten copies of indexed articles, so lookups find something
-        fps_dup = []
-        t0 = time.process_time()
-        found = 0
+        probe_texts = []
         for k, text in enumerate(texts):
             if k % 4 == 1:
                 text = "\n\n".join(recent[k].split("\n\n")[:5])
             elif k % 4 == 3:  # a house rewrite: 15% of the words replaced (the rewrite signal decides)
                 text = " ".join(w if rng.random() > 0.15 else rng.choice(vocab) for w in recent[k].split(" "))
-            fp = fingerprint(text, config)
-            cands = set()
-            for key in band_keys(fp, config):
-                cands.update(index.get(key, ()))
-            found += len(cands)
-            fps_dup.append((fp, cands))
-        cpu = (time.process_time() - t0) / probes
-        t1 = time.process_time()
-        for fp, cands in fps_dup:
-            for c in cands:
-                is_copy(fp, fps[c], config)
-        verify = (time.process_time() - t1) / probes
+            probe_texts.append(text)
+        # The machine is shared: the best of three passes is the cost, the rest is waiting.
+        cpu = verify = float("inf")
+        for _ in range(3):
+            fps_dup = []
+            found = 0
+            t0 = time.process_time()
+            for text in probe_texts:
+                fp = fingerprint(text, config)
+                cands = set()
+                for key in band_keys(fp, config):
+                    cands.update(index.get(key, ()))
+                found += len(cands)
+                fps_dup.append((fp, cands))
+            cpu = min(cpu, (time.process_time() - t0) / probes)
+            t1 = time.process_time()
+            for fp, cands in fps_dup:
+                for c in cands:
+                    is_copy(fp, fps[c], config)
+            verify = min(verify, (time.process_time() - t1) / probes)
         gc.unfreeze()
         results[size] = cpu + verify
         print(

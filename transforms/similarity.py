@@ -147,6 +147,10 @@ class DedupConfig:
       0.4-0.5 / 0.6-0.75 keeps every hard negative apart there; resemblance
       0.15 (a first third rewritten at one word in five is ~0.18) only
       rejects a short brief inside a long round-up.
+    * ``rewrite_min_resemblance`` 0.03: the rewrite signal is tried only
+      when the 5-gram resemblance reaches this (a first third rewritten at
+      one word in five keeps ~0.06; topic neighbours that share a stock
+      phrase stay below), so most non-copies cost one check, not two.
     * ``composite_sections`` 2: in a text with two or more inner headlines
       (section heads followed by text) a partial match must reach beyond
       one section.  A digest ("World in brief") carries one story's opening
@@ -182,6 +186,7 @@ class DedupConfig:
     soft_paragraph_match: float = 0.5
     soft_containment: float = 0.75
     soft_resemblance: float = 0.15
+    rewrite_min_resemblance: float = 0.03
     composite_sections: int = 2
     seed: int = 1
 
@@ -200,6 +205,7 @@ class DedupConfig:
             "soft_paragraph_match",
             "soft_containment",
             "soft_resemblance",
+            "rewrite_min_resemblance",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -715,7 +721,12 @@ def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     by containment of verbatim 5-word runs, or else by the rewrite signal."""
     if min(fp_a.n_shingles, fp_b.n_shingles) < config.min_shingles:
         return similarity(fp_a, fp_b, config).resemblance >= config.short_resemblance
-    return _verbatim_copy(fp_a, fp_b, config) or _rewritten_copy(fp_a, fp_b, config)
+    scored = _scores(fp_a, fp_b, config)
+    if _verbatim_copy(fp_a, fp_b, config, scored):
+        return True
+    # Topic neighbours that became candidates through a stock phrase share
+    # almost no 5-word runs: skip the second signal's work for them.
+    return scored[0].resemblance >= config.rewrite_min_resemblance and _rewritten_copy(fp_a, fp_b, config)
 
 
 def _one_section(fp: Fingerprint, found: list[bool], config: DedupConfig) -> bool:
@@ -730,9 +741,14 @@ def _one_section(fp: Fingerprint, found: list[bool], config: DedupConfig) -> boo
     return min(section_of) == max(section_of)
 
 
-def _verbatim_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
-    """Containment of verbatim 5-word runs."""
-    s, found_small, found_big = _scores(fp_a, fp_b, config)
+def _verbatim_copy(
+    fp_a: Fingerprint,
+    fp_b: Fingerprint,
+    config: DedupConfig,
+    scored: tuple[Scores, list[bool], list[bool]] | None = None,
+) -> bool:
+    """Containment of verbatim 5-word runs (``scored``: ``_scores`` if known)."""
+    s, found_small, found_big = scored or _scores(fp_a, fp_b, config)
     if s.containment < config.min_containment or s.resemblance < config.min_resemblance:
         return False
     if (
