@@ -9,8 +9,9 @@ Prints, side by side in one run:
   and (c) ``bench/data/rewrites.jsonl`` (rewritten copies; tune and held-out halves),
   plus "topic neighbours merged": pairs from different gold clusters put together;
 * CPU per 500-word article of ``fingerprint`` + ``band_keys`` + lookup in an
-  in-memory band index holding 10k and 100k synthetic articles, and the ratio;
-  verification of the candidates found is timed separately;
+  in-memory band index holding 10k and 100k synthetic articles, plus the
+  verification (``is_copy``) of the candidates found (half the probes are
+  trimmed or rewritten copies), best of three passes, and the 100k/10k ratio;
 * the datasketch ``MinHash.update_batch`` path against the numpy path used;
 * peak memory (ru_maxrss) and the stored size per article.
 
