@@ -86,6 +86,9 @@ def encode_fingerprint(fp: Fingerprint) -> dict[str, Any]:
         "s": base64.b64encode(fp.shingles).decode("ascii"),
         "p": list(fp.paragraph_ends),
         "w": fp.words,
+        "b": base64.b64encode(fp.soft).decode("ascii"),
+        "q": list(fp.soft_ends),
+        "h": list(fp.sections),
     }
 
 
@@ -97,6 +100,10 @@ def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
         shingles=base64.b64decode(data["s"]),
         paragraph_ends=tuple(int(x) for x in data["p"]),
         words=int(data.get("w", 0)),
+        # Absent in articles indexed before the rewrite signal: containment only.
+        soft=base64.b64decode(data.get("b", "")),
+        soft_ends=tuple(int(x) for x in data.get("q", ())),
+        sections=tuple(int(x) for x in data.get("h", ())),
     )
 
 

@@ -4,9 +4,14 @@ cluster, and a copy published earlier than the indexed canonical only moves
 
 from __future__ import annotations
 
+import html
+import json
+import pathlib
+
 import pytest
 
 from newsbeam.config.settings import FeedSpec
+from newsbeam.connectors.site_server import SiteServer
 from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.run import run_batch
 from newsbeam.transforms.model import doc_id_for_url
@@ -64,3 +69,75 @@ def test_copies_arriving_in_a_later_run_join_and_move_the_canonical(
     for doc_id, story in after.items():
         clusters.setdefault(story["cluster_id"], set()).add(story_of[doc_id])
     assert all(len(stories) == 1 for stories in clusters.values())
+
+
+_REWRITES = pathlib.Path(__file__).resolve().parents[2] / "bench" / "data" / "rewrites.jsonl"
+
+
+def _write_outlet(root: pathlib.Path, outlet: str, rows: list[dict]) -> None:
+    """A minimal news site: an Atom feed and one HTML page per row."""
+    (root / outlet).mkdir(parents=True)
+    entries = []
+    for row in rows:
+        slug = row["id"]
+        paragraphs = "\n".join(f"<p>{html.escape(p)}</p>" for p in row["text"].split("\n\n"))
+        (root / outlet / f"{slug}.html").write_text(
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(row['headline'])}"
+            f'</title><meta property="article:published_time" content="{row["published"]}"></head><body>'
+            f"<article><h1>{html.escape(row['headline'])}</h1>\n{paragraphs}\n</article></body></html>",
+            encoding="utf-8",
+        )
+        entries.append(
+            f"<entry><title>{html.escape(row['headline'])}</title>"
+            f'<link rel="alternate" type="text/html" href="{{{{BASE_URL}}}}/{outlet}/{slug}.html"/>'
+            f"<id>tag:{outlet}.example,2024:{slug}</id><published>{row['published']}</published>"
+            f"<updated>{row['published']}</updated></entry>"
+        )
+    (root / outlet / "feed.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{outlet}</title><id>tag:{outlet}.example,2024:feed</id>"
+        f"<updated>2024-05-06T12:00:00Z</updated>{''.join(entries)}</feed>",
+        encoding="utf-8",
+    )
+
+
+def test_rewritten_copy_in_a_later_run_joins_the_indexed_cluster(demo_settings, es_client, tmp_path):
+    """A house rewrite (words replaced, which breaks the verbatim runs) arriving
+    in run 2 joins the cluster indexed in run 1, whose id stays; a rival
+    agency's report quoting the same official stays apart."""
+    rows = {}
+    for line in _REWRITES.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        rows[row["id"]] = row
+    root = tmp_path / "site"
+    _write_outlet(root, "wire", [rows["rw-S19-orig"], rows["rw-S19-rival"]])
+    _write_outlet(root, "house", [rows["rw-S19-c1"], rows["rw-S19-c4"]])
+    alias = demo_settings.elasticsearch.articles_alias
+    with SiteServer(root) as site:
+        url = {
+            slug: doc_id_for_url(f"{site.base_url}/{outlet}/{slug}.html")
+            for outlet, slugs in (
+                ("wire", ("rw-S19-orig", "rw-S19-rival")),
+                ("house", ("rw-S19-c1", "rw-S19-c4")),
+            )
+            for slug in slugs
+        }
+        first = demo_settings.model_copy(
+            update={"feeds": (FeedSpec(url=f"{site.base_url}/wire/feed.xml", name="wire"),)}
+        )
+        run_batch(first, beam_options([]))
+        after_first = _stories(es_client, alias)
+        assert after_first[url["rw-S19-orig"]]["cluster_id"] != after_first[url["rw-S19-rival"]]["cluster_id"]
+        cluster_id = after_first[url["rw-S19-orig"]]["cluster_id"]
+
+        second = demo_settings.model_copy(
+            update={"feeds": (FeedSpec(url=f"{site.base_url}/house/feed.xml", name="house"),)}
+        )
+        summary = run_batch(second, beam_options([]))
+    assert summary.get("news.stories/indexed_matches") >= 1
+    after = _stories(es_client, alias)
+    story = [url["rw-S19-orig"], url["rw-S19-c1"], url["rw-S19-c4"]]
+    assert {after[i]["cluster_id"] for i in story} == {cluster_id}
+    assert {after[i]["size"] for i in story} == {3}
+    assert after[url["rw-S19-rival"]]["cluster_id"] != cluster_id

@@ -1,5 +1,6 @@
 """Story clustering core: copies found, topic neighbours and digests kept apart."""
 
+import dataclasses
 import json
 import pathlib
 import pickle
@@ -161,7 +162,10 @@ def test_dedup_rows_contract_aliases_and_every_id_once():
 def test_fingerprint_is_picklable_and_compact():
     f = fp(ORIGINAL)
     assert pickle.loads(pickle.dumps(f)) == f
-    assert f.stored_size() == 4 * f.n_shingles + 2 * len(f.paragraph_ends)
+    assert f.stored_size() == 4 * f.n_shingles + 2 * len(f.soft_ends) + len(f.soft) + 2 * len(
+        f.paragraph_ends
+    )
+    assert len(f.soft) == 2 * f.soft_ends[-1]
     keys = band_keys(f, CONFIG)
     assert len(keys) == CONFIG.bands + 1
     assert keys[0].startswith("00:") and len(keys[0]) == 15
@@ -256,3 +260,125 @@ def test_fingerprints_read_a_bounded_prefix_of_huge_texts():
     config = DedupConfig()
     huge = "The council met again today and voted on the budget. " * 200_000  # about 11 MB
     assert fingerprint(huge, config) == fingerprint(huge[:MAX_FINGERPRINT_CHARS], config)
+
+
+# A house rewrite of ORIGINAL: about one word in seven replaced outside the
+# quote, "U.S." and numerals in house style, the quote kept verbatim.
+REWRITE = [
+    "WASHINGTON (AP) - The US Senate on Thursday approved a $96 billion bill to replace "
+    "lead pipes, fix ageing dams and modernise wastewater plants, sending the measure to the "
+    "House with rare support from both parties.",
+    "The vote was 71-27, with 21 Republicans joining all Democrats present in backing the "
+    "legislation, which its authors called the biggest investment in water systems in a "
+    "generation.",
+    "\u201cEvery family in this country deserves to turn on the tap and know the water is safe,\u201d "
+    "said Senator Tom Carper, one of the bill's sponsors.",
+    "The bill earmarks $30 billion to remove lead service lines within 10 years and $12 "
+    "billion for dam safety programmes run by the Army Corps of Engineers.",
+    "It would also set up a grant program to help small and rural towns pay for water "
+    "treatment upgrades they cannot fund through local bonds.",
+    "Critics said the bill spent too much at a time of high federal deficits, calling it a "
+    "wish list rather than a budget.",
+]
+# A rival agency's own report of the vote: the same official quoted verbatim and
+# one background paragraph repeated, the rest in its own words.
+RIVAL = [
+    "WASHINGTON (Bloomberg) - Senators sent a sweeping water infrastructure package to the House "
+    "on Thursday, giving cities money to dig up lead pipes that have poisoned drinking water for "
+    "decades.",
+    '"Every family in this country deserves to turn on the tap and know the water is safe," '
+    "said Sen. Tom Carper, one of the bill's authors.",
+    "Water utilities and construction unions lobbied heavily for the measure, while budget hawks "
+    "in both parties objected to its price tag.",
+    "The Environmental Protection Agency estimates that more than 9 million homes still get "
+    "water through lead pipes.",
+    "The House is expected to take up its own version next month.",
+]
+
+
+def test_house_rewrite_is_a_copy_by_the_rewrite_signal_only():
+    original, rewrite = fp(ORIGINAL), fp(REWRITE)
+    assert is_copy(original, rewrite, CONFIG)
+    # The 5-word runs alone do not find it: the rewrite signal does.
+    from newsbeam.transforms.similarity import _verbatim_copy, soft_scores
+
+    assert not _verbatim_copy(original, rewrite, CONFIG)
+    assert soft_scores(original, rewrite, CONFIG)[0].containment >= CONFIG.soft_containment
+    # A fingerprint stored before the signal existed (no word pairs) is verified by containment only.
+    legacy = dataclasses.replace(rewrite, soft=b"", soft_ends=())
+    assert not is_copy(original, legacy, CONFIG)
+
+
+def test_trimmed_rewrite_and_write_through_are_copies():
+    original = fp(ORIGINAL)
+    assert is_copy(original, fp(REWRITE[:3]), CONFIG)
+    top = (
+        "WASHINGTON (AP) - The House passed the $96 billion water bill on Friday, a day after the "
+        "Senate vote, "
+        "and President Joe Biden said he would sign it next week."
+    )
+    # The dateline moves to the new top paragraph.
+    assert is_copy(original, fp([top, REWRITE[0].split(" - ", 1)[1]] + REWRITE[1:5]), CONFIG)
+
+
+def test_rival_report_quoting_the_same_official_is_not_a_copy():
+    assert not is_copy(fp(ORIGINAL), fp(RIVAL), CONFIG)
+    assert not is_copy(fp(REWRITE), fp(RIVAL), CONFIG)
+    labels = cluster(
+        [("o", fp(ORIGINAL), None), ("w", fp(REWRITE), None), ("r", fp(RIVAL), None)],
+        CONFIG,
+    )
+    assert labels["o"] == labels["w"] != labels["r"]
+
+
+def test_stored_fingerprint_round_trip_keeps_the_rewrite_signal_and_reads_old_documents():
+    from newsbeam.transforms.stories import decode_fingerprint, encode_fingerprint
+
+    f = fp(REWRITE)
+    data = json.loads(json.dumps(encode_fingerprint(f)))
+    back = decode_fingerprint(data)
+    assert (back.shingles, back.paragraph_ends, back.soft, back.soft_ends) == (
+        f.shingles,
+        f.paragraph_ends,
+        f.soft,
+        f.soft_ends,
+    )
+    assert is_copy(fp(ORIGINAL), back, CONFIG)
+    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q")})
+    assert old.soft == b"" and old.soft_ends == ()
+    assert not is_copy(fp(ORIGINAL), old, CONFIG)
+
+
+def test_digest_carrying_one_story_opening_first_is_not_a_copy_of_its_trimmed_copy():
+    # No other story's copy in the batch shows that the digest is a composite:
+    # its inner headlines do.
+    digest = fp(
+        [
+            "Senate passes $96 billion water bill",
+            ORIGINAL[0].split(" - ", 1)[1],
+            ORIGINAL[1],
+            "Oil jumps after OPEC+ deepens cuts",
+            OTHER[0].split(" - ", 1)[1],
+            "Rail strike called for next week",
+            "Train drivers will walk out for three days from Wednesday, their union said on Monday, "
+            "after talks with the national operator over pay and working hours broke down.",
+        ]
+    )
+    assert len(digest.sections) == 2  # the first headline sits above the body
+    assert not is_copy(digest, fp(ORIGINAL[:3]), CONFIG)
+    assert not is_copy(digest, fp(REWRITE[:3]), CONFIG)
+    # Without the inner headlines the same text would match the trimmed copy.
+    plain = dataclasses.replace(digest, sections=())
+    assert is_copy(plain, fp(ORIGINAL[:3]), CONFIG)
+
+
+def test_trimmed_copy_of_an_article_with_subheads_is_still_a_copy():
+    sectioned = ORIGINAL[:3] + ["What the bill does"] + ORIGINAL[3:6] + ["What comes next"] + ORIGINAL[6:]
+    full = fp(sectioned)
+    assert len(full.sections) == 2
+    assert is_copy(full, fp(sectioned[:6]), CONFIG)  # crosses the first subhead
+
+
+def test_editors_note_with_a_curly_apostrophe_is_dropped():
+    text = "Editor\u2019s note: This story was updated with comment from the company.\n\n" + ORIGINAL[1]
+    assert normalize_paragraphs(text) == normalize_paragraphs(ORIGINAL[1])
