@@ -212,7 +212,11 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif "input" in err and err["type"] != "missing":
-            msg = f"{msg} (got {err['input']!r})"
+            # Never echo a credential: secret keys show no value, others are masked.
+            from newsbeam.pipeline.text import mask_secrets
+
+            secret = any(part in key for part in ("password", "api_key"))
+            msg = f"{msg} (got {'***' if secret else mask_secrets(repr(err['input']))})"
         lines.append(f"{source}: {key}: {msg}")
     return "\n".join(lines)
 
