@@ -4,7 +4,7 @@ ScrapingHub article-extraction benchmark, side by side in one run.
     python bench/extraction.py [--data DIR] [--repeat 1] [--output preds.jsonl]
 
 DIR is the benchmark folder (``html/``, ``ground_truth.jsonl``, ``score.py``); default
-``$NEWSBEAM_BENCH_DATA/extraction`` or ``<repo>/../shared/benchmarks/extraction``.
+``$NEWSBEAM_BENCH_DATA/extraction`` (default ``<repo>/.bench-data/extraction``).
 
 Reports, with the benchmark's own ``score.py``: F1 / precision / recall on all pages and on
 two fixed halves (pages sorted by id; half A = even positions, half B = odd positions;
@@ -12,7 +12,7 @@ the rule thresholds of ``transforms/extraction.py`` were chosen on half A), titl
 (lenient match against the silver ``headline``), date accuracy (day of the page's own
 written date against the silver ``datePublished``), the share of chosen methods, and ms per
 page (median, p95) of newsbeam vs ``trafilatura.extract(html, deduplicate=False)`` and
-their ratio.  Prints a SKIP line and exits 0 when the data is absent.
+their ratio.  Fails (exit 2) saying where to get the data when it is absent.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import argparse
 import importlib.util
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -32,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _default_data() -> Path:
-    env = os.environ.get("NEWSBEAM_BENCH_DATA")
-    base = Path(env) if env else REPO.parent / "shared" / "benchmarks"
-    return base / "extraction"
+    from benchdata import data_root
+
+    return data_root() / "extraction"
 
 
 def _load_score(data: Path):
@@ -72,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     data: Path = args.data
     if not (data / "ground_truth.jsonl").exists() or not (data / "html").is_dir():
-        print(f"SKIP: extraction benchmark data not found at {data}")
-        return 0
+        from benchdata import missing
+
+        return missing("bench/extraction.py", "extraction", data)
 
     import trafilatura
 

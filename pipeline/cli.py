@@ -1,8 +1,9 @@
-"""The ``newsbeam`` command line (contract: ../shared/DESIGN.md).
+"""The ``newsbeam`` command line (contract: docs/DESIGN.md).
 
 Exit status: 0 success; 1 an operational failure (Elasticsearch unreachable,
-documents not written, the embedded server failing); 2 bad usage or
-configuration, with a message naming the flag or key and no traceback.
+documents not written, the embedded server failing, every feed failed); 2 bad
+usage or configuration, with a message naming the flag or key and no
+traceback; 130 interrupted.
 Beam's own flags (``--runner``, ``--direct_running_mode``, ``--setup_file``,
 ...) pass through ``run``; a flag neither newsbeam nor Beam knows is refused.
 """
@@ -35,7 +36,8 @@ connection settings come from the flags, else the environment (ES_URL,
 ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_CA_CERTS, ES_CLOUD_ID), else the
 config file (--config or NEWSBEAM_CONFIG), else the embedded server.
 
-exit status: 0 success, 1 operational failure, 2 bad usage or configuration.
+exit status: 0 success, 1 operational failure (for run also: every feed failed),
+2 bad usage or configuration, 130 interrupted (Ctrl-C).
 """
 
 
