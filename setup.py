@@ -79,6 +79,7 @@ EXTRAS = {
     ],
     "test": [
         "pytest>=8,<10",
+        "pytest-xdist>=3.5,<4",
         "ruff>=0.6",
     ],
 }

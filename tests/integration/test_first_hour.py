@@ -147,3 +147,13 @@ def test_verbose_before_or_after_the_subcommand(argv):
 
     args = build_parser().parse_args(argv)
     assert args.verbose is True
+
+
+def test_default_state_directory_belongs_to_the_checkout(monkeypatch):
+    """Two checkouts never share server data by default (issue 15 item 8)."""
+    from pathlib import Path
+
+    from newsbeam.connectors.embedded import state_dir
+
+    monkeypatch.delenv("NEWSBEAM_STATE_DIR", raising=False)
+    assert state_dir() == Path(__file__).resolve().parents[2] / ".state"
