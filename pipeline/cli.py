@@ -110,9 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="embedded Elasticsearch + local demo news site + one run + what it found",
-        description="Start the embedded Elasticsearch-compatible server (unless ES_URL points to "
-        "another cluster) and the shipped demo news site on a free local port, run the pipeline over "
-        "its feeds and print what was indexed. Running it again indexes nothing new.",
+        description="Start the embedded Elasticsearch-compatible server on port 9200 (--port, "
+        "embedded.port; unless ES_URL points to another cluster) and the shipped demo news site on "
+        "port 8765 (demo.site_port; a free port when taken), run the pipeline over its feeds and print "
+        "what was indexed. Running it again indexes nothing new. Exit status: 0 success, 1 operational "
+        "failure (also: another server answers on the port), 2 bad usage, 130 interrupted.",
     )
     demo.add_argument("--config", metavar="FILE", help="YAML config merged over the shipped defaults")
     demo.add_argument("--index-prefix", metavar="P", help="index prefix (default: news)")
