@@ -33,11 +33,14 @@ class _Recorder:
             def _answer(self):
                 recorder.requests.append((self.command, self.path))
                 time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the interrupted run hung up
+                    pass
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
 
