@@ -26,6 +26,19 @@ PACKAGES = {
     "newsbeam.config": "config",
 }
 
+# The data folders under config/ (templates, kibana, the demo site) are listed as
+# packages too: setuptools otherwise warns, once per folder, that an importable
+# folder is "absent from the packages configuration" (some 400 lines per install).
+_HERE = Path(__file__).resolve().parent
+DATA_PACKAGES = {
+    "newsbeam.config." + ".".join(folder.relative_to(_HERE / "config").parts): str(folder.relative_to(_HERE))
+    for folder in sorted((_HERE / "config").rglob("*"))
+    if folder.is_dir()
+    and folder.name != "__pycache__"
+    and all(part.isidentifier() for part in folder.relative_to(_HERE / "config").parts)
+}
+PACKAGES.update(DATA_PACKAGES)
+
 INSTALL_REQUIRES = [
     # Beam: one range for every runner; 2.60 is the first with the
     # Python 3.12 wheels and the multi_processing DirectRunner we test.
@@ -66,6 +79,7 @@ EXTRAS = {
     ],
     "test": [
         "pytest>=8,<10",
+        "pytest-xdist>=3.5,<4",
         "ruff>=0.6",
     ],
 }
@@ -83,7 +97,8 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
-        "newsbeam.config": ["*.yaml", "*.json", "templates/*.json", "kibana/*.ndjson", "demo_site/**/*"]
+        "newsbeam.config": ["*.yaml", "*.json"],
+        **{name: ["*", "**/*"] for name in DATA_PACKAGES},
     },
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,

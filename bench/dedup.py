@@ -4,7 +4,7 @@
 
 Prints, side by side in one run:
 
-* pairwise precision/recall/F1 and ARI (``shared/benchmarks/dedup/score.py``) on
+* pairwise precision/recall/F1 and ARI (the data set's ``dedup/score.py``) on
   (a) the synthetic smoke set, (b) ``bench/data/wirecopies.jsonl`` (hand-labelled)
   and (c) ``bench/data/rewrites.jsonl`` (rewritten copies; tune and held-out halves),
   plus "topic neighbours merged": pairs from different gold clusters put together;
@@ -15,8 +15,8 @@ Prints, side by side in one run:
 * the datasketch ``MinHash.update_batch`` path against the numpy path used;
 * peak memory (ru_maxrss) and the stored size per article.
 
-Data: ``NEWSBEAM_BENCH_DATA`` or ``--data`` (default ``<repo>/../shared/benchmarks``);
-prints a SKIP line and exits 0 when the smoke set is absent.
+Data: ``NEWSBEAM_BENCH_DATA`` or ``--data`` (default ``<repo>/.bench-data``); fails (exit 2)
+saying where to get it when the smoke set is absent (bench/benchdata.py).
 """
 
 from __future__ import annotations
@@ -243,14 +243,17 @@ def datasketch_comparison(config: DedupConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default = os.environ.get("NEWSBEAM_BENCH_DATA", os.path.join(REPO, "..", "shared", "benchmarks"))
+    from benchdata import data_root
+
+    default = str(data_root())
     ap.add_argument("--data", default=default)
     ap.add_argument("--index-sizes", default="10000,100000")
     a = ap.parse_args(argv)
     smoke = os.path.join(a.data, "dedup", "data", "synthetic_smoke.jsonl")
     if not os.path.exists(smoke):
-        print(f"SKIP: dedup benchmark data not found at {smoke}")
-        return 0
+        from benchdata import missing
+
+        return missing("bench/dedup.py", "dedup", smoke)
     scorer = _load_scorer(a.data)
     config = DedupConfig()
     print(f"config: {config}")

@@ -17,14 +17,13 @@ alternating.  The sink's time is the whole pipeline (graph construction,
 The same pipeline with a no-op in place of the sink is timed too, so the
 sink's own throughput (pipeline time minus that) is printed beside it.
 Then a batch-size sweep of the sink (``max_docs``) picks the default.
-Prints SKIP and exits 0 when the data is absent.
+Fails (exit 2) saying where to get the data when it is absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _data_file() -> Path:
-    root = Path(os.environ.get("NEWSBEAM_BENCH_DATA") or REPO.parent / "shared" / "benchmarks")
+    from benchdata import data_root
+
+    root = data_root()
     return root / "dedup" / "data" / "synthetic_smoke.jsonl"
 
 
@@ -178,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data = _data_file()
     if not data.exists():
-        print(f"SKIP: benchmark data not found at {data} (set NEWSBEAM_BENCH_DATA)")
-        return 0
+        from benchdata import missing
+
+        return missing("bench/es_sink.py", "dedup", data)
     sys.path.insert(0, str(REPO))
     import logging
 

@@ -21,14 +21,14 @@ times over.  In one run, side by side, it measures:
    cost a syndicated copy pays instead of NER).
 
 The data directory defaults to ``$NEWSBEAM_BENCH_DATA`` or
-``<repo>/../shared/benchmarks``; without it the script prints SKIP and exits 0.
+``<repo>/.bench-data``; without it the script fails (exit 2) saying where to get it
+(bench/benchdata.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import statistics
 import sys
@@ -39,7 +39,9 @@ SEED = REPO / "tests" / "fixtures" / "seed" / "wire-story.txt"
 
 
 def _default_data() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("NEWSBEAM_BENCH_DATA", REPO.parent / "shared" / "benchmarks"))
+    from benchdata import data_root
+
+    return data_root()
 
 
 def _load_texts(data: pathlib.Path) -> list[tuple[str, str]]:
@@ -131,15 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if not (args.data / "extraction" / "ground_truth.jsonl").exists():
-        print(f"SKIP: no benchmark data under {args.data} (set NEWSBEAM_BENCH_DATA or --data)")
-        return 0
+        from benchdata import missing
+
+        return missing("bench/ner.py", "extraction", args.data / "extraction")
     try:
         from newsbeam.transforms.entities import ModelUnavailableError, resolve_model_name
 
         model = resolve_model_name(args.model)
     except (ImportError, ModelUnavailableError) as err:
-        print(f"SKIP: {err}")
-        return 0
+        print(f"FAIL bench/ner.py: {err}", file=sys.stderr)
+        return 1
 
     base = _load_texts(args.data)
     texts = [text for _, text in base] * args.copies

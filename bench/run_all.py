@@ -1,8 +1,9 @@
 """``make bench``: run every benchmark in turn and print its figures.
 
 Each benchmark is a standalone script that prints its own table of figures
-and side-by-side ratios (and a SKIP line when its data is absent).  Data is
-read from ``$NEWSBEAM_BENCH_DATA``, default ``<repo>/../shared/benchmarks``.
+and side-by-side ratios; one whose public data set is absent fails (exit 2)
+with a message naming the data set, where to get it and ``$NEWSBEAM_BENCH_DATA``
+(default ``<repo>/.bench-data``; see bench/benchdata.py).
 
     python bench/run_all.py              # all
     python bench/run_all.py dedup ner    # some
@@ -25,7 +26,8 @@ def main(argv: list[str]) -> int:
     for name in wanted:
         script = HERE / f"{name}.py"
         if not script.exists():
-            print(f"SKIP {name}: no bench/{name}.py")
+            print(f"FAIL {name}: no bench/{name}.py")
+            failed.append(name)
             continue
         print(f"\n===== bench/{name}.py =====", flush=True)
         started = time.monotonic()

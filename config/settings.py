@@ -172,6 +172,16 @@ class RunSettings(_Section):
 
 class Settings(_Section):
     feeds: tuple[FeedSpec, ...] = ()
+
+    @field_validator("feeds")
+    @classmethod
+    def _once_each(cls, feeds: tuple[FeedSpec, ...]) -> tuple[FeedSpec, ...]:
+        """A feed listed twice is polled once (the first entry's name is kept)."""
+        seen: dict[str, FeedSpec] = {}
+        for feed in feeds:
+            seen.setdefault(feed.url, feed)
+        return tuple(seen.values())
+
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     demo: DemoSettings = DemoSettings()
@@ -183,7 +193,7 @@ class Settings(_Section):
     run: RunSettings = RunSettings()
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+def _read_yaml(path: Path, what: str, allow_list: bool = False) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -201,6 +211,8 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} {path}: {problem}{where}") from None
     if data is None:
         return {}
+    if allow_list and isinstance(data, list):
+        return data
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {path}: expected a mapping of keys, got {type(data).__name__}")
     return data
@@ -236,7 +248,11 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif "input" in err and err["type"] != "missing":
-            msg = f"{msg} (got {err['input']!r})"
+            # Never echo a credential: secret keys show no value, others are masked.
+            from newsbeam.pipeline.text import mask_secrets
+
+            secret = any(part in key for part in ("password", "api_key"))
+            msg = f"{msg} (got {'***' if secret else mask_secrets(repr(err['input']))})"
         lines.append(f"{source}: {key}: {msg}")
     return "\n".join(lines)
 
@@ -248,8 +264,9 @@ def defaults() -> dict[str, Any]:
 
 def load_feeds_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The ``feeds:`` list of a feeds file (the contract of DESIGN.md)."""
-    data = _read_yaml(Path(path), "feeds file")
-    feeds = data.get("feeds")
+    data = _read_yaml(Path(path), "feeds file", allow_list=True)
+    # A bare list of {url, name} entries is accepted as well as a feeds: key.
+    feeds = data if isinstance(data, list) else data.get("feeds")
     if not isinstance(feeds, list):
         raise ConfigError(f"feeds file {path}: feeds: expected a list of {{url, name}} entries")
     return feeds

@@ -8,9 +8,11 @@ waits until the server answers HTTP.  ``stop`` signals the whole group
 killing only the wrapper would orphan the server), then waits; ``status``
 reports whether it runs and answers.
 
-State lives under ``$NEWSBEAM_STATE_DIR``, else ``$XDG_STATE_HOME/newsbeam``,
-else ``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log`` and
-the data directory ``es-data/``.
+State lives under ``$NEWSBEAM_STATE_DIR``, else ``.state/`` in the source
+checkout newsbeam runs from (an editable install: each checkout has its own
+server data), else ``$XDG_STATE_HOME/newsbeam``, else
+``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log`` and the data
+directory ``es-data/``.
 """
 
 from __future__ import annotations
@@ -38,8 +40,19 @@ def state_dir() -> Path:
     explicit = os.environ.get("NEWSBEAM_STATE_DIR")
     if explicit:
         return Path(explicit)
+    checkout = _checkout()
+    if checkout is not None:
+        return checkout / ".state"
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "newsbeam"
+
+
+def _checkout() -> Path | None:
+    """The source checkout this code runs from (editable install), if any."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "setup.py").is_file() and (root / ".git").exists() and (root / "connectors").is_dir():
+        return root
+    return None
 
 
 def free_port() -> int:

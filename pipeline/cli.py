@@ -1,8 +1,9 @@
-"""The ``newsbeam`` command line (contract: ../shared/DESIGN.md).
+"""The ``newsbeam`` command line (contract: docs/DESIGN.md).
 
 Exit status: 0 success; 1 an operational failure (Elasticsearch unreachable,
-documents not written, the embedded server failing); 2 bad usage or
-configuration, with a message naming the flag or key and no traceback.
+documents not written, the embedded server failing, every feed failed); 2 bad
+usage or configuration, with a message naming the flag or key and no
+traceback; 130 interrupted.
 Beam's own flags (``--runner``, ``--direct_running_mode``, ``--setup_file``,
 ...) pass through ``run``; a flag neither newsbeam nor Beam knows is refused.
 """
@@ -35,7 +36,8 @@ connection settings come from the flags, else the environment (ES_URL,
 ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_CA_CERTS, ES_CLOUD_ID), else the
 config file (--config or NEWSBEAM_CONFIG), else the embedded server.
 
-exit status: 0 success, 1 operational failure, 2 bad usage or configuration.
+exit status: 0 success, 1 operational failure (for run also: every feed failed),
+2 bad usage or configuration, 130 interrupted (Ctrl-C).
 """
 
 
@@ -115,12 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="embedded Elasticsearch + local demo news site + one run + what it found",
-        description="Start the embedded Elasticsearch-compatible server (unless ES_URL points to "
-        "another cluster) and the shipped demo news site on a free local port, run the pipeline over "
-        "its feeds and print what was indexed. Running it again indexes nothing new.",
+        description="Start the embedded Elasticsearch-compatible server on port 9200 (--port, "
+        "embedded.port; unless ES_URL points to another cluster) and the shipped demo news site on "
+        "port 8765 (demo.site_port; a free port when taken), run the pipeline over its feeds and print "
+        "what was indexed. Running it again indexes nothing new. Exit status: 0 success, 1 operational "
+        "failure (also: another server answers on the port), 2 bad usage, 130 interrupted.",
     )
     demo.add_argument("--config", metavar="FILE", help="YAML config merged over the shipped defaults")
     demo.add_argument("--index-prefix", metavar="P", help="index prefix (default: news)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        help="port of the embedded server (default: embedded.port, 9200); the demo refuses a server "
+        "on that port that this state directory did not start",
+    )
     demo.set_defaults(func=_cmd_demo, beam_args=True)
 
     es = sub.add_parser("es", help="the embedded server and index setup")
@@ -210,7 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--collapse", action="store_true", help="one line per story, with its number of copies and outlets"
     )
     search.set_defaults(func=_cmd_search, beam_args=False)
+    _verbose_everywhere(sub)
     return parser
+
+
+def _verbose_everywhere(sub) -> None:
+    """-v/--verbose also after the subcommand (``newsbeam run -v``)."""
+    for command in sub.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more"
+        )
+        for action in command._subparsers._group_actions if command._subparsers else ():
+            _verbose_everywhere(action)
 
 
 def _version() -> str:
@@ -258,9 +279,10 @@ def _settings(args: argparse.Namespace, extra: dict[str, Any] | None = None):
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    # Strings print as plain text: no markup, escape sequences or credentials from pages or config.
+    from newsbeam.pipeline.text import SafeConsole
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return SafeConsole(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 # -- commands -----------------------------------------------------------------
@@ -284,6 +306,9 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         )
     options = beam_options(beam_args)
     console = _console(stderr=True)
+    from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
+
+    ensure_embedded(settings, lambda text: console.print(f"newsbeam: {text}"))
     console.print(
         f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
         f"at {_where(settings)}"
@@ -296,6 +321,13 @@ def _cmd_run(args, beam_args: list[str]) -> int:
             f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
             f"{summary.waves} waves indexed)"
         )
+    if all_feeds_failed(summary):  # exit 1 so cron notices
+        console.print(
+            f"newsbeam: every feed failed ({summary.get('news.feeds/failed')} of "
+            f"{summary.get('news.feeds/polled')}); see the failures above and in "
+            f"{settings.elasticsearch.failures_alias}"
+        )
+        return 1
     return 0
 
 
@@ -332,7 +364,12 @@ def _cmd_demo(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.options import beam_options
 
     # The demo site is local and ours: no need to space its requests out.
-    settings = _settings(args, {"fetch": {"allow_private_hosts": True, "host_delay": 0}})
+    extra = {"fetch": {"allow_private_hosts": True, "host_delay": 0}}
+    if args.port is not None:
+        if not 1 <= args.port <= 65535:
+            raise UsageError(f"--port: expected a port number from 1 to 65535, got {args.port}")
+        extra["embedded"] = {"port": args.port}
+    settings = _settings(args, extra)
     options = beam_options(beam_args)
     explicit_cluster = bool(os.environ.get("ES_URL") or os.environ.get("ES_CLOUD_ID"))
     return run_demo(settings, options, _console(), start_embedded=not explicit_cluster)
@@ -540,7 +577,9 @@ def _cmd_search(args, _beam_args) -> int:
 
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    from newsbeam.pipeline.text import SafeFormatter
+
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     # Beam warns at import time about optional Google Cloud libraries.
     handler.addFilter(lambda record: "apitools not found" not in record.getMessage())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
@@ -558,6 +597,18 @@ def _configure_logging(verbose: bool) -> None:
     logging.getLogger("apache_beam.runners.common").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
+def _hint(args, exc) -> str:
+    """Name ``newsbeam es start`` when the unreachable server is the embedded default."""
+    if "cannot reach Elasticsearch" not in str(exc):
+        return ""
+    from newsbeam.pipeline.lifecycle import unreachable_hint
+
+    try:
+        return unreachable_hint(_settings(args))
+    except Exception:  # the hint is a courtesy; never hide the error
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
@@ -568,12 +619,15 @@ def main(argv: list[str] | None = None) -> int:
     from newsbeam.config.settings import ConfigError
     from newsbeam.connectors.embedded import EmbeddedError
     from newsbeam.connectors.es import EsUnavailable
+    from newsbeam.pipeline.lifecycle import InterruptWatch
     from newsbeam.pipeline.options import BadBeamOption, UnknownFlags
     from newsbeam.pipeline.run import RunFailed
 
     err = _console(stderr=True)
+    watch = InterruptWatch()
     try:
-        return args.func(args, rest)
+        with watch:
+            return args.func(args, rest)
     except (ConfigError, UsageError) as exc:
         err.print(f"newsbeam: {exc}", markup=False)
         return 2
@@ -585,7 +639,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except (RunFailed, EsUnavailable, EmbeddedError) as exc:
-        err.print(f"newsbeam: {exc}", markup=False)
+        if watch.fired:
+            err.print("newsbeam: interrupted")
+            return 130
+        err.print(f"newsbeam: {exc}{_hint(args, exc)}", markup=False)
         return 1
     except BadBeamOption as exc:
         err.print(f"newsbeam {args.command}: {exc}", markup=False)
@@ -594,6 +651,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print("newsbeam: interrupted")
         return 130
     except Exception as exc:  # a bug, or a failure nobody classified: one line, exit 1
+        if watch.fired or "KeyboardInterrupt" in f"{type(exc).__name__} {exc}":  # wrapped by Beam
+            err.print("newsbeam: interrupted")
+            return 130
         if args.verbose:
             raise
         first = str(exc).splitlines()[0][:300] if str(exc) else ""

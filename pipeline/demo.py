@@ -35,7 +35,10 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
     from newsbeam.config.settings import FeedSpec
 
     if start_embedded:
+        from newsbeam.pipeline.lifecycle import check_own_server
+
         server = EmbeddedServer(port=settings.embedded.port, data_dir=settings.embedded.data_dir)
+        check_own_server(server)  # never write into another checkout's server
         if not server.answers():
             console.print(f"starting the embedded Elasticsearch-compatible server on port {server.port} ...")
             server.start(timeout=settings.embedded.start_timeout)

@@ -243,16 +243,18 @@ _TITLE_RE = re.compile(
 )
 
 # Credit lines: a whole line that credits an agency.
+# Each run of blanks has one place to go (adjacent ``[ \t]*`` around optional
+# brackets made a 200-character line of blanks take seconds).
 _CREDIT_LINE_RE = re.compile(
-    r"""^[ \t]*[\[(]?[ \t]*
+    r"""^[ \t]*(?:[\[(][ \t]*)?
     (?:
         (?:With|Additional)[ \t]+(?:inputs|input|reporting)[ \t]+(?:from|by)[ \t]+(?P<a2>[^()\n]{2,60}?)\.?
       | Copyright[ \t]+(?:©[ \t]*)?(?:\d{4}[ \t]+)?(?P<a3>[A-Z][A-Za-z .&-]{1,40}?)\.?
         (?:[ \t]+All[ \t]+rights[ \t]+reserved\.?)?
       | (?:Source|Courtesy|Credit)[ \t]*:[ \t]*(?P<a4>[A-Za-z][A-Za-z .&-]{1,40}?)\.?
-      | (?:[-–—]+|\u2022)?[ \t]*(?:By[ \t]+)?(?P<a1>[A-Za-z][A-Za-z .&-]{1,40}?)[ \t]*
+      | (?:(?:[-–—]+|\u2022)[ \t]*)?(?:By[ \t]+)?(?P<a1>[A-Za-z][A-Za-z .&-]{1,40}?)
     )
-    [ \t]*[\])]?[ \t]*\.?[ \t]*$""",
+    [ \t]*(?:[\])][ \t]*)?(?:\.[ \t]*)?$""",
     re.VERBOSE | re.MULTILINE,
 )
 

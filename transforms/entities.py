@@ -302,7 +302,10 @@ _ABBREVIATIONS = frozenset(
         "no",
     }
 )
-_TRAILING_NUMBER_RE = re.compile(r"(?:\s+[^\sA-Za-z]*\d[^\sA-Za-z]*)+$")
+# One trailing token without letters and with a digit ("6-2", "#11"): the
+# first digit starts it, so a token splits one way (``[^\sA-Za-z]*\d`` was
+# exponential on " 11 11 11 ... x"); _strip_trailing_numbers applies it token by token.
+_NUMBER_TOKEN_RE = re.compile(r"[^\sA-Za-z\d]*\d[^\sA-Za-z]*")
 _NON_NAME_RE = re.compile(r"^[@#]|://|^www\.", re.IGNORECASE)
 
 
@@ -316,6 +319,14 @@ def _strip_edges(name: str) -> str:
                 name = name[:-1]
         if name == before:
             return name
+
+
+def _strip_trailing_numbers(name: str) -> str:
+    """``name`` without its trailing number tokens (never its first word); linear."""
+    words = name.split(" ")
+    while len(words) > 1 and _NUMBER_TOKEN_RE.fullmatch(words[-1]):
+        words.pop()
+    return " ".join(words)
 
 
 def normalize_name(text: str, kind: str) -> str | None:
@@ -334,7 +345,7 @@ def normalize_name(text: str, kind: str) -> str | None:
         if kind in ("person", "location"):
             # "Uchiyama 6-2": a score or number the span ran into; product and
             # event names ("Apollo 11") and orgs ("Group of 7") keep theirs.
-            name = _TRAILING_NUMBER_RE.sub("", name)
+            name = _strip_trailing_numbers(name)
         if name == before:
             break
     if sum(ch.isalpha() for ch in name) < 2 and not (len(name) == 1 and name.isupper()):

@@ -380,7 +380,8 @@ def _choose_body(
 
 # --------------------------------------------------------------------------- metadata
 
-_CANONICAL_RE = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical[\"']?[^>]*>", re.IGNORECASE)
+# A tag ends at the next "<" or ">", so each "<link" is scanned once ("<link " * n was quadratic).
+_CANONICAL_RE = re.compile(rb"<link\b[^<>]*?\brel\s*=\s*[\"']?canonical[\"']?[^<>]*>", re.IGNORECASE)
 _HREF_RE = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
 
 

@@ -125,7 +125,7 @@ class Article:
     entities: dict[str, Any] | None = None
 
     def to_document(self) -> dict[str, Any]:
-        """The document of the contract in ../shared/DESIGN.md."""
+        """The document of the contract in docs/DESIGN.md."""
         doc: dict[str, Any] = {
             "url": self.url,
             "canonical_url": self.canonical_url,

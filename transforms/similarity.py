@@ -265,14 +265,17 @@ _BOILERPLATE_RE = re.compile(
     r"all rights reserved|^\s*subscribe\b|\bsubscribe (?:to|now)\b|follow us on|sign up for"
     r"|may not be (?:re)?published|broadcast, rewritten|redistributed|^\s*(?:also )?read more\b"
     r"|^\s*(?:also read|related(?: coverage| stories| articles)?|recommended|advertisement"
-    r"|click here|share this|download the .* app)\b|^\s*copyright\b|©"
+    r"|click here|share this|download the .{0,80}? app)\b|^\s*copyright\b|©"
     r"|published from a wire agency feed|has been (?:corrected|updated) to"
     r"|^\s*(?:editor['’]?s note|correction|clarification|update(?:d)?)\s*[:\-–—]"
     r"|^\s*(?:reporting|writing|editing|additional reporting) by\b",
     re.IGNORECASE,
 )
+# Linear: a name word ends only at a space, "," or "&" and "and" stands
+# between spaces, so a line splits into words one way ("By A" + "andA" * n
+# backtracked exponentially when "and" could sit inside a word).
 _BYLINE_LINE_RE = re.compile(
-    r"^\s*By\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]*"
+    r"^\s*By\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}(?:(?:\s*[,&]\s*|\s+and\s+)[A-Z][\w.'’-]*"
     r"(?:\s+[A-Z][\w.'’-]*){0,3})*\s*$"
 )
 _STYLE = [

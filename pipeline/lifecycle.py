@@ -1,0 +1,122 @@
+"""A run's life around the pipeline: the embedded server it needs, Ctrl-C, and
+the exit status when every feed failed.
+
+* ``embedded_default(settings)``: the Elasticsearch URL is the embedded
+  server's default (``http://127.0.0.1:<embedded.port>`` or localhost).
+* ``ensure_embedded(settings, say)``: ``newsbeam run`` starts the embedded
+  server itself when the URL is that default and nothing answers there, so a
+  cron line works after a reboot; any other URL is never started.
+* ``unreachable_hint(settings)``: the sentence that names ``newsbeam es
+  start`` when the embedded server is what was meant and it is not running.
+* ``check_own_server(server)``: ``newsbeam demo`` refuses a server on its port
+  that this state directory did not start (another checkout's, another
+  program): it would mix its articles with theirs.
+* ``InterruptWatch``: remembers that SIGINT arrived, so an interrupt wrapped
+  by Beam into another exception still exits 130 with ``interrupted``.
+* ``all_feeds_failed(summary)``: every polled feed failed (exit 1 for cron).
+"""
+
+from __future__ import annotations
+
+import signal
+from urllib.parse import urlsplit
+
+from newsbeam.connectors.embedded import EmbeddedError, EmbeddedServer
+
+__all__ = [
+    "InterruptWatch",
+    "all_feeds_failed",
+    "check_own_server",
+    "embedded_default",
+    "ensure_embedded",
+    "unreachable_hint",
+]
+
+_LOCAL = {"127.0.0.1", "localhost", "::1"}
+
+
+def embedded_default(settings) -> bool:
+    es = settings.elasticsearch
+    if es.cloud_id or not es.url:
+        return False
+    parts = urlsplit(es.url)
+    return (
+        parts.scheme == "http"
+        and (parts.hostname or "") in _LOCAL
+        and (parts.port or 80) == settings.embedded.port
+        and parts.path in ("", "/")
+    )
+
+
+def _server(settings) -> EmbeddedServer:
+    return EmbeddedServer(port=settings.embedded.port, data_dir=settings.embedded.data_dir)
+
+
+def unreachable_hint(settings) -> str:
+    """'' or a hint naming ``newsbeam es start`` for the embedded default URL."""
+    if not embedded_default(settings):
+        return ""
+    server = _server(settings)
+    if server.running():
+        return f" (the embedded server runs but does not answer; see {server.log_file})"
+    port = "" if settings.embedded.port == 9200 else f" --port {settings.embedded.port}"
+    return f" (the embedded server is not running: start it with `newsbeam es start{port}`)"
+
+
+def ensure_embedded(settings, say) -> None:
+    """Start the embedded server when the URL is its default and nothing answers."""
+    if not embedded_default(settings):
+        return
+    server = _server(settings)
+    if server.answers():
+        return
+    say(
+        f"starting the embedded Elasticsearch-compatible server on port {server.port} "
+        f"(data: {server.data_dir}; stop it with newsbeam es stop) ..."
+    )
+    server.start(timeout=settings.embedded.start_timeout)
+
+
+def check_own_server(server: EmbeddedServer) -> None:
+    """Raise ``EmbeddedError`` when something answers on ``server.port`` that
+    this state directory did not start."""
+    if not server.answers():
+        return
+    recorded = server.recorded()
+    if recorded is not None and recorded[1] in (None, server.port):
+        return
+    raise EmbeddedError(
+        f"another Elasticsearch server already answers on port {server.port} (not the embedded server "
+        f"of this state directory, {server.root}); the demo will not write into it. Give another port "
+        "(newsbeam demo --port N), stop that server, or set ES_URL to write into it on purpose"
+    )
+
+
+def all_feeds_failed(summary) -> bool:
+    polled = summary.get("news.feeds/polled")
+    failed = summary.get("news.feeds/failed")
+    return failed > 0 and failed >= polled
+
+
+class InterruptWatch:
+    """Context manager: SIGINT raises KeyboardInterrupt as usual and sets ``fired``."""
+
+    def __init__(self):
+        self.fired = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.fired = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread (tests calling main() from a thread)
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
