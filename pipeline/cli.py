@@ -193,15 +193,26 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser(
         "search",
         help="search indexed articles",
-        description="Ranked hits from the articles alias.",
+        description="Ranked hits from the articles alias: free text in titles and bodies, narrowed by "
+        "filters (each filter flag may be repeated: any of its values; different flags: all of them). "
+        "Without QUERY the newest matching articles come first; with --story the copies of one story, "
+        "earliest first.",
     )
-    search.add_argument("query", metavar="QUERY", help="words to search for in titles and bodies")
+    search.add_argument(
+        "query",
+        metavar="QUERY",
+        nargs="?",
+        help="words to search for in titles and bodies (optional with a filter)",
+    )
     _add_common(search, feeds=False)
     search.add_argument("--size", type=int, default=10, help="number of hits, 1 to 10000 (default 10)")
     search.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     search.add_argument(
         "--collapse", action="store_true", help="one line per story, with its number of copies and outlets"
     )
+    from newsbeam.pipeline.search import add_filter_arguments
+
+    add_filter_arguments(search)
     search.set_defaults(func=_cmd_search, beam_args=False)
     return parser
 
@@ -483,38 +494,11 @@ def _cmd_dedup(args, _beam_args) -> int:
 
 
 def _cmd_search(args, _beam_args) -> int:
-    from newsbeam.connectors.es import EsUnavailable, connect, ping
-    from newsbeam.pipeline.search import format_hits, search_articles
+    from newsbeam.pipeline.search import run_search
 
     if not 1 <= args.size <= 10_000:
         raise UsageError(f"--size: expected a number from 1 to 10000, got {args.size}")
-    settings = _settings(args)
-    from elasticsearch import ApiError, NotFoundError
-
-    client = connect(settings.elasticsearch)
-    try:
-        ping(client, settings.elasticsearch)
-        try:
-            hits = search_articles(
-                client, settings.elasticsearch.articles_alias, args.query, args.size, collapse=args.collapse
-            )
-        except NotFoundError:
-            raise EsUnavailable(
-                f"no index {settings.elasticsearch.articles_alias} at {_where(settings)}: run newsbeam run "
-                "(or newsbeam es setup) first, or check --index-prefix"
-            ) from None
-        except ApiError as exc:
-            raise EsUnavailable(
-                f"Elasticsearch at {_where(settings)} refused the search: {exc.message}"
-            ) from None
-    finally:
-        client.close()
-    if args.json:
-        for hit in hits:
-            print(json.dumps(hit, ensure_ascii=False))
-    else:
-        format_hits(hits, _console(), collapse=args.collapse)
-    return 0
+    return run_search(args, _settings, UsageError)
 
 
 def _configure_logging(verbose: bool) -> None:
