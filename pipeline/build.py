@@ -21,6 +21,7 @@ from newsbeam.connectors.feed_health import WriteFeedHealth
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.connectors.fetch import FetchPages
 from newsbeam.connectors.known import SkipKnown
+from newsbeam.pipeline import run_counters
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.model import Article, Failure
 from newsbeam.transforms.urls import CanonicalizeUrls
@@ -101,7 +102,11 @@ def build_pipeline(p: beam.Pipeline, settings: Settings, feed_validators=None) -
         | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
     )
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
-    new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
+    new_entries = (
+        entries
+        | "SkipKnown" >> SkipKnown(es, settings.fetch)
+        | "CountNew" >> beam.Map(run_counters.count_new_entry)
+    )
     fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
     pages = fetched.pages
     if settings.archive.enabled:
@@ -129,6 +134,7 @@ def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) 
     es = settings.elasticsearch
     extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
     articles, story_updates = _enrich(extracted.articles, settings)
+    articles = articles | "CountStories" >> beam.Map(run_counters.count_story)
 
     article_actions = articles | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
     if story_updates is not None:
@@ -136,14 +142,24 @@ def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) 
     written = article_actions | "IndexArticles" >> WriteToElasticsearch(
         es, clear_failures_alias=es.failures_alias
     )
-    failures = (*earlier_failures, extracted.failed, written.failed) | "AllFailures" >> beam.Flatten()
+    _ = written.written | "CountIndexed" >> beam.Map(run_counters.count_written_article)
+    failures = (
+        (*earlier_failures, extracted.failed, written.failed)
+        | "AllFailures" >> beam.Flatten()
+        | "CountFailed" >> beam.Map(run_counters.count_failure)
+    )
     failed_writes = (
         failures
         | "ToFailureActions" >> beam.Map(_failure_action(es.failures_alias))
         | "IndexFailures" >> WriteToElasticsearch(es)
     )
+    _ = failed_writes.written | "CountFailuresWritten" >> beam.Map(run_counters.count_failure_written)
     unwritten = (
-        written.unwritten,
-        failed_writes.unwritten,
-    ) | "Unwritten" >> beam.Flatten()
+        (
+            written.unwritten,
+            failed_writes.unwritten,
+        )
+        | "Unwritten" >> beam.Flatten()
+        | "CountUnwritten" >> beam.Map(run_counters.count_unwritten)
+    )
     return BuiltPipeline(articles=articles, failures=failures, unwritten=unwritten)

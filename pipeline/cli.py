@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow fetching private and loopback addresses (never link-local)",
     )
+    from newsbeam.pipeline.report import add_report_arguments
+
+    add_report_arguments(run)
     run.set_defaults(func=_cmd_run, beam_args=True)
 
     reextract = sub.add_parser(
@@ -103,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(reextract, feeds=False)
     reextract.add_argument("--archive-dir", metavar="DIR", help="the archive (default: archive.dir)")
+    add_report_arguments(reextract)
     reextract.set_defaults(func=_cmd_reextract, beam_args=True)
 
     demo = sub.add_parser(
@@ -272,27 +276,25 @@ def _console(stderr: bool = False):
 
 def _cmd_run(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.options import beam_options
-    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.report import run_with_report
     from newsbeam.pipeline.run import run_batch
 
     settings = _settings(args)
     if not settings.feeds:
         raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
     options = beam_options(beam_args)
-    console = _console(stderr=True)
-    console.print(
-        f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
-        f"at {_where(settings)}"
-    )
-    summary = run_batch(settings, options)
-    print_summary(summary, settings, _console())
-    return 0
+    if not args.quiet:
+        _console(stderr=True).print(
+            f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
+            f"at {_where(settings)}"
+        )
+    return run_with_report(args, settings, lambda: run_batch(settings, options))
 
 
 def _cmd_reextract(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.build import archive_dir, build_reextract_pipeline
     from newsbeam.pipeline.options import beam_options
-    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.report import run_with_report
     from newsbeam.pipeline.run import run_batch
 
     settings = _settings(args, {"archive": {"dir": args.archive_dir}} if args.archive_dir else None)
@@ -305,10 +307,11 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
                 f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
             )
     options = beam_options(beam_args)
-    _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
-    summary = run_batch(settings, options, builder=build_reextract_pipeline)
-    print_summary(summary, settings, _console())
-    return 0
+    if not args.quiet:
+        _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
+    return run_with_report(
+        args, settings, lambda: run_batch(settings, options, builder=build_reextract_pipeline), "reextract"
+    )
 
 
 def _where(settings) -> str:
@@ -527,6 +530,18 @@ def main(argv: list[str] | None = None) -> int:
     if rest and not getattr(args, "beam_args", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _configure_logging(args.verbose)  # before Beam is imported: it logs at import time
+    if hasattr(args, "log_format"):  # run, reextract: --log-format, --quiet, --summary-json
+        from newsbeam.pipeline.logs import use_log_format
+        from newsbeam.pipeline.report import check_summary_path
+
+        try:
+            use_log_format(args.log_format, args.verbose)
+            check_summary_path(args.summary_json)
+        except ValueError as exc:
+            _console(stderr=True).print(f"newsbeam {args.command}: {exc}", markup=False)
+            return 2
+        if args.quiet:
+            logging.getLogger("newsbeam").setLevel(logging.WARNING)
 
     from newsbeam.config.settings import ConfigError
     from newsbeam.connectors.embedded import EmbeddedError
