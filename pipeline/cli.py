@@ -218,6 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_filter_arguments(search)
     search.set_defaults(func=_cmd_search, beam_args=False)
+
+    status = sub.add_parser(
+        "status",
+        help="document counts, last runs, feed health, failures, writer lease, embedded server",
+        description="What the indices hold and how the last runs went: documents per index, the last "
+        "runs' summaries (<prefix>-runs), feed health (last poll, status, new items, error streak, next "
+        "poll), failures by stage and reason, the writer lease (<prefix>-locks) and the embedded "
+        "server's state. Exit 1 when Elasticsearch does not answer.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(status, feeds=False)
+    status.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    status.add_argument("--runs", type=int, default=5, help="last runs shown, 1 to 100 (default 5)")
+    status.set_defaults(func=_cmd_status, beam_args=False)
     return parser
 
 
@@ -502,6 +517,12 @@ def _cmd_search(args, _beam_args) -> int:
     if not 1 <= args.size <= 10_000:
         raise UsageError(f"--size: expected a number from 1 to 10000, got {args.size}")
     return run_search(args, _settings, UsageError)
+
+
+def _cmd_status(args, _beam_args) -> int:
+    from newsbeam.pipeline.status import run_status
+
+    return run_status(args, _settings, UsageError)
 
 
 def _configure_logging(verbose: bool) -> None:
