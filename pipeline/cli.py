@@ -232,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(status, feeds=False)
     status.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     status.add_argument("--runs", type=int, default=5, help="last runs shown, 1 to 100 (default 5)")
+    status.add_argument(
+        "--exact",
+        action="store_true",
+        help="count the articles now even on the embedded server, which counts by scanning (default "
+        "there: the count the last run recorded at its end)",
+    )
     status.set_defaults(func=_cmd_status, beam_args=False)
     return parser
 

@@ -255,9 +255,9 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     with LiveProgress(settings, err, enabled=not quiet):
         summary = runner()
     document = summary_document(summary, settings, command=command)
+    _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
     if getattr(args, "summary_json", None):
         write_summary_json(document, args.summary_json)
-    _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))
     if not quiet:
         print_summary(summary, settings, Console(highlight=False, soft_wrap=True))
     return 0
@@ -267,10 +267,14 @@ def _keep_in_es(settings, document, log) -> None:
     from elasticsearch import ApiError, TransportError
 
     from newsbeam.connectors.es import connect
+    from newsbeam.pipeline.status import count_aliases
 
-    client = connect(settings.elasticsearch, max_retries=2)
+    es = settings.elasticsearch
+    client = connect(es, max_retries=2, request_timeout=120)
     try:
-        record_run(client, settings.elasticsearch.runs_alias, document)
+        # what newsbeam status shows when counting live would be slow (the embedded server)
+        document["counts"] = count_aliases(client, [es.articles_alias, es.failures_alias, es.feeds_alias])
+        record_run(client, es.runs_alias, document)
     except (ApiError, TransportError) as exc:
         log.warning(
             "could not keep the run summary in %s (%s)", settings.elasticsearch.runs_alias, type(exc).__name__

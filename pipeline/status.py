@@ -19,8 +19,10 @@ Read only, from Elasticsearch and the state directory:
 - the embedded server of this state directory (pid file, answers or not).
 
 Every request is a count, an aggregation with ``size: 0``, or a bounded
-search over small indices (feeds, runs), so the answer time does not grow
-with the number of articles (bench/status.py measures it on 100k).
+search over small indices (feeds, runs).  On the embedded server, which
+counts by scanning, the articles count is the one the last run recorded at
+its end (``--exact`` counts now), so the answer time does not grow with
+the number of articles (bench/status.py measures it on 100k).
 """
 
 from __future__ import annotations
@@ -52,19 +54,53 @@ def locks_index(prefix: str) -> str:
     return f"{prefix}-locks"
 
 
-def _counts(client, aliases: list[str]) -> dict[str, dict[str, Any]]:
-    """Documents per alias and per concrete index behind it (``_count`` requests)."""
+def counts_by_scanning(client) -> bool:
+    """True for the embedded server (noida-db): it answers ``_count`` by
+    scanning the index (about 1.5 s per 100k articles on a loaded 2-core
+    machine, and other requests wait meanwhile), where Elasticsearch answers
+    from index metadata in milliseconds."""
+    info = client.info()
+    return info.get("name") == "noida-db" or info.get("cluster_uuid") == "noida-local"
+
+
+def _counts(
+    client, aliases: list[str], recorded: dict[str, Any] | None, live: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Documents per alias and per concrete index behind it: counted now for
+    the aliases in ``live``, else the count the last run recorded at its end
+    (``source: "last run"``, ``as_of`` its end), so status stays fast on a
+    server that counts by scanning."""
     from elasticsearch import NotFoundError
 
+    recorded = recorded or {}
     out: dict[str, dict[str, Any]] = {}
     for alias in aliases:
+        documents = (recorded.get("counts") or {}).get(alias)
+        if alias not in live and documents is not None:
+            out[alias] = {
+                "documents": documents,
+                "indices": {},
+                "source": "last run",
+                "as_of": recorded.get("finished"),
+            }
+            continue
         try:
             indices = sorted(client.indices.get_alias(name=alias))
         except NotFoundError:
             indices = []
         per_index = {name: int(client.count(index=name)["count"]) for name in indices}
-        out[alias] = {"documents": sum(per_index.values()), "indices": per_index}
+        out[alias] = {"documents": sum(per_index.values()), "indices": per_index, "source": "live"}
     return out
+
+
+def count_aliases(client, aliases: list[str]) -> dict[str, int]:
+    """Documents behind each alias (for the run summary: what status shows
+    when a live count would be too slow)."""
+    counts = {}
+    for alias in aliases:
+        response = client.count(index=alias, ignore_unavailable=True)
+        counts[alias] = int(response.get("count", 0))
+    return counts
 
 
 def _runs(client, alias: str, size: int) -> list[dict[str, Any]]:
@@ -180,25 +216,43 @@ def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
     return gap if gap.total_seconds() > 0 else None
 
 
-def collect_status(client, settings, runs: int = 5, now: datetime | None = None) -> dict[str, Any]:
+def collect_status(
+    client, settings, runs: int = 5, now: datetime | None = None, exact: bool = False
+) -> dict[str, Any]:
+    """``exact``: count every index now, even on a server that counts by
+    scanning (see ``counts_by_scanning``)."""
     """Everything ``newsbeam status`` shows, as one JSON-able dict."""
     started = time.monotonic()
     es = settings.elasticsearch
     now = now or datetime.now(timezone.utc)
-    last_runs = _runs(client, es.runs_alias, runs)
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *a):
+        t0 = time.monotonic()
+        try:
+            return fn(*a)
+        finally:
+            timings[name] = round((time.monotonic() - t0) * 1000, 1)
+
+    last_runs = timed("runs", _runs, client, es.runs_alias, runs)
     interval = _interval(last_runs)
-    feeds, feeds_total = _feeds(client, es.feeds_alias, interval)
+    feeds, feeds_total = timed("feeds", _feeds, client, es.feeds_alias, interval)
+    aliases = [es.articles_alias, es.failures_alias, es.feeds_alias, es.runs_alias]
+    live = set(aliases)
+    if not exact and timed("info", counts_by_scanning, client):
+        live.discard(es.articles_alias)  # the one index that grows without bound
     status = {
         "at": _iso(now),
         "index_prefix": es.index_prefix,
-        "indices": _counts(client, [es.articles_alias, es.failures_alias, es.feeds_alias, es.runs_alias]),
+        "indices": timed("indices", _counts, client, aliases, last_runs[0] if last_runs else None, live),
         "runs": last_runs,
         "poll_interval_seconds": interval.total_seconds() if interval else None,
         "feeds": feeds,
         "feeds_total": feeds_total,
-        "failures": _failures(client, es.failures_alias),
-        "lease": _lease(client, es.index_prefix, now),
+        "failures": timed("failures", _failures, client, es.failures_alias),
+        "lease": timed("lease", _lease, client, es.index_prefix, now),
     }
+    status["timings_ms"] = timings
     status["seconds"] = round(time.monotonic() - started, 3)
     return status
 
@@ -226,8 +280,12 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
     for column in ("alias", "documents", "indices"):
         indices.add_column(column, justify="right" if column == "documents" else "left")
     for alias, info in status["indices"].items():
-        behind = ", ".join(f"{name}: {count}" for name, count in sorted(info["indices"].items()))
-        indices.add_row(*row(alias, str(info["documents"]), behind))
+        if info["source"] == "live":
+            behind = ", ".join(f"{name}: {count}" for name, count in sorted(info["indices"].items()))
+        else:
+            behind = f"{info['source']}" + (f" ({_short(info['as_of'])})" if info.get("as_of") else "")
+        documents = "?" if info["documents"] is None else str(info["documents"])
+        indices.add_row(*row(alias, documents, behind))
     console.print(indices)
 
     runs = Table(title="last runs", title_justify="left")
@@ -318,7 +376,7 @@ def run_status(args, load_settings, usage_error) -> int:
     status = None
     try:
         ping(client, es)
-        status = collect_status(client, settings, runs=args.runs)
+        status = collect_status(client, settings, runs=args.runs, exact=args.exact)
     except EsUnavailable as exc:
         error = str(exc)
     except (ApiError, TransportError) as exc:

@@ -88,6 +88,7 @@ def test_summary_json_matches_the_documents(
     # kept in <prefix>-runs for newsbeam status
     runs = _all(es_client, es.runs_alias)
     assert len(runs) == 1 and runs[0]["documents"] == summary["documents"]
+    assert summary["counts"][es.articles_alias] == len(articles)  # what status shows on the embedded server
 
     # a second run finds nothing new, and says so in numbers
     assert _run_cli(tmp_path, demo_settings, "--summary-json", str(out), "--quiet") == 0

@@ -52,6 +52,22 @@ def test_status_after_runs(demo_settings, expected, es_client, capsys, monkeypat
     assert status["lease"] is None
     assert status["embedded"]["used"] is False
 
+    # a run records the counts at its end; on the embedded server (which counts by
+    # scanning) status shows that articles count, --exact counts now
+    runs = es_client.search(index=es.runs_alias, sort=[{"@timestamp": "desc"}], size=1)["hits"]["hits"][0]
+    es_client.update(
+        index=runs["_index"], id=runs["_id"], doc={"counts": {es.articles_alias: 999}}, refresh=True
+    )
+    code, out = _status(capsys, es, "--json")
+    articles = json.loads(out.out)["indices"][es.articles_alias]
+    if es_client.info()["name"] == "noida-db":
+        assert articles["documents"] == 999 and articles["source"] == "last run"
+    else:
+        assert articles["documents"] == len(expected["articles"]) and articles["source"] == "live"
+    code, out = _status(capsys, es, "--json", "--exact")
+    articles = json.loads(out.out)["indices"][es.articles_alias]
+    assert articles["documents"] == len(expected["articles"]) and articles["source"] == "live"
+
     # the writer lease, in the format the stream command writes
     es_client.index(
         index=f"{es.index_prefix}-locks",
