@@ -31,8 +31,20 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["collect_status", "print_status"]
+__all__ = ["FAILURE_FIELDS", "FEED_HEALTH_FIELDS", "collect_status", "count_aliases", "print_status"]
 
+# The fields of the feed health and failures tables; the Kibana feed-health and
+# failures visualizations (config/kibana/) use the same (checked by a test).
+FEED_HEALTH_FIELDS = (
+    "feed.url",
+    "feed.name",
+    "@timestamp",
+    "status",
+    "new_items",
+    "error_streak",
+    "last_success",
+)
+FAILURE_FIELDS = ("stage", "reason")
 FEEDS_SHOWN = 1000  # feed health rows read (a feed list is small; more are counted, not listed)
 
 
@@ -120,7 +132,7 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
         size=FEEDS_SHOWN,
         track_total_hits=True,
         query={"match_all": {}},
-        source=["feed", "status", "new_items", "error_streak", "last_success", "@timestamp", "error"],
+        source=[*FEED_HEALTH_FIELDS, "feed.title", "error"],
         ignore_unavailable=True,
     )
     total = response["hits"]["total"]
@@ -155,8 +167,8 @@ def _failures(client, alias: str) -> dict[str, Any]:
         track_total_hits=True,
         aggs={
             "stage": {
-                "terms": {"field": "stage", "size": 50},
-                "aggs": {"reason": {"terms": {"field": "reason", "size": 100}}},
+                "terms": {"field": FAILURE_FIELDS[0], "size": 50},
+                "aggs": {"reason": {"terms": {"field": FAILURE_FIELDS[1], "size": 100}}},
             }
         },
         ignore_unavailable=True,
