@@ -4,11 +4,13 @@ against the documents, and per feed new = indexed + failed + refused."""
 
 import json
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 import yaml
 
 from newsbeam.pipeline.cli import main
+from newsbeam.pipeline.live import progress_counts
 from newsbeam.pipeline.report import reconcile
 
 pytestmark = pytest.mark.slow
@@ -42,9 +44,14 @@ def test_summary_json_matches_the_documents(
     for var in ("ES_URL", "ES_API_KEY", "ES_USERNAME", "ES_PASSWORD", "ES_CLOUD_ID", "NEWSBEAM_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     out = tmp_path / "summary.json"
-    assert _run_cli(tmp_path, demo_settings, "--summary-json", str(out)) == 0
-    printed = capsys.readouterr().out
-    assert "articles indexed" in printed
+    since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert _run_cli(tmp_path, demo_settings, "--summary-json", str(out), "--log-format", "json") == 0
+    captured = capsys.readouterr()
+    assert "articles indexed" in captured.out
+    logs = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    assert logs and all(set(entry) >= {"@timestamp", "level", "logger", "message"} for entry in logs)
+    assert any("elasticsearch setup" in entry["message"] for entry in logs)
+    assert not [line for line in captured.err.splitlines() if line.startswith(("INFO ", "WARNING "))]
     summary = json.loads(out.read_text())
     es = demo_settings.elasticsearch
     articles = _all(es_client, es.articles_alias)
@@ -84,6 +91,12 @@ def test_summary_json_matches_the_documents(
         assert feed["merged"] == 0
         assert feed["new"] == feed["indexed"] + feed["failed"] + feed["refused"] + feed["unwritten"]
     assert summary["articles_per_second"] > 0
+
+    # what the live progress view shows, read back from the indices
+    live = progress_counts(es_client, demo_settings, since)
+    assert live["articles indexed"] == len(articles)
+    assert live["feeds polled"] == len(feeds)
+    assert live["fetch failures"] == sum(summary["pages"]["failed"].values())
 
     # kept in <prefix>-runs for newsbeam status
     runs = _all(es_client, es.runs_alias)
