@@ -94,6 +94,21 @@ def test_search_filters_story_highlight_and_table(demo_settings, expected, capsy
     assert len(copies) == len(bounty)
     assert [c["published"] for c in copies] == sorted(c["published"] for c in copies)
 
+    # --entity (any entity type) and --agency: exactly the documents that carry them
+    docs = [h["_source"] for h in es_client.search(index=es.articles_alias, size=100)["hits"]["hits"]]
+    with_putin = {d["title"] for d in docs if "Vladimir Putin" in (d.get("entities") or {}).get("person", [])}
+    assert main(["search", "--entity", "Vladimir Putin", "--json", "--size", "50", *common]) == 0
+    assert {h["title"] for h in _lines(capsys)} == with_putin and with_putin
+    with_nato = {d["title"] for d in docs if "NATO" in (d.get("entities") or {}).get("org", [])}
+    assert main(["search", "--entity", "NATO", "--outlet", outlet, "--json", "--size", "50", *common]) == 0
+    assert {h["title"] for h in _lines(capsys)} == with_nato & by_outlet[outlet]
+    agencies = {d["agency"] for d in docs if d.get("agency")}
+    assert agencies  # the demo credits wire agencies (APP, AP, ...)
+    for agency in agencies:
+        credited = {d["title"] for d in docs if d.get("agency") == agency}
+        assert main(["search", "--agency", agency, "--json", "--size", "50", *common]) == 0
+        assert {h["title"] for h in _lines(capsys)} == credited
+
     # --place (dateline) and --lang
     assert main(["search", "--place", "Islamabad", "--json", "--size", "50", *common]) == 0
     assert any(h["title"] == bounty[0]["title"] for h in _lines(capsys))

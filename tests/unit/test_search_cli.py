@@ -73,3 +73,33 @@ def test_search_help_lists_filters(capsys):
     out = capsys.readouterr().out
     for flag in ("--outlet", "--since", "--until", "--entity", "--place", "--agency", "--lang", "--story"):
         assert flag in out
+
+
+def test_table_keeps_a_long_url_on_one_line_at_160_columns():
+    import io
+
+    from rich.console import Console
+
+    from newsbeam.pipeline.search import format_hits
+
+    url = "https://www.example-news-outlet.com/world/2024/05/01/" + "a-very-long-slug-" * 8 + "story.html"
+    hits = [
+        {
+            "title": "A title long enough to need wrapping in a narrow column " * 2,
+            "source": "Example Outlet",
+            "published": "2024-05-01T08:00:00Z",
+            "url": url + "?utm_source=rss",
+            "canonical_url": url,
+            "_passage_marked": "the \ue000matched\ue001 words",
+        }
+    ]
+    out = io.StringIO()
+    format_hits(hits, Console(file=out, width=160), total=1)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 160
+    assert len([line for line in lines if "example-news-outlet.com" in line]) == 1
+    assert "utm_source" not in out.getvalue()
+    assert "1 matching article" in out.getvalue()
+    empty = io.StringIO()
+    format_hits([], Console(file=empty, width=160), total=0)
+    assert empty.getvalue().strip() == "no articles match"
