@@ -249,17 +249,27 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     from rich.console import Console
 
     from newsbeam.pipeline.live import LiveProgress
+    from newsbeam.pipeline.run import RunFailed
 
     quiet = getattr(args, "quiet", False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    failed = None
     with LiveProgress(settings, err, enabled=not quiet):
-        summary = runner()
-    document = summary_document(summary, settings, command=command)
-    _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
+        try:
+            summary = runner()
+        except RunFailed as exc:
+            if getattr(exc, "summary", None) is None:
+                raise
+            failed, summary = exc, exc.summary
+    document = summary_document(summary, settings, command=command, status="failed" if failed else "ok")
+    if failed is None:
+        _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
     if getattr(args, "summary_json", None):
         write_summary_json(document, args.summary_json)
     if not quiet:
         print_summary(summary, settings, Console(highlight=False, soft_wrap=True))
+    if failed is not None:
+        raise failed  # exit 1 with its message, after the figures are out
     return 0
 
 

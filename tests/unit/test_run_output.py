@@ -96,3 +96,26 @@ def test_live_progress_draws_only_on_a_terminal_and_stops(monkeypatch):
     with LiveProgress(settings, Console(file=quiet, force_terminal=True), enabled=False, interval=0.05):
         time.sleep(0.1)
     assert quiet.getvalue() == ""
+
+
+def test_a_failed_run_still_writes_its_summary_then_fails(tmp_path, capsys):
+    import argparse
+
+    import pytest
+
+    from newsbeam.pipeline.report import run_with_report
+    from newsbeam.pipeline.run import RunFailed
+
+    settings = load_settings(overrides={"elasticsearch": {"url": "http://127.0.0.1:9"}})
+    summary = _summary({"news.run/dead_letters": 3, "news.known/new": 3})
+    out = tmp_path / "s.json"
+    args = argparse.Namespace(quiet=False, summary_json=str(out))
+
+    def runner():
+        raise RunFailed("3 documents could not be written", summary)
+
+    with pytest.raises(RunFailed, match="3 documents"):
+        run_with_report(args, settings, runner)
+    document = json.loads(out.read_text())
+    assert document["status"] == "failed" and document["dead_letters"] == 3
+    assert "new entries" in capsys.readouterr().out
