@@ -574,7 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     from newsbeam.connectors.embedded import EmbeddedError
     from newsbeam.connectors.es import EsUnavailable
     from newsbeam.pipeline.options import BadBeamOption, UnknownFlags
-    from newsbeam.pipeline.run import RunFailed
+
+    if getattr(args, "beam_args", False):
+        from newsbeam.pipeline.run import RunFailed
+    else:  # commands that build no pipeline start without importing Beam (status answers in < 1 s)
+
+        class RunFailed(Exception):
+            pass
 
     err = _console(stderr=True)
     try:

@@ -27,8 +27,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from newsbeam.pipeline.run_counters import FEED_NAMESPACE
-
 __all__ = [
     "print_summary",
     "reconcile",
@@ -39,6 +37,9 @@ __all__ = [
 ]
 
 SUMMARY_VERSION = 1
+# Counter namespaces of pipeline/run_counters.py (here so that the CLI does not import Beam to parse flags).
+RUN_NAMESPACE = "news.run"
+FEED_NAMESPACE = "news.feed"
 _FEED_FIELDS = ("new", "indexed", "failed", "refused", "unwritten")
 
 

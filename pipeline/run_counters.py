@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from newsbeam.pipeline.report import FEED_NAMESPACE, RUN_NAMESPACE
+
 __all__ = [
     "FEED_NAMESPACE",
     "RUN_NAMESPACE",
@@ -28,9 +30,6 @@ __all__ = [
     "count_unwritten",
     "count_written_article",
 ]
-
-RUN_NAMESPACE = "news.run"
-FEED_NAMESPACE = "news.feed"
 
 
 def _feed(what: str, feed_url: str | None) -> None:
