@@ -59,7 +59,7 @@ def _add_common(parser: argparse.ArgumentParser, feeds: bool = True) -> None:
     parser.add_argument(
         "--index-prefix",
         metavar="P",
-        help="names <P>-articles, <P>-failures, <P>-feeds (default: news)",
+        help="names <P>-articles, <P>-failures, <P>-feeds, <P>-runs (default: news)",
     )
 
 
