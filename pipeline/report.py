@@ -32,6 +32,7 @@ __all__ = [
     "reconcile",
     "record_run",
     "summary_document",
+    "summary_line",
     "summary_rows",
     "write_summary_json",
 ]
@@ -138,6 +139,20 @@ def reconcile(document: dict[str, Any]) -> list[str]:
         if parts != feed["new"]:
             problems.append(f"{feed['url']}: new {feed['new']} != {parts}")
     return problems
+
+
+def summary_line(document: dict[str, Any]) -> str:
+    """The summary in one log line (for each cycle of ``newsbeam stream`` at DEBUG)."""
+    feeds, entries, docs = document["feeds"], document["entries"], document["documents"]
+    failed = sum(document["pages"]["failed"].values()) + sum(document["articles"]["failed"].values())
+    return (
+        f"{document['command']}: {feeds['polled']} feeds polled ({feeds['failed']} failed, "
+        f"{feeds['not_modified']} unchanged), {entries['seen']} entries, {entries['new']} new, "
+        f"{docs['indexed']} articles indexed, {failed} failed, {docs['rejected']} rejected, "
+        f"{document['dead_letters']} dead letters, stories {document['stories']['new']} new / "
+        f"{document['stories']['joined']} joined, {document['seconds']:.1f} s, "
+        f"{document['articles_per_second']:.2f} articles/s"
+    )
 
 
 def write_summary_json(document: dict[str, Any], path: str) -> None:

@@ -119,3 +119,13 @@ def test_a_failed_run_still_writes_its_summary_then_fails(tmp_path, capsys):
     document = json.loads(out.read_text())
     assert document["status"] == "failed" and document["dead_letters"] == 3
     assert "new entries" in capsys.readouterr().out
+
+
+def test_summary_line_for_stream_cycles():
+    from newsbeam.pipeline.report import summary_line
+
+    settings = load_settings(overrides={"feeds": [{"url": "http://a.example/f.xml"}]})
+    counters = {"news.feeds/polled": 2, "news.known/new": 5, "news.run/articles_indexed": 4}
+    line = summary_line(summary_document(_summary(counters), settings, command="stream"))
+    assert line.startswith("stream: 2 feeds polled") and "5 new, 4 articles indexed" in line
+    assert "\n" not in line
