@@ -98,6 +98,11 @@ class ElasticsearchSettings(_Section):
     def feeds_alias(self) -> str:
         return f"{self.index_prefix}-feeds"
 
+    @property
+    def runs_alias(self) -> str:
+        """Run summaries, read by ``newsbeam status``."""
+        return f"{self.index_prefix}-runs"
+
 
 class EmbeddedSettings(_Section):
     port: int = Field(default=9200, ge=1, le=65535)

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
-TEMPLATE_KINDS = ("articles", "failures", "feeds")
+TEMPLATE_KINDS = ("articles", "failures", "feeds", "runs")
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 

@@ -426,6 +426,8 @@ class BulkWriter:
                         reason=reason or "unknown",
                         http_status=status or None,
                         error=_item_message(info),
+                        # the article's feed, so a rejected document counts against it
+                        feed_url=((action.source or {}).get("feed") or {}).get("url"),
                         at=utcnow_iso(),
                     )
                     outcome.rejected.append((action, failure))

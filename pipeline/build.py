@@ -27,6 +27,7 @@ from newsbeam.connectors.feed_health import WriteFeedHealth
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.connectors.fetch import FetchPages
 from newsbeam.connectors.known import SkipKnown
+from newsbeam.pipeline import run_counters
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.model import Article, Failure
 from newsbeam.transforms.urls import CanonicalizeUrls
@@ -110,7 +111,9 @@ def build_pipeline(
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
     wave = new_entries | "SelectWave" >> SelectWave(settings.fetch, settings.run, plan)
-    fetched = wave.taken | "FetchPages" >> FetchPages(settings.fetch, plan)
+    # "new" counts what this wave takes, so each wave's figures reconcile on their own.
+    taken = wave.taken | "CountNew" >> beam.Map(run_counters.count_new_entry)
+    fetched = taken | "FetchPages" >> FetchPages(settings.fetch, plan)
     incomplete = (
         (wave.held, fetched.deferred)
         | "NotDone" >> beam.Flatten()
@@ -145,6 +148,7 @@ def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) 
     es = settings.elasticsearch
     extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
     articles, story_updates = _enrich(extracted.articles, settings)
+    articles = articles | "CountStories" >> beam.Map(run_counters.count_story)
 
     article_actions = articles | "ToArticleActions" >> beam.Map(_article_action(es.articles_alias))
     if story_updates is not None:
@@ -152,14 +156,24 @@ def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) 
     written = article_actions | "IndexArticles" >> WriteToElasticsearch(
         es, clear_failures_alias=es.failures_alias
     )
-    failures = (*earlier_failures, extracted.failed, written.failed) | "AllFailures" >> beam.Flatten()
+    _ = written.written | "CountIndexed" >> beam.Map(run_counters.count_written_article)
+    failures = (
+        (*earlier_failures, extracted.failed, written.failed)
+        | "AllFailures" >> beam.Flatten()
+        | "CountFailed" >> beam.Map(run_counters.count_failure)
+    )
     failed_writes = (
         failures
         | "ToFailureActions" >> beam.Map(_failure_action(es.failures_alias))
         | "IndexFailures" >> WriteToElasticsearch(es)
     )
+    _ = failed_writes.written | "CountFailuresWritten" >> beam.Map(run_counters.count_failure_written)
     unwritten = (
-        written.unwritten,
-        failed_writes.unwritten,
-    ) | "Unwritten" >> beam.Flatten()
+        (
+            written.unwritten,
+            failed_writes.unwritten,
+        )
+        | "Unwritten" >> beam.Flatten()
+        | "CountUnwritten" >> beam.Map(run_counters.count_unwritten)
+    )
     return BuiltPipeline(articles=articles, failures=failures, unwritten=unwritten)

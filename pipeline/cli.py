@@ -61,7 +61,7 @@ def _add_common(parser: argparse.ArgumentParser, feeds: bool = True) -> None:
     parser.add_argument(
         "--index-prefix",
         metavar="P",
-        help="names <P>-articles, <P>-failures, <P>-feeds (default: news)",
+        help="names <P>-articles, <P>-failures, <P>-feeds, <P>-runs (default: news)",
     )
 
 
@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop starting page requests and waves after SECONDS (config run.max_run_time); what was "
         "fetched is still indexed, the rest is left for the next run",
     )
+
+    from newsbeam.pipeline.report import add_report_arguments
+
+    add_report_arguments(run)
     run.set_defaults(func=_cmd_run, beam_args=True)
 
     reextract = sub.add_parser(
@@ -112,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(reextract, feeds=False)
     reextract.add_argument("--archive-dir", metavar="DIR", help="the archive (default: archive.dir)")
+    add_report_arguments(reextract)
     reextract.set_defaults(func=_cmd_reextract, beam_args=True)
 
     demo = sub.add_parser(
@@ -210,16 +215,48 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser(
         "search",
         help="search indexed articles",
-        description="Ranked hits from the articles alias.",
+        description="Ranked hits from the articles alias: free text in titles and bodies, narrowed by "
+        "filters (each filter flag may be repeated: any of its values; different flags: all of them). "
+        "Without QUERY the newest matching articles come first; with --story the copies of one story, "
+        "earliest first.",
     )
-    search.add_argument("query", metavar="QUERY", help="words to search for in titles and bodies")
+    search.add_argument(
+        "query",
+        metavar="QUERY",
+        nargs="?",
+        help="words to search for in titles and bodies (optional with a filter)",
+    )
     _add_common(search, feeds=False)
     search.add_argument("--size", type=int, default=10, help="number of hits, 1 to 10000 (default 10)")
     search.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     search.add_argument(
         "--collapse", action="store_true", help="one line per story, with its number of copies and outlets"
     )
+    from newsbeam.pipeline.search import add_filter_arguments
+
+    add_filter_arguments(search)
     search.set_defaults(func=_cmd_search, beam_args=False)
+
+    status = sub.add_parser(
+        "status",
+        help="document counts, last runs, feed health, failures, writer lease, embedded server",
+        description="What the indices hold and how the last runs went: documents per index, the last "
+        "runs' summaries (<prefix>-runs), feed health (last poll, status, new items, error streak, next "
+        "poll), failures by stage and reason, the writer lease (<prefix>-locks) and the embedded "
+        "server's state. Exit 1 when Elasticsearch does not answer.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(status, feeds=False)
+    status.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    status.add_argument("--runs", type=int, default=5, help="last runs shown, 1 to 100 (default 5)")
+    status.add_argument(
+        "--exact",
+        action="store_true",
+        help="count the articles now even on the embedded server, which counts by scanning (default "
+        "there: the count the last run recorded at its end)",
+    )
+    status.set_defaults(func=_cmd_status, beam_args=False)
     _verbose_everywhere(sub)
     return parser
 
@@ -290,7 +327,7 @@ def _console(stderr: bool = False):
 
 def _cmd_run(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.options import beam_options
-    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.report import run_with_report
     from newsbeam.pipeline.run import run_batch
 
     settings = _settings(args)
@@ -309,12 +346,21 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
     ensure_embedded(settings, lambda text: console.print(f"newsbeam: {text}"))
-    console.print(
-        f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
-        f"at {_where(settings)}"
-    )
-    summary = run_batch(settings, options)
-    print_summary(summary, settings, _console())
+    if not args.quiet:
+        console.print(
+            f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
+            f"at {_where(settings)}"
+        )
+    done = {}
+
+    def runner():
+        done["summary"] = run_batch(settings, options)
+        return done["summary"]
+
+    code = run_with_report(args, settings, runner)
+    summary = done.get("summary")
+    if code or summary is None:
+        return code
     if summary.deferred:
         why = "the time limit was reached" if summary.stopped_at_time_limit else "feed and host budgets"
         console.print(
@@ -334,7 +380,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
 def _cmd_reextract(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.build import archive_dir, build_reextract_pipeline
     from newsbeam.pipeline.options import beam_options
-    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.report import run_with_report
     from newsbeam.pipeline.run import run_batch
 
     settings = _settings(args, {"archive": {"dir": args.archive_dir}} if args.archive_dir else None)
@@ -347,10 +393,11 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
                 f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
             )
     options = beam_options(beam_args)
-    _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
-    summary = run_batch(settings, options, builder=build_reextract_pipeline)
-    print_summary(summary, settings, _console())
-    return 0
+    if not args.quiet:
+        _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
+    return run_with_report(
+        args, settings, lambda: run_batch(settings, options, builder=build_reextract_pipeline), "reextract"
+    )
 
 
 def _where(settings) -> str:
@@ -541,38 +588,17 @@ def _cmd_dedup(args, _beam_args) -> int:
 
 
 def _cmd_search(args, _beam_args) -> int:
-    from newsbeam.connectors.es import EsUnavailable, connect, ping
-    from newsbeam.pipeline.search import format_hits, search_articles
+    from newsbeam.pipeline.search import run_search
 
     if not 1 <= args.size <= 10_000:
         raise UsageError(f"--size: expected a number from 1 to 10000, got {args.size}")
-    settings = _settings(args)
-    from elasticsearch import ApiError, NotFoundError
+    return run_search(args, _settings, UsageError)
 
-    client = connect(settings.elasticsearch)
-    try:
-        ping(client, settings.elasticsearch)
-        try:
-            hits = search_articles(
-                client, settings.elasticsearch.articles_alias, args.query, args.size, collapse=args.collapse
-            )
-        except NotFoundError:
-            raise EsUnavailable(
-                f"no index {settings.elasticsearch.articles_alias} at {_where(settings)}: run newsbeam run "
-                "(or newsbeam es setup) first, or check --index-prefix"
-            ) from None
-        except ApiError as exc:
-            raise EsUnavailable(
-                f"Elasticsearch at {_where(settings)} refused the search: {exc.message}"
-            ) from None
-    finally:
-        client.close()
-    if args.json:
-        for hit in hits:
-            print(json.dumps(hit, ensure_ascii=False))
-    else:
-        format_hits(hits, _console(), collapse=args.collapse)
-    return 0
+
+def _cmd_status(args, _beam_args) -> int:
+    from newsbeam.pipeline.status import run_status
+
+    return run_status(args, _settings, UsageError)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -615,13 +641,31 @@ def main(argv: list[str] | None = None) -> int:
     if rest and not getattr(args, "beam_args", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _configure_logging(args.verbose)  # before Beam is imported: it logs at import time
+    if hasattr(args, "log_format"):  # run, reextract: --log-format, --quiet, --summary-json
+        from newsbeam.pipeline.logs import use_log_format
+        from newsbeam.pipeline.report import check_summary_path
+
+        try:
+            use_log_format(args.log_format, args.verbose)
+            check_summary_path(args.summary_json)
+        except ValueError as exc:
+            _console(stderr=True).print(f"newsbeam {args.command}: {exc}", markup=False)
+            return 2
+        if args.quiet:
+            logging.getLogger("newsbeam").setLevel(logging.WARNING)
 
     from newsbeam.config.settings import ConfigError
     from newsbeam.connectors.embedded import EmbeddedError
     from newsbeam.connectors.es import EsUnavailable
     from newsbeam.pipeline.lifecycle import InterruptWatch
     from newsbeam.pipeline.options import BadBeamOption, UnknownFlags
-    from newsbeam.pipeline.run import RunFailed
+
+    if getattr(args, "beam_args", False):
+        from newsbeam.pipeline.run import RunFailed
+    else:  # commands that build no pipeline start without importing Beam (status answers in < 1 s)
+
+        class RunFailed(Exception):
+            pass
 
     err = _console(stderr=True)
     watch = InterruptWatch()

@@ -1,8 +1,174 @@
-"""Human-readable run summaries."""
+"""The run summary: built from the pipeline's Beam metrics counters only, so
+a runner's UI (Flink, Dataflow) shows the same figures as ``newsbeam run``.
+
+``summary_document`` turns a ``RunSummary`` into the JSON written by
+``--summary-json FILE`` and kept in the ``<prefix>-runs`` index (read by
+``newsbeam status``); ``print_summary`` prints it as tables.  Every figure
+names the counter it comes from in ``COUNTER_OF`` (documented in the
+README).  Per feed the figures reconcile:
+
+    new = indexed + failed + refused + unwritten
+
+``new``: entries that passed SkipKnown; ``indexed``: article documents
+written; ``failed``: fetch and extraction failures (recorded in
+``<prefix>-failures``); ``refused``: documents Elasticsearch rejected
+(recorded too); ``unwritten``: kept as dead letters for the next run.
+``reconcile`` lists the feeds where they do not; the difference is reported
+as ``merged`` (entries of one feed that led to the same article as another
+entry, indexed once).
+"""
 
 from __future__ import annotations
 
-__all__ = ["print_summary", "summary_rows"]
+import json
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "print_summary",
+    "reconcile",
+    "record_run",
+    "summary_document",
+    "summary_line",
+    "summary_rows",
+    "write_summary_json",
+]
+
+SUMMARY_VERSION = 1
+# Counter namespaces of pipeline/run_counters.py (here so that the CLI does not import Beam to parse flags).
+RUN_NAMESPACE = "news.run"
+FEED_NAMESPACE = "news.feed"
+_FEED_FIELDS = ("new", "indexed", "failed", "refused", "unwritten")
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _by_prefix(counters: dict[str, int], prefix: str) -> dict[str, int]:
+    return {
+        name[len(prefix) :]: value
+        for name, value in sorted(counters.items())
+        if name.startswith(prefix) and value
+    }
+
+
+def per_feed(counters: dict[str, int]) -> dict[str, dict[str, int]]:
+    """``news.feed/<what>|<url>`` counters → {url: {new, indexed, ...}}."""
+    feeds: dict[str, dict[str, int]] = {}
+    for name, value in counters.items():
+        namespace, _, rest = name.partition("/")
+        if namespace != FEED_NAMESPACE or "|" not in rest:
+            continue
+        what, url = rest.split("|", 1)
+        feeds.setdefault(url, dict.fromkeys(_FEED_FIELDS, 0))[what] = value
+    for figures in feeds.values():
+        accounted = sum(figures[k] for k in _FEED_FIELDS if k != "new")
+        figures["merged"] = max(0, figures["new"] - accounted)
+    return dict(sorted(feeds.items()))
+
+
+def summary_document(
+    summary, settings, command: str = "run", finished: float | None = None, status: str = "ok"
+) -> dict[str, Any]:
+    """The run summary as JSON (pure apart from the clock and host name)."""
+    get = summary.get
+    finished = finished if finished is not None else time.time()
+    seconds = round(summary.seconds, 3)
+    indexed = get("news.run/articles_indexed")
+    return {
+        "version": SUMMARY_VERSION,
+        "command": command,
+        "status": status,
+        "index_prefix": settings.elasticsearch.index_prefix,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": _iso(finished - summary.seconds),
+        "finished": _iso(finished),
+        "@timestamp": _iso(finished),
+        "seconds": seconds,
+        "articles_per_second": round(indexed / summary.seconds, 3) if summary.seconds > 0 else 0.0,
+        "feeds": {
+            "configured": len(settings.feeds),
+            "polled": get("news.feeds/polled"),
+            "not_modified": get("news.feeds/not_modified"),
+            "failed": get("news.feeds/failed"),
+        },
+        "entries": {
+            "seen": get("news.feeds/entries"),
+            "without_link": get("news.feeds/entries_without_link"),
+            "unsafe_link": get("news.feeds/entries_unsafe_link"),
+            "invalid_link": get("news.urls/invalid_link"),
+            "new": get("news.known/new"),
+            "known": get("news.known/known"),
+            "retry_later": get("news.known/retry_later"),
+            "given_up": get("news.known/given_up"),
+        },
+        "pages": {
+            "fetched": get("news.fetch/fetched"),
+            "failed": _by_prefix(summary.counters, "news.fetch/failed_"),
+        },
+        "articles": {
+            "extracted": get("news.extract/articles"),
+            "failed": _by_prefix(summary.counters, "news.extract/failed_"),
+        },
+        "stories": {"new": get("news.run/stories_new"), "joined": get("news.run/stories_joined")},
+        "documents": {
+            "indexed": indexed,
+            "rejected": get("news.es/rejected"),
+            "story_updates": get("news.run/story_updates"),
+        },
+        "failures": {
+            "written": get("news.run/failures_written"),
+            "by_stage_reason": dict(summary.failures_by_reason),
+        },
+        "dead_letters": get("news.run/dead_letters"),
+        "replayed": summary.replayed,
+        "per_feed": [{"url": url, **figures} for url, figures in per_feed(summary.counters).items()],
+    }
+
+
+def reconcile(document: dict[str, Any]) -> list[str]:
+    """Feeds whose figures do not add up (``merged`` aside): empty when all do."""
+    problems = []
+    for feed in document.get("per_feed", []):
+        parts = sum(feed[k] for k in _FEED_FIELDS if k != "new") + feed.get("merged", 0)
+        if parts != feed["new"]:
+            problems.append(f"{feed['url']}: new {feed['new']} != {parts}")
+    return problems
+
+
+def summary_line(document: dict[str, Any]) -> str:
+    """The summary in one log line (for each cycle of ``newsbeam stream`` at DEBUG)."""
+    feeds, entries, docs = document["feeds"], document["entries"], document["documents"]
+    failed = sum(document["pages"]["failed"].values()) + sum(document["articles"]["failed"].values())
+    return (
+        f"{document['command']}: {feeds['polled']} feeds polled ({feeds['failed']} failed, "
+        f"{feeds['not_modified']} unchanged), {entries['seen']} entries, {entries['new']} new, "
+        f"{docs['indexed']} articles indexed, {failed} failed, {docs['rejected']} rejected, "
+        f"{document['dead_letters']} dead letters, stories {document['stories']['new']} new / "
+        f"{document['stories']['joined']} joined, {document['seconds']:.1f} s, "
+        f"{document['articles_per_second']:.2f} articles/s"
+    )
+
+
+def write_summary_json(document: dict[str, Any], path: str) -> None:
+    """Write atomically (a temporary file renamed), so a reader never sees half."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def record_run(client, runs_alias: str, document: dict[str, Any]) -> None:
+    """Keep the summary in ``<prefix>-runs`` for ``newsbeam status``; a run
+    id from its start time and host makes a retry overwrite, not add."""
+    run_id = f"{document['started']}-{document['host']}-{document['pid']}"
+    client.index(index=runs_alias, id=run_id, document=document, refresh="wait_for")
 
 
 def summary_rows(summary) -> list[tuple[str, int]]:
@@ -21,8 +187,11 @@ def summary_rows(summary) -> list[tuple[str, int]]:
             get("news.archive/pages_written") + get("news.archive/pages_read"),
         ),
         ("articles extracted", get("news.extract/articles")),
+        ("stories new / joined", f"{get('news.run/stories_new')} / {get('news.run/stories_joined')}"),
+        ("articles indexed", get("news.run/articles_indexed")),
         ("documents written", get("news.es/written")),
         ("documents rejected", get("news.es/rejected")),
+        ("failures recorded", get("news.run/failures_written")),
         ("replayed from an earlier run", summary.replayed),
     ]
 
@@ -30,7 +199,8 @@ def summary_rows(summary) -> list[tuple[str, int]]:
 def print_summary(summary, settings, console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"newsbeam run ({summary.seconds:.1f} s)", show_header=False)
+    rate = get_rate(summary)
+    table = Table(title=f"newsbeam run ({summary.seconds:.1f} s, {rate:.2f} articles/s)", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     for label, value in summary_rows(summary):
@@ -43,3 +213,97 @@ def print_summary(summary, settings, console) -> None:
         for reason, count in summary.failures_by_reason.items():
             failures.add_row(reason, str(count))
         console.print(failures)
+
+
+def get_rate(summary) -> float:
+    seconds = summary.seconds
+    return summary.get("news.run/articles_indexed") / seconds if seconds > 0 else 0.0
+
+
+# -- command line -------------------------------------------------------------
+
+
+def add_report_arguments(parser) -> None:
+    """``--summary-json``, ``--quiet`` and ``--log-format`` of run-like commands."""
+    parser.add_argument(
+        "--summary-json",
+        metavar="FILE",
+        help="also write the run summary as JSON to FILE (same figures as the table, per feed too)",
+    )
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress display, no progress log lines and no summary table (warnings and errors only)",
+    )
+    parser.add_argument(
+        "--log-format",
+        metavar="FORMAT",
+        default="text",
+        help="text (default) or json: one JSON object per log line on stderr",
+    )
+
+
+def check_summary_path(path: str | None) -> None:
+    """Raise ``ValueError`` naming ``--summary-json`` when FILE cannot be written."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--summary-json: directory {folder} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"--summary-json: {path} is a directory")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--summary-json: cannot write in {folder}")
+
+
+def run_with_report(args, settings, runner, command: str = "run") -> int:
+    """Run ``runner()`` (→ ``RunSummary``) with the live progress view, then
+    print the summary, write ``--summary-json`` and keep it in ``<prefix>-runs``."""
+    import logging
+
+    from rich.console import Console
+
+    from newsbeam.pipeline.live import LiveProgress
+    from newsbeam.pipeline.run import RunFailed
+
+    quiet = getattr(args, "quiet", False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    failed = None
+    with LiveProgress(settings, err, enabled=not quiet):
+        try:
+            summary = runner()
+        except RunFailed as exc:
+            if getattr(exc, "summary", None) is None:
+                raise
+            failed, summary = exc, exc.summary
+    document = summary_document(summary, settings, command=command, status="failed" if failed else "ok")
+    if failed is None:
+        _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
+    if getattr(args, "summary_json", None):
+        write_summary_json(document, args.summary_json)
+    if not quiet:
+        print_summary(summary, settings, Console(highlight=False, soft_wrap=True))
+    if failed is not None:
+        raise failed  # exit 1 with its message, after the figures are out
+    return 0
+
+
+def _keep_in_es(settings, document, log) -> None:
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.es import connect
+    from newsbeam.pipeline.status import count_aliases
+
+    es = settings.elasticsearch
+    client = connect(es, max_retries=2, request_timeout=120)
+    try:
+        # what newsbeam status shows when counting live would be slow (the embedded server)
+        document["counts"] = count_aliases(client, [es.articles_alias, es.failures_alias, es.feeds_alias])
+        record_run(client, es.runs_alias, document)
+    except (ApiError, TransportError) as exc:
+        log.warning(
+            "could not keep the run summary in %s (%s)", settings.elasticsearch.runs_alias, type(exc).__name__
+        )
+    finally:
+        client.close()

@@ -46,7 +46,12 @@ _LOG = logging.getLogger(__name__)
 
 
 class RunFailed(Exception):
-    """An operational failure: the message is for the operator."""
+    """An operational failure: the message is for the operator; ``summary``
+    is the run's ``RunSummary`` when the pipeline ran to its end."""
+
+    def __init__(self, message: str, summary: RunSummary | None = None):
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclasses.dataclass
@@ -287,6 +292,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
         raise RunFailed(
             f"{summary.unwritten} documents could not be written to Elasticsearch at "
             f"{describe(es)} after retries; they are kept in {folder} and will be sent first "
-            "by the next run"
+            "by the next run",
+            summary,
         )
     return summary

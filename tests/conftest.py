@@ -61,11 +61,13 @@ def index_prefix(es_url):
         found = client.indices.get(index=f"{prefix}-*", allow_no_indices=True, expand_wildcards="all")
         for index in found:
             client.options(ignore_status=404).indices.delete(index=index)
-        for kind in ("articles", "failures", "feeds"):
+        from newsbeam.connectors.es import TEMPLATE_KINDS
+
+        for kind in TEMPLATE_KINDS:
             client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{kind}-template")
         for name in (
             f"{prefix}@settings",
-            *(f"{prefix}-{k}@mappings" for k in ("articles", "failures", "feeds")),
+            *(f"{prefix}-{k}@mappings" for k in TEMPLATE_KINDS),
         ):
             client.options(ignore_status=404).cluster.delete_component_template(name=name)
     finally:

@@ -278,3 +278,18 @@ def test_import_unreachable_names_url_without_credentials(kibana_env, capsys):
 def test_import_usage_errors_exit_2(argv, needle, kibana_env, capsys):
     assert main(argv) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_feed_health_and_failures_views_use_the_fields_of_status():
+    from newsbeam.pipeline.status import FAILURE_FIELDS, FEED_HEALTH_FIELDS
+
+    by_id = {obj["id"]: obj for obj in load_objects()}
+
+    def fields(vis_id):
+        state = json.loads(by_id[vis_id]["attributes"]["visState"])
+        return [agg["params"]["field"] for agg in state["aggs"] if "field" in agg["params"]]
+
+    assert set(fields("newsbeam-vis-feed-health")) == set(FEED_HEALTH_FIELDS)
+    # stage, then reason: the order of the failures table of newsbeam status
+    assert fields("newsbeam-vis-failures-by-reason") == list(FAILURE_FIELDS)
+    assert set(FEED_HEALTH_FIELDS) <= _mapped_fields("news-feeds")

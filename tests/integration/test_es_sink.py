@@ -97,15 +97,12 @@ def test_setup_installs_versioned_composable_templates_idempotently(es_client, i
         return json.loads(text)["_meta"]["version"]
 
     changes = setup_indices(es_client, index_prefix)
-    kinds = ("articles", "failures", "feeds")
+    kinds = ("articles", "failures", "feeds", "runs")
     assert sorted(changes) == sorted(
         [f"component template {index_prefix}@settings v{shipped('component-settings')}"]
         + [f"component template {index_prefix}-{k}@mappings v{shipped('component-' + k)}" for k in kinds]
         + [f"index template {index_prefix}-{k}-template v{shipped(k)}" for k in kinds]
-        + [
-            f"index {index_prefix}-{k}-000001 with alias {index_prefix}-{k}"
-            for k in ("articles", "failures", "feeds")
-        ]
+        + [f"index {index_prefix}-{k}-000001 with alias {index_prefix}-{k}" for k in kinds]
     )
     assert setup_indices(es_client, index_prefix) == []
     template = es_client.indices.get_index_template(name=f"{index_prefix}-articles-template")

@@ -38,3 +38,126 @@ def test_search_and_collapse_per_story(demo_settings, expected, capsys, es_clien
     assert main(["search", "Russia Taliban bounties", "--collapse", *common[:-3]]) == 0
     table = capsys.readouterr().out
     assert "copies" in table and "outlets" in table
+
+
+def _lines(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_search_filters_story_highlight_and_table(demo_settings, expected, capsys, es_client, monkeypatch):
+    run_batch(demo_settings, beam_options([]))
+    es = demo_settings.elasticsearch
+    es_client.indices.refresh(index=es.articles_alias)
+    capsys.readouterr()
+    common = ["--es-url", es.url, "--index-prefix", es.index_prefix]
+    by_outlet = {}
+    for article in expected["articles"]:
+        by_outlet.setdefault(article["outlet"], set()).add(article["title"])
+
+    # --outlet: exactly that outlet's articles; the passage shows the matched words
+    outlet = "Daily Courier"
+    assert main(["search", "--outlet", outlet, "--json", "--size", "50", *common]) == 0
+    assert {h["title"] for h in _lines(capsys)} == by_outlet[outlet]
+
+    assert main(["search", "Taliban", "--json", *common]) == 0
+    hits = _lines(capsys)
+    assert hits and all("taliban" in (h["passage"] or h["title"]).lower() for h in hits)
+
+    # --since/--until on published
+    assert (
+        main(
+            [
+                "search",
+                "--since",
+                "2020-06-29",
+                "--until",
+                "2020-06-29T23:59:59Z",
+                "--json",
+                "--size",
+                "50",
+                *common,
+            ]
+        )
+        == 0
+    )
+    days = {h["published"][:10] for h in _lines(capsys)}
+    assert days == {
+        a["published"][:10] for a in expected["articles"] if a["published"].startswith("2020-06-29")
+    }
+
+    # --story: every copy of one story, earliest first
+    assert main(["search", "Russia Taliban bounties", "--json", *common]) == 0
+    cluster = _lines(capsys)[0]["cluster_id"]
+    assert main(["search", "--story", cluster, "--json", *common]) == 0
+    copies = _lines(capsys)
+    bounty = [a for a in expected["articles"] if a["story"] == "russia-bounties"]
+    assert len(copies) == len(bounty)
+    assert [c["published"] for c in copies] == sorted(c["published"] for c in copies)
+
+    # --entity (any entity type) and --agency: exactly the documents that carry them
+    docs = [h["_source"] for h in es_client.search(index=es.articles_alias, size=100)["hits"]["hits"]]
+    with_putin = {d["title"] for d in docs if "Vladimir Putin" in (d.get("entities") or {}).get("person", [])}
+    assert main(["search", "--entity", "Vladimir Putin", "--json", "--size", "50", *common]) == 0
+    assert {h["title"] for h in _lines(capsys)} == with_putin and with_putin
+    with_nato = {d["title"] for d in docs if "NATO" in (d.get("entities") or {}).get("org", [])}
+    assert main(["search", "--entity", "NATO", "--outlet", outlet, "--json", "--size", "50", *common]) == 0
+    assert {h["title"] for h in _lines(capsys)} == with_nato & by_outlet[outlet]
+    agencies = {d["agency"] for d in docs if d.get("agency")}
+    assert agencies  # the demo credits wire agencies (APP, AP, ...)
+    for agency in agencies:
+        credited = {d["title"] for d in docs if d.get("agency") == agency}
+        assert main(["search", "--agency", agency, "--json", "--size", "50", *common]) == 0
+        assert {h["title"] for h in _lines(capsys)} == credited
+
+    # --place (dateline) and --lang
+    assert main(["search", "--place", "Islamabad", "--json", "--size", "50", *common]) == 0
+    assert any(h["title"] == bounty[0]["title"] for h in _lines(capsys))
+    assert main(["search", "--lang", "en", "--json", "--size", "50", *common]) == 0
+    assert len(_lines(capsys)) == len(expected["articles"])
+    assert main(["search", "--lang", "fr", "--json", *common]) == 0
+    assert _lines(capsys) == []
+
+    # the table: canonical URL (no utm_*) on one line at 160 columns; a count line
+    monkeypatch.setenv("COLUMNS", "160")
+    assert main(["search", "budget", *common]) == 0
+    table = capsys.readouterr().out
+    assert "utm_" not in table
+    assert max(len(line) for line in table.splitlines()) <= 160
+    url_lines = [line for line in table.splitlines() if "/courier/2020/06/26/imc-budget-2020-21.html" in line]
+    assert len(url_lines) == 1
+    assert "matching articles" in table
+
+    # no results: a message, not an empty table
+    assert main(["search", "zzqxnotaword", *common]) == 0
+    out = capsys.readouterr().out
+    assert "no articles match" in out and "┏" not in out
+
+
+def test_search_prints_no_markup_or_escape_sequences(es_settings, es_client, capsys, monkeypatch):
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    hostile = "[bold red]Owned[/] \x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\ \x1b[2J\x9b31m\x07Quake news"
+    es_client.index(
+        index=es_settings.articles_alias,
+        id="x1",
+        document={
+            "title": hostile,
+            "body": "Quake news body",
+            "url": "http://example.org/a?utm_source=x",
+            "canonical_url": "http://example.org/a",
+            "source": {"name": "[link=http://evil]Evil[/link]"},
+        },
+        refresh=True,
+    )
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["search", "Quake", *common]) == 0
+    out = capsys.readouterr().out
+    assert "[bold red]Owned[/] click Quake news" in out and "[link=http://evil]" in out
+    assert not any(ch in out for ch in "\x1b\x07\x9b")
+    assert "example.org/a" in out and "utm_source" not in out
+    assert main(["search", "Quake", "--json", *common]) == 0
+    line = capsys.readouterr().out
+    assert not any(ch in line for ch in "\x1b\x07\x9b") and "\\u001b" not in line
+    assert json.loads(line)["title"].startswith("[bold red]Owned[/]")

@@ -1,0 +1,422 @@
+"""``newsbeam status``: what an operator checks first, in one screen.
+
+Read only, from Elasticsearch and the state directory:
+
+- document counts per index behind each alias (``<prefix>-articles``,
+  ``-failures``, ``-feeds``, ``-runs``);
+- the last runs' summaries (``<prefix>-runs``, written by ``run`` /
+  ``reextract``: the same document as ``--summary-json``);
+- feed health (``<prefix>-feeds``, the fields Kibana's feed-health view
+  shows): last poll (``@timestamp``), ``status``, ``new_items``,
+  ``error_streak``, ``last_success``, and the expected next poll: the last
+  poll plus the interval between the two latest runs (the schedule as
+  observed; unknown with fewer than two runs);
+- failures by ``stage`` and ``reason`` (``<prefix>-failures``, one
+  aggregation);
+- the writer lease (``<prefix>-locks``, ``_id`` ``writer``: ``holder.host``,
+  ``holder.pid``, ``holder.command``, ``since``, ``renewed``, ``expires``),
+  "none" when the index or document is missing;
+- the embedded server of this state directory (pid file, answers or not).
+
+Every request is a count, an aggregation with ``size: 0``, or a bounded
+search over small indices (feeds, runs).  On the embedded server, which
+counts by scanning, the articles count is the one the last run recorded at
+its end (``--exact`` counts now), so the answer time does not grow with
+the number of articles (bench/status.py measures it on 100k).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+__all__ = ["FAILURE_FIELDS", "FEED_HEALTH_FIELDS", "collect_status", "count_aliases", "print_status"]
+
+# The fields of the feed health and failures tables; the Kibana feed-health and
+# failures visualizations (config/kibana/) use the same (checked by a test).
+FEED_HEALTH_FIELDS = (
+    "feed.url",
+    "feed.name",
+    "@timestamp",
+    "status",
+    "new_items",
+    "error_streak",
+    "last_success",
+)
+FAILURE_FIELDS = ("stage", "reason")
+FEEDS_SHOWN = 1000  # feed health rows read (a feed list is small; more are counted, not listed)
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def locks_index(prefix: str) -> str:
+    return f"{prefix}-locks"
+
+
+def counts_by_scanning(client) -> bool:
+    """True for the embedded server (noida-db): it answers ``_count`` by
+    scanning the index (about 1.5 s per 100k articles on a loaded 2-core
+    machine, and other requests wait meanwhile), where Elasticsearch answers
+    from index metadata in milliseconds."""
+    info = client.info()
+    return info.get("name") == "noida-db" or info.get("cluster_uuid") == "noida-local"
+
+
+def _counts(
+    client, aliases: list[str], recorded: dict[str, Any] | None, live: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Documents per alias and per concrete index behind it: counted now for
+    the aliases in ``live``, else the count the last run recorded at its end
+    (``source: "last run"``, ``as_of`` its end), so status stays fast on a
+    server that counts by scanning."""
+    from elasticsearch import NotFoundError
+
+    recorded = recorded or {}
+    out: dict[str, dict[str, Any]] = {}
+    for alias in aliases:
+        documents = (recorded.get("counts") or {}).get(alias)
+        if alias not in live and documents is not None:
+            out[alias] = {
+                "documents": documents,
+                "indices": {},
+                "source": "last run",
+                "as_of": recorded.get("finished"),
+            }
+            continue
+        try:
+            indices = sorted(client.indices.get_alias(name=alias))
+        except NotFoundError:
+            indices = []
+        per_index = {name: int(client.count(index=name)["count"]) for name in indices}
+        out[alias] = {"documents": sum(per_index.values()), "indices": per_index, "source": "live"}
+    return out
+
+
+def count_aliases(client, aliases: list[str]) -> dict[str, int]:
+    """Documents behind each alias (for the run summary: what status shows
+    when a live count would be too slow)."""
+    counts = {}
+    for alias in aliases:
+        response = client.count(index=alias, ignore_unavailable=True)
+        counts[alias] = int(response.get("count", 0))
+    return counts
+
+
+def _runs(client, alias: str, size: int) -> list[dict[str, Any]]:
+    response = client.search(
+        index=alias,
+        size=size,
+        sort=[{"@timestamp": {"order": "desc"}}],
+        query={"match_all": {}},
+        ignore_unavailable=True,
+    )
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[str, Any]], int]:
+    response = client.search(
+        index=alias,
+        size=FEEDS_SHOWN,
+        track_total_hits=True,
+        query={"match_all": {}},
+        source=[*FEED_HEALTH_FIELDS, "feed.title", "error"],
+        ignore_unavailable=True,
+    )
+    total = response["hits"]["total"]
+    total = total["value"] if isinstance(total, dict) else int(total or 0)
+    feeds = []
+    for hit in response["hits"]["hits"]:
+        src = hit["_source"]
+        feed = src.get("feed") or {}
+        last = _parse_iso(src.get("@timestamp"))
+        feeds.append(
+            {
+                "url": feed.get("url"),
+                "name": feed.get("name") or feed.get("title"),
+                "last_poll": src.get("@timestamp"),
+                "status": src.get("status"),
+                "new_items": src.get("new_items") or 0,
+                "error_streak": src.get("error_streak") or 0,
+                "last_success": src.get("last_success"),
+                "error": src.get("error"),
+                "next_poll": _iso(last + interval) if last and interval else None,
+            }
+        )
+    # the failing ones first, then by name
+    feeds.sort(key=lambda f: (-(f["error_streak"] or 0), f["name"] or "", f["url"] or ""))
+    return feeds, total
+
+
+def _failures(client, alias: str) -> dict[str, Any]:
+    response = client.search(
+        index=alias,
+        size=0,
+        track_total_hits=True,
+        aggs={
+            "stage": {
+                "terms": {"field": FAILURE_FIELDS[0], "size": 50},
+                "aggs": {"reason": {"terms": {"field": FAILURE_FIELDS[1], "size": 100}}},
+            }
+        },
+        ignore_unavailable=True,
+    )
+    total = response["hits"]["total"]
+    total = total["value"] if isinstance(total, dict) else int(total or 0)
+    rows = []
+    for stage in ((response.get("aggregations") or {}).get("stage") or {}).get("buckets", []):
+        for reason in stage["reason"]["buckets"]:
+            rows.append({"stage": stage["key"], "reason": reason["key"], "count": reason["doc_count"]})
+    rows.sort(key=lambda r: (-r["count"], r["stage"], r["reason"]))
+    return {"total": total, "by_stage_reason": rows}
+
+
+def _lease(client, prefix: str, now: datetime) -> dict[str, Any] | None:
+    from elasticsearch import NotFoundError
+
+    try:
+        found = client.get(index=locks_index(prefix), id="writer")
+    except NotFoundError:  # no index, or no document: nobody holds it
+        return None
+    if not found.get("found", True):
+        return None
+    src = found.get("_source") or {}
+    expires = _parse_iso(src.get("expires"))
+    return {
+        "holder": src.get("holder") or {},
+        "since": src.get("since"),
+        "renewed": src.get("renewed"),
+        "expires": src.get("expires"),
+        "expired": bool(expires and expires <= now),
+    }
+
+
+def embedded_state(settings) -> dict[str, Any]:
+    from newsbeam.connectors.embedded import EmbeddedServer
+
+    server = EmbeddedServer(port=settings.embedded.port, data_dir=settings.embedded.data_dir)
+    recorded = server.recorded()
+    if recorded is not None and recorded[1]:
+        server = EmbeddedServer(port=recorded[1], data_dir=settings.embedded.data_dir)
+    return {
+        "running": recorded is not None,
+        "pid": recorded[0] if recorded else None,
+        "url": server.url,
+        "answers": server.answers() if recorded is not None else False,
+        "data_dir": str(recorded[2] if recorded and recorded[2] else server.data_dir),
+        "used": (settings.elasticsearch.url or "").rstrip("/") == server.url,
+    }
+
+
+def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
+    starts = [s for s in (_parse_iso(r.get("started")) for r in runs) if s]
+    if len(starts) < 2:
+        return None
+    gap = starts[0] - starts[1]
+    return gap if gap.total_seconds() > 0 else None
+
+
+def collect_status(
+    client, settings, runs: int = 5, now: datetime | None = None, exact: bool = False
+) -> dict[str, Any]:
+    """``exact``: count every index now, even on a server that counts by
+    scanning (see ``counts_by_scanning``)."""
+    """Everything ``newsbeam status`` shows, as one JSON-able dict."""
+    started = time.monotonic()
+    es = settings.elasticsearch
+    now = now or datetime.now(timezone.utc)
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *a):
+        t0 = time.monotonic()
+        try:
+            return fn(*a)
+        finally:
+            timings[name] = round((time.monotonic() - t0) * 1000, 1)
+
+    last_runs = timed("runs", _runs, client, es.runs_alias, runs)
+    interval = _interval(last_runs)
+    feeds, feeds_total = timed("feeds", _feeds, client, es.feeds_alias, interval)
+    aliases = [es.articles_alias, es.failures_alias, es.feeds_alias, es.runs_alias]
+    live = set(aliases)
+    if not exact and timed("info", counts_by_scanning, client):
+        live.discard(es.articles_alias)  # the one index that grows without bound
+    status = {
+        "at": _iso(now),
+        "index_prefix": es.index_prefix,
+        "indices": timed("indices", _counts, client, aliases, last_runs[0] if last_runs else None, live),
+        "runs": last_runs,
+        "poll_interval_seconds": interval.total_seconds() if interval else None,
+        "feeds": feeds,
+        "feeds_total": feeds_total,
+        "failures": timed("failures", _failures, client, es.failures_alias),
+        "lease": timed("lease", _lease, client, es.index_prefix, now),
+    }
+    status["timings_ms"] = timings
+    status["seconds"] = round(time.monotonic() - started, 3)
+    return status
+
+
+def _short(value: Any) -> str:
+    from newsbeam.pipeline.search import clean_text
+
+    text = clean_text(value)
+    return text[:19].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" else text
+
+
+def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, console, where: str) -> None:
+    """Tables on ``console``; every string from Elasticsearch is cleaned and
+    printed as Text (feed names and errors come from the network)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from newsbeam.pipeline.search import clean_text
+
+    def row(*values):
+        return [Text(clean_text(v) if not isinstance(v, Text) else v.plain) for v in values]
+
+    console.print(Text(f"newsbeam status of {where}, prefix {status['index_prefix']} ({status['at']})"))
+    indices = Table(title="documents", title_justify="left")
+    for column in ("alias", "documents", "indices"):
+        indices.add_column(column, justify="right" if column == "documents" else "left")
+    for alias, info in status["indices"].items():
+        if info["source"] == "live":
+            behind = ", ".join(f"{name}: {count}" for name, count in sorted(info["indices"].items()))
+        else:
+            behind = f"{info['source']}" + (f" ({_short(info['as_of'])})" if info.get("as_of") else "")
+        documents = "?" if info["documents"] is None else str(info["documents"])
+        indices.add_row(*row(alias, documents, behind))
+    console.print(indices)
+
+    runs = Table(title="last runs", title_justify="left")
+    for column in ("started", "command", "seconds", "feeds", "new", "indexed", "failures", "dead letters"):
+        runs.add_column(column)
+    for run in status["runs"]:
+        polled = run.get("feeds") or {}
+        runs.add_row(
+            *row(
+                _short(run.get("started")),
+                run.get("command", ""),
+                f"{run.get('seconds', 0):.1f}",
+                f"{polled.get('polled', 0)} ({polled.get('failed', 0)} failed)",
+                str((run.get("entries") or {}).get("new", 0)),
+                str((run.get("documents") or {}).get("indexed", 0)),
+                str((run.get("failures") or {}).get("written", 0)),
+                str(run.get("dead_letters", 0)),
+            )
+        )
+    console.print(runs if status["runs"] else Text("last runs: none recorded yet"))
+
+    feeds = Table(title=f"feed health ({status['feeds_total']} feeds)", title_justify="left")
+    for column in ("feed", "last poll", "status", "new items", "error streak", "next poll"):
+        feeds.add_column(column, overflow="fold")
+    for feed in status["feeds"]:
+        feeds.add_row(
+            *row(
+                feed["name"] or feed["url"],
+                _short(feed["last_poll"]),
+                feed["status"],
+                str(feed["new_items"]),
+                str(feed["error_streak"]),
+                _short(feed["next_poll"]) or "unknown",
+            )
+        )
+    console.print(feeds if status["feeds"] else Text("feed health: no feed polled yet"))
+
+    failures = Table(title=f"failures ({status['failures']['total']})", title_justify="left")
+    for column in ("stage", "reason", "count"):
+        failures.add_column(column)
+    for item in status["failures"]["by_stage_reason"]:
+        failures.add_row(*row(item["stage"], item["reason"], str(item["count"])))
+    console.print(failures if status["failures"]["by_stage_reason"] else Text("failures: none"))
+
+    lease = status["lease"]
+    if lease is None:
+        console.print(Text("writer lease: none"))
+    else:
+        holder = lease["holder"]
+        state = "EXPIRED" if lease["expired"] else "held"
+        console.print(
+            Text(
+                clean_text(
+                    f"writer lease: {state} by {holder.get('command')} (pid {holder.get('pid')} on "
+                    f"{holder.get('host')}) since {lease['since']}, renewed {lease['renewed']}, "
+                    f"expires {lease['expires']}"
+                )
+            )
+        )
+    if embedded is not None:
+        if embedded["running"]:
+            state = "answering" if embedded["answers"] else "NOT answering"
+            text = f"embedded server: running (pid {embedded['pid']}), {state} at {embedded['url']}"
+        else:
+            text = "embedded server: not running"
+        if embedded["running"] and not embedded["used"]:
+            text += " (not the cluster shown above)"
+        console.print(Text(text + f"; data {embedded['data_dir']}"))
+
+
+def run_status(args, load_settings, usage_error) -> int:
+    """``newsbeam status``: 0 when Elasticsearch answered, 1 when not (the
+    embedded server's state is still shown)."""
+    import json
+
+    from elasticsearch import ApiError, TransportError
+    from rich.console import Console
+
+    from newsbeam.connectors.es import EsUnavailable, connect, describe, ping
+
+    if not 1 <= args.runs <= 100:
+        raise usage_error(f"--runs: expected a number from 1 to 100, got {args.runs}")
+    settings = load_settings(args)
+    embedded = embedded_state(settings)
+    es = settings.elasticsearch
+    client = connect(es, max_retries=0, request_timeout=10)
+    error = None
+    status = None
+    try:
+        ping(client, es)
+        status = collect_status(client, settings, runs=args.runs, exact=args.exact)
+    except EsUnavailable as exc:
+        error = str(exc)
+    except (ApiError, TransportError) as exc:
+        error = f"Elasticsearch at {describe(es)} refused a status request ({type(exc).__name__})"
+    finally:
+        client.close()
+    if args.json:
+        print(
+            json.dumps(
+                {"elasticsearch": describe(es), **(status or {}), "embedded": embedded, "error": error}
+            )
+        )
+    else:
+        console = Console(highlight=False, soft_wrap=False)
+        if status is not None:
+            print_status(status, embedded, console, describe(es))
+        else:
+            print_status_unavailable(embedded, console)
+    if error:
+        Console(stderr=True, highlight=False).print(f"newsbeam: {error}", markup=False)
+        return 1
+    return 0
+
+
+def print_status_unavailable(embedded: dict[str, Any], console) -> None:
+    from rich.text import Text
+
+    if embedded["running"]:
+        console.print(Text(f"embedded server: running (pid {embedded['pid']}) at {embedded['url']}"))
+    else:
+        console.print(Text("embedded server: not running (start it with: newsbeam es start)"))

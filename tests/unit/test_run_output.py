@@ -1,0 +1,131 @@
+"""Run output helpers: JSON log lines, the live progress view, the summary document."""
+
+import io
+import json
+import logging
+import time
+
+from rich.console import Console
+
+from newsbeam.config.settings import load_settings
+from newsbeam.pipeline.live import LiveProgress
+from newsbeam.pipeline.logs import JsonFormatter
+from newsbeam.pipeline.report import per_feed, reconcile, summary_document
+from newsbeam.pipeline.run import RunSummary
+
+
+def test_json_log_line_masks_credentials_and_keeps_one_line():
+    record = logging.LogRecord(
+        "newsbeam.x",
+        logging.WARNING,
+        __file__,
+        1,
+        "cannot reach %s\nsecond line",
+        ("http://u:pw@h:9200",),
+        None,
+    )
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING" and entry["logger"] == "newsbeam.x"
+    assert "pw" not in entry["message"] and "http://h:9200" in entry["message"]
+    assert entry["@timestamp"].endswith("Z")
+
+
+def test_json_log_error_without_traceback_unless_verbose():
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        import sys
+
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("n", logging.ERROR, __file__, 1, "failed", (), exc_info)
+    assert json.loads(JsonFormatter().format(record))["error"] == "ValueError: bad value"
+    assert "traceback" not in json.loads(JsonFormatter().format(record))
+    assert "Traceback" in json.loads(JsonFormatter(tracebacks=True).format(record))["traceback"]
+
+
+def _summary(counters):
+    return RunSummary(counters=counters, failures_by_reason={"fetch:http_404": 1}, seconds=2.0)
+
+
+def test_summary_document_from_counters_and_per_feed_reconciliation():
+    feed = "http://a.example/feed.xml"
+    counters = {
+        "news.feeds/polled": 1,
+        "news.known/new": 4,
+        "news.fetch/fetched": 3,
+        "news.fetch/failed_http_404": 1,
+        "news.extract/articles": 3,
+        "news.run/articles_indexed": 3,
+        f"news.feed/new|{feed}": 4,
+        f"news.feed/indexed|{feed}": 2,
+        f"news.feed/failed|{feed}": 1,
+        f"news.feed/refused|{feed}": 1,
+    }
+    settings = load_settings(overrides={"feeds": [{"url": feed}]})
+    doc = summary_document(_summary(counters), settings)
+    assert doc["pages"] == {"fetched": 3, "failed": {"http_404": 1}}
+    assert doc["articles_per_second"] == 1.5
+    assert doc["per_feed"] == [
+        {"url": feed, "new": 4, "indexed": 2, "failed": 1, "refused": 1, "unwritten": 0, "merged": 0}
+    ]
+    assert reconcile(doc) == []
+    # more accounted for than new: reported, not hidden
+    counters[f"news.feed/indexed|{feed}"] = 5
+    assert per_feed(counters)[feed]["merged"] == 0
+    assert reconcile(summary_document(_summary(counters), settings)) != []
+
+
+def test_live_progress_draws_only_on_a_terminal_and_stops(monkeypatch):
+    import newsbeam.pipeline.live as live
+
+    monkeypatch.setattr(live, "progress_counts", lambda client, settings, since: {"articles indexed": 7})
+    settings = load_settings(overrides={"elasticsearch": {"url": "http://127.0.0.1:9"}})
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    with LiveProgress(settings, console, interval=0.05):
+        time.sleep(0.5)
+    assert "articles indexed" in out.getvalue()
+
+    plain = io.StringIO()
+    with LiveProgress(settings, Console(file=plain, force_terminal=False), interval=0.05):
+        time.sleep(0.1)
+    assert plain.getvalue() == ""
+    quiet = io.StringIO()
+    with LiveProgress(settings, Console(file=quiet, force_terminal=True), enabled=False, interval=0.05):
+        time.sleep(0.1)
+    assert quiet.getvalue() == ""
+
+
+def test_a_failed_run_still_writes_its_summary_then_fails(tmp_path, capsys):
+    import argparse
+
+    import pytest
+
+    from newsbeam.pipeline.report import run_with_report
+    from newsbeam.pipeline.run import RunFailed
+
+    settings = load_settings(overrides={"elasticsearch": {"url": "http://127.0.0.1:9"}})
+    summary = _summary({"news.run/dead_letters": 3, "news.known/new": 3})
+    out = tmp_path / "s.json"
+    args = argparse.Namespace(quiet=False, summary_json=str(out))
+
+    def runner():
+        raise RunFailed("3 documents could not be written", summary)
+
+    with pytest.raises(RunFailed, match="3 documents"):
+        run_with_report(args, settings, runner)
+    document = json.loads(out.read_text())
+    assert document["status"] == "failed" and document["dead_letters"] == 3
+    assert "new entries" in capsys.readouterr().out
+
+
+def test_summary_line_for_stream_cycles():
+    from newsbeam.pipeline.report import summary_line
+
+    settings = load_settings(overrides={"feeds": [{"url": "http://a.example/f.xml"}]})
+    counters = {"news.feeds/polled": 2, "news.known/new": 5, "news.run/articles_indexed": 4}
+    line = summary_line(summary_document(_summary(counters), settings, command="stream"))
+    assert line.startswith("stream: 2 feeds polled") and "5 new, 4 articles indexed" in line
+    assert "\n" not in line

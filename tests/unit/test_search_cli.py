@@ -1,0 +1,105 @@
+"""``newsbeam search``: pure parts (filters, request body, cleaning) and bad flags."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from newsbeam.pipeline.cli import main
+from newsbeam.pipeline.search import SearchFilters, build_search_body, clean_text, parse_time
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("plain title", "plain title"),
+        ("\x1b[31mred\x1b[0m", "red"),
+        ("a\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\b", "alinkb"),
+        ("bell\x07 and \x9b31m8-bit", "bell and 8-bit"),
+        ("two\nlines\tand\r\nmore", "two lines and more"),
+        ("[bold]markup stays text[/bold]", "[bold]markup stays text[/bold]"),
+        ("nul\x00 del\x7f c1\x85", "nul del c1"),
+    ],
+)
+def test_clean_text(raw, clean):
+    assert clean_text(raw) == clean
+
+
+def test_parse_time_forms():
+    now = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
+    assert parse_time("2024-05-01", "--since") == "2024-05-01T00:00:00Z"
+    assert parse_time("2024-05-01T08:30:00+02:00", "--since") == "2024-05-01T06:30:00Z"
+    assert parse_time("7d", "--since", now) == "2024-05-03T12:00:00Z"
+    assert parse_time("90m", "--since", now) == "2024-05-10T10:30:00Z"
+    with pytest.raises(ValueError, match="--until"):
+        parse_time("last tuesday", "--until")
+
+
+def test_filters_become_filter_clauses_and_story_sorts_earliest_first():
+    body = build_search_body(
+        None,
+        SearchFilters(outlets=("Globe",), languages=("en",), story="abc", since="2024-01-01T00:00:00Z"),
+    )
+    clauses = body["query"]["bool"]["filter"]
+    assert {"term": {"story.cluster_id": "abc"}} in clauses
+    assert {"terms": {"language": ["en"]}} in clauses
+    assert {"range": {"published": {"gte": "2024-01-01T00:00:00Z"}}} in clauses
+    assert body["sort"][0] == {"published": {"order": "asc", "missing": "_last"}}
+    assert "highlight" not in body
+    ranked = build_search_body("quake", SearchFilters())
+    assert "sort" not in ranked and "highlight" in ranked
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--since", "yesterday"], "--since"),
+        (["--until", "2024-13-45"], "--until"),
+        (["--since", "2024-05-02", "--until", "2024-05-01"], "is after --until"),
+        (["--lang", "english"], "--lang"),
+        (["--story", " "], "--story"),
+        (["--outlet", ""], "--outlet"),
+        ([], "give QUERY, a filter"),
+    ],
+)
+def test_bad_filter_values_exit_2_naming_the_flag(flags, message, capsys):
+    # No server is needed: values are checked before connecting.
+    assert main(["search", *flags, "--es-url", "http://127.0.0.1:9"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_search_help_lists_filters(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--outlet", "--since", "--until", "--entity", "--place", "--agency", "--lang", "--story"):
+        assert flag in out
+
+
+def test_table_keeps_a_long_url_on_one_line_at_160_columns():
+    import io
+
+    from rich.console import Console
+
+    from newsbeam.pipeline.search import format_hits
+
+    url = "https://www.example-news-outlet.com/world/2024/05/01/" + "a-very-long-slug-" * 8 + "story.html"
+    hits = [
+        {
+            "title": "A title long enough to need wrapping in a narrow column " * 2,
+            "source": "Example Outlet",
+            "published": "2024-05-01T08:00:00Z",
+            "url": url + "?utm_source=rss",
+            "canonical_url": url,
+            "_passage_marked": "the \ue000matched\ue001 words",
+        }
+    ]
+    out = io.StringIO()
+    format_hits(hits, Console(file=out, width=160), total=1)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 160
+    assert len([line for line in lines if "example-news-outlet.com" in line]) == 1
+    assert "utm_source" not in out.getvalue()
+    assert "1 matching article" in out.getvalue()
+    empty = io.StringIO()
+    format_hits([], Console(file=empty, width=160), total=0)
+    assert empty.getvalue().strip() == "no articles match"
