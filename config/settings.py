@@ -147,6 +147,18 @@ class NerSettings(_Section):
     chunk_chars: int = Field(default=20_000, ge=1000)
 
 
+class StreamSettings(_Section):
+    """``newsbeam stream``: per-feed scheduling (pipeline/stream.py)."""
+
+    poll_interval: float = Field(default=300, ge=1, le=86_400)
+    max_hint: float = Field(default=3600, ge=1, le=7 * 86_400)
+    max_backoff: float = Field(default=3600, ge=1, le=7 * 86_400)
+    disable_after: int = Field(default=10, ge=1, le=10_000)
+    reprobe_interval: float = Field(default=6 * 3600, ge=1, le=30 * 86_400)
+    stop_timeout: float = Field(default=300, gt=0, le=86_400)
+    lease_ttl: float = Field(default=60, ge=3, le=3600)
+
+
 class Settings(_Section):
     feeds: tuple[FeedSpec, ...] = ()
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
@@ -157,6 +169,7 @@ class Settings(_Section):
     archive: ArchiveSettings = ArchiveSettings()
     dedup: DedupSettings = DedupSettings()
     ner: NerSettings = NerSettings()
+    stream: StreamSettings = StreamSettings()
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:

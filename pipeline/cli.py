@@ -90,7 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow fetching private and loopback addresses (never link-local)",
     )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="take over the writer lease of another run or stream (only when it is known to be gone)",
+    )
     run.set_defaults(func=_cmd_run, beam_args=True)
+    _add_stream_parser(sub)
 
     reextract = sub.add_parser(
         "reextract",
@@ -273,8 +279,67 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
         f"at {_where(settings)}"
     )
-    summary = run_batch(settings, options)
+    summary = run_batch(settings, options, force=args.force)
     print_summary(summary, settings, _console())
+    return 0
+
+
+# -- stream (pipeline/stream.py) ----------------------------------------------
+
+
+def _add_stream_parser(sub) -> None:
+    stream = sub.add_parser(
+        "stream",
+        help="poll each feed on its own schedule and index new articles as they appear, until stopped",
+        description="A long-running process: polls each feed every --poll-interval seconds (longer when "
+        "the feed asks for it with <ttl>, sy:updatePeriod, Cache-Control, Expires or Retry-After; backing "
+        "off while it fails) and runs the same stages as run over the feeds that are due. State lives in "
+        "the feeds index, so a restart resumes. SIGINT/SIGTERM finishes the cycle in flight and exits 0; "
+        "a second signal exits at once. Beam pipeline options may follow, as for run.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(stream)
+    stream.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between two polls of a feed (default: stream.poll_interval, 300)",
+    )
+    stream.add_argument(
+        "--allow-private-hosts",
+        action="store_true",
+        help="allow fetching private and loopback addresses (never link-local)",
+    )
+    stream.add_argument(
+        "--force",
+        action="store_true",
+        help="take over the writer lease of another run or stream (only when it is known to be gone)",
+    )
+    stream.set_defaults(func=_cmd_stream, beam_args=True)
+
+
+def _cmd_stream(args, beam_args: list[str]) -> int:
+    from newsbeam.pipeline.options import beam_options
+    from newsbeam.pipeline.stream import StopSignal, run_stream
+
+    if args.poll_interval is not None and not 1 <= args.poll_interval <= 86_400:
+        raise UsageError(f"--poll-interval: expected 1 to 86400 seconds, got {args.poll_interval:g}")
+    extra = {"stream": {"poll_interval": args.poll_interval}} if args.poll_interval is not None else None
+    settings = _settings(args, extra)
+    if not settings.feeds:
+        raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
+    options = beam_options(beam_args)
+    _console(stderr=True).print(
+        f"newsbeam: streaming {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} at "
+        f"{_where(settings)}, polling every {settings.stream.poll_interval:g} s; stop with Ctrl-C or SIGTERM"
+    )
+    stop = StopSignal(settings.stream.stop_timeout).install()
+    try:
+        cycles = run_stream(settings, options, force=args.force, stop=stop)
+    finally:
+        stop.uninstall()
+    _console(stderr=True).print(f"newsbeam: stream stopped after {cycles} cycles")
     return 0
 
 
@@ -295,7 +360,7 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             )
     options = beam_options(beam_args)
     _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
-    summary = run_batch(settings, options, builder=build_reextract_pipeline)
+    summary = run_batch(settings, options, builder=build_reextract_pipeline, command="reextract")
     print_summary(summary, settings, _console())
     return 0
 

@@ -157,24 +157,54 @@ def _refresh(es) -> None:
         client.close()
 
 
-def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
+def run_batch(
+    settings: Settings,
+    pipeline_options,
+    builder=build_pipeline,
+    *,
+    lease=None,
+    force: bool = False,
+    command: str = "run",
+) -> RunSummary:
     """Run the batch pipeline once over ``settings.feeds`` (or another graph
-    built by ``builder``, e.g. ``build_reextract_pipeline``)."""
+    built by ``builder``, e.g. ``build_reextract_pipeline``).
+
+    The run holds the writer lease of its index prefix (connectors/lease.py)
+    from before the dead letters are replayed until it ends; ``lease``: one
+    the caller already holds (``newsbeam stream``); ``force``: take over a
+    lease another writer holds."""
+    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+
     started = time.monotonic()
     settings = resolve_models(settings)
     folder = dead_letter_dir(settings)
     es = settings.elasticsearch
     client = connect(es)
+    own_lease = None
     try:
         try:
             ping(client, es)
         except EsUnavailable as exc:
             raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
         setup_indices(client, es.index_prefix)
+        if lease is None:
+            try:
+                own_lease = acquire_lease(
+                    client, es.index_prefix, command, force=force, ttl=settings.stream.lease_ttl
+                ).start_renewing()
+            except LeaseHeld as exc:
+                raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
         replayed = replay_dead_letters(client, settings)
         validators = feed_validators(client, es.feeds_alias)
+        return _run_graph(settings, pipeline_options, builder, folder, validators, replayed, started)
     finally:
+        if own_lease is not None:
+            own_lease.release()
         client.close()
+
+
+def _run_graph(settings, pipeline_options, builder, folder, validators, replayed, started) -> RunSummary:
+    es = settings.elasticsearch
     # The sink itself writes what it could not send, so it survives a failing pipeline.
     es = es.model_copy(update={"dead_letter_dir": str(folder)})
     settings = settings.model_copy(update={"elasticsearch": es})
