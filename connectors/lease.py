@@ -264,5 +264,6 @@ def acquire_lease(
         return Lease(client, index, doc, response["_seq_no"], response["_primary_term"], ttl)
     current = client.get(index=index, id=LEASE_ID)
     raise LeaseHeld(
-        f"another writer holds the lease on the {index_prefix}-* indices: {describe_holder(current['_source'])}"
+        f"another writer holds the lease on the {index_prefix}-* indices: "
+        f"{describe_holder(current['_source'])}"
     )

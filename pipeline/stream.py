@@ -183,7 +183,8 @@ class StopSignal:
             self._exit_now(128 + signum)
             return
         _LOG.warning(
-            "%s: finishing the cycle in flight (at most %.0f s), then stopping; send it again to stop at once",
+            "%s: finishing the cycle in flight (at most %.0f s), then stopping; "
+            "send it again to stop at once",
             name,
             self._timeout,
         )
