@@ -18,11 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["LiveSite"]
 
-_WORDS = (
-    "council harbour budget minister river storm vote bridge school court hospital market railway "
-    "energy festival museum police election farmers drought port factory union airport treaty "
-    "province mayor senate coast island forest mine"
-).split()
+_WORDS = [
+    *("council", "harbour", "budget", "minister", "river", "storm", "vote", "bridge", "school", "court"),
+    *("hospital", "market", "railway", "energy", "festival", "museum", "police", "election", "farmers"),
+    *("drought", "port", "factory", "union", "airport", "treaty", "province", "mayor", "senate", "coast"),
+]
 
 
 def _story_text(story: int) -> str:
