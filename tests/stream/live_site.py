@@ -46,6 +46,7 @@ class LiveSite:
         self.copy_every = copy_every  # every n-th item is a copy of an earlier story (0: none)
         self.items: list[dict] = []  # {n, story, published}
         self.appeared: dict[str, float] = {}  # page URL → time.time() it entered the feed
+        self.served: list[str] = []  # paths of the pages served, in order
         self._lock = threading.Lock()
         site = self
 
@@ -63,6 +64,7 @@ class LiveSite:
                     except (ValueError, IndexError):
                         self.send_error(404)
                         return
+                    site.served.append(self.path)
                     if site.page_delay:
                         time.sleep(site.page_delay)
                     body, ctype = site._page(item).encode(), "text/html; charset=utf-8"
