@@ -295,7 +295,8 @@ def _add_stream_parser(sub) -> None:
         "the feed asks for it with <ttl>, sy:updatePeriod, Cache-Control, Expires or Retry-After; backing "
         "off while it fails) and runs the same stages as run over the feeds that are due. State lives in "
         "the feeds index, so a restart resumes. SIGINT/SIGTERM finishes the cycle in flight and exits 0; "
-        "a second signal exits at once. Beam pipeline options may follow, as for run.",
+        "a second signal exits at once. Beam pipeline options may follow, as for run; with --streaming "
+        "(Flink, Dataflow) the unbounded graph is submitted instead of local cycles.",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -330,12 +331,30 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
     if not settings.feeds:
         raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
     options = beam_options(beam_args)
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    standard = options.view_as(StandardOptions)
+    if standard.streaming and (standard.runner or "DirectRunner") in (
+        "DirectRunner",
+        "BundleBasedDirectRunner",
+    ):
+        raise UsageError(
+            "--streaming: the unbounded graph needs a runner that streams (--runner FlinkRunner, "
+            "DataflowRunner, ...); the local runners cannot run it. Without --streaming, newsbeam stream "
+            "runs local cycles."
+        )
     _console(stderr=True).print(
         f"newsbeam: streaming {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} at "
         f"{_where(settings)}, polling every {settings.stream.poll_interval:g} s; stop with Ctrl-C or SIGTERM"
     )
     stop = StopSignal(settings.stream.stop_timeout).install()
     try:
+        if standard.streaming:  # the unbounded graph, for runners that stream
+            from newsbeam.pipeline.stream import run_unbounded
+
+            state = run_unbounded(settings, options, force=args.force, stop=stop)
+            _console(stderr=True).print(f"newsbeam: streaming job ended: {state}")
+            return 0
         cycles = run_stream(settings, options, force=args.force, stop=stop)
     finally:
         stop.uninstall()

@@ -332,3 +332,125 @@ def _cycle(settings: Settings, pipeline_options, lease, due: list[FeedSpec], num
         _LOG.warning("cycle %d: %s", number, exc)
         return CycleReport(number, len(due), None, str(exc))
     return CycleReport(number, len(due), summary)
+
+
+# -- the unbounded graph (streaming runners) -----------------------------------
+
+
+def build_stream_pipeline(
+    p,
+    settings: Settings,
+    feed_validators=None,
+    *,
+    window_seconds: float = 60.0,
+    start: float | None = None,
+    stop: float | None = None,
+    ticks=None,
+):
+    """The unbounded graph for runners that stream (Flink, Dataflow, ...)::
+
+        PeriodicImpulse(poll interval) ─► every feed ─► ReadFeeds ─► FixedWindows(window)
+            ─► CanonicalizeUrls ─► SkipKnown ─► FetchPages ─► extract, cluster, tag ─► sink (timer)
+
+    Each impulse polls every feed; SkipKnown keeps what earlier windows
+    indexed out, story resolution runs once per window, and the sink sends
+    a batch after ``max_buffer_seconds`` even when nothing else arrives.
+    Feed health is written per window.  ``start``/``stop`` (epoch seconds)
+    bound the impulse; a streaming runner runs it forever.  ``ticks``: another
+    source of poll ticks (a test's ``TestStream``: the local runners cannot run
+    PeriodicImpulse together with the sink's processing-time timer).
+    Validators are those read when the job starts: a conditional GET saves
+    bandwidth until the feed first changes, SkipKnown does the rest."""
+    import apache_beam as beam
+    from apache_beam.transforms import window
+    from apache_beam.transforms.periodicsequence import PeriodicImpulse
+
+    from newsbeam.connectors.feed_health import WriteFeedHealth
+    from newsbeam.connectors.feeds import ReadFeeds
+    from newsbeam.connectors.fetch import FetchPages
+    from newsbeam.connectors.known import SkipKnown
+    from newsbeam.pipeline.build import _extract_and_index
+    from newsbeam.transforms.urls import CanonicalizeUrls
+
+    es = settings.elasticsearch
+    feeds = list(settings.feeds)
+    feed_order = {feed.url: i for i, feed in enumerate(feeds)}
+    impulse = ticks or PeriodicImpulse(
+        start_timestamp=start if start is not None else time.time(),
+        stop_timestamp=stop if stop is not None else float(2**62),
+        fire_interval=settings.stream.poll_interval,
+    )
+    polled = (
+        p
+        | "Impulse" >> impulse
+        | "EveryFeed" >> beam.FlatMap(lambda _tick: feeds)
+        | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    )
+    windowing = window.FixedWindows(window_seconds)
+    entries = (
+        polled.entries
+        | "Window" >> beam.WindowInto(windowing)
+        | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
+    )
+    new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
+    fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
+    entry_failures = (
+        polled.failed
+        | "WindowFailures" >> beam.WindowInto(windowing)
+        | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
+    )
+    built = _extract_and_index(fetched.pages, settings, feed_order, [entry_failures, fetched.failed])
+    statuses = polled.status | "WindowStatus" >> beam.WindowInto(windowing)
+    _ = (statuses, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
+    return built
+
+
+def run_unbounded(
+    settings: Settings, pipeline_options, *, force: bool = False, stop: StopSignal | None = None
+):
+    """Submit the unbounded graph (``--streaming`` on a runner that streams) and
+    hold the writer lease while the job runs; a stop signal cancels the job
+    (drain it from the runner's own tools to finish in-flight windows)."""
+    import apache_beam as beam
+    from apache_beam.runners.runner import PipelineState
+
+    from newsbeam.connectors.es import EsUnavailable, connect, ping, setup_indices
+    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+    from newsbeam.pipeline.run import dead_letter_dir, feed_validators, replay_dead_letters, resolve_models
+
+    settings = resolve_models(settings)
+    es = settings.elasticsearch
+    stop = stop or StopSignal(settings.stream.stop_timeout)
+    client = connect(es)
+    try:
+        try:
+            ping(client, es)
+        except EsUnavailable as exc:
+            raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+        setup_indices(client, es.index_prefix)
+        try:
+            lease = acquire_lease(
+                client, es.index_prefix, "stream", force=force, ttl=settings.stream.lease_ttl
+            )
+        except LeaseHeld as exc:
+            raise RunFailed(str(exc)) from None
+        lease.start_renewing()
+        try:
+            replay_dead_letters(client, settings)
+            validators = feed_validators(client, es.feeds_alias)
+            es = es.model_copy(update={"dead_letter_dir": str(dead_letter_dir(settings))})
+            settings = settings.model_copy(update={"elasticsearch": es})
+            p = beam.Pipeline(options=pipeline_options)
+            build_stream_pipeline(p, settings, validators)
+            result = p.run()
+            while result.state not in PipelineState.TERMINAL_STATES:
+                if stop.requested or lease.lost:
+                    _LOG.warning("cancelling the streaming job (%s)", lease.lost or "stop signal")
+                    result.cancel()
+                    break
+                result.wait_until_finish(duration=2000)
+            return result.state
+        finally:
+            lease.release()
+    finally:
+        client.close()
