@@ -49,6 +49,7 @@ from newsbeam.pipeline.run import RunFailed, RunSummary, run_batch
 __all__ = ["StopSignal", "due_feeds", "next_interval", "next_poll", "run_stream"]
 
 _LOG = logging.getLogger(__name__)
+_MAX_UNEXPECTED = 10  # unclassified cycle failures in a row before the stream gives up (exit 1)
 
 
 # -- schedule (pure) -----------------------------------------------------------
@@ -218,6 +219,7 @@ class CycleReport:
     feeds: int
     summary: RunSummary | None
     error: str | None = None
+    unexpected: bool = False  # failed with an exception run_batch did not classify
 
 
 def _cycle_line(report: CycleReport) -> str:
@@ -287,6 +289,7 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
     alias = settings.elasticsearch.feeds_alias
     cycles = 0
     es_pause = 0.0  # grows while Elasticsearch fails, so a down cluster is not hammered
+    unexpected = 0
     while not stop.requested:
         if lease.lost:
             raise RunFailed(f"{lease.lost}; the stream stopped writing")
@@ -312,10 +315,14 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
             except (ApiError, TransportError) as exc:
                 _LOG.warning("could not record the next polls (%s)", type(exc).__name__)
             if report.summary is None:
+                # A cluster that answers errors heals; a bug repeats: give up after a few in a row.
+                unexpected = unexpected + 1 if report.unexpected else 0
+                if unexpected >= _MAX_UNEXPECTED:
+                    raise RunFailed(f"{unexpected} cycles in a row failed; the last: {report.error}")
                 es_pause = min(max(es_pause * 2, 5.0), config.poll_interval)
                 stop.wait(es_pause)
             else:
-                es_pause = 0.0
+                es_pause, unexpected = 0.0, 0
             if max_cycles is not None and cycles >= max_cycles:
                 break
         upcoming = [next_poll(docs.get(feed.url), config) for feed in settings.feeds]
@@ -331,6 +338,10 @@ def _cycle(settings: Settings, pipeline_options, lease, due: list[FeedSpec], num
     except RunFailed as exc:
         _LOG.warning("cycle %d: %s", number, exc)
         return CycleReport(number, len(due), None, str(exc))
+    except Exception as exc:  # e.g. Elasticsearch answering 503 to the feed health writes
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        _LOG.warning("cycle %d failed: %s: %s", number, type(exc).__name__, first)
+        return CycleReport(number, len(due), None, f"{type(exc).__name__}: {first}", unexpected=True)
     return CycleReport(number, len(due), summary)
 
 

@@ -117,14 +117,11 @@ def test_stream_indexes_items_as_they_appear_and_resumes(es_settings, es_client,
             update={"stream": settings.stream.model_copy(update={"poll_interval": 3600})}
         )
         stop = StopSignal(timeout=60)
-        waited = []
 
         def clock():
             import time
 
-            waited.append(1)
-            if len(waited) > 3:
-                stop.request()
+            stop.request()  # one pass over the schedule, then stop
             return time.time()
 
         assert run_stream(later, beam_options([]), stop=stop, clock=clock) == 0
@@ -132,3 +129,39 @@ def test_stream_indexes_items_as_they_appear_and_resumes(es_settings, es_client,
         from newsbeam.connectors.lease import LEASE_ID, lease_index
 
         assert not es_client.exists(index=lease_index(es_settings.index_prefix), id=LEASE_ID)
+
+
+@pytest.mark.es
+def test_elasticsearch_answering_503_mid_stream_loses_and_duplicates_nothing(
+    es_settings, es_client, tmp_path
+):
+    """Every bulk request answered 503 for a while (one whole cycle): the cycle
+    fails, its documents wait as dead letters, and a later cycle writes them."""
+    from newsbeam.pipeline.options import beam_options
+    from tests.faults.proxy import FaultProxy, WholeRequest
+
+    with LiveSite() as site, FaultProxy(es_settings.url) as proxy:
+        site.add(3)
+        proxied = es_settings.model_copy(update={"url": proxy.url, "max_retries": 1})
+        settings = _settings(site, proxied, tmp_path)
+        settings = settings.model_copy(
+            update={"elasticsearch": settings.elasticsearch.model_copy(update={"max_retries": 1})}
+        )
+        stop = StopSignal(timeout=60)
+        reports = []
+
+        def on_cycle(report):
+            reports.append(report)
+            if len(reports) == 1:
+                site.add(3)
+                proxy.add(WholeRequest(503, times=8))  # the bulk requests of the next cycle
+            indexed = _indexed(es_client, es_settings.articles_alias)
+            if len(indexed) >= 6 or len(reports) >= 8:
+                stop.request()
+
+        run_stream(settings, beam_options([]), stop=stop, on_cycle=on_cycle)
+    assert reports[0].summary is not None
+    assert any(r.summary is None for r in reports[1:]), "the outage did not fail a cycle"
+    docs = _indexed(es_client, es_settings.articles_alias)
+    assert sorted(docs) == sorted(site.url(n) for n in range(6))  # once each, none lost
+    assert not list((tmp_path / "dead").rglob("*.jsonl"))  # every dead letter was sent
