@@ -139,7 +139,7 @@ def soak(
                 if time.monotonic() >= next_sample:
                     pids = {"stream": [stream.pid], "workers": descendants(stream.pid)}
                     if es_pid:
-                        pids["elasticsearch"] = [es_pid]
+                        pids["elasticsearch"] = [es_pid, *descendants(es_pid)]
                     sample = {
                         "minute": round((time.monotonic() - started) / 60, 1),
                         **{name: sum(rss_kb(p) for p in group) for name, group in pids.items()},
