@@ -35,6 +35,11 @@ _LOG = logging.getLogger(__name__)
 LEASE_ID = "writer"
 DEFAULT_TTL = 60.0
 
+# Lease indices held by Lease objects of this process, so a lease this process
+# left behind (its release failed: Elasticsearch was down) is known to be stale.
+_ACTIVE: set[str] = set()
+_ACQUIRING = threading.Lock()
+
 
 class LeaseHeld(Exception):
     """Another live writer holds the lease: the message names it."""
@@ -83,15 +88,18 @@ def describe_holder(doc: dict[str, Any]) -> str:
     )
 
 
-def stale_reason(doc: dict[str, Any], now: dt.datetime, host: str) -> str | None:
+def stale_reason(doc: dict[str, Any], now: dt.datetime, host: str, index: str = "") -> str | None:
     """Why an existing lease may be taken without ``force`` (pure, but for the
     pid check of this host's holders), or None when its holder is alive."""
     expires = _parse(doc.get("expires"))
     if expires is None or expires <= now:
         return f"expired at {doc.get('expires')}"
     holder = doc.get("holder") or {}
-    if holder.get("host") == host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
-        return f"its holder pid {holder['pid']} on this host is gone"
+    if holder.get("host") == host and isinstance(holder.get("pid"), int):
+        if not _pid_alive(holder["pid"]):
+            return f"its holder pid {holder['pid']} on this host is gone"
+        if holder["pid"] == os.getpid() and index not in _ACTIVE:
+            return "this process left it behind and no longer holds it"
     return None
 
 
@@ -165,6 +173,7 @@ class Lease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        _ACTIVE.discard(self.index)
         with self._lock:
             if self.lost:
                 return
@@ -215,10 +224,18 @@ def acquire_lease(
     """Take the writer lease of ``index_prefix`` or raise ``LeaseHeld``.
 
     ``client`` stays in use by the returned lease (renewals, release)."""
-    from elasticsearch import ConflictError, NotFoundError
 
     index = lease_index(index_prefix)
     _ensure_index(client, index)
+    with _ACQUIRING:  # one acquisition at a time in this process
+        lease = _acquire(client, index, index_prefix, command, force, ttl)
+        _ACTIVE.add(index)
+        return lease
+
+
+def _acquire(client, index: str, index_prefix: str, command: str, force: bool, ttl: float) -> Lease:
+    from elasticsearch import ConflictError, NotFoundError
+
     host = socket.gethostname()
     for _attempt in range(3):
         now = _now()
@@ -239,7 +256,7 @@ def acquire_lease(
                 )
             else:
                 existing = current["_source"]
-                reason = stale_reason(existing, now, host)
+                reason = stale_reason(existing, now, host, index)
                 if reason is None and not force:
                     raise LeaseHeld(
                         f"another writer holds the lease on the {index_prefix}-* indices: "
