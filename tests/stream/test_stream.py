@@ -165,3 +165,19 @@ def test_elasticsearch_answering_503_mid_stream_loses_and_duplicates_nothing(
     docs = _indexed(es_client, es_settings.articles_alias)
     assert sorted(docs) == sorted(site.url(n) for n in range(6))  # once each, none lost
     assert not list((tmp_path / "dead").rglob("*.jsonl"))  # every dead letter was sent
+
+
+def test_read_feeds_records_the_feeds_own_hint():
+    from newsbeam.connectors.feed_health import health_document
+    from newsbeam.connectors.feeds import parse_feed
+    from newsbeam.transforms.model import FeedStatus
+
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
+        b"<channel><title>T</title><ttl>20</ttl><sy:updatePeriod>hourly</sy:updatePeriod>"
+        b"<item><link>http://example.org/a</link></item></channel></rss>"
+    )
+    parsed = parse_feed(body, FeedSpec(url="http://example.org/feed"), "http://example.org/feed", {})
+    assert parsed.poll_after == 3600  # the larger of <ttl> 20 min and sy:updatePeriod hourly
+    status = FeedStatus("http://example.org/feed", None, "ok", 200, 1, poll_after=parsed.poll_after)
+    assert health_document(status, 1, None)["schedule"] == {"hint_seconds": 3600}
