@@ -175,6 +175,18 @@ class RunSettings(_Section):
     wave_size: int = Field(default=500, ge=1)
 
 
+class StreamSettings(_Section):
+    """``newsbeam stream``: per-feed scheduling (pipeline/stream.py)."""
+
+    poll_interval: float = Field(default=300, ge=1, le=86_400)
+    max_hint: float = Field(default=3600, ge=1, le=7 * 86_400)
+    max_backoff: float = Field(default=3600, ge=1, le=7 * 86_400)
+    disable_after: int = Field(default=10, ge=1, le=10_000)
+    reprobe_interval: float = Field(default=6 * 3600, ge=1, le=30 * 86_400)
+    stop_timeout: float = Field(default=300, gt=0, le=86_400)
+    lease_ttl: float = Field(default=60, ge=3, le=3600)
+
+
 class Settings(_Section):
     feeds: tuple[FeedSpec, ...] = ()
 
@@ -196,6 +208,7 @@ class Settings(_Section):
     dedup: DedupSettings = DedupSettings()
     ner: NerSettings = NerSettings()
     run: RunSettings = RunSettings()
+    stream: StreamSettings = StreamSettings()
 
 
 def _read_yaml(path: Path, what: str, allow_list: bool = False) -> Any:

@@ -86,6 +86,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.transforms.userstate import on_timer
 
 from newsbeam.config.settings import ElasticsearchSettings
 from newsbeam.transforms.model import Failure, utcnow_iso
@@ -735,8 +736,137 @@ class _Tally:
                 metric.update(value)
 
 
+def _timed_state():
+    from apache_beam.coders import PickleCoder
+    from apache_beam.transforms.combiners import CountCombineFn
+    from apache_beam.transforms.timeutil import TimeDomain
+    from apache_beam.transforms.userstate import BagStateSpec, CombiningValueStateSpec, TimerSpec
+
+    return (
+        BagStateSpec("actions", PickleCoder()),
+        CombiningValueStateSpec("count", PickleCoder(), CountCombineFn()),
+        TimerSpec("window_end", TimeDomain.WATERMARK),
+        TimerSpec("flush", TimeDomain.REAL_TIME),
+    )
+
+
+_BUFFER, _COUNT, _WINDOW_END, _FLUSH = _timed_state()
+_BUFFER_PARAM = beam.DoFn.StateParam(_BUFFER)
+_COUNT_PARAM = beam.DoFn.StateParam(_COUNT)
+_WINDOW_END_PARAM = beam.DoFn.TimerParam(_WINDOW_END)
+_FLUSH_PARAM = beam.DoFn.TimerParam(_FLUSH)
+
+
+class _TimedBulkFn(beam.DoFn):
+    """The sink for unbounded input: a stateful DoFn per (alias, shard) key
+    that buffers actions in state and sends them when ``max_docs`` are
+    waiting, when a processing-time timer set by the first buffered action
+    fires ``max_buffer_seconds`` later (so a quiet stream still writes what it
+    holds), and when the window ends (event-time timer).  ``clock``: the
+    processing time the timer is set from (``time.time``; a test's
+    ``TestStream`` clock starts at 0)."""
+
+    def __init__(
+        self, settings, policy, max_docs, max_buffer_seconds, clear_failures_alias, dead_letter_dir, clock
+    ):
+        self._settings = settings
+        self._policy = policy
+        self._max_docs = max_docs
+        self._max_buffer_seconds = max_buffer_seconds
+        self._clear_failures_alias = clear_failures_alias
+        self._dead_letter_dir = dead_letter_dir
+        self._clock = clock
+        self._client = None
+        self._aliases = None
+        self._metrics = {
+            name: beam.metrics.Metrics.counter(_NS, name)
+            for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
+        }
+        self._metrics["bulk_latency_ms"] = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
+        self._metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
+
+    def setup(self):
+        from newsbeam.connectors.es import connect
+
+        self._client = connect(self._settings, max_retries=0, retry_on_timeout=False)
+
+    def teardown(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def process(
+        self,
+        element,
+        window=beam.DoFn.WindowParam,
+        buffer=_BUFFER_PARAM,
+        count=_COUNT_PARAM,
+        window_end=_WINDOW_END_PARAM,
+        flush=_FLUSH_PARAM,
+    ):
+        _key, action = element
+        window_end.set(window.end)
+        buffer.add(action)
+        count.add(1)
+        waiting = count.read()
+        if waiting == 1:
+            flush.set((self._clock or time.time)() + self._max_buffer_seconds)
+        if waiting >= self._max_docs:
+            yield from self._flush(buffer, count, window)
+
+    @on_timer(_FLUSH)
+    def on_flush(self, window=beam.DoFn.WindowParam, buffer=_BUFFER_PARAM,
+                 count=_COUNT_PARAM):  # fmt: skip
+        yield from self._flush(buffer, count, window)
+
+    @on_timer(_WINDOW_END)
+    def on_window_end(self, window=beam.DoFn.WindowParam, buffer=_BUFFER_PARAM,
+                      count=_COUNT_PARAM):  # fmt: skip
+        yield from self._flush(buffer, count, window)
+
+    def _flush(self, buffer, count, window):
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        actions = list(buffer.read())
+        buffer.clear()
+        count.clear()
+        if not actions:
+            return
+        writer = BulkWriter(self._client, self._policy, metrics=self._metrics)
+        if self._aliases is not None:
+            writer._aliases = self._aliases
+        outcome = writer.write(actions)
+        self._aliases = writer._aliases
+        if self._clear_failures_alias and outcome.written:
+            writer.clear_failures(self._clear_failures_alias, outcome.written)
+        if outcome.unwritten and self._dead_letter_dir:
+            path = write_dead_letters(self._dead_letter_dir, outcome.unwritten)
+            _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+        stamp = window.max_timestamp()
+        for action in outcome.written:
+            yield WindowedValue(action, stamp, (window,))
+        for _action, failure in outcome.rejected:
+            yield pvalue.TaggedOutput(FAILED_TAG, WindowedValue(failure, stamp, (window,)))
+        for action in outcome.unwritten:
+            yield pvalue.TaggedOutput(UNWRITTEN_TAG, WindowedValue(action, stamp, (window,)))
+
+
+def _shard_key(shards: int):
+    import zlib
+
+    def key(action: IndexAction):
+        return f"{action.index}#{zlib.crc32(action.id.encode('utf-8')) % shards}", action
+
+    return key
+
+
 class WriteToElasticsearch(beam.PTransform):
     """IndexAction → written actions (main), ``failed`` Failures, ``unwritten`` actions.
+
+    On unbounded input (a streaming pipeline) the actions are buffered in
+    keyed state instead of per bundle (``_TimedBulkFn``): a batch is sent at
+    ``max_docs`` actions, ``max_buffer_seconds`` (default 5) after its first
+    action even when no further action arrives, and at the end of its window.
 
     ``max_docs``/``max_bytes`` default to the settings' ``bulk_max_docs`` and
     ``bulk_max_bytes``; ``dead_letter_dir`` to the settings' ``dead_letter_dir``.
@@ -754,8 +884,11 @@ class WriteToElasticsearch(beam.PTransform):
         dead_letter_dir: str | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
+        streaming_clock: Callable[[], float] | None = None,
+        shards: int = 4,
     ):
         super().__init__()
+        self._shards = shards
         if not isinstance(settings, ElasticsearchSettings):
             raise ValueError("WriteToElasticsearch: settings must be an ElasticsearchSettings")
         if max_docs is not None and max_docs < 1:
@@ -764,6 +897,15 @@ class WriteToElasticsearch(beam.PTransform):
             raise ValueError(f"WriteToElasticsearch: max_bytes must be >= 1, got {max_bytes}")
         if max_buffer_seconds is not None and max_buffer_seconds < 0:
             raise ValueError("WriteToElasticsearch: max_buffer_seconds must be >= 0")
+        self._streaming_fn = _TimedBulkFn(
+            settings,
+            policy or RetryPolicy.from_settings(settings),
+            max_docs or settings.bulk_max_docs,
+            max_buffer_seconds if max_buffer_seconds is not None else 5.0,
+            clear_failures_alias,
+            dead_letter_dir if dead_letter_dir is not None else settings.dead_letter_dir,
+            streaming_clock,
+        )
         self._fn = _BulkIndexFn(
             settings,
             policy or RetryPolicy.from_settings(settings),
@@ -777,6 +919,13 @@ class WriteToElasticsearch(beam.PTransform):
         )
 
     def expand(self, actions):
+        if actions.is_bounded is False:
+            return (
+                actions
+                | "Shard" >> beam.Map(_shard_key(self._shards)).with_output_types(tuple[str, IndexAction])
+                | "TimedBulk"
+                >> beam.ParDo(self._streaming_fn).with_outputs(FAILED_TAG, UNWRITTEN_TAG, main="written")
+            )
         return actions | "Bulk" >> beam.ParDo(self._fn).with_outputs(
             FAILED_TAG, UNWRITTEN_TAG, main="written"
         )

@@ -67,6 +67,7 @@ def health_document(
         "new_items": new_items,
         "error": status.error,
         "error_streak": streak,
+        "schedule": {"hint_seconds": status.poll_after},
         "last_success": status.polled_at if ok else previous.get("last_success"),
         "@timestamp": status.polled_at,
     }

@@ -46,6 +46,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import FeedSpec, FetchSettings
+from newsbeam.connectors.feed_schedule import combine, feed_poll_hint, header_poll_hint
 from newsbeam.connectors.http import FetchError, HttpFetcher
 from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus, utcnow_iso
 
@@ -86,6 +87,7 @@ class ParsedFeed:
     without_link: int = 0  # items with no link at all
     unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, mailto:, ...)
     unsafe_links: tuple[str, ...] = ()  # those links, for their failure documents
+    poll_after: float | None = None  # <ttl> or sy:updatePeriod/Frequency, seconds
 
 
 def feed_base_url(final_url: str, headers: Mapping[str, str]) -> str:
@@ -162,7 +164,9 @@ def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[
                 entry_id=item.get("id"),
             )
         )
-    return ParsedFeed(entries, title, None, without_link, unsafe, tuple(unsafe_links))
+    return ParsedFeed(
+        entries, title, None, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
+    )
 
 
 def looks_like_html(content: bytes) -> bool:
@@ -265,7 +269,8 @@ class _ReadFeedFn(beam.DoFn):
             yield pvalue.TaggedOutput(
                 STATUS_TAG,
                 FeedStatus(feed_url=feed.url, feed_name=feed.name, status=exc.reason,
-                           http_status=exc.status, entries=0, error=str(exc), polled_at=polled_at),
+                           http_status=exc.status, entries=0, error=str(exc), polled_at=polled_at,
+                           poll_after=getattr(exc, "retry_after", None)),
             )  # fmt: skip
             return
         if response.status == 304:  # only after a conditional request: nothing new
@@ -273,7 +278,8 @@ class _ReadFeedFn(beam.DoFn):
             yield pvalue.TaggedOutput(
                 STATUS_TAG,
                 FeedStatus(feed_url=feed.url, feed_name=feed.name, status="not_modified",
-                           http_status=304, entries=0, polled_at=polled_at),
+                           http_status=304, entries=0, polled_at=polled_at,
+                           poll_after=header_poll_hint(response.headers)),
             )  # fmt: skip
             return
         parsed, message = self._parse(response, feed)
@@ -301,7 +307,8 @@ class _ReadFeedFn(beam.DoFn):
                        http_status=response.status, entries=len(parsed.entries), title=parsed.title,
                        error=_status_error(parsed.error, message), polled_at=polled_at,
                        etag=(response.headers.get("etag") or "").strip() or None,
-                       last_modified=(response.headers.get("last-modified") or "").strip() or None),
+                       last_modified=(response.headers.get("last-modified") or "").strip() or None,
+                       poll_after=combine(parsed.poll_after, header_poll_hint(response.headers))),
         )  # fmt: skip
         yield from parsed.entries
 

@@ -101,11 +101,13 @@ class FetchError(Exception):
         message: str,
         status: int | None = None,
         url: str | None = None,
+        retry_after: float | None = None,
     ):
         super().__init__(message)
         self.reason = reason
         self.status = status
         self.url = url
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After
 
 
 @dataclasses.dataclass(frozen=True)
@@ -393,6 +395,7 @@ class HttpFetcher:
                     f"HTTP {response.status} from {response.url}",
                     status=response.status,
                     url=response.url,
+                    retry_after=parse_retry_after(response.headers.get("retry-after")),
                 )
             return dataclasses.replace(response, attempts=attempt)
 

@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow fetching private and loopback addresses (never link-local)",
     )
     run.add_argument(
+        "--force",
+        action="store_true",
+        help="take over the writer lease of another run or stream (only when it is known to be gone)",
+    )
+    run.add_argument(
         "--max-run-time",
         type=float,
         metavar="SECONDS",
@@ -104,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_arguments(run)
     run.set_defaults(func=_cmd_run, beam_args=True)
+    _add_stream_parser(sub)
 
     reextract = sub.add_parser(
         "reextract",
@@ -354,7 +360,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     done = {}
 
     def runner():
-        done["summary"] = run_batch(settings, options)
+        done["summary"] = run_batch(settings, options, force=args.force)
         return done["summary"]
 
     code = run_with_report(args, settings, runner)
@@ -377,6 +383,84 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     return 0
 
 
+# -- stream (pipeline/stream.py) ----------------------------------------------
+
+
+def _add_stream_parser(sub) -> None:
+    stream = sub.add_parser(
+        "stream",
+        help="poll each feed on its own schedule and index new articles as they appear, until stopped",
+        description="A long-running process: polls each feed every --poll-interval seconds (longer when "
+        "the feed asks for it with <ttl>, sy:updatePeriod, Cache-Control, Expires or Retry-After; backing "
+        "off while it fails) and runs the same stages as run over the feeds that are due. State lives in "
+        "the feeds index, so a restart resumes. SIGINT/SIGTERM finishes the cycle in flight and exits 0; "
+        "a second signal exits at once. Beam pipeline options may follow, as for run; with --streaming "
+        "(Flink, Dataflow) the unbounded graph is submitted instead of local cycles.",
+        epilog=_ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(stream)
+    stream.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between two polls of a feed (default: stream.poll_interval, 300)",
+    )
+    stream.add_argument(
+        "--allow-private-hosts",
+        action="store_true",
+        help="allow fetching private and loopback addresses (never link-local)",
+    )
+    stream.add_argument(
+        "--force",
+        action="store_true",
+        help="take over the writer lease of another run or stream (only when it is known to be gone)",
+    )
+    stream.set_defaults(func=_cmd_stream, beam_args=True)
+
+
+def _cmd_stream(args, beam_args: list[str]) -> int:
+    from newsbeam.pipeline.options import beam_options
+    from newsbeam.pipeline.stream import StopSignal, run_stream
+
+    if args.poll_interval is not None and not 1 <= args.poll_interval <= 86_400:
+        raise UsageError(f"--poll-interval: expected 1 to 86400 seconds, got {args.poll_interval:g}")
+    extra = {"stream": {"poll_interval": args.poll_interval}} if args.poll_interval is not None else None
+    settings = _settings(args, extra)
+    if not settings.feeds:
+        raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
+    options = beam_options(beam_args)
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    standard = options.view_as(StandardOptions)
+    if standard.streaming and (standard.runner or "DirectRunner") in (
+        "DirectRunner",
+        "BundleBasedDirectRunner",
+    ):
+        raise UsageError(
+            "--streaming: the unbounded graph needs a runner that streams (--runner FlinkRunner, "
+            "DataflowRunner, ...); the local runners cannot run it. Without --streaming, newsbeam stream "
+            "runs local cycles."
+        )
+    _console(stderr=True).print(
+        f"newsbeam: streaming {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} at "
+        f"{_where(settings)}, polling every {settings.stream.poll_interval:g} s; stop with Ctrl-C or SIGTERM"
+    )
+    stop = StopSignal(settings.stream.stop_timeout).install()
+    try:
+        if standard.streaming:  # the unbounded graph, for runners that stream
+            from newsbeam.pipeline.stream import run_unbounded
+
+            state = run_unbounded(settings, options, force=args.force, stop=stop)
+            _console(stderr=True).print(f"newsbeam: streaming job ended: {state}")
+            return 0
+        cycles = run_stream(settings, options, force=args.force, stop=stop)
+    finally:
+        stop.uninstall()
+    _console(stderr=True).print(f"newsbeam: stream stopped after {cycles} cycles")
+    return 0
+
+
 def _cmd_reextract(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.build import archive_dir, build_reextract_pipeline
     from newsbeam.pipeline.options import beam_options
@@ -396,7 +480,10 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
     if not args.quiet:
         _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
     return run_with_report(
-        args, settings, lambda: run_batch(settings, options, builder=build_reextract_pipeline), "reextract"
+        args,
+        settings,
+        lambda: run_batch(settings, options, builder=build_reextract_pipeline, command="reextract"),
+        "reextract",
     )
 
 

@@ -220,9 +220,24 @@ def _next_plan(plan: budget.WavePlan, wave: dict[str, int]) -> budget.WavePlan |
     )
 
 
-def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> RunSummary:
+def run_batch(
+    settings: Settings,
+    pipeline_options,
+    builder=build_pipeline,
+    *,
+    lease=None,
+    force: bool = False,
+    command: str = "run",
+) -> RunSummary:
     """Run the batch pipeline over ``settings.feeds`` in waves (or another
-    graph built by ``builder``, e.g. ``build_reextract_pipeline``, once)."""
+    graph built by ``builder``, e.g. ``build_reextract_pipeline``, once).
+
+    The run holds the writer lease of its index prefix (connectors/lease.py)
+    from before the dead letters are replayed until it ends; ``lease``: one
+    the caller already holds (``newsbeam stream``); ``force``: take over a
+    lease another writer holds."""
+    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+
     started = time.monotonic()
     max_run_time = settings.run.max_run_time
     deadline = time.time() + max_run_time if max_run_time else None
@@ -230,16 +245,35 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
     folder = dead_letter_dir(settings)
     es = settings.elasticsearch
     client = connect(es)
+    own_lease = None
     try:
         try:
             ping(client, es)
         except EsUnavailable as exc:
             raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
         setup_indices(client, es.index_prefix)
+        if lease is None:
+            try:
+                own_lease = acquire_lease(
+                    client, es.index_prefix, command, force=force, ttl=settings.stream.lease_ttl
+                ).start_renewing()
+            except LeaseHeld as exc:
+                raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
         replayed = replay_dead_letters(client, settings)
         validators = feed_validators(client, es.feeds_alias)
+        return _run_graph(
+            settings, pipeline_options, builder, folder, validators, replayed, started, deadline
+        )
     finally:
+        if own_lease is not None:
+            own_lease.release()
         client.close()
+
+
+def _run_graph(
+    settings, pipeline_options, builder, folder, validators, replayed, started, deadline
+) -> RunSummary:
+    es = settings.elasticsearch
     # The sink itself writes what it could not send, so it survives a failing pipeline.
     es = es.model_copy(update={"dead_letter_dir": str(folder)})
     settings = settings.model_copy(update={"elasticsearch": es})

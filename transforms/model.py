@@ -81,6 +81,9 @@ class FeedStatus:
     polled_at: str | None = None
     etag: str | None = None  # validators of this response, for the next conditional GET
     last_modified: str | None = None
+    # Seconds the publisher asks clients to wait before the next poll (<ttl>,
+    # sy:updatePeriod, Cache-Control/Expires, Retry-After): connectors/feed_schedule.py
+    poll_after: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -331,7 +331,8 @@ class ClusterStories(beam.PTransform):
             matches = articles.pipeline | "NoIndex" >> beam.Create([])
         resolved = (
             nodes
-            | "AllNodes" >> beam.combiners.ToList()
+            # without_defaults: works in any window (streaming resolves once per window)
+            | "AllNodes" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
             | "Resolve"
             >> beam.Map(
                 lambda all_nodes, e, m: _resolve(all_nodes, e, m, config),

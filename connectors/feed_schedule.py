@@ -1,0 +1,107 @@
+"""When a feed may be polled again: the hints a feed and its server give.
+
+Pure functions over a response's headers and the feed's channel metadata
+(feedparser's ``parsed.feed``), used by ``ReadFeeds`` to record, on each
+``FeedStatus``, how long the publisher asks clients to wait
+(``poll_after``, seconds), and by ``newsbeam stream`` to schedule the next
+poll (``pipeline/stream.py``).
+
+Hints read: RSS ``<ttl>`` (minutes), ``sy:updatePeriod`` /
+``sy:updateFrequency`` (RSS 1.0 syndication module), ``Cache-Control:
+max-age`` (``s-maxage`` too), ``Expires`` (against the response's ``Date``
+when present) and, on a failed poll, ``Retry-After``.  The largest wins; a
+hint that cannot be read is ignored, never an error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Mapping
+
+__all__ = ["feed_poll_hint", "header_poll_hint", "retry_after_hint"]
+
+_PERIOD_SECONDS = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 7 * 86400,
+    "monthly": 30 * 86400,
+    "yearly": 365 * 86400,
+}
+_MAX_AGE = re.compile(r"(?:^|[,\s])s?-?max-?age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return when.timestamp()
+
+
+def header_poll_hint(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the response may be cached: ``Cache-Control: max-age`` (or
+    ``s-maxage``), else ``Expires`` minus ``Date`` (or now).  ``no-cache``,
+    ``no-store`` and ``max-age=0`` give no hint."""
+    cache_control = _header(headers, "cache-control") or ""
+    ages = [int(m) for m in _MAX_AGE.findall(cache_control[:2000])]
+    if ages:
+        return float(max(ages)) or None
+    expires = _http_date(_header(headers, "expires"))
+    if expires is None:
+        return None
+    base = _http_date(_header(headers, "date"))
+    base = base if base is not None else (time.time() if now is None else now)
+    left = expires - base
+    return left if left > 0 else None
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 and number == number and number != float("inf") else None
+
+
+def feed_poll_hint(channel: Mapping[str, object]) -> float | None:
+    """Seconds from the feed's own metadata: ``<ttl>`` minutes, or
+    ``sy:updatePeriod`` divided by ``sy:updateFrequency`` (default 1)."""
+    hints = []
+    ttl = _number(channel.get("ttl"))
+    if ttl is not None:
+        hints.append(ttl * 60)
+    period = str(channel.get("sy_updateperiod") or "").strip().lower()
+    if period in _PERIOD_SECONDS:
+        frequency = _number(channel.get("sy_updatefrequency")) or 1.0
+        hints.append(_PERIOD_SECONDS[period] / max(frequency, 1e-3))
+    return max(hints) if hints else None
+
+
+def retry_after_hint(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    from newsbeam.connectors.http import parse_retry_after
+
+    if not headers:
+        return None
+    value = parse_retry_after(_header(headers, "retry-after"))
+    return value if value else None
+
+
+def combine(*hints: float | None) -> float | None:
+    """The largest of the hints given, or None."""
+    present = [h for h in hints if h is not None]
+    return max(present) if present else None

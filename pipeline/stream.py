@@ -1,0 +1,467 @@
+"""``newsbeam stream``: poll each feed on its own schedule and index as it goes.
+
+On the local runner the stream is a loop of micro-batch cycles (as Spark's
+structured streaming does): each cycle picks the feeds that are due and runs
+the batch graph of ``pipeline/build.py`` over them with ``run_batch``, so a
+cycle is exactly a ``newsbeam run`` over fewer feeds: the same transforms,
+the same dead letters, validators advanced only for what was written.  The
+PeriodicImpulse graph cannot serve here: on the DirectRunner its windows
+fire only when the impulse stops (issue 10).
+
+Schedule (``next_interval``, pure): a feed that answered is polled again
+after ``poll_interval`` raised by its own hint (``<ttl>``,
+``sy:updatePeriod``, ``Cache-Control``/``Expires``; capped by
+``stream.max_hint``); a failing feed after ``poll_interval`` doubled per
+consecutive failure (capped by ``stream.max_backoff``, raised by
+``Retry-After``); a feed that failed ``stream.disable_after`` times in a
+row is only re-probed every ``stream.reprobe_interval``.  All of it is
+computed from the feed's ``news-feeds`` document (last poll time, error
+streak, hint), and the resulting ``schedule.next_poll`` is written back
+there: a restarted stream resumes where it left off, and ``newsbeam status``
+can show when each feed is next polled.
+
+Stopping: the first SIGINT/SIGTERM lets the cycle in flight finish (its
+documents written, its validators advanced) and then exits 0; if that takes
+longer than ``stream.stop_timeout``, or at a second signal, the process
+exits at once (status 130 for SIGINT, 143 for SIGTERM): nothing is lost,
+because what the cycle had not written is neither recorded as indexed nor
+behind an advanced validator, so the next start fetches it again.
+
+One writer: the stream holds the writer lease of its index prefix
+(``connectors/lease.py``) for its whole life and stops when it loses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from newsbeam.config.settings import FeedSpec, Settings, StreamSettings
+from newsbeam.pipeline.run import RunFailed, RunSummary, run_batch
+
+__all__ = ["StopSignal", "due_feeds", "next_interval", "next_poll", "run_stream"]
+
+_LOG = logging.getLogger(__name__)
+_MAX_UNEXPECTED = 10  # unclassified cycle failures in a row before the stream gives up (exit 1)
+
+
+# -- schedule (pure) -----------------------------------------------------------
+
+
+def _parse_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def _iso(stamp: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+def next_interval(doc: Mapping[str, Any], config: StreamSettings) -> tuple[float, str]:
+    """Seconds from a feed's last poll to its next one, and why (pure).
+
+    ``doc``: the feed's ``news-feeds`` document."""
+    streak = int(doc.get("error_streak") or 0)
+    hint = (doc.get("schedule") or {}).get("hint_seconds")
+    hint = min(float(hint), config.max_hint) if isinstance(hint, (int, float)) and hint > 0 else 0.0
+    if streak <= 0:
+        if hint > config.poll_interval:
+            return hint, "feed hint"
+        return config.poll_interval, "poll interval"
+    if streak >= config.disable_after:
+        return max(config.reprobe_interval, hint), "disabled, re-probe"
+    backoff = min(config.poll_interval * 2 ** min(streak, 30), config.max_backoff)
+    return max(backoff, hint), "backoff"
+
+
+def next_poll(doc: Mapping[str, Any] | None, config: StreamSettings) -> float:
+    """Epoch seconds when the feed is due; 0 (now) for a feed never polled."""
+    if not doc:
+        return 0.0
+    last = _parse_time(doc.get("@timestamp"))
+    if last is None:
+        return 0.0
+    return last + next_interval(doc, config)[0]
+
+
+def due_feeds(
+    feeds: Iterable[FeedSpec], docs: Mapping[str, Mapping[str, Any]], config: StreamSettings, now: float
+) -> list[FeedSpec]:
+    """The feeds whose next poll is not later than ``now``, in config order."""
+    return [feed for feed in feeds if next_poll(docs.get(feed.url), config) <= now]
+
+
+# -- state in news-feeds -------------------------------------------------------
+
+
+def read_feed_docs(client, alias: str, feeds: Iterable[FeedSpec]) -> dict[str, dict[str, Any]]:
+    """feed URL → its ``news-feeds`` document (absent: never polled)."""
+    from newsbeam.connectors.feed_health import feed_doc_id
+
+    ids = {feed_doc_id(feed.url): feed.url for feed in feeds}
+    docs: dict[str, dict[str, Any]] = {}
+    id_list = list(ids)
+    for start in range(0, len(id_list), 1000):
+        chunk = id_list[start : start + 1000]
+        found = client.search(
+            index=alias, query={"ids": {"values": chunk}}, size=len(chunk), ignore_unavailable=True
+        )
+        for hit in found["hits"]["hits"]:
+            docs[ids[hit["_id"]]] = hit["_source"]
+    return docs
+
+
+def write_schedule(client, alias: str, docs: Mapping[str, Mapping[str, Any]], config: StreamSettings) -> None:
+    """Record each feed's next poll (``schedule.next_poll``, ``interval_seconds``,
+    ``reason``) in its ``news-feeds`` document."""
+    from elasticsearch import helpers
+
+    from newsbeam.connectors.feed_health import feed_doc_id
+
+    actions = []
+    for url, doc in docs.items():
+        seconds, reason = next_interval(doc, config)
+        schedule = {
+            **(doc.get("schedule") or {}),
+            "interval_seconds": seconds,
+            "reason": reason,
+            "next_poll": _iso(next_poll(doc, config)),
+        }
+        actions.append(
+            {"_op_type": "update", "_index": alias, "_id": feed_doc_id(url), "doc": {"schedule": schedule}}
+        )
+    for ok, item in helpers.streaming_bulk(client, actions, raise_on_error=False, max_retries=2):
+        if not ok:
+            _LOG.warning("could not record the schedule of feed document %s", item)
+
+
+# -- signals -------------------------------------------------------------------
+
+
+class StopSignal:
+    """First SIGINT/SIGTERM: finish the cycle in flight, then stop (``requested``).
+    Second signal, or ``timeout`` seconds after the first: exit at once."""
+
+    def __init__(self, timeout: float, exit_now: Callable[[int], None] = os._exit):
+        self._event = threading.Event()
+        self._timeout = timeout
+        self._exit_now = exit_now
+        self._previous: dict[int, Any] = {}
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        return self._event.wait(max(0.0, seconds))
+
+    def request(self, signum: int = signal.SIGTERM) -> None:
+        self.signum = signum
+        self._event.set()
+
+    def _handle(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        if self._event.is_set():
+            _LOG.warning("%s again: stopping at once; what the cycle in flight did not write is "
+                         "fetched again by the next start", name)  # fmt: skip
+            self._exit_now(128 + signum)
+            return
+        _LOG.warning(
+            "%s: finishing the cycle in flight (at most %.0f s), then stopping; "
+            "send it again to stop at once",
+            name,
+            self._timeout,
+        )
+        self.request(signum)
+        timer = threading.Timer(self._timeout, self._too_slow, args=(signum,))
+        timer.daemon = True
+        timer.start()
+
+    def _too_slow(self, signum: int) -> None:
+        _LOG.error("the cycle in flight did not finish within %.0f s of the stop signal: stopping at once",
+                   self._timeout)  # fmt: skip
+        self._exit_now(128 + signum)
+
+    def install(self) -> StopSignal:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def uninstall(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+# -- the loop ------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CycleReport:
+    number: int
+    feeds: int
+    summary: RunSummary | None
+    error: str | None = None
+    unexpected: bool = False  # failed with an exception run_batch did not classify
+
+
+def _cycle_line(report: CycleReport) -> str:
+    if report.summary is None:
+        return f"cycle {report.number}: {report.feeds} feeds due; failed: {report.error}"
+    get = report.summary.get
+    return (
+        f"cycle {report.number}: {report.feeds} feeds polled, {get('news.known/new')} new entries, "
+        f"{get('news.es/written')} documents written, {sum(report.summary.failures_by_reason.values())} "
+        f"failures, {report.summary.seconds:.1f} s"
+    )
+
+
+def run_stream(
+    settings: Settings,
+    pipeline_options,
+    *,
+    force: bool = False,
+    stop: StopSignal | None = None,
+    max_cycles: int | None = None,
+    on_cycle: Callable[[CycleReport], None] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Poll ``settings.feeds`` on their schedules until ``stop`` is requested
+    (or ``max_cycles`` cycles ran); returns the number of cycles run.
+
+    Raises ``RunFailed`` when Elasticsearch cannot be reached at start or the
+    lease is held by another writer; once running, a cycle that fails
+    (Elasticsearch unreachable, documents left unwritten) is reported and
+    retried, its documents kept as dead letters for the next cycle."""
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
+    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+    from newsbeam.pipeline.run import resolve_models
+
+    config = settings.stream
+    es = settings.elasticsearch
+    settings = resolve_models(settings)  # once: a missing model is a usage error before anything runs
+    stop = stop or StopSignal(config.stop_timeout)
+    client = connect(es)
+    try:
+        try:
+            ping(client, es)
+        except EsUnavailable as exc:
+            raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+        setup_indices(client, es.index_prefix)
+        try:
+            lease = acquire_lease(client, es.index_prefix, "stream", force=force, ttl=config.lease_ttl)
+        except LeaseHeld as exc:
+            raise RunFailed(str(exc)) from None
+        lease.start_renewing()
+        try:
+            return _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock)
+        finally:
+            lease.release()
+    except (ApiError, TransportError) as exc:
+        raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None
+    finally:
+        client.close()
+
+
+def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock) -> int:
+    from elasticsearch import ApiError, TransportError
+
+    config = settings.stream
+    alias = settings.elasticsearch.feeds_alias
+    cycles = 0
+    es_pause = 0.0  # grows while Elasticsearch fails, so a down cluster is not hammered
+    unexpected = 0
+    while not stop.requested:
+        if lease.lost:
+            raise RunFailed(f"{lease.lost}; the stream stopped writing")
+        now = clock()
+        try:
+            docs = read_feed_docs(client, alias, settings.feeds)
+        except (ApiError, TransportError) as exc:
+            es_pause = min(max(es_pause * 2, 5.0), config.poll_interval)
+            _LOG.warning("cannot read the feeds' schedule (%s); trying again in %.0f s", exc, es_pause)
+            stop.wait(es_pause)
+            continue
+        due = due_feeds(settings.feeds, docs, config, now)
+        if due:
+            cycles += 1
+            report = _cycle(settings, pipeline_options, lease, due, cycles)
+            _LOG.info(_cycle_line(report))
+            if on_cycle is not None:
+                on_cycle(report)
+            try:
+                polled = read_feed_docs(client, alias, due)
+                write_schedule(client, alias, polled, config)
+                docs.update(polled)
+            except (ApiError, TransportError) as exc:
+                _LOG.warning("could not record the next polls (%s)", type(exc).__name__)
+            if report.summary is None:
+                # A cluster that answers errors heals; a bug repeats: give up after a few in a row.
+                unexpected = unexpected + 1 if report.unexpected else 0
+                if unexpected >= _MAX_UNEXPECTED:
+                    raise RunFailed(f"{unexpected} cycles in a row failed; the last: {report.error}")
+                es_pause = min(max(es_pause * 2, 5.0), config.poll_interval)
+                stop.wait(es_pause)
+            else:
+                es_pause, unexpected = 0.0, 0
+            if max_cycles is not None and cycles >= max_cycles:
+                break
+        upcoming = [next_poll(docs.get(feed.url), config) for feed in settings.feeds]
+        wait = min(upcoming, default=clock() + config.poll_interval) - clock()
+        stop.wait(min(max(wait, 0.5), config.poll_interval))
+    return cycles
+
+
+def _cycle(settings: Settings, pipeline_options, lease, due: list[FeedSpec], number: int) -> CycleReport:
+    batch = settings.model_copy(update={"feeds": tuple(due)})
+    try:
+        summary = run_batch(batch, pipeline_options, lease=lease, command="stream")
+    except RunFailed as exc:
+        _LOG.warning("cycle %d: %s", number, exc)
+        return CycleReport(number, len(due), None, str(exc))
+    except Exception as exc:  # e.g. Elasticsearch answering 503 to the feed health writes
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        _LOG.warning("cycle %d failed: %s: %s", number, type(exc).__name__, first)
+        return CycleReport(number, len(due), None, f"{type(exc).__name__}: {first}", unexpected=True)
+    return CycleReport(number, len(due), summary)
+
+
+# -- the unbounded graph (streaming runners) -----------------------------------
+
+
+def build_stream_pipeline(
+    p,
+    settings: Settings,
+    feed_validators=None,
+    *,
+    window_seconds: float = 60.0,
+    start: float | None = None,
+    stop: float | None = None,
+    ticks=None,
+):
+    """The unbounded graph for runners that stream (Flink, Dataflow, ...)::
+
+        PeriodicImpulse(poll interval) ─► every feed ─► ReadFeeds ─► FixedWindows(window)
+            ─► CanonicalizeUrls ─► SkipKnown ─► FetchPages ─► extract, cluster, tag ─► sink (timer)
+
+    Each impulse polls every feed; SkipKnown keeps what earlier windows
+    indexed out, story resolution runs once per window, and the sink sends
+    a batch after ``max_buffer_seconds`` even when nothing else arrives.
+    Feed health is written per window.  ``start``/``stop`` (epoch seconds)
+    bound the impulse; a streaming runner runs it forever.  ``ticks``: another
+    source of poll ticks (a test's ``TestStream``: the local runners cannot run
+    PeriodicImpulse together with the sink's processing-time timer).
+    Validators are those read when the job starts: a conditional GET saves
+    bandwidth until the feed first changes, SkipKnown does the rest."""
+    import apache_beam as beam
+    from apache_beam.transforms import window
+    from apache_beam.transforms.periodicsequence import PeriodicImpulse
+
+    from newsbeam.connectors.feed_health import WriteFeedHealth
+    from newsbeam.connectors.feeds import ReadFeeds
+    from newsbeam.connectors.fetch import FetchPages
+    from newsbeam.connectors.known import SkipKnown
+    from newsbeam.pipeline.build import _extract_and_index
+    from newsbeam.transforms.urls import CanonicalizeUrls
+
+    es = settings.elasticsearch
+    feeds = list(settings.feeds)
+    feed_order = {feed.url: i for i, feed in enumerate(feeds)}
+    impulse = ticks or PeriodicImpulse(
+        start_timestamp=start if start is not None else time.time(),
+        stop_timestamp=stop if stop is not None else float(2**62),
+        fire_interval=settings.stream.poll_interval,
+    )
+    polled = (
+        p
+        | "Impulse" >> impulse
+        | "EveryFeed" >> beam.FlatMap(lambda _tick: feeds)
+        | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    )
+    windowing = window.FixedWindows(window_seconds)
+    entries = (
+        polled.entries
+        | "Window" >> beam.WindowInto(windowing)
+        | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
+    )
+    new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
+    fetched = new_entries | "FetchPages" >> FetchPages(settings.fetch)
+    entry_failures = (
+        polled.failed
+        | "WindowFailures" >> beam.WindowInto(windowing)
+        | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
+    )
+    built = _extract_and_index(fetched.pages, settings, feed_order, [entry_failures, fetched.failed])
+    statuses = polled.status | "WindowStatus" >> beam.WindowInto(windowing)
+    _ = (statuses, new_entries) | "FeedHealth" >> WriteFeedHealth(es)
+    return built
+
+
+def run_unbounded(
+    settings: Settings, pipeline_options, *, force: bool = False, stop: StopSignal | None = None
+):
+    """Submit the unbounded graph (``--streaming`` on a runner that streams) and
+    hold the writer lease while the job runs; a stop signal cancels the job
+    (drain it from the runner's own tools to finish in-flight windows)."""
+    import apache_beam as beam
+    from apache_beam.runners.runner import PipelineState
+
+    from newsbeam.connectors.es import EsUnavailable, connect, ping, setup_indices
+    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+    from newsbeam.pipeline.run import dead_letter_dir, feed_validators, replay_dead_letters, resolve_models
+
+    settings = resolve_models(settings)
+    es = settings.elasticsearch
+    stop = stop or StopSignal(settings.stream.stop_timeout)
+    client = connect(es)
+    try:
+        try:
+            ping(client, es)
+        except EsUnavailable as exc:
+            raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+        setup_indices(client, es.index_prefix)
+        try:
+            lease = acquire_lease(
+                client, es.index_prefix, "stream", force=force, ttl=settings.stream.lease_ttl
+            )
+        except LeaseHeld as exc:
+            raise RunFailed(str(exc)) from None
+        lease.start_renewing()
+        try:
+            replay_dead_letters(client, settings)
+            validators = feed_validators(client, es.feeds_alias)
+            es = es.model_copy(update={"dead_letter_dir": str(dead_letter_dir(settings))})
+            settings = settings.model_copy(update={"elasticsearch": es})
+            p = beam.Pipeline(options=pipeline_options)
+            build_stream_pipeline(p, settings, validators)
+            result = p.run()
+            while result.state not in PipelineState.TERMINAL_STATES:
+                if stop.requested or lease.lost:
+                    _LOG.warning("cancelling the streaming job (%s)", lease.lost or "stop signal")
+                    result.cancel()
+                    break
+                result.wait_until_finish(duration=2000)
+            return result.state
+        finally:
+            lease.release()
+    finally:
+        client.close()
