@@ -20,6 +20,7 @@ from newsbeam.config.settings import Settings
 from newsbeam.connectors.embedded import state_dir
 from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
 from newsbeam.pipeline.build import build_pipeline
+from newsbeam.pipeline.runners import runner_reports_metrics
 
 __all__ = [
     "RunFailed",
@@ -51,10 +52,25 @@ class RunSummary:
         return self.get("news.es/unwritten")
 
 
-def dead_letter_dir(settings: Settings) -> Path:
+def dead_letter_dir(settings: Settings) -> str:
+    """Where the sink keeps what it could not write: a local folder or any
+    URL Beam's ``FileSystems`` knows (``gs://``, ``s3://``, ``hdfs://``), so
+    workers on other hosts write where the next run replays from."""
     base = settings.elasticsearch.dead_letter_dir
+    prefix = settings.elasticsearch.index_prefix
+    if base and "://" in base:
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.join(base.rstrip("/"), prefix)
     root = Path(base) if base else state_dir() / "dead-letter"
-    return root / settings.elasticsearch.index_prefix
+    return str(root / prefix)
+
+
+def _dead_letter_count(folder: str) -> int:
+    """How many documents the dead-letter files under ``folder`` hold."""
+    from newsbeam.connectors.es_sink import read_dead_letters
+
+    return sum(len(actions) for _path, actions in read_dead_letters(folder))
 
 
 def replay_dead_letters(client, settings: Settings) -> int:
@@ -64,7 +80,7 @@ def replay_dead_letters(client, settings: Settings) -> int:
     from newsbeam.connectors import es_sink
 
     es = settings.elasticsearch
-    folder = str(dead_letter_dir(settings))
+    folder = dead_letter_dir(settings)
     policy = es_sink.RetryPolicy.from_settings(es)
     sent, failures, unfinished = es_sink.replay_dead_letters(
         client, folder, policy, failures_alias=es.failures_alias
@@ -176,7 +192,7 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
     finally:
         client.close()
     # The sink itself writes what it could not send, so it survives a failing pipeline.
-    es = es.model_copy(update={"dead_letter_dir": str(folder)})
+    es = es.model_copy(update={"dead_letter_dir": folder})
     settings = settings.model_copy(update={"elasticsearch": es})
 
     try:
@@ -192,7 +208,13 @@ def run_batch(settings: Settings, pipeline_options, builder=build_pipeline) -> R
         ) from None
     _refresh(es)
     result = p.result
-    counters = _collect_counters(result)
+    if runner_reports_metrics(result):
+        counters = _collect_counters(result)
+    else:
+        # Beam's DaskRunner reports no metrics: the summary has no counts, and
+        # unwritten documents are known by the dead-letter files the sink left.
+        _LOG.warning("this runner reports no metrics: the summary shows no counts")
+        counters = {"news.es/unwritten": _dead_letter_count(folder)}
     failures = {
         name.split("/", 1)[1]: value
         for name, value in counters.items()

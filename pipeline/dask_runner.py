@@ -1,0 +1,175 @@
+"""Beam's DaskRunner with the fixes newsbeam's graph needs.
+
+Beam's ``apache_beam.runners.dask.dask_runner.DaskRunner`` (2.77) translates
+the graph to ``dask.bag`` operations, but:
+
+* a ``ParDo`` with tagged outputs (``with_outputs``) hands every output,
+  whatever its tag, to every consumer: the feed stage's ``FeedStatus``
+  records would reach the URL stage;
+* only the bag of the *last* transform is computed, so a branch that does
+  not lead to it (the failures sink, the feed-status sink) never runs;
+* what a ``DoFn`` emits in ``finish_bundle`` is dropped.
+
+This runner keeps Beam's translations for everything else and fixes those:
+each ``ParDo`` partition returns ``(tag, value)`` pairs (``finish_bundle``
+included) and each output ``PCollection`` gets the bag of its tag; every
+``PCollection`` no transform consumes is computed.  ``--runner DaskRunner``
+selects it (``pipeline/runners.py``); options are Beam's ``DaskOptions``
+(``--dask_client_address``, ...).
+"""
+
+from __future__ import annotations
+
+from apache_beam import pvalue
+from apache_beam.pipeline import PipelineVisitor
+from apache_beam.runners.common import Receiver
+from apache_beam.runners.dask import dask_runner as _beam_dask
+from apache_beam.runners.dask import transform_evaluator as _te
+from apache_beam.transforms.sideinputs import SideInputMap
+
+__all__ = ["DaskRunner"]
+
+_MAIN = "__main__"
+
+
+class _Receiver(Receiver):
+    def __init__(self, tag, out: list):
+        self._tag = tag
+        self._out = out
+
+    def receive(self, windowed_value):
+        self._out.append((self._tag, windowed_value.value))
+
+
+class _Receivers(dict):
+    def __init__(self, out: list):
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, key):
+        receiver = self[key] = _Receiver(_MAIN if key is None else key, self.out)
+        return receiver
+
+
+def _run_bundle(items, fn, window_fn, side_inputs, args, kwargs, label):
+    """One dask partition through the DoFn: ``(tag, value)`` for every output."""
+    from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
+    from apache_beam.transforms.core import DoFn
+
+    out: list = []
+    receivers = _Receivers(out)
+    invoker = DoFnInvoker.create_invoker(
+        DoFnSignature(fn),
+        _OutputHandler(
+            window_fn=window_fn,
+            main_receivers=receivers[None],
+            tagged_receivers=receivers,
+            per_element_output_counter=None,
+            output_batch_converter=None,
+            process_yields_batches=False,
+            process_batch_yields_elements=False,
+        ),
+        context=DoFnContext(label, state=None),
+        side_inputs=side_inputs,
+        input_args=args,
+        input_kwargs=kwargs,
+        user_state_context=None,
+        bundle_finalizer_param=DoFn.BundleFinalizerParam(),
+    )
+    invoker.invoke_setup()
+    invoker.invoke_start_bundle()
+    for item in items:
+        invoker.invoke_process(item)
+    invoker.invoke_finish_bundle()
+    invoker.invoke_teardown()
+    return out
+
+
+class _TaggedParDo(_te.DaskBagOp):
+    def apply(self, input_bag, side_inputs=None):
+        transform = self.transform
+        args, kwargs = transform.raw_side_inputs
+        main_input = next(iter(self.applied.main_inputs.values()))
+        window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
+        return input_bag.map(_te.get_windowed_value, window_fn).map_partitions(
+            _run_bundle, transform.fn, window_fn, side_inputs, list(args), kwargs, transform.label
+        )
+
+
+class _Select:
+    def __init__(self, tag):
+        self.tag = tag
+
+    def __call__(self, pair) -> bool:
+        return pair[0] == self.tag
+
+
+def _value(pair):
+    return pair[1]
+
+
+class _Visitor(PipelineVisitor):
+    def __init__(self, bag_kwargs):
+        self.bag_kwargs = bag_kwargs
+        self.bags: dict = {}  # PCollection → bag
+        self.consumed: set = set()
+        self.order: list = []
+
+    def visit_transform(self, node) -> None:
+        import apache_beam as beam
+
+        cls = node.transform.__class__
+        op_class = _TaggedParDo if cls is beam.ParDo else _te.TRANSLATIONS.get(cls, _te.NoOp)
+        op = op_class(node, bag_kwargs=self.bag_kwargs)
+        inputs = [i for i in node.inputs if not isinstance(i, pvalue.PBegin)]
+        self.consumed.update(inputs)
+        bag_inputs = [self.bags[i] for i in inputs if i in self.bags]
+        if not inputs:
+            input_bag = None
+        elif len(bag_inputs) == 1 and not isinstance(op, _te.Flatten):
+            input_bag = bag_inputs[0]
+        else:
+            input_bag = bag_inputs
+        side_inputs = None
+        if node.side_inputs:
+            side_inputs = []
+            for si in node.side_inputs:
+                self.consumed.add(si.pvalue)
+                side_inputs.append(
+                    SideInputMap(
+                        type(si),
+                        si._view_options(),
+                        _te.DaskBagWindowedIterator(self.bags[si.pvalue], si._window_mapping_fn),
+                    )
+                )
+        bag = op.apply(input_bag=input_bag, side_inputs=side_inputs)
+        for tag, pcoll in node.outputs.items():
+            if isinstance(op, _TaggedParDo):
+                self.bags[pcoll] = bag.filter(_Select(_MAIN if tag is None else tag)).map(_value)
+            else:
+                self.bags[pcoll] = bag
+            self.order.append(pcoll)
+
+    def leaves(self) -> list:
+        return [self.bags[p] for p in self.order if p not in self.consumed]
+
+
+class DaskRunner(_beam_dask.DaskRunner):
+    """Executes a pipeline on a Dask distributed cluster (see the module doc)."""
+
+    def run_pipeline(self, pipeline, options):
+        import dask
+        import dask.distributed as ddist
+        from apache_beam.runners.dask.overrides import dask_overrides
+
+        dask_options = options.view_as(_beam_dask.DaskOptions).get_all_options(
+            drop_default=True, current_only=True
+        )
+        bag_kwargs = _beam_dask.DaskOptions._extract_bag_kwargs(dask_options)
+        client = ddist.Client(**dask_options)
+        pipeline.replace_all(dask_overrides())
+        visitor = _Visitor(bag_kwargs)
+        pipeline.visit(visitor)
+        leaves = visitor.leaves()
+        futures = client.compute(list(dask.optimize(*leaves))) if leaves else []
+        return _beam_dask.DaskRunnerResult(client, futures)
