@@ -51,10 +51,19 @@ class _Receivers(dict):
         return receiver
 
 
-def _run_bundle(items, fn, window_fn, side_inputs, args, kwargs, label):
-    """One dask partition through the DoFn: ``(tag, value)`` for every output."""
+def _run_bundle(items, fn, window_fn, side_specs, args, kwargs, label, *side_values):
+    """One dask partition through the DoFn: ``(tag, value)`` for every output.
+
+    ``side_values``: each side input's elements, computed by dask before this
+    task runs (Beam's runner computed them inside the task, from the worker,
+    which needs the whole upstream graph to be serializable there)."""
     from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
     from apache_beam.transforms.core import DoFn
+
+    side_inputs = [
+        SideInputMap(view_class, view_options, _te.DaskBagWindowedIterator(values, mapping_fn))
+        for (view_class, view_options, mapping_fn), values in zip(side_specs, side_values)
+    ] or None
 
     out: list = []
     receivers = _Receivers(out)
@@ -91,8 +100,12 @@ class _TaggedParDo(_te.DaskBagOp):
         args, kwargs = transform.raw_side_inputs
         main_input = next(iter(self.applied.main_inputs.values()))
         window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
+        import dask
+
+        specs = [spec for spec, _bag in side_inputs or ()]
+        values = [dask.delayed(list)(bag) for _spec, bag in side_inputs or ()]
         return input_bag.map(_te.get_windowed_value, window_fn).map_partitions(
-            _run_bundle, transform.fn, window_fn, side_inputs, list(args), kwargs, transform.label
+            _run_bundle, transform.fn, window_fn, specs, list(args), kwargs, transform.label, *values
         )
 
 
@@ -135,13 +148,8 @@ class _Visitor(PipelineVisitor):
             side_inputs = []
             for si in node.side_inputs:
                 self.consumed.add(si.pvalue)
-                side_inputs.append(
-                    SideInputMap(
-                        type(si),
-                        si._view_options(),
-                        _te.DaskBagWindowedIterator(self.bags[si.pvalue], si._window_mapping_fn),
-                    )
-                )
+                spec = (type(si), si._view_options(), si._window_mapping_fn)
+                side_inputs.append((spec, self.bags[si.pvalue]))
         bag = op.apply(input_bag=input_bag, side_inputs=side_inputs)
         for tag, pcoll in node.outputs.items():
             if isinstance(op, _TaggedParDo):
