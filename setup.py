@@ -67,7 +67,7 @@ EXTRAS = {
     # `newsbeam run --runner DaskRunner`: Beam's Dask runner needs dask.distributed
     # (Beam's own apache-beam[dask] extra asks for the same range).
     "dask": [
-        "dask[distributed]>=2024.4.2",
+        "dask[distributed]>=2024.4.2,<2027",
     ],
     "test": [
         "pytest>=8,<10",

@@ -99,7 +99,10 @@ def _drop_prefix(client, prefix: str) -> None:
         client.options(ignore_status=404).indices.delete(index=index)
     for kind in ("articles", "failures", "feeds"):
         client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{kind}-template")
-    for name in (f"{prefix}@settings", *(f"{prefix}-{k}@mappings" for k in ("articles", "failures", "feeds"))):
+    for name in (
+        f"{prefix}@settings",
+        *(f"{prefix}-{k}@mappings" for k in ("articles", "failures", "feeds")),
+    ):
         client.options(ignore_status=404).cluster.delete_component_template(name=name)
 
 
