@@ -59,9 +59,8 @@ def dead_letter_dir(settings: Settings) -> str:
     base = settings.elasticsearch.dead_letter_dir
     prefix = settings.elasticsearch.index_prefix
     if base and "://" in base:
-        from apache_beam.io.filesystems import FileSystems
-
-        return FileSystems.join(base.rstrip("/"), prefix)
+        # Not pathlib (it folds "gs://b" into "gs:/b"); every URL filesystem joins with "/".
+        return f"{base.rstrip('/')}/{prefix}"
     root = Path(base) if base else state_dir() / "dead-letter"
     return str(root / prefix)
 
