@@ -20,6 +20,8 @@ selects it (``pipeline/runners.py``); options are Beam's ``DaskOptions``
 
 from __future__ import annotations
 
+import contextlib
+
 from apache_beam import pvalue
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.common import Receiver
@@ -27,7 +29,7 @@ from apache_beam.runners.dask import dask_runner as _beam_dask
 from apache_beam.runners.dask import transform_evaluator as _te
 from apache_beam.transforms.sideinputs import SideInputMap
 
-__all__ = ["DaskRunner"]
+__all__ = ["DaskRunner", "local_cluster"]
 
 _MAIN = "__main__"
 
@@ -181,3 +183,71 @@ class DaskRunner(_beam_dask.DaskRunner):
         leaves = visitor.leaves()
         futures = client.compute(list(dask.optimize(*leaves))) if leaves else []
         return _beam_dask.DaskRunnerResult(client, futures)
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int = 2, threads: int = 1, work_dir: str | None = None, timeout: float = 60):
+    """A ``dask scheduler`` and ``workers`` worker processes on 127.0.0.1 (for
+    tests and benchmarks); yields the scheduler address.  Every process is
+    stopped (its whole process group) on exit, also after an error."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from distributed import Client
+
+    def stop(proc):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if proc.poll() is not None:
+                return
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=10)
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    # Worker processes are daemons by default, and daemons may not start
+    # processes of their own (multiprocessing, used by some libraries newsbeam loads).
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    with tempfile.TemporaryDirectory(prefix="newsbeam-dask-", dir=work_dir) as tmp:
+        scheduler_file = Path(tmp) / "scheduler.json"
+        log_path = Path(tmp) / "dask.log"
+        procs: list = []
+        with log_path.open("wb") as log:
+
+            def start(cmd):
+                procs.append(
+                    subprocess.Popen(
+                        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+                    )
+                )
+
+            try:
+                start(
+                    [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+                    + ["--scheduler-file", str(scheduler_file)]
+                )
+                deadline = time.monotonic() + timeout
+                while not scheduler_file.exists():
+                    if procs[0].poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"dask scheduler did not start: {log_path.read_text()[-2000:]}")
+                    time.sleep(0.1)
+                address = json.loads(scheduler_file.read_text())["address"]
+                start(
+                    [dask, "worker", address, "--nworkers", str(workers), "--nthreads", str(threads)]
+                    + ["--host", "127.0.0.1", "--no-dashboard", "--local-directory", tmp]
+                )
+                with Client(address, timeout=timeout) as client:
+                    client.wait_for_workers(workers, timeout=timeout)
+                yield address
+            finally:
+                for proc in reversed(procs):
+                    stop(proc)

@@ -8,14 +8,6 @@ entities), and a second run must add nothing.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from newsbeam.pipeline.options import beam_options
@@ -28,63 +20,13 @@ pytestmark = [pytest.mark.es, pytest.mark.slow]
 _FIELDS = ("story", "entities", "canonical_url", "title", "published", "language")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A scheduler and two single-threaded worker processes on 127.0.0.1; its address."""
-    dask = str(Path(sys.executable).with_name("dask"))
-    scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs: list[subprocess.Popen] = []
-    log = (tmp_path / "dask.log").open("wb")
-    try:
-        procs.append(
-            subprocess.Popen(
-                [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
-                + ["--scheduler-file", str(scheduler_file)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-            )
-        )
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            assert procs[0].poll() is None, (tmp_path / "dask.log").read_text()
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
-        procs.append(
-            subprocess.Popen(
-                [dask, "worker", address, "--nworkers", "2", "--nthreads", "1"]
-                + ["--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(tmp_path / "w")],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-            )
-        )
-        from distributed import Client
+    from newsbeam.pipeline.dask_runner import local_cluster
 
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
+    with local_cluster(workers=2, threads=1, work_dir=str(tmp_path)) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        log.close()
 
 
 def _docs(client, alias) -> dict[str, dict]:
