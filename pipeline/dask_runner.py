@@ -164,6 +164,21 @@ class _Visitor(PipelineVisitor):
         return [self.bags[p] for p in self.order if p not in self.consumed]
 
 
+class _Result(_beam_dask.DaskRunnerResult):
+    """Beam's result, closing the run's client once the run has ended (Beam's
+    leaves it open, reconnecting to a scheduler long gone)."""
+
+    def wait_until_finish(self, duration=None):
+        try:
+            state = super().wait_until_finish(duration)
+        except BaseException:
+            self.client.close()
+            raise
+        if duration is None or self._state in ("DONE", "FAILED", "CANCELLED"):
+            self.client.close()
+        return state
+
+
 class DaskRunner(_beam_dask.DaskRunner):
     """Executes a pipeline on a Dask distributed cluster (see the module doc)."""
 
@@ -182,7 +197,7 @@ class DaskRunner(_beam_dask.DaskRunner):
         pipeline.visit(visitor)
         leaves = visitor.leaves()
         futures = client.compute(list(dask.optimize(*leaves))) if leaves else []
-        return _beam_dask.DaskRunnerResult(client, futures)
+        return _Result(client, futures)
 
 
 @contextlib.contextmanager
