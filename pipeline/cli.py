@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll every feed once, index new articles, exit",
         description="Poll every configured feed once, fetch and extract new articles, index them, "
         "and print a summary. Any Beam pipeline option may follow (e.g. --runner=FlinkRunner, "
+        "--runner DaskRunner --dask_client_address tcp://HOST:8786, "
         "--direct_running_mode=multi_processing --direct_num_workers=2, --setup_file=./setup.py).",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -54,9 +54,14 @@ def _check_runner(options) -> None:
     from apache_beam.options.pipeline_options import StandardOptions
     from apache_beam.runners.runner import create_runner
 
+    from newsbeam.pipeline.runners import missing_runner_package
+
     name = options.view_as(StandardOptions).runner
     if not name:
         return
+    missing = missing_runner_package(name)
+    if missing:
+        raise BadBeamOption(f"--runner={name} needs {missing}")
     try:
         create_runner(name)
     except ValueError as exc:
@@ -64,7 +69,7 @@ def _check_runner(options) -> None:
     except ImportError as exc:
         raise BadBeamOption(
             f"--runner={name} needs packages that are not installed ({exc.name or exc}); "
-            "for Dataflow: pip install 'apache-beam[gcp]'"
+            "for Dataflow: pip install 'apache-beam[gcp]'; for Dask: pip install 'newsbeam[dask]'"
         ) from None
 
 
@@ -72,6 +77,14 @@ def beam_options(args: list[str], **overrides):
     """``PipelineOptions`` from Beam flags, after refusing unknown ones."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from newsbeam.pipeline import runners
+
+    args = runners.expand_runner_names(args)
+    runner = runners.runner_name(args)
+    missing = runners.missing_runner_package(runner) if runner else None
+    if missing:
+        raise BadBeamOption(f"--runner={runner} needs {missing}")
+    runners.load_runner_options(runner)
     unknown = unknown_beam_flags(args)
     if unknown:
         raise UnknownFlags(" ".join(unknown))

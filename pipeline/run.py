@@ -33,6 +33,7 @@ from newsbeam.connectors import budget
 from newsbeam.connectors.embedded import state_dir
 from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
 from newsbeam.pipeline.build import build_pipeline
+from newsbeam.pipeline.runners import runner_reports_metrics
 
 __all__ = [
     "RunFailed",
@@ -76,10 +77,24 @@ class RunSummary:
         return self.get("news.es/unwritten")
 
 
-def dead_letter_dir(settings: Settings) -> Path:
+def dead_letter_dir(settings: Settings) -> str:
+    """Where the sink keeps what it could not write: a local folder or any
+    URL Beam's ``FileSystems`` knows (``gs://``, ``s3://``, ``hdfs://``), so
+    workers on other hosts write where the next run replays from."""
     base = settings.elasticsearch.dead_letter_dir
+    prefix = settings.elasticsearch.index_prefix
+    if base and "://" in base:
+        # Not pathlib (it folds "gs://b" into "gs:/b"); every URL filesystem joins with "/".
+        return f"{base.rstrip('/')}/{prefix}"
     root = Path(base) if base else state_dir() / "dead-letter"
-    return root / settings.elasticsearch.index_prefix
+    return str(root / prefix)
+
+
+def _dead_letter_count(folder: str) -> int:
+    """How many documents the dead-letter files under ``folder`` hold."""
+    from newsbeam.connectors.es_sink import read_dead_letters
+
+    return sum(len(actions) for _path, actions in read_dead_letters(folder))
 
 
 def replay_dead_letters(client, settings: Settings) -> int:
@@ -89,7 +104,7 @@ def replay_dead_letters(client, settings: Settings) -> int:
     from newsbeam.connectors import es_sink
 
     es = settings.elasticsearch
-    folder = str(dead_letter_dir(settings))
+    folder = dead_letter_dir(settings)
     policy = es_sink.RetryPolicy.from_settings(es)
     sent, failures, unfinished = es_sink.replay_dead_letters(
         client, folder, policy, failures_alias=es.failures_alias
@@ -275,7 +290,7 @@ def _run_graph(
 ) -> RunSummary:
     es = settings.elasticsearch
     # The sink itself writes what it could not send, so it survives a failing pipeline.
-    es = es.model_copy(update={"dead_letter_dir": str(folder)})
+    es = es.model_copy(update={"dead_letter_dir": folder})
     settings = settings.model_copy(update={"elasticsearch": es})
 
     total: Counter[str] = Counter()
@@ -296,7 +311,14 @@ def _run_graph(
                 "articles not written are not recorded as indexed and will be fetched again"
             ) from None
         _refresh(es)  # the next wave's SkipKnown must see this wave's articles
-        wave = _collect_counters(p.result)
+        result = p.result
+        if runner_reports_metrics(result):
+            wave = _collect_counters(result)
+        else:
+            # Beam's DaskRunner reports no metrics: the summary has no counts, and
+            # unwritten documents are known by the dead-letter files the sink left.
+            _LOG.warning("this runner reports no metrics: the summary shows no counts")
+            wave = {"news.es/unwritten": _dead_letter_count(folder)}
         _add_wave(total, wave, plan, deferred)
         if wave.get("news.es/unwritten"):
             break

@@ -9,9 +9,10 @@ merged or lost its canonical copy.
 The graph (semantics: "Clusters" in DESIGN.md; similarity:
 ``transforms.similarity``)::
 
-    Fingerprint ─► band keys ─► GroupByKey(band) ─► verify pairs ──────────┐
-         │                                                                 ├─► Resolve (one
-         └─► BatchElements ─► look up indexed copies by band key ─► verify ┘    per batch)
+    Fingerprint ─► band keys ─► GroupByKey(band) ─► verify pairs ─┬─► digests (keyed) ─┐
+         │                                                    └────────────────────┤
+         │                                                                         ├─► Resolve (ids,
+         └─► BatchElements ─► look up indexed copies by band key ─► verify ────────┘    dates, edges)
                                                                                  │
             articles + story fields ◄── side input (id → story) ◄───────────────┤
             StoryUpdate per earlier cluster that changed ◄───────────────────────┘
@@ -25,13 +26,16 @@ The graph (semantics: "Clusters" in DESIGN.md; similarity:
   keyword) with the verification data (``story_fp``, not indexed); a new
   article looks up indexed articles sharing a band key in batches and
   verifies them, so a copy arriving tomorrow joins today's cluster.
+* Digest detection is keyed too: each document with two or more verified
+  partners meets its partners' fingerprints and adjacency in one group
+  (``FindDigests``), in parallel.
 * ``Resolve`` runs once per batch (in streaming: once per window) on one
-  worker: it gathers the batch's nodes (id, date, and the fingerprint that
-  digest detection needs) with the verified edges and indexed matches, and
-  runs union-find.  Its input grows with the batch or window, never with the
-  stream: what earlier batches indexed is looked up, not kept.  For batches
-  of up to a few hundred thousand articles this is a few hundred MB at most;
-  beyond that, cut the run into several (or use shorter windows).
+  worker and receives only what union-find needs: (id, published) per
+  article, the verified edges, the indexed matches and the digest ids — no
+  fingerprints, about 150 bytes per article plus 100 per edge.  Its input
+  grows with the batch or window, never with the stream: what earlier
+  batches indexed is looked up, not kept.  ``bench/resolve.py`` measures the
+  step at 1,000,000 articles.
 * Ids: within a batch, the id of the earliest member (ties: smallest id);
   a cluster already indexed keeps its id; an article joining two indexed
   clusters merges them into the one whose id sorts first.  The canonical
@@ -270,23 +274,82 @@ class _VerifyBucketFn(beam.DoFn):
                     yield (a.id, b.id)
 
 
-def _resolve(nodes: list[_Node], edges: list[tuple[str, str]], matches: list, config: DedupConfig):
-    neighbours: dict[str, set[str]] = defaultdict(set)
-    for a, b in edges:
-        neighbours[a].add(b)
-        neighbours[b].add(a)
-    busy = {doc for doc, partners in neighbours.items() if len(partners) >= 2}
-    wanted = busy | {p for doc in busy for p in neighbours[doc]}
-    fps = {n.id: n.fp for n in nodes if n.id in wanted}
-    digests = find_digests(fps, neighbours, config)
-    digests |= {doc_id for doc_id, indexed in matches if indexed is None}
-    stories, updates = resolve_clusters(
-        [(n.id, n.published) for n in nodes],
+class _DigestsFn(beam.DoFn):
+    """For one document: its adjacency and fingerprint, and those of each copy
+    partner; yields the document's id when it is a digest."""
+
+    def __init__(self, config: DedupConfig):
+        self._config = config
+
+    def process(self, keyed):
+        doc, entries = keyed
+        fps: dict[str, Fingerprint] = {}
+        neighbours: dict[str, set[str]] = {}
+        for doc_id, partners, fp in entries:
+            fps[doc_id] = fp
+            neighbours[doc_id] = set(partners)
+        if len(neighbours.get(doc, ())) < 2:
+            return
+        # find_digests decides for each document from its own neighbours and its
+        # partners' neighbours and fingerprints only: what is gathered here.
+        yield from find_digests(fps, neighbours, self._config) & {doc}
+
+
+class _FindDigests(beam.PTransform):
+    """Verified edges + nodes → ids of digests, keyed by document and parallel:
+    each document with two or more partners meets its partners' fingerprints
+    and adjacency in one group (``find_digests`` on that neighbourhood)."""
+
+    def __init__(self, nodes, config: DedupConfig):
+        super().__init__()
+        self._nodes = nodes
+        self._config = config
+
+    def expand(self, edges):
+        adjacency = (
+            edges
+            | "BothWays" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[0])])
+            | "GroupPartners" >> beam.GroupByKey()
+            | "SortPartners" >> beam.MapTuple(lambda doc, ps: (doc, tuple(sorted(set(ps)))))
+        )
+        fps = self._nodes | "FpById" >> beam.Map(lambda n: (n.id, n.fp))
+
+        def spread(keyed):
+            doc, grouped = keyed
+            partners = next(iter(grouped["adjacency"]), None)
+            fp = next(iter(grouped["fp"]), None)
+            if partners is None or fp is None:
+                return
+            entry = (doc, partners, fp)
+            if len(partners) >= 2:
+                yield doc, entry
+            for partner in partners:
+                yield partner, entry
+
+        return (
+            {"adjacency": adjacency, "fp": fps}
+            | "JoinFingerprints" >> beam.CoGroupByKey()
+            | "ToNeighbourhoods" >> beam.FlatMap(spread)
+            | "GroupNeighbourhoods" >> beam.GroupByKey()
+            | "Digests" >> beam.ParDo(_DigestsFn(self._config))
+        )
+
+
+def _resolve(
+    nodes: list[tuple[str, str | None]],
+    edges: list[tuple[str, str]],
+    matches: list,
+    digests: Iterable[str],
+):
+    """The single-worker step: ids and dates, verified edges, indexed matches
+    and digest ids only (no fingerprints) → union-find."""
+    excluded = set(digests) | {doc_id for doc_id, indexed in matches if indexed is None}
+    return resolve_clusters(
+        nodes,
         edges,
         [(doc_id, indexed) for doc_id, indexed in matches if indexed is not None],
-        digests,
+        excluded,
     )
-    return stories, updates
 
 
 class ClusterOutputs(NamedTuple):
@@ -329,15 +392,18 @@ class ClusterStories(beam.PTransform):
             matches = nodes | "LookupIndexed" >> LookupIndexedCopies(self._es, config)
         else:
             matches = articles.pipeline | "NoIndex" >> beam.Create([])
+        digests = edges | "FindDigests" >> _FindDigests(nodes, config)
         resolved = (
             nodes
+            | "IdAndDate" >> beam.Map(lambda n: (n.id, n.published))
             # without_defaults: works in any window (streaming resolves once per window)
             | "AllNodes" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
             | "Resolve"
             >> beam.Map(
-                lambda all_nodes, e, m: _resolve(all_nodes, e, m, config),
+                _resolve,
                 beam.pvalue.AsList(edges),
                 beam.pvalue.AsList(matches),
+                beam.pvalue.AsList(digests),
             )
         )
         stories = resolved | "Stories" >> beam.FlatMap(lambda r: sorted(r[0].items()))

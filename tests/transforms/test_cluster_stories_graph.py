@@ -1,0 +1,59 @@
+"""ClusterStories' keyed graph (digests found per neighbourhood, Resolve on ids,
+dates and edges only) gives the clusters of the one-process ``cluster()``."""
+
+import json
+import random
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsbeam.transforms.model import Article
+from newsbeam.transforms.similarity import DedupConfig, cluster, fingerprint
+from newsbeam.transforms.stories import ClusterStories
+
+DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "wirecopies.jsonl"
+CONFIG = DedupConfig()
+
+
+def _article(doc_id: str, body: str, published: str | None = None) -> Article:
+    url = f"https://x.example/{doc_id}"
+    return Article(id=doc_id, url=url, canonical_url=url, urls=(), title=None, body=body, published=published)
+
+
+def _graph_labels(articles: list[Article]) -> list[tuple[str, str]]:
+    with TestPipeline() as p:
+        out = p | beam.Create(articles) | ClusterStories(CONFIG)
+        labels = out.articles | beam.Map(lambda a: (a.id, a.story["cluster_id"]))
+        expected = cluster([(a.id, fingerprint(a.body, CONFIG), a.published) for a in articles], CONFIG)
+        assert_that(labels, equal_to(sorted(expected.items())))
+    return expected
+
+
+def _story(rng: random.Random, paragraphs: int) -> list[str]:
+    vocab = [
+        "".join(rng.choice("abcdefghijklmnoprstuvw") for _ in range(rng.randint(3, 9))) for _ in range(3000)
+    ]
+    return [" ".join(rng.choice(vocab) for _ in range(40)) + "." for _ in range(paragraphs)]
+
+
+def test_digest_interleaving_two_stories_is_kept_out_of_both():
+    rng = random.Random(1)
+    first, second = _story(rng, 7), _story(rng, 7)
+    digest = [p for pair in zip(first, second) for p in pair]
+    articles = [
+        _article("a", "\n\n".join(first)),
+        _article("a2", "\n\n".join(first[:-1])),
+        _article("b", "\n\n".join(second)),
+        _article("d", "\n\n".join(digest)),
+    ]
+    labels = _graph_labels(articles)
+    assert labels == {"a": "a", "a2": "a", "b": "b", "d": "d"}
+
+
+def test_wire_copies_cluster_as_in_one_process():
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    articles = [_article(r["id"], r["text"], r.get("published")) for r in rows]
+    labels = _graph_labels(articles)
+    assert len(set(labels.values())) < len(labels)  # copies were found
