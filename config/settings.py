@@ -121,6 +121,7 @@ class FetchSettings(_Section):
     respect_robots: bool = True
     host_delay: float = Field(default=1.0, ge=0, le=300)
     max_crawl_delay: float = Field(default=30.0, ge=0, le=3600)
+    max_connections: int = Field(default=16, ge=1, le=256)
     max_attempts: int = Field(default=5, ge=1)
 
 

@@ -13,11 +13,13 @@ jitter before the entry is recorded as failed.  Politeness: entries are
 grouped by site (scheme, host and port); each site's robots.txt is read
 once per run and obeyed (RFC 9309, with protego: ``robots_disallowed``;
 an unreachable robots.txt means complete disallow, ``robots_unavailable``,
-retried by later runs), and its pages are fetched one at a time,
-``fetch.host_delay`` seconds apart or the site's ``Crawl-delay`` if larger
-(capped at ``fetch.max_crawl_delay``).  Different sites are fetched in
-parallel; the grouping is also the shuffle that spreads downloads across
-workers after the feed fan-out.
+retried by later runs); a site has at most one request in flight, and each
+of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
+after the previous one ended, or the site's ``Crawl-delay`` if larger
+(capped at ``fetch.max_crawl_delay``).  Different sites are fetched at the
+same time, inside each worker, up to ``fetch.max_connections`` requests in
+flight; pages are emitted as they arrive.  The grouping by site is also the
+shuffle that spreads sites across workers after the feed fan-out.
 Counters in ``news.fetch``: ``fetched``, ``failed_<reason>``; distribution
 ``bytes``.
 
@@ -30,12 +32,17 @@ Example usage::
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindows
 
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors.http import FetchError, HttpFetcher
@@ -67,25 +74,193 @@ def robots_verdict(fetch_error: FetchError | None) -> str:
     return "disallow"
 
 
-class _FetchPageFn(beam.DoFn):
-    """Fetches the entries of one host in sequence: its robots.txt first,
-    then one page at a time, ``fetch.host_delay`` (or the site's
-    ``Crawl-delay``, capped) apart.  Hosts are fetched in parallel."""
+class _Site:
+    """One site's state during a bundle: what is left to fetch, its robots.txt
+    verdict and delay, and when the next request to it may start."""
 
-    def __init__(self, fetch_settings: FetchSettings, sleep: Callable[[float], None] = time.sleep):
+    __slots__ = ("key", "queue", "rules", "verdict", "message", "delay", "ready_at", "busy", "robots_read")
+
+    def __init__(self, key: str, entries, delay: float):
+        self.key = key
+        self.queue = deque(sorted(entries, key=lambda e: e.url))
+        self.rules = None
+        self.verdict = "allow"
+        self.message = ""
+        self.delay = delay
+        self.ready_at = 0.0  # monotonic time before which no request to this site starts
+        self.busy = False  # a request to this site is in flight
+        self.robots_read = False
+
+
+class _FetchPageFn(beam.DoFn):
+    """Fetches many sites at once, each politely.
+
+    Sites arrive one per ``process`` call (the output of ``GroupBySite``)
+    and are all kept until ``finish_bundle``.  One thread of this DoFn
+    schedules requests on a pool of ``fetch.max_connections`` threads: a site
+    gets a request only when it has none in flight and its delay since the
+    end of its previous request (``fetch.host_delay`` or its ``Crawl-delay``)
+    has passed; its robots.txt is its first request.  Each page is emitted as
+    soon as it arrives, so the stages fused after this one (extraction) run
+    while other sites download.  The thread sleeps only when every site it
+    holds is waiting for its delay and nothing is in flight."""
+
+    def __init__(
+        self,
+        fetch_settings: FetchSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._settings = fetch_settings
         self._sleep = sleep
-        self._fetcher = None
+        self._clock = clock
         self._fetched = beam.metrics.Metrics.counter(_NS, "fetched")
         self._bytes = beam.metrics.Metrics.distribution(_NS, "bytes")
 
     def setup(self):
-        self._fetcher = HttpFetcher.from_settings(self._settings)
+        self._local = threading.local()
+        self._fetchers: list[HttpFetcher] = []
+        self._fetchers_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._settings.max_connections, thread_name_prefix="newsbeam-fetch"
+        )
         self._progress = Progress(_LOG, "pages fetched")
 
     def teardown(self):
-        if self._fetcher is not None:
-            self._fetcher.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for fetcher in getattr(self, "_fetchers", []):
+            fetcher.close()
+
+    def start_bundle(self):
+        self._sites: list[_Site] = []
+        self._inflight: dict = {}  # future -> (site, entry or None for robots.txt)
+
+    # -- one request, on a pool thread ------------------------------------------
+
+    def _get(self, url: str, accept: str):
+        """Runs on a pool thread: one ``requests`` session per thread."""
+        fetcher = getattr(self._local, "fetcher", None)
+        if fetcher is None:
+            fetcher = HttpFetcher.from_settings(self._settings)
+            self._local.fetcher = fetcher
+            with self._fetchers_lock:
+                self._fetchers.append(fetcher)
+        try:
+            return fetcher.get(url, headers={"Accept": accept}), None
+        except FetchError as exc:
+            return None, exc
+
+    # -- scheduling, on the DoFn's thread ----------------------------------------
+
+    def process(self, keyed):
+        key, entries = keyed
+        site = _Site(key, entries, self._settings.host_delay)
+        site.robots_read = not self._settings.respect_robots
+        self._sites.append(site)
+        yield from self._drive(wait=False)
+
+    def finish_bundle(self):
+        for output in self._drive(wait=True):
+            if isinstance(output, pvalue.TaggedOutput):
+                yield pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+            else:
+                yield GlobalWindows.windowed_value(output)
+
+    def _drive(self, wait: bool):
+        """Start every request that may start, emit what has arrived; with
+        ``wait``, until every site of the bundle is done."""
+        while True:
+            next_ready = yield from self._launch()
+            if not self._inflight:
+                if next_ready is None or not wait:
+                    return
+                self._sleep(max(0.0, next_ready - self._clock()))
+                continue
+            timeout = (
+                0.0 if not wait else None if next_ready is None else max(0.0, next_ready - self._clock())
+            )
+            done, _ = futures_wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                site, entry = self._inflight.pop(future)
+                yield from self._arrived(site, entry, *future.result())
+            if not done and not wait:
+                return
+
+    def _launch(self):
+        """Submit one request to each site that may have one, within
+        ``fetch.max_connections``; emit the failures decided without a
+        request.  Returns when the earliest waiting site becomes ready."""
+        now = self._clock()
+        next_ready = None
+        remaining = []
+        for site in self._sites:
+            if not site.queue and site.robots_read and not site.busy:
+                continue  # done: dropped from the bundle's list
+            remaining.append(site)
+            if site.busy:
+                continue
+            if site.robots_read:
+                yield from self._refuse(site)
+                if not site.queue:
+                    continue
+            if site.ready_at > now:
+                next_ready = site.ready_at if next_ready is None else min(next_ready, site.ready_at)
+                continue
+            if len(self._inflight) >= self._settings.max_connections:
+                continue
+            if site.robots_read:
+                entry = site.queue.popleft()
+                future = self._pool.submit(self._get, entry.link, _ACCEPT)
+            else:
+                entry = None
+                future = self._pool.submit(self._get, f"{site.key}/robots.txt", "text/plain,*/*;q=0.5")
+            site.busy = True
+            self._inflight[future] = (site, entry)
+        self._sites = remaining
+        return next_ready
+
+    def _refuse(self, site: _Site):
+        """Record the site's queued entries robots.txt does not let us fetch."""
+        while site.queue:
+            entry = site.queue[0]
+            if site.verdict == "disallow":
+                why = f"robots.txt unavailable, so disallowed: {site.message}"
+                yield self._fail(site.queue.popleft(), "robots_unavailable", why, None)
+            elif site.rules is not None and not site.rules.can_fetch(entry.link, _AGENT):
+                why = f"{entry.link} is disallowed by {site.key}/robots.txt"
+                yield self._fail(site.queue.popleft(), "robots_disallowed", why, None)
+            else:
+                return
+
+    def _arrived(self, site: _Site, entry: FeedEntry | None, response, error: FetchError | None):
+        site.busy = False
+        site.ready_at = self._clock() + site.delay
+        if entry is None:
+            self._read_robots(site, response, error)
+            if site.verdict == "disallow":
+                site.ready_at = 0.0  # nothing more is requested from it
+            return
+        if error is not None:
+            yield self._fail(entry, error.reason, str(error), error.status)
+            return
+        yield from self._page(entry, response)
+
+    def _read_robots(self, site: _Site, response, error: FetchError | None) -> None:
+        from protego import Protego
+
+        site.robots_read = True
+        if error is not None:
+            site.verdict = robots_verdict(error)
+            site.message = f"{site.key}/robots.txt: {error}"
+            return
+        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
+        site.rules = Protego.parse(text)
+        crawl_delay = site.rules.crawl_delay(_AGENT)
+        if crawl_delay:
+            site.delay = max(site.delay, min(float(crawl_delay), self._settings.max_crawl_delay))
+            site.ready_at = self._clock() + site.delay
 
     def _fail(self, entry: FeedEntry, reason: str, message: str, status: int | None):
         beam.metrics.Metrics.counter(_NS, f"failed_{reason}").inc()
@@ -96,50 +271,7 @@ class _FetchPageFn(beam.DoFn):
                     feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso()),
         )  # fmt: skip
 
-    def _robots(self, site: str):
-        """(parser or None, "allow" | "disallow", message) for ``site`` (scheme://host:port)."""
-        from protego import Protego
-
-        url = f"{site}/robots.txt"
-        try:
-            response = self._fetcher.get(url, headers={"Accept": "text/plain,*/*;q=0.5"})
-        except FetchError as exc:
-            return None, robots_verdict(exc), f"{url}: {exc}"
-        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
-        return Protego.parse(text), "allow", ""
-
-    def process(self, keyed):
-        site, entries = keyed
-        settings = self._settings
-        rules, verdict, message = (None, "allow", "")
-        if settings.respect_robots:
-            rules, verdict, message = self._robots(site)
-        delay = settings.host_delay
-        if rules is not None:
-            crawl_delay = rules.crawl_delay(_AGENT)
-            if crawl_delay:
-                delay = max(delay, min(float(crawl_delay), settings.max_crawl_delay))
-        requested = False
-        for entry in sorted(entries, key=lambda e: e.url):
-            if verdict == "disallow":
-                why = f"robots.txt unavailable, so disallowed: {message}"
-                yield self._fail(entry, "robots_unavailable", why, None)
-                continue
-            if rules is not None and not rules.can_fetch(entry.link, _AGENT):
-                why = f"{entry.link} is disallowed by {site}/robots.txt"
-                yield self._fail(entry, "robots_disallowed", why, None)
-                continue
-            if requested and delay:
-                self._sleep(delay)
-            requested = True
-            yield from self._fetch(entry)
-
-    def _fetch(self, entry: FeedEntry):
-        try:
-            response = self._fetcher.get(entry.link, headers={"Accept": _ACCEPT})
-        except FetchError as exc:
-            yield self._fail(entry, exc.reason, str(exc), exc.status)
-            return
+    def _page(self, entry: FeedEntry, response):
         if response.content_type and response.content_type not in _HTML_TYPES:
             yield self._fail(
                 entry,
