@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="poll every feed once, index new articles, exit",
         description="Poll every configured feed once, fetch and extract new articles, index them, "
-        "and print a summary. Any Beam pipeline option may follow (e.g. --runner=FlinkRunner, "
-        "--direct_running_mode=multi_processing --direct_num_workers=2, --setup_file=./setup.py).",
+        "and print a summary. On the default runner it uses one worker process per CPU core "
+        "(--direct_running_mode=in_memory: one process; --direct_num_workers=N: N processes). Any Beam "
+        "pipeline option may follow (e.g. --runner=FlinkRunner, --setup_file=./setup.py).",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -267,7 +268,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     settings = _settings(args)
     if not settings.feeds:
         raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True)
     console = _console(stderr=True)
     console.print(
         f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
@@ -293,7 +294,7 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             raise UsageError(
                 f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
             )
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True)
     _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
     summary = run_batch(settings, options, builder=build_reextract_pipeline)
     print_summary(summary, settings, _console())

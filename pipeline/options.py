@@ -9,8 +9,9 @@ Beam does, and report what is left as a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 
-__all__ = ["BadBeamOption", "UnknownFlags", "beam_options", "unknown_beam_flags"]
+__all__ = ["BadBeamOption", "UnknownFlags", "beam_options", "unknown_beam_flags", "usable_cores"]
 
 
 class UnknownFlags(Exception):
@@ -68,13 +69,35 @@ def _check_runner(options) -> None:
         ) from None
 
 
-def beam_options(args: list[str], **overrides):
-    """``PipelineOptions`` from Beam flags, after refusing unknown ones."""
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, else the count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _gives(args: list[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in args)
+
+
+def beam_options(args: list[str], *, batch: bool = False, **overrides):
+    """``PipelineOptions`` from Beam flags, after refusing unknown ones.
+
+    ``batch``: a batch run on the default (Direct) runner uses every core:
+    ``multi_processing`` with one worker process per usable core, unless the
+    flags choose a runner, ``--direct_running_mode`` or ``--direct_num_workers``
+    themselves (``--direct_running_mode=in_memory`` runs in this process)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     unknown = unknown_beam_flags(args)
     if unknown:
         raise UnknownFlags(" ".join(unknown))
+    if batch and not any(
+        _gives(args, f) for f in ("--runner", "--direct_running_mode", "--direct_num_workers")
+    ):
+        overrides.setdefault("direct_running_mode", "multi_processing")
+        overrides.setdefault("direct_num_workers", usable_cores())
     if not any(arg.startswith("--default_sdk_harness_log_level") for arg in args):
         # Worker processes (multi_processing, portable runners) log every
         # bundle at INFO otherwise.
