@@ -32,6 +32,7 @@ Example usage::
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -57,6 +58,8 @@ FAILED_TAG = "failed"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain"})
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _AGENT = "newsbeam"  # the product token robots.txt groups are matched against
+_DONE = object()  # the scheduler's last event of a bundle
+_INTAKE_POLL = 0.05  # seconds: how often a busy scheduler looks for new sites
 
 
 def robots_verdict(fetch_error: FetchError | None) -> str:
@@ -95,15 +98,16 @@ class _Site:
 class _FetchPageFn(beam.DoFn):
     """Fetches many sites at once, each politely.
 
-    Sites arrive one per ``process`` call (the output of ``GroupBySite``)
-    and are all kept until ``finish_bundle``.  One thread of this DoFn
-    schedules requests on a pool of ``fetch.max_connections`` threads: a site
-    gets a request only when it has none in flight and its delay since the
-    end of its previous request (``fetch.host_delay`` or its ``Crawl-delay``)
-    has passed; its robots.txt is its first request.  Each page is emitted as
-    soon as it arrives, so the stages fused after this one (extraction) run
-    while other sites download.  The thread sleeps only when every site it
-    holds is waiting for its delay and nothing is in flight."""
+    Sites arrive one per ``process`` call (the output of ``GroupBySite``).
+    A scheduler thread per bundle starts requests on a pool of
+    ``fetch.max_connections`` threads: a site gets a request only when it has
+    none in flight and its delay since the end of its previous request
+    (``fetch.host_delay`` or its ``Crawl-delay``) has passed; its robots.txt
+    is its first request.  The DoFn's own thread emits each page as soon as it
+    has arrived (in ``process`` for what is ready, then in ``finish_bundle``),
+    so the stages fused after this one (extraction) run while other sites
+    download, and downloads go on while those stages compute.  The scheduler
+    sleeps only when every site it holds is waiting for its delay."""
 
     def __init__(
         self,
@@ -134,8 +138,14 @@ class _FetchPageFn(beam.DoFn):
             fetcher.close()
 
     def start_bundle(self):
-        self._sites: list[_Site] = []
-        self._inflight: dict = {}  # future -> (site, entry or None for robots.txt)
+        self._sites: list[_Site] = []  # the scheduler's own
+        self._inflight: dict = {}  # future -> (site, entry or None for robots.txt); the scheduler's own
+        self._intake: list[_Site] = []  # handed over by process(), under _intake_lock
+        self._intake_lock = threading.Lock()
+        self._closed = False  # finish_bundle: no more sites
+        self._wake = threading.Event()
+        self._outputs: queue.SimpleQueue = queue.SimpleQueue()
+        self._scheduler = None
 
     # -- one request, on a pool thread ------------------------------------------
 
@@ -152,57 +162,105 @@ class _FetchPageFn(beam.DoFn):
         except FetchError as exc:
             return None, exc
 
-    # -- scheduling, on the DoFn's thread ----------------------------------------
+    # -- the DoFn's thread: hand sites over, emit what arrived --------------------
 
     def process(self, keyed):
         key, entries = keyed
         site = _Site(key, entries, self._settings.host_delay)
         site.robots_read = not self._settings.respect_robots
-        self._sites.append(site)
-        yield from self._drive(wait=False)
+        with self._intake_lock:
+            self._intake.append(site)
+        if self._scheduler is None:
+            self._scheduler = threading.Thread(
+                target=self._schedule, name="newsbeam-fetch-scheduler", daemon=True
+            )
+            self._scheduler.start()
+        self._wake.set()
+        while True:
+            try:
+                item = self._outputs.get_nowait()
+            except queue.Empty:
+                return
+            yield from self._emit(item)
 
     def finish_bundle(self):
-        for output in self._drive(wait=True):
-            if isinstance(output, pvalue.TaggedOutput):
-                yield pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
-            else:
-                yield GlobalWindows.windowed_value(output)
-
-    def _drive(self, wait: bool):
-        """Start every request that may start, emit what has arrived; with
-        ``wait``, until every site of the bundle is done."""
+        if self._scheduler is None:
+            return
+        with self._intake_lock:
+            self._closed = True
+        self._wake.set()
         while True:
-            next_ready = yield from self._launch()
+            item = self._outputs.get()
+            if item is _DONE:
+                break
+            for output in self._emit(item):
+                if isinstance(output, pvalue.TaggedOutput):
+                    yield pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+                else:
+                    yield GlobalWindows.windowed_value(output)
+        self._scheduler.join()
+        self._scheduler = None
+
+    def _emit(self, item):
+        """Scheduler events become outputs (and metrics) on the DoFn's thread."""
+        if isinstance(item, BaseException):
+            raise item
+        kind, entry, *rest = item
+        if kind == "page":
+            yield from self._page(entry, rest[0])
+        else:
+            yield self._fail(entry, *rest)
+
+    # -- the scheduler thread ---------------------------------------------------------
+
+    def _schedule(self):
+        try:
+            self._run_schedule()
+        except BaseException as exc:  # handed to the DoFn's thread, which raises it
+            self._outputs.put(exc)
+        self._outputs.put(_DONE)
+
+    def _run_schedule(self):
+        while True:
+            with self._intake_lock:
+                self._sites.extend(self._intake)
+                self._intake.clear()
+                closed = self._closed
+                self._wake.clear()
+            next_ready = self._launch()
             if not self._inflight:
-                if next_ready is None or not wait:
-                    return
-                self._sleep(max(0.0, next_ready - self._clock()))
+                if next_ready is None:
+                    if closed:
+                        return
+                    self._wake.wait()
+                elif closed:
+                    self._sleep(max(0.0, next_ready - self._clock()))
+                else:
+                    self._wake.wait(max(0.0, next_ready - self._clock()))
                 continue
-            timeout = (
-                0.0 if not wait else None if next_ready is None else max(0.0, next_ready - self._clock())
-            )
+            timeout = None if next_ready is None else max(0.0, next_ready - self._clock())
+            if not closed:  # new sites may come: look again soon
+                timeout = _INTAKE_POLL if timeout is None else min(timeout, _INTAKE_POLL)
             done, _ = futures_wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 site, entry = self._inflight.pop(future)
-                yield from self._arrived(site, entry, *future.result())
-            if not done and not wait:
-                return
+                self._arrived(site, entry, *future.result())
 
-    def _launch(self):
+    def _launch(self) -> float | None:
         """Submit one request to each site that may have one, within
-        ``fetch.max_connections``; emit the failures decided without a
+        ``fetch.max_connections``; hand over the failures decided without a
         request.  Returns when the earliest waiting site becomes ready."""
         now = self._clock()
         next_ready = None
         remaining = []
         for site in self._sites:
             if not site.queue and site.robots_read and not site.busy:
-                continue  # done: dropped from the bundle's list
+                continue  # done: dropped from the list
             remaining.append(site)
             if site.busy:
                 continue
             if site.robots_read:
-                yield from self._refuse(site)
+                self._refuse(site)
                 if not site.queue:
                     continue
             if site.ready_at > now:
@@ -221,31 +279,30 @@ class _FetchPageFn(beam.DoFn):
         self._sites = remaining
         return next_ready
 
-    def _refuse(self, site: _Site):
+    def _refuse(self, site: _Site) -> None:
         """Record the site's queued entries robots.txt does not let us fetch."""
         while site.queue:
             entry = site.queue[0]
             if site.verdict == "disallow":
                 why = f"robots.txt unavailable, so disallowed: {site.message}"
-                yield self._fail(site.queue.popleft(), "robots_unavailable", why, None)
+                self._outputs.put(("fail", site.queue.popleft(), "robots_unavailable", why, None))
             elif site.rules is not None and not site.rules.can_fetch(entry.link, _AGENT):
                 why = f"{entry.link} is disallowed by {site.key}/robots.txt"
-                yield self._fail(site.queue.popleft(), "robots_disallowed", why, None)
+                self._outputs.put(("fail", site.queue.popleft(), "robots_disallowed", why, None))
             else:
                 return
 
-    def _arrived(self, site: _Site, entry: FeedEntry | None, response, error: FetchError | None):
+    def _arrived(self, site: _Site, entry: FeedEntry | None, response, error: FetchError | None) -> None:
         site.busy = False
         site.ready_at = self._clock() + site.delay
         if entry is None:
             self._read_robots(site, response, error)
             if site.verdict == "disallow":
                 site.ready_at = 0.0  # nothing more is requested from it
-            return
-        if error is not None:
-            yield self._fail(entry, error.reason, str(error), error.status)
-            return
-        yield from self._page(entry, response)
+        elif error is not None:
+            self._outputs.put(("fail", entry, error.reason, str(error), error.status))
+        else:
+            self._outputs.put(("page", entry, response))
 
     def _read_robots(self, site: _Site, response, error: FetchError | None) -> None:
         from protego import Protego
