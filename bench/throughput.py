@@ -150,7 +150,8 @@ class Outlets:
     """One loopback HTTP server per outlet (127.0.0.2, ...), recording the
     time of every request by host and by phase."""
 
-    def __init__(self, corpus, hosts: int):
+    def __init__(self, corpus, hosts: int, latency: float = 0.0):
+        self.latency = latency
         self.phase = "setup"
         self.log: list[tuple[str, str, str, float]] = []  # (phase, host, path, time)
         self._lock = threading.Lock()
@@ -190,6 +191,8 @@ class Outlets:
             def do_GET(self):
                 with outer._lock:
                     outer.log.append((outer.phase, str(h), self.path, time.monotonic()))
+                if outer.latency:
+                    time.sleep(outer.latency)
                 route = outer._routes[h].get(self.path)
                 status, (ctype, body) = (200, route) if route else (404, ("text/plain", b"not found"))
                 self.send_response(status)
@@ -225,7 +228,8 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+    peak = [0, 0]  # sum of RSS, sum of PSS (shared pages counted once)
+    cpu_seen: dict[int, float] = {}  # pid -> last CPU seconds sampled (for processes nobody reaps)
     stop = threading.Event()
 
     def sample():
@@ -233,16 +237,20 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
         while not stop.is_set():
             try:
                 tree = [root, *root.children(recursive=True)]
-                total = 0
-                for p in tree:
-                    try:
-                        total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
-                peak[0] = max(peak[0], total)
             except psutil.Error:
                 return
-            stop.wait(0.2)
+            rss = pss = 0
+            for p in tree:
+                try:
+                    times = p.cpu_times()
+                    cpu_seen[p.pid] = times.user + times.system
+                    info = p.memory_full_info()
+                    rss += info.rss
+                    pss += getattr(info, "pss", info.rss)
+                except psutil.Error:
+                    pass
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            stop.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -251,10 +259,11 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
     sampler.join()
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # Reaped descendants count in RUSAGE_CHILDREN; the samples cover any that were not.
+    cpu = max((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), sum(cpu_seen.values()))
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:3])} failed with exit {proc.returncode}:\n{err[-3000:]}")
-    return {"wall": wall, "cpu": cpu, "peak_rss": peak[0], "stdout": out, "stderr": err}
+    return {"wall": wall, "cpu": cpu, "peak_rss": peak[0], "peak_pss": peak[1], "stdout": out, "stderr": err}
 
 
 # -- the per-article CPU limit ---------------------------------------------------
@@ -306,6 +315,37 @@ def ner_batch_sweep(corpus, model: str, sizes=(1, 8, 32, 64, 128)) -> dict[int, 
         t0 = time.process_time()
         tag_texts(nlp, bodies, batch_size=size)
         result[size] = (time.process_time() - t0) / len(bodies)
+    return result
+
+
+def fetch_sweep(hosts: int = 40, pages: int = 5, latency: float = 0.3, caps=(4, 8, 16, 32)) -> dict:
+    """Seconds for FetchPages alone (shipped politeness) over ``hosts`` loopback
+    outlets answering after ``latency`` seconds, for each ``fetch.max_connections``."""
+    import apache_beam as beam
+
+    from newsbeam.config.settings import FetchSettings
+    from newsbeam.connectors.fetch import FetchPages
+    from newsbeam.pipeline.options import beam_options
+    from newsbeam.transforms.model import FeedEntry
+
+    corpus = [(h, f"/p{k}.html", "t", b"<html><body><p>x</p></body></html>", False)
+              for h in range(hosts) for k in range(pages)]  # fmt: skip
+    outlets = Outlets(corpus, hosts, latency=latency)
+    result = {}
+    try:
+        entries = [
+            FeedEntry(feed_url=outlets.base(h) + "/feed.xml", feed_name="F", link=outlets.base(h) + path,
+                      url=outlets.base(h) + path)
+            for h, path, *_ in corpus
+        ]  # fmt: skip
+        for cap in caps:
+            settings = FetchSettings(allow_private_hosts=True, max_connections=cap)
+            started = time.monotonic()
+            with beam.Pipeline(options=beam_options(["--direct_running_mode=in_memory"])) as p:
+                _ = p | beam.Create(entries) | FetchPages(settings)
+            result[cap] = round(time.monotonic() - started, 2)
+    finally:
+        outlets.close()
     return result
 
 
@@ -388,12 +428,14 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
             "articles_per_s": round(nb_rate, 3),
             "cpu_s_per_article": round(nb_cpu_per_article, 4),
             "peak_rss_mb": round(nb["peak_rss"] / 1e6, 1),
+            "peak_pss_mb": round(nb["peak_pss"] / 1e6, 1),
         },
         "sequential": {
             "articles": seq_articles,
             "wall_s": round(seq["wall"], 2),
             "cpu_s": round(seq["cpu"], 2),
             "articles_per_s": round(seq_rate, 3),
+            "peak_rss_mb": round(seq["peak_rss"] / 1e6, 1),
         },
         "limit_articles_per_s": round(limit_rate, 3),
         "ratio_to_limit": round(nb_rate / limit_rate, 3),
@@ -445,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         "--ner-batch", type=int, default=None, help="nlp.pipe batch for the limit (default ner.batch_size)"
     )
     ap.add_argument("--ner-batch-sweep", action="store_true", help="only time NER per batch size and exit")
+    ap.add_argument(
+        "--fetch-sweep", action="store_true", help="only time fetching per fetch.max_connections and exit"
+    )
     ap.add_argument("--plot", type=Path, help="write a PNG of articles/s against N")
     ap.add_argument("--output", type=Path, help="also append the JSON lines to this file")
     args = ap.parse_args(argv)
@@ -473,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sweep = ner_batch_sweep(build_corpus(args.data, SAMPLE, args.hosts), resolve_model_name(None))
         print(json.dumps({"ner_cpu_s_per_article_by_batch": {k: round(v, 4) for k, v in sweep.items()}}))
+        return 0
+
+    if args.fetch_sweep:
+        print(json.dumps({"fetch_s_by_max_connections": fetch_sweep(args.hosts)}))
         return 0
 
     results = []

@@ -144,7 +144,7 @@ class NerSettings(_Section):
     enabled: bool = True
     model: str | None = None
     max_per_type: int = Field(default=50, ge=1, le=1000)
-    batch_size: int = Field(default=32, ge=1, le=10_000)
+    batch_size: int = Field(default=8, ge=1, le=10_000)
     chunk_chars: int = Field(default=20_000, ge=1000)
 
 
