@@ -44,7 +44,9 @@ $(ES9_VENV)/.installed: setup.py
 test-es9: $(ES9_VENV)/.installed
 	$(ES9_VENV)/bin/python -m pytest -m es -q $(PYTEST_ARGS)
 
+# bench/throughput.py needs the bench extra (matplotlib, psutil).
 bench: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[ner,test,bench]'
 	$(BIN)/python bench/run_all.py
 
 lint: $(VENV)/.installed

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["extraction", "dedup", "ner", "es_sink"]
+ORDER = ["extraction", "dedup", "ner", "es_sink", "throughput"]
 
 
 def main(argv: list[str]) -> int:
