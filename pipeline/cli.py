@@ -536,6 +536,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
     # Beam logs a failing bundle with its traceback; run_batch reports it (RunFailed) or re-raises.
     logging.getLogger("apache_beam.runners.common").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    from newsbeam.pipeline.options import worker_log_filter
+
+    worker_log_filter(verbose)  # records of multi_processing workers: one readable line each
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,19 @@ Beam does, and report what is left as a usage error.
 from __future__ import annotations
 
 import argparse
+import ast
+import logging
 import os
+import re
 
-__all__ = ["BadBeamOption", "UnknownFlags", "beam_options", "unknown_beam_flags", "usable_cores"]
+__all__ = [
+    "BadBeamOption",
+    "UnknownFlags",
+    "beam_options",
+    "unknown_beam_flags",
+    "usable_cores",
+    "worker_log_filter",
+]
 
 
 class UnknownFlags(Exception):
@@ -105,3 +115,51 @@ def beam_options(args: list[str], *, batch: bool = False, **overrides):
     options = PipelineOptions(args, **overrides)
     _check_runner(options)
     return options
+
+
+_FIELD = {name: re.compile(name + r': "((?:[^"\\]|\\.)*)"') for name in ("message", "log_location")}
+
+
+def _field(text: str, name: str) -> str:
+    found = _FIELD[name].search(text)
+    if not found:
+        return ""
+    try:
+        return ast.literal_eval(f'"{found.group(1)}"')
+    except (ValueError, SyntaxError):
+        return found.group(1)
+
+
+class _WorkerLogFilter(logging.Filter):
+    """Worker processes (``multi_processing``) send their log records to the
+    driver, which logs each as ``Worker: <the whole LogEntry>`` with its
+    traceback.  This keeps newsbeam's own records as one readable line
+    (``WARNING worker newsbeam/connectors/es_sink.py:430: ...``) and drops
+    Beam's (a failed bundle with its traceback: the run reports the failure
+    itself) unless ``verbose``."""
+
+    def __init__(self, verbose: bool):
+        super().__init__()
+        self._verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.args[0]) if record.args else record.getMessage()
+        location = _field(text, "log_location")
+        if "apache_beam" in location and not self._verbose:
+            return False
+        message = _field(text, "message") or text
+        if not self._verbose:
+            message = message.split("\n", 1)[0]
+        where = "/".join(location.replace("\\", "/").split("/")[-2:])
+        record.name = f"worker {where}" if where else "worker"
+        record.msg, record.args = "%s", (message,)
+        return True
+
+
+def worker_log_filter(verbose: bool) -> None:
+    """Install the filter above on the logger Beam forwards worker records to."""
+    forwarded = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    forwarded.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for old in [f for f in forwarded.filters if isinstance(f, _WorkerLogFilter)]:
+        forwarded.removeFilter(old)
+    forwarded.addFilter(_WorkerLogFilter(verbose))
