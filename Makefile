@@ -44,7 +44,9 @@ $(ES9_DIR)/.installed: setup.py | $(VENV)/.installed
 test-es9: $(ES9_DIR)/.installed
 	$(ES9_ENV) $(BIN)/python -m pytest -m es -q $(PYTEST_XDIST) $(PYTEST_ARGS)
 
+# bench/throughput.py needs the bench extra (matplotlib, psutil).
 bench: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[ner,test,bench]'
 	$(BIN)/python bench/run_all.py
 
 lint: $(VENV)/.installed

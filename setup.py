@@ -87,6 +87,11 @@ EXTRAS = {
         "pytest-xdist>=3.5,<4",
         "ruff>=0.6",
     ],
+    # bench/throughput.py only: the plot in BENCHMARKS.md and the process tree's peak RSS.
+    "bench": [
+        "matplotlib>=3.7,<4",
+        "psutil>=5.9,<8",
+    ],
 }
 
 setup(

@@ -126,6 +126,7 @@ class FetchSettings(_Section):
     respect_robots: bool = True
     host_delay: float = Field(default=1.0, ge=0, le=300)
     max_crawl_delay: float = Field(default=30.0, ge=0, le=3600)
+    max_connections: int = Field(default=16, ge=1, le=256)
     max_attempts: int = Field(default=5, ge=1)
     url_deadline: float = Field(default=60, gt=0)
     host_budget: float = Field(default=300, gt=0)
@@ -166,7 +167,7 @@ class NerSettings(_Section):
     enabled: bool = True
     model: str | None = None
     max_per_type: int = Field(default=50, ge=1, le=1000)
-    batch_size: int = Field(default=32, ge=1, le=10_000)
+    batch_size: int = Field(default=8, ge=1, le=10_000)
     chunk_chars: int = Field(default=20_000, ge=1000)
 
 

@@ -13,16 +13,18 @@ jitter before the entry is recorded as failed.  Politeness: entries are
 grouped by site (scheme, host and port); each site's robots.txt is read
 once per run and obeyed (RFC 9309, with protego: ``robots_disallowed``;
 an unreachable robots.txt means complete disallow, ``robots_unavailable``,
-retried by later runs), and its pages are fetched one at a time,
-``fetch.host_delay`` seconds apart or the site's ``Crawl-delay`` if larger
-(capped at ``fetch.max_crawl_delay``).  Different sites are fetched in
-parallel; the grouping is also the shuffle that spreads downloads across
-workers after the feed fan-out.
+retried by later runs); a site has at most one request in flight, and each
+of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
+after the previous one ended, or the site's ``Crawl-delay`` if larger
+(capped at ``fetch.max_crawl_delay``).  Different sites are fetched at the
+same time, inside each worker, up to ``fetch.max_connections`` requests in
+flight; pages are emitted as they arrive.  The grouping by site is also the
+shuffle that spreads sites across workers after the feed fan-out.
 Budgets (see connectors/budget.py): each site gets what is left of
-``fetch.host_budget`` seconds for this run, and nothing starts after the
-run's deadline; every request's deadline is cut to that.  Entries a site
-had no time left for go to the ``deferred`` output (not failed: the next
-run fetches them).
+``fetch.host_budget`` seconds for this run (its requests and the pauses
+between them), and nothing starts after the run's deadline; every
+request's deadline is cut to that.  Entries a site had no time left for go
+to the ``deferred`` output (not failed: the next run fetches them).
 Counters in ``news.fetch``: ``fetched``, ``failed_<reason>``; distribution
 ``bytes``; in ``news.budget``: ``deferred|<feed>``, ``host_ms|<site>``.
 
@@ -35,12 +37,18 @@ Example usage::
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindows
 
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors import budget
@@ -57,6 +65,8 @@ DEFERRED_TAG = "deferred"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain"})
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _AGENT = "newsbeam"  # the product token robots.txt groups are matched against
+_DONE = object()  # the scheduler's last event of a bundle
+_INTAKE_POLL = 0.05  # seconds: how often a busy scheduler looks for new sites
 
 
 def robots_verdict(fetch_error: FetchError | None) -> str:
@@ -74,31 +84,293 @@ def robots_verdict(fetch_error: FetchError | None) -> str:
     return "disallow"
 
 
+class _Site:
+    """One site's state during a bundle: what is left to fetch, its robots.txt
+    verdict and delay, and when the next request to it may start."""
+
+    __slots__ = (
+        "key", "queue", "rules", "verdict", "message", "delay", "ready_at", "busy", "robots_read",
+        "host", "requested",
+    )  # fmt: skip
+
+    def __init__(self, key: str, entries, delay: float, host: budget.HostClock):
+        self.key = key
+        self.host = host  # the site's budget: its requests and the pauses between them
+        self.requested = False
+        self.queue = deque(sorted(entries, key=lambda e: e.url))
+        self.rules = None
+        self.verdict = "allow"
+        self.message = ""
+        self.delay = delay
+        self.ready_at = 0.0  # monotonic time before which no request to this site starts
+        self.busy = False  # a request to this site is in flight
+        self.robots_read = False
+
+
 class _FetchPageFn(beam.DoFn):
-    """Fetches the entries of one host in sequence: its robots.txt first,
-    then one page at a time, ``fetch.host_delay`` (or the site's
-    ``Crawl-delay``, capped) apart.  Hosts are fetched in parallel."""
+    """Fetches many sites at once, each politely.
+
+    Sites arrive one per ``process`` call (the output of ``GroupBySite``).
+    A scheduler thread per bundle starts requests on a pool of
+    ``fetch.max_connections`` threads: a site gets a request only when it has
+    none in flight and its delay since the end of its previous request
+    (``fetch.host_delay`` or its ``Crawl-delay``) has passed; its robots.txt
+    is its first request.  The DoFn's own thread emits each page as soon as it
+    has arrived (in ``process`` for what is ready, then in ``finish_bundle``),
+    so the stages fused after this one (extraction) run while other sites
+    download, and downloads go on while those stages compute.  The scheduler
+    sleeps only when every site it holds is waiting for its delay."""
 
     def __init__(
         self,
         fetch_settings: FetchSettings,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         plan: budget.WavePlan | None = None,
     ):
         self._settings = fetch_settings
         self._sleep = sleep
+        self._clock = clock
         self._plan = plan or budget.WavePlan()
-        self._fetcher = None
         self._fetched = beam.metrics.Metrics.counter(_NS, "fetched")
         self._bytes = beam.metrics.Metrics.distribution(_NS, "bytes")
 
     def setup(self):
-        self._fetcher = HttpFetcher.from_settings(self._settings)
+        self._local = threading.local()
+        self._fetchers: list[HttpFetcher] = []
+        self._fetchers_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._settings.max_connections, thread_name_prefix="newsbeam-fetch"
+        )
         self._progress = Progress(_LOG, "pages fetched")
 
     def teardown(self):
-        if self._fetcher is not None:
-            self._fetcher.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for fetcher in getattr(self, "_fetchers", []):
+            fetcher.close()
+
+    def start_bundle(self):
+        self._sites: list[_Site] = []  # the scheduler's own
+        self._inflight: dict = {}  # future -> (site, entry or None for robots.txt); the scheduler's own
+        self._intake: list[_Site] = []  # handed over by process(), under _intake_lock
+        self._intake_lock = threading.Lock()
+        self._closed = False  # finish_bundle: no more sites
+        self._wake = threading.Event()
+        self._outputs: queue.SimpleQueue = queue.SimpleQueue()
+        self._scheduler = None
+
+    # -- one request, on a pool thread ------------------------------------------
+
+    def _get(self, url: str, accept: str, deadline: float | None = None):
+        """Runs on a pool thread: one ``requests`` session per thread.
+        Returns (response, error, seconds spent)."""
+        fetcher = getattr(self._local, "fetcher", None)
+        if fetcher is None:
+            fetcher = HttpFetcher.from_settings(self._settings)
+            self._local.fetcher = fetcher
+            with self._fetchers_lock:
+                self._fetchers.append(fetcher)
+        started = time.monotonic()
+        try:
+            return fetcher.get(url, headers={"Accept": accept}, deadline=deadline), None, self._since(started)
+        except FetchError as exc:
+            return None, exc, self._since(started)
+
+    @staticmethod
+    def _since(started: float) -> float:
+        return time.monotonic() - started
+
+    # -- the DoFn's thread: hand sites over, emit what arrived --------------------
+
+    def process(self, keyed):
+        key, entries = keyed
+        host = self._plan.host_clock(key, self._settings.host_budget)
+        site = _Site(key, entries, self._settings.host_delay, host)
+        site.robots_read = not self._settings.respect_robots
+        with self._intake_lock:
+            self._intake.append(site)
+        if self._scheduler is None:
+            self._scheduler = threading.Thread(
+                target=self._schedule, name="newsbeam-fetch-scheduler", daemon=True
+            )
+            self._scheduler.start()
+        self._wake.set()
+        while True:
+            try:
+                item = self._outputs.get_nowait()
+            except queue.Empty:
+                return
+            yield from self._emit(item)
+
+    def finish_bundle(self):
+        if self._scheduler is None:
+            return
+        with self._intake_lock:
+            self._closed = True
+        self._wake.set()
+        while True:
+            item = self._outputs.get()
+            if item is _DONE:
+                break
+            for output in self._emit(item):
+                if isinstance(output, pvalue.TaggedOutput):
+                    yield pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+                else:
+                    yield GlobalWindows.windowed_value(output)
+        self._scheduler.join()
+        self._scheduler = None
+
+    def _emit(self, item):
+        """Scheduler events become outputs (and metrics) on the DoFn's thread."""
+        if isinstance(item, BaseException):
+            raise item
+        kind, entry, *rest = item
+        if kind == "page":
+            yield from self._page(entry, rest[0])
+        elif kind == "defer":
+            beam.metrics.Metrics.counter(budget.NS, f"{budget.DEFERRED}{entry.feed_url}").inc()
+            yield pvalue.TaggedOutput(DEFERRED_TAG, entry)
+        elif kind == "spent":  # entry is the site's key here
+            beam.metrics.Metrics.counter(budget.NS, f"{budget.HOST_MS}{entry}").inc(rest[0])
+        else:
+            yield self._fail(entry, *rest)
+
+    # -- the scheduler thread ---------------------------------------------------------
+
+    def _schedule(self):
+        try:
+            self._run_schedule()
+        except BaseException as exc:  # handed to the DoFn's thread, which raises it
+            self._outputs.put(exc)
+        self._outputs.put(_DONE)
+
+    def _run_schedule(self):
+        while True:
+            with self._intake_lock:
+                self._sites.extend(self._intake)
+                self._intake.clear()
+                closed = self._closed
+                self._wake.clear()
+            next_ready = self._launch()
+            if not self._inflight:
+                if next_ready is None:
+                    if closed:
+                        return
+                    self._wake.wait()
+                elif closed:
+                    self._sleep(max(0.0, next_ready - self._clock()))
+                else:
+                    self._wake.wait(max(0.0, next_ready - self._clock()))
+                continue
+            timeout = None if next_ready is None else max(0.0, next_ready - self._clock())
+            if not closed:  # new sites may come: look again soon
+                timeout = _INTAKE_POLL if timeout is None else min(timeout, _INTAKE_POLL)
+            done, _ = futures_wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                site, entry = self._inflight.pop(future)
+                self._arrived(site, entry, *future.result())
+
+    def _launch(self) -> float | None:
+        """Submit one request to each site that may have one, within
+        ``fetch.max_connections``; hand over the failures decided without a
+        request.  Returns when the earliest waiting site becomes ready."""
+        now = self._clock()
+        next_ready = None
+        remaining = []
+        for site in self._sites:
+            if not site.busy and site.queue and not self._within_budget(site):
+                self._defer_all(site)  # the host's budget or the run's time is used up: next run
+            if not site.queue and (site.robots_read or not site.requested) and not site.busy:
+                # done: dropped from the list
+                self._outputs.put(("spent", site.key, int(site.host.spent * 1000)))
+                continue
+            remaining.append(site)
+            if site.busy:
+                continue
+            if site.robots_read:
+                self._refuse(site)
+                if not site.queue:
+                    continue
+            if site.ready_at > now:
+                next_ready = site.ready_at if next_ready is None else min(next_ready, site.ready_at)
+                continue
+            if len(self._inflight) >= self._settings.max_connections:
+                continue
+            until = site.host.until()
+            if site.robots_read:
+                entry = site.queue.popleft()
+                future = self._pool.submit(self._get, entry.link, _ACCEPT, until)
+            else:
+                entry = None
+                future = self._pool.submit(self._get, f"{site.key}/robots.txt", "text/plain,*/*;q=0.5", until)
+            if site.requested:  # the pause since its previous request was spent on this site
+                site.host.spent += site.delay
+            site.busy = site.requested = True
+            self._inflight[future] = (site, entry)
+        self._sites = remaining
+        return next_ready
+
+    def _within_budget(self, site: _Site) -> bool:
+        """Whether the site may have another request: its budget must cover
+        the pause before it (as a sequential fetcher would sleep it)."""
+        pause = site.delay if site.requested else 0.0
+        return site.host.remaining() > pause
+
+    def _defer_all(self, site: _Site) -> None:
+        while site.queue:
+            self._outputs.put(("defer", site.queue.popleft()))
+
+    def _refuse(self, site: _Site) -> None:
+        """Record the site's queued entries robots.txt does not let us fetch."""
+        while site.queue:
+            entry = site.queue[0]
+            if site.verdict == "disallow":
+                why = f"robots.txt unavailable, so disallowed: {site.message}"
+                self._outputs.put(("fail", site.queue.popleft(), "robots_unavailable", why, None))
+            elif site.rules is not None and not site.rules.can_fetch(entry.link, _AGENT):
+                why = f"{entry.link} is disallowed by {site.key}/robots.txt"
+                self._outputs.put(("fail", site.queue.popleft(), "robots_disallowed", why, None))
+            else:
+                return
+
+    def _arrived(
+        self, site: _Site, entry: FeedEntry | None, response, error: FetchError | None, spent: float
+    ) -> None:
+        site.busy = False
+        site.host.spent += spent
+        site.ready_at = self._clock() + site.delay
+        cut = error is not None and error.reason == "timeout" and site.host.remaining() <= 0.01
+        if entry is None:
+            if cut:  # robots.txt cut by the budget, not refused by the site: all for the next run
+                site.robots_read = True
+                self._defer_all(site)
+                return
+            self._read_robots(site, response, error)
+            if site.verdict == "disallow":
+                site.ready_at = 0.0  # nothing more is requested from it
+        elif cut:
+            self._outputs.put(("defer", entry))  # cut by the host budget or the run's end, not by the page
+        elif error is not None:
+            self._outputs.put(("fail", entry, error.reason, str(error), error.status))
+        else:
+            self._outputs.put(("page", entry, response))
+
+    def _read_robots(self, site: _Site, response, error: FetchError | None) -> None:
+        from protego import Protego
+
+        site.robots_read = True
+        if error is not None:
+            site.verdict = robots_verdict(error)
+            site.message = f"{site.key}/robots.txt: {error}"
+            return
+        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
+        site.rules = Protego.parse(text)
+        crawl_delay = site.rules.crawl_delay(_AGENT)
+        if crawl_delay:
+            site.delay = max(site.delay, min(float(crawl_delay), self._settings.max_crawl_delay))
+            site.ready_at = self._clock() + site.delay
 
     def _fail(self, entry: FeedEntry, reason: str, message: str, status: int | None):
         beam.metrics.Metrics.counter(_NS, f"failed_{reason}").inc()
@@ -109,86 +381,7 @@ class _FetchPageFn(beam.DoFn):
                     feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso()),
         )  # fmt: skip
 
-    def _robots(self, site: str, until: float | None = None):
-        """(parser or None, "allow" | "disallow", message) for ``site`` (scheme://host:port)."""
-        from protego import Protego
-
-        url = f"{site}/robots.txt"
-        try:
-            response = self._fetcher.get(url, headers={"Accept": "text/plain,*/*;q=0.5"}, deadline=until)
-        except FetchError as exc:
-            return None, robots_verdict(exc), f"{url}: {exc}"
-        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
-        return Protego.parse(text), "allow", ""
-
-    def process(self, keyed):
-        site, entries = keyed
-        host = self._plan.host_clock(site, self._settings.host_budget)
-        try:
-            yield from self._process_site(site, entries, host)
-        finally:
-            spent_ms = int(host.spent * 1000)
-            beam.metrics.Metrics.counter(budget.NS, f"{budget.HOST_MS}{site}").inc(spent_ms)
-
-    def _defer(self, entry: FeedEntry):
-        beam.metrics.Metrics.counter(budget.NS, f"{budget.DEFERRED}{entry.feed_url}").inc()
-        return pvalue.TaggedOutput(DEFERRED_TAG, entry)
-
-    def _process_site(self, site: str, entries, host: budget.HostClock):
-        settings = self._settings
-        entries = sorted(entries, key=lambda e: e.url)
-        if host.remaining() <= 0:
-            for entry in entries:
-                yield self._defer(entry)
-            return
-        rules, verdict, message = (None, "allow", "")
-        if settings.respect_robots:
-            with host.charge():
-                rules, verdict, message = self._robots(site, host.until())
-            if verdict == "disallow" and host.remaining() <= 0:
-                for entry in entries:  # robots.txt cut by the budget, not refused by the site
-                    yield self._defer(entry)
-                return
-        delay = settings.host_delay
-        if rules is not None:
-            crawl_delay = rules.crawl_delay(_AGENT)
-            if crawl_delay:
-                delay = max(delay, min(float(crawl_delay), settings.max_crawl_delay))
-        requested = False
-        for entry in entries:
-            if verdict == "disallow":
-                why = f"robots.txt unavailable, so disallowed: {message}"
-                yield self._fail(entry, "robots_unavailable", why, None)
-                continue
-            if rules is not None and not rules.can_fetch(entry.link, _AGENT):
-                why = f"{entry.link} is disallowed by {site}/robots.txt"
-                yield self._fail(entry, "robots_disallowed", why, None)
-                continue
-            # The host's budget or the run's time used up: left for the next run.
-            if requested and delay:
-                if delay >= host.remaining():
-                    yield self._defer(entry)
-                    continue
-                with host.charge():
-                    self._sleep(delay)
-            if host.remaining() <= 0:
-                yield self._defer(entry)
-                continue
-            requested = True
-            with host.charge():  # outputs are yielded after the clock stops
-                outputs = list(self._fetch(entry, host))
-            yield from outputs
-
-    def _fetch(self, entry: FeedEntry, host: budget.HostClock | None = None):
-        try:
-            until = host.until() if host is not None else None
-            response = self._fetcher.get(entry.link, headers={"Accept": _ACCEPT}, deadline=until)
-        except FetchError as exc:
-            if exc.reason == "timeout" and host is not None and host.remaining() <= 0.01:
-                yield self._defer(entry)  # cut by the host budget or the run's end, not by the page
-                return
-            yield self._fail(entry, exc.reason, str(exc), exc.status)
-            return
+    def _page(self, entry: FeedEntry, response):
         if response.content_type and response.content_type not in _HTML_TYPES:
             yield self._fail(
                 entry,

@@ -9,7 +9,7 @@ takes at most ``run.wave_size`` new entries within the per-feed budget;
 the rest are ``held`` for a later wave or the next run, and their feeds
 keep their old validators (``incomplete``).
 
-Story clustering and entity tagging plug in between ``ExtractArticles`` and
+Entity tagging and story clustering plug in between ``ExtractArticles`` and
 ``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
 PCollections so tests can assert on them.
 """
@@ -62,19 +62,12 @@ def _failure_action(alias: str):
 
 
 def _enrich(articles, settings: Settings):
-    """Stages between extraction and indexing: story clustering, then entity
-    tagging.  Returns the articles and the partial updates earlier clusters
-    need."""
+    """Stages between extraction and indexing: entity tagging, then story
+    clustering.  Returns the articles and the partial updates earlier
+    clusters need.  Tagging comes first so that, with no grouping between
+    fetching and it, Beam fuses it with extraction and it runs while other
+    sites' pages are still downloading (clustering needs every article)."""
     updates = None
-    if settings.dedup.enabled:
-        from newsbeam.connectors.story_index import ApplyStoryUpdates
-        from newsbeam.transforms.stories import ClusterStories
-
-        clustered = articles | "ClusterStories" >> ClusterStories(
-            es_settings=settings.elasticsearch, max_bucket=settings.dedup.max_bucket
-        )
-        articles = clustered.articles
-        updates = clustered.updates | "StoryUpdates" >> ApplyStoryUpdates(settings.elasticsearch)
     if settings.ner.enabled:
         from newsbeam.transforms.entities import TagEntities
 
@@ -85,6 +78,15 @@ def _enrich(articles, settings: Settings):
             batch_size=ner.batch_size,
             chunk_chars=ner.chunk_chars,
         )
+    if settings.dedup.enabled:
+        from newsbeam.connectors.story_index import ApplyStoryUpdates
+        from newsbeam.transforms.stories import ClusterStories
+
+        clustered = articles | "ClusterStories" >> ClusterStories(
+            es_settings=settings.elasticsearch, max_bucket=settings.dedup.max_bucket
+        )
+        articles = clustered.articles
+        updates = clustered.updates | "StoryUpdates" >> ApplyStoryUpdates(settings.elasticsearch)
     return articles, updates
 
 

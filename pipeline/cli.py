@@ -81,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="poll every feed once, index new articles, exit",
         description="Poll every configured feed once, fetch and extract new articles, index them, "
-        "and print a summary. Any Beam pipeline option may follow (e.g. --runner=FlinkRunner, "
-        "--runner DaskRunner --dask_client_address tcp://HOST:8786, "
-        "--direct_running_mode=multi_processing --direct_num_workers=2, --setup_file=./setup.py).",
+        "and print a summary. On the default runner it uses one worker process per CPU core "
+        "(--direct_running_mode=in_memory: one process; --direct_num_workers=N: N processes). Any Beam "
+        "pipeline option may follow (e.g. --runner=FlinkRunner, --runner DaskRunner "
+        "--dask_client_address tcp://HOST:8786, --setup_file=./setup.py).",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -348,7 +349,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         settings = settings.model_copy(
             update={"run": settings.run.model_copy(update={"max_run_time": args.max_run_time})}
         )
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True)
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
@@ -477,7 +478,7 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             raise UsageError(
                 f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
             )
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True)
     if not args.quiet:
         _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
     return run_with_report(
@@ -709,6 +710,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
     # Beam logs a failing bundle with its traceback; run_batch reports it (RunFailed) or re-raises.
     logging.getLogger("apache_beam.runners.common").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    from newsbeam.pipeline.options import worker_log_filter
+
+    worker_log_filter(verbose)  # records of multi_processing workers: one readable line each
 
 
 def _hint(args, exc) -> str:

@@ -9,8 +9,19 @@ Beam does, and report what is left as a usage error.
 from __future__ import annotations
 
 import argparse
+import ast
+import logging
+import os
+import re
 
-__all__ = ["BadBeamOption", "UnknownFlags", "beam_options", "unknown_beam_flags"]
+__all__ = [
+    "BadBeamOption",
+    "UnknownFlags",
+    "beam_options",
+    "unknown_beam_flags",
+    "usable_cores",
+    "worker_log_filter",
+]
 
 
 class UnknownFlags(Exception):
@@ -73,8 +84,25 @@ def _check_runner(options) -> None:
         ) from None
 
 
-def beam_options(args: list[str], **overrides):
-    """``PipelineOptions`` from Beam flags, after refusing unknown ones."""
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, else the count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _gives(args: list[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in args)
+
+
+def beam_options(args: list[str], *, batch: bool = False, **overrides):
+    """``PipelineOptions`` from Beam flags, after refusing unknown ones.
+
+    ``batch``: a batch run on the default (Direct) runner uses every core:
+    ``multi_processing`` with one worker process per usable core, unless the
+    flags choose a runner, ``--direct_running_mode`` or ``--direct_num_workers``
+    themselves (``--direct_running_mode=in_memory`` runs in this process)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from newsbeam.pipeline import runners
@@ -88,6 +116,11 @@ def beam_options(args: list[str], **overrides):
     unknown = unknown_beam_flags(args)
     if unknown:
         raise UnknownFlags(" ".join(unknown))
+    if batch and not any(
+        _gives(args, f) for f in ("--runner", "--direct_running_mode", "--direct_num_workers")
+    ):
+        overrides.setdefault("direct_running_mode", "multi_processing")
+        overrides.setdefault("direct_num_workers", usable_cores())
     if not any(arg.startswith("--default_sdk_harness_log_level") for arg in args):
         # Worker processes (multi_processing, portable runners) log every
         # bundle at INFO otherwise.
@@ -95,3 +128,51 @@ def beam_options(args: list[str], **overrides):
     options = PipelineOptions(args, **overrides)
     _check_runner(options)
     return options
+
+
+_FIELD = {name: re.compile(name + r': "((?:[^"\\]|\\.)*)"') for name in ("message", "log_location")}
+
+
+def _field(text: str, name: str) -> str:
+    found = _FIELD[name].search(text)
+    if not found:
+        return ""
+    try:
+        return ast.literal_eval(f'"{found.group(1)}"')
+    except (ValueError, SyntaxError):
+        return found.group(1)
+
+
+class _WorkerLogFilter(logging.Filter):
+    """Worker processes (``multi_processing``) send their log records to the
+    driver, which logs each as ``Worker: <the whole LogEntry>`` with its
+    traceback.  This keeps newsbeam's own records as one readable line
+    (``WARNING worker newsbeam/connectors/es_sink.py:430: ...``) and drops
+    Beam's (a failed bundle with its traceback: the run reports the failure
+    itself) unless ``verbose``."""
+
+    def __init__(self, verbose: bool):
+        super().__init__()
+        self._verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.args[0]) if record.args else record.getMessage()
+        location = _field(text, "log_location")
+        if "apache_beam" in location and not self._verbose:
+            return False
+        message = _field(text, "message") or text
+        if not self._verbose:
+            message = message.split("\n", 1)[0]
+        where = "/".join(location.replace("\\", "/").split("/")[-2:])
+        record.name = f"worker {where}" if where else "worker"
+        record.msg, record.args = "%s", (message,)
+        return True
+
+
+def worker_log_filter(verbose: bool) -> None:
+    """Install the filter above on the logger Beam forwards worker records to."""
+    forwarded = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    forwarded.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for old in [f for f in forwarded.filters if isinstance(f, _WorkerLogFilter)]:
+        forwarded.removeFilter(old)
+    forwarded.addFilter(_WorkerLogFilter(verbose))

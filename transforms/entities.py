@@ -140,7 +140,7 @@ LABEL_TYPES = {
 }
 
 DEFAULT_MAX_PER_TYPE = 50
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = 8  # bench/throughput.py --ner-batch-sweep: 1-128 within 10%, 8 the fastest
 DEFAULT_CHUNK_CHARS = 20_000
 
 

@@ -3,6 +3,10 @@ site's pages are fetched one at a time, host_delay (or Crawl-delay) apart."""
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -56,29 +60,50 @@ def test_robots_disallowed_pages_are_recorded_not_fetched(tmp_path):
         assert site.requests.count("/robots.txt") == 1
 
 
+class _FakeClock:
+    """Time that passes only when the fetcher sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def _run_fn(fn, *groups):
+    """process() each (site, entries) group, then finish_bundle(), as Beam does."""
+    fn.setup()
+    try:
+        fn.start_bundle()
+        outputs = [o for group in groups for o in fn.process(group)]
+        for output in fn.finish_bundle():
+            value = getattr(output, "value", output)  # TaggedOutput(tag, WindowedValue) or WindowedValue
+            outputs.append(getattr(value, "value", value))
+        return outputs
+    finally:
+        fn.teardown()
+
+
 def test_pages_of_one_site_are_spaced_by_the_crawl_delay(tmp_path):
     root = _site(tmp_path, "User-agent: newsbeam\nCrawl-delay: 7\n")
     with SiteServer(root) as site:
-        sleeps: list[float] = []
-        fn = _FetchPageFn(SETTINGS.model_copy(update={"host_delay": 2.0}), sleep=sleeps.append)
-        fn.setup()
-        try:
-            outputs = list(fn.process((site.base_url, _entries(site.base_url))))
-        finally:
-            fn.teardown()
+        clock = _FakeClock()
+        fn = _FetchPageFn(SETTINGS.model_copy(update={"host_delay": 2.0}), sleep=clock.sleep, clock=clock)
+        outputs = _run_fn(fn, (site.base_url, _entries(site.base_url)))
         assert len(outputs) == 4
-        assert sleeps == [7.0, 7.0, 7.0]  # between four requests, the larger of the two delays
+        # robots.txt then four pages: each request the larger of the two delays after the previous one
+        assert clock.sleeps == [7.0, 7.0, 7.0, 7.0]
 
 
 def test_a_missing_robots_txt_allows_everything(tmp_path):
     root = _site(tmp_path, None)
     with SiteServer(root) as site:
-        fn = _FetchPageFn(SETTINGS)
-        fn.setup()
-        try:
-            outputs = list(fn.process((site.base_url, _entries(site.base_url))))
-        finally:
-            fn.teardown()
+        outputs = _run_fn(_FetchPageFn(SETTINGS), (site.base_url, _entries(site.base_url)))
         assert len(outputs) == 4
         assert not any(hasattr(o, "tag") for o in outputs)
 
@@ -98,3 +123,76 @@ def test_a_missing_robots_txt_allows_everything(tmp_path):
 )
 def test_robots_verdict_follows_rfc_9309(error, verdict):
     assert robots_verdict(error) == verdict
+
+
+class _TimedServers:
+    """One loopback HTTP server per host name 127.0.0.<n>, all recording
+    (host, path, start time) of every request, in order."""
+
+    def __init__(self, hosts: int):
+        self.requests: list[tuple[str, str, float]] = []
+        self._lock = threading.Lock()
+        self._servers = []
+        for n in range(2, 2 + hosts):
+            server = ThreadingHTTPServer((f"127.0.0.{n}", 0), self._handler())
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._servers.append(server)
+
+    def _handler(self):
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
+
+            def do_GET(self):
+                host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+                with outer._lock:
+                    outer.requests.append((host, self.path, time.monotonic()))
+                body = PAGE.format(name=self.path).encode() if self.path != "/robots.txt" else b""
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+    @property
+    def bases(self) -> list[str]:
+        return [f"http://{s.server_address[0]}:{s.server_address[1]}" for s in self._servers]
+
+    def close(self):
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_sites_are_fetched_at_once_each_spaced_by_host_delay():
+    delay = 0.3
+    servers = _TimedServers(hosts=4)
+    try:
+        entries = [
+            FeedEntry(feed_url=f"{b}/feed.xml", feed_name="F", link=f"{b}/{n}.html", url=f"{b}/{n}.html")
+            for b in servers.bases
+            for n in ("a", "b", "c")
+        ]
+        with TestPipeline() as p:
+            out = p | beam.Create(entries) | FetchPages(SETTINGS.model_copy(update={"host_delay": delay}))
+            assert_that(out.pages | beam.combiners.Count.Globally(), equal_to([12]))
+    finally:
+        servers.close()
+    by_host: dict[str, list[float]] = {}
+    for host, _path, at in servers.requests:
+        by_host.setdefault(host, []).append(at)
+    assert len(by_host) == 4 and all(len(times) == 4 for times in by_host.values())  # robots.txt + 3 pages
+    for times in by_host.values():
+        gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+        assert min(gaps) >= delay, gaps  # each host's requests stay host_delay apart
+    # ... while the hosts are served at once: between a host's first and last
+    # request, the other hosts get theirs (one host after another would not).
+    order = [host for host, _path, _at in servers.requests]
+    for host in by_host:
+        first, last = order.index(host), len(order) - 1 - order[::-1].index(host)
+        assert set(order[first:last]) == set(by_host), order
