@@ -48,7 +48,8 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.transforms.window import BoundedWindow, GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors import budget
@@ -153,6 +154,7 @@ class _FetchPageFn(beam.DoFn):
 
     def start_bundle(self):
         self._sites: list[_Site] = []  # the scheduler's own
+        self._windows: dict = {}  # site key -> (timestamp, window) of its input
         self._inflight: dict = {}  # future -> (site, entry or None for robots.txt); the scheduler's own
         self._intake: list[_Site] = []  # handed over by process(), under _intake_lock
         self._intake_lock = threading.Lock()
@@ -184,8 +186,11 @@ class _FetchPageFn(beam.DoFn):
 
     # -- the DoFn's thread: hand sites over, emit what arrived --------------------
 
-    def process(self, keyed):
+    def process(self, keyed, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         key, entries = keyed
+        # What finish_bundle emits goes to the window its site came in (streaming: fixed windows).
+        if isinstance(window, BoundedWindow):  # (not when the DoFn is called directly, as in tests)
+            self._windows[key] = (timestamp, window)
         host = self._plan.host_clock(key, self._settings.host_budget)
         site = _Site(key, entries, self._settings.host_delay, host)
         site.robots_read = not self._settings.respect_robots
@@ -214,13 +219,23 @@ class _FetchPageFn(beam.DoFn):
             item = self._outputs.get()
             if item is _DONE:
                 break
+            where = None
+            if isinstance(item, tuple) and isinstance(item[1], FeedEntry):
+                where = self._windows.get(_site_of(item[1].link))
             for output in self._emit(item):
                 if isinstance(output, pvalue.TaggedOutput):
-                    yield pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+                    yield pvalue.TaggedOutput(output.tag, self._windowed(output.value, where))
                 else:
-                    yield GlobalWindows.windowed_value(output)
+                    yield self._windowed(output, where)
         self._scheduler.join()
         self._scheduler = None
+
+    @staticmethod
+    def _windowed(value, where):
+        if where is None:
+            return GlobalWindows.windowed_value(value)
+        timestamp, window = where
+        return WindowedValue(value, timestamp, [window])
 
     def _emit(self, item):
         """Scheduler events become outputs (and metrics) on the DoFn's thread."""

@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="poll every feed once, index new articles, exit",
         description="Poll every configured feed once, fetch and extract new articles, index them, "
-        "and print a summary. On the default runner it uses one worker process per CPU core "
-        "(--direct_running_mode=in_memory: one process; --direct_num_workers=N: N processes). Any Beam "
+        "and print a summary. On the default runner it runs in one process; "
+        "--direct_running_mode=multi_processing --direct_num_workers=N uses N processes. Any Beam "
         "pipeline option may follow (e.g. --runner=FlinkRunner, --runner DaskRunner "
         "--dask_client_address tcp://HOST:8786, --setup_file=./setup.py).",
         epilog=_ENV_HELP,
@@ -349,7 +349,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         settings = settings.model_copy(
             update={"run": settings.run.model_copy(update={"max_run_time": args.max_run_time})}
         )
-    options = beam_options(beam_args, batch=True)
+    options = beam_options(beam_args)
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
@@ -478,7 +478,7 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             raise UsageError(
                 f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
             )
-    options = beam_options(beam_args, batch=True)
+    options = beam_options(beam_args)
     if not args.quiet:
         _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
     return run_with_report(

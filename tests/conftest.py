@@ -18,6 +18,7 @@ import pytest
 from newsbeam.config.settings import ElasticsearchSettings, load_settings
 from newsbeam.connectors.embedded import EmbeddedServer, free_port
 from newsbeam.connectors.site_server import SiteServer, demo_site_dir
+from tests.es_cleanup import drop_prefix
 
 
 @pytest.fixture(scope="session")
@@ -56,20 +57,7 @@ def index_prefix(es_url):
     yield prefix
     client = connect(ElasticsearchSettings(url=es_url, **_auth()))
     try:
-        # Real clusters refuse wildcard deletes (action.destructive_requires_name):
-        # list the concrete indices first.
-        found = client.indices.get(index=f"{prefix}-*", allow_no_indices=True, expand_wildcards="all")
-        for index in found:
-            client.options(ignore_status=404).indices.delete(index=index)
-        from newsbeam.connectors.es import TEMPLATE_KINDS
-
-        for kind in TEMPLATE_KINDS:
-            client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{kind}-template")
-        for name in (
-            f"{prefix}@settings",
-            *(f"{prefix}-{k}@mappings" for k in TEMPLATE_KINDS),
-        ):
-            client.options(ignore_status=404).cluster.delete_component_template(name=name)
+        drop_prefix(client, prefix)
     finally:
         client.close()
 

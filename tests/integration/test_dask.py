@@ -12,6 +12,7 @@ import pytest
 
 from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.run import run_batch
+from tests.es_cleanup import drop_prefix
 
 pytest.importorskip("distributed", reason="needs the dask extra: pip install -e '.[dask]'")
 
@@ -35,19 +36,6 @@ def _docs(client, alias) -> dict[str, dict]:
     return {hit["_id"]: {f: hit["_source"].get(f) for f in _FIELDS} for hit in hits}
 
 
-def _drop_prefix(client, prefix: str) -> None:
-    found = client.indices.get(index=f"{prefix}-*", allow_no_indices=True, expand_wildcards="all")
-    for index in found:
-        client.options(ignore_status=404).indices.delete(index=index)
-    for kind in ("articles", "failures", "feeds"):
-        client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{kind}-template")
-    for name in (
-        f"{prefix}@settings",
-        *(f"{prefix}-{k}@mappings" for k in ("articles", "failures", "feeds")),
-    ):
-        client.options(ignore_status=404).cluster.delete_component_template(name=name)
-
-
 def test_dask_cluster_indexes_what_the_direct_runner_does(dask_cluster, demo_settings, expected, es_client):
     es = demo_settings.elasticsearch
     direct_es = es.model_copy(update={"index_prefix": es.index_prefix + "-direct"})
@@ -56,7 +44,7 @@ def test_dask_cluster_indexes_what_the_direct_runner_does(dask_cluster, demo_set
         want = _docs(es_client, direct_es.articles_alias)
         want_failures = set(_docs(es_client, direct_es.failures_alias))
     finally:
-        _drop_prefix(es_client, direct_es.index_prefix)
+        drop_prefix(es_client, direct_es.index_prefix)
     assert len(want) == len(expected["articles"])
 
     dask_args = ["--runner", "DaskRunner", "--dask_client_address", dask_cluster]
