@@ -342,6 +342,10 @@ def _cycle(settings: Settings, pipeline_options, lease, due: list[FeedSpec], num
         first = str(exc).splitlines()[0][:300] if str(exc) else ""
         _LOG.warning("cycle %d failed: %s: %s", number, type(exc).__name__, first)
         return CycleReport(number, len(due), None, f"{type(exc).__name__}: {first}", unexpected=True)
+    if _LOG.isEnabledFor(logging.DEBUG):  # the run summary of each cycle (issue: operators' view)
+        from newsbeam.pipeline.report import summary_document, summary_line
+
+        _LOG.debug("cycle %d: %s", number, summary_line(summary_document(summary, batch, command="stream")))
     return CycleReport(number, len(due), summary)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 
@@ -84,7 +85,7 @@ def _indexed(client, alias):
 
 
 @pytest.mark.es
-def test_stream_indexes_items_as_they_appear_and_resumes(es_settings, es_client, tmp_path):
+def test_stream_indexes_items_as_they_appear_and_resumes(es_settings, es_client, tmp_path, caplog):
     from newsbeam.pipeline.options import beam_options
 
     with LiveSite(copy_every=3) as site:
@@ -100,8 +101,14 @@ def test_stream_indexes_items_as_they_appear_and_resumes(es_settings, es_client,
             elif len(reports) >= 3:
                 stop.request()
 
-        cycles = run_stream(settings, beam_options([]), stop=stop, on_cycle=on_cycle)
+        with caplog.at_level(logging.DEBUG, logger="newsbeam.pipeline.stream"):
+            cycles = run_stream(settings, beam_options([]), stop=stop, on_cycle=on_cycle)
         assert cycles == 3 and all(r.summary is not None for r in reports)
+        # each cycle's run summary is logged at DEBUG, with this cycle's figures
+        lines = [r.getMessage() for r in caplog.records if r.name == "newsbeam.pipeline.stream"]
+        assert any(
+            line.startswith("cycle 1: stream: 1 feeds polled") and "3 new" in line for line in lines
+        ), lines
         docs = _indexed(es_client, es_settings.articles_alias)
         assert sorted(docs) == sorted(site.url(n) for n in range(5))
         copy = docs[site.url(3)]  # item 3 copies story of item 1
