@@ -573,6 +573,17 @@ def replay_dead_letters(
 # -- the transform -----------------------------------------------------------------
 
 
+def _sink_metrics() -> dict:
+    """The sink's counters and distributions (namespace ``news.es``), one set per DoFn."""
+    metrics = {
+        name: beam.metrics.Metrics.counter(_NS, name)
+        for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
+    }
+    metrics["bulk_latency_ms"] = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
+    metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
+    return metrics
+
+
 class _BulkIndexFn(beam.DoFn):
     def __init__(
         self,
@@ -598,12 +609,7 @@ class _BulkIndexFn(beam.DoFn):
         self._client = None
         self._pool = None
         self._aliases = None  # alias cache shared by the requests of this instance
-        self._metrics = {
-            name: beam.metrics.Metrics.counter(_NS, name)
-            for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
-        }
-        self._metrics["bulk_latency_ms"] = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
-        self._metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
+        self._metrics = _sink_metrics()
 
     def setup(self):
         from concurrent.futures import ThreadPoolExecutor
@@ -778,12 +784,7 @@ class _TimedBulkFn(beam.DoFn):
         self._clock = clock
         self._client = None
         self._aliases = None
-        self._metrics = {
-            name: beam.metrics.Metrics.counter(_NS, name)
-            for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
-        }
-        self._metrics["bulk_latency_ms"] = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
-        self._metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
+        self._metrics = _sink_metrics()
 
     def setup(self):
         from newsbeam.connectors.es import connect

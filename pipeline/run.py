@@ -235,6 +235,27 @@ def _next_plan(plan: budget.WavePlan, wave: dict[str, int]) -> budget.WavePlan |
     )
 
 
+def prepare_writer(client, settings: Settings, command: str, force: bool = False):
+    """Before a writer (``run``, ``reextract``, ``stream``) starts: Elasticsearch
+    answers, the templates and indices are installed, and the writer lease of
+    the index prefix is taken (connectors/lease.py) and kept renewed.
+    Returns the lease; ``RunFailed`` when the cluster does not answer or
+    another writer holds the lease."""
+    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+
+    es = settings.elasticsearch
+    try:
+        ping(client, es)
+    except EsUnavailable as exc:
+        raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+    setup_indices(client, es.index_prefix)
+    try:
+        lease = acquire_lease(client, es.index_prefix, command, force=force, ttl=settings.stream.lease_ttl)
+    except LeaseHeld as exc:
+        raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+    return lease.start_renewing()
+
+
 def run_batch(
     settings: Settings,
     pipeline_options,
@@ -251,8 +272,6 @@ def run_batch(
     from before the dead letters are replayed until it ends; ``lease``: one
     the caller already holds (``newsbeam stream``); ``force``: take over a
     lease another writer holds."""
-    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
-
     started = time.monotonic()
     max_run_time = settings.run.max_run_time
     deadline = time.time() + max_run_time if max_run_time else None
@@ -262,18 +281,10 @@ def run_batch(
     client = connect(es)
     own_lease = None
     try:
-        try:
-            ping(client, es)
-        except EsUnavailable as exc:
-            raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
-        setup_indices(client, es.index_prefix)
         if lease is None:
-            try:
-                own_lease = acquire_lease(
-                    client, es.index_prefix, command, force=force, ttl=settings.stream.lease_ttl
-                ).start_renewing()
-            except LeaseHeld as exc:
-                raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+            own_lease = prepare_writer(client, settings, command, force)
+        else:  # the caller (newsbeam stream) prepared the cluster and holds the lease
+            setup_indices(client, es.index_prefix)
         replayed = replay_dead_letters(client, settings)
         validators = feed_validators(client, es.feeds_alias)
         return _run_graph(

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from newsbeam.config.settings import FeedSpec, Settings, StreamSettings
-from newsbeam.pipeline.run import RunFailed, RunSummary, run_batch
+from newsbeam.pipeline.run import RunFailed, RunSummary, prepare_writer, run_batch
 
 __all__ = ["StopSignal", "due_feeds", "next_interval", "next_poll", "run_stream"]
 
@@ -252,8 +252,7 @@ def run_stream(
     retried, its documents kept as dead letters for the next cycle."""
     from elasticsearch import ApiError, TransportError
 
-    from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
-    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+    from newsbeam.connectors.es import connect, describe
     from newsbeam.pipeline.run import resolve_models
 
     config = settings.stream
@@ -262,16 +261,7 @@ def run_stream(
     stop = stop or StopSignal(config.stop_timeout)
     client = connect(es)
     try:
-        try:
-            ping(client, es)
-        except EsUnavailable as exc:
-            raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
-        setup_indices(client, es.index_prefix)
-        try:
-            lease = acquire_lease(client, es.index_prefix, "stream", force=force, ttl=config.lease_ttl)
-        except LeaseHeld as exc:
-            raise RunFailed(str(exc)) from None
-        lease.start_renewing()
+        lease = prepare_writer(client, settings, "stream", force)
         try:
             return _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock)
         finally:
@@ -429,8 +419,7 @@ def run_unbounded(
     import apache_beam as beam
     from apache_beam.runners.runner import PipelineState
 
-    from newsbeam.connectors.es import EsUnavailable, connect, ping, setup_indices
-    from newsbeam.connectors.lease import LeaseHeld, acquire_lease
+    from newsbeam.connectors.es import connect
     from newsbeam.pipeline.run import dead_letter_dir, feed_validators, replay_dead_letters, resolve_models
 
     settings = resolve_models(settings)
@@ -438,18 +427,7 @@ def run_unbounded(
     stop = stop or StopSignal(settings.stream.stop_timeout)
     client = connect(es)
     try:
-        try:
-            ping(client, es)
-        except EsUnavailable as exc:
-            raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
-        setup_indices(client, es.index_prefix)
-        try:
-            lease = acquire_lease(
-                client, es.index_prefix, "stream", force=force, ttl=settings.stream.lease_ttl
-            )
-        except LeaseHeld as exc:
-            raise RunFailed(str(exc)) from None
-        lease.start_renewing()
+        lease = prepare_writer(client, settings, "stream", force)
         try:
             replay_dead_letters(client, settings)
             validators = feed_validators(client, es.feeds_alias)
