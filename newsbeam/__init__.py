@@ -8,3 +8,23 @@ other distributions' top-level names on a worker.
 """
 
 __version__ = "0.1.0"
+
+
+def _quiet_child_process() -> None:
+    """In a child process that newsbeam starts with ``multiprocessing`` (the
+    extraction and feed-parsing sandboxes), modules are imported before any of
+    our code runs, and Beam warns at import time ("apitools not found") through
+    the root logger, which would configure itself and print to the shared
+    stderr.  A handler on the root logger of such a child keeps those import
+    warnings out of the operator's terminal; the parent process configures its
+    own logging (pipeline/cli.py)."""
+    import logging
+    import sys
+
+    # A spawned child imports the parent's main module as __mp_main__ first;
+    # multiprocessing.parent_process() is only set after the child's imports.
+    if "__mp_main__" in sys.modules and not logging.getLogger().handlers:
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
+_quiet_child_process()
