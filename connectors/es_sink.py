@@ -573,6 +573,22 @@ def replay_dead_letters(
 # -- the transform -----------------------------------------------------------------
 
 
+def _write_settled(writer, actions, lines, aliases, clear_failures_alias, dead_letter_dir):
+    """One bulk write by a sink DoFn, and what follows it: the alias cache
+    carried from request to request, the failure documents of written
+    articles cleared, and unwritten documents saved as dead letters.
+    Returns ``(outcome, alias cache)``."""
+    if aliases is not None:
+        writer._aliases = aliases
+    outcome = writer.write(actions, lines)
+    if clear_failures_alias and outcome.written:
+        writer.clear_failures(clear_failures_alias, outcome.written)
+    if outcome.unwritten and dead_letter_dir:
+        path = write_dead_letters(dead_letter_dir, outcome.unwritten)
+        _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+    return outcome, writer._aliases
+
+
 def _sink_metrics() -> dict:
     """The sink's counters and distributions (namespace ``news.es``), one set per DoFn."""
     metrics = {
@@ -659,15 +675,14 @@ class _BulkIndexFn(beam.DoFn):
             clock=self._clock or time.monotonic,
             metrics=tally.metrics(),
         )
-        if self._aliases is not None:
-            writer._aliases = self._aliases
-        outcome = writer.write([e[0] for e in entries], [e[1] for e in entries])
-        self._aliases = writer._aliases
-        if self._clear_failures_alias and outcome.written:
-            writer.clear_failures(self._clear_failures_alias, outcome.written)
-        if outcome.unwritten and self._dead_letter_dir:
-            path = write_dead_letters(self._dead_letter_dir, outcome.unwritten)
-            _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+        outcome, self._aliases = _write_settled(
+            writer,
+            [e[0] for e in entries],
+            [e[1] for e in entries],
+            self._aliases,
+            self._clear_failures_alias,
+            self._dead_letter_dir,
+        )
         return outcome, tally
 
     def _flush(self, final: bool):
@@ -834,15 +849,9 @@ class _TimedBulkFn(beam.DoFn):
         if not actions:
             return
         writer = BulkWriter(self._client, self._policy, metrics=self._metrics)
-        if self._aliases is not None:
-            writer._aliases = self._aliases
-        outcome = writer.write(actions)
-        self._aliases = writer._aliases
-        if self._clear_failures_alias and outcome.written:
-            writer.clear_failures(self._clear_failures_alias, outcome.written)
-        if outcome.unwritten and self._dead_letter_dir:
-            path = write_dead_letters(self._dead_letter_dir, outcome.unwritten)
-            _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+        outcome, self._aliases = _write_settled(
+            writer, actions, None, self._aliases, self._clear_failures_alias, self._dead_letter_dir
+        )
         stamp = window.max_timestamp()
         for action in outcome.written:
             yield WindowedValue(action, stamp, (window,))
