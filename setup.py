@@ -70,6 +70,8 @@ INSTALL_REQUIRES = [
     # The raw archive (WARC) for `newsbeam reextract`.
     "warcio>=1.7,<2",
     "rich>=13,<16",
+    # Ctrl-C: the driver of a local run finds and stops its worker processes (pipeline/local_runner.py).
+    "psutil>=5.9,<8",
 ]
 
 EXTRAS = {

@@ -81,10 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="poll every feed once, index new articles, exit",
         description="Poll every configured feed once, fetch and extract new articles, index them, "
-        "and print a summary. On the default runner it runs in one process; "
-        "--direct_running_mode=multi_processing --direct_num_workers=N uses N processes. Any Beam "
-        "pipeline option may follow (e.g. --runner=FlinkRunner, --runner DaskRunner "
-        "--dask_client_address tcp://HOST:8786, --setup_file=./setup.py).",
+        "and print a summary. Without --runner it runs locally with one worker process per CPU "
+        "core; --direct_num_workers=N sets the number of processes, --direct_running_mode=in_memory "
+        "runs in this process. Any Beam pipeline option may follow (e.g. --runner=FlinkRunner, "
+        "--runner DaskRunner --dask_client_address tcp://HOST:8786, --setup_file=./setup.py).",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -349,7 +349,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         settings = settings.model_copy(
             update={"run": settings.run.model_copy(update={"max_run_time": args.max_run_time})}
         )
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True, verbose=args.verbose)
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
@@ -478,7 +478,7 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             raise UsageError(
                 f"no raw archive at {folder}: run with archive.enabled: true first, or give --archive-dir"
             )
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True, verbose=args.verbose)
     if not args.quiet:
         _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
     return run_with_report(
@@ -506,7 +506,7 @@ def _cmd_demo(args, beam_args: list[str]) -> int:
             raise UsageError(f"--port: expected a port number from 1 to 65535, got {args.port}")
         extra["embedded"] = {"port": args.port}
     settings = _settings(args, extra)
-    options = beam_options(beam_args)
+    options = beam_options(beam_args, batch=True, verbose=args.verbose)
     explicit_cluster = bool(os.environ.get("ES_URL") or os.environ.get("ES_CLOUD_ID"))
     return run_demo(settings, options, _console(), start_embedded=not explicit_cluster)
 
@@ -698,16 +698,11 @@ def _configure_logging(verbose: bool) -> None:
     # Beam warns at import time about optional Google Cloud libraries.
     handler.addFilter(lambda record: "apitools not found" not in record.getMessage())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    logging.getLogger("newsbeam").setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in (
-        "apache_beam",
-        "elastic_transport",
-        "urllib3",
-        "trafilatura",
-        "htmldate",
-        "courlan",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    from newsbeam.pipeline.options import logger_levels
+
+    for name, level in logger_levels(verbose).items():  # the worker processes' too
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger("apache_beam").setLevel(logging.WARNING if verbose else logging.ERROR)
     # Beam logs a failing bundle with its traceback; run_batch reports it (RunFailed) or re-raises.
     logging.getLogger("apache_beam.runners.common").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     from newsbeam.pipeline.options import worker_log_filter

@@ -18,6 +18,7 @@ __all__ = [
     "BadBeamOption",
     "UnknownFlags",
     "beam_options",
+    "logger_levels",
     "unknown_beam_flags",
     "usable_cores",
     "worker_log_filter",
@@ -96,13 +97,38 @@ def _gives(args: list[str], flag: str) -> bool:
     return any(arg == flag or arg.startswith(flag + "=") for arg in args)
 
 
-def beam_options(args: list[str], *, batch: bool = False, **overrides):
+#: Libraries that log every request or page at INFO.
+_CHATTY = ("elastic_transport", "urllib3", "trafilatura", "htmldate", "courlan")
+
+
+def logger_levels(verbose: bool) -> dict[str, str]:
+    """Log levels by logger, the same in this process (pipeline/cli.py) and in
+    worker processes (``--sdk_harness_log_level_overrides``).  Beam's own
+    records are the driver's business: see ``worker_log_filter``."""
+    levels = dict.fromkeys(_CHATTY, "WARNING" if verbose else "ERROR")
+    levels["newsbeam"] = "DEBUG" if verbose else "INFO"
+    return levels
+
+
+LOCAL_RUNNER = "newsbeam.pipeline.local_runner.LocalRunner"
+
+#: ``--direct_running_mode`` of batch runs without ``--runner`` when the flags
+#: do not give one (tests/conftest.py pins ``in_memory`` for tests not about it).
+BATCH_RUNNING_MODE = "multi_processing"
+
+
+def beam_options(args: list[str], *, batch: bool = False, verbose: bool = False, **overrides):
     """``PipelineOptions`` from Beam flags, after refusing unknown ones.
 
-    ``batch``: a batch run on the default (Direct) runner uses every core:
-    ``multi_processing`` with one worker process per usable core, unless the
-    flags choose a runner, ``--direct_running_mode`` or ``--direct_num_workers``
-    themselves (``--direct_running_mode=in_memory`` runs in this process)."""
+    ``batch`` (``run``, ``demo``, ``reextract``): without ``--runner`` (and
+    without ``--streaming``) the pipeline runs on ``LocalRunner``
+    (pipeline/local_runner.py) in ``multi_processing`` mode with one worker
+    process per usable core; ``--direct_running_mode`` and
+    ``--direct_num_workers`` each override their half (``in_memory`` runs in
+    this process, with one worker unless told otherwise);
+    ``--runner=DirectRunner`` is Beam's own, with Beam's defaults.
+    ``verbose``: workers log at INFO (WARNING otherwise) unless
+    ``--default_sdk_harness_log_level`` is given."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from newsbeam.pipeline import runners
@@ -116,15 +142,21 @@ def beam_options(args: list[str], *, batch: bool = False, **overrides):
     unknown = unknown_beam_flags(args)
     if unknown:
         raise UnknownFlags(" ".join(unknown))
-    if batch and not any(
-        _gives(args, f) for f in ("--runner", "--direct_running_mode", "--direct_num_workers")
-    ):
-        overrides.setdefault("direct_running_mode", "multi_processing")
-        overrides.setdefault("direct_num_workers", usable_cores())
-    if not any(arg.startswith("--default_sdk_harness_log_level") for arg in args):
-        # Worker processes (multi_processing, portable runners) log every
-        # bundle at INFO otherwise.
-        overrides.setdefault("default_sdk_harness_log_level", "WARNING")
+    if batch and runner is None and not _gives(args, "--streaming"):
+        from apache_beam.options.pipeline_options import DirectOptions
+
+        overrides.setdefault("runner", LOCAL_RUNNER)
+        mode = BATCH_RUNNING_MODE
+        if _gives(args, "--direct_running_mode"):
+            mode = PipelineOptions(args).view_as(DirectOptions).direct_running_mode
+        overrides.setdefault("direct_running_mode", mode)
+        if not _gives(args, "--direct_num_workers"):
+            overrides.setdefault("direct_num_workers", 1 if mode == "in_memory" else usable_cores())
+    # Worker processes (multi_processing, portable runners) log at the levels this process does.
+    if not _gives(args, "--default_sdk_harness_log_level"):
+        overrides.setdefault("default_sdk_harness_log_level", "INFO" if verbose else "WARNING")
+    if not _gives(args, "--sdk_harness_log_level_overrides"):
+        overrides.setdefault("sdk_harness_log_level_overrides", logger_levels(verbose))
     options = PipelineOptions(args, **overrides)
     _check_runner(options)
     return options
@@ -160,6 +192,8 @@ class _WorkerLogFilter(logging.Filter):
         location = _field(text, "log_location")
         if "apache_beam" in location and not self._verbose:
             return False
+        if "apache_beam" not in location and not logging.getLogger("newsbeam").isEnabledFor(record.levelno):
+            return False  # newsbeam run --quiet
         message = _field(text, "message") or text
         if not self._verbose:
             message = message.split("\n", 1)[0]

@@ -106,6 +106,19 @@ def demo_settings(demo_site, es_settings, tmp_path):
     )
 
 
+@pytest.fixture(autouse=True)
+def _in_process_batch_runs(request, monkeypatch):
+    """Batch runs (``newsbeam run``, ``demo``, ``reextract``) default to one worker
+    process per core; starting them costs seconds per pipeline, so tests that are
+    not about the runner run in this process (``--direct_running_mode=in_memory``).
+    Tests marked ``default_runner`` get the shipped default; so does every
+    ``newsbeam`` started as a subprocess."""
+    if request.node.get_closest_marker("default_runner") is None:
+        from newsbeam.pipeline import options
+
+        monkeypatch.setattr(options, "BATCH_RUNNING_MODE", "in_memory")
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test that talks to Elasticsearch is marked ``es`` (``pytest -m es``
     reruns them with the 9.x client in CI)."""

@@ -1,13 +1,14 @@
 """End to end: ``newsbeam run`` over the demo site into a real server.
 
 Asserts the exact set of documents, their content, the failure documents,
-and that a second run adds nothing; once in-memory and once through the
-``multi_processing`` DirectRunner.
+and that a second run adds nothing; once in-memory and once with the shipped
+default of batch runs (``LocalRunner``, one worker process per core).
 """
 
 from __future__ import annotations
 
 import pytest
+from apache_beam.options.pipeline_options import DirectOptions
 
 from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.run import run_batch
@@ -17,8 +18,8 @@ from newsbeam.transforms.urls import normalize_url
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 
 RUNNERS = {
-    "in_memory": [],
-    "multi_processing": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    "in_memory": ["--direct_running_mode=in_memory"],
+    "default": [],
 }
 
 
@@ -28,10 +29,13 @@ def _all_docs(client, alias):
     return {hit["_id"]: hit["_source"] for hit in response["hits"]["hits"]}
 
 
-@pytest.mark.parametrize("mode", sorted(RUNNERS))
+@pytest.mark.parametrize("mode", ["in_memory", pytest.param("default", marks=pytest.mark.default_runner)])
 def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, expected, es_client):
     settings = demo_settings
-    summary = run_batch(settings, beam_options(RUNNERS[mode]))
+    options = beam_options(RUNNERS[mode], batch=True)
+    if mode == "default":
+        assert options.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    summary = run_batch(settings, options)
     base = demo_site.base_url
 
     articles = _all_docs(es_client, settings.elasticsearch.articles_alias)
@@ -101,7 +105,7 @@ def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, e
     assert summary.get("news.known/new") == len(want) + len(expected["dead"])
 
     # A second run recognises every article and adds nothing anywhere.
-    again = run_batch(settings, beam_options(RUNNERS[mode]))
+    again = run_batch(settings, beam_options(RUNNERS[mode], batch=True))
     assert again.get("news.known/new") == 0
     assert again.get("news.known/known") == len(want)
     assert again.get("news.known/retry_later") == 1

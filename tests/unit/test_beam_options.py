@@ -1,4 +1,4 @@
-"""Batch runs use every core by default; explicit Beam flags win."""
+"""Batch runs use every core by default, on newsbeam's LocalRunner; explicit Beam flags win."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-from newsbeam.pipeline.options import beam_options, usable_cores
+from newsbeam.pipeline.options import LOCAL_RUNNER, beam_options, usable_cores
+
+pytestmark = pytest.mark.default_runner  # these tests are about the shipped default
 
 
 def _direct(options):
@@ -16,29 +18,56 @@ def _direct(options):
 
 
 def test_a_batch_run_uses_one_worker_process_per_core():
-    assert _direct(beam_options([], batch=True)) == ("multi_processing", usable_cores())
+    options = beam_options([], batch=True)
+    assert _direct(options) == ("multi_processing", usable_cores())
+    # Beam's DirectRunner would try Prism first (a download) and ignore the running mode.
+    assert options.view_as(StandardOptions).runner == LOCAL_RUNNER
 
 
 def test_other_pipelines_keep_beams_default():
-    assert _direct(beam_options([]))[0] == "in_memory"
+    options = beam_options([])
+    assert _direct(options)[0] == "in_memory"
+    assert options.view_as(StandardOptions).runner is None
 
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
         (["--direct_running_mode=in_memory"], ("in_memory", 1)),
-        (["--direct_running_mode", "multi_threading"], ("multi_threading", 1)),
-        (["--direct_num_workers=3"], ("in_memory", 3)),
+        (["--direct_running_mode", "multi_threading"], ("multi_threading", usable_cores())),
+        (["--direct_num_workers=3"], ("multi_processing", 3)),
+        (["--direct_running_mode=in_memory", "--direct_num_workers", "2"], ("in_memory", 2)),
     ],
 )
 def test_explicit_flags_win(flags, expected):
-    assert _direct(beam_options(flags, batch=True)) == expected
+    options = beam_options(flags, batch=True)
+    assert _direct(options) == expected
+    assert options.view_as(StandardOptions).runner == LOCAL_RUNNER
 
 
 def test_another_runner_gets_no_direct_runner_defaults():
     options = beam_options(["--runner=DirectRunner"], batch=True)
     assert options.view_as(StandardOptions).runner == "DirectRunner"
     assert _direct(options)[0] == "in_memory"
+
+
+def test_streaming_is_left_to_the_runner_named():
+    options = beam_options(["--streaming"], batch=True)
+    assert options.view_as(StandardOptions).runner is None
+
+
+def test_workers_log_at_the_levels_of_this_process():
+    from apache_beam.options.pipeline_options import WorkerOptions
+
+    quiet = beam_options([], batch=True).view_as(WorkerOptions)
+    assert quiet.default_sdk_harness_log_level == "WARNING"
+    assert quiet.sdk_harness_log_level_overrides["elastic_transport"] == "ERROR"
+    assert quiet.sdk_harness_log_level_overrides["newsbeam"] == "INFO"
+    verbose = beam_options([], batch=True, verbose=True).view_as(WorkerOptions)
+    assert verbose.default_sdk_harness_log_level == "INFO"
+    assert verbose.sdk_harness_log_level_overrides["newsbeam"] == "DEBUG"
+    given = beam_options(["--default_sdk_harness_log_level=DEBUG"], batch=True).view_as(WorkerOptions)
+    assert given.default_sdk_harness_log_level == "DEBUG"
 
 
 def _forwarded(entry: str) -> logging.LogRecord:
@@ -69,3 +98,20 @@ def test_worker_records_become_one_readable_line():
     )
     assert not _WorkerLogFilter(verbose=False).filter(beams)
     assert _WorkerLogFilter(verbose=True).filter(beams)
+
+
+def test_quiet_drops_newsbeam_records_of_workers_below_warning():
+    from newsbeam.pipeline.options import _WorkerLogFilter
+
+    entry = 'severity: INFO message: "fetched 25 pages" log_location: "/src/newsbeam/connectors/fetch.py:1"'
+    info = _forwarded(entry)
+    info.levelno, info.levelname = logging.INFO, "INFO"
+    logger = logging.getLogger("newsbeam")
+    before = logger.level
+    try:
+        logger.setLevel(logging.INFO)
+        assert _WorkerLogFilter(verbose=False).filter(info)
+        logger.setLevel(logging.WARNING)  # newsbeam run --quiet
+        assert not _WorkerLogFilter(verbose=False).filter(info)
+    finally:
+        logger.setLevel(before)

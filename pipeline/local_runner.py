@@ -1,0 +1,176 @@
+"""The runner of local batch runs: Beam's FnApiRunner, with worker processes
+that leave Ctrl-C to the driver.
+
+Without ``--runner``, ``newsbeam run``, ``demo`` and ``reextract`` run on
+``LocalRunner`` (``pipeline/options.py`` chooses it): the FnApiRunner that
+Beam's DirectRunner uses for batch pipelines, named directly, because Beam's
+DirectRunner (2.77) first tries its Prism runner, downloading the binary from
+GitHub on a machine that can, and then ignores ``--direct_running_mode``.
+``--direct_running_mode`` and ``--direct_num_workers`` mean what they mean to
+the DirectRunner; batch runs default to ``multi_processing`` with one worker
+process per core.
+
+What differs from Beam's own multi-process mode:
+
+* Workers start as ``python -m newsbeam.pipeline.worker`` with SIGINT ignored
+  from the first instruction (``trap '' INT; exec ...``), so a terminal's
+  Ctrl-C, which reaches the whole foreground process group, interrupts the
+  driver only.  While a pipeline runs in the main thread, the driver's SIGINT
+  handler first stops its worker processes (SIGTERM, with their own children),
+  then interrupts as before: ``newsbeam`` prints ``interrupted`` and exits
+  130 after its ``finally`` blocks ran (the writer lease is released).  Beam's
+  complaints about the workers it lost on the way are not shown.
+* Workers send their log records to the driver only (``pipeline/worker.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+
+from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
+
+__all__ = ["LocalRunner", "stop_workers", "worker_command"]
+
+WORKER_MODULE = "newsbeam.pipeline.worker"
+_BEAM_WORKER = "%s -m apache_beam.runners.worker.sdk_worker_main"  # fn_runner.py, multi_processing
+
+
+def worker_command() -> str:
+    """The shell command that starts one worker process."""
+    if os.name != "posix":
+        return f'"{sys.executable}" -m {WORKER_MODULE} --driver-pid {os.getpid()}'
+    return f"trap '' INT; exec {shlex.quote(sys.executable)} -m {WORKER_MODULE} --driver-pid {os.getpid()}"
+
+
+def _workers():
+    import psutil
+
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if WORKER_MODULE in child.cmdline():
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def stop_workers() -> int:
+    """SIGTERM to this process's worker processes and to their children
+    (extraction and feed sandboxes); returns how many workers there were."""
+    import psutil
+
+    workers = _workers()
+    for worker in workers:
+        try:
+            family = [worker, *worker.children(recursive=True)]
+        except psutil.Error:
+            family = [worker]
+        for proc in family:
+            try:
+                proc.terminate()
+            except psutil.Error:
+                pass
+    return len(workers)
+
+
+class _StopWorkersOnInterrupt:
+    """While a pipeline runs in the main thread, SIGINT goes to the previous
+    handler first; when it interrupts (``newsbeam``'s and Python's raise
+    KeyboardInterrupt), the workers are stopped and Beam's reports of their
+    loss silenced before the exception unwinds the run."""
+
+    def __init__(self):
+        self.fired = False
+        self._previous = None
+        self._levels: dict[str, int] = {}
+        self._excepthook = None
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        previous = signal.getsignal(signal.SIGINT)
+        if previous in (signal.SIG_IGN, None):
+            return self
+        self._previous = previous
+        signal.signal(signal.SIGINT, self._handle)
+        self._excepthook = threading.excepthook
+        threading.excepthook = self._thread_exception
+        return self
+
+    def _handle(self, signum, frame):
+        try:
+            if callable(self._previous):
+                self._previous(signum, frame)
+                return  # that handler chose not to interrupt (a graceful stop): the workers go on
+            raise KeyboardInterrupt  # SIG_DFL
+        except BaseException:
+            self._stop()
+            raise
+
+    def _stop(self) -> None:
+        if self.fired:
+            return
+        self.fired = True
+        for name in ("apache_beam", "grpc"):
+            logger = logging.getLogger(name)
+            self._levels.setdefault(name, logger.level)
+            logger.setLevel(logging.CRITICAL + 1)
+        stop_workers()
+
+    def _thread_exception(self, args):
+        # Beam's threads that wait for a worker or read from it raise when the
+        # worker is gone; some only notice after the run has unwound.
+        if self.fired and _raised_in_beam(args.exc_traceback):
+            return
+        self._excepthook(args)
+
+    def __exit__(self, *exc):
+        if self._previous is not None and signal.getsignal(signal.SIGINT) == self._handle:
+            signal.signal(signal.SIGINT, self._previous)
+        if not self.fired:  # else stragglers may still report the lost workers
+            if threading.excepthook == self._thread_exception:
+                threading.excepthook = self._excepthook
+            for name, level in self._levels.items():
+                logging.getLogger(name).setLevel(level)
+        return False
+
+
+def _raised_in_beam(tb) -> bool:
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if "/apache_beam/" in path or "/grpc/" in path:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+class LocalRunner(FnApiRunner):
+    """Beam's FnApiRunner for newsbeam's local batch runs (see the module's docstring)."""
+
+    def run_pipeline(self, pipeline, options):
+        from apache_beam.portability.api import beam_provision_api_pb2
+        from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+        # As Beam's DirectRunner does: the workers get the pipeline's options.
+        self._provision_info = ExtendedProvisionInfo(
+            beam_provision_api_pb2.ProvisionInfo(
+                pipeline_options=JobServiceHandle.encode_pipeline_options(options.get_all_options())
+            )
+        )
+        return super().run_pipeline(pipeline, options)
+
+    def run_via_runner_api(self, pipeline_proto, options):
+        from apache_beam.portability import python_urns
+
+        beams = (_BEAM_WORKER % sys.executable).encode()
+        for environment in pipeline_proto.components.environments.values():
+            if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == beams:
+                environment.payload = worker_command().encode()
+        with _StopWorkersOnInterrupt():
+            return super().run_via_runner_api(pipeline_proto, options)
