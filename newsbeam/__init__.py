@@ -28,3 +28,24 @@ def _quiet_child_process() -> None:
 
 
 _quiet_child_process()
+
+
+def _leave_ctrl_c_to_the_parent() -> None:
+    """A terminal's Ctrl-C sends SIGINT to every process of its foreground
+    group: the sandboxes' children too, which would die each with a
+    ``KeyboardInterrupt`` traceback (and a page in flight recorded as a crashed
+    extraction).  Their parent stops them; a child that multiprocessing spawned
+    ignores SIGINT from the first newsbeam import on, while it still unpickles
+    its target (``_inheriting``: multiprocessing's own mark of that phase)."""
+    import signal
+    import sys
+
+    mp_process = sys.modules.get("multiprocessing.process")
+    if mp_process is not None and getattr(mp_process.current_process(), "_inheriting", False):
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
+
+
+_leave_ctrl_c_to_the_parent()

@@ -1,0 +1,101 @@
+"""Ctrl-C in a terminal during a default ``newsbeam run`` (one worker process
+per core): SIGINT reaches the whole foreground process group, workers
+included.  The run says ``interrupted`` and exits 130, nothing prints a
+traceback, no process of the run survives it, and the next run indexes every
+article exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import yaml
+
+from tests.stream.live_site import LiveSite
+
+pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.default_runner]
+
+
+def _wait_for(predicate, timeout, what, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended ({proc.returncode}) before {what}: {proc.communicate()}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _session(sid: int) -> list[psutil.Process]:
+    alive = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid:
+                alive.append(proc)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return alive
+
+
+def _urls(es_client, alias) -> list[str]:
+    es_client.indices.refresh(index=alias)
+    hits = es_client.search(index=alias, query={"match_all": {}}, size=100)["hits"]["hits"]
+    return [hit["_source"]["url"] for hit in hits]
+
+
+def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(es_settings, es_client, tmp_path):
+    with LiveSite(page_delay=0.8) as site:
+        urls = site.add(4)
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "feeds": [{"url": site.feed_url, "name": "Live"}],
+                    "elasticsearch": {"dead_letter_dir": str(tmp_path / "dead")},
+                    "fetch": {"retries": 0, "timeout": 10, "host_delay": 0},
+                    "ner": {"enabled": False},
+                    "run": {"wave_size": 2},  # the first wave is written before the interrupt
+                }
+            )
+        )
+        argv = [sys.executable, "-m", "newsbeam", "run", "--config", str(config), "--es-url", es_settings.url,
+                "--index-prefix", es_settings.index_prefix, "--allow-private-hosts", "--quiet", *os.environ.get("HOSTILE_FLAGS", "").split()]  # fmt: skip
+        env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            articles = es_settings.articles_alias
+            _wait_for(lambda: len(site.served) >= 3, 120, "the second wave's pages", proc)
+            workers = [p for p in _session(proc.pid) if ".worker" in " ".join(p.cmdline())]  # Beam's or ours
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert workers, "the run started no worker process"
+        assert len(_urls(es_client, articles)) == 2, "the first wave was not written"
+        assert proc.returncode == 130, err
+        assert "newsbeam: interrupted" in err
+        assert "Traceback" not in out + err, err
+        assert "KeyboardInterrupt" not in out + err, err
+        deadline = time.monotonic() + 10
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _session(proc.pid) == [], "processes of the interrupted run survived it"
+        assert len(site.served) < len(urls), "the run ended before the signal: make page_delay longer"
+
+        again = subprocess.run([*argv, "--direct_running_mode=in_memory"], env=env, capture_output=True,
+                               text=True, timeout=120)  # fmt: skip
+        assert again.returncode == 0, again.stderr
+    indexed = _urls(es_client, es_settings.articles_alias)
+    assert sorted(indexed) == sorted(urls)  # every article, once
+    es_client.indices.refresh(index=es_settings.failures_alias)
+    assert es_client.count(index=es_settings.failures_alias)["count"] == 0
