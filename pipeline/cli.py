@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the embedded Elasticsearch-compatible server on port 9200 (--port, "
         "embedded.port; unless ES_URL points to another cluster) and the shipped demo news site on "
         "port 8765 (demo.site_port; a free port when taken), run the pipeline over its feeds and print "
-        "what was indexed. Running it again indexes nothing new. Exit status: 0 success, 1 operational "
+        "what was indexed. Running it again indexes nothing new. Beam pipeline options may follow, as "
+        "for run (e.g. --direct_running_mode=in_memory). Exit status: 0 success, 1 operational "
         "failure (also: another server answers on the port), 2 bad usage, 130 interrupted.",
     )
     demo.add_argument("--config", metavar="FILE", help="YAML config merged over the shipped defaults")

@@ -65,7 +65,7 @@ def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(es_setting
             )
         )
         argv = [sys.executable, "-m", "newsbeam", "run", "--config", str(config), "--es-url", es_settings.url,
-                "--index-prefix", es_settings.index_prefix, "--allow-private-hosts", "--quiet", *os.environ.get("HOSTILE_FLAGS", "").split()]  # fmt: skip
+                "--index-prefix", es_settings.index_prefix, "--allow-private-hosts", "--quiet"]  # fmt: skip
         env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
         proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
