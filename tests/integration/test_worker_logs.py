@@ -35,7 +35,7 @@ def _run(argv_head, site, es_settings, tmp_path):
         )
     )
     return main([*argv_head, "run", "--config", str(config), "--es-url", es_settings.url, "--index-prefix",
-                 es_settings.index_prefix, "--allow-private-hosts", "--quiet"])  # fmt: skip
+                 es_settings.index_prefix, "--allow-private-hosts"])  # fmt: skip
 
 
 def test_worker_log_lines_only_with_verbose(es_settings, tmp_path, capfd, monkeypatch):
@@ -43,7 +43,8 @@ def test_worker_log_lines_only_with_verbose(es_settings, tmp_path, capfd, monkey
     with LiveSite() as site:
         site.add(1)
         assert _run([], site, es_settings, tmp_path) == 0
-        _out, err = capfd.readouterr()
+        out, err = capfd.readouterr()
+        assert "articles indexed" in out  # the summary
         shown = [line for line in BEAM_WORKER_LINES if line in err]
         assert shown == [], err
         assert "apache_beam" not in err and "sdk_worker" not in err, err
