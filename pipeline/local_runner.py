@@ -20,7 +20,10 @@ What differs from Beam's own multi-process mode:
   then interrupts as before: ``newsbeam`` prints ``interrupted`` and exits
   130 after its ``finally`` blocks ran (the writer lease is released).  Beam's
   complaints about the workers it lost on the way are not shown.
-* Workers send their log records to the driver only (``pipeline/worker.py``).
+* A worker dies with its driver (Linux), so a driver killed outright leaves
+  no worker behind either.
+* Workers send their log records to the driver only (``pipeline/worker.py``);
+  their log levels are the driver's (``options.logger_levels``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import threading
 from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
 __all__ = ["LocalRunner", "stop_workers", "worker_command"]
+
+_LOG = logging.getLogger(__name__)
 
 WORKER_MODULE = "newsbeam.pipeline.worker"
 _BEAM_WORKER = "%s -m apache_beam.runners.worker.sdk_worker_main"  # fn_runner.py, multi_processing
@@ -121,7 +126,10 @@ class _StopWorkersOnInterrupt:
             logger = logging.getLogger(name)
             self._levels.setdefault(name, logger.level)
             logger.setLevel(logging.CRITICAL + 1)
-        stop_workers()
+        try:
+            stop_workers()
+        except Exception as exc:  # never hide the interrupt; the workers end with their control channel
+            _LOG.debug("could not stop the worker processes: %s", exc)
 
     def _thread_exception(self, args):
         # Beam's threads that wait for a worker or read from it raise when the
