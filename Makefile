@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 # Tests in parallel, one worker per core (pytest-xdist); PYTEST_XDIST= runs them in one process.
-PYTEST_XDIST ?= -n auto --dist loadfile
+PYTEST_XDIST ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test test-es9 bench lint format clean es-start es-stop
 
@@ -42,7 +42,7 @@ $(ES9_DIR)/.installed: setup.py | $(VENV)/.installed
 	touch $@
 
 test-es9: $(ES9_DIR)/.installed
-	$(ES9_ENV) $(BIN)/python -m pytest -m es -q $(PYTEST_XDIST) $(PYTEST_ARGS)
+	$(ES9_ENV) $(BIN)/python -m pytest -m "es and (not slow or es_client)" -q $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # bench/throughput.py needs the bench extra (matplotlib, psutil).
 bench: $(VENV)/.installed
