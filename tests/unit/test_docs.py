@@ -110,3 +110,23 @@ def test_every_flag_the_readme_shows_exists_in_the_help():
                 wrong.append(f"newsbeam {name}: {flag}")
     assert checked > 20
     assert wrong == [], wrong
+
+
+def test_readme_and_help_agree_on_demo_ports_and_exit_codes():
+    """Issue 15 minor: help and README disagreed on the demo's ports and the exit codes."""
+    from newsbeam.config.settings import load_settings
+    from newsbeam.pipeline.cli import build_parser
+
+    defaults = load_settings()
+    es_port, site_port = defaults.embedded.port, defaults.demo.site_port
+    readme = " ".join((REPO / "README.md").read_text("utf-8").split())
+    demo_line = re.search(r"newsbeam demo +\[--port N\][^`]*?(?=newsbeam run)", readme).group(0)
+    assert f"port {es_port}" in demo_line and f"port {site_port}" in demo_line, demo_line
+    parser = build_parser()
+    demo_help = " ".join(_subparsers(parser)["demo"].format_help().split())
+    assert f"port {es_port}" in demo_help and f"port {site_port}" in demo_help
+    readme_codes = re.search(r"Exit status: (.*?)`-v`", readme).group(1)
+    help_codes = " ".join(parser.epilog.split()).split("exit status:")[1]
+    for code, meaning in [(0, "success"), (1, "operational failure"), (2, "bad usage"), (130, "interrupted")]:
+        assert f"`{code}` {meaning}" in readme_codes, code
+        assert f"{code} {meaning}" in help_codes, code
