@@ -86,7 +86,7 @@ EXTRAS = {
     ],
     "test": [
         "pytest>=8,<10",
-        "pytest-xdist>=3.5,<4",
+        "pytest-xdist>=3.6,<4",
         "ruff>=0.6",
     ],
     # bench/throughput.py only: the plot in BENCHMARKS.md and the process tree's peak RSS.

@@ -120,8 +120,20 @@ def _in_process_batch_runs(request, monkeypatch):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that talks to Elasticsearch is marked ``es`` (``pytest -m es``
-    reruns them with the 9.x client in CI)."""
+    """Every test that talks to Elasticsearch is marked ``es`` (``make test-es9``
+    reruns them with the 9.x client).
+
+    Then the files that run whole pipelines (``slow``), then the other
+    Elasticsearch files, go first, each file's tests kept together and in
+    order: pytest-xdist's ``--dist loadfile`` hands files out in this order,
+    so the long files start at once on every worker and the short unit-test
+    files fill the end, instead of one worker finishing a long file alone.
+    """
     for item in items:
         if "es_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.es)
+    weight: dict[str, int] = {}
+    for item in items:
+        rank = 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("es") else 2
+        weight[item.nodeid.split("::")[0]] = min(rank, weight.get(item.nodeid.split("::")[0], 2))
+    items.sort(key=lambda item: weight[item.nodeid.split("::")[0]])

@@ -83,3 +83,31 @@ def test_stop_ends_the_process_group(tmp_path):
     with pytest.raises(ProcessLookupError):
         os.killpg(pgid, 0)
     assert not server.answers()
+
+
+def test_run_starts_the_embedded_server_when_the_url_is_its_default(tmp_path, monkeypatch, capsys):
+    """Issue 15 item 7: with the embedded server stopped, ``run`` (as the scheduling recipes call
+    it) starts it rather than failing with ``cannot reach Elasticsearch``."""
+    from tests.routes import serve_routes
+
+    for key in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    with serve_routes({}) as base:  # the one feed answers 404
+        config.write_text(f"embedded:\n  port: {port}\nfeeds:\n  - url: {base}/feed.xml\n")
+        server = EmbeddedServer(port=port, root=tmp_path / "state")
+        assert not server.answers()
+        try:
+            code = main(["run", "--config", str(config), "--allow-private-hosts", "--quiet"])
+            out, err = capsys.readouterr()
+            assert f"starting the embedded Elasticsearch-compatible server on port {port}" in " ".join(
+                (out + err).split()
+            )
+            assert "cannot reach" not in out + err
+            assert code == 1, err  # its only feed failed: exit 1, but the run reached the server
+            assert server.answers()
+            assert "every feed failed (1 of 1)" in " ".join(err.split())
+        finally:
+            main(["es", "stop", "--config", str(config)])

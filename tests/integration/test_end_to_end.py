@@ -15,7 +15,7 @@ from newsbeam.pipeline.run import run_batch
 from newsbeam.transforms.model import doc_id_for_url, failure_id
 from newsbeam.transforms.urls import normalize_url
 
-pytestmark = [pytest.mark.es, pytest.mark.slow]
+pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.es_client]
 
 RUNNERS = {
     "in_memory": ["--direct_running_mode=in_memory"],

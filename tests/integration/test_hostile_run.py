@@ -8,9 +8,11 @@ endless chain of slow redirects, a body dribbled one byte at a time, and a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -115,29 +117,42 @@ class _HostileServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-@pytest.fixture
-def servers(tmp_path):
-    root = tmp_path / "news"
-    root.mkdir()
+@contextlib.contextmanager
+def hostile_sites(root: Path):
+    """The normal site (its articles under ``root``) and the hostile server, both on loopback;
+    bench/hostile.py runs the shipped CLI against the same two."""
+    root.mkdir(parents=True, exist_ok=True)
     for n, topic in enumerate(TOPICS):
         (root / f"a{n}.html").write_text(_article(n, topic), encoding="utf-8")
     links = [f"{{{{BASE_URL}}}}/a{n}.html" for n in range(len(TOPICS))]
     (root / "feed.xml").write_text(_rss("Normal", links), encoding="utf-8")
     hostile = _HostileServer()
     threading.Thread(target=hostile.serve_forever, daemon=True).start()
-    with SiteServer(root) as normal:
-        yield normal, hostile
-    hostile.shutdown()
-    hostile.server_close()
+    try:
+        with SiteServer(root) as normal:
+            yield normal, hostile
+    finally:
+        hostile.shutdown()
+        hostile.server_close()
 
 
-def _settings(demo_settings, normal, hostile, **run):
-    feeds = (
+def hostile_feeds(normal, hostile) -> tuple[FeedSpec, ...]:
+    return (
         FeedSpec(url=f"{normal.base_url}/feed.xml", name="Normal"),
         FeedSpec(url=f"{hostile.base_url}/big.xml", name="Big"),
         FeedSpec(url=f"{hostile.base_url}/mixed.xml", name="Mixed"),
         FeedSpec(url=f"{hostile.base_url}/html-feed.xml", name="HTML"),
     )
+
+
+@pytest.fixture
+def servers(tmp_path):
+    with hostile_sites(tmp_path / "news") as both:
+        yield both
+
+
+def _settings(demo_settings, normal, hostile, **run):
+    feeds = hostile_feeds(normal, hostile)
     fetch = demo_settings.fetch.model_copy(
         update={
             "url_deadline": 2.0,  # normal pages need far less, even on a loaded machine

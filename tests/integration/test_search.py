@@ -8,7 +8,7 @@ from newsbeam.pipeline.cli import main
 from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.run import run_batch
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.es_client]
 
 
 def test_search_and_collapse_per_story(demo_settings, expected, capsys, es_client):

@@ -10,7 +10,7 @@ from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.report import record_run, summary_document
 from newsbeam.pipeline.run import run_batch
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.es_client]
 
 
 def _status(capsys, es, *extra):

@@ -53,3 +53,80 @@ def test_a_benchmark_without_its_data_fails_and_says_where_to_get_it(tmp_path):
     assert "github.com/scrapinghub/article-extraction-benchmark" in proc.stderr
     assert "NEWS-COPY" in proc.stderr
     assert "SKIP" not in proc.stdout + proc.stderr
+
+
+def _subparsers(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def _beam_accepts(flag: str, value: str | None) -> bool:
+    """Beam's parser accepts ``flag`` as the README writes it (with the value that follows it)."""
+    from newsbeam.pipeline.options import BadBeamOption, unknown_beam_flags
+
+    for args in ([flag], [flag, value] if value else None):
+        try:
+            if args and not unknown_beam_flags(args):
+                return True
+        except (BadBeamOption, SystemExit):
+            pass
+    return False
+
+
+def test_every_flag_the_readme_shows_exists_in_the_help():
+    """Issue 15 minor: help and README disagreed on flags.  Every ``newsbeam CMD ... --flag`` the
+    README shows is an option of that command (or, for pipeline commands, a Beam option)."""
+    import importlib.util
+
+    from newsbeam.pipeline.cli import build_parser
+
+    if importlib.util.find_spec("dask"):
+        import apache_beam.runners.dask.dask_runner  # noqa: F401  (declares --dask_client_address)
+    commands = _subparsers(build_parser())
+    readme = (REPO / "README.md").read_text("utf-8")
+    checked, wrong = 0, []
+    for match in re.finditer(r"newsbeam ([a-z]+)([^`\n|#&;']*)", readme):
+        name, rest = match.group(1), match.group(2)
+        if name not in commands:
+            continue
+        command = commands[name]
+        nested = _subparsers(command)
+        if nested and rest.split() and rest.split()[0] in nested:
+            command = nested[rest.split()[0]]
+        known = {s for a in command._actions for s in a.option_strings}
+        words = rest.replace("[", " ").replace("]", " ").split()
+        for i, word in enumerate(words):
+            flag = word.split("=")[0]
+            if not re.fullmatch(r"--[a-z][a-z0-9_-]*", flag):
+                continue
+            checked += 1
+            value = word.split("=", 1)[1] if "=" in word else (words[i + 1] if i + 1 < len(words) else None)
+            pipeline = name in ("run", "stream", "reextract", "demo")
+            if flag not in known and not (pipeline and _beam_accepts(flag, value)):
+                wrong.append(f"newsbeam {name}: {flag}")
+    assert checked > 20
+    assert wrong == [], wrong
+
+
+def test_readme_and_help_agree_on_demo_ports_and_exit_codes():
+    """Issue 15 minor: help and README disagreed on the demo's ports and the exit codes."""
+    from newsbeam.config.settings import load_settings
+    from newsbeam.pipeline.cli import build_parser
+
+    defaults = load_settings()
+    es_port, site_port = defaults.embedded.port, defaults.demo.site_port
+    readme = " ".join((REPO / "README.md").read_text("utf-8").split())
+    demo_line = re.search(r"newsbeam demo +\[--port N\][^`]*?(?=newsbeam run)", readme).group(0)
+    assert f"port {es_port}" in demo_line and f"port {site_port}" in demo_line, demo_line
+    parser = build_parser()
+    demo_help = " ".join(_subparsers(parser)["demo"].format_help().split())
+    assert f"port {es_port}" in demo_help and f"port {site_port}" in demo_help
+    readme_codes = re.search(r"Exit status: (.*?)`-v`", readme).group(1)
+    help_codes = " ".join(parser.epilog.split()).split("exit status:")[1]
+    for code, meaning in [(0, "success"), (1, "operational failure"), (2, "bad usage"), (130, "interrupted")]:
+        assert f"`{code}` {meaning}" in readme_codes, code
+        assert f"{code} {meaning}" in help_codes, code

@@ -39,6 +39,8 @@ def test_cron_line_uses_flock_and_real_flags():
     steps = [shlex.split(step) for step in inner.split("&&")]
     _parses(steps[0][1:-1] if steps[0][-1].startswith(">") else steps[0][1:])
     _parses(steps[1][1:])
+    # Issue 15 item 7: the embedded server is started (a no-op when it runs) before the run.
+    assert steps[0][1:3] == ["es", "start"] and steps[1][1] == "run"
 
 
 def _unit(name: str) -> configparser.ConfigParser:
@@ -54,6 +56,7 @@ def test_systemd_units_refer_to_each_other_and_use_real_flags():
     assert timer["Timer"]["Unit"] == "newsbeam.service"
     _parses(shlex.split(service["Service"]["ExecStart"])[1:])
     _parses(shlex.split(service["Service"]["ExecStartPre"])[1:])
+    assert shlex.split(service["Service"]["ExecStartPre"])[1:3] == ["es", "start"]  # issue 15 item 7
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
