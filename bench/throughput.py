@@ -221,8 +221,29 @@ class Outlets:
 # -- measuring a process tree ----------------------------------------------------
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
-    """Run ``cmd``; wall seconds, CPU seconds of it and its reaped children, peak RSS of the tree."""
+def _kind(p) -> str:
+    """A short name for one process of the tree: what it runs."""
+    try:
+        cmdline = " ".join(p.cmdline())
+    except Exception:
+        return "?"
+    for marker, kind in (
+        ("sdk_worker_main", "beam-worker"),
+        ("worker_pool_main", "beam-worker"),
+        ("extraction", "extract-sandbox"),
+        ("feeds", "feed-parser"),
+        ("newsbeam run", "driver"),
+        ("bin/newsbeam", "driver"),
+        ("sequential_pipeline", "sequential"),
+    ):
+        if marker in cmdline:
+            return kind
+    return cmdline[:60]
+
+
+def run_measured(cmd: list[str], env: dict[str, str], timeline: list | None = None) -> dict:
+    """Run ``cmd``; wall seconds, CPU seconds of it and its reaped children, peak RSS of the tree.
+    ``timeline``: gets one (seconds since start, pid, kind, CPU seconds, RSS bytes) per process per sample."""
     import psutil
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -230,6 +251,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0, 0]  # sum of RSS, sum of PSS (shared pages counted once)
     cpu_seen: dict[int, float] = {}  # pid -> last CPU seconds sampled (for processes nobody reaps)
+    kinds: dict[int, str] = {}
     stop = threading.Event()
 
     def sample():
@@ -240,6 +262,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
             except psutil.Error:
                 return
             rss = pss = 0
+            now = time.monotonic() - started
             for p in tree:
                 try:
                     times = p.cpu_times()
@@ -247,6 +270,10 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
                     info = p.memory_full_info()
                     rss += info.rss
                     pss += getattr(info, "pss", info.rss)
+                    if timeline is not None:
+                        if p.pid not in kinds:
+                            kinds[p.pid] = _kind(p)
+                        timeline.append((round(now, 2), p.pid, kinds[p.pid], cpu_seen[p.pid], info.rss))
                 except psutil.Error:
                     pass
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
@@ -263,7 +290,15 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
     cpu = max((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), sum(cpu_seen.values()))
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:3])} failed with exit {proc.returncode}:\n{err[-3000:]}")
-    return {"wall": wall, "cpu": cpu, "peak_rss": peak[0], "peak_pss": peak[1], "stdout": out, "stderr": err}
+    return {
+        "started": started,
+        "wall": wall,
+        "cpu": cpu,
+        "peak_rss": peak[0],
+        "peak_pss": peak[1],
+        "stdout": out,
+        "stderr": err,
+    }
 
 
 # -- the per-article CPU limit ---------------------------------------------------
@@ -388,10 +423,29 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
         prefix = yaml.safe_load(config.read_text())["elasticsearch"]["index_prefix"]
         env = dict(os.environ, ES_URL=es_url, NEWSBEAM_STATE_DIR=str(workdir / f"state-{n}"))
         outlets.phase = "newsbeam"
+        timeline: list | None = [] if args.timeline else None
         nb = run_measured(
-            [str(BIN / "newsbeam"), "run", "--config", str(config), "--allow-private-hosts"], env
-        )
+            [str(BIN / "newsbeam"), "run", "--config", str(config), "--allow-private-hosts",
+             *args.newsbeam_args],
+            env,
+            timeline,
+        )  # fmt: skip
+        if args.timeline:
+            _write_timeline(args.timeline, n, nb["started"], timeline, outlets.log, nb["stderr"])
         nb_articles = _es_count(es_url, f"{prefix}-articles")
+        if args.newsbeam_only:
+            gap_min, gap_max = outlets.gaps("newsbeam", fetch_only=True)
+            return {
+                "n": n,
+                "newsbeam_only": True,
+                "articles": nb_articles,
+                "wall_s": round(nb["wall"], 2),
+                "cpu_s": round(nb["cpu"], 2),
+                "peak_rss_mb": round(nb["peak_rss"] / 1e6, 1),
+                "peak_pss_mb": round(nb["peak_pss"] / 1e6, 1),
+                "fetch_gap_min_s": gap_min,
+                "fetch_gap_max_s": gap_max,
+            }
 
         feeds_file = workdir / f"feeds-{n}.json"
         feeds_file.write_text(json.dumps(feeds), encoding="utf-8")
@@ -455,6 +509,18 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
     }
 
 
+def _write_timeline(path: Path, n: int, t0: float, timeline: list, requests: list, stderr: str) -> None:
+    """The process tree's CPU use over time, for profiling: one JSON line per N with the
+    samples, the outlets' request times and newsbeam's log."""
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({
+            "n": n,
+            "samples": timeline,
+            "requests": [(h, p, round(at - t0, 3)) for phase, h, p, at in requests if phase == "newsbeam"],
+            "stderr": stderr[-200_000:],
+        }) + "\n")  # fmt: skip
+
+
 def plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -491,6 +557,15 @@ def main(argv: list[str] | None = None) -> int:
         "--fetch-sweep", action="store_true", help="only time fetching per fetch.max_connections and exit"
     )
     ap.add_argument("--plot", type=Path, help="write a PNG of articles/s against N")
+    ap.add_argument(
+        "--newsbeam-arg", dest="newsbeam_args", action="append", default=[],
+        help="one more argument for newsbeam run (repeatable; e.g. a Beam flag); "
+        "figures with any are not the defaults'",
+    )  # fmt: skip
+    ap.add_argument("--newsbeam-only", action="store_true", help="time newsbeam run alone (profiling)")
+    ap.add_argument(
+        "--timeline", type=Path, help="append newsbeam's per-process CPU samples here (profiling)"
+    )
     ap.add_argument("--output", type=Path, help="also append the JSON lines to this file")
     args = ap.parse_args(argv)
     if args.data is None or not args.data.is_dir():
