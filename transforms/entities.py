@@ -613,7 +613,8 @@ def _config_path(model: str):
 def _not_needed_by_ner(model: str) -> list[str]:
     """Components of ``model`` that entity tagging cannot use, read from its
     config without loading any weights: all but ``ner`` and the embedding
-    components (``tok2vec``, ``transformer``) it may listen to."""
+    component (``tok2vec``, ``transformer``) it listens to, if it listens to
+    one (``ner`` with its own embedding, as in ``en_core_web_sm``, needs none)."""
     path = _config_path(model)
     if path is None:
         return []
@@ -623,13 +624,20 @@ def _not_needed_by_ner(model: str) -> list[str]:
         config = spacy.util.load_config(path, interpolate=False)
         components = config["components"]
         pipeline = list(config["nlp"]["pipeline"])
+        embedding = components["ner"]["model"].get("tok2vec") or {}
     except Exception:
         return []
-    return [
-        name
-        for name in pipeline
-        if name != "ner" and components.get(name, {}).get("factory") not in _UPSTREAM_FACTORIES
-    ]
+    listens = "Listener" in str(embedding.get("@architectures", ""))
+    upstream = str(embedding.get("upstream", "*")) if listens else None
+
+    def needed(name: str) -> bool:
+        if name == "ner":
+            return True
+        if upstream is None or components.get(name, {}).get("factory") not in _UPSTREAM_FACTORIES:
+            return False
+        return upstream in ("*", name)
+
+    return [name for name in pipeline if not needed(name)]
 
 
 def _load_pipeline(model: str):
