@@ -26,6 +26,11 @@ one host.  ``--plot FILE.png`` draws articles/s against N (needs the
 
     python bench/throughput.py                      # N = 300
     python bench/throughput.py --n 300,2000 --plot bench/throughput.png
+
+Profiling: ``--newsbeam-only`` times ``newsbeam run`` alone; ``--timeline FILE``
+appends its process tree's CPU and RSS per process every 0.25 s, the outlets'
+request times and its log; ``--newsbeam-arg=FLAG`` passes one more argument
+to ``newsbeam run`` (then the figures are not the defaults').
 """
 
 from __future__ import annotations
