@@ -14,8 +14,9 @@ Guarantees
   (``entities`` stays ``None``) and counted in ``skipped_language``: a model
   never tags text it was not trained on.  An article with an empty body gets
   empty lists (``empty_text``).
-* The spaCy pipeline is loaded once per worker process (``Shared``), in
-  ``setup()``, never at construction or graph building.  Only the ``ner``
+* The spaCy pipeline is loaded once per worker process (``Shared``), from
+  ``setup()`` on a thread (so that it loads while the first pages download;
+  the first batch waits for it), never at construction or graph building.  Only the ``ner``
   component and what it listens to are kept; the others (tagger, parser,
   lemmatizer, ...) are not loaded (read from the model's config).
 * Articles go to spaCy in batches (``BatchElements``) through ``nlp.pipe``.
@@ -95,6 +96,7 @@ Counters (namespace ``news.entities``): ``tagged``, ``skipped_language``,
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import functools
 import hashlib
@@ -787,18 +789,37 @@ class _TagBatchFn(beam.DoFn):
 
     def setup(self):
         model = resolve_model_name(self._model)
-        self._pipeline = self._shared_handle.acquire(
-            lambda: _load_pipeline(model), tag=f"newsbeam.entities:{model}"
-        )
-        self._chunk_limit = min(self._chunk_chars, self._pipeline.nlp.max_length)
+        # Loaded on a thread: setup() runs before the fused stage's first element,
+        # i.e. before fetching starts, and the model then loads while robots.txt and
+        # the first pages download; the first batch waits for it (and gets its error).
+        self._pipeline = None
+        self._loading: concurrent.futures.Future = concurrent.futures.Future()
+        handle, loading = self._shared_handle, self._loading
+
+        def load():
+            try:
+                loading.set_result(
+                    handle.acquire(lambda: _load_pipeline(model), tag=f"newsbeam.entities:{model}")
+                )
+            except BaseException as exc:  # handed to process(), which raises it
+                loading.set_exception(exc)
+
+        threading.Thread(target=load, name="newsbeam-ner-load", daemon=True).start()
+
+    def _ready(self) -> _SharedPipeline:
+        if self._pipeline is None:
+            self._pipeline = self._loading.result()
+            self._chunk_limit = min(self._chunk_chars, self._pipeline.nlp.max_length)
+        return self._pipeline
 
     def process(self, batch: Sequence[Article]):
         bodies = [article.body or "" for article in batch]
-        cache = self._pipeline.cache
-        with self._pipeline.lock:
+        pipeline = self._ready()
+        cache = pipeline.cache
+        with pipeline.lock:
             hits = cache.hits
             tagged = tag_texts(
-                self._pipeline.nlp,
+                pipeline.nlp,
                 bodies,
                 max_per_type=self._max_per_type,
                 chunk_chars=self._chunk_chars,
