@@ -26,6 +26,11 @@ one host.  ``--plot FILE.png`` draws articles/s against N (needs the
 
     python bench/throughput.py                      # N = 300
     python bench/throughput.py --n 300,2000 --plot bench/throughput.png
+
+Profiling: ``--newsbeam-only`` times ``newsbeam run`` alone; ``--timeline FILE``
+appends its process tree's CPU and RSS per process every 0.25 s, the outlets'
+request times and its log; ``--newsbeam-arg=FLAG`` passes one more argument
+to ``newsbeam run`` (then the figures are not the defaults').
 """
 
 from __future__ import annotations
@@ -221,8 +226,29 @@ class Outlets:
 # -- measuring a process tree ----------------------------------------------------
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
-    """Run ``cmd``; wall seconds, CPU seconds of it and its reaped children, peak RSS of the tree."""
+def _kind(p) -> str:
+    """A short name for one process of the tree: what it runs."""
+    try:
+        cmdline = " ".join(p.cmdline())
+    except Exception:
+        return "?"
+    for marker, kind in (
+        ("sdk_worker_main", "beam-worker"),
+        ("worker_pool_main", "beam-worker"),
+        ("extraction", "extract-sandbox"),
+        ("feeds", "feed-parser"),
+        ("newsbeam run", "driver"),
+        ("bin/newsbeam", "driver"),
+        ("sequential_pipeline", "sequential"),
+    ):
+        if marker in cmdline:
+            return kind
+    return cmdline[:60]
+
+
+def run_measured(cmd: list[str], env: dict[str, str], timeline: list | None = None) -> dict:
+    """Run ``cmd``; wall seconds, CPU seconds of it and its reaped children, peak RSS of the tree.
+    ``timeline``: gets one (seconds since start, pid, kind, CPU seconds, RSS bytes) per process per sample."""
     import psutil
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -230,6 +256,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0, 0]  # sum of RSS, sum of PSS (shared pages counted once)
     cpu_seen: dict[int, float] = {}  # pid -> last CPU seconds sampled (for processes nobody reaps)
+    kinds: dict[int, str] = {}
     stop = threading.Event()
 
     def sample():
@@ -240,6 +267,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
             except psutil.Error:
                 return
             rss = pss = 0
+            now = time.monotonic() - started
             for p in tree:
                 try:
                     times = p.cpu_times()
@@ -247,6 +275,10 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
                     info = p.memory_full_info()
                     rss += info.rss
                     pss += getattr(info, "pss", info.rss)
+                    if timeline is not None:
+                        if p.pid not in kinds:
+                            kinds[p.pid] = _kind(p)
+                        timeline.append((round(now, 2), p.pid, kinds[p.pid], cpu_seen[p.pid], info.rss))
                 except psutil.Error:
                     pass
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
@@ -263,7 +295,15 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict:
     cpu = max((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), sum(cpu_seen.values()))
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:3])} failed with exit {proc.returncode}:\n{err[-3000:]}")
-    return {"wall": wall, "cpu": cpu, "peak_rss": peak[0], "peak_pss": peak[1], "stdout": out, "stderr": err}
+    return {
+        "started": started,
+        "wall": wall,
+        "cpu": cpu,
+        "peak_rss": peak[0],
+        "peak_pss": peak[1],
+        "stdout": out,
+        "stderr": err,
+    }
 
 
 # -- the per-article CPU limit ---------------------------------------------------
@@ -388,20 +428,45 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
         prefix = yaml.safe_load(config.read_text())["elasticsearch"]["index_prefix"]
         env = dict(os.environ, ES_URL=es_url, NEWSBEAM_STATE_DIR=str(workdir / f"state-{n}"))
         outlets.phase = "newsbeam"
+        timeline: list | None = [] if args.timeline else None
+        summary_file = workdir / f"summary-{n}.json"
+        load_before = os.getloadavg()[0]
         nb = run_measured(
-            [str(BIN / "newsbeam"), "run", "--config", str(config), "--allow-private-hosts"], env
-        )
+            [str(BIN / "newsbeam"), "run", "--config", str(config), "--allow-private-hosts",
+             "--summary-json", str(summary_file), *args.newsbeam_args],
+            env,
+            timeline,
+        )  # fmt: skip
+        nb_load = (load_before, os.getloadavg()[0])
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        if args.timeline:
+            _write_timeline(args.timeline, n, nb["started"], timeline, outlets.log, nb["stderr"])
         nb_articles = _es_count(es_url, f"{prefix}-articles")
+        if args.newsbeam_only:
+            gap_min, gap_max = outlets.gaps("newsbeam", fetch_only=True)
+            return {
+                "n": n,
+                "newsbeam_only": True,
+                "articles": nb_articles,
+                "wall_s": round(nb["wall"], 2),
+                "cpu_s": round(nb["cpu"], 2),
+                "peak_rss_mb": round(nb["peak_rss"] / 1e6, 1),
+                "peak_pss_mb": round(nb["peak_pss"] / 1e6, 1),
+                "fetch_gap_min_s": gap_min,
+                "fetch_gap_max_s": gap_max,
+            }
 
         feeds_file = workdir / f"feeds-{n}.json"
         feeds_file.write_text(json.dumps(feeds), encoding="utf-8")
         outlets.phase = "sequential"
+        load_before = os.getloadavg()[0]
         seq = run_measured(
             [sys.executable, str(REPO / "bench" / "sequential_pipeline.py"), str(feeds_file), es_url,
              f"{prefix}-sequential", model],
             env,
         )  # fmt: skip
         seq_articles = json.loads(seq["stdout"].strip().splitlines()[-1])["articles"]
+        seq_load = (load_before, os.getloadavg()[0])
     finally:
         outlets.close()
 
@@ -414,6 +479,9 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
     seq_rate = seq_articles / seq["wall"]
     nb_cpu_per_article = nb["cpu"] / max(1, nb_articles)
     host_delay = FetchSettings().host_delay
+    entities = summary.get("entities") or {}
+    tagged = entities.get("tagged") or 0
+    reused = entities.get("reused_chunks") or 0
     fetch_min, fetch_max = outlets.gaps("newsbeam", fetch_only=True)
     all_min, _ = outlets.gaps("newsbeam", fetch_only=False)
     return {
@@ -429,6 +497,8 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
             "cpu_s_per_article": round(nb_cpu_per_article, 4),
             "peak_rss_mb": round(nb["peak_rss"] / 1e6, 1),
             "peak_pss_mb": round(nb["peak_pss"] / 1e6, 1),
+            "cores_used": round(nb["cpu"] / nb["wall"], 2),
+            "load_average_1min": [round(v, 2) for v in nb_load],
         },
         "sequential": {
             "articles": seq_articles,
@@ -436,6 +506,8 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
             "cpu_s": round(seq["cpu"], 2),
             "articles_per_s": round(seq_rate, 3),
             "peak_rss_mb": round(seq["peak_rss"] / 1e6, 1),
+            "cores_used": round(seq["cpu"] / seq["wall"], 2),
+            "load_average_1min": [round(v, 2) for v in seq_load],
         },
         "limit_articles_per_s": round(limit_rate, 3),
         "ratio_to_limit": round(nb_rate / limit_rate, 3),
@@ -446,13 +518,35 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
             "ner": round(loop["ner"] / nb_cpu_per_article, 3),
             "other": round(1 - (loop["extract"] + loop["minhash"] + loop["ner"]) / nb_cpu_per_article, 3),
         },
+        # CPU of the limit's work (extraction + NER) over newsbeam's CPU per article:
+        # 1.0 would mean no overhead at all; the wall-time ratio also depends on the
+        # share of the 2 cores the run got on a shared machine (cores_used).
+        "cpu_efficiency": round(per_article_limit / nb_cpu_per_article, 3),
         "ner_reuse_for_copies_saves_at_most": round(loop["ner_copies"] / nb_cpu_per_article, 3),
+        # measured: chunks whose spans came from an exact copy tagged before in the same worker
+        "ner_reused_chunks": reused,
+        "ner_tagged": tagged,
+        "ner_reuse_saved_share": round(reused / tagged * loop["ner"] / nb_cpu_per_article, 3)
+        if tagged
+        else 0.0,
         "host_delay_s": host_delay,
         "fetch_gap_min_s": None if fetch_min is None else round(fetch_min, 3),
         "fetch_gap_max_s": None if fetch_max is None else round(fetch_max, 3),
         "polite": fetch_min is not None and fetch_min >= host_delay,
         "any_request_gap_min_s": None if all_min is None else round(all_min, 3),
     }
+
+
+def _write_timeline(path: Path, n: int, t0: float, timeline: list, requests: list, stderr: str) -> None:
+    """The process tree's CPU use over time, for profiling: one JSON line per N with the
+    samples, the outlets' request times and newsbeam's log."""
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({
+            "n": n,
+            "samples": timeline,
+            "requests": [(h, p, round(at - t0, 3)) for phase, h, p, at in requests if phase == "newsbeam"],
+            "stderr": stderr[-200_000:],
+        }) + "\n")  # fmt: skip
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -491,6 +585,15 @@ def main(argv: list[str] | None = None) -> int:
         "--fetch-sweep", action="store_true", help="only time fetching per fetch.max_connections and exit"
     )
     ap.add_argument("--plot", type=Path, help="write a PNG of articles/s against N")
+    ap.add_argument(
+        "--newsbeam-arg", dest="newsbeam_args", action="append", default=[],
+        help="one more argument for newsbeam run (repeatable; e.g. a Beam flag); "
+        "figures with any are not the defaults'",
+    )  # fmt: skip
+    ap.add_argument("--newsbeam-only", action="store_true", help="time newsbeam run alone (profiling)")
+    ap.add_argument(
+        "--timeline", type=Path, help="append newsbeam's per-process CPU samples here (profiling)"
+    )
     ap.add_argument("--output", type=Path, help="also append the JSON lines to this file")
     args = ap.parse_args(argv)
     if args.data is None or not args.data.is_dir():
@@ -550,8 +653,24 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         small, large = results[0], results[-1]
         growth = large["newsbeam"]["cpu_s_per_article"] / small["newsbeam"]["cpu_s_per_article"]
+
+        def wall_per_article(result, side):
+            return result[side]["wall_s"] / result[side]["articles"]
+
+        nb_wall = wall_per_article(large, "newsbeam") / wall_per_article(small, "newsbeam")
+        seq_wall = wall_per_article(large, "sequential") / wall_per_article(small, "sequential")
         print(
-            json.dumps({"cpu_per_article_growth": round(growth, 3), "from_n": small["n"], "to_n": large["n"]})
+            json.dumps(
+                {
+                    "from_n": small["n"],
+                    "to_n": large["n"],
+                    # newsbeam's per-article cost at the larger N over the smaller (target <= 1.1)
+                    "cpu_per_article_growth": round(growth, 3),
+                    "wall_per_article_growth": round(nb_wall, 3),
+                    # the same for the sequential script: how much the machine's load moved
+                    "sequential_wall_per_article_growth": round(seq_wall, 3),
+                }
+            )
         )
     if args.plot:
         plot(results, args.plot)

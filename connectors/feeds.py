@@ -218,10 +218,19 @@ class _ReadFeedFn(beam.DoFn):
 
     def setup(self):
         from newsbeam.transforms.extraction import ExtractionSandbox
+        from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
 
         self._fetcher = HttpFetcher.from_settings(self._settings)
-        self._sandbox = ExtractionSandbox(_parse_job)
+        # The parser child is closed when idle (feeds are read in one burst per run or
+        # cycle); it starts again, warmed up first, on the next parse.
+        self._sandbox = IdleCloser(ExtractionSandbox(_parse_job), CHILD_IDLE_SECONDS, on_close=self._cooled)
         self._warm = False
+
+    def _cooled(self):
+        self._warm = False
+
+    def finish_bundle(self):
+        self._sandbox.idle_from_now()
 
     def teardown(self):
         if self._fetcher is not None:
@@ -235,17 +244,20 @@ class _ReadFeedFn(beam.DoFn):
 
         if looks_like_html(response.content):
             return ParsedFeed([], None, "malformed_feed"), f"{feed.url} is an HTML page, not an RSS/Atom feed"
-        if not self._warm:  # start the child first, so the limit measures parsing, not its start-up
-            self._warm = True
-            warm = FeedSpec(url="http://warm-up.invalid/")
-            try:
-                self._sandbox.extract_with_limit(b"<rss/>", (warm, warm.url, {}), 120)
-            except (ExtractionTimeout, ExtractionCrashed):
-                _LOG.debug("the feed parser's child process did not start; trying again with the feed")
         limit = self._settings.feed_parse_timeout
         job = (feed, response.url, dict(response.headers))
         try:
-            parsed = self._sandbox.extract_with_limit(response.content, job, limit)
+            with self._sandbox.use() as sandbox:
+                if not self._warm:  # start the child first, so the limit measures parsing, not its start-up
+                    self._warm = True
+                    warm = FeedSpec(url="http://warm-up.invalid/")
+                    try:
+                        sandbox.extract_with_limit(b"<rss/>", (warm, warm.url, {}), 120)
+                    except (ExtractionTimeout, ExtractionCrashed):
+                        _LOG.debug(
+                            "the feed parser's child process did not start; trying again with the feed"
+                        )
+                parsed = sandbox.extract_with_limit(response.content, job, limit)
         except ExtractionTimeout:
             return ParsedFeed([], None, "timeout"), f"parsing {feed.url} took longer than {limit:g} s"
         except ExtractionCrashed:

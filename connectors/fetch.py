@@ -118,7 +118,7 @@ class _FetchPageFn(beam.DoFn):
     (``fetch.host_delay`` or its ``Crawl-delay``) has passed; its robots.txt
     is its first request.  The DoFn's own thread emits each page as soon as it
     has arrived (in ``process`` for what is ready, then in ``finish_bundle``),
-    so the stages fused after this one (extraction) run while other sites
+    so the stages fused after this one (extraction, entity tagging) run while other sites
     download, and downloads go on while those stages compute.  The scheduler
     sleeps only when every site it holds is waiting for its delay."""
 

@@ -9,8 +9,9 @@ takes at most ``run.wave_size`` new entries within the per-feed budget;
 the rest are ``held`` for a later wave or the next run, and their feeds
 keep their old validators (``incomplete``).
 
-Entity tagging and story clustering plug in between ``ExtractArticles`` and
-``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
+Entity tagging runs inside ``ExtractArticles``, before copies that share an
+id are merged (see ``_tagging``); story clustering plugs in between
+``ExtractArticles`` and ``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
 PCollections so tests can assert on them.
 """
 
@@ -61,23 +62,28 @@ def _failure_action(alias: str):
     return to_action
 
 
-def _enrich(articles, settings: Settings):
-    """Stages between extraction and indexing: entity tagging, then story
-    clustering.  Returns the articles and the partial updates earlier
-    clusters need.  Tagging comes first so that, with no grouping between
-    fetching and it, Beam fuses it with extraction and it runs while other
-    sites' pages are still downloading (clustering needs every article)."""
-    updates = None
-    if settings.ner.enabled:
-        from newsbeam.transforms.entities import TagEntities
+def _tagging(settings: Settings):
+    """Entity tagging, applied by ``ExtractArticles`` to each extracted copy
+    before the copies sharing an id are merged: with no grouping between
+    fetching and it, Beam fuses it with fetching and extraction, so the CPU
+    work of tagging runs while other sites' pages are still downloading."""
+    if not settings.ner.enabled:
+        return None
+    from newsbeam.transforms.entities import TagEntities
 
-        ner = settings.ner
-        articles = articles | "TagEntities" >> TagEntities(
-            model=ner.model,
-            max_per_type=ner.max_per_type,
-            batch_size=ner.batch_size,
-            chunk_chars=ner.chunk_chars,
-        )
+    ner = settings.ner
+    return "TagEntities" >> TagEntities(
+        model=ner.model,
+        max_per_type=ner.max_per_type,
+        batch_size=ner.batch_size,
+        chunk_chars=ner.chunk_chars,
+    )
+
+
+def _enrich(articles, settings: Settings):
+    """Story clustering (it needs every article of the wave).  Returns the
+    articles and the partial updates earlier clusters need."""
+    updates = None
     if settings.dedup.enabled:
         from newsbeam.connectors.story_index import ApplyStoryUpdates
         from newsbeam.transforms.stories import ClusterStories
@@ -148,7 +154,7 @@ def build_reextract_pipeline(
 
 def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) -> BuiltPipeline:
     es = settings.elasticsearch
-    extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order)
+    extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order, _tagging(settings))
     articles, story_updates = _enrich(extracted.articles, settings)
     articles = articles | "CountStories" >> beam.Map(run_counters.count_story)
 

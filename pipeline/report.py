@@ -116,6 +116,11 @@ def summary_document(
             "failed": _by_prefix(summary.counters, "news.extract/failed_"),
         },
         "stories": {"new": get("news.run/stories_new"), "joined": get("news.run/stories_joined")},
+        # chunks whose entity spans came from an exact copy tagged before (transforms/entities.py)
+        "entities": {
+            "tagged": get("news.entities/tagged"),
+            "reused_chunks": get("news.entities/reused_chunks"),
+        },
         "documents": {
             "indexed": indexed,
             "rejected": get("news.es/rejected"),

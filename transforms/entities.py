@@ -14,10 +14,11 @@ Guarantees
   (``entities`` stays ``None``) and counted in ``skipped_language``: a model
   never tags text it was not trained on.  An article with an empty body gets
   empty lists (``empty_text``).
-* The spaCy pipeline is loaded once per worker process (``Shared``), in
-  ``setup()``, never at construction or graph building.  Only the ``ner``
+* The spaCy pipeline is loaded once per worker process (``Shared``), from
+  ``setup()`` on a thread (so that it loads while the first pages download;
+  the first batch waits for it), never at construction or graph building.  Only the ``ner``
   component and what it listens to are kept; the others (tagger, parser,
-  lemmatizer, ...) are removed after loading.
+  lemmatizer, ...) are not loaded (read from the model's config).
 * Articles go to spaCy in batches (``BatchElements``) through ``nlp.pipe``.
   Bodies are cut into chunks on paragraph boundaries (a paragraph longer than
   a chunk is cut at a sentence end, else at a space), so nothing is silently
@@ -58,6 +59,12 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
 
 Copies reuse work
 -----------------
+What the pipeline uses: a chunk whose exact text was tagged before in the same
+worker process (``EntityCache``, by SHA-1 of the chunk; up to 4096 chunks) is
+not tagged again: a syndicated copy with the same body as an article tagged
+before gets the same spans, hence exactly the fields tagging it would give
+(tests/transforms/test_entity_reuse.py).  Counted in ``reused_chunks``.
+
 ``entities_from_cluster(text, tagged_entities)`` keeps the entities of an
 already tagged cluster member that occur in a copy's own text, so a
 syndicated copy need not run NER again (see its docstring for where it can
@@ -81,19 +88,22 @@ Example usage::
     tagged = articles | "TagEntities" >> TagEntities(model=None, max_per_type=50)
 
 Counters (namespace ``news.entities``): ``tagged``, ``skipped_language``,
-``empty_text``, ``chunked`` (bodies cut into more than one chunk); distribution
+``empty_text``, ``chunked`` (bodies cut into more than one chunk), ``reused_chunks``
+(chunks whose spans came from ``EntityCache``); distribution
 ``entities_per_article``.
 """
 
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import functools
+import hashlib
 import importlib.util
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -105,6 +115,7 @@ from newsbeam.transforms.model import Article
 __all__ = [
     "DEFAULT_MODELS",
     "ENTITY_TYPES",
+    "EntityCache",
     "Mention",
     "ModelUnavailableError",
     "TagEntities",
@@ -581,11 +592,63 @@ def entities_from_cluster(text: str, tagged_entities: dict[str, Any]) -> dict[st
 # Beam
 
 
+_UPSTREAM_FACTORIES = frozenset({"tok2vec", "transformer", "curated_transformer"})
+
+
+def _config_path(model: str):
+    """The ``config.cfg`` of an installed model package or model directory, or None."""
+    from pathlib import Path
+
+    import spacy.util
+
+    if _looks_like_model_dir(model):
+        return Path(model) / "config.cfg"
+    try:
+        package = spacy.util.get_package_path(model)
+        meta = spacy.util.get_model_meta(package)
+    except Exception:  # not a package spaCy can read: load everything, then remove
+        return None
+    path = package / f"{meta['lang']}_{meta['name']}-{meta['version']}" / "config.cfg"
+    return path if path.is_file() else None
+
+
+def _not_needed_by_ner(model: str) -> list[str]:
+    """Components of ``model`` that entity tagging cannot use, read from its
+    config without loading any weights: all but ``ner`` and the embedding
+    component (``tok2vec``, ``transformer``) it listens to, if it listens to
+    one (``ner`` with its own embedding, as in ``en_core_web_sm``, needs none)."""
+    path = _config_path(model)
+    if path is None:
+        return []
+    import spacy.util
+
+    try:
+        config = spacy.util.load_config(path, interpolate=False)
+        components = config["components"]
+        pipeline = list(config["nlp"]["pipeline"])
+        embedding = components["ner"]["model"].get("tok2vec") or {}
+    except Exception:
+        return []
+    listens = "Listener" in str(embedding.get("@architectures", ""))
+    upstream = str(embedding.get("upstream", "*")) if listens else None
+
+    def needed(name: str) -> bool:
+        if name == "ner":
+            return True
+        if upstream is None or components.get(name, {}).get("factory") not in _UPSTREAM_FACTORIES:
+            return False
+        return upstream in ("*", name)
+
+    return [name for name in pipeline if not needed(name)]
+
+
 def _load_pipeline(model: str):
-    """Load ``model`` keeping only ``ner`` and the components it listens to."""
+    """Load ``model`` keeping only ``ner`` and the components it listens to.
+    The others are not even loaded (``exclude``): less memory and start-up
+    per worker process."""
     import spacy
 
-    nlp = spacy.load(model)
+    nlp = spacy.load(model, exclude=_not_needed_by_ner(model))
     if "ner" not in nlp.pipe_names:
         raise ModelUnavailableError(f"ner.model: spaCy model {model!r} has no 'ner' component")
     needed = {"ner"}
@@ -608,13 +671,48 @@ class _SharedPipeline:
     def __init__(self, nlp):
         self.nlp = nlp
         self.lock = threading.Lock()
+        self.cache = EntityCache()  # chunks tagged in this process, for exact copies
         meta = nlp.meta
         self.label = f"{meta.get('lang', 'xx')}_{meta.get('name', 'model')}-{meta.get('version', '0')}"
 
 
-def _mentions_of(doc, offset: int) -> Iterator[Mention]:
-    for ent in doc.ents:
-        yield Mention(ent.text, ent.label_, ent.start_char + offset)
+class EntityCache:
+    """The entity spans of chunks already tagged, by the chunk's exact text
+    (its SHA-1), least recently used first out.  A syndicated copy whose body
+    (or a whole chunk of it) is the same text as an article tagged before in
+    this process gets that chunk's spans without running the model again:
+    the same text gives the same spans, so the fields are exactly those of
+    tagging the copy.  Text that differs by one character is tagged anew."""
+
+    def __init__(self, max_entries: int = 4096):
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be positive, got {max_entries}")
+        self._max = max_entries
+        self._entries: collections.OrderedDict[bytes, tuple] = collections.OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(chunk: str) -> bytes:
+        return hashlib.sha1(chunk.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, key: bytes):
+        spans = self._entries.get(key)
+        if spans is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return spans
+
+    def put(self, key: bytes, spans: tuple) -> None:
+        self._entries[key] = spans
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def tag_texts(
@@ -624,17 +722,37 @@ def tag_texts(
     max_per_type: int = DEFAULT_MAX_PER_TYPE,
     chunk_chars: int = DEFAULT_CHUNK_CHARS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    cache: EntityCache | None = None,
 ) -> list[dict[str, list[str]]]:
     """Normalized entities per text, with one ``nlp.pipe`` call over all the
-    texts' chunks (at most ``chunk_chars``, and never over ``nlp.max_length``)."""
+    texts' chunks (at most ``chunk_chars``, and never over ``nlp.max_length``).
+    A chunk whose exact text occurs twice is tagged once; with ``cache``, a
+    chunk tagged by an earlier call is not tagged again either."""
     limit = min(chunk_chars, nlp.max_length)
-    pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+    pieces: list[tuple[int, int, bytes]] = []  # (text index, offset, chunk key)
+    spans: dict[bytes, tuple | None] = {}  # chunk key -> ((text, label, start in chunk), ...)
+    to_tag: list[tuple[bytes, str]] = []
     for index, text in enumerate(texts):
-        pieces.extend((index, offset, chunk) for offset, chunk in split_chunks(text, limit) if chunk.strip())
+        for offset, chunk in split_chunks(text, limit):
+            if not chunk.strip():
+                continue
+            key = EntityCache.key(chunk)
+            pieces.append((index, offset, key))
+            if key in spans:
+                continue
+            known = cache.get(key) if cache is not None else None
+            spans[key] = known
+            if known is None:
+                to_tag.append((key, chunk))
+    docs = nlp.pipe((chunk for _, chunk in to_tag), batch_size=batch_size)
+    for (key, _), doc in zip(to_tag, docs):
+        found = tuple((ent.text, ent.label_, ent.start_char) for ent in doc.ents)
+        spans[key] = found
+        if cache is not None:
+            cache.put(key, found)
     mentions: list[list[Mention]] = [[] for _ in texts]
-    docs = nlp.pipe((chunk for _, _, chunk in pieces), batch_size=batch_size)
-    for (index, offset, _), doc in zip(pieces, docs):
-        mentions[index].extend(_mentions_of(doc, offset))
+    for index, offset, key in pieces:
+        mentions[index].extend(Mention(text, label, start + offset) for text, label, start in spans[key])
     return [merge_mentions(found, max_per_type) for found in mentions]
 
 
@@ -666,25 +784,49 @@ class _TagBatchFn(beam.DoFn):
         self._tagged = Metrics.counter(_NAMESPACE, "tagged")
         self._empty = Metrics.counter(_NAMESPACE, "empty_text")
         self._chunked = Metrics.counter(_NAMESPACE, "chunked")
+        self._reused = Metrics.counter(_NAMESPACE, "reused_chunks")
         self._per_article = Metrics.distribution(_NAMESPACE, "entities_per_article")
 
     def setup(self):
         model = resolve_model_name(self._model)
-        self._pipeline = self._shared_handle.acquire(
-            lambda: _load_pipeline(model), tag=f"newsbeam.entities:{model}"
-        )
-        self._chunk_limit = min(self._chunk_chars, self._pipeline.nlp.max_length)
+        # Loaded on a thread: setup() runs before the fused stage's first element,
+        # i.e. before fetching starts, and the model then loads while robots.txt and
+        # the first pages download; the first batch waits for it (and gets its error).
+        self._pipeline = None
+        self._loading: concurrent.futures.Future = concurrent.futures.Future()
+        handle, loading = self._shared_handle, self._loading
+
+        def load():
+            try:
+                loading.set_result(
+                    handle.acquire(lambda: _load_pipeline(model), tag=f"newsbeam.entities:{model}")
+                )
+            except BaseException as exc:  # handed to process(), which raises it
+                loading.set_exception(exc)
+
+        threading.Thread(target=load, name="newsbeam-ner-load", daemon=True).start()
+
+    def _ready(self) -> _SharedPipeline:
+        if self._pipeline is None:
+            self._pipeline = self._loading.result()
+            self._chunk_limit = min(self._chunk_chars, self._pipeline.nlp.max_length)
+        return self._pipeline
 
     def process(self, batch: Sequence[Article]):
         bodies = [article.body or "" for article in batch]
-        with self._pipeline.lock:
+        pipeline = self._ready()
+        cache = pipeline.cache
+        with pipeline.lock:
+            hits = cache.hits
             tagged = tag_texts(
-                self._pipeline.nlp,
+                pipeline.nlp,
                 bodies,
                 max_per_type=self._max_per_type,
                 chunk_chars=self._chunk_chars,
                 batch_size=self._batch_size,
+                cache=cache,
             )
+            self._reused.inc(cache.hits - hits)
         for article, body, entities in zip(batch, bodies, tagged):
             if not body.strip():
                 self._empty.inc()

@@ -34,6 +34,7 @@ from newsbeam.transforms.extraction import (
     ExtractionTimeout,
     parse_iso_datetime,
 )
+from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc
 from newsbeam.transforms.progress import Progress
 from newsbeam.transforms.urls import normalize_url, resolve_canonical
@@ -152,8 +153,13 @@ class _ExtractFn(beam.DoFn):
         self._chars = beam.metrics.Metrics.distribution(_NS, "body_chars")
 
     def setup(self):
-        self._sandbox = ExtractionSandbox()
+        # Closed when idle (transforms/idle.py): a batch run extracts a wave's pages
+        # in one stage, and the child would otherwise hold its memory to the end.
+        self._sandbox = IdleCloser(ExtractionSandbox(), CHILD_IDLE_SECONDS)
         self._progress = Progress(_LOG, "articles extracted")
+
+    def finish_bundle(self):
+        self._sandbox.idle_from_now()
 
     def teardown(self):
         if self._sandbox is not None:
@@ -177,7 +183,8 @@ class _ExtractFn(beam.DoFn):
             except (LookupError, UnicodeDecodeError):
                 content = page.content
         try:
-            result = self._sandbox.extract_with_limit(content, page.final_url, self._settings.timeout)
+            with self._sandbox.use() as sandbox:
+                result = sandbox.extract_with_limit(content, page.final_url, self._settings.timeout)
         except ExtractionTimeout as exc:
             yield self._failure(page, "timeout", str(exc))
             return
@@ -208,22 +215,41 @@ class ExtractArticles(beam.PTransform):
     the copies that share an id.  Writes still flow because ``newsbeam run``
     runs in bounded waves (connectors/budget.py): the barrier holds one wave,
     not the whole run.
+
+    ``enrich``: a ``PTransform`` of ``Article`` → ``Article`` applied to every
+    extracted copy before copies that share an id are merged (entity tagging).
+    It must depend on each article alone (``merge_same_article`` keeps one
+    copy whole, so enriching before or after the merge gives the same
+    article).  Before the barrier, Beam fuses it with fetching and
+    extraction: it runs while other sites' pages are still downloading,
+    instead of after the last page has arrived.
     """
 
-    def __init__(self, settings: ExtractSettings, feed_order: dict[str, int] | None = None):
+    def __init__(
+        self,
+        settings: ExtractSettings,
+        feed_order: dict[str, int] | None = None,
+        enrich: beam.PTransform | None = None,
+    ):
         super().__init__()
         if not isinstance(settings, ExtractSettings):
             raise ValueError("ExtractArticles: settings must be an ExtractSettings")
+        if enrich is not None and not isinstance(enrich, beam.PTransform):
+            raise ValueError(f"ExtractArticles: enrich must be a PTransform, got {enrich!r}")
         self._settings = settings
         self._order = dict(feed_order or {})
+        self._enrich = enrich
 
     def expand(self, pages):
         extracted = pages | "Extract" >> beam.ParDo(_ExtractFn(self._settings)).with_outputs(
             FAILED_TAG, main="articles"
         )
         order = self._order
+        copies = extracted.articles
+        if self._enrich is not None:
+            copies = copies | self._enrich
         articles = (
-            extracted.articles
+            copies
             | "KeyById" >> beam.Map(lambda a: (a.id, a))
             | "GroupById" >> beam.GroupByKey()
             | "MergeSameArticle" >> beam.MapTuple(lambda _id, group: merge_same_article(group, order))

@@ -9,7 +9,7 @@ merged or lost its canonical copy.
 The graph (semantics: "Clusters" in DESIGN.md; similarity:
 ``transforms.similarity``)::
 
-    Fingerprint ─► band keys ─► GroupByKey(band) ─► verify pairs ─┬─► digests (keyed) ─┐
+    Fingerprint ─► (band, id) ─► GroupByKey(band) ─► join+verify ─┬─► digests (keyed) ─┐
          │                                                    └────────────────────┤
          │                                                                         ├─► Resolve (ids,
          └─► BatchElements ─► look up indexed copies by band key ─► verify ────────┘    dates, edges)
@@ -19,9 +19,11 @@ The graph (semantics: "Clusters" in DESIGN.md; similarity:
 
 * Fingerprints and band keys are pure functions of the body and the frozen
   ``DedupConfig`` (seeded), so every worker computes the same keys.
-* Candidate pairs are verified where they meet (one band bucket), in
-  parallel; buckets larger than ``max_bucket`` (boilerplate shared by
-  thousands of pages) are skipped and counted, never scanned pairwise.
+* Candidate pairs come from band buckets of ids (only ids are grouped by
+  band: a fingerprint would travel once per band key); buckets larger than
+  ``max_bucket`` (boilerplate shared by thousands of pages) are skipped and
+  counted, never scanned pairwise.  Each distinct pair then meets its two
+  fingerprints in two keyed joins and is verified there, in parallel.
 * Across runs the band keys are stored in the article (``story_bands``,
   keyword) with the verification data (``story_fp``, not indexed); a new
   article looks up indexed articles sharing a band key in batches and
@@ -250,28 +252,75 @@ def _fingerprint_article(config: DedupConfig):
     return fn
 
 
-class _VerifyBucketFn(beam.DoFn):
-    def __init__(self, config: DedupConfig, max_bucket: int):
-        self._config = config
+class _CandidatePairsFn(beam.DoFn):
+    """One band bucket of ids → each pair in it, ``((a, b), 1)`` with a < b.
+    Only ids travel through the band grouping: a node's fingerprint would be
+    copied once per band key (about 55), which made that shuffle ~100 MB
+    for 300 articles."""
+
+    def __init__(self, max_bucket: int):
         self._max_bucket = max_bucket
         self._pairs = beam.metrics.Metrics.counter(_NS, "candidate_pairs")
-        self._copies = beam.metrics.Metrics.counter(_NS, "copies")
         self._oversized = beam.metrics.Metrics.counter(_NS, "oversized_buckets")
 
     def process(self, keyed):
-        _band, nodes = keyed
-        nodes = sorted({n.id: n for n in nodes}.values(), key=lambda n: n.id)
-        if len(nodes) < 2:
+        _band, ids = keyed
+        ids = sorted(set(ids))
+        if len(ids) < 2:
             return
-        if len(nodes) > self._max_bucket:
+        if len(ids) > self._max_bucket:
             self._oversized.inc()
             return
-        for i, a in enumerate(nodes):
-            for b in nodes[i + 1 :]:
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
                 self._pairs.inc()
-                if is_copy(a.fp, b.fp, self._config):
-                    self._copies.inc()
-                    yield (a.id, b.id)
+                yield (a, b), 1
+
+
+class _VerifyPairs(beam.PTransform):
+    """``((a, b), buckets)`` → ``(a, b)`` for the pairs that are copies
+    (``is_copy(fp_a, fp_b)``).  Each pair meets its two fingerprints in two
+    keyed joins; ``copies`` counts a verified pair once per bucket it shared,
+    as verifying it in every bucket did."""
+
+    def __init__(self, nodes, config: DedupConfig):
+        super().__init__()
+        self._nodes = nodes
+        self._config = config
+
+    def expand(self, pairs):
+        config = self._config
+        copies = beam.metrics.Metrics.counter(_NS, "copies")
+        fps = self._nodes | "FpById" >> beam.Map(lambda n: (n.id, n.fp))
+
+        def with_first(keyed):
+            a, grouped = keyed
+            fp = next(iter(grouped["fp"]), None)
+            if fp is None:
+                return
+            for b, buckets in grouped["pair"]:
+                yield b, (a, fp, buckets)
+
+        def verify(keyed):
+            b, grouped = keyed
+            fp_b = next(iter(grouped["fp"]), None)
+            if fp_b is None:
+                return
+            for a, fp_a, buckets in grouped["pair"]:
+                if is_copy(fp_a, fp_b, config):
+                    copies.inc(buckets)
+                    yield a, b
+
+        first = (
+            {"pair": pairs | "ByFirst" >> beam.MapTuple(lambda ab, n: (ab[0], (ab[1], n))), "fp": fps}
+            | "JoinFirst" >> beam.CoGroupByKey()
+            | "WithFirst" >> beam.FlatMap(with_first)
+        )
+        return (
+            {"pair": first, "fp": fps}
+            | "JoinSecond" >> beam.CoGroupByKey()
+            | "Verify" >> beam.FlatMap(verify)
+        )
 
 
 class _DigestsFn(beam.DoFn):
@@ -381,10 +430,11 @@ class ClusterStories(beam.PTransform):
         nodes = pairs | "Nodes" >> beam.MapTuple(lambda _article, node: node)
         edges = (
             nodes
-            | "ByBand" >> beam.FlatMap(lambda n: [(key, n) for key in band_keys(n.fp, config)])
+            | "ByBand" >> beam.FlatMap(lambda n: [(key, n.id) for key in band_keys(n.fp, config)])
             | "GroupByBand" >> beam.GroupByKey()
-            | "VerifyPairs" >> beam.ParDo(_VerifyBucketFn(config, self._max_bucket))
-            | "DistinctPairs" >> beam.Distinct()
+            | "CandidatePairs" >> beam.ParDo(_CandidatePairsFn(self._max_bucket))
+            | "BucketsPerPair" >> beam.CombinePerKey(sum)
+            | "VerifyPairs" >> _VerifyPairs(nodes, config)
         )
         if self._es is not None:
             from newsbeam.connectors.story_index import LookupIndexedCopies

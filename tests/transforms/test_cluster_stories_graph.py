@@ -57,3 +57,36 @@ def test_wire_copies_cluster_as_in_one_process():
     articles = [_article(r["id"], r["text"], r.get("published")) for r in rows]
     labels = _graph_labels(articles)
     assert len(set(labels.values())) < len(labels)  # copies were found
+
+
+def test_counters_count_pairs_per_shared_bucket_as_bucket_by_bucket_verification():
+    """Only ids are grouped by band, then each distinct pair is verified once:
+    ``candidate_pairs`` and ``copies`` still count a pair once per band bucket
+    it shares, as verifying bucket by bucket did."""
+    from itertools import combinations
+
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from newsbeam.transforms.similarity import band_keys, is_copy
+
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    articles = [_article(r["id"], r["text"], r.get("published")) for r in rows]
+    fps = {a.id: fingerprint(a.body, CONFIG) for a in articles}
+    buckets: dict[str, set[str]] = {}
+    for doc_id, fp in fps.items():
+        for key in band_keys(fp, CONFIG):
+            buckets.setdefault(key, set()).add(doc_id)
+    pairs = [pair for ids in buckets.values() for pair in combinations(sorted(ids), 2)]
+    copies = sum(1 for a, b in pairs if is_copy(fps[a], fps[b], CONFIG))
+    assert copies > 0
+
+    p = TestPipeline()
+    _ = p | beam.Create(articles) | ClusterStories(CONFIG)
+    result = p.run()
+    result.wait_until_finish()
+
+    def counter(name):
+        found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
+        return sum(c.committed for c in found)
+
+    assert (counter("candidate_pairs"), counter("copies")) == (len(pairs), copies)

@@ -57,3 +57,35 @@ def test_two_links_to_one_canonical_give_one_article_with_both_urls():
             out.articles | beam.Map(lambda a: (a.feed_url, a.urls)),
             equal_to([("https://demo.example/frontier/feed.xml", (BASE + PAGE, BASE + PAGE + "?ref=x"))]),
         )
+
+
+def test_enriching_before_the_merge_gives_the_article_enriching_after_it_gives():
+    """Entity tagging runs inside ExtractArticles (before GroupById, fused with
+    fetching): the merged article is the same as when it is tagged afterwards."""
+    from newsbeam.transforms.entities import TagEntities
+
+    first = page(PAGE)
+    globe = "https://demo.example/globe/feed.xml"
+    second = dataclasses.replace(
+        page(PAGE, feed=globe),
+        entry=dataclasses.replace(first.entry, feed_url=globe, url=BASE + PAGE + "?ref=x", link=BASE + PAGE),
+    )
+    order = {"https://demo.example/frontier/feed.xml": 0, globe: 1}
+
+    def compare(grouped):
+        (_id, versions), *more = grouped
+        versions = dict(versions)
+        assert not more and set(versions) == {"before", "after"}
+        assert versions["before"] == versions["after"]
+        assert versions["before"].entities["location"]  # it was tagged
+
+    with TestPipeline() as p:
+        pages = p | beam.Create([second, first])
+        before = pages | "Before" >> ExtractArticles(ExtractSettings(), order, TagEntities(batch_size=1))
+        plain = pages | "Plain" >> ExtractArticles(ExtractSettings(), order)
+        tagged_after = plain.articles | "TagAfter" >> TagEntities(batch_size=1)
+        both = (
+            before.articles | "B" >> beam.Map(lambda a: (a.id, ("before", a))),
+            tagged_after | "A" >> beam.Map(lambda a: (a.id, ("after", a))),
+        ) | beam.Flatten()
+        assert_that(both | beam.GroupByKey(), compare)

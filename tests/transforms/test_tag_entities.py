@@ -150,3 +150,25 @@ def test_construction_loads_nothing(monkeypatch):
 
     monkeypatch.setattr(spacy, "load", refuse)
     TagEntities(model="does_not_exist_sm")  # validated later, by resolve_model_name
+
+
+def test_model_loads_in_the_background_and_its_error_reaches_the_first_batch(monkeypatch):
+    """setup() only starts the load (it runs before the fused stage's first
+    element, i.e. before fetching); process() waits for it and raises its error."""
+    import threading
+
+    from newsbeam.transforms import entities as ent
+
+    release = threading.Event()
+
+    def slow_failing_load(model):
+        release.wait(10)
+        raise ent.ModelUnavailableError(f"ner.model: cannot load {model}")
+
+    monkeypatch.setattr(ent, "_load_pipeline", slow_failing_load)
+    fn = ent._TagBatchFn(None, 50, 20_000, 8)
+    fn.setup()  # returns while the load is still blocked
+    assert not fn._loading.done()
+    release.set()
+    with pytest.raises(ent.ModelUnavailableError, match="cannot load"):
+        list(fn.process([article("x", "Kofi Annan visited Ghana.")]))

