@@ -104,7 +104,8 @@ TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
 TRIM_SMALL = 0.2
 LONG_LINE_TOKENS = 25
-TRIM_MAX_LOSS = 0.5
+TRIM_MAX_LOSS = 0.4
+TITLE_LINES = 2
 OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
 
@@ -172,32 +173,73 @@ def _agreement(a: Counter, b: Counter) -> float:
     return 2 * common / (na + nb) if na + nb else 0.0
 
 
-def _trim_ends(text: str, reader: Counter, witness: Counter, strict: bool) -> tuple[str, int]:
-    """Drop leading and trailing lines of ``text`` that ``reader`` does not contain.
+def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
+    """Whether ``reference`` contains a line of tokens ``toks``: half its 4-grams, or every
+    word of a line of fewer than four words."""
+    if len(toks) < 4:
+        return all(t in words for t in toks)
+    grams = list(zip(toks, toks[1:], toks[2:], toks[3:]))
+    return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
 
-    A line of ``LONG_LINE_TOKENS`` or more (a standfirst, a paragraph), or any line when
-    ``strict``, is dropped only if ``witness`` lacks it too."""
-    vocab = {"reader": {t for key in reader for t in key}, "witness": {t for key in witness for t in key}}
-    lines = [line for line in text.split("\n") if line.strip()]
 
-    def present_in(toks: list[str], reference: Counter, words: set[str]) -> bool:
-        if len(toks) < 4:
-            return all(t in words for t in toks)
-        grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
-        return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
-
-    def present(line: str) -> bool:
-        toks = _tokens(line)
-        if present_in(toks, reader, vocab["reader"]):
-            return True
-        return (strict or len(toks) >= LONG_LINE_TOKENS) and present_in(toks, witness, vocab["witness"])
-
+def _edge_cut(lines: list[str], keep: list[bool]) -> tuple[int, int]:
+    """(start, end) of ``lines`` once the leading and trailing lines not kept are cut."""
     start, end = 0, len(lines)
-    while start < end and not present(lines[start]):
+    while start < end and not keep[start]:
         start += 1
-    while end > start and not present(lines[end - 1]):
+    while end > start and not keep[end - 1]:
         end -= 1
-    return "\n".join(lines[start:end]), len(lines) - (end - start)
+    return start, end
+
+
+class _Reader:
+    """A readability text computed on first use, with its 4-grams and words."""
+
+    def __init__(self, name: str, compute: Callable[[], str]) -> None:
+        self.name, self._compute, self._text = name, compute, None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._compute()
+            self.shingles = _shingles(self._text)
+            self.words = {t for key in self.shingles for t in key}
+        return self._text
+
+    def has(self, toks: list[str]) -> bool:
+        self.text  # noqa: B018 - computes the text on first use
+        return _present(toks, self.shingles, self.words)
+
+
+def _trim(body: str, first: _Reader, second: _Reader | None, signals: dict[str, Any]) -> str:
+    """Rule 2: cut the leading and trailing lines the readers lack (see the module doc)."""
+    lines = [line for line in body.split("\n") if line.strip()]
+    toks = [_tokens(line) for line in lines]
+    sizes = [len(t) for t in toks]
+    total = sum(sizes)
+    flat = [t for line in toks for t in line]
+    whole = Counter(zip(flat, flat[1:], flat[2:], flat[3:])) if total >= 4 else Counter([tuple(flat)])
+    if not total or _containment(first.shingles, whole) < TRIM_COVERAGE:
+        return body
+    keep = [first.has(t) for t in toks]
+    start, end = _edge_cut(lines, keep)
+    if start == 0 and end == len(lines):
+        return body
+    lost = total - sum(sizes[start:end])
+    if lost <= TRIM_SMALL * total and all(n < LONG_LINE_TOKENS for n in sizes[:start] + sizes[end:]):
+        signals["trimmed_lines"] = len(lines) - (end - start)
+        return "\n".join(lines[start:end])
+    if second is None:
+        return body
+    # a long line (a standfirst) or a larger cut: only the lines both readers lack
+    keep = [k or second.has(t) for k, t in zip(keep, toks)]
+    start, end = _edge_cut(lines, keep)
+    lost = total - sum(sizes[start:end])
+    if 0 < lost <= TRIM_MAX_LOSS * total:
+        signals["trimmed_lines"] = len(lines) - (end - start)
+        signals["trim_confirmed_by"] = second.name
+        return "\n".join(lines[start:end])
+    return body
 
 
 _BLOCK_TAGS = frozenset(
@@ -329,22 +371,45 @@ def _resiliparse_text(text: str) -> str:
         return ""
 
 
+def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int]:
+    """Rule 3: drop the page's title repeated in the first lines of the body (the title is
+    metadata): up to ``TITLE_LINES`` leading lines whose words equal a title, or lie inside
+    one (3 words or more), or hold one covering most of the line (a title with a site
+    suffix)."""
+    wanted = [w for w in (" ".join(_tokens(t.lower())) for t in titles if t) if w]
+    lines = body.split("\n")
+    dropped = 0
+    while dropped < min(TITLE_LINES, len(lines) - 1):
+        line = " ".join(_tokens(lines[dropped].lower()))
+        n = len(line.split())
+        if not any(
+            line == t or (n >= 3 and line in t) or (t in line and len(t.split()) >= 0.8 * n) for t in wanted
+        ):
+            break
+        dropped += 1
+    return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
+
+
 def _choose_body(
-    base: str, witness: str, quick_reader: Callable[[], str], full_reader: Callable[[], str] | None
+    base: str,
+    witness: str,
+    quick_reader: Callable[[], str],
+    full_reader: Callable[[], str] | None,
+    titles: Iterable[str | None] = (),
 ) -> tuple[str, str, dict[str, Any]]:
     """Choose the body; return (body, method, signals).
 
     ``quick_reader`` and ``full_reader`` compute a readability text on demand;
     ``full_reader`` is None when the page's budget for optional extractors is spent."""
-    sb = _shingles(base)
     nb, nw = len(_tokens(base)), len(_tokens(witness))
     signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
-    body, method, reader = base, METHOD_BASE, None
-    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full_reader is not None:
-        reader = full_reader()
-        sr, nr, sw = _shingles(reader), len(_tokens(reader)), _shingles(witness)
+    body, method = base, METHOD_BASE
+    quick = _Reader("trafilatura.readability", quick_reader)
+    full = _Reader("readability", full_reader) if full_reader is not None else None
+    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full is not None:
+        reader = full.text
+        sb, sr, nr, sw = _shingles(base), full.shingles, len(_tokens(reader)), _shingles(witness)
         signals.update(
-            reader="readability",
             reader_tokens=nr,
             reader_witness_agreement=round(_agreement(sr, sw), 4),
             base_in_reader=round(_containment(sb, sr), 4),
@@ -360,20 +425,14 @@ def _choose_body(
             and signals["reader_witness_agreement"] >= WITNESS_AGREEMENT
         ):
             body, method = reader, "readability.extends_base"
-    if reader is None:
-        reader = quick_reader()
-        signals.update(reader="trafilatura.readability", reader_tokens=len(_tokens(reader)))
-    sr = _shingles(reader)
-    if sr and body and _containment(sr, sb if body is base else _shingles(body)) >= TRIM_COVERAGE:
-        total, sw = len(_tokens(body)), _shingles(witness)
-        for strict, max_loss in ((False, TRIM_SMALL), (True, TRIM_MAX_LOSS)):
-            trimmed, dropped = _trim_ends(body, sr, sw, strict)
-            if not dropped:
-                break
-            if len(_tokens(trimmed)) >= (1 - max_loss) * total:
-                body, method = trimmed, method + "+trimmed"
-                signals["trimmed_lines"] = dropped
-                break
+    # the reader already computed speaks first, the other one confirms a larger cut
+    first, second = (full, quick) if full is not None and full._text is not None else (quick, full)
+    if body and first.text:
+        signals["reader"] = first.name
+        trimmed = _trim(body, first, second, signals)
+        if trimmed is not body:
+            body, method = trimmed, method + "+trimmed"
+    body, signals["title_lines"] = _drop_title_lines(body, titles)
     signals["body_tokens"] = len(_tokens(body))
     return body, method, signals
 
@@ -647,11 +706,25 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         "og_url": _meta(tree, "og:url"),
     }
     page_lang = tree.xpath("string(/html/@lang)") or ""
+    titles = (
+        meta["title"],
+        _clean(ld.get("headline")),
+        _meta(tree, "og:title"),
+        _clean(tree.findtext(".//title")),
+    )
+    # readability-lxml only prepares the tree (scripts, hidden elements); trafilatura's port
+    # consumes it, so readability-lxml after it parses the page again (rare: cheaper than a copy)
+    consumed: list[bool] = []
+
+    def quick_reader() -> str:
+        consumed.append(True)
+        return _quick_reader_text(tree)
+
+    def full_reader() -> str:
+        return _readability_text(load_html(text) if consumed else tree)
+
     body, method, signals = _choose_body(
-        base.strip(),
-        witness,
-        lambda: _quick_reader_text(tree),
-        (lambda: _readability_text(tree)) if within_budget else None,
+        base.strip(), witness, quick_reader, full_reader if within_budget else None, titles
     )
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
     provenance.update(method=method, signals=signals)

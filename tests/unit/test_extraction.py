@@ -38,7 +38,8 @@ def _page(name: str) -> bytes:
 def test_body_keeps_the_article_and_drops_navigation_and_footer():
     result = extract_article(_page("article_jsonld_en.html"))
     lines = result.body.split("\n")
-    assert lines[1] == PARAGRAPH_1
+    assert lines[0] == PARAGRAPH_1  # the <h1> title is metadata, not body
+    assert "Council approves riverside plan" not in result.body
     assert lines[-1] == PARAGRAPH_5
     for boilerplate in ("Subscribe", "Copyright", "Most read", "Local bakery", "Sport"):
         assert boilerplate not in result.body
@@ -64,7 +65,8 @@ def test_provenance_names_versions_method_and_signals():
     assert set(prov["versions"]) == {"trafilatura", "readability-lxml", "resiliparse"}
     assert prov["method"] == "trafilatura"
     assert prov["signals"]["body_tokens"] == len(result.body.replace("-", " ").split())
-    assert prov["signals"]["base_tokens"] == prov["signals"]["body_tokens"]
+    assert prov["signals"]["title_lines"] == 1  # "Council approves riverside plan"
+    assert prov["signals"]["base_tokens"] == prov["signals"]["body_tokens"] + 4
 
 
 def test_meta_date_with_time_and_german_language():
