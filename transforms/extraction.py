@@ -163,12 +163,12 @@ def _containment(part: Counter, whole: Counter) -> float:
     total = sum(part.values())
     if not total:
         return 0.0
-    return sum(min(c, whole.get(k, 0)) for k, c in part.items()) / total
+    return sum(min(part[k], whole[k]) for k in part.keys() & whole.keys()) / total
 
 
 def _agreement(a: Counter, b: Counter) -> float:
     """Symmetric shingle F1 between two texts."""
-    common = sum(min(c, b.get(k, 0)) for k, c in a.items())
+    common = sum(min(a[k], b[k]) for k in a.keys() & b.keys())
     na, nb = sum(a.values()), sum(b.values())
     return 2 * common / (na + nb) if na + nb else 0.0
 
@@ -182,12 +182,13 @@ def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
     return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
 
 
-def _edge_cut(lines: list[str], keep: list[bool]) -> tuple[int, int]:
-    """(start, end) of ``lines`` once the leading and trailing lines not kept are cut."""
-    start, end = 0, len(lines)
-    while start < end and not keep[start]:
+def _edge_cut(count: int, keep: Callable[[int], bool]) -> tuple[int, int]:
+    """(start, end) of ``count`` lines once the leading and trailing lines not kept are cut
+    (``keep`` is asked about the edge lines only)."""
+    start, end = 0, count
+    while start < end and not keep(start):
         start += 1
-    while end > start and not keep[end - 1]:
+    while end > start and not keep(end - 1):
         end -= 1
     return start, end
 
@@ -203,12 +204,14 @@ class _Reader:
         if self._text is None:
             self._text = self._compute()
             self.shingles = _shingles(self._text)
-            self.words = {t for key in self.shingles for t in key}
+            self._words: set[str] | None = None
         return self._text
 
     def has(self, toks: list[str]) -> bool:
         self.text  # noqa: B018 - computes the text on first use
-        return _present(toks, self.shingles, self.words)
+        if self._words is None and len(toks) < 4:
+            self._words = {t for key in self.shingles for t in key}
+        return _present(toks, self.shingles, self._words or set())
 
 
 def _trim(body: str, first: _Reader, second: _Reader | None, signals: dict[str, Any]) -> str:
@@ -221,8 +224,7 @@ def _trim(body: str, first: _Reader, second: _Reader | None, signals: dict[str, 
     whole = Counter(zip(flat, flat[1:], flat[2:], flat[3:])) if total >= 4 else Counter([tuple(flat)])
     if not total or _containment(first.shingles, whole) < TRIM_COVERAGE:
         return body
-    keep = [first.has(t) for t in toks]
-    start, end = _edge_cut(lines, keep)
+    start, end = _edge_cut(len(lines), lambda i: first.has(toks[i]))
     if start == 0 and end == len(lines):
         return body
     lost = total - sum(sizes[start:end])
@@ -232,8 +234,7 @@ def _trim(body: str, first: _Reader, second: _Reader | None, signals: dict[str, 
     if second is None:
         return body
     # a long line (a standfirst) or a larger cut: only the lines both readers lack
-    keep = [k or second.has(t) for k, t in zip(keep, toks)]
-    start, end = _edge_cut(lines, keep)
+    start, end = _edge_cut(len(lines), lambda i: first.has(toks[i]) or second.has(toks[i]))
     lost = total - sum(sizes[start:end])
     if 0 < lost <= TRIM_MAX_LOSS * total:
         signals["trimmed_lines"] = len(lines) - (end - start)
@@ -433,7 +434,7 @@ def _choose_body(
         if trimmed is not body:
             body, method = trimmed, method + "+trimmed"
     body, signals["title_lines"] = _drop_title_lines(body, titles)
-    signals["body_tokens"] = len(_tokens(body))
+    signals["body_tokens"] = nb if body is base else len(_tokens(body))
     return body, method, signals
 
 
