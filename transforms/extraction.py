@@ -527,10 +527,29 @@ def _jsonld_article(tree) -> dict:
     return best
 
 
-def _meta(tree, *keys: str) -> str | None:
+_META_ATTRS = ("property", "name", "itemprop")
+
+
+def _meta_index(tree) -> dict[tuple[str, str], list[str]]:
+    """The page's ``<meta>`` contents by (attribute, key), in document order (one pass)."""
+    index: dict[tuple[str, str], list[str]] = {}
+    for elem in tree.iter("meta"):
+        content = elem.get("content")
+        if content is None:
+            continue
+        for attr in _META_ATTRS:
+            key = elem.get(attr)
+            if key is not None:
+                index.setdefault((attr, key), []).append(content)
+    return index
+
+
+def _meta(metas: dict[tuple[str, str], list[str]], *keys: str) -> str | None:
+    """The first non-blank content of a ``<meta>`` whose property, name or itemprop is one
+    of ``keys`` (in the order of ``keys``, then of the attributes)."""
     for key in keys:
-        for attr in ("property", "name", "itemprop"):
-            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
+        for attr in _META_ATTRS:
+            for value in metas.get((attr, key), ()):
                 value = " ".join(value.split())
                 if value:
                     return value
@@ -578,12 +597,12 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
-def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
+def _published(tree, metas: dict, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
     """(raw ISO value, source) of the publication date."""
     value = _clean(ld.get("datePublished"))
     if _plausible(value):
         return value, "jsonld"
-    value = _meta(tree, *_PUBLISHED_META)
+    value = _meta(metas, *_PUBLISHED_META)
     if _plausible(value):
         return value, "meta"
     for value in tree.xpath("//time/@datetime"):
@@ -604,11 +623,11 @@ def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, 
     return (value, "text") if _plausible(value) else (None, None)
 
 
-def _title(tree, ld: dict) -> str | None:
+def _title(tree, metas: dict, ld: dict) -> str | None:
     for value in (
         _clean(ld.get("headline")),
-        _meta(tree, "og:title"),
-        _meta(tree, "twitter:title"),
+        _meta(metas, "og:title"),
+        _meta(metas, "twitter:title"),
     ):
         if value:
             return value
@@ -619,18 +638,18 @@ def _title(tree, ld: dict) -> str | None:
     return _clean(tree.findtext(".//title"))
 
 
-def _authors(tree, ld: dict) -> tuple[str, ...]:
+def _authors(metas: dict, ld: dict) -> tuple[str, ...]:
     names = [n for n in (_clean(x) for x in _names(ld.get("author"))) if n]
     if not names:
-        meta = _meta(tree, "author", "article:author", "parsely-author", "sailthru.author")
+        meta = _meta(metas, "author", "article:author", "parsely-author", "sailthru.author")
         if meta and not meta.lower().startswith("http"):
             names = [a.strip() for a in re.split(r";|\band\b|,", meta) if a.strip()]
     return tuple(dict.fromkeys(names))
 
 
-def _sitename(tree, ld: dict) -> str | None:
+def _sitename(metas: dict, ld: dict) -> str | None:
     publisher = ld.get("publisher")
-    return _meta(tree, "og:site_name", "application-name") or (
+    return _meta(metas, "og:site_name", "application-name") or (
         _clean(publisher.get("name")) if isinstance(publisher, dict) else None
     )
 
@@ -696,21 +715,22 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     # metadata first: the reader that runs last consumes the tree (no copy)
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
-    published_raw, source = _published(tree, ld, url, text)
+    metas = _meta_index(tree)
+    published_raw, source = _published(tree, metas, ld, url, text)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
     meta = {
-        "title": _title(tree, ld),
-        "authors": _authors(tree, ld),
-        "sitename": _sitename(tree, ld),
-        "og_url": _meta(tree, "og:url"),
+        "title": _title(tree, metas, ld),
+        "authors": _authors(metas, ld),
+        "sitename": _sitename(metas, ld),
+        "og_url": _meta(metas, "og:url"),
     }
     page_lang = tree.xpath("string(/html/@lang)") or ""
     titles = (
         meta["title"],
         _clean(ld.get("headline")),
-        _meta(tree, "og:title"),
+        _meta(metas, "og:title"),
         _clean(tree.findtext(".//title")),
     )
     # readability-lxml only prepares the tree (scripts, hidden elements); trafilatura's port
