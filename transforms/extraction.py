@@ -12,26 +12,29 @@ between candidates, never a site rule):
   include_tables=False``) but ``fast=True`` (its own algorithm, without its internal
   fallbacks: those are the witnesses below);
 * **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
-* **reader**: trafilatura's bundled readability port (cheap), or readability-lxml's
-  ``Document.summary()`` when the base may be incomplete (see rule 1); both rendered one
-  block per line.
+* **readers**: trafilatura's bundled readability port (the *quick* reader, cheap) and
+  readability-lxml's ``Document.summary()`` (the *full* reader, run only when a rule needs
+  it), both rendered one block per line.
 
 Rules, in order (round thresholds chosen on half A of the 181-page benchmark only; half B
 is the estimate, see ``bench/extraction.py``):
 
 1. *extend*: when the base is short (< ``THIN_TOKENS`` tokens) or the witness is at least
-   ``EXTEND_RATIO`` x longer, readability-lxml is run; its text replaces the base if it is
+   ``EXTEND_RATIO`` x longer, the full reader is run; its text replaces the base if it is
    at least ``EXTEND_RATIO`` x longer, contains >= ``EXTEND_CONTAINMENT`` of the base's
    4-grams and agrees with the witness (shingle F1 >= ``WITNESS_AGREEMENT``): two
    extractors agree that the base stopped early (an inline "read more" box, a standfirst).
    A candidate shorter than the base is never taken.  An empty base takes the reader's
    text if it has at least half the witness's tokens, else the witness's.
-2. *trim*: when the reader lies inside the chosen text (>= ``TRIM_COVERAGE`` of its
-   4-grams), leading and trailing lines it does not contain (captions, bylines, "read
-   more", author bios) are dropped, up to ``TRIM_SMALL`` of the tokens; a line of
-   ``LONG_LINE_TOKENS`` or more (a standfirst) only if the witness lacks it too.  A larger
-   cut (a reader that picked a side section) needs the witness to lack every dropped line
-   and stays below ``TRIM_MAX_LOSS``; otherwise nothing is trimmed.
+2. *trim*: leading and trailing lines a reader lacks (captions, bylines, "read more",
+   related links, newsletter boxes, author bios) are cut, and only when the reader lies
+   inside the text (>= ``TRIM_COVERAGE`` of its 4-grams).  One reader may cut short lines
+   (< ``LONG_LINE_TOKENS`` tokens) within ``TRIM_SMALL`` of the tokens.  A long line (a
+   standfirst) or a larger cut needs the second reader to lack the lines too, and stays
+   within ``TRIM_MAX_LOSS`` of the tokens: a reader that picked a side section would cut
+   half an article.
+3. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
+   the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 
 Per-page budget: readability-lxml, the only costly optional extractor, is skipped when the
 page has already used ``OPTIONAL_BUDGET_S`` of CPU time; date detection never runs
