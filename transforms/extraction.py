@@ -8,9 +8,10 @@ Body text
 independent extractors agree (general signals only: lengths and word 4-gram agreement
 between candidates, never a site rule):
 
-* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False,
-  include_tables=False``) but ``fast=True`` (its own algorithm, without its internal
-  fallbacks: those are the witnesses below);
+* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False``)
+  but ``fast=True`` (its own algorithm, without its internal fallbacks: those are the
+  witnesses below) and tables kept: a standings or price table inside the article is its
+  content, and the witness and both readers keep tables too;
 * **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
 * **readers**: trafilatura's bundled readability port (the *quick* reader, cheap) and
   readability-lxml's ``Document.summary()`` (the *full* reader, run only when a rule needs
@@ -115,7 +116,7 @@ METHOD_BASE = "trafilatura"
 _TRAFILATURA_PARAMS = {
     "fast": True,
     "include_comments": False,
-    "include_tables": False,
+    "include_tables": True,
     "deduplicate": False,
 }
 

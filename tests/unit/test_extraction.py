@@ -199,3 +199,16 @@ def test_readability_lxml_after_the_quick_reader_gets_an_intact_page(monkeypatch
     result = extract_article(_page("article_jsonld_en.html"))
     assert seen and "city council voted" in seen[0]
     assert result.body.split("\n")[0] == PARAGRAPH_1  # a long line only one reader lacks stays
+
+
+def test_a_table_inside_the_article_is_body():
+    """Standings, results and price tables in an article are its content (every other
+    extractor keeps them, and so do the benchmark's references)."""
+    table = (
+        "<table><tr><th>Team</th><th>Points</th></tr>"
+        "<tr><td>Riverside Rovers</td><td>42</td></tr><tr><td>Harbour United</td><td>39</td></tr></table>"
+    )
+    page = _page("article_jsonld_en.html").replace(b"</p><p>Under", b"</p>" + table.encode() + b"<p>Under")
+    body = extract_article(page).body
+    assert "Riverside Rovers" in body and "Harbour United" in body
+    assert PARAGRAPH_1 in body and PARAGRAPH_5 in body
