@@ -37,9 +37,9 @@ is the estimate, see ``bench/extraction.py``):
 3. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 
-Per-page budget: readability-lxml, the only costly optional extractor, is skipped when the
-page has already used ``OPTIONAL_BUDGET_S`` of CPU time; date detection never runs
-htmldate's extensive search.  ``provenance`` records the extractor versions, the method
+Per-page budget: both readers are skipped (the base is kept as is) when the page has
+already used ``OPTIONAL_BUDGET_S`` of CPU time in the base and witness; date detection never
+runs htmldate's extensive search.  ``provenance`` records the extractor versions, the method
 chosen and the signals.
 
 Metadata
@@ -398,18 +398,18 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
 def _choose_body(
     base: str,
     witness: str,
-    quick_reader: Callable[[], str],
+    quick_reader: Callable[[], str] | None,
     full_reader: Callable[[], str] | None,
     titles: Iterable[str | None] = (),
 ) -> tuple[str, str, dict[str, Any]]:
     """Choose the body; return (body, method, signals).
 
-    ``quick_reader`` and ``full_reader`` compute a readability text on demand;
-    ``full_reader`` is None when the page's budget for optional extractors is spent."""
+    ``quick_reader`` and ``full_reader`` compute a readability text on demand; both are
+    None when the page's budget for optional extractors is spent (only rule 3 applies)."""
     nb, nw = len(_tokens(base)), len(_tokens(witness))
     signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
     body, method = base, METHOD_BASE
-    quick = _Reader("trafilatura.readability", quick_reader)
+    quick = _Reader("trafilatura.readability", quick_reader or str)
     full = _Reader("readability", full_reader) if full_reader is not None else None
     if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full is not None:
         reader = full.text
@@ -432,7 +432,7 @@ def _choose_body(
             body, method = reader, "readability.extends_base"
     # the reader already computed speaks first, the other one confirms a larger cut
     first, second = (full, quick) if full is not None and full._text is not None else (quick, full)
-    if body and first.text:
+    if body and quick_reader is not None and first.text:
         signals["reader"] = first.name
         trimmed = _trim(body, first, second, signals)
         if trimmed is not body:
@@ -749,7 +749,11 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         return _readability_text(load_html(text) if consumed else tree)
 
     body, method, signals = _choose_body(
-        base.strip(), witness, quick_reader, full_reader if within_budget else None, titles
+        base.strip(),
+        witness,
+        quick_reader if within_budget else None,
+        full_reader if within_budget else None,
+        titles,
     )
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
     provenance.update(method=method, signals=signals)

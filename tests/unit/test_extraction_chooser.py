@@ -147,10 +147,10 @@ def test_the_title_repeated_at_the_start_of_the_body_is_dropped():
     assert body.startswith("Council\n") and signals["title_lines"] == 0
 
 
-def test_a_page_past_its_budget_skips_readability_lxml_and_keeps_the_base():
+def test_a_page_past_its_budget_runs_no_reader_and_keeps_the_base():
     paras = _paragraphs(10, 40, seed=11)
-    base = "\n".join(paras[:3])
-    body, method, signals = _choose_body(base, "\n".join(paras), lambda: base, None)
+    base = "Photo: Jane Doe / Agency\n" + "\n".join(paras[:3])
+    body, method, signals = _choose_body(base, "\n".join(paras), None, None)
     assert method == "trafilatura"
     assert body == base
-    assert signals["reader"] == "trafilatura.readability"
+    assert "reader" not in signals
