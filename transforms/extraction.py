@@ -204,6 +204,10 @@ class _Reader:
         self.name, self._compute, self._text = name, compute, None
 
     @property
+    def computed(self) -> bool:
+        return self._text is not None
+
+    @property
     def text(self) -> str:
         if self._text is None:
             self._text = self._compute()
@@ -431,7 +435,7 @@ def _choose_body(
         ):
             body, method = reader, "readability.extends_base"
     # the reader already computed speaks first, the other one confirms a larger cut
-    first, second = (full, quick) if full is not None and full._text is not None else (quick, full)
+    first, second = (full, quick) if full is not None and full.computed else (quick, full)
     if body and quick_reader is not None and first.text:
         signals["reader"] = first.name
         trimmed = _trim(body, first, second, signals)
