@@ -8,34 +8,38 @@ Body text
 independent extractors agree (general signals only: lengths and word 4-gram agreement
 between candidates, never a site rule):
 
-* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False,
-  include_tables=False``) but ``fast=True`` (its own algorithm, without its internal
-  fallbacks: those are the witnesses below);
+* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False``)
+  but ``fast=True`` (its own algorithm, without its internal fallbacks: those are the
+  witnesses below) and tables kept: a standings or price table inside the article is its
+  content, and the witness and both readers keep tables too;
 * **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
-* **reader**: trafilatura's bundled readability port (cheap), or readability-lxml's
-  ``Document.summary()`` when the base may be incomplete (see rule 1); both rendered one
-  block per line.
+* **readers**: trafilatura's bundled readability port (the *quick* reader, cheap) and
+  readability-lxml's ``Document.summary()`` (the *full* reader, run only when a rule needs
+  it), both rendered one block per line.
 
 Rules, in order (round thresholds chosen on half A of the 181-page benchmark only; half B
 is the estimate, see ``bench/extraction.py``):
 
 1. *extend*: when the base is short (< ``THIN_TOKENS`` tokens) or the witness is at least
-   ``EXTEND_RATIO`` x longer, readability-lxml is run; its text replaces the base if it is
+   ``EXTEND_RATIO`` x longer, the full reader is run; its text replaces the base if it is
    at least ``EXTEND_RATIO`` x longer, contains >= ``EXTEND_CONTAINMENT`` of the base's
    4-grams and agrees with the witness (shingle F1 >= ``WITNESS_AGREEMENT``): two
    extractors agree that the base stopped early (an inline "read more" box, a standfirst).
    A candidate shorter than the base is never taken.  An empty base takes the reader's
    text if it has at least half the witness's tokens, else the witness's.
-2. *trim*: when the reader lies inside the chosen text (>= ``TRIM_COVERAGE`` of its
-   4-grams), leading and trailing lines it does not contain (captions, bylines, "read
-   more", author bios) are dropped, up to ``TRIM_SMALL`` of the tokens; a line of
-   ``LONG_LINE_TOKENS`` or more (a standfirst) only if the witness lacks it too.  A larger
-   cut (a reader that picked a side section) needs the witness to lack every dropped line
-   and stays below ``TRIM_MAX_LOSS``; otherwise nothing is trimmed.
+2. *trim*: leading and trailing lines a reader lacks (captions, bylines, "read more",
+   related links, newsletter boxes, author bios) are cut, and only when the reader lies
+   inside the text (>= ``TRIM_COVERAGE`` of its 4-grams).  One reader may cut short lines
+   (< ``LONG_LINE_TOKENS`` tokens) within ``TRIM_SMALL`` of the tokens.  A long line (a
+   standfirst) or a larger cut needs the second reader to lack the lines too, and stays
+   within ``TRIM_MAX_LOSS`` of the tokens: a reader that picked a side section would cut
+   half an article.
+3. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
+   the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 
-Per-page budget: readability-lxml, the only costly optional extractor, is skipped when the
-page has already used ``OPTIONAL_BUDGET_S`` of CPU time; date detection never runs
-htmldate's extensive search.  ``provenance`` records the extractor versions, the method
+Per-page budget: both readers are skipped (the base is kept as is) when the page has
+already used ``OPTIONAL_BUDGET_S`` of CPU time in the base and witness; date detection never
+runs htmldate's extensive search.  ``provenance`` records the extractor versions, the method
 chosen and the signals.
 
 Metadata
@@ -104,14 +108,15 @@ TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
 TRIM_SMALL = 0.2
 LONG_LINE_TOKENS = 25
-TRIM_MAX_LOSS = 0.5
+TRIM_MAX_LOSS = 0.4
+TITLE_LINES = 2
 OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
 
 _TRAFILATURA_PARAMS = {
     "fast": True,
     "include_comments": False,
-    "include_tables": False,
+    "include_tables": True,
     "deduplicate": False,
 }
 
@@ -162,42 +167,88 @@ def _containment(part: Counter, whole: Counter) -> float:
     total = sum(part.values())
     if not total:
         return 0.0
-    return sum(min(c, whole.get(k, 0)) for k, c in part.items()) / total
+    return sum(min(part[k], whole[k]) for k in part.keys() & whole.keys()) / total
 
 
 def _agreement(a: Counter, b: Counter) -> float:
     """Symmetric shingle F1 between two texts."""
-    common = sum(min(c, b.get(k, 0)) for k, c in a.items())
+    common = sum(min(a[k], b[k]) for k in a.keys() & b.keys())
     na, nb = sum(a.values()), sum(b.values())
     return 2 * common / (na + nb) if na + nb else 0.0
 
 
-def _trim_ends(text: str, reader: Counter, witness: Counter, strict: bool) -> tuple[str, int]:
-    """Drop leading and trailing lines of ``text`` that ``reader`` does not contain.
+def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
+    """Whether ``reference`` contains a line of tokens ``toks``: half its 4-grams, or every
+    word of a line of fewer than four words."""
+    if len(toks) < 4:
+        return all(t in words for t in toks)
+    grams = list(zip(toks, toks[1:], toks[2:], toks[3:]))
+    return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
 
-    A line of ``LONG_LINE_TOKENS`` or more (a standfirst, a paragraph), or any line when
-    ``strict``, is dropped only if ``witness`` lacks it too."""
-    vocab = {"reader": {t for key in reader for t in key}, "witness": {t for key in witness for t in key}}
-    lines = [line for line in text.split("\n") if line.strip()]
 
-    def present_in(toks: list[str], reference: Counter, words: set[str]) -> bool:
-        if len(toks) < 4:
-            return all(t in words for t in toks)
-        grams = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
-        return sum(g in reference for g in grams) / len(grams) >= TRIM_LINE_PRESENCE
-
-    def present(line: str) -> bool:
-        toks = _tokens(line)
-        if present_in(toks, reader, vocab["reader"]):
-            return True
-        return (strict or len(toks) >= LONG_LINE_TOKENS) and present_in(toks, witness, vocab["witness"])
-
-    start, end = 0, len(lines)
-    while start < end and not present(lines[start]):
+def _edge_cut(count: int, keep: Callable[[int], bool]) -> tuple[int, int]:
+    """(start, end) of ``count`` lines once the leading and trailing lines not kept are cut
+    (``keep`` is asked about the edge lines only)."""
+    start, end = 0, count
+    while start < end and not keep(start):
         start += 1
-    while end > start and not present(lines[end - 1]):
+    while end > start and not keep(end - 1):
         end -= 1
-    return "\n".join(lines[start:end]), len(lines) - (end - start)
+    return start, end
+
+
+class _Reader:
+    """A readability text computed on first use, with its 4-grams and words."""
+
+    def __init__(self, name: str, compute: Callable[[], str]) -> None:
+        self.name, self._compute, self._text = name, compute, None
+
+    @property
+    def computed(self) -> bool:
+        return self._text is not None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._compute()
+            self.shingles = _shingles(self._text)
+            self._words: set[str] | None = None
+        return self._text
+
+    def has(self, toks: list[str]) -> bool:
+        self.text  # noqa: B018 - computes the text on first use
+        if self._words is None and len(toks) < 4:
+            self._words = {t for key in self.shingles for t in key}
+        return _present(toks, self.shingles, self._words or set())
+
+
+def _trim(body: str, first: _Reader, second: _Reader | None, signals: dict[str, Any]) -> str:
+    """Rule 2: cut the leading and trailing lines the readers lack (see the module doc)."""
+    lines = [line for line in body.split("\n") if line.strip()]
+    toks = [_tokens(line) for line in lines]
+    sizes = [len(t) for t in toks]
+    total = sum(sizes)
+    flat = [t for line in toks for t in line]
+    whole = Counter(zip(flat, flat[1:], flat[2:], flat[3:])) if total >= 4 else Counter([tuple(flat)])
+    if not total or _containment(first.shingles, whole) < TRIM_COVERAGE:
+        return body
+    start, end = _edge_cut(len(lines), lambda i: first.has(toks[i]))
+    if start == 0 and end == len(lines):
+        return body
+    lost = total - sum(sizes[start:end])
+    if lost <= TRIM_SMALL * total and all(n < LONG_LINE_TOKENS for n in sizes[:start] + sizes[end:]):
+        signals["trimmed_lines"] = len(lines) - (end - start)
+        return "\n".join(lines[start:end])
+    if second is None:
+        return body
+    # a long line (a standfirst) or a larger cut: only the lines both readers lack
+    start, end = _edge_cut(len(lines), lambda i: first.has(toks[i]) or second.has(toks[i]))
+    lost = total - sum(sizes[start:end])
+    if 0 < lost <= TRIM_MAX_LOSS * total:
+        signals["trimmed_lines"] = len(lines) - (end - start)
+        signals["trim_confirmed_by"] = second.name
+        return "\n".join(lines[start:end])
+    return body
 
 
 _BLOCK_TAGS = frozenset(
@@ -329,22 +380,45 @@ def _resiliparse_text(text: str) -> str:
         return ""
 
 
+def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int]:
+    """Rule 3: drop the page's title repeated in the first lines of the body (the title is
+    metadata): up to ``TITLE_LINES`` leading lines whose words equal a title, or lie inside
+    one (3 words or more), or hold one covering most of the line (a title with a site
+    suffix)."""
+    wanted = [w for w in (" ".join(_tokens(t.lower())) for t in titles if t) if w]
+    lines = body.split("\n")
+    dropped = 0
+    while dropped < min(TITLE_LINES, len(lines) - 1):
+        line = " ".join(_tokens(lines[dropped].lower()))
+        n = len(line.split())
+        if not any(
+            line == t or (n >= 3 and line in t) or (t in line and len(t.split()) >= 0.8 * n) for t in wanted
+        ):
+            break
+        dropped += 1
+    return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
+
+
 def _choose_body(
-    base: str, witness: str, quick_reader: Callable[[], str], full_reader: Callable[[], str] | None
+    base: str,
+    witness: str,
+    quick_reader: Callable[[], str] | None,
+    full_reader: Callable[[], str] | None,
+    titles: Iterable[str | None] = (),
 ) -> tuple[str, str, dict[str, Any]]:
     """Choose the body; return (body, method, signals).
 
-    ``quick_reader`` and ``full_reader`` compute a readability text on demand;
-    ``full_reader`` is None when the page's budget for optional extractors is spent."""
-    sb = _shingles(base)
+    ``quick_reader`` and ``full_reader`` compute a readability text on demand; both are
+    None when the page's budget for optional extractors is spent (only rule 3 applies)."""
     nb, nw = len(_tokens(base)), len(_tokens(witness))
     signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
-    body, method, reader = base, METHOD_BASE, None
-    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full_reader is not None:
-        reader = full_reader()
-        sr, nr, sw = _shingles(reader), len(_tokens(reader)), _shingles(witness)
+    body, method = base, METHOD_BASE
+    quick = _Reader("trafilatura.readability", quick_reader or str)
+    full = _Reader("readability", full_reader) if full_reader is not None else None
+    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full is not None:
+        reader = full.text
+        sb, sr, nr, sw = _shingles(base), full.shingles, len(_tokens(reader)), _shingles(witness)
         signals.update(
-            reader="readability",
             reader_tokens=nr,
             reader_witness_agreement=round(_agreement(sr, sw), 4),
             base_in_reader=round(_containment(sb, sr), 4),
@@ -360,21 +434,15 @@ def _choose_body(
             and signals["reader_witness_agreement"] >= WITNESS_AGREEMENT
         ):
             body, method = reader, "readability.extends_base"
-    if reader is None:
-        reader = quick_reader()
-        signals.update(reader="trafilatura.readability", reader_tokens=len(_tokens(reader)))
-    sr = _shingles(reader)
-    if sr and body and _containment(sr, sb if body is base else _shingles(body)) >= TRIM_COVERAGE:
-        total, sw = len(_tokens(body)), _shingles(witness)
-        for strict, max_loss in ((False, TRIM_SMALL), (True, TRIM_MAX_LOSS)):
-            trimmed, dropped = _trim_ends(body, sr, sw, strict)
-            if not dropped:
-                break
-            if len(_tokens(trimmed)) >= (1 - max_loss) * total:
-                body, method = trimmed, method + "+trimmed"
-                signals["trimmed_lines"] = dropped
-                break
-    signals["body_tokens"] = len(_tokens(body))
+    # the reader already computed speaks first, the other one confirms a larger cut
+    first, second = (full, quick) if full is not None and full.computed else (quick, full)
+    if body and quick_reader is not None and first.text:
+        signals["reader"] = first.name
+        trimmed = _trim(body, first, second, signals)
+        if trimmed is not body:
+            body, method = trimmed, method + "+trimmed"
+    body, signals["title_lines"] = _drop_title_lines(body, titles)
+    signals["body_tokens"] = nb if body is base else len(_tokens(body))
     return body, method, signals
 
 
@@ -467,10 +535,29 @@ def _jsonld_article(tree) -> dict:
     return best
 
 
-def _meta(tree, *keys: str) -> str | None:
+_META_ATTRS = ("property", "name", "itemprop")
+
+
+def _meta_index(tree) -> dict[tuple[str, str], list[str]]:
+    """The page's ``<meta>`` contents by (attribute, key), in document order (one pass)."""
+    index: dict[tuple[str, str], list[str]] = {}
+    for elem in tree.iter("meta"):
+        content = elem.get("content")
+        if content is None:
+            continue
+        for attr in _META_ATTRS:
+            key = elem.get(attr)
+            if key is not None:
+                index.setdefault((attr, key), []).append(content)
+    return index
+
+
+def _meta(metas: dict[tuple[str, str], list[str]], *keys: str) -> str | None:
+    """The first non-blank content of a ``<meta>`` whose property, name or itemprop is one
+    of ``keys`` (in the order of ``keys``, then of the attributes)."""
     for key in keys:
-        for attr in ("property", "name", "itemprop"):
-            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
+        for attr in _META_ATTRS:
+            for value in metas.get((attr, key), ()):
                 value = " ".join(value.split())
                 if value:
                     return value
@@ -518,12 +605,12 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
-def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
+def _published(tree, metas: dict, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
     """(raw ISO value, source) of the publication date."""
     value = _clean(ld.get("datePublished"))
     if _plausible(value):
         return value, "jsonld"
-    value = _meta(tree, *_PUBLISHED_META)
+    value = _meta(metas, *_PUBLISHED_META)
     if _plausible(value):
         return value, "meta"
     for value in tree.xpath("//time/@datetime"):
@@ -544,11 +631,11 @@ def _published(tree, ld: dict, url: str | None, text: str) -> tuple[str | None, 
     return (value, "text") if _plausible(value) else (None, None)
 
 
-def _title(tree, ld: dict) -> str | None:
+def _title(tree, metas: dict, ld: dict) -> str | None:
     for value in (
         _clean(ld.get("headline")),
-        _meta(tree, "og:title"),
-        _meta(tree, "twitter:title"),
+        _meta(metas, "og:title"),
+        _meta(metas, "twitter:title"),
     ):
         if value:
             return value
@@ -559,18 +646,18 @@ def _title(tree, ld: dict) -> str | None:
     return _clean(tree.findtext(".//title"))
 
 
-def _authors(tree, ld: dict) -> tuple[str, ...]:
+def _authors(metas: dict, ld: dict) -> tuple[str, ...]:
     names = [n for n in (_clean(x) for x in _names(ld.get("author"))) if n]
     if not names:
-        meta = _meta(tree, "author", "article:author", "parsely-author", "sailthru.author")
+        meta = _meta(metas, "author", "article:author", "parsely-author", "sailthru.author")
         if meta and not meta.lower().startswith("http"):
             names = [a.strip() for a in re.split(r";|\band\b|,", meta) if a.strip()]
     return tuple(dict.fromkeys(names))
 
 
-def _sitename(tree, ld: dict) -> str | None:
+def _sitename(metas: dict, ld: dict) -> str | None:
     publisher = ld.get("publisher")
-    return _meta(tree, "og:site_name", "application-name") or (
+    return _meta(metas, "og:site_name", "application-name") or (
         _clean(publisher.get("name")) if isinstance(publisher, dict) else None
     )
 
@@ -636,22 +723,41 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     # metadata first: the reader that runs last consumes the tree (no copy)
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
-    published_raw, source = _published(tree, ld, url, text)
+    metas = _meta_index(tree)
+    published_raw, source = _published(tree, metas, ld, url, text)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
     meta = {
-        "title": _title(tree, ld),
-        "authors": _authors(tree, ld),
-        "sitename": _sitename(tree, ld),
-        "og_url": _meta(tree, "og:url"),
+        "title": _title(tree, metas, ld),
+        "authors": _authors(metas, ld),
+        "sitename": _sitename(metas, ld),
+        "og_url": _meta(metas, "og:url"),
     }
     page_lang = tree.xpath("string(/html/@lang)") or ""
+    titles = (
+        meta["title"],
+        _clean(ld.get("headline")),
+        _meta(metas, "og:title"),
+        _clean(tree.findtext(".//title")),
+    )
+    # readability-lxml only prepares the tree (scripts, hidden elements); trafilatura's port
+    # consumes it, so readability-lxml after it parses the page again (rare: cheaper than a copy)
+    consumed: list[bool] = []
+
+    def quick_reader() -> str:
+        consumed.append(True)
+        return _quick_reader_text(tree)
+
+    def full_reader() -> str:
+        return _readability_text(load_html(text) if consumed else tree)
+
     body, method, signals = _choose_body(
         base.strip(),
         witness,
-        lambda: _quick_reader_text(tree),
-        (lambda: _readability_text(tree)) if within_budget else None,
+        quick_reader if within_budget else None,
+        full_reader if within_budget else None,
+        titles,
     )
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
     provenance.update(method=method, signals=signals)

@@ -38,7 +38,8 @@ def _page(name: str) -> bytes:
 def test_body_keeps_the_article_and_drops_navigation_and_footer():
     result = extract_article(_page("article_jsonld_en.html"))
     lines = result.body.split("\n")
-    assert lines[1] == PARAGRAPH_1
+    assert lines[0] == PARAGRAPH_1  # the <h1> title is metadata, not body
+    assert "Council approves riverside plan" not in result.body
     assert lines[-1] == PARAGRAPH_5
     for boilerplate in ("Subscribe", "Copyright", "Most read", "Local bakery", "Sport"):
         assert boilerplate not in result.body
@@ -64,7 +65,8 @@ def test_provenance_names_versions_method_and_signals():
     assert set(prov["versions"]) == {"trafilatura", "readability-lxml", "resiliparse"}
     assert prov["method"] == "trafilatura"
     assert prov["signals"]["body_tokens"] == len(result.body.replace("-", " ").split())
-    assert prov["signals"]["base_tokens"] == prov["signals"]["body_tokens"]
+    assert prov["signals"]["title_lines"] == 1  # "Council approves riverside plan"
+    assert prov["signals"]["base_tokens"] == prov["signals"]["body_tokens"] + 4
 
 
 def test_meta_date_with_time_and_german_language():
@@ -171,3 +173,42 @@ def test_language_of_a_text_written_without_spaces():
     result = extract_article(html.encode(), "https://news.example.jp/a")
     assert result.body
     assert result.language == "ja"
+
+
+def test_readability_lxml_after_the_quick_reader_gets_an_intact_page(monkeypatch):
+    """trafilatura's readability port consumes the parsed page; when a long edge line then
+    needs readability-lxml's confirmation, readability-lxml must see the whole page again."""
+    from newsbeam.transforms import extraction
+
+    seen: list[str] = []
+
+    def quick(tree) -> str:
+        text = extraction._html_to_lines(tree)
+        for child in list(tree):  # consume the tree, as the real port does
+            tree.remove(child)
+        lines = text.split("\n")
+        start = next(i for i, line in enumerate(lines) if "city council voted" in line)
+        return "\n".join(lines[start + 1 :])  # lacks the title and the first paragraph
+
+    def full(tree) -> str:
+        seen.append(tree.text_content())
+        return extraction._html_to_lines(tree)
+
+    monkeypatch.setattr(extraction, "_quick_reader_text", quick)
+    monkeypatch.setattr(extraction, "_readability_text", full)
+    result = extract_article(_page("article_jsonld_en.html"))
+    assert seen and "city council voted" in seen[0]
+    assert result.body.split("\n")[0] == PARAGRAPH_1  # a long line only one reader lacks stays
+
+
+def test_a_table_inside_the_article_is_body():
+    """Standings, results and price tables in an article are its content (every other
+    extractor keeps them, and so do the benchmark's references)."""
+    table = (
+        "<table><tr><th>Team</th><th>Points</th></tr>"
+        "<tr><td>Riverside Rovers</td><td>42</td></tr><tr><td>Harbour United</td><td>39</td></tr></table>"
+    )
+    page = _page("article_jsonld_en.html").replace(b"</p><p>Under", b"</p>" + table.encode() + b"<p>Under")
+    body = extract_article(page).body
+    assert "Riverside Rovers" in body and "Harbour United" in body
+    assert PARAGRAPH_1 in body and PARAGRAPH_5 in body

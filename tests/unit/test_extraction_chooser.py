@@ -104,30 +104,53 @@ def test_a_side_section_chosen_by_readability_does_not_cut_the_article():
     assert "trimmed" not in method
 
 
-def test_a_standfirst_the_reader_lacks_is_kept_but_a_caption_is_dropped():
+def test_a_caption_one_reader_lacks_is_dropped_without_asking_the_second_reader():
+    caption = "Photo: Jane Doe / Agency"
+    paras = "\n".join(_paragraphs(10, 40, seed=8))
+    body, method, signals = _choose_body(caption + "\n" + paras, NAV + "\n" + paras, lambda: paras, _unused)
+    assert method == "trafilatura+trimmed"
+    assert body == paras
+    assert "trim_confirmed_by" not in signals
+
+
+def test_a_standfirst_one_reader_lacks_is_kept_when_the_other_reader_has_it():
     standfirst = _paragraphs(1, 30, seed=7)[0]
     caption = "Photo: Jane Doe / Agency"
     paras = "\n".join(_paragraphs(10, 40, seed=8))
     base = "\n".join([caption, standfirst, paras])
-    body, method, _ = _choose_body(base, NAV + "\n" + base, lambda: paras, _unused)
+    body, method, _ = _choose_body(base, NAV + "\n" + base, lambda: paras, lambda: standfirst + "\n" + paras)
     assert method == "trafilatura+trimmed"
     assert body == standfirst + "\n" + paras
 
 
-def test_a_large_cut_is_allowed_only_where_the_witness_lacks_the_lines_too():
+def test_a_large_cut_needs_both_readers_to_lack_the_lines():
     related = "\n".join(_paragraphs(6, 20, seed=9))  # 120 tokens of related links
     paras = "\n".join(_paragraphs(6, 40, seed=10))  # 240 tokens of article
     base = paras + "\n" + related
-    body, method, _ = _choose_body(base, paras + "\n" + NAV, lambda: paras, _unused)
+    body, method, signals = _choose_body(base, base + "\n" + NAV, lambda: paras, lambda: paras)
     assert body == paras and method == "trafilatura+trimmed"
-    body, method, _ = _choose_body(base, base, lambda: paras, _unused)
+    assert signals["trim_confirmed_by"] == "readability"
+    body, method, _ = _choose_body(base, base, lambda: paras, lambda: base)
+    assert body == base and method == "trafilatura"
+    body, method, _ = _choose_body(base, base, lambda: paras, None)  # budget spent: no second reader
     assert body == base and method == "trafilatura"
 
 
-def test_a_page_past_its_budget_skips_readability_lxml_and_keeps_the_base():
+def test_the_title_repeated_at_the_start_of_the_body_is_dropped():
+    paras = "\n".join(_paragraphs(6, 40, seed=12))
+    base = "Council approves riverside plan\n" + paras
+    titles = ("Council approves riverside plan | The Courier", None)
+    body, _, signals = _choose_body(base, base, lambda: base, _unused, titles)
+    assert body == paras and signals["title_lines"] == 1
+    # a first line that merely shares a word or two with the title stays
+    body, _, signals = _choose_body("Council\n" + paras, base, lambda: base, _unused, titles)
+    assert body.startswith("Council\n") and signals["title_lines"] == 0
+
+
+def test_a_page_past_its_budget_runs_no_reader_and_keeps_the_base():
     paras = _paragraphs(10, 40, seed=11)
-    base = "\n".join(paras[:3])
-    body, method, signals = _choose_body(base, "\n".join(paras), lambda: base, None)
+    base = "Photo: Jane Doe / Agency\n" + "\n".join(paras[:3])
+    body, method, signals = _choose_body(base, "\n".join(paras), None, None)
     assert method == "trafilatura"
     assert body == base
-    assert signals["reader"] == "trafilatura.readability"
+    assert "reader" not in signals
