@@ -212,11 +212,17 @@ def _run_bundle(stage: _Box, items, *side_values):
         with tracker.scoped_state(stage.label, "process", metrics_container=container):
             instance = _POOL.take(stage, side_values)
             outputs = instance.receivers.outputs = {}
-            invoker = instance.invoker
-            invoker.invoke_start_bundle()
-            for item in items:
-                invoker.invoke_process(_te.get_windowed_value(item, stage.window_fn))
-            invoker.invoke_finish_bundle()
+            try:
+                invoker = instance.invoker
+                invoker.invoke_start_bundle()
+                for item in items:
+                    invoker.invoke_process(_te.get_windowed_value(item, stage.window_fn))
+                invoker.invoke_finish_bundle()
+            except BaseException:
+                # A failed bundle's instance is not reused (dask may retry the task).
+                with contextlib.suppress(Exception):
+                    instance.invoker.invoke_teardown()
+                raise
             instance.receivers.outputs = {}
     finally:
         statesampler.set_current_tracker(previous)
