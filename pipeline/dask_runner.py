@@ -76,23 +76,30 @@ class _Receiver(Receiver):
         self._receivers = receivers
 
     def receive(self, windowed_value):
-        self._receivers.outputs.setdefault(self._tag, []).append(windowed_value.value)
+        route = self._receivers.routes.get(self._tag)
+        if route is not None:
+            route(windowed_value)
+        else:
+            self._receivers.outputs.setdefault(self._tag, []).append(windowed_value.value)
 
 
 class _Receivers(dict):
-    """Receivers by tag, writing into ``outputs`` (a new dict for each bundle)."""
+    """Receivers by tag, writing into ``outputs`` (a new dict for each bundle)
+    or, for a tag in ``routes``, handing each value to the next DoFn of the
+    fused stage."""
 
     def __init__(self):
         super().__init__()
         self.outputs: dict = {}
+        self.routes: dict = {}
 
     def __missing__(self, key):
         receiver = self[key] = _Receiver(_MAIN if key is None else key, self)
         return receiver
 
 
-class _Stage:
-    """What a ParDo task needs besides its input: sent once per task, opaque to dask."""
+class _Step:
+    """One ParDo of a fused stage: what its DoFn needs besides its input."""
 
     def __init__(self, run, token, fn, window_fn, side_specs, args, kwargs, label):
         self.run = run
@@ -108,7 +115,7 @@ class _Stage:
 class _Instance:
     """A set-up DoFn with its invoker and receivers."""
 
-    def __init__(self, stage: _Stage, side_values):
+    def __init__(self, stage: _Step, side_values):
         from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
         from apache_beam.transforms.core import DoFn
 
@@ -150,7 +157,7 @@ class _Pool:
         self._runs: list[str] = []  # most recent last
         self._run_of: dict[str, str] = {}
 
-    def take(self, stage: _Stage, side_values) -> _Instance:
+    def take(self, stage: _Step, side_values) -> _Instance:
         stale: list[_Instance] = []
         with self._lock:
             if stage.run not in self._runs:
@@ -168,7 +175,7 @@ class _Pool:
                 old_instance.invoker.invoke_teardown()
         return instance or _Instance(stage, side_values)
 
-    def give_back(self, stage: _Stage, instance: _Instance) -> None:
+    def give_back(self, stage: _Step, instance: _Instance) -> None:
         with self._lock:
             if stage.run in self._runs:
                 self._idle.setdefault(stage.token, []).append(instance)
@@ -193,42 +200,89 @@ def _metric_updates(container) -> list:
     return out
 
 
-def _run_bundle(stage: _Box, items, *side_values):
-    """One partition through the stage's DoFn: {tag: [values]} for every
-    output (``finish_bundle`` included), and the bundle's metrics under
-    ``_METRICS``.  ``side_values``: each side input's elements."""
+class _Fused:
+    """ParDos run in one task per partition, each feeding the next as Beam's
+    runners fuse them: ``links`` maps (step, tag) to the step that reads it."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.steps: list[_Step] = []
+        self.links: dict = {}
+        self.side_keys: list = []
+        self.inputs: list = []  # partition keys of the first step's input
+
+
+def _run_stage(fused: _Box, items, *side_values):
+    """One partition through a fused stage: {(step, tag): [values]} for every
+    output no step of the stage reads (``finish_bundle`` included), and the
+    bundle's metrics under ``_METRICS``.  ``side_values``: each step's side
+    inputs' elements, in order."""
     from apache_beam.metrics.execution import MetricsContainer
     from apache_beam.runners.worker import statesampler
     from apache_beam.utils.counters import CounterFactory
 
-    stage = stage.value
+    fused = fused.value
+    steps = fused.steps
+    sides, at = [], 0
+    for step in steps:
+        sides.append(side_values[at : at + len(step.side_specs)])
+        at += len(step.side_specs)
     # A new tracker per bundle: a tracker keeps the first container it was
     # given for a (step, state), which would take the next bundles' metrics.
     previous = statesampler.get_current_tracker()
     tracker = statesampler.StateSampler("", CounterFactory())
     statesampler.set_current_tracker(tracker)
-    container = MetricsContainer(stage.label)
+    containers = [MetricsContainer(step.label) for step in steps]
+    states = [
+        tracker.scoped_state(step.label, "process", metrics_container=container)
+        for step, container in zip(steps, containers)
+    ]
+    instances: list[_Instance] = []
+
+    def forward(j):
+        invoker, state = None, states[j]
+
+        def receive(windowed_value):
+            nonlocal invoker
+            invoker = invoker or instances[j].invoker
+            with state:
+                invoker.invoke_process(windowed_value)
+
+        return receive
+
     try:
-        with tracker.scoped_state(stage.label, "process", metrics_container=container):
-            instance = _POOL.take(stage, side_values)
-            outputs = instance.receivers.outputs = {}
-            try:
-                invoker = instance.invoker
-                invoker.invoke_start_bundle()
-                for item in items:
-                    invoker.invoke_process(_te.get_windowed_value(item, stage.window_fn))
-                invoker.invoke_finish_bundle()
-            except BaseException:
-                # A failed bundle's instance is not reused (dask may retry the task).
-                with contextlib.suppress(Exception):
-                    instance.invoker.invoke_teardown()
-                raise
+        for k, step in enumerate(steps):
+            with states[k]:
+                instances.append(_POOL.take(step, sides[k]))
+        for k, instance in enumerate(instances):
             instance.receivers.outputs = {}
+            instance.receivers.routes = {tag: forward(j) for (kk, tag), j in fused.links.items() if kk == k}
+        for k in reversed(range(len(steps))):
+            with states[k]:
+                instances[k].invoker.invoke_start_bundle()
+        with states[0]:
+            invoker, window_fn = instances[0].invoker, steps[0].window_fn
+            for item in items:
+                invoker.invoke_process(_te.get_windowed_value(item, window_fn))
+        for k in range(len(steps)):
+            with states[k]:
+                instances[k].invoker.invoke_finish_bundle()
+    except BaseException:
+        # A failed bundle's instances are not reused (dask may retry the task).
+        for instance in instances:
+            with contextlib.suppress(Exception):
+                instance.invoker.invoke_teardown()
+        raise
     finally:
         statesampler.set_current_tracker(previous)
-    _POOL.give_back(stage, instance)
-    outputs[_METRICS] = _metric_updates(container)
-    return outputs
+    result: dict = {}
+    for k, (step, instance) in enumerate(zip(steps, instances)):
+        for tag, values in instance.receivers.outputs.items():
+            result[(k, tag)] = values
+        instance.receivers.outputs, instance.receivers.routes = {}, {}
+        _POOL.give_back(step, instance)
+    result[_METRICS] = [update for container in containers for update in _metric_updates(container)]
+    return result
 
 
 def _output(outputs: dict, tag) -> list:
@@ -317,6 +371,18 @@ class _DaskMetrics(MetricResults):
         }
 
 
+class _Readers(PipelineVisitor):
+    """How many transforms read each PCollection (as main or side input)."""
+
+    def __init__(self):
+        self.readers: dict = {}
+
+    def visit_transform(self, node) -> None:
+        for pcoll in [*node.inputs, *(si.pvalue for si in node.side_inputs)]:
+            if not isinstance(pcoll, pvalue.PBegin):
+                self.readers[pcoll] = self.readers.get(pcoll, 0) + 1
+
+
 class _Graph(PipelineVisitor):
     """Builds the run's task graph: each PCollection is a list of partition keys."""
 
@@ -329,6 +395,8 @@ class _Graph(PipelineVisitor):
         self.consumed: set = set()
         self.order: list = []
         self.metric_keys: list = []
+        self.produced: dict = {}  # PCollection → (fused stage, step, tag) that computes it
+        self.readers: dict = {}  # PCollection → how many transforms read it (main or side input)
         self._n = 0
 
     def _name(self, kind: str, label: str) -> str:
@@ -407,26 +475,47 @@ class _Graph(PipelineVisitor):
             side_name = self._name("side", node.full_label)
             self.dsk[side_name] = (_concat, list(self.parts[si.pvalue]))
             side_keys.append(side_name)
-        name = self._name("pardo", node.full_label)
-        stage = _Box(
-            _Stage(self.run, name, transform.fn, window_fn, specs, list(args), kwargs, node.full_label)
+        step = _Step(
+            self.run,
+            self._name("step", node.full_label),
+            transform.fn,
+            window_fn,
+            specs,
+            list(args),
+            kwargs,
+            node.full_label,
         )
-        bundles = []
-        for i, key in enumerate(in_parts):
-            self.dsk[(name, i)] = (_run_bundle, stage, key, *side_keys)
-            bundles.append((name, i))
-        metrics = self._name("metrics", node.full_label)
-        for i, bundle in enumerate(bundles):
-            self.dsk[(metrics, i)] = (_output, bundle, _METRICS)
-            self.metric_keys.append((metrics, i))
+        source = self.produced.get(main_input)
+        if source is not None and self.readers.get(main_input) == 1 and not specs:
+            # The only reader of another stage's output: runs in that stage's task
+            # (not with side inputs, which might come from that stage).
+            fused, k, tag = source
+            for key in self.parts[main_input]:
+                del self.dsk[key]
+            fused.links[(k, tag)] = len(fused.steps)
+        else:
+            fused = _Fused(self._name("stage", node.full_label))
+            fused.inputs = list(in_parts)
+            metrics = self._name("metrics", node.full_label)
+            for i in range(len(in_parts)):
+                self.dsk[(metrics, i)] = (_output, (fused.name, i), _METRICS)
+                self.metric_keys.append((metrics, i))
+        fused.steps.append(step)
+        fused.side_keys.extend(side_keys)
+        box = _Box(fused)
+        for i, key in enumerate(fused.inputs):
+            self.dsk[(fused.name, i)] = (_run_stage, box, key, *fused.side_keys)
+        index = len(fused.steps) - 1
         outputs = {}
         for tag in node.outputs:
             out_name = self._name("out", f"{node.full_label}.{tag}")
+            result_tag = (index, _MAIN if tag is None else tag)
             keys = []
-            for i, bundle in enumerate(bundles):
-                self.dsk[(out_name, i)] = (_output, bundle, _MAIN if tag is None else tag)
+            for i in range(len(fused.inputs)):
+                self.dsk[(out_name, i)] = (_output, (fused.name, i), result_tag)
                 keys.append((out_name, i))
             outputs[tag] = keys
+            self.produced[node.outputs[tag]] = (fused, *result_tag)
         return outputs
 
     def finish(self) -> tuple[list, str]:
@@ -487,6 +576,9 @@ class DaskRunner(_beam_dask.DaskRunner):
             partitions = bag_kwargs.get("npartitions") or sum(client.nthreads().values())
             pipeline.replace_all(dask_overrides())
             graph = _Graph(partitions, bag_kwargs.get("partition_size"))
+            readers = _Readers()
+            pipeline.visit(readers)
+            graph.readers = readers.readers
             pipeline.visit(graph)
             targets, metrics = graph.finish()
             futures = client.get(graph.dsk, [*targets, metrics], sync=False)
