@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["extraction", "dedup", "ner", "es_sink", "status", "resolve", "throughput", "stream_soak"]
+ORDER = ["extraction", "dedup", "ner", "es_sink", "status", "resolve", "throughput", "on_dask", "stream_soak"]
 
 
 def main(argv: list[str]) -> int:
