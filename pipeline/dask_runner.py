@@ -465,7 +465,8 @@ class _Graph(PipelineVisitor):
 
     def _pardo(self, node, in_parts: list) -> dict:
         transform = node.transform
-        args, kwargs = transform.raw_side_inputs
+        # With placeholders where side inputs go (raw_side_inputs has the AsList… objects).
+        args, kwargs = transform.args, transform.kwargs
         main_input = next(iter(node.main_inputs.values()))
         window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
         side_keys = []
