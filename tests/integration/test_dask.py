@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from newsbeam.connectors.archive import read_warc
 from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.report import reconcile, summary_document
 from newsbeam.pipeline.run import run_batch
@@ -51,7 +52,9 @@ def _docs(client, alias) -> dict[str, dict]:
     return {hit["_id"]: {f: hit["_source"].get(f) for f in _FIELDS} for hit in hits}
 
 
-def test_dask_cluster_indexes_what_the_direct_runner_does(dask_cluster, demo_settings, expected, es_client):
+def test_dask_cluster_indexes_what_the_direct_runner_does(
+    dask_cluster, demo_settings, expected, es_client, tmp_path
+):
     es = demo_settings.elasticsearch
     direct_es = es.model_copy(update={"index_prefix": es.index_prefix + "-direct"})
     try:
@@ -66,7 +69,12 @@ def test_dask_cluster_indexes_what_the_direct_runner_does(dask_cluster, demo_set
     assert len(want) == len(expected["articles"])
 
     dask_args = ["--runner", "DaskRunner", "--dask_client_address", dask_cluster]
-    summary = run_batch(demo_settings, beam_options(dask_args))
+    # The workers also keep the raw archive (through Beam's FileSystems).
+    archive = tmp_path / "archive"
+    on_dask = demo_settings.model_copy(
+        update={"archive": demo_settings.archive.model_copy(update={"enabled": True, "dir": str(archive)})}
+    )
+    summary = run_batch(on_dask, beam_options(dask_args))
     got = _docs(es_client, es.articles_alias)
     assert sorted(got) == sorted(want)
     for doc_id, doc in want.items():
@@ -89,6 +97,8 @@ def test_dask_cluster_indexes_what_the_direct_runner_does(dask_cluster, demo_set
     assert document["feeds"]["polled"] == len(demo_settings.feeds)
     assert 0 < document["failures"]["written"] <= len(failures)
     assert document["per_feed"] and reconcile(document) == []
+    pages = [page for path in archive.glob("newsbeam-*.warc.gz") for page in read_warc(path.open("rb"))]
+    assert len(pages) == document["pages"]["fetched"] == summary.get("news.archive/pages_written") > 0
     direct_document = summary_document(direct, demo_settings)
     for section in _SECTIONS:
         assert document[section] == direct_document[section], section
