@@ -14,14 +14,19 @@ the graph to ``dask.bag`` operations, but:
   were polled twenty times;
 * ``beam.Create`` puts up to 128 elements in one partition, so a run's few
   feeds, and every stage after them, run as one task on one worker;
+* side inputs given as arguments reach the ``DoFn`` as ``AsList``/... objects;
 * it reports no metrics (``metrics()`` raises ``NotImplementedError``).
 
 This runner keeps Beam's overrides (``Create``, ``GroupByKey``, ``Flatten``,
 ``Reshuffle``) and builds the task graph itself, one task per partition and
 stage, each computed once:
 
-* a ``ParDo`` task runs one bundle and returns its outputs by tag
-  (``finish_bundle`` included) and the bundle's Beam metrics;
+* a stage task runs one bundle of a ``ParDo`` and of the ParDos fused
+  into it (one that alone reads an output of the stage, without side
+  inputs, gets each element as it is emitted, as on Beam's other runners:
+  pages are extracted while the fetcher waits between requests to a host)
+  and returns the outputs no step of the stage reads, by step and tag
+  (``finish_bundle`` included), with the bundle's Beam metrics;
 * ``GroupByKey`` and ``Reshuffle`` are shuffles by a stable hash of the key
   (Beam's deterministic coder, not the per-process ``hash``);
 * every stage has as many partitions as the cluster has worker threads
