@@ -69,10 +69,18 @@ def test_dask_cluster_indexes_what_the_direct_runner_does(
     assert len(want) == len(expected["articles"])
 
     dask_args = ["--runner", "DaskRunner", "--dask_client_address", dask_cluster]
-    # The workers also keep the raw archive (through Beam's FileSystems).
+    # The workers also keep the raw archive, on a file system plugin registered
+    # in their processes (tests/plugin_fs.py): what they write goes through Beam's FileSystems.
+    from pathlib import Path
+
+    from tests.plugin_fs import PREFIX, SCHEME, register_on_dask
+
+    worker_dirs = register_on_dask(dask_cluster)
     archive = tmp_path / "archive"
     on_dask = demo_settings.model_copy(
-        update={"archive": demo_settings.archive.model_copy(update={"enabled": True, "dir": str(archive)})}
+        update={
+            "archive": demo_settings.archive.model_copy(update={"enabled": True, "dir": f"{PREFIX}{archive}"})
+        }
     )
     summary = run_batch(on_dask, beam_options(dask_args))
     got = _docs(es_client, es.articles_alias)
@@ -99,6 +107,7 @@ def test_dask_cluster_indexes_what_the_direct_runner_does(
     assert document["per_feed"] and reconcile(document) == []
     pages = [page for path in archive.glob("newsbeam-*.warc.gz") for page in read_warc(path.open("rb"))]
     assert len(pages) == document["pages"]["fetched"] == summary.get("news.archive/pages_written") > 0
+    assert not any((Path(folder) / f"{SCHEME}:").exists() for folder in worker_dirs)
     direct_document = summary_document(direct, demo_settings)
     for section in _SECTIONS:
         assert document[section] == direct_document[section], section
