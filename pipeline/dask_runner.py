@@ -24,7 +24,8 @@ stage, each computed once:
 * a stage task runs one bundle of a ``ParDo`` and of the ParDos fused
   into it (one that alone reads an output of the stage, without side
   inputs, gets each element as it is emitted, as on Beam's other runners:
-  pages are extracted while the fetcher waits between requests to a host)
+  no task and no transfer between workers for the steps between two
+  shuffles)
   and returns the outputs no step of the stage reads, by step and tag
   (``finish_bundle`` included), with the bundle's Beam metrics;
 * ``GroupByKey`` and ``Reshuffle`` are shuffles by a stable hash of the key
