@@ -121,19 +121,19 @@ class _Step:
 class _Instance:
     """A set-up DoFn with its invoker and receivers."""
 
-    def __init__(self, stage: _Step, side_values):
+    def __init__(self, step: _Step, side_values):
         from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
         from apache_beam.transforms.core import DoFn
 
         side_inputs = [
             SideInputMap(view_class, view_options, _te.DaskBagWindowedIterator(values, mapping_fn))
-            for (view_class, view_options, mapping_fn), values in zip(stage.side_specs, side_values)
+            for (view_class, view_options, mapping_fn), values in zip(step.side_specs, side_values)
         ] or None
         self.receivers = receivers = _Receivers()
         self.invoker = DoFnInvoker.create_invoker(
-            DoFnSignature(stage.fn),
+            DoFnSignature(step.fn),
             _OutputHandler(
-                window_fn=stage.window_fn,
+                window_fn=step.window_fn,
                 main_receivers=receivers[None],
                 tagged_receivers=receivers,
                 per_element_output_counter=None,
@@ -141,10 +141,10 @@ class _Instance:
                 process_yields_batches=False,
                 process_batch_yields_elements=False,
             ),
-            context=DoFnContext(stage.label, state=None),
+            context=DoFnContext(step.label, state=None),
             side_inputs=side_inputs,
-            input_args=stage.args,
-            input_kwargs=stage.kwargs,
+            input_args=step.args,
+            input_kwargs=step.kwargs,
             user_state_context=None,
             bundle_finalizer_param=DoFn.BundleFinalizerParam(),
         )
@@ -152,7 +152,7 @@ class _Instance:
 
 
 class _Pool:
-    """This worker process's set-up DoFn instances: idle ones by stage token,
+    """This worker process's set-up DoFn instances: idle ones by step token,
     for the runs seen most recently; those of older runs are torn down."""
 
     KEEP_RUNS = 2
@@ -163,28 +163,28 @@ class _Pool:
         self._runs: list[str] = []  # most recent last
         self._run_of: dict[str, str] = {}
 
-    def take(self, stage: _Step, side_values) -> _Instance:
+    def take(self, step: _Step, side_values) -> _Instance:
         stale: list[_Instance] = []
         with self._lock:
-            if stage.run not in self._runs:
-                self._runs.append(stage.run)
+            if step.run not in self._runs:
+                self._runs.append(step.run)
                 for old in self._runs[: -self.KEEP_RUNS]:
                     for token in [t for t, r in self._run_of.items() if r == old]:
                         stale.extend(self._idle.pop(token, []))
                         del self._run_of[token]
                 self._runs = self._runs[-self.KEEP_RUNS :]
-            self._run_of[stage.token] = stage.run
-            idle = self._idle.get(stage.token)
+            self._run_of[step.token] = step.run
+            idle = self._idle.get(step.token)
             instance = idle.pop() if idle else None
         for old_instance in stale:
             with contextlib.suppress(Exception):
                 old_instance.invoker.invoke_teardown()
-        return instance or _Instance(stage, side_values)
+        return instance or _Instance(step, side_values)
 
-    def give_back(self, stage: _Step, instance: _Instance) -> None:
+    def give_back(self, step: _Step, instance: _Instance) -> None:
         with self._lock:
-            if stage.run in self._runs:
-                self._idle.setdefault(stage.token, []).append(instance)
+            if step.run in self._runs:
+                self._idle.setdefault(step.token, []).append(instance)
                 return
         instance.invoker.invoke_teardown()
 
