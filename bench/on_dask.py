@@ -62,7 +62,7 @@ def _count(url: str, alias: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--data", type=Path, default=_default_data(),
                         help="folder of the ScrapingHub benchmark's html/ pages "
                         "(default $NEWSBEAM_BENCH_DATA/extraction/html)")  # fmt: skip
@@ -96,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     from newsbeam.pipeline.options import beam_options
     from newsbeam.pipeline.run import run_batch
 
-    corpus = build_corpus(args.data, args.n, args.hosts)
     all_runners = {
         "direct": ["--direct_running_mode=in_memory"],
         "direct-mp": ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"],
@@ -105,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [name.strip() for name in args.runners.split(",") if name.strip()]
     if not wanted or any(name not in all_runners for name in wanted):
         parser.error(f"--runners: choose from {','.join(all_runners)}")
+    corpus = build_corpus(args.data, args.n, args.hosts)
     times: dict[str, list[float]] = {name: [] for name in wanted}
     docs: dict[str, set[int]] = {name: set() for name in wanted}
     load_before = os.getloadavg()
