@@ -17,7 +17,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["extraction", "dedup", "ner", "es_sink", "status", "resolve", "throughput", "hostile", "stream_soak"]
+ORDER = [
+    "extraction",
+    "dedup",
+    "ner",
+    "es_sink",
+    "status",
+    "resolve",
+    "throughput",
+    "on_dask",
+    "hostile",
+    "stream_soak",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -326,7 +326,7 @@ def _run_graph(
         if runner_reports_metrics(result):
             wave = _collect_counters(result)
         else:
-            # Beam's DaskRunner reports no metrics: the summary has no counts, and
+            # A runner that reports no metrics: the summary has no counts, and
             # unwritten documents are known by the dead-letter files the sink left.
             _LOG.warning("this runner reports no metrics: the summary shows no counts")
             wave = {"news.es/unwritten": _dead_letter_count(folder)}

@@ -87,8 +87,8 @@ def missing_runner_package(runner: str) -> str | None:
 
 
 def runner_reports_metrics(result) -> bool:
-    """Whether ``result.metrics()`` works (Beam's DaskRunner does not report
-    metrics yet: its ``metrics()`` raises ``NotImplementedError``)."""
+    """Whether ``result.metrics()`` works (Beam's own DaskRunner's raises
+    ``NotImplementedError``; newsbeam's, which ``DaskRunner`` names, reports them)."""
     try:
         result.metrics()
     except NotImplementedError:
