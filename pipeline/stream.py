@@ -258,13 +258,19 @@ def run_stream(
     config = settings.stream
     es = settings.elasticsearch
     settings = resolve_models(settings)  # once: a missing model is a usage error before anything runs
+    from newsbeam.transforms.extraction import keep_children
+
     stop = stop or StopSignal(config.stop_timeout)
     client = connect(es)
     try:
         lease = prepare_writer(client, settings, "stream", force)
+        # The sandbox children (extraction, feed parsing) outlive each cycle: started
+        # once in the first cycle, not spawned again by every cycle's new pipeline.
+        keep_children(True)
         try:
             return _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock)
         finally:
+            keep_children(False)
             lease.release()
     except (ApiError, TransportError) as exc:
         raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None

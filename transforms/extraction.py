@@ -82,6 +82,7 @@ import datetime as dt
 import json
 import multiprocessing
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -787,6 +788,29 @@ def _child_loop(conn, extract_fn: Callable[..., ExtractionResult]) -> None:
         conn.send(extract_fn(html, url))
 
 
+_IDLE: dict[Any, list] = {}  # extract_fn → idle (process, pipe) kept by keep_children
+_IDLE_LOCK = threading.Lock()
+_KEEP = False
+
+
+def keep_children(enabled: bool = True) -> None:
+    """For long-running processes (``newsbeam stream``): a closed sandbox keeps
+    its child process for the next sandbox of the same function, instead of
+    killing it.  Each stream cycle is a new pipeline whose DoFns set up new
+    sandboxes; without this every cycle spawns fresh children (Beam and the
+    extractor imported again: about 200 MB and a second of CPU per cycle)."""
+    global _KEEP
+    _KEEP = enabled
+    if not enabled:
+        with _IDLE_LOCK:
+            idle = [pair for pairs in _IDLE.values() for pair in pairs]
+            _IDLE.clear()
+        for proc, conn in idle:
+            proc.kill()
+            proc.join(timeout=5)
+            conn.close()
+
+
 class ExtractionSandbox:
     """Runs ``extract_fn`` (default ``extract_article``) in one persistent child process.
 
@@ -808,6 +832,14 @@ class ExtractionSandbox:
         self._conn = None
 
     def _start(self) -> None:
+        with _IDLE_LOCK:
+            idle = _IDLE.get(self._extract_fn) or []
+            while idle:
+                proc, conn = idle.pop()
+                if proc.is_alive():
+                    self._proc, self._conn = proc, conn
+                    return
+                conn.close()
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_child_loop, args=(child, self._extract_fn), daemon=True)
         self._proc.start()
@@ -839,6 +871,11 @@ class ExtractionSandbox:
             raise ExtractionCrashed("extraction child process died") from err
 
     def close(self) -> None:
+        if _KEEP and self._proc is not None and self._proc.is_alive():
+            with _IDLE_LOCK:
+                _IDLE.setdefault(self._extract_fn, []).append((self._proc, self._conn))
+            self._proc = self._conn = None
+            return
         self._kill()
 
     def __enter__(self) -> ExtractionSandbox:

@@ -15,6 +15,9 @@ every request to the upstream server, except when a scripted fault matches:
 - ``Hook(callback, times, body=b"")``: call ``callback()`` before
   forwarding (e.g. stop the server), for requests whose body contains
   ``body``;
+- ``Outage(status, seconds, path="")``: answer every matching request
+  (default: every request) with ``status`` for ``seconds`` from when it is
+  added, however many there are: a cluster down for a while;
 
 Faults apply to requests whose path contains ``path`` (default ``_bulk``)
 and are used up in the order they were added.  When the upstream cannot be
@@ -30,11 +33,12 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-__all__ = ["FaultProxy", "Hook", "ItemStatus", "ResetAfterForward", "WholeRequest"]
+__all__ = ["FaultProxy", "Hook", "ItemStatus", "Outage", "ResetAfterForward", "WholeRequest"]
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -67,6 +71,19 @@ class Hook:
     times: int = 1
     path: str = "_bulk"
     body: bytes = b""  # only requests whose body contains this
+
+
+@dataclasses.dataclass
+class Outage:
+    status: int = 503
+    seconds: float = 60.0
+    path: str = ""
+    until: float = 0.0  # set when added (monotonic clock)
+    answered: int = 0  # requests answered with ``status``
+
+    @property
+    def active(self) -> bool:
+        return time.monotonic() < self.until
 
 
 def _split_bulk(body: bytes) -> list[tuple[dict, list[bytes]]]:
@@ -184,11 +201,18 @@ class FaultProxy:
 
     def add(self, fault) -> FaultProxy:
         with self.lock:
+            if isinstance(fault, Outage):
+                fault.until = time.monotonic() + fault.seconds
             self.faults.append(fault)
         return self
 
     def _take(self, path: str, body: bytes):
         for fault in self.faults:
+            if isinstance(fault, Outage):
+                if fault.path in path and fault.active:
+                    fault.answered += 1
+                    return WholeRequest(fault.status)
+                continue
             if fault.path in path and fault.times > 0 and getattr(fault, "body", b"") in body:
                 fault.times -= 1
                 return fault

@@ -174,6 +174,48 @@ def test_elasticsearch_answering_503_mid_stream_loses_and_duplicates_nothing(
     assert not list((tmp_path / "dead").rglob("*.jsonl"))  # every dead letter was sent
 
 
+@pytest.mark.es
+def test_elasticsearch_down_503_over_several_polls_loses_and_duplicates_nothing(
+    es_settings, es_client, tmp_path
+):
+    """Every request to Elasticsearch answered 503 for 6 s (six poll
+    intervals: schedule reads, bulk writes, feed health, lease renewals),
+    with new items published as it starts: once the cluster answers again
+    the stream carries on, and every item is indexed exactly once."""
+    from newsbeam.pipeline.options import beam_options
+    from tests.faults.proxy import FaultProxy, Outage
+
+    with LiveSite(copy_every=3) as site, FaultProxy(es_settings.url) as proxy:
+        site.add(3)
+        settings = _settings(site, es_settings.model_copy(update={"url": proxy.url}), tmp_path)
+        settings = settings.model_copy(
+            update={"elasticsearch": settings.elasticsearch.model_copy(update={"max_retries": 1})}
+        )
+        stop = StopSignal(timeout=60)
+        reports = []
+        outage = Outage(503, seconds=6)
+
+        def on_cycle(report):
+            reports.append(report)
+            if len(reports) == 1:
+                site.add(3)
+                proxy.add(outage)
+            elif not outage.active and (
+                len(_indexed(es_client, es_settings.articles_alias)) >= 6 or len(reports) >= 12
+            ):
+                stop.request()
+
+        run_stream(settings, beam_options([]), stop=stop, on_cycle=on_cycle)
+    assert reports[0].summary is not None
+    # the outage spanned several polls: the schedule was read (and refused) again and again
+    assert outage.answered >= 4, outage.answered
+    docs = _indexed(es_client, es_settings.articles_alias)
+    assert sorted(docs) == sorted(site.url(n) for n in range(6))  # once each, none lost
+    copy = docs[site.url(3)]  # item 3 copies the story of item 1
+    assert copy["story"]["cluster_id"] == docs[site.url(1)]["story"]["cluster_id"]
+    assert not list((tmp_path / "dead").rglob("*.jsonl"))  # every dead letter was sent
+
+
 def test_read_feeds_records_the_feeds_own_hint():
     from newsbeam.connectors.feed_health import health_document
     from newsbeam.connectors.feeds import parse_feed
