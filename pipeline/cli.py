@@ -432,7 +432,19 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
     settings = _settings(args, extra)
     if not settings.feeds:
         raise UsageError("no feeds to poll: give --feeds FILE or a feeds: list in the config file")
-    options = beam_options(beam_args)
+
+    # Cycles run in this process (LocalRunner, in_memory): a cycle is small, worker processes
+    # would start again every cycle, and the sandbox children are kept between cycles.  Beam's
+    # own DirectRunner is not the default because it may swap in its Prism runner.
+    def given(flag):
+        return any(a == f"--{flag}" or a.startswith(f"--{flag}=") for a in beam_args)
+
+    local = {}
+    if not given("direct_running_mode"):
+        local["direct_running_mode"] = "in_memory"
+        if not given("direct_num_workers"):
+            local["direct_num_workers"] = 1
+    options = beam_options(beam_args, batch=True, verbose=args.verbose, **local)
     from apache_beam.options.pipeline_options import StandardOptions
 
     standard = options.view_as(StandardOptions)

@@ -1,5 +1,6 @@
 """run, demo and reextract hand the pipeline one worker process per core
-(newsbeam's LocalRunner) unless Beam's flags say otherwise; stream does not."""
+(newsbeam's LocalRunner) unless Beam's flags say otherwise; stream runs its cycles in process on the
+LocalRunner."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def captured(monkeypatch):
 
     monkeypatch.setattr("newsbeam.pipeline.run.run_batch", capture)
     monkeypatch.setattr("newsbeam.pipeline.demo.run_demo", capture)
+    monkeypatch.setattr("newsbeam.pipeline.stream.run_stream", capture)
     monkeypatch.setattr("newsbeam.pipeline.lifecycle.ensure_embedded", lambda *a: None)
     return seen
 
@@ -45,6 +47,7 @@ def _argv(command, tmp_path):
             "http://127.0.0.1:9",
         ],
         "demo": ["demo"],
+        "stream": ["stream", "--feeds", str(feeds), "--es-url", "http://127.0.0.1:9"],
     }[command]
 
 
@@ -80,3 +83,18 @@ def test_run_help_says_how_to_change_it(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "one worker process per CPU core" in out
     assert "--direct_num_workers=N" in out and "--direct_running_mode=in_memory" in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], (LOCAL_RUNNER, "in_memory", 1)),
+        (["--direct_running_mode=multi_processing"], (LOCAL_RUNNER, "multi_processing", usable_cores())),
+    ],
+)
+def test_stream_cycles_run_in_process_on_the_local_runner(flags, expected, captured, tmp_path, monkeypatch):
+    """Not Beam's DirectRunner, which may swap in its Prism runner; not worker
+    processes started again every cycle."""
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    main([*_argv("stream", tmp_path), *flags])
+    assert [_mode(o) for o in captured] == [expected]
