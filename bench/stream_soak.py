@@ -8,7 +8,10 @@ Measures, side by side in one run:
   stream, its children: sandbox children, multiprocessing's resource
   tracker, Beam workers; the Elasticsearch server apart), and the end RSS
   over the RSS after warm-up of the stream, of each child and of the whole
-  stream process tree (target: at most 1.1);
+  stream process tree (target: at most 1.1).  RSS swings with the cycles
+  (higher inside one), so both levels are peaks over a window of the same
+  length (three poll intervals, at least a minute, read every second): at
+  the end of warm-up and at the end of the soak;
 - with ``--outage-at M``: Elasticsearch answering 503 to every request of
   the stream for ``--outage-seconds`` (60) from minute M, through a
   fault-injecting proxy (tests/faults/proxy.py); the counts below include
@@ -37,6 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +152,18 @@ def soak(
         next_sample = started
         warm_rss = None
         warm_by_pid: dict[int, int] = {}
+        window = max(60.0, 3 * poll_interval)
+        recent: deque[tuple[float, dict[int, int]]] = deque()  # (monotonic, rss by pid), last window
+
+        def peaks() -> tuple[int, dict[int, int]]:
+            """Peak tree RSS and per-process peak RSS over the last window."""
+            tree = max(sum(by_pid.values()) for _, by_pid in recent)
+            per: dict[int, int] = {}
+            for _, by_pid in recent:
+                for pid, kb in by_pid.items():
+                    per[pid] = max(per.get(pid, 0), kb)
+            return tree, per
+
         try:
             while time.monotonic() - started < minutes * 60:
                 if stream.poll() is not None:
@@ -169,9 +185,14 @@ def soak(
                     proxy.add(outage)
                     outage_window = (time.time(), time.time() + outage_seconds)
                     log(json.dumps({"minute": round(elapsed, 1), "outage": f"503 for {outage_seconds:g} s"}))
+                tree = [stream.pid, *descendants(stream.pid)]
+                processes = {pid: rss_kb(pid) for pid in tree}
+                recent.append((time.monotonic(), processes))
+                while recent[0][0] < time.monotonic() - window:
+                    recent.popleft()
+                if warm_rss is None and elapsed >= warmup:
+                    warm_rss, warm_by_pid = peaks()
                 if time.monotonic() >= next_sample:
-                    tree = [stream.pid, *descendants(stream.pid)]
-                    processes = {pid: rss_kb(pid) for pid in tree}
                     sample = {
                         "minute": round(elapsed, 1),
                         "tree_kb": sum(processes.values()),
@@ -187,9 +208,6 @@ def soak(
                         sample["elasticsearch_kb"] = sum(rss_kb(p) for p in [es_pid, *descendants(es_pid)])
                     rss_log.append(sample)
                     log(json.dumps(sample))
-                    if warm_rss is None and sample["minute"] >= warmup:
-                        warm_rss = sample["tree_kb"]
-                        warm_by_pid = dict(processes)
                     next_sample += sample_every
                 time.sleep(1)
             stop.set()
@@ -203,8 +221,8 @@ def soak(
                 for hit in hits["hits"]["hits"]:
                     seen.setdefault(hit["_source"]["url"], time.time())
                 time.sleep(1)
-            end_by_pid = {pid: rss_kb(pid) for pid in [stream.pid, *descendants(stream.pid)]}
-            end_rss = sum(end_by_pid.values())
+            end_rss, end_by_pid = peaks()  # the soak's last window, before the stop
+            end_by_pid = {pid: kb for pid, kb in end_by_pid.items() if rss_kb(pid)}  # still running
             end_names = {pid: "stream" if pid == stream.pid else describe_process(pid) for pid in end_by_pid}
             stream.send_signal(signal.SIGTERM)
             stream.wait(timeout=600)
@@ -246,6 +264,7 @@ def soak(
         "latency_p95_outside_outage_s": round(percentile(calm, 0.95), 1) if calm else None,
         "outage_seconds": outage_seconds if outage_window else 0,
         "outage_requests_refused": outage.answered,
+        "rss_window_s": window,
         "rss_after_warmup_kb": warm_rss,
         "rss_end_kb": end_rss,
         "rss_end_over_warm": round(end_rss / warm_rss, 3) if warm_rss else None,
