@@ -102,3 +102,45 @@ def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(
     assert sorted(indexed) == sorted(urls)  # every article, once
     es_client.indices.refresh(index=es_settings.failures_alias)
     assert es_client.count(index=es_settings.failures_alias)["count"] == 0
+
+
+def test_ctrl_c_during_demo_stops_it_cleanly_and_the_next_demo_completes(
+    es_settings, es_client, tmp_path, monkeypatch
+):
+    """The demo against the test cluster (``ES_URL``), interrupted as soon as its
+    pipeline's worker processes exist; run again, it indexes its site once."""
+    env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state"), "ES_URL": es_settings.url}
+    argv = [sys.executable, "-m", "newsbeam", "demo", "--index-prefix", es_settings.index_prefix]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+
+        def workers_started():
+            try:
+                children = psutil.Process(proc.pid).children(recursive=True)
+            except psutil.Error:
+                return False
+            return any(".worker" in " ".join(p.cmdline()) for p in children)
+
+        _wait_for(workers_started, 120, "the demo's worker processes", proc)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out + err
+    assert "newsbeam: interrupted" in err
+    assert "Traceback" not in out + err, err
+    assert "KeyboardInterrupt" not in out + err, err
+    deadline = time.monotonic() + 10
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session(proc.pid) == [], "processes of the interrupted demo survived it"
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
+    monkeypatch.setenv("ES_URL", es_settings.url)
+    assert main([*argv[3:], "--direct_running_mode=in_memory"]) == 0
+    indexed = _urls(es_client, es_settings.articles_alias)
+    assert indexed and len(indexed) == len(set(indexed))
