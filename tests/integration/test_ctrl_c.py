@@ -14,7 +14,6 @@ import time
 
 import psutil
 import pytest
-import yaml
 
 from newsbeam.pipeline.cli import main
 from tests.stream.live_site import LiveSite
@@ -44,6 +43,18 @@ def _session(sid: int) -> list[psutil.Process]:
     return alive
 
 
+def _assert_interrupted_cleanly(proc, out: str, err: str) -> None:
+    """``interrupted``, exit 130, no traceback, and no process of its session left."""
+    assert proc.returncode == 130, out + err
+    assert "newsbeam: interrupted" in err
+    assert "Traceback" not in out + err, err
+    assert "KeyboardInterrupt" not in out + err, err
+    deadline = time.monotonic() + 10
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session(proc.pid) == [], "processes of the interrupted command survived it"
+
+
 def _urls(es_client, alias) -> list[str]:
     es_client.indices.refresh(index=alias)
     hits = es_client.search(index=alias, query={"match_all": {}}, size=100)["hits"]["hits"]
@@ -55,18 +66,8 @@ def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(
 ):
     with LiveSite(page_delay=0.8) as site:
         urls = site.add(3)
-        config = tmp_path / "config.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "feeds": [{"url": site.feed_url, "name": "Live"}],
-                    "elasticsearch": {"dead_letter_dir": str(tmp_path / "dead")},
-                    "fetch": {"retries": 0, "timeout": 10, "host_delay": 0},
-                    "ner": {"enabled": False},
-                    "run": {"wave_size": 2},  # the first wave is written before the interrupt
-                }
-            )
-        )
+        # the first wave is written before the interrupt
+        config = site.write_config(tmp_path, run={"wave_size": 2})
         argv = [sys.executable, "-m", "newsbeam", "run", "--config", str(config), "--es-url", es_settings.url,
                 "--index-prefix", es_settings.index_prefix, "--allow-private-hosts", "--quiet"]  # fmt: skip
         env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
@@ -87,14 +88,7 @@ def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(
         assert workers, "the run started no worker process"
         # the first wave was written, the second (its page in flight) was not
         assert len(_urls(es_client, articles)) == 2, "make page_delay longer"
-        assert proc.returncode == 130, err
-        assert "newsbeam: interrupted" in err
-        assert "Traceback" not in out + err, err
-        assert "KeyboardInterrupt" not in out + err, err
-        deadline = time.monotonic() + 10
-        while _session(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _session(proc.pid) == [], "processes of the interrupted run survived it"
+        _assert_interrupted_cleanly(proc, out, err)
 
         monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
         assert main([*argv[3:], "--direct_running_mode=in_memory"]) == 0  # the next run, in this process
@@ -130,14 +124,7 @@ def test_ctrl_c_during_demo_stops_it_cleanly_and_the_next_demo_completes(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 130, out + err
-    assert "newsbeam: interrupted" in err
-    assert "Traceback" not in out + err, err
-    assert "KeyboardInterrupt" not in out + err, err
-    deadline = time.monotonic() + 10
-    while _session(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _session(proc.pid) == [], "processes of the interrupted demo survived it"
+    _assert_interrupted_cleanly(proc, out, err)
 
     monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
     monkeypatch.setenv("ES_URL", es_settings.url)

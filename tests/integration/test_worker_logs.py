@@ -5,7 +5,6 @@ shows them, through the driver."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from newsbeam.pipeline.cli import main
 from tests.stream.live_site import LiveSite
@@ -23,17 +22,7 @@ BEAM_WORKER_LINES = (
 
 
 def _run(argv_head, site, es_settings, tmp_path):
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "feeds": [{"url": site.feed_url, "name": "Live"}],
-                "elasticsearch": {"dead_letter_dir": str(tmp_path / "dead")},
-                "fetch": {"retries": 0, "timeout": 10, "host_delay": 0},
-                "ner": {"enabled": False},
-            }
-        )
-    )
+    config = site.write_config(tmp_path)
     return main([*argv_head, "run", "--config", str(config), "--es-url", es_settings.url, "--index-prefix",
                  es_settings.index_prefix, "--allow-private-hosts"])  # fmt: skip
 

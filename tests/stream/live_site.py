@@ -15,6 +15,9 @@ import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
 
 __all__ = ["LiveSite"]
 
@@ -98,6 +101,24 @@ class LiveSite:
 
     def url(self, n: int) -> str:
         return f"{self.base_url}/a/{n}.html"
+
+    def write_config(self, tmp_path, **sections) -> Path:
+        """A newsbeam config file polling this site: no retries, no delay, NER
+        off, dead letters under ``tmp_path``; ``sections`` are added (e.g.
+        ``run={"wave_size": 2}``)."""
+        config = Path(tmp_path) / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "feeds": [{"url": self.feed_url, "name": "Live"}],
+                    "elasticsearch": {"dead_letter_dir": str(Path(tmp_path) / "dead")},
+                    "fetch": {"retries": 0, "timeout": 10, "host_delay": 0},
+                    "ner": {"enabled": False},
+                    **sections,
+                }
+            )
+        )
+        return config
 
     def add(self, count: int = 1) -> list[str]:
         """Publish ``count`` more items; returns their page URLs."""

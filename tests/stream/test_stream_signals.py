@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-import yaml
 
 from tests.stream.live_site import LiveSite
 
@@ -19,19 +18,7 @@ pytestmark = [pytest.mark.es, pytest.mark.slow]
 
 
 def _write_config(tmp_path, site, es_settings):
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "feeds": [{"url": site.feed_url, "name": "Live"}],
-                "elasticsearch": {"dead_letter_dir": str(tmp_path / "dead")},
-                "fetch": {"retries": 0, "timeout": 10, "host_delay": 0},
-                "ner": {"enabled": False},
-                "stream": {"stop_timeout": 120},
-            }
-        )
-    )
-    return config
+    return site.write_config(tmp_path, stream={"stop_timeout": 120})
 
 
 def _start(config, es_settings, tmp_path, *extra):
