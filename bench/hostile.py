@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.throughput import BIN, run_measured  # noqa: E402
+from bench.throughput import BIN, bench_elasticsearch, run_measured  # noqa: E402
 
 RSS_TARGET_MB = 1500.0
 # Time past the budget for what was fetched to be extracted, tagged and indexed, and for
@@ -121,27 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_run_time <= 0:
         ap.error("--max-run-time must be positive")
 
-    from newsbeam.connectors.embedded import EmbeddedServer, free_port
     from tests.integration.test_hostile_run import hostile_sites
 
     results = []
     with tempfile.TemporaryDirectory(prefix="newsbeam-hostile-") as tmp:
         workdir = Path(tmp)
-        server = None
-        es_url = os.environ.get("ES_URL")
-        if not es_url:
-            server = EmbeddedServer(port=free_port(), root=workdir / "es")
-            server.start(timeout=120)
-            es_url = server.url
-        try:
-            with hostile_sites(workdir / "site") as (normal, hostile):
-                for mode in modes:
-                    result = run_mode(mode, es_url, normal, hostile, workdir, args.max_run_time)
-                    results.append(result)
-                    print(json.dumps(result), flush=True)
-        finally:
-            if server is not None:
-                server.stop()
+        with bench_elasticsearch(workdir) as es_url, hostile_sites(workdir / "site") as (normal, hostile):
+            for mode in modes:
+                result = run_mode(mode, es_url, normal, hostile, workdir, args.max_run_time)
+                results.append(result)
+                print(json.dumps(result), flush=True)
     if len(results) > 1:
         base = results[0]
         for other in results[1:]:

@@ -36,6 +36,7 @@ Needs the dask extra: pip install -e '.[dask]'.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -47,18 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.throughput import Outlets, _default_data, build_corpus
-
-
-def _count(url: str, alias: str) -> int:
-    from elasticsearch import Elasticsearch
-
-    client = Elasticsearch(url, request_timeout=60)
-    try:
-        client.indices.refresh(index=alias)
-        return int(client.count(index=alias)["count"])
-    finally:
-        client.close()
+from bench.throughput import Outlets, _default_data, _es_count, bench_elasticsearch, build_corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR)
 
     from newsbeam.config.settings import ElasticsearchSettings, load_settings
-    from newsbeam.connectors.embedded import EmbeddedServer, free_port
     from newsbeam.pipeline.dask_runner import local_cluster
     from newsbeam.pipeline.options import beam_options
     from newsbeam.pipeline.run import run_batch
@@ -111,12 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     mismatched = []
 
     with tempfile.TemporaryDirectory(prefix="newsbeam-bench-dask-") as tmp:
-        server = None
-        es_url = os.environ.get("ES_URL")
-        if not es_url:
-            server = EmbeddedServer(port=free_port(), root=Path(tmp) / "es")
-            server.start(timeout=120)
-            es_url = server.url
+        stack = contextlib.ExitStack()
+        es_url = stack.enter_context(bench_elasticsearch(Path(tmp)))
         outlets = Outlets(corpus, args.hosts)
         cluster = local_cluster(args.workers, 1, work_dir=tmp) if "dask" in wanted else None
         try:
@@ -143,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                     summary = run_batch(settings, beam_options(flags))
                     wall = time.monotonic() - started
                     times[name].append(wall)
-                    indexed = _count(es_url, es.articles_alias)
+                    indexed = _es_count(es_url, es.articles_alias)
                     docs[name].add(indexed)
                     counted = summary.get("news.run/articles_indexed")
                     if counted != indexed:
@@ -165,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             if cluster is not None:
                 cluster.__exit__(*sys.exc_info())
             outlets.close()
-            if server is not None:
-                server.stop()
+            stack.close()
 
     load_after = os.getloadavg()
     print(

@@ -36,6 +36,7 @@ to ``newsbeam run`` (then the figures are not the defaults').
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -392,6 +393,24 @@ def fetch_sweep(hosts: int = 40, pages: int = 5, latency: float = 0.3, caps=(4, 
 # -- one N ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def bench_elasticsearch(workdir: Path):
+    """The Elasticsearch URL a benchmark writes to: ``ES_URL`` when set, else an
+    embedded server under ``workdir``, stopped on the way out."""
+    es_url = os.environ.get("ES_URL")
+    if es_url:
+        yield es_url
+        return
+    from newsbeam.connectors.embedded import EmbeddedServer, free_port
+
+    server = EmbeddedServer(port=free_port(), root=workdir / "es")
+    server.start(timeout=120)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 def _es_count(url: str, index: str) -> int:
     from elasticsearch import Elasticsearch
 
@@ -630,15 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="newsbeam-throughput-") as tmp:
         workdir = Path(tmp)
-        server = None
-        es_url = os.environ.get("ES_URL")
-        if not es_url:
-            from newsbeam.connectors.embedded import EmbeddedServer, free_port
-
-            server = EmbeddedServer(port=free_port(), root=workdir / "es")
-            server.start(timeout=120)
-            es_url = server.url
-        try:
+        with bench_elasticsearch(workdir) as es_url:
             for n in sizes:
                 result = bench_one(n, args, es_url, workdir)
                 results.append(result)
@@ -647,9 +658,6 @@ def main(argv: list[str] | None = None) -> int:
                 if args.output:
                     with args.output.open("a", encoding="utf-8") as out:
                         out.write(line + "\n")
-        finally:
-            if server is not None:
-                server.stop()
     if len(results) > 1:
         small, large = results[0], results[-1]
         growth = large["newsbeam"]["cpu_s_per_article"] / small["newsbeam"]["cpu_s_per_article"]
