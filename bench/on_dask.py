@@ -66,13 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1 or args.rounds < 1 or args.n < 10 or not 2 <= args.hosts <= 250:
         parser.error("--workers and --rounds must be at least 1, --n at least 10, --hosts from 2 to 250")
-    if args.data is None or not args.data.is_dir():
-        print(
-            "SKIP: the ScrapingHub extraction pages were not found; download the html/ folder of "
-            "https://github.com/scrapinghub/article-extraction-benchmark and pass --data DIR or set "
-            "NEWSBEAM_BENCH_DATA (its extraction/html subfolder is used)"
-        )
-        return 0
+    if not args.data.is_dir():
+        from benchdata import missing
+
+        return missing("bench/on_dask.py", "extraction", args.data)
     try:
         import distributed  # noqa: F401
     except ImportError:

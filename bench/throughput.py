@@ -59,9 +59,10 @@ SAMPLE = 120  # articles timed in the tight loop
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
-def _default_data() -> Path | None:
-    base = os.environ.get("NEWSBEAM_BENCH_DATA")
-    return Path(base) / "extraction" / "html" if base else None
+def _default_data() -> Path:
+    from benchdata import data_root
+
+    return data_root() / "extraction" / "html"
 
 
 # -- corpus ------------------------------------------------------------------
@@ -615,13 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--output", type=Path, help="also append the JSON lines to this file")
     args = ap.parse_args(argv)
-    if args.data is None or not args.data.is_dir():
-        print(
-            "SKIP: the ScrapingHub extraction pages were not found; download the html/ folder of "
-            "https://github.com/scrapinghub/article-extraction-benchmark and pass --data DIR or set "
-            "NEWSBEAM_BENCH_DATA (its extraction/html subfolder is used)"
-        )
-        return 0
+    if not args.data.is_dir():
+        from benchdata import missing
+
+        return missing("bench/throughput.py", "extraction", args.data)
     try:
         sizes = [int(v) for v in args.n.split(",")]
     except ValueError:
