@@ -43,6 +43,28 @@ def _session(sid: int) -> list[psutil.Process]:
     return alive
 
 
+def _workers(proc, recursive: bool = True) -> list[psutil.Process]:
+    """The pipeline's worker processes (Beam's or newsbeam's worker module) under ``proc``."""
+    try:
+        children = psutil.Process(proc.pid).children(recursive=recursive)
+    except psutil.Error:
+        return []
+    return [p for p in children if ".worker" in " ".join(p.cmdline())]
+
+
+def _ctrl_c_when(ready, what, proc) -> tuple[str, str]:
+    """Wait for ``ready()``, then send SIGINT to ``proc``'s whole process group
+    as a terminal's Ctrl-C does; its (stdout, stderr).  Killed if it hangs."""
+    try:
+        _wait_for(ready, 120, what, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _assert_interrupted_cleanly(proc, out: str, err: str) -> None:
     """``interrupted``, exit 130, no traceback, and no process of its session left."""
     assert proc.returncode == 130, out + err
@@ -74,17 +96,16 @@ def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(
         proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )
-        try:
-            articles = es_settings.articles_alias
-            _wait_for(lambda: len(site.served) >= 3, 120, "the second wave's pages", proc)
-            children = psutil.Process(proc.pid).children()
-            workers = [p for p in children if ".worker" in " ".join(p.cmdline())]  # Beam's or ours
-            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        articles = es_settings.articles_alias
+        workers = []
+
+        def second_wave_in_flight():
+            if len(site.served) < 3:
+                return False
+            workers.extend(_workers(proc, recursive=False))
+            return True
+
+        out, err = _ctrl_c_when(second_wave_in_flight, "the second wave's pages", proc)
         assert workers, "the run started no worker process"
         # the first wave was written, the second (its page in flight) was not
         assert len(_urls(es_client, articles)) == 2, "make page_delay longer"
@@ -108,22 +129,7 @@ def test_ctrl_c_during_demo_stops_it_cleanly_and_the_next_demo_completes(
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    try:
-
-        def workers_started():
-            try:
-                children = psutil.Process(proc.pid).children(recursive=True)
-            except psutil.Error:
-                return False
-            return any(".worker" in " ".join(p.cmdline()) for p in children)
-
-        _wait_for(workers_started, 120, "the demo's worker processes", proc)
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    out, err = _ctrl_c_when(lambda: bool(_workers(proc)), "the demo's worker processes", proc)
     _assert_interrupted_cleanly(proc, out, err)
 
     monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
