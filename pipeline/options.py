@@ -18,11 +18,15 @@ __all__ = [
     "BadBeamOption",
     "UnknownFlags",
     "beam_options",
+    "default_workers",
     "logger_levels",
     "unknown_beam_flags",
     "usable_cores",
     "worker_log_filter",
 ]
+
+
+_LOG = logging.getLogger(__name__)
 
 
 class UnknownFlags(Exception):
@@ -93,6 +97,65 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+#: Peak memory of one worker process of a batch run with its extraction and feed
+#: sandboxes, NER on (``bench/runner_memory.py``: about 0.5 GB each), with room to spare,
+#: and of the driver besides.
+WORKER_BYTES = 640 * 2**20
+DRIVER_BYTES = 320 * 2**20
+
+
+def _cgroup_room() -> int | None:
+    """Bytes this process's memory cgroup still allows (v2, then v1), if limited."""
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        try:
+            with open(limit_file) as limit, open(usage_file) as usage:
+                text = limit.read().strip()
+                if text == "max" or int(text) >= 2**60:
+                    return None
+                return max(0, int(text) - int(usage.read().strip()))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a run may still take: the machine's available memory,
+    or less when a cgroup (a container, a systemd unit) limits this process."""
+    try:
+        import psutil
+
+        free = psutil.virtual_memory().available
+    except Exception:  # psutil missing or unable to read /proc: do not cap
+        free = None
+    room = _cgroup_room()
+    known = [value for value in (free, room) if value is not None]
+    return min(known) if known else None
+
+
+def default_workers() -> int:
+    """Worker processes of a multi-process batch run: one per usable core,
+    fewer when the memory available would not hold that many (each worker
+    loads its own extraction and NER models); at least one."""
+    cores = usable_cores()
+    memory = available_memory()
+    if memory is None:
+        return cores
+    fits = max(1, (memory - DRIVER_BYTES) // WORKER_BYTES)
+    if fits < cores:
+        _LOG.info(
+            "%d worker processes, not one per core (%d): %.1f GB of memory available, about %.1f GB "
+            "each; --direct_num_workers=N sets the number",
+            fits,
+            cores,
+            memory / 2**30,
+            WORKER_BYTES / 2**30,
+        )
+    return int(min(cores, fits))
+
+
 def _gives(args: list[str], flag: str) -> bool:
     return any(arg == flag or arg.startswith(flag + "=") for arg in args)
 
@@ -123,7 +186,7 @@ def beam_options(args: list[str], *, batch: bool = False, verbose: bool = False,
     ``batch`` (``run``, ``demo``, ``reextract``): without ``--runner`` (and
     without ``--streaming``) the pipeline runs on ``LocalRunner``
     (pipeline/local_runner.py) in ``multi_processing`` mode with one worker
-    process per usable core; ``--direct_running_mode`` and
+    process per usable core (fewer if memory is short: ``default_workers``); ``--direct_running_mode`` and
     ``--direct_num_workers`` each override their half (``in_memory`` runs in
     this process, with one worker unless told otherwise);
     ``--runner=DirectRunner`` is Beam's own, with Beam's defaults.
@@ -151,7 +214,8 @@ def beam_options(args: list[str], *, batch: bool = False, verbose: bool = False,
             mode = PipelineOptions(args).view_as(DirectOptions).direct_running_mode
         overrides.setdefault("direct_running_mode", mode)
         if not _gives(args, "--direct_num_workers"):
-            overrides.setdefault("direct_num_workers", 1 if mode == "in_memory" else usable_cores())
+            workers = {"in_memory": 1, "multi_threading": usable_cores()}.get(mode) or default_workers()
+            overrides.setdefault("direct_num_workers", workers)
     # Worker processes (multi_processing, portable runners) log at the levels this process does.
     if not _gives(args, "--default_sdk_harness_log_level"):
         overrides.setdefault("default_sdk_harness_log_level", "INFO" if verbose else "WARNING")

@@ -7,7 +7,8 @@ import logging
 import pytest
 from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-from newsbeam.pipeline.options import LOCAL_RUNNER, beam_options, usable_cores
+from newsbeam.pipeline import options as options_module
+from newsbeam.pipeline.options import LOCAL_RUNNER, beam_options, default_workers, usable_cores
 
 pytestmark = pytest.mark.default_runner  # these tests are about the shipped default
 
@@ -19,7 +20,7 @@ def _direct(options):
 
 def test_a_batch_run_uses_one_worker_process_per_core():
     options = beam_options([], batch=True)
-    assert _direct(options) == ("multi_processing", usable_cores())
+    assert _direct(options) == ("multi_processing", default_workers())
     # Beam's DirectRunner would try Prism first (a download) and ignore the running mode.
     assert options.view_as(StandardOptions).runner == LOCAL_RUNNER
 
@@ -36,6 +37,7 @@ def test_other_pipelines_keep_beams_default():
         (["--direct_running_mode=in_memory"], ("in_memory", 1)),
         (["--direct_running_mode", "multi_threading"], ("multi_threading", usable_cores())),
         (["--direct_num_workers=3"], ("multi_processing", 3)),
+        (["--direct_running_mode=multi_processing"], ("multi_processing", default_workers())),
         (["--direct_running_mode=in_memory", "--direct_num_workers", "2"], ("in_memory", 2)),
     ],
 )
@@ -43,6 +45,48 @@ def test_explicit_flags_win(flags, expected):
     options = beam_options(flags, batch=True)
     assert _direct(options) == expected
     assert options.view_as(StandardOptions).runner == LOCAL_RUNNER
+
+
+GB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("cores", "available", "workers"),
+    [
+        (2, 16 * GB, 2),  # plenty: one per core
+        (32, 8 * GB, 12),  # a big machine with little memory: as many as fit
+        (4, 1 * GB, 1),  # never fewer than one
+        (4, None, 4),  # memory unknown: one per core
+    ],
+)
+def test_workers_are_capped_by_the_memory_available(monkeypatch, caplog, cores, available, workers):
+    monkeypatch.setattr(options_module, "usable_cores", lambda: cores)
+    monkeypatch.setattr(options_module, "available_memory", lambda: available)
+    with caplog.at_level(logging.INFO, logger="newsbeam.pipeline.options"):
+        options = beam_options([], batch=True)
+    assert _direct(options) == ("multi_processing", workers)
+    capped = [r.getMessage() for r in caplog.records if "not one per core" in r.getMessage()]
+    assert bool(capped) == (workers < cores)
+    if capped:
+        assert "--direct_num_workers" in capped[0]
+    # the flag still wins
+    assert _direct(beam_options(["--direct_num_workers=5"], batch=True)) == ("multi_processing", 5)
+
+
+def test_a_cgroup_limit_counts_as_the_memory_available(monkeypatch, tmp_path):
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text(f"{3 * GB}\n")
+    usage.write_text(f"{1 * GB}\n")
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        name = {"/sys/fs/cgroup/memory.max": limit, "/sys/fs/cgroup/memory.current": usage}.get(str(path))
+        return real_open(name or path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert options_module.available_memory() <= 2 * GB
+    limit.write_text("max\n")
+    assert options_module._cgroup_room() is None
 
 
 def test_another_runner_gets_no_direct_runner_defaults():

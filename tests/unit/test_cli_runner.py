@@ -8,7 +8,7 @@ import pytest
 from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
 from newsbeam.pipeline.cli import main
-from newsbeam.pipeline.options import LOCAL_RUNNER, usable_cores
+from newsbeam.pipeline.options import LOCAL_RUNNER, default_workers
 
 pytestmark = pytest.mark.default_runner
 
@@ -60,7 +60,7 @@ def _mode(options):
 def test_batch_commands_use_a_worker_process_per_core(command, captured, tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
     main(_argv(command, tmp_path))
-    assert [_mode(o) for o in captured] == [(LOCAL_RUNNER, "multi_processing", usable_cores())]
+    assert [_mode(o) for o in captured] == [(LOCAL_RUNNER, "multi_processing", default_workers())]
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_run_help_says_how_to_change_it(capsys):
     ("flags", "expected"),
     [
         ([], (LOCAL_RUNNER, "in_memory", 1)),
-        (["--direct_running_mode=multi_processing"], (LOCAL_RUNNER, "multi_processing", usable_cores())),
+        (["--direct_running_mode=multi_processing"], (LOCAL_RUNNER, "multi_processing", default_workers())),
     ],
 )
 def test_stream_cycles_run_in_process_on_the_local_runner(flags, expected, captured, tmp_path, monkeypatch):
