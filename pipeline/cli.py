@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll every feed once, index new articles, exit",
         description="Poll every configured feed once, fetch and extract new articles, index them, "
         "and print a summary. Without --runner it runs locally with one worker process per CPU "
-        "core (fewer if memory is short, about 0.6 GB each); --direct_num_workers=N sets the number of processes, --direct_running_mode=in_memory "
-        "runs in this process. Any Beam pipeline option may follow (e.g. --runner=FlinkRunner, "
+        "core (fewer if memory is short, about 0.6 GB each); --direct_num_workers=N sets the number "
+        "of processes, --direct_running_mode=in_memory runs in this process. Any Beam pipeline option "
+        "may follow (e.g. --runner=FlinkRunner, "
         "--runner DaskRunner --dask_client_address tcp://HOST:8786, --setup_file=./setup.py).",
         epilog=_ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
