@@ -46,9 +46,7 @@ INSTALL_REQUIRES = [
     "feedparser>=6.0.11,<7",
     "trafilatura>=2.0,<3",
     "lxml_html_clean>=0.4",
-    # Second opinions for choosing the body page by page (transforms/extraction.py);
-    # readability's upper bound: we override one of its private cleaning steps.
-    "readability-lxml>=0.9,<0.10",
+    # The witness for choosing the body page by page (transforms/extraction.py).
     "resiliparse>=2.0,<3",
     # The client's major must match the server's: 8.x for the embedded
     # server and docker-compose's Elasticsearch 8.  For an Elasticsearch 9

@@ -62,7 +62,7 @@ def test_provenance_names_versions_method_and_signals():
     result = extract_article(_page("article_jsonld_en.html"))
     prov = result.provenance
     assert prov["extractor"] == "newsbeam"
-    assert set(prov["versions"]) == {"trafilatura", "readability-lxml", "resiliparse"}
+    assert set(prov["versions"]) == {"trafilatura", "resiliparse"}
     assert prov["method"] == "trafilatura"
     assert prov["signals"]["body_tokens"] == len(result.body.replace("-", " ").split())
     assert prov["signals"]["title_lines"] == 1  # "Council approves riverside plan"
@@ -173,32 +173,6 @@ def test_language_of_a_text_written_without_spaces():
     result = extract_article(html.encode(), "https://news.example.jp/a")
     assert result.body
     assert result.language == "ja"
-
-
-def test_readability_lxml_after_the_quick_reader_gets_an_intact_page(monkeypatch):
-    """trafilatura's readability port consumes the parsed page; when a long edge line then
-    needs readability-lxml's confirmation, readability-lxml must see the whole page again."""
-    from newsbeam.transforms import extraction
-
-    seen: list[str] = []
-
-    def quick(tree) -> str:
-        text = extraction._html_to_lines(tree)
-        for child in list(tree):  # consume the tree, as the real port does
-            tree.remove(child)
-        lines = text.split("\n")
-        start = next(i for i, line in enumerate(lines) if "city council voted" in line)
-        return "\n".join(lines[start + 1 :])  # lacks the title and the first paragraph
-
-    def full(tree) -> str:
-        seen.append(tree.text_content())
-        return extraction._html_to_lines(tree)
-
-    monkeypatch.setattr(extraction, "_quick_reader_text", quick)
-    monkeypatch.setattr(extraction, "_readability_text", full)
-    result = extract_article(_page("article_jsonld_en.html"))
-    assert seen and "city council voted" in seen[0]
-    assert result.body.split("\n")[0] == PARAGRAPH_1  # a long line only one reader lacks stays
 
 
 def test_a_table_inside_the_article_is_body():
