@@ -86,6 +86,9 @@ EXTRAS = {
         "pytest>=8,<10",
         "pytest-xdist>=3.6,<4",
         "ruff>=0.6",
+        # tests/transforms/test_extraction_pages.py: each regression page reproduces
+        # what readability-lxml does on it (the extractor itself no longer uses it).
+        "readability-lxml>=0.9,<0.10",
     ],
     # bench/throughput.py only: the plot in BENCHMARKS.md and the process tree's peak RSS.
     "bench": [

@@ -18,20 +18,26 @@ Rules, in order (each one checked on the halves A of both benchmark sets, the
 ScrapingHub pages with their 4-gram metric and trafilatura's annotated pages with its
 snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 
-1. *extend*: the reader's text replaces the base if it is at least ``EXTEND_RATIO`` x
-   longer, contains >= ``EXTEND_CONTAINMENT`` of the base's 4-grams and
-   agrees with the witness (shingle F1 >= ``WITNESS_AGREEMENT``): two extractors agree that
-   the base stopped early (an inline "read more" box, a standfirst).  A candidate shorter
-   than the base is never taken.  An empty base takes the reader's text if it has at least
-   half the witness's tokens, else the witness's (the witness then supplies the text, it
-   does not only vote).
-2. *trim*: leading and trailing short lines (< ``SHORT_LINE_TOKENS`` tokens: captions,
+1. *extend*: when the reader's text is at least ``EXTEND_RATIO`` x longer than the base
+   and the witness agrees with it (shingle F1 >= ``WITNESS_AGREEMENT``), it replaces the
+   base: two extractors agree that the base stopped early or picked the wrong section.
+   When the witness instead agrees with the base (both stopped at the same place, an
+   inline "read more" box) and the reader holds the base (>= ``EXTEND_CONTAINMENT`` of its
+   4-grams), the reader's long lines after the base's last line are appended: the reader
+   supplies the rest, as plain trafilatura's own readability fallback would.  A candidate
+   shorter than the base is never taken.  An empty base takes the reader's text if it has
+   at least half the witness's tokens, else the witness's (the witness then supplies the
+   text, it does not only vote).
+2. *lede*: when the reader holds the base, its long lines (>= ``SHORT_LINE_TOKENS``
+   tokens) before the base's first line that the base lacks (a standfirst in the article
+   header) are prepended; its short ones (title, byline, caption) are not.
+3. *trim*: leading and trailing short lines (< ``SHORT_LINE_TOKENS`` tokens: captions,
    bylines, "read more", related links, newsletter boxes) that the reader lacks are cut,
    only when the reader lies inside the text (>= ``TRIM_COVERAGE`` of its 4-grams) and the
    cut stays within ``TRIM_MAX_SHARE`` of the tokens.  A long line (a standfirst, a
    paragraph) is never cut, and neither is a larger share: a reader that picked a side
    section would cut half an article.
-3. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
+4. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 
 The witness runs only for an empty base or a longer reader.  Per-page budget: the reader is
@@ -222,7 +228,7 @@ class _Reader:
 
 
 def _trim(body: str, reader: _Reader, signals: dict[str, Any]) -> str:
-    """Rule 2: cut the leading and trailing short lines the reader lacks (see the module doc)."""
+    """Rule 3: cut the leading and trailing short lines the reader lacks (see the module doc)."""
     lines = [line for line in body.split("\n") if line.strip()]
     toks = [_tokens(line) for line in lines]
     sizes = [len(t) for t in toks]
@@ -320,7 +326,7 @@ def _resiliparse_text(text: str) -> str:
 
 
 def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int]:
-    """Rule 3: drop the page's title repeated in the first lines of the body (the title is
+    """Rule 4: drop the page's title repeated in the first lines of the body (the title is
     metadata): up to ``TITLE_LINES`` leading lines whose words equal a title, or lie inside
     one (3 words or more), or hold one covering most of the line (a title with a site
     suffix)."""
@@ -336,6 +342,23 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
             break
         dropped += 1
     return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
+
+
+def _around_base(sb: Counter, reader: _Reader) -> tuple[list[str], list[str]]:
+    """The reader's lines before the first line the base holds, and after the last one."""
+    words = {t for key in sb for t in key}
+    lines = [line for line in reader.text.split("\n") if line.strip()]
+    held = [
+        i for i, line in enumerate(lines) if len(_tokens(line)) >= 4 and _present(_tokens(line), sb, words)
+    ]
+    if not held:
+        return [], []
+    return lines[: held[0]], lines[held[-1] + 1 :]
+
+
+def _is_new_paragraph(line: str, sb: Counter) -> bool:
+    toks = _tokens(line)
+    return len(toks) >= SHORT_LINE_TOKENS and not _present(toks, sb, set())
 
 
 def _choose_body(
@@ -355,28 +378,40 @@ def _choose_body(
     body, method = base, METHOD_BASE
     read = _Reader("trafilatura.readability", reader) if reader is not None else None
     nr = len(_tokens(read.text)) if read is not None else 0
+    sb = _shingles(base)
     if nb == 0 or nr >= EXTEND_RATIO * nb:
         wit = witness() if callable(witness) else witness
         nw = signals["witness_tokens"] = len(_tokens(wit))
-        if read is not None:
-            sw = _shingles(wit)
-            signals.update(
-                reader_tokens=nr,
-                reader_witness_agreement=round(_agreement(read.shingles, sw), 4),
-                base_in_reader=round(_containment(_shingles(base), read.shingles), 4),
-            )
         if nb == 0:
             if read is not None and nr and nr >= 0.5 * nw:
                 body, method = read.text, "readability.empty_base"
             elif nw:
                 body, method = wit, "resiliparse.empty_base"
-        elif (
-            signals["base_in_reader"] >= EXTEND_CONTAINMENT
-            and signals["reader_witness_agreement"] >= WITNESS_AGREEMENT
-        ):
-            body, method = read.text, "readability.extends_base"
+        else:
+            sw = _shingles(wit)
+            signals.update(
+                reader_tokens=nr,
+                reader_witness_agreement=round(_agreement(read.shingles, sw), 4),
+                base_witness_agreement=round(_agreement(sb, sw), 4),
+                base_in_reader=round(_containment(sb, read.shingles), 4),
+            )
+            if signals["reader_witness_agreement"] >= WITNESS_AGREEMENT:
+                body, method = read.text, "readability.extends_base"
+            elif (
+                signals["base_witness_agreement"] >= WITNESS_AGREEMENT
+                and signals["base_in_reader"] >= EXTEND_CONTAINMENT
+            ):
+                rest = [line for line in _around_base(sb, read)[1] if _is_new_paragraph(line, sb)]
+                if rest:
+                    body, method = "\n".join([base, *rest]), "readability.continues_base"
+                    signals["continued_lines"] = len(rest)
     if body and read is not None and read.text:
         signals["reader"] = read.name
+        if body is base and _containment(sb, read.shingles) >= EXTEND_CONTAINMENT:
+            lede = [line for line in _around_base(sb, read)[0] if _is_new_paragraph(line, sb)]
+            if lede:
+                body, method = "\n".join([*lede, base]), method + "+lede"
+                signals["lede_lines"] = len(lede)
         trimmed = _trim(body, read, signals)
         if trimmed is not body:
             body, method = trimmed, method + "+trimmed"

@@ -34,14 +34,8 @@ from transforms.extraction import extract_article
 PAGES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "extraction_pages"
 PAGES = ("empty_base", "read_more_box", "side_section", "standfirst")
 
-# failing on main when this file was written (see each page's json "failure")
-NOT_YET = {
-    "read_more_box": "the base (trafilatura without fallbacks) and the resiliparse witness both stop at the "
-    "inline box, so the extend rule sees agreement and keeps the first three paragraphs (issue 14: no "
-    "recall fallback although readability-lxml and plain trafilatura hold the whole story)",
-    "standfirst": "the base drops the standfirst in the article header; readability-lxml keeps it but only "
-    "votes (issue 14: a reader that agrees on the rest should be able to supply the missing lede)",
-}
+# pages newsbeam does not handle yet (xfail strict); empty since the extractor handles all four
+NOT_YET: dict[str, str] = {}
 
 
 def _params(kind: str) -> list:

@@ -174,3 +174,27 @@ def test_the_witness_runs_only_for_an_empty_base_or_a_longer_reader():
     assert (body, method) == (paras, "trafilatura") and "witness_tokens" not in signals
     _, _, signals = _choose_body(paras, lambda: paras + "\n" + paras, lambda: paras + "\n" + paras)
     assert signals["witness_tokens"] == 480
+
+
+def test_a_standfirst_the_base_lacks_is_supplied_by_the_reader():
+    standfirst = _paragraphs(1, 30, seed=16)[0]
+    paras = "\n".join(_paragraphs(6, 40, seed=17))
+    reader = "\n".join(["Council approves plan", standfirst, "By Jane Doe", paras])
+    body, method, signals = _choose_body(paras, paras, lambda: reader)
+    assert body == standfirst + "\n" + paras
+    assert method == "trafilatura+lede" and signals["lede_lines"] == 1
+    # the title and the byline stay out; a reader that does not hold the base supplies nothing
+    other = "\n".join([standfirst, *_paragraphs(6, 40, seed=18)])
+    assert _choose_body(paras, paras, lambda: other)[0] == paras
+
+
+def test_a_base_and_witness_stopped_at_the_same_box_are_continued_by_the_reader():
+    paras = _paragraphs(8, 40, seed=19)
+    base = "\n".join(paras[:3])
+    reader = "\n".join(["Council approves plan", "By Jane Doe", *paras])
+    body, method, signals = _choose_body(base, base + "\nRead more: the budget", lambda: reader)
+    assert method == "readability.continues_base"
+    assert body == "\n".join(paras) and signals["continued_lines"] == 5
+    # when the witness holds neither the base nor the reader, the base stays
+    body, method, _ = _choose_body(base, NAV, lambda: reader)
+    assert (body, method) == (base, "trafilatura")
