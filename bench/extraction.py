@@ -99,11 +99,14 @@ def _prf_summed(counts: list[tuple[float, float, float]]) -> tuple[float, float,
     return (2 * p * r / (p + r) if p + r else 0.0), p, r
 
 
-def snippet_counts(text: str, item: dict) -> tuple[int, int, int, int]:
-    """(tp, fp, fn, tn) of one page's output under the snippet metric."""
-    tp = sum(s in text for s in item.get("with", ()))
-    fp = sum(s in text for s in item.get("without", ()))
-    return tp, fp, len(item.get("with", ())) - tp, len(item.get("without", ())) - fp
+def _sibling(name: str):
+    """bench/<name>.py as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", Path(__file__).resolve().parent / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _bootstrap(ours: list, plain: list, n: int, prf: Callable, seed: int = 0) -> dict:
@@ -261,9 +264,10 @@ def load_snippet_set(folder: Path) -> tuple[dict[str, bytes], dict[str, dict]]:
 
 def _snippets(folder: Path, args) -> None:
     pages, items = load_snippet_set(folder)
+    snippet_counts = _sibling("get_trafilatura_eval").snippet_counts  # the set's own metric
 
     def count(key: str, text: str):
-        tp, fp, fn, _ = snippet_counts(text, items[key])
+        tp, fn, fp, _ = snippet_counts(text, items[key])
         return tp, fp, fn
 
     _run_set("trafilatura evaluation set, snippet metric", pages, count, _prf_summed, args)

@@ -48,13 +48,6 @@ def test_an_explicit_snippet_folder_that_is_absent_exits_2_saying_how_to_build_i
     assert "evaldata.jsonl" in err
 
 
-def test_snippet_metric_counts_each_snippet_once_per_page():
-    item = {"with": ["the council voted", "next spring"], "without": ["Subscribe now", "Home"]}
-    text = "Tonight the council voted.\nHome is where the plan is."
-    assert _bench().snippet_counts(text, item) == (1, 1, 1, 1)  # tp, fp, fn, tn
-    assert _bench().snippet_counts("", item) == (0, 0, 2, 2)
-
-
 def test_snippet_scores_are_summed_over_pages_not_averaged():
     bench = _bench()
     f1, p, r = bench._prf_summed([(9, 1, 0), (0, 0, 1)])  # (tp, fp, fn) per page
@@ -76,3 +69,29 @@ def test_load_snippet_set_keeps_rows_whose_page_exists(tmp_path):
     (folder / "evaldata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     pages, items = _bench().load_snippet_set(folder)
     assert list(pages) == ["b.html"] and list(items) == ["b.html"]
+
+
+def test_the_snippet_set_is_scored_for_both_systems_with_halves_and_cpu(tmp_path, capsys):
+    import argparse
+
+    pages = Path(__file__).resolve().parents[1] / "fixtures" / "extraction_pages"
+    folder = tmp_path / "trafilatura-eval"
+    (folder / "html").mkdir(parents=True)
+    rows = []
+    for name in ("empty_base", "read_more_box", "side_section", "standfirst"):
+        spec = json.loads((pages / f"{name}.json").read_text("utf-8"))
+        (folder / "html" / f"{name}.html").write_bytes((pages / f"{name}.html").read_bytes())
+        rows.append(
+            {"url": "", "file": f"{name}.html", "with": spec["body"][:3], "without": spec["boilerplate"][:3]}
+        )
+    (folder / "evaldata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    args = argparse.Namespace(repeat=1, bootstrap=20, tuning=False)
+    _bench()._snippets(folder, args)
+    out = capsys.readouterr().out
+    assert "snippet metric: 4 pages" in out
+    assert "half B (held out)" in out and "half A (tuned)" in out
+    assert "ratio newsbeam / plain" in out
+    args.tuning = True
+    _bench()._snippets(folder, args)
+    out = capsys.readouterr().out
+    assert "half A (tuned)" in out and "half B" not in out
