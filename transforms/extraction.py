@@ -8,11 +8,14 @@ Body text
 extractor agrees (general signals only: lengths and word 4-gram agreement between
 candidates, never a site rule):
 
-* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False``)
-  but ``fast=True`` (its own algorithm without its readability/justext comparison) and
-  tables kept: a standings or price table inside the article is its content;
-* **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
-* **reader**: trafilatura's bundled readability port, rendered one block per line.
+* **base**: plain trafilatura (``include_comments=False``, its whole cascade: its own
+  algorithm, then its readability and justext comparison) with tables kept: a standings or
+  price table inside the article is its content.  The body is never much shorter than
+  plain trafilatura's output: only short edge lines are cut (rule 3);
+* **reader**: trafilatura's bundled readability port, rendered one block per line, kept
+  from the cascade's own comparison stage (not computed twice);
+* **witness**: resiliparse's main-content ``html2text`` (high recall, cheap), computed only
+  when a rule needs it.
 
 Rules, in order (each one checked on the halves A of both benchmark sets, the
 ScrapingHub pages with their 4-gram metric and trafilatura's annotated pages with its
@@ -40,9 +43,8 @@ snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 4. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 
-The witness runs only for an empty base or a longer reader.  Per-page budget: the reader is
-skipped (only the empty-base and title rules apply) when the page has already used
-``OPTIONAL_BUDGET_S`` of CPU time in the base; date
+Per-page budget: the reader is not used (only the empty-base and title rules apply) when the
+page has already used ``OPTIONAL_BUDGET_S`` of CPU time in trafilatura; date
 detection never runs htmldate's extensive search.  ``provenance`` records the extractor
 versions, the method chosen and the signals.
 
@@ -117,7 +119,7 @@ OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
 
 _TRAFILATURA_PARAMS = {
-    "fast": True,
+    "fast": False,
     "include_comments": False,
     "include_tables": True,
     "deduplicate": False,
@@ -314,6 +316,34 @@ def _reader_text(tree) -> str:
         return _html_to_lines(try_readability(tree))
     except (ValueError, TypeError):
         return ""
+
+
+_BASE_LOCK = threading.Lock()
+
+
+def _trafilatura_with_reader(tree, url: str | None) -> tuple[str, str | None]:
+    """(base, reader text) from ONE trafilatura run: its cascade runs the readability port
+    itself (to compare with its own algorithm), so the reader's text is kept as it goes by
+    instead of computing it a second time.  None when the cascade did not run it."""
+    import trafilatura
+    import trafilatura.external as external
+
+    seen: list[str] = []
+    run_readability = external.try_readability
+
+    def keep(raw_tree):
+        result = run_readability(raw_tree)
+        if not seen:  # the comparison stage; a recall retry may run it again
+            seen.append(_html_to_lines(result))
+        return result
+
+    with _BASE_LOCK:  # the hook is module-wide: one extraction at a time per process
+        external.try_readability = keep
+        try:
+            base = trafilatura.extract(tree, url=url, **_TRAFILATURA_PARAMS) or ""
+        finally:
+            external.try_readability = run_readability
+    return base, (seen[0] if seen else None)
 
 
 def _resiliparse_text(text: str) -> str:
@@ -678,7 +708,6 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     Never raises for bad HTML: an unusable page comes back with an empty ``body`` and the
     caller records an ``empty_text`` failure.
     """
-    import trafilatura
     from trafilatura.utils import load_html
 
     if not _VERSIONS:
@@ -691,7 +720,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)
     started = time.process_time()
-    base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
+    base, read = _trafilatura_with_reader(copy.deepcopy(tree), url)
     within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
     # metadata first: the reader consumes the tree
     ld = _jsonld_article(tree)
@@ -718,7 +747,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     body, method, signals = _choose_body(
         base.strip(),
         lambda: _resiliparse_text(text),
-        (lambda: _reader_text(tree)) if within_budget else None,
+        (lambda: read if read is not None else _reader_text(tree)) if within_budget else None,
         titles,
     )
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0

@@ -186,3 +186,29 @@ def test_a_table_inside_the_article_is_body():
     body = extract_article(page).body
     assert "Riverside Rovers" in body and "Harbour United" in body
     assert PARAGRAPH_1 in body and PARAGRAPH_5 in body
+
+
+def test_the_reader_comes_from_trafilaturas_own_run_and_the_hook_is_undone(monkeypatch):
+    """The readability port runs once per page, inside trafilatura's cascade; the hook that
+    keeps its text is removed afterwards, even when trafilatura fails."""
+    import trafilatura.external
+
+    from newsbeam.transforms import extraction
+
+    original = trafilatura.external.try_readability
+
+    def no_second_run(tree):
+        raise AssertionError("the reader must come from trafilatura's own comparison stage")
+
+    monkeypatch.setattr(extraction, "_reader_text", no_second_run)
+    result = extract_article(_page("article_jsonld_en.html"))
+    assert result.provenance["signals"]["reader"] == "trafilatura.readability"
+    assert trafilatura.external.try_readability is original
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trafilatura, "extract", broken)
+    with pytest.raises(RuntimeError):
+        extraction._trafilatura_with_reader(None, None)
+    assert trafilatura.external.try_readability is original
