@@ -4,9 +4,9 @@ Pure functions plus one small process sandbox.
 
 Body text
 ---------
-``extract_article`` starts from trafilatura's output and corrects it only where another
-extractor agrees (general signals only: lengths and word 4-gram agreement between
-candidates, never a site rule):
+``extract_article`` starts from plain trafilatura's output and corrects it only at its
+edges, where a second extractor's text says so (general signals only: line lengths and word
+4-gram containment between candidates, never a site rule):
 
 * **base**: plain trafilatura (``include_comments=False``, its whole cascade: its own
   algorithm, then its readability and justext comparison) with tables kept: a standings or
@@ -15,25 +15,19 @@ candidates, never a site rule):
 * **reader**: trafilatura's bundled readability port, rendered one block per line, kept
   from the cascade's own comparison stage (not computed twice);
 * **witness**: resiliparse's main-content ``html2text`` (high recall, cheap), computed only
-  when a rule needs it.
+  for an empty base.
 
 Rules, in order (each one checked on the halves A of both benchmark sets, the
 ScrapingHub pages with their 4-gram metric and trafilatura's annotated pages with its
 snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 
-1. *extend*: when the reader's text is at least ``EXTEND_RATIO`` x longer than the base
-   and the witness agrees with it (shingle F1 >= ``WITNESS_AGREEMENT``), it replaces the
-   base: two extractors agree that the base stopped early or picked the wrong section.
-   When the witness instead agrees with the base (both stopped at the same place, an
-   inline "read more" box) and the reader holds the base (>= ``EXTEND_CONTAINMENT`` of its
-   4-grams), the reader's long lines after the base's last line are appended: the reader
-   supplies the rest, as plain trafilatura's own readability fallback would.  A candidate
-   shorter than the base is never taken.  An empty base takes the reader's text if it has
-   at least half the witness's tokens, else the witness's (the witness then supplies the
-   text, it does not only vote).
-2. *lede*: when the reader holds the base, its long lines (>= ``SHORT_LINE_TOKENS``
-   tokens) before the base's first line that the base lacks (a standfirst in the article
-   header) are prepended; its short ones (title, byline, caption) are not.
+1. *empty base*: when trafilatura returns nothing, the witness's text is the body (it
+   supplies the text, it does not only vote; trafilatura's cascade has already tried the
+   reader then).
+2. *lede*: when the reader holds the base (>= ``LEDE_CONTAINMENT`` of its 4-grams), its
+   long lines (>= ``SHORT_LINE_TOKENS`` tokens) before the base's first line that the base
+   lacks (a standfirst in the article header) are prepended; its short ones (title,
+   byline, caption) are not.
 3. *trim*: leading and trailing short lines (< ``SHORT_LINE_TOKENS`` tokens: captions,
    bylines, "read more", related links, newsletter boxes) that the reader lacks are cut,
    only when the reader lies inside the text (>= ``TRIM_COVERAGE`` of its 4-grams) and the
@@ -107,9 +101,7 @@ __all__ = [
     "run_extract_dir",
 ]
 
-EXTEND_RATIO = 1.5
-EXTEND_CONTAINMENT = 0.9
-WITNESS_AGREEMENT = 0.9
+LEDE_CONTAINMENT = 0.9
 TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
 TRIM_MAX_SHARE = 0.2
@@ -173,13 +165,6 @@ def _containment(part: Counter, whole: Counter) -> float:
     if not total:
         return 0.0
     return sum(min(part[k], whole[k]) for k in part.keys() & whole.keys()) / total
-
-
-def _agreement(a: Counter, b: Counter) -> float:
-    """Symmetric shingle F1 between two texts."""
-    common = sum(min(a[k], b[k]) for k in a.keys() & b.keys())
-    na, nb = sum(a.values()), sum(b.values())
-    return 2 * common / (na + nb) if na + nb else 0.0
 
 
 def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
@@ -374,16 +359,15 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
     return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
 
 
-def _around_base(sb: Counter, reader: _Reader) -> tuple[list[str], list[str]]:
-    """The reader's lines before the first line the base holds, and after the last one."""
+def _lines_before_base(sb: Counter, reader: _Reader) -> list[str]:
+    """The reader's lines before the first line the base holds (none if it holds none)."""
     words = {t for key in sb for t in key}
     lines = [line for line in reader.text.split("\n") if line.strip()]
-    held = [
-        i for i, line in enumerate(lines) if len(_tokens(line)) >= 4 and _present(_tokens(line), sb, words)
-    ]
-    if not held:
-        return [], []
-    return lines[: held[0]], lines[held[-1] + 1 :]
+    for i, line in enumerate(lines):
+        toks = _tokens(line)
+        if len(toks) >= 4 and _present(toks, sb, words):
+            return lines[:i]
+    return []
 
 
 def _is_new_paragraph(line: str, sb: Counter) -> bool:
@@ -399,48 +383,25 @@ def _choose_body(
 ) -> tuple[str, str, dict[str, Any]]:
     """Choose the body; return (body, method, signals).
 
-    ``witness`` is the witness's text or a function computing it (only called when a rule
-    needs it); ``reader`` computes the readability text on demand, and is None when the
-    page's budget for optional extractors is spent (only the empty-base and title rules
-    apply)."""
+    ``witness`` is the witness's text or a function computing it (only called for an empty
+    base); ``reader`` computes the readability text on demand, and is None when the page's
+    budget for optional extractors is spent (only rules 1 and 4 apply)."""
     nb = len(_tokens(base))
     signals: dict[str, Any] = {"base_tokens": nb}
     body, method = base, METHOD_BASE
-    read = _Reader("trafilatura.readability", reader) if reader is not None else None
-    nr = len(_tokens(read.text)) if read is not None else 0
-    sb = _shingles(base)
-    if nb == 0 or nr >= EXTEND_RATIO * nb:
+    if nb == 0:
         wit = witness() if callable(witness) else witness
-        nw = signals["witness_tokens"] = len(_tokens(wit))
-        if nb == 0:
-            if read is not None and nr and nr >= 0.5 * nw:
-                body, method = read.text, "readability.empty_base"
-            elif nw:
-                body, method = wit, "resiliparse.empty_base"
-        else:
-            sw = _shingles(wit)
-            signals.update(
-                reader_tokens=nr,
-                reader_witness_agreement=round(_agreement(read.shingles, sw), 4),
-                base_witness_agreement=round(_agreement(sb, sw), 4),
-                base_in_reader=round(_containment(sb, read.shingles), 4),
-            )
-            if signals["reader_witness_agreement"] >= WITNESS_AGREEMENT:
-                body, method = read.text, "readability.extends_base"
-            elif (
-                signals["base_witness_agreement"] >= WITNESS_AGREEMENT
-                and signals["base_in_reader"] >= EXTEND_CONTAINMENT
-            ):
-                rest = [line for line in _around_base(sb, read)[1] if _is_new_paragraph(line, sb)]
-                if rest:
-                    body, method = "\n".join([base, *rest]), "readability.continues_base"
-                    signals["continued_lines"] = len(rest)
+        signals["witness_tokens"] = len(_tokens(wit))
+        if wit.strip():
+            body, method = wit.strip(), "resiliparse.empty_base"
+    read = _Reader("trafilatura.readability", reader) if reader is not None else None
     if body and read is not None and read.text:
         signals["reader"] = read.name
-        if body is base and _containment(sb, read.shingles) >= EXTEND_CONTAINMENT:
-            lede = [line for line in _around_base(sb, read)[0] if _is_new_paragraph(line, sb)]
+        sb = _shingles(body)
+        if _containment(sb, read.shingles) >= LEDE_CONTAINMENT:
+            lede = [line for line in _lines_before_base(sb, read) if _is_new_paragraph(line, sb)]
             if lede:
-                body, method = "\n".join([*lede, base]), method + "+lede"
+                body, method = "\n".join([*lede, body]), method + "+lede"
                 signals["lede_lines"] = len(lede)
         trimmed = _trim(body, read, signals)
         if trimmed is not body:
