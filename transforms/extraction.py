@@ -164,7 +164,8 @@ def _containment(part: Counter, whole: Counter) -> float:
     total = sum(part.values())
     if not total:
         return 0.0
-    return sum(min(part[k], whole[k]) for k in part.keys() & whole.keys()) / total
+    get = whole.get
+    return sum(min(count, get(key, 0)) for key, count in part.items()) / total
 
 
 def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
