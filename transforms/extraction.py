@@ -37,9 +37,10 @@ snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 4. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 
-Per-page budget: the reader is not used (only the empty-base and title rules apply) when the
-page has already used ``OPTIONAL_BUDGET_S`` of CPU time in trafilatura; date
-detection never runs htmldate's extensive search.  ``provenance`` records the extractor
+Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
+trafilatura, the reader is not used (only the empty-base and title rules apply) and no date
+is searched in the page's text (htmldate); date detection never runs htmldate's extensive
+search.  ``provenance`` records the extractor
 versions, the method chosen and the signals.
 
 Metadata
@@ -571,8 +572,11 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
-def _published(tree, metas: dict, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
-    """(raw ISO value, source) of the publication date."""
+def _published(
+    tree, metas: dict, ld: dict, url: str | None, search_text: bool = True
+) -> tuple[str | None, str | None]:
+    """(raw ISO value, source) of the publication date; htmldate searches the page's text
+    only when ``search_text`` (the page's CPU budget is not spent)."""
     value = _clean(ld.get("datePublished"))
     if _plausible(value):
         return value, "jsonld"
@@ -588,6 +592,8 @@ def _published(tree, metas: dict, ld: dict, url: str | None, text: str) -> tuple
         m = _URL_DATE_RE.search(urlparse(url).path)
         if m:
             return "-".join(m.groups()), "url"
+    if not search_text:
+        return None, None
     try:
         from htmldate import find_date
 
@@ -688,7 +694,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
     metas = _meta_index(tree)
-    published_raw, source = _published(tree, metas, ld, url, text)
+    published_raw, source = _published(tree, metas, ld, url, within_budget)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None

@@ -212,3 +212,18 @@ def test_the_reader_comes_from_trafilaturas_own_run_and_the_hook_is_undone(monke
     with pytest.raises(RuntimeError):
         extraction._trafilatura_with_reader(None, None)
     assert trafilatura.external.try_readability is original
+
+
+def test_a_page_past_its_budget_searches_no_date_in_its_text(monkeypatch):
+    """htmldate's search of the page is the costly part of date detection (seconds on some
+    pages): once a page has used its CPU budget in trafilatura, it is skipped."""
+    from newsbeam.transforms import extraction
+
+    paragraphs = "".join(f"<p>{PARAGRAPH_1} {i}</p>" for i in range(4))
+    html = f'<html><body><article><span class="date">2021-03-12</span>{paragraphs}</article></body></html>'
+    found = extract_article(html)
+    assert (found.published_raw, found.published_source) == ("2021-03-12", "text")
+    monkeypatch.setattr(extraction, "OPTIONAL_BUDGET_S", 0.0)
+    spent = extract_article(html)
+    assert spent.published is None and spent.published_source is None
+    assert PARAGRAPH_1 in spent.body
