@@ -154,3 +154,24 @@ def test_a_standfirst_the_base_lacks_is_supplied_by_the_reader():
     # the title and the byline stay out; a reader that does not hold the base supplies nothing
     other = "\n".join([standfirst, *_paragraphs(6, 40, seed=18)])
     assert _choose_body(paras, paras, lambda: other)[0] == paras
+
+
+def test_a_heading_left_dangling_at_the_end_is_dropped():
+    paras = "\n".join(_paragraphs(6, 40, seed=16))
+    body, method, signals = _choose_body(paras + "\nMore on this topic:\nRead also:", paras, None)
+    assert body == paras and method == "trafilatura+dangling" and signals["dangling_lines"] == 2
+    body, _, _ = _choose_body(paras + "\nWeitere Artikel\uff1a", paras, lambda: paras)
+    assert body == paras
+
+
+def test_a_closing_paragraph_or_standfirst_ending_with_a_colon_is_kept():
+    paras = _paragraphs(6, 40, seed=17)
+    closing = _paragraphs(1, 25, seed=18)[0][:-1] + ":"  # a long closing line
+    body, method, _ = _choose_body("\n".join([*paras, closing]), "", None)
+    assert body.endswith(closing) and method == "trafilatura"
+    standfirst = "What the council decided on Monday:"  # short, but not the last line
+    base = "\n".join([standfirst, *paras])
+    assert _choose_body(base, "", None)[:2] == (base, "trafilatura")
+    inner = "\n".join([paras[0], "The plan in short:", *paras[1:]])
+    assert _choose_body(inner, "", None)[:2] == (inner, "trafilatura")
+    assert _choose_body("Contact:", "", None)[0] == "Contact:"  # never the only line
