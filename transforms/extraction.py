@@ -37,13 +37,16 @@ snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 4. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
 5. *dangling heading*: short last lines (< ``SHORT_LINE_TOKENS`` tokens) ending with a
-   colon ("Read also:", "More on this topic:") announce a box that is
-   not in the body; they are dropped (before rule 4; no reader needed).  Checked on both
-   halves A: one page better on each set, none worse.  Edge rules measured and NOT kept
-   (they lost on one set's half A; see BENCHMARKS.md): a trailing list of link lines, a
-   tail found in the page's nav/aside/footer, leading link lines, the two edges trimmed
-   separately, and trafilatura's ``favor_precision`` pass as a second tail witness (too
-   costly: a second trafilatura run, 0.8-1.0x plain's CPU, for +0.001).
+   colon ("Read also:", "More on this topic:") announce a box that is not in the body; they
+   are dropped (before rule 4; no reader needed).  Checked on both halves A: one page better
+   on each set, none worse.
+
+Edge rules measured and NOT kept (each lost pages on a half A, or cost too much; see BENCHMARKS.md): a
+trailing list of link lines, short link lines anywhere, a tail found in the page's
+nav/aside/footer, leading link lines, the two edges trimmed separately, trailing short lines
+without the reader's witness, contact lines, lines repeated on the page, and trafilatura's
+``favor_precision`` pass as a second tail witness (too costly: a second trafilatura run,
+0.8-1.0x plain's CPU, for +0.001).
 
 Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
 trafilatura, the reader is not used (only the empty-base, title and dangling-heading
