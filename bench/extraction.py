@@ -1,26 +1,39 @@
 """Benchmark the newsbeam extractor against plain trafilatura, side by side in one run.
 
-    python bench/extraction.py [--data DIR] [--repeat 1] [--bootstrap 1000] [--output preds.jsonl]
+    python bench/extraction.py [--data DIR] [--snippets DIR] [--repeat 1] [--bootstrap 1000]
+                               [--tuning] [--output preds.jsonl]
 
-DIR is the ScrapingHub article-extraction benchmark folder (``html/<id>.html``,
-``ground_truth.jsonl``, ``score.py``: 181 news pages, MIT licence, from
-github.com/scrapinghub/article-extraction-benchmark); default
-``$NEWSBEAM_BENCH_DATA/extraction``.  Exits 2 with that message when it is absent.
+Two public data sets, each scored with its own metric:
+
+* ``--data DIR``: the ScrapingHub article-extraction benchmark (``html/<id>.html``,
+  ``ground_truth.jsonl``, ``score.py``: 181 news pages, MIT licence, from
+  github.com/scrapinghub/article-extraction-benchmark); default
+  ``$NEWSBEAM_BENCH_DATA/extraction``.  Its 4-gram metric (``score.py``): precision and
+  recall averaged over pages, F1 of the averages.  Exits 2 when it is absent.
+* ``--snippets DIR``: trafilatura's own annotated evaluation set (``html/<file>``,
+  ``evaldata.jsonl`` rows ``{url, file, with, without, comments}``); default
+  ``$NEWSBEAM_BENCH_DATA/trafilatura-eval``; ``bench/get_trafilatura_eval.py`` builds it.
+  Its snippet metric (trafilatura's ``tests/comparison.py``): a ``with`` snippet found in
+  the output is a true positive, else a false negative; a ``without`` snippet found is a
+  false positive, else a true negative; counts summed over pages.  When the folder is
+  absent the set is skipped with a message saying where to get it (exit 2 if
+  ``--snippets`` was given explicitly).
 
 Plain trafilatura is ``trafilatura.extract(html, include_comments=False,
 include_tables=False)``.  Both systems run on every page in the same process, interleaved
-page by page, so that both see the same machine load.  Reported, with the benchmark's own
-4-gram metric (``score.py``):
+page by page, so that both see the same machine load.  Reported per set:
 
 * F1 / precision / recall with 95 % bootstrap intervals (percentiles over resampled
   pages) and the paired bootstrap interval of the F1 difference, on all pages and on two
-  fixed halves (pages sorted by id; half A = even positions, half B = odd positions).
-  The thresholds of ``transforms/extraction.py`` were chosen on half A only: half B is the
-  estimate on unseen pages;
+  fixed halves (pages sorted by id or file name; half A = even positions, half B = odd
+  positions).  The thresholds of ``transforms/extraction.py`` were chosen on the halves A
+  only: the halves B are the estimate on unseen pages.  ``--tuning`` prints half A only
+  (and no per-language or all-pages rows), so that choosing a threshold never shows half B;
 * the same per language (as detected by newsbeam) for every language with >= 10 pages;
 * process CPU time per page (``time.process_time``, not wall time) of both systems:
   median, p95, max and total, and the ratios newsbeam / plain;
-* title and date accuracy against the silver metadata, and the share of chosen methods.
+* (181-page set) title and date accuracy against the silver metadata, and the share of
+  chosen methods.
 """
 
 from __future__ import annotations
@@ -35,17 +48,23 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 DATASET = (
     "the ScrapingHub article-extraction benchmark (181 pages: html/, ground_truth.jsonl, score.py; "
     "github.com/scrapinghub/article-extraction-benchmark)"
 )
+SNIPPET_DATASET = (
+    "trafilatura's annotated evaluation set (html/<file> and evaldata.jsonl rows "
+    "{url, file, with, without, comments}, from github.com/adbar/trafilatura tests/); "
+    "build it with `python bench/get_trafilatura_eval.py`"
+)
 
 
-def _default_data() -> Path | None:
+def _env_data(name: str) -> Path | None:
     env = os.environ.get("NEWSBEAM_BENCH_DATA")
-    return Path(env) / "extraction" if env else None
+    return Path(env) / name if env else None
 
 
 def _load_score(data: Path):
@@ -61,29 +80,51 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _prf(counts: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    """Macro-averaged precision and recall, F1 of the averages (the benchmark's metric)."""
+    """4-gram metric: macro-averaged precision and recall over pages, F1 of the averages
+    (the ScrapingHub benchmark's metric); ``counts`` are per-page (tp, fp, fn)."""
     p = [tp / (tp + fp) if tp + fp else 0.0 for tp, fp, _ in counts]
     r = [tp / (tp + fn) if tp + fn else 0.0 for tp, _, fn in counts]
     mp, mr = statistics.mean(p), statistics.mean(r)
     return (2 * mp * mr / (mp + mr) if mp + mr else 0.0), mp, mr
 
 
-def _bootstrap(ours: list, plain: list, n: int, seed: int = 0) -> dict:
+def _prf_summed(counts: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """Snippet metric: counts (tp, fp, fn) summed over pages, then precision, recall, F1
+    (trafilatura's ``tests/comparison.py``)."""
+    tp = sum(c[0] for c in counts)
+    fp = sum(c[1] for c in counts)
+    fn = sum(c[2] for c in counts)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return (2 * p * r / (p + r) if p + r else 0.0), p, r
+
+
+def _sibling(name: str):
+    """bench/<name>.py as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", Path(__file__).resolve().parent / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bootstrap(ours: list, plain: list, n: int, prf: Callable, seed: int = 0) -> dict:
     """95 % percentile intervals of each system's F1/P/R and of the paired F1 difference."""
     rng = random.Random(seed)
     draws: dict[str, list[float]] = {}
     size = len(ours)
     for _ in range(n):
         idx = [rng.randrange(size) for _ in range(size)]
-        fo, po, ro = _prf([ours[i] for i in idx])
-        fp_, pp, rp = _prf([plain[i] for i in idx])
+        fo, po, ro = prf([ours[i] for i in idx])
+        fp_, pp, rp = prf([plain[i] for i in idx])
         for key, value in (("f1", fo), ("p", po), ("r", ro), ("pf1", fp_), ("pp", pp), ("pr", rp)):
             draws.setdefault(key, []).append(value)
         draws.setdefault("diff", []).append(fo - fp_)
     return {k: (_pct(v, 0.025), _pct(v, 0.975)) for k, v in draws.items()} if n else {}
 
 
-def _timed(fns: dict, pages: dict[str, str], repeat: int) -> tuple[dict, dict]:
+def _timed(fns: dict, pages: dict[str, str | bytes], repeat: int) -> tuple[dict, dict]:
     """Every function on every page, interleaved page by page; per page the median process
     CPU time (ms) over ``repeat`` passes."""
     outs: dict = {name: {} for name in fns}
@@ -102,39 +143,14 @@ def _ci(pair: tuple[float, float] | None) -> str:
     return f"[{pair[0]:.3f}, {pair[1]:.3f}]" if pair else ""
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--data",
-        type=Path,
-        default=_default_data(),
-        help="benchmark folder (default: $NEWSBEAM_BENCH_DATA/extraction)",
-    )
-    ap.add_argument("--repeat", type=int, default=1, help="timed passes (median per page)")
-    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
-    ap.add_argument("--output", type=Path, help="write newsbeam predictions as JSONL")
-    args = ap.parse_args(argv)
-    data: Path | None = args.data
-    if data is None or not (data / "ground_truth.jsonl").exists() or not (data / "html").is_dir():
-        where = f"at {data}" if data else "(neither --data nor $NEWSBEAM_BENCH_DATA is set)"
-        print(
-            f"error: extraction benchmark data not found {where}. It is {DATASET}; "
-            "pass its folder with --data DIR or set NEWSBEAM_BENCH_DATA to the folder holding "
-            "extraction/.",
-            file=sys.stderr,
-        )
-        return 2
-
+def _run_set(title: str, pages: dict, count: Callable, prf: Callable, args) -> dict:
+    """Run both systems on ``pages`` (key -> html), print the score table and CPU times;
+    return newsbeam's results by key."""
     import trafilatura
 
     from newsbeam.transforms.extraction import extract_article
 
-    score = _load_score(data)
-    gt = score.load_ground_truth(data / "ground_truth.jsonl")
-    ids = sorted(gt)
-    pages = {k: (data / "html" / f"{k}.html").read_text(encoding="utf-8") for k in ids}
-
-    def plain_fn(page: str) -> str:
+    def plain_fn(page) -> str:
         return trafilatura.extract(page, include_comments=False, include_tables=False) or ""
 
     for page in list(pages.values())[:5]:  # warm-up (imports, caches) outside the timings
@@ -142,22 +158,20 @@ def main(argv: list[str] | None = None) -> int:
         extract_article(page, None)
     outs, ms = _timed({"plain": plain_fn, "ours": lambda p: extract_article(p, None)}, pages, args.repeat)
     plain, ours = outs["plain"], outs["ours"]
-    body = {k: r.body for k, r in ours.items()}
+    ids = sorted(pages)
     counts = {
-        name: {k: score.string_shingle_matching(true=gt[k].get("articleBody", ""), pred=t[k]) for k in ids}
-        for name, t in (("plain", plain), ("ours", body))
+        "plain": {k: count(k, plain[k]) for k in ids},
+        "ours": {k: count(k, ours[k].body) for k in ids},
     }
-
-    groups: list[tuple[str, list[str]]] = [
-        ("all", ids),
-        ("half A (tuned)", ids[0::2]),
-        ("half B (held out)", ids[1::2]),
-    ]
+    groups: list[tuple[str, list[str]]] = [("half A (tuned)", ids[0::2])]
     langs = Counter(r.language for r in ours.values())
-    for lang, n in sorted(langs.items(), key=lambda x: -x[1]):
-        if lang and n >= 10:
-            groups.append((f"lang={lang}", [k for k in ids if ours[k].language == lang]))
+    if not args.tuning:
+        groups = [("all", ids), *groups, ("half B (held out)", ids[1::2])]
+        for lang, n in sorted(langs.items(), key=lambda x: -x[1]):
+            if lang and n >= 10:
+                groups.append((f"lang={lang}", [k for k in ids if ours[k].language == lang]))
 
+    print(f"\n== {title}: {len(ids)} pages" + (" (--tuning: half A only)" if args.tuning else ""))
     head = (
         f"{'pages':<18} {'n':>4} {'system':<8} {'F1':>6} {'95% CI':>16} {'P':>6} {'R':>6} "
         f"{'F1 diff (paired 95% CI)':>30}"
@@ -167,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, keys in groups:
         co = [counts["ours"][k] for k in keys]
         cp = [counts["plain"][k] for k in keys]
-        bo = _bootstrap(co, cp, args.bootstrap)
-        fp_, pp, rp = _prf(cp)
-        fo, po, ro = _prf(co)
+        bo = _bootstrap(co, cp, args.bootstrap, prf)
+        fp_, pp, rp = prf(cp)
+        fo, po, ro = prf(co)
         print(
             f"{label:<18} {len(keys):>4} {'plain':<8} {fp_:>6.3f} {_ci(bo.get('pf1')):>16} "
             f"{pp:>6.3f} {rp:>6.3f}"
@@ -193,9 +207,23 @@ def main(argv: list[str] | None = None) -> int:
         f"total {sum(to.values()) / sum(tp.values()):.2f}x, "
         f"p95 {_pct(list(to.values()), 0.95) / _pct(list(tp.values()), 0.95):.2f}x"
     )
+    methods = Counter(r.provenance.get("method") for r in ours.values())
+    print("methods chosen:", ", ".join(f"{m} {n}" for m, n in methods.most_common()))
+    print("languages:", dict(langs.most_common()))
+    return ours
 
+
+def _scrapinghub(data: Path, args) -> None:
+    score = _load_score(data)
+    gt = score.load_ground_truth(data / "ground_truth.jsonl")
+    pages = {k: (data / "html" / f"{k}.html").read_text(encoding="utf-8") for k in sorted(gt)}
+
+    def count(key: str, text: str):
+        return score.string_shingle_matching(true=gt[key].get("articleBody", ""), pred=text)
+
+    ours = _run_set("ScrapingHub benchmark, 4-gram metric", pages, count, _prf, args)
     title_ok = title_n = date_ok = date_n = 0
-    for k in ids:
+    for k in sorted(gt):
         if gt[k].get("headline"):
             title_n += 1
             title_ok += score.title_match(ours[k].title, gt[k]["headline"])[1]
@@ -203,15 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             date_n += 1
             date_ok += score.norm_date(ours[k].published_raw) == gt[k]["datePublished"]
     print(
-        f"\ntitle accuracy {title_ok / max(title_n, 1):.3f} (n={title_n}); "
+        f"title accuracy {title_ok / max(title_n, 1):.3f} (n={title_n}); "
         f"date accuracy {date_ok / max(date_n, 1):.3f} (n={date_n})"
     )
-    methods = Counter(r.provenance.get("method") for r in ours.values())
-    print("methods chosen:", ", ".join(f"{m} {n}" for m, n in methods.most_common()))
-    print("languages:", dict(langs.most_common()))
     if args.output:
         with args.output.open("w", encoding="utf-8") as f:
-            for k in ids:
+            for k in sorted(gt):
                 r = ours[k]
                 row = {
                     "id": k,
@@ -221,6 +246,83 @@ def main(argv: list[str] | None = None) -> int:
                     "author": list(r.authors),
                 }
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def load_snippet_set(folder: Path) -> tuple[dict[str, bytes], dict[str, dict]]:
+    """(pages by file name, annotation rows by file name) of the snippet set; rows whose
+    page is missing are skipped."""
+    items: dict[str, dict] = {}
+    with (folder / "evaldata.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                if (folder / "html" / row["file"]).is_file():
+                    items[row["file"]] = row
+    pages = {name: (folder / "html" / name).read_bytes() for name in sorted(items)}
+    return pages, items
+
+
+def _snippets(folder: Path, args) -> None:
+    pages, items = load_snippet_set(folder)
+    snippet_counts = _sibling("get_trafilatura_eval").snippet_counts  # the set's own metric
+
+    def count(key: str, text: str):
+        tp, fn, fp, _ = snippet_counts(text, items[key])
+        return tp, fp, fn
+
+    _run_set("trafilatura evaluation set, snippet metric", pages, count, _prf_summed, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=_env_data("extraction"),
+        help="ScrapingHub benchmark folder (default: $NEWSBEAM_BENCH_DATA/extraction)",
+    )
+    ap.add_argument(
+        "--snippets",
+        type=Path,
+        default=None,
+        help="trafilatura evaluation set folder, html/ + evaldata.jsonl (default: "
+        "$NEWSBEAM_BENCH_DATA/trafilatura-eval, skipped when absent; build it with "
+        "bench/get_trafilatura_eval.py)",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="timed passes (median per page)")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
+    ap.add_argument(
+        "--tuning",
+        action="store_true",
+        help="print half A (the tuning half) only: no all-pages, half B or per-language rows",
+    )
+    ap.add_argument("--output", type=Path, help="write newsbeam predictions (181-page set) as JSONL")
+    args = ap.parse_args(argv)
+    data: Path | None = args.data
+    if data is None or not (data / "ground_truth.jsonl").exists() or not (data / "html").is_dir():
+        where = f"at {data}" if data else "(neither --data nor $NEWSBEAM_BENCH_DATA is set)"
+        print(
+            f"error: extraction benchmark data not found {where}. It is {DATASET}; "
+            "pass its folder with --data DIR or set NEWSBEAM_BENCH_DATA to the folder holding "
+            "extraction/.",
+            file=sys.stderr,
+        )
+        return 2
+    snippets: Path | None = args.snippets or _env_data("trafilatura-eval")
+    have_snippets = snippets is not None and (snippets / "evaldata.jsonl").is_file()
+    if not have_snippets:
+        where = f"at {snippets}" if snippets else "(neither --snippets nor $NEWSBEAM_BENCH_DATA is set)"
+        message = (
+            f"snippet evaluation set not found {where}. It is {SNIPPET_DATASET}; pass its folder "
+            "with --snippets DIR or put it at $NEWSBEAM_BENCH_DATA/trafilatura-eval."
+        )
+        if args.snippets is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return 2
+        print(f"SKIPPED: {message}", file=sys.stderr, flush=True)
+    _scrapinghub(data, args)
+    if have_snippets:
+        _snippets(snippets, args)
     return 0
 
 

@@ -4,43 +4,56 @@ Pure functions plus one small process sandbox.
 
 Body text
 ---------
-``extract_article`` starts from trafilatura's full-recall output and corrects it only where
-independent extractors agree (general signals only: lengths and word 4-gram agreement
-between candidates, never a site rule):
+``extract_article`` starts from plain trafilatura's output and corrects it only at its
+edges, where a second extractor's text says so (general signals only: line lengths and word
+4-gram containment between candidates, never a site rule):
 
-* **base**: trafilatura with the settings of plain trafilatura (``include_comments=False``)
-  but ``fast=True`` (its own algorithm, without its internal fallbacks: those are the
-  witnesses below) and tables kept: a standings or price table inside the article is its
-  content, and the witness and both readers keep tables too;
-* **witness**: resiliparse's main-content ``html2text`` (high recall, cheap);
-* **readers**: trafilatura's bundled readability port (the *quick* reader, cheap) and
-  readability-lxml's ``Document.summary()`` (the *full* reader, run only when a rule needs
-  it), both rendered one block per line.
+* **base**: plain trafilatura (``include_comments=False``, its whole cascade: its own
+  algorithm, then its readability and justext comparison) with tables kept: a standings or
+  price table inside the article is its content.  The body is never much shorter than
+  plain trafilatura's output: only short edge lines are cut (rule 3);
+* **reader**: trafilatura's bundled readability port, rendered one block per line, kept
+  from the cascade's own comparison stage (not computed twice);
+* **witness**: resiliparse's main-content ``html2text`` (high recall, cheap), computed only
+  for an empty base.
 
-Rules, in order (round thresholds chosen on half A of the 181-page benchmark only; half B
-is the estimate, see ``bench/extraction.py``):
+Rules, in order (each one checked on the halves A of both benchmark sets, the
+ScrapingHub pages with their 4-gram metric and trafilatura's annotated pages with its
+snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 
-1. *extend*: when the base is short (< ``THIN_TOKENS`` tokens) or the witness is at least
-   ``EXTEND_RATIO`` x longer, the full reader is run; its text replaces the base if it is
-   at least ``EXTEND_RATIO`` x longer, contains >= ``EXTEND_CONTAINMENT`` of the base's
-   4-grams and agrees with the witness (shingle F1 >= ``WITNESS_AGREEMENT``): two
-   extractors agree that the base stopped early (an inline "read more" box, a standfirst).
-   A candidate shorter than the base is never taken.  An empty base takes the reader's
-   text if it has at least half the witness's tokens, else the witness's.
-2. *trim*: leading and trailing lines a reader lacks (captions, bylines, "read more",
-   related links, newsletter boxes, author bios) are cut, and only when the reader lies
-   inside the text (>= ``TRIM_COVERAGE`` of its 4-grams).  One reader may cut short lines
-   (< ``LONG_LINE_TOKENS`` tokens) within ``TRIM_SMALL`` of the tokens.  A long line (a
-   standfirst) or a larger cut needs the second reader to lack the lines too, and stays
-   within ``TRIM_MAX_LOSS`` of the tokens: a reader that picked a side section would cut
-   half an article.
-3. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
+1. *empty base*: when trafilatura returns nothing, the witness's text is the body (it
+   supplies the text, it does not only vote; trafilatura's cascade has already tried the
+   reader then).
+2. *lede*: when the reader holds the base (>= ``LEDE_CONTAINMENT`` of its 4-grams), its
+   long lines (>= ``SHORT_LINE_TOKENS`` tokens) before the base's first line that the base
+   lacks (a standfirst in the article header) are prepended; its short ones (title,
+   byline, caption) are not.
+3. *trim*: leading and trailing short lines (< ``SHORT_LINE_TOKENS`` tokens: captions,
+   bylines, "read more", related links, newsletter boxes) that the reader lacks are cut,
+   only when the reader lies inside the text (>= ``TRIM_COVERAGE`` of its 4-grams) and the
+   cut stays within ``TRIM_MAX_SHARE`` of the tokens.  A long line (a standfirst, a
+   paragraph) is never cut, and neither is a larger share: a reader that picked a side
+   section would cut half an article.
+4. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
+5. *dangling heading*: short last lines (< ``SHORT_LINE_TOKENS`` tokens) ending with a
+   colon ("Read also:", "More on this topic:") announce a box that is not in the body; they
+   are dropped (before rule 4; no reader needed).  Checked on both halves A: one page better
+   on each set, none worse.
 
-Per-page budget: both readers are skipped (the base is kept as is) when the page has
-already used ``OPTIONAL_BUDGET_S`` of CPU time in the base and witness; date detection never
-runs htmldate's extensive search.  ``provenance`` records the extractor versions, the method
-chosen and the signals.
+Edge rules measured and NOT kept (each lost pages on a half A, or cost too much; see BENCHMARKS.md): a
+trailing list of link lines, short link lines anywhere, a tail found in the page's
+nav/aside/footer, leading link lines, the two edges trimmed separately, trailing short lines
+without the reader's witness, contact lines, lines repeated on the page, and trafilatura's
+``favor_precision`` pass as a second tail witness (too costly: a second trafilatura run,
+0.8-1.0x plain's CPU, for +0.001).
+
+Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
+trafilatura, the reader is not used (only the empty-base, title and dangling-heading
+rules apply) and no date
+is searched in the page's text (htmldate); date detection never runs htmldate's extensive
+search.  ``provenance`` records the extractor
+versions, the method chosen and the signals.
 
 Metadata
 --------
@@ -101,21 +114,17 @@ __all__ = [
     "run_extract_dir",
 ]
 
-THIN_TOKENS = 50
-EXTEND_RATIO = 1.5
-EXTEND_CONTAINMENT = 0.9
-WITNESS_AGREEMENT = 0.9
+LEDE_CONTAINMENT = 0.9
 TRIM_COVERAGE = 0.7
 TRIM_LINE_PRESENCE = 0.5
-TRIM_SMALL = 0.2
-LONG_LINE_TOKENS = 25
-TRIM_MAX_LOSS = 0.4
+TRIM_MAX_SHARE = 0.2
+SHORT_LINE_TOKENS = 20
 TITLE_LINES = 2
 OPTIONAL_BUDGET_S = 0.5
 METHOD_BASE = "trafilatura"
 
 _TRAFILATURA_PARAMS = {
-    "fast": True,
+    "fast": False,
     "include_comments": False,
     "include_tables": True,
     "deduplicate": False,
@@ -168,14 +177,8 @@ def _containment(part: Counter, whole: Counter) -> float:
     total = sum(part.values())
     if not total:
         return 0.0
-    return sum(min(part[k], whole[k]) for k in part.keys() & whole.keys()) / total
-
-
-def _agreement(a: Counter, b: Counter) -> float:
-    """Symmetric shingle F1 between two texts."""
-    common = sum(min(a[k], b[k]) for k in a.keys() & b.keys())
-    na, nb = sum(a.values()), sum(b.values())
-    return 2 * common / (na + nb) if na + nb else 0.0
+    get = whole.get
+    return sum(min(count, get(key, 0)) for key, count in part.items()) / total
 
 
 def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
@@ -199,55 +202,46 @@ def _edge_cut(count: int, keep: Callable[[int], bool]) -> tuple[int, int]:
 
 
 class _Reader:
-    """A readability text computed on first use, with its 4-grams and words."""
+    """The reader's text, computed on first use, with its 4-grams and words."""
 
     def __init__(self, name: str, compute: Callable[[], str]) -> None:
-        self.name, self._compute, self._text = name, compute, None
-
-    @property
-    def computed(self) -> bool:
-        return self._text is not None
+        self.name, self._compute = name, compute
+        self._text: str | None = None
+        self._shingles: Counter = Counter()
+        self._words: set[str] | None = None
 
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = self._compute()
-            self.shingles = _shingles(self._text)
-            self._words: set[str] | None = None
+            self._text = self._compute() or ""
+            self._shingles = _shingles(self._text)
         return self._text
 
-    def has(self, toks: list[str]) -> bool:
+    @property
+    def shingles(self) -> Counter:
         self.text  # noqa: B018 - computes the text on first use
+        return self._shingles
+
+    def has(self, toks: list[str]) -> bool:
         if self._words is None and len(toks) < 4:
             self._words = {t for key in self.shingles for t in key}
         return _present(toks, self.shingles, self._words or set())
 
 
-def _trim(body: str, first: _Reader, second: _Reader | None, signals: dict[str, Any]) -> str:
-    """Rule 2: cut the leading and trailing lines the readers lack (see the module doc)."""
+def _trim(body: str, reader: _Reader, signals: dict[str, Any]) -> str:
+    """Rule 3: cut the leading and trailing short lines the reader lacks (see the module doc)."""
     lines = [line for line in body.split("\n") if line.strip()]
     toks = [_tokens(line) for line in lines]
     sizes = [len(t) for t in toks]
     total = sum(sizes)
     flat = [t for line in toks for t in line]
     whole = Counter(zip(flat, flat[1:], flat[2:], flat[3:])) if total >= 4 else Counter([tuple(flat)])
-    if not total or _containment(first.shingles, whole) < TRIM_COVERAGE:
+    if not total or _containment(reader.shingles, whole) < TRIM_COVERAGE:
         return body
-    start, end = _edge_cut(len(lines), lambda i: first.has(toks[i]))
-    if start == 0 and end == len(lines):
-        return body
+    start, end = _edge_cut(len(lines), lambda i: sizes[i] >= SHORT_LINE_TOKENS or reader.has(toks[i]))
     lost = total - sum(sizes[start:end])
-    if lost <= TRIM_SMALL * total and all(n < LONG_LINE_TOKENS for n in sizes[:start] + sizes[end:]):
+    if 0 < lost <= TRIM_MAX_SHARE * total:
         signals["trimmed_lines"] = len(lines) - (end - start)
-        return "\n".join(lines[start:end])
-    if second is None:
-        return body
-    # a long line (a standfirst) or a larger cut: only the lines both readers lack
-    start, end = _edge_cut(len(lines), lambda i: first.has(toks[i]) or second.has(toks[i]))
-    lost = total - sum(sizes[start:end])
-    if 0 < lost <= TRIM_MAX_LOSS * total:
-        signals["trimmed_lines"] = len(lines) - (end - start)
-        signals["trim_confirmed_by"] = second.name
         return "\n".join(lines[start:end])
     return body
 
@@ -312,37 +306,9 @@ def _html_to_lines(element) -> str:
 # --------------------------------------------------------------------------- candidates
 
 
-def _readability_text(tree) -> str:
-    """readability-lxml's summary of ``tree`` (which it consumes), one block per line.
-
-    readability-lxml parses and cleans the page with lxml_html_clean's ``Cleaner`` on every
-    pass (a third of its time); its scoring only needs scripts, styles, comments and hidden
-    elements gone, which ``_prepare_for_readability`` does on the already parsed tree in a
-    tenth of that time.  Each pass still starts from a fresh copy, as with a string input.
-    """
-    import lxml.html
-    from lxml.etree import ParserError
-    from readability import Document
-    from readability.readability import REGEXES, Unparseable
-
-    prepared = _prepare_for_readability(tree, REGEXES["displayNoneRe"])
-
-    class _PreparedDocument(Document):
-        def _parse(self, input):
-            return copy.deepcopy(prepared)
-
-    try:
-        summary = _PreparedDocument(prepared).summary(html_partial=True)
-        if not summary.strip():
-            return ""
-        return _html_to_lines(lxml.html.fromstring(summary))
-    except (Unparseable, ParserError, ValueError, TypeError):
-        return ""
-
-
-def _quick_reader_text(tree) -> str:
+def _reader_text(tree) -> str:
     """trafilatura's bundled readability port on ``tree`` (which it consumes), one block
-    per line: the cheap reader used for trimming."""
+    per line."""
     from trafilatura.external import try_readability
 
     try:
@@ -351,25 +317,32 @@ def _quick_reader_text(tree) -> str:
         return ""
 
 
-def _prepare_for_readability(tree, display_none_re):
-    """What readability-lxml's parse step does to a parsed page, minus link rewriting."""
-    from lxml import etree
+_BASE_LOCK = threading.Lock()
 
-    for elem in tree.xpath("//*[@hidden]"):
-        elem.drop_tree()
-    for elem in tree.xpath("//*[@style]"):
-        if display_none_re.search(elem.get("style")):
-            elem.drop_tree()
-    etree.strip_elements(
-        tree,
-        "script",
-        "style",
-        "link",
-        etree.Comment,
-        etree.ProcessingInstruction,
-        with_tail=False,
-    )
-    return tree
+
+def _trafilatura_with_reader(tree, url: str | None) -> tuple[str, str | None]:
+    """(base, reader text) from ONE trafilatura run: its cascade runs the readability port
+    itself (to compare with its own algorithm), so the reader's text is kept as it goes by
+    instead of computing it a second time.  None when the cascade did not run it."""
+    import trafilatura
+    import trafilatura.external as external
+
+    seen: list[str] = []
+    run_readability = external.try_readability
+
+    def keep(raw_tree):
+        result = run_readability(raw_tree)
+        if not seen:  # the comparison stage; a recall retry may run it again
+            seen.append(_html_to_lines(result))
+        return result
+
+    with _BASE_LOCK:  # the hook is module-wide: one extraction at a time per process
+        external.try_readability = keep
+        try:
+            base = trafilatura.extract(tree, url=url, **_TRAFILATURA_PARAMS) or ""
+        finally:
+            external.try_readability = run_readability
+    return base, (seen[0] if seen else None)
 
 
 def _resiliparse_text(text: str) -> str:
@@ -382,7 +355,7 @@ def _resiliparse_text(text: str) -> str:
 
 
 def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int]:
-    """Rule 3: drop the page's title repeated in the first lines of the body (the title is
+    """Rule 4: drop the page's title repeated in the first lines of the body (the title is
     metadata): up to ``TITLE_LINES`` leading lines whose words equal a title, or lie inside
     one (3 words or more), or hold one covering most of the line (a title with a site
     suffix)."""
@@ -400,48 +373,75 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
     return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
 
 
+def _drop_dangling_headings(body: str) -> tuple[str, int]:
+    """Rule 5: drop short last lines (< ``SHORT_LINE_TOKENS`` tokens) that end with a colon:
+    a heading that introduces what follows ("Read also:", "More on this topic:") with nothing
+    after it (the related box it announced was already left out).  A long line, a line with
+    other text after it, and the only line are kept."""
+    lines = body.split("\n")
+    end = len(lines)
+    while end > 1 and (
+        not lines[end - 1].strip()
+        or (lines[end - 1].rstrip().endswith(_COLONS) and len(_tokens(lines[end - 1])) < SHORT_LINE_TOKENS)
+    ):
+        end -= 1
+    dropped = sum(1 for line in lines[end:] if line.strip())
+    return ("\n".join(lines[:end]), dropped) if dropped else (body, 0)
+
+
+_COLONS = (":", "\uff1a")  # ASCII and full-width
+
+
+def _lines_before_base(sb: Counter, reader: _Reader) -> list[str]:
+    """The reader's lines before the first line the base holds (none if it holds none)."""
+    words = {t for key in sb for t in key}
+    lines = [line for line in reader.text.split("\n") if line.strip()]
+    for i, line in enumerate(lines):
+        toks = _tokens(line)
+        if len(toks) >= 4 and _present(toks, sb, words):
+            return lines[:i]
+    return []
+
+
+def _is_new_paragraph(line: str, sb: Counter) -> bool:
+    toks = _tokens(line)
+    return len(toks) >= SHORT_LINE_TOKENS and not _present(toks, sb, set())
+
+
 def _choose_body(
     base: str,
-    witness: str,
-    quick_reader: Callable[[], str] | None,
-    full_reader: Callable[[], str] | None,
+    witness: str | Callable[[], str],
+    reader: Callable[[], str] | None,
     titles: Iterable[str | None] = (),
 ) -> tuple[str, str, dict[str, Any]]:
     """Choose the body; return (body, method, signals).
 
-    ``quick_reader`` and ``full_reader`` compute a readability text on demand; both are
-    None when the page's budget for optional extractors is spent (only rule 3 applies)."""
-    nb, nw = len(_tokens(base)), len(_tokens(witness))
-    signals: dict[str, Any] = {"base_tokens": nb, "witness_tokens": nw}
+    ``witness`` is the witness's text or a function computing it (only called for an empty
+    base); ``reader`` computes the readability text on demand, and is None when the page's
+    budget for optional extractors is spent (only rules 1, 4 and 5 apply)."""
+    nb = len(_tokens(base))
+    signals: dict[str, Any] = {"base_tokens": nb}
     body, method = base, METHOD_BASE
-    quick = _Reader("trafilatura.readability", quick_reader or str)
-    full = _Reader("readability", full_reader) if full_reader is not None else None
-    if (nb < THIN_TOKENS or nw >= EXTEND_RATIO * nb) and full is not None:
-        reader = full.text
-        sb, sr, nr, sw = _shingles(base), full.shingles, len(_tokens(reader)), _shingles(witness)
-        signals.update(
-            reader_tokens=nr,
-            reader_witness_agreement=round(_agreement(sr, sw), 4),
-            base_in_reader=round(_containment(sb, sr), 4),
-        )
-        if nb == 0:
-            if nr >= 0.5 * nw:
-                body, method = reader, "readability.empty_base"
-            elif nw:
-                body, method = witness, "resiliparse.empty_base"
-        elif (
-            nr >= EXTEND_RATIO * nb
-            and signals["base_in_reader"] >= EXTEND_CONTAINMENT
-            and signals["reader_witness_agreement"] >= WITNESS_AGREEMENT
-        ):
-            body, method = reader, "readability.extends_base"
-    # the reader already computed speaks first, the other one confirms a larger cut
-    first, second = (full, quick) if full is not None and full.computed else (quick, full)
-    if body and quick_reader is not None and first.text:
-        signals["reader"] = first.name
-        trimmed = _trim(body, first, second, signals)
+    if nb == 0:
+        wit = witness() if callable(witness) else witness
+        signals["witness_tokens"] = len(_tokens(wit))
+        if wit.strip():
+            body, method = wit.strip(), "resiliparse.empty_base"
+    read = _Reader("trafilatura.readability", reader) if reader is not None else None
+    if body and read is not None and read.text:
+        signals["reader"] = read.name
+        sb = _shingles(body)
+        if _containment(sb, read.shingles) >= LEDE_CONTAINMENT:
+            lede = [line for line in _lines_before_base(sb, read) if _is_new_paragraph(line, sb)]
+            if lede:
+                body, method = "\n".join([*lede, body]), method + "+lede"
+                signals["lede_lines"] = len(lede)
+        trimmed = _trim(body, read, signals)
         if trimmed is not body:
             body, method = trimmed, method + "+trimmed"
+    body, dangling = _drop_dangling_headings(body)
+    if dangling:
+        method, signals["dangling_lines"] = method + "+dangling", dangling
     body, signals["title_lines"] = _drop_title_lines(body, titles)
     signals["body_tokens"] = nb if body is base else len(_tokens(body))
     return body, method, signals
@@ -606,8 +606,11 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
-def _published(tree, metas: dict, ld: dict, url: str | None, text: str) -> tuple[str | None, str | None]:
-    """(raw ISO value, source) of the publication date."""
+def _published(
+    tree, metas: dict, ld: dict, url: str | None, search_text: bool = True
+) -> tuple[str | None, str | None]:
+    """(raw ISO value, source) of the publication date; htmldate searches the page's text
+    only when ``search_text`` (the page's CPU budget is not spent)."""
     value = _clean(ld.get("datePublished"))
     if _plausible(value):
         return value, "jsonld"
@@ -623,6 +626,8 @@ def _published(tree, metas: dict, ld: dict, url: str | None, text: str) -> tuple
         m = _URL_DATE_RE.search(urlparse(url).path)
         if m:
             return "-".join(m.groups()), "url"
+    if not search_text:
+        return None, None
     try:
         from htmldate import find_date
 
@@ -688,7 +693,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("trafilatura", "readability-lxml", "resiliparse"):
+    for name in ("trafilatura", "resiliparse"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -705,7 +710,6 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     Never raises for bad HTML: an unusable page comes back with an empty ``body`` and the
     caller records an ``empty_text`` failure.
     """
-    import trafilatura
     from trafilatura.utils import load_html
 
     if not _VERSIONS:
@@ -718,14 +722,13 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)
     started = time.process_time()
-    base = trafilatura.extract(copy.deepcopy(tree), url=url, **_TRAFILATURA_PARAMS) or ""
-    witness = _resiliparse_text(text)
+    base, read = _trafilatura_with_reader(copy.deepcopy(tree), url)
     within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
-    # metadata first: the reader that runs last consumes the tree (no copy)
+    # metadata first: the reader consumes the tree
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
     metas = _meta_index(tree)
-    published_raw, source = _published(tree, metas, ld, url, text)
+    published_raw, source = _published(tree, metas, ld, url, within_budget)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
@@ -742,22 +745,11 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         _meta(metas, "og:title"),
         _clean(tree.findtext(".//title")),
     )
-    # readability-lxml only prepares the tree (scripts, hidden elements); trafilatura's port
-    # consumes it, so readability-lxml after it parses the page again (rare: cheaper than a copy)
-    consumed: list[bool] = []
-
-    def quick_reader() -> str:
-        consumed.append(True)
-        return _quick_reader_text(tree)
-
-    def full_reader() -> str:
-        return _readability_text(load_html(text) if consumed else tree)
-
+    # the reader runs last: it consumes the tree (no copy)
     body, method, signals = _choose_body(
         base.strip(),
-        witness,
-        quick_reader if within_budget else None,
-        full_reader if within_budget else None,
+        lambda: _resiliparse_text(text),
+        (lambda: read if read is not None else _reader_text(tree)) if within_budget else None,
         titles,
     )
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0

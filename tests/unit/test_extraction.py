@@ -62,7 +62,7 @@ def test_provenance_names_versions_method_and_signals():
     result = extract_article(_page("article_jsonld_en.html"))
     prov = result.provenance
     assert prov["extractor"] == "newsbeam"
-    assert set(prov["versions"]) == {"trafilatura", "readability-lxml", "resiliparse"}
+    assert set(prov["versions"]) == {"trafilatura", "resiliparse"}
     assert prov["method"] == "trafilatura"
     assert prov["signals"]["body_tokens"] == len(result.body.replace("-", " ").split())
     assert prov["signals"]["title_lines"] == 1  # "Council approves riverside plan"
@@ -175,32 +175,6 @@ def test_language_of_a_text_written_without_spaces():
     assert result.language == "ja"
 
 
-def test_readability_lxml_after_the_quick_reader_gets_an_intact_page(monkeypatch):
-    """trafilatura's readability port consumes the parsed page; when a long edge line then
-    needs readability-lxml's confirmation, readability-lxml must see the whole page again."""
-    from newsbeam.transforms import extraction
-
-    seen: list[str] = []
-
-    def quick(tree) -> str:
-        text = extraction._html_to_lines(tree)
-        for child in list(tree):  # consume the tree, as the real port does
-            tree.remove(child)
-        lines = text.split("\n")
-        start = next(i for i, line in enumerate(lines) if "city council voted" in line)
-        return "\n".join(lines[start + 1 :])  # lacks the title and the first paragraph
-
-    def full(tree) -> str:
-        seen.append(tree.text_content())
-        return extraction._html_to_lines(tree)
-
-    monkeypatch.setattr(extraction, "_quick_reader_text", quick)
-    monkeypatch.setattr(extraction, "_readability_text", full)
-    result = extract_article(_page("article_jsonld_en.html"))
-    assert seen and "city council voted" in seen[0]
-    assert result.body.split("\n")[0] == PARAGRAPH_1  # a long line only one reader lacks stays
-
-
 def test_a_table_inside_the_article_is_body():
     """Standings, results and price tables in an article are its content (every other
     extractor keeps them, and so do the benchmark's references)."""
@@ -212,3 +186,44 @@ def test_a_table_inside_the_article_is_body():
     body = extract_article(page).body
     assert "Riverside Rovers" in body and "Harbour United" in body
     assert PARAGRAPH_1 in body and PARAGRAPH_5 in body
+
+
+def test_the_reader_comes_from_trafilaturas_own_run_and_the_hook_is_undone(monkeypatch):
+    """The readability port runs once per page, inside trafilatura's cascade; the hook that
+    keeps its text is removed afterwards, even when trafilatura fails."""
+    import trafilatura.external
+
+    from newsbeam.transforms import extraction
+
+    original = trafilatura.external.try_readability
+
+    def no_second_run(tree):
+        raise AssertionError("the reader must come from trafilatura's own comparison stage")
+
+    monkeypatch.setattr(extraction, "_reader_text", no_second_run)
+    result = extract_article(_page("article_jsonld_en.html"))
+    assert result.provenance["signals"]["reader"] == "trafilatura.readability"
+    assert trafilatura.external.try_readability is original
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trafilatura, "extract", broken)
+    with pytest.raises(RuntimeError):
+        extraction._trafilatura_with_reader(None, None)
+    assert trafilatura.external.try_readability is original
+
+
+def test_a_page_past_its_budget_searches_no_date_in_its_text(monkeypatch):
+    """htmldate's search of the page is the costly part of date detection (seconds on some
+    pages): once a page has used its CPU budget in trafilatura, it is skipped."""
+    from newsbeam.transforms import extraction
+
+    paragraphs = "".join(f"<p>{PARAGRAPH_1} {i}</p>" for i in range(4))
+    html = f'<html><body><article><span class="date">2021-03-12</span>{paragraphs}</article></body></html>'
+    found = extract_article(html)
+    assert (found.published_raw, found.published_source) == ("2021-03-12", "text")
+    monkeypatch.setattr(extraction, "OPTIONAL_BUDGET_S", 0.0)
+    spent = extract_article(html)
+    assert spent.published is None and spent.published_source is None
+    assert PARAGRAPH_1 in spent.body
