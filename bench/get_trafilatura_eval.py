@@ -1,6 +1,7 @@
 """Build trafilatura's snippet evaluation set (a second, independent extraction benchmark).
 
-    python bench/get_trafilatura_eval.py [--out DIR] [--sdist FILE] [--evaldata FILE] [--check]
+    python bench/get_trafilatura_eval.py [--out DIR] [--sdist FILE] [--evaldata FILE]
+                                         [--keep-halves OLD.jsonl] [--check]
 
 trafilatura's own evaluation (its ``tests/comparison*.py``) scores an extractor on annotated
 web pages: for every page, snippets that must be in the extracted text (``with``) and
@@ -16,7 +17,8 @@ from two public sources, both pinned:
 
 Output: ``DIR/evaldata.jsonl``, one row per page ``{"url", "file", "half", "with", "without",
 "comments"}`` (``half``: "A" / "B" alternately over the rows sorted by file name, the same
-convention as ``bench/extraction.py``: tune on A, report B), and ``DIR/PROVENANCE.md``.
+convention as ``bench/extraction.py``: tune on A, report B; ``--keep-halves OLD.jsonl`` keeps
+the halves of an earlier build and puts new pages in the smaller half), and ``DIR/PROVENANCE.md``.
 ``--sdist`` / ``--evaldata`` take local copies instead of downloading (offline rebuilds, tests).
 ``--check`` then scores plain trafilatura (``include_comments=False, include_tables=False``)
 on the set with the snippet metric (``snippet_counts``), a sanity check of the annotations.
@@ -83,8 +85,14 @@ def _strings(entry: dict, key: str, url: str) -> list[str]:
     return value
 
 
-def select_rows(pages: dict[str, dict], files: set[str]) -> list[dict]:
-    """One row per page whose HTML file is in ``files``, sorted by file name, with its half."""
+def select_rows(pages: dict[str, dict], files: set[str], keep: dict[str, str] | None = None) -> list[dict]:
+    """One row per page whose HTML file is in ``files``, sorted by file name, with its half.
+
+    A page named in ``keep`` (file -> "A"/"B", from an earlier build) stays in its half, so
+    that growing the set never moves a page someone tuned on into the held-back half.  Every
+    other page, in file-name order, goes to the smaller half (A on a tie): without ``keep``
+    that is A, B, A, B...
+    """
     rows = []
     for url, entry in pages.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
@@ -101,13 +109,41 @@ def select_rows(pages: dict[str, dict], files: set[str]) -> list[dict]:
             }
         )
     rows.sort(key=lambda row: row["file"])
+    keep = keep or {}
     seen: set[str] = set()
-    for i, row in enumerate(rows):
+    for row in rows:
         if row["file"] in seen:
             raise SourceError(f"two entries name the file {row['file']!r}")
         seen.add(row["file"])
-        row["half"] = "A" if i % 2 == 0 else "B"
+    sizes = {"A": 0, "B": 0}
+    for row in rows:
+        if keep.get(row["file"]) in sizes:
+            row["half"] = keep[row["file"]]
+            sizes[row["half"]] += 1
+    for row in rows:
+        if "half" not in row:
+            row["half"] = "A" if sizes["A"] <= sizes["B"] else "B"
+            sizes[row["half"]] += 1
     return rows
+
+
+def read_halves(path: Path) -> dict[str, str]:
+    """file -> half of an earlier evaldata.jsonl (for ``--keep-halves``)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as err:
+        raise SourceError(f"--keep-halves {path}: not a readable evaldata.jsonl: {err}") from err
+    halves = {}
+    for row in rows:
+        if (
+            not isinstance(row, dict)
+            or row.get("half") not in ("A", "B")
+            or not isinstance(row.get("file"), str)
+        ):
+            raise SourceError(f"--keep-halves {path}: a row without 'file' and 'half' A/B")
+        halves[row["file"]] = row["half"]
+    return halves
 
 
 def cache_members(sdist: Path) -> dict[str, tarfile.TarInfo]:
@@ -235,7 +271,8 @@ pages kept for evaluation only.
 * `evaldata.jsonl`: the entries of `EVAL_PAGES` in trafilatura's `tests/evaldata.py`
   (github.com/adbar/trafilatura, commit `{commit}`) whose page is in `html/`: {n_rows} pages,
   {n_with} `with` and {n_without} `without` snippets, copied as they are (they are matched as
-  substrings).  `half` splits the rows sorted by file name alternately into A and B.
+  substrings).  `half` splits the rows sorted by file name alternately into A and B (pages
+  kept from an earlier build with `--keep-halves` stay in their half).
   Pages of `html/` without an entry are not scored: {unannotated}.
 
 Licence: trafilatura (code, test data) is GPL-3.0-or-later up to version 1.1; the pages are
@@ -314,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"a local evaldata.py instead of downloading it from GitHub (commit {EVALDATA_COMMIT[:8]})",
     )
     parser.add_argument(
+        "--keep-halves",
+        type=Path,
+        default=None,
+        help="an earlier evaldata.jsonl: its pages keep their half A/B (new pages fill the smaller half)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="then score plain trafilatura on the set (snippet precision/recall/F1)",
@@ -328,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             source, origin = download_evaldata(), EVALDATA_URL
         pages = parse_evaldata(source)
+        keep = read_halves(args.keep_halves) if args.keep_halves is not None else None
         with tempfile.TemporaryDirectory() as tmp:
             if args.sdist is not None:
                 if not args.sdist.is_file():
@@ -337,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                 sdist = download_sdist(Path(tmp))
             check_sdist(sdist)
             html_files = extract_pages(sdist, out / "html")
-        rows = select_rows(pages, html_files)
+        rows = select_rows(pages, html_files, keep)
         if not rows:
             raise SourceError("no entry of evaldata.py names a page of the sdist")
         write_set(out, rows, html_files, origin)

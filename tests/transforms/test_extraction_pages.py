@@ -8,7 +8,10 @@ that reproduces one way the extractor lost text on unseen pages:
 * ``read_more_box``: an inline "read more" box splits the story and an extractor stops at it;
 * ``side_section``: readability-lxml picks a side section instead of the article, so trimming
   by readability would cut the article;
-* ``standfirst``: the lede paragraph above the body, in its own element, must be kept.
+* ``standfirst``: the lede paragraph above the body, in its own element, must be kept
+  (``standfirst``: in the article header, which trafilatura drops; ``standfirst_intro``: beside
+  the headline, kept by trafilatura but outside what both readability readers return, so a
+  trim rule that trusts the readers cuts it).
 
 ``<name>.json`` beside each page lists its body paragraphs and boilerplate lines.  Two kinds
 of test: newsbeam's ``extract_article`` keeps every body paragraph (recall) and no
@@ -32,9 +35,9 @@ from readability import Document
 from transforms.extraction import extract_article
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "extraction_pages"
-PAGES = ("empty_base", "read_more_box", "side_section", "standfirst")
+PAGES = ("empty_base", "read_more_box", "side_section", "standfirst", "standfirst_intro")
 
-# pages newsbeam does not handle yet (xfail strict); empty since the extractor handles all four
+# pages newsbeam does not handle yet (xfail strict); empty since the extractor handles them all
 NOT_YET: dict[str, str] = {}
 
 
@@ -142,3 +145,19 @@ def test_standfirst_is_dropped_by_trafilatura_but_held_by_readability():
     ):
         assert _found(spec["body"], text) == rest
     assert standfirst in _found(spec["body"], _readability(html))
+
+
+def test_standfirst_intro_is_kept_by_trafilatura_and_lacked_by_both_readers():
+    from trafilatura.external import try_readability
+    from trafilatura.utils import load_html
+
+    html, spec = _page("standfirst_intro")
+    everything, rest = list(range(len(spec["body"]))), list(range(1, len(spec["body"])))
+    assert _found(spec["body"], _plain(html)) == everything
+    base = trafilatura.extract(
+        html, fast=True, include_comments=False, include_tables=True, deduplicate=False
+    )
+    assert _found(spec["body"], base) == everything
+    assert _found(spec["body"], _readability(html)) == rest
+    quick = lxml_html.tostring(try_readability(load_html(html)), encoding="unicode", method="text")
+    assert _found(spec["body"], quick) == rest

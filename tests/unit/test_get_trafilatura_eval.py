@@ -190,3 +190,37 @@ def test_missing_local_sources_exit_2_naming_the_flag(sources, tmp_path, capsys)
         == 2
     )
     assert "--evaldata" in capsys.readouterr().err
+
+
+def test_keep_halves_never_moves_a_page_of_an_earlier_build(sources, tmp_path):
+    g, sdist, evaldata = sources
+    old = tmp_path / "old.jsonl"
+    # a fresh build gives alpha A, mid B, zeta A: an earlier build that had zeta in B keeps it there
+    old.write_text(
+        json.dumps({"file": "zeta.example.html", "half": "B"})
+        + "\n"
+        + json.dumps({"file": "gone.html", "half": "A"})
+        + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "set"
+    argv = ["--out", str(out), "--sdist", str(sdist), "--evaldata", str(evaldata), "--keep-halves", str(old)]
+    assert g.main(argv) == 0
+    rows = [json.loads(line) for line in (out / "evaldata.jsonl").read_text("utf-8").splitlines()]
+    # zeta stays in B; the new pages, in file order, fill the smaller half: alpha A, then mid (A 1, B 1) A
+    assert {r["file"]: r["half"] for r in rows} == {
+        "alpha.example.html": "A",
+        "mid.example.html": "A",
+        "zeta.example.html": "B",
+    }
+
+
+def test_keep_halves_needs_a_readable_earlier_build(sources, tmp_path, capsys):
+    g, sdist, evaldata = sources
+    bad = tmp_path / "old.jsonl"
+    bad.write_text('{"file": "zeta.example.html", "half": "C"}\n', encoding="utf-8")
+    argv = ["--out", str(tmp_path / "s"), "--sdist", str(sdist), "--evaldata", str(evaldata)]
+    assert g.main([*argv, "--keep-halves", str(bad)]) == 2
+    assert "--keep-halves" in capsys.readouterr().err
+    assert g.main([*argv, "--keep-halves", str(tmp_path / "missing.jsonl")]) == 2
+    assert "--keep-halves" in capsys.readouterr().err
