@@ -11,7 +11,7 @@ keep their old validators (``incomplete``).
 
 Entity tagging runs inside ``ExtractArticles``, before copies that share an
 id are merged (see ``_tagging``); its model starts loading in each worker
-while feeds are polled (``WarmUpEntities``); story clustering plugs in between
+once its feeds are polled (``WarmUpEntities``); story clustering plugs in between
 ``ExtractArticles`` and ``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
 PCollections so tests can assert on them.
 """
@@ -120,8 +120,9 @@ def build_pipeline(
     if settings.ner.enabled:
         from newsbeam.transforms.entities import WarmUpEntities
 
-        # Fused with feed polling: each worker loads the NER model while feeds are
-        # read and URLs looked up, not when the fetch-extract-tag stage starts.
+        # Fused with feed polling: each worker starts loading the NER model once its
+        # feeds are read, while URLs are looked up and the wave is selected, not when
+        # the fetch-extract-tag stage starts.
         _ = polled.status | "WarmUpEntities" >> WarmUpEntities(settings.ner.model)
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)

@@ -1,6 +1,6 @@
-"""WarmUpEntities: the NER model starts loading in a worker process from the
-setup of an earlier stage, and TagEntities then takes that model instead of
-loading its own."""
+"""WarmUpEntities: the NER model starts loading in a worker process when a
+bundle of an earlier stage ends, and TagEntities then takes that model
+instead of loading its own."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def counted_loads(monkeypatch):
     return loads
 
 
-def test_warm_up_loads_the_model_at_setup_and_outputs_nothing(counted_loads):
+def test_warm_up_loads_the_model_after_its_bundle_and_outputs_nothing(counted_loads):
     model = resolve_model_name(None)
     with TestPipeline() as p:
         out = p | beam.Create(["feed status 1", "feed status 2"]) | WarmUpEntities()
@@ -37,6 +37,18 @@ def test_warm_up_loads_the_model_at_setup_and_outputs_nothing(counted_loads):
     loading = entities._PRELOADS[model]
     assert loading.result(timeout=120).nlp.pipe_names == ["ner"]
     assert counted_loads == [model]
+
+
+def test_nothing_loads_before_the_bundle_ends(counted_loads):
+    from newsbeam.transforms.entities import _WarmUpFn
+
+    fn = _WarmUpFn(None)
+    fn.setup()
+    assert list(fn.process("a feed status")) == []
+    assert counted_loads == [] and entities._PRELOADS == {}  # polling is not slowed by the load
+    fn.finish_bundle()
+    entities._PRELOADS[resolve_model_name(None)].result(timeout=120)
+    assert counted_loads == [resolve_model_name(None)]
 
 
 def test_tag_entities_takes_the_preloaded_model(counted_loads):
