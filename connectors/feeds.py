@@ -18,7 +18,8 @@ and items whose link is not http(s) are skipped.  A 304 answer (conditional
 request) gives status ``not_modified`` and no entries.
 
 Parsing is bounded like extraction: feedparser runs in a child process
-(``ExtractionSandbox``) and a body that takes longer than
+(``ExtractionSandbox``, running ``connectors/feed_parse.py``, which imports no
+Beam) and a body that takes longer than
 ``fetch.feed_parse_timeout`` seconds is a ``timeout`` failure of the feed (a
 5 MB HTML page served as a feed took 56 s in feedparser); a body that is
 plainly an HTML document, not a feed, is ``malformed_feed`` without being
@@ -34,23 +35,26 @@ Example usage::
 
 from __future__ import annotations
 
-import calendar
-import dataclasses
-import datetime as dt
 import logging
-import time
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import FeedSpec, FetchSettings
-from newsbeam.connectors.feed_schedule import combine, feed_poll_hint, header_poll_hint
+from newsbeam.connectors.feed_parse import (
+    FeedRef,
+    ParsedFeed,
+    feed_base_url,
+    looks_like_html,
+    parse_feed,
+    parse_job,
+)
+from newsbeam.connectors.feed_schedule import combine, header_poll_hint
 from newsbeam.connectors.http import FetchError, HttpFetcher
-from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus, utcnow_iso
+from newsbeam.transforms.model import Failure, FeedStatus, utcnow_iso
 
-__all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "parse_feed"]
+__all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "looks_like_html", "parse_feed"]
 
 _LOG = logging.getLogger(__name__)
 _NS = "news.feeds"
@@ -61,130 +65,6 @@ _FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
-
-
-def _struct_to_iso(value: time.struct_time | None) -> str | None:
-    if not value:
-        return None
-    try:
-        stamp = calendar.timegm(value)
-        return (
-            dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
-            .isoformat(timespec="seconds")
-            .replace("+00:00", "Z")
-        )
-    except (OverflowError, ValueError, TypeError):
-        return None
-
-
-@dataclasses.dataclass(frozen=True)
-class ParsedFeed:
-    """What ``parse_feed`` found in one feed body."""
-
-    entries: list[FeedEntry]
-    title: str | None
-    error: str | None  # a failure reason (``malformed_feed``) or None
-    without_link: int = 0  # items with no link at all
-    unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, mailto:, ...)
-    unsafe_links: tuple[str, ...] = ()  # those links, for their failure documents
-    poll_after: float | None = None  # <ttl> or sy:updatePeriod/Frequency, seconds
-
-
-def feed_base_url(final_url: str, headers: Mapping[str, str]) -> str:
-    """The URL relative links of a feed resolve against: the response's
-    ``Content-Location`` resolved against the URL the feed was fetched from,
-    when that gives an http(s) URL, else the fetched URL itself.
-
-    feedparser takes a relative or ``javascript:`` Content-Location as the
-    base as it is (it has no document URL when handed bytes), so it is
-    resolved and vetted here.
-    """
-    location = next((v for k, v in headers.items() if k.lower() == "content-location"), None)
-    if location and location.strip():
-        resolved = _http_url(location.strip(), final_url)
-        if resolved:
-            return resolved
-    return final_url
-
-
-def _http_url(link: str, base: str) -> str | None:
-    """``link`` resolved against ``base`` if the result is an http(s) URL with a host."""
-    try:
-        resolved = urljoin(base, link.strip())
-        parts = urlsplit(resolved)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return resolved
-
-
-def parse_feed(content: bytes, feed: FeedSpec, final_url: str, headers: Mapping[str, str]) -> ParsedFeed:
-    """Parse feed bytes into ``FeedEntry`` values.  Pure.
-
-    ``headers`` are the response headers (they carry the charset and the
-    ``Content-Location``); relative links resolve against
-    ``feed_base_url(final_url, headers)`` and ``xml:base``.  Items without a
-    link, or whose link is not http(s) (``javascript:``, ``file:``,
-    ``mailto:``, ...), are skipped and counted.  feedparser is lenient: a
-    feed with recoverable errors (``bozo``) still yields its entries; only a
-    body with no entries *and* a parse error is a failure
-    (``malformed_feed``).
-    """
-    import feedparser
-
-    base = feed_base_url(final_url, headers)
-    response_headers = {k.lower(): v for k, v in headers.items()}
-    response_headers["content-location"] = base
-    parsed = feedparser.parse(content, response_headers=response_headers)
-    title = (parsed.feed.get("title") or "").strip() or None
-    if parsed.bozo and not parsed.entries:
-        return ParsedFeed([], title, "malformed_feed")
-    entries, without_link, unsafe, unsafe_links = [], 0, 0, []
-    for item in parsed.entries:
-        link = (item.get("link") or "").strip()
-        if not link:
-            without_link += 1
-            continue
-        resolved = _http_url(link, base)
-        if resolved is None:
-            unsafe += 1
-            unsafe_links.append(link[:2048])
-            continue
-        entries.append(
-            FeedEntry(
-                feed_url=feed.url,
-                feed_name=feed.name or title,
-                link=resolved,
-                url=resolved,  # normalized by CanonicalizeUrls
-                title=(item.get("title") or "").strip() or None,
-                published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
-                summary=(item.get("summary") or "")[:2000] or None,
-                entry_id=item.get("id"),
-            )
-        )
-    return ParsedFeed(
-        entries, title, None, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
-    )
-
-
-def looks_like_html(content: bytes) -> bool:
-    """True for a body that is plainly an HTML document (``<!DOCTYPE html>`` or
-    ``<html`` first) with no RSS, Atom or RDF root element near its start."""
-    head = content[:65536].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if not head.startswith((b"<!doctype html", b"<html")):
-        return False
-    return not any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
-
-
-def _parse_job(content: bytes, job) -> ParsedFeed:
-    """``parse_feed`` in the sandbox's child process; ``job`` = (feed, final URL, headers)."""
-    feed, final_url, headers = job
-    try:
-        return parse_feed(content, feed, final_url, headers)
-    except Exception:
-        return ParsedFeed([], None, "malformed_feed")
 
 
 def _status_error(reason: str | None, message: str) -> str | None:
@@ -223,7 +103,7 @@ class _ReadFeedFn(beam.DoFn):
         self._fetcher = HttpFetcher.from_settings(self._settings)
         # The parser child is closed when idle (feeds are read in one burst per run or
         # cycle); it starts again, warmed up first, on the next parse.
-        self._sandbox = IdleCloser(ExtractionSandbox(_parse_job), CHILD_IDLE_SECONDS, on_close=self._cooled)
+        self._sandbox = IdleCloser(ExtractionSandbox(parse_job), CHILD_IDLE_SECONDS, on_close=self._cooled)
         self._warm = False
 
     def _cooled(self):
@@ -245,12 +125,13 @@ class _ReadFeedFn(beam.DoFn):
         if looks_like_html(response.content):
             return ParsedFeed([], None, "malformed_feed"), f"{feed.url} is an HTML page, not an RSS/Atom feed"
         limit = self._settings.feed_parse_timeout
-        job = (feed, response.url, dict(response.headers))
+        # A FeedRef, not the FeedSpec: the child then needs neither pydantic nor the settings module.
+        job = (FeedRef(feed.url, feed.name), response.url, dict(response.headers))
         try:
             with self._sandbox.use() as sandbox:
                 if not self._warm:  # start the child first, so the limit measures parsing, not its start-up
                     self._warm = True
-                    warm = FeedSpec(url="http://warm-up.invalid/")
+                    warm = FeedRef("http://warm-up.invalid/")
                     try:
                         sandbox.extract_with_limit(b"<rss/>", (warm, warm.url, {}), 120)
                     except (ExtractionTimeout, ExtractionCrashed):

@@ -10,7 +10,8 @@ the rest are ``held`` for a later wave or the next run, and their feeds
 keep their old validators (``incomplete``).
 
 Entity tagging runs inside ``ExtractArticles``, before copies that share an
-id are merged (see ``_tagging``); story clustering plugs in between
+id are merged (see ``_tagging``); its model starts loading in each worker
+once its feeds are polled (``WarmUpEntities``); story clustering plugs in between
 ``ExtractArticles`` and ``IndexArticles`` (see ``_enrich``).  ``build_pipeline`` returns the terminal
 PCollections so tests can assert on them.
 """
@@ -116,6 +117,13 @@ def build_pipeline(
     feeds = [feed for feed in settings.feeds if plan.feeds is None or feed.url in plan.feeds]
 
     polled = p | "Feeds" >> beam.Create(feeds) | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    if settings.ner.enabled:
+        from newsbeam.transforms.entities import WarmUpEntities
+
+        # Fused with feed polling: each worker starts loading the NER model once its
+        # feeds are read, while URLs are looked up and the wave is selected, not when
+        # the fetch-extract-tag stage starts.
+        _ = polled.status | "WarmUpEntities" >> WarmUpEntities(settings.ner.model)
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
     new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
     wave = new_entries | "SelectWave" >> SelectWave(settings.fetch, settings.run, plan)

@@ -166,6 +166,7 @@ def test_model_loads_in_the_background_and_its_error_reaches_the_first_batch(mon
         raise ent.ModelUnavailableError(f"ner.model: cannot load {model}")
 
     monkeypatch.setattr(ent, "_load_pipeline", slow_failing_load)
+    monkeypatch.setattr(ent, "_PRELOADS", {})  # no model preloaded by an earlier run in this process
     fn = ent._TagBatchFn(None, 50, 20_000, 8)
     fn.setup()  # returns while the load is still blocked
     assert not fn._loading.done()
