@@ -24,10 +24,17 @@ What differs from Beam's own multi-process mode:
   no worker behind either.
 * Workers send their log records to the driver only (``pipeline/worker.py``);
   their log levels are the driver's (``options.logger_levels``).
+* Standby workers (``prestart``): the worker processes of the next pipeline
+  start, and import Beam, while the driver still sets up Elasticsearch and
+  builds the graph; the runner's workers hand their job to them
+  (``pipeline/worker.py``).  ``newsbeam run`` starts them as soon as its
+  options are known and again before each wave; ``close_standby`` ends those
+  not taken.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shlex
@@ -37,7 +44,7 @@ import threading
 
 from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
-__all__ = ["LocalRunner", "stop_workers", "worker_command"]
+__all__ = ["LocalRunner", "close_standby", "prestart", "stop_workers", "worker_command"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -50,6 +57,87 @@ def worker_command() -> str:
     if os.name != "posix":
         return f'"{sys.executable}" -m {WORKER_MODULE} --driver-pid {os.getpid()}'
     return f"trap '' INT; exec {shlex.quote(sys.executable)} -m {WORKER_MODULE} --driver-pid {os.getpid()}"
+
+
+class _Standby:
+    """The standby worker processes of this driver (see ``prestart``)."""
+
+    def __init__(self):
+        self.directory: str | None = None
+        self.procs: list = []
+
+    def start(self, count: int) -> None:
+        import subprocess
+        import tempfile
+
+        from newsbeam.pipeline.worker import STANDBY_ENV
+
+        if self.directory is None:
+            self.directory = tempfile.mkdtemp(prefix="newsbeam-workers-")
+            os.environ[STANDBY_ENV] = self.directory
+        self.procs = [p for p in self.procs if p.poll() is None]
+        untaken = sum(1 for p in self.procs if not self._taken(p.pid))
+        command = f"{worker_command()} --standby {shlex.quote(self.directory)}"
+        for _ in range(max(0, count - untaken)):
+            self.procs.append(subprocess.Popen(command, shell=True))
+
+    def _taken(self, pid: int) -> bool:
+        return os.path.exists(os.path.join(self.directory, f"{pid}.claimed"))
+
+    def close(self) -> None:
+        import shutil
+
+        from newsbeam.pipeline.worker import STANDBY_ENV
+
+        if self.directory is None:
+            return
+        for proc in self.procs:  # the ones taken end with their pipeline; the others now
+            if proc.poll() is None and not self._taken(proc.pid):
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except Exception:
+                proc.kill()
+        self.procs = []
+        shutil.rmtree(self.directory, ignore_errors=True)
+        if os.environ.get(STANDBY_ENV) == self.directory:
+            del os.environ[STANDBY_ENV]
+        self.directory = None
+
+
+_STANDBY = _Standby()
+
+
+def _worker_count(options) -> int:
+    """How many worker processes ``options`` give this runner (0: not multi-process)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    from newsbeam.pipeline.options import LOCAL_RUNNER
+
+    if options.view_as(StandardOptions).runner != LOCAL_RUNNER:
+        return 0
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode != "multi_processing":
+        return 0
+    return max(1, direct.direct_num_workers or 1)
+
+
+def prestart(options) -> int:
+    """Start the worker processes the next pipeline run with ``options`` will
+    take (nothing unless it is a multi-process ``LocalRunner`` run); returns
+    how many stand by.  ``close_standby`` ends the ones no pipeline took."""
+    count = _worker_count(options)
+    if count and os.name == "posix":
+        _STANDBY.start(count)
+    return count if os.name == "posix" else 0
+
+
+def close_standby() -> None:
+    _STANDBY.close()
+
+
+atexit.register(close_standby)
 
 
 def _workers():

@@ -32,6 +32,7 @@ from newsbeam.config.settings import Settings
 from newsbeam.connectors import budget
 from newsbeam.connectors.embedded import state_dir
 from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
+from newsbeam.pipeline import local_runner
 from newsbeam.pipeline.build import build_pipeline
 from newsbeam.pipeline.runners import runner_reports_metrics
 
@@ -291,6 +292,7 @@ def run_batch(
             settings, pipeline_options, builder, folder, validators, replayed, started, deadline
         )
     finally:
+        local_runner.close_standby()  # the standby workers no wave took
         if own_lease is not None:
             own_lease.release()
         client.close()
@@ -311,6 +313,7 @@ def _run_graph(
     while plan is not None:
         waves += 1
         try:
+            local_runner.prestart(pipeline_options)  # the wave's workers start while its graph is built
             with beam.Pipeline(options=pipeline_options) as p:
                 builder(p, settings, validators, plan)
         except Exception:

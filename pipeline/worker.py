@@ -16,14 +16,31 @@ differences that belong to a command-line tool:
   driver, which shows it or not by ``-v`` (``pipeline/options.py``); here
   stderr only gets the WARNING+ records logged before that link exists,
   except Beam's import-time note about Google Cloud libraries.
+
+**Standby workers.**  Importing Beam takes a worker about 1.5 s of CPU, and the
+runner starts its workers only once the driver has set up Elasticsearch and
+built the graph.  ``pipeline/local_runner.py`` therefore starts *standby*
+workers as soon as the run's options are known (``--standby DIR``): each
+imports Beam, then listens on a Unix socket ``DIR/<pid>.sock``.  When the
+runner starts a worker (``python -m newsbeam.pipeline.worker``, the
+environment naming the control and logging endpoints), that process hands
+its environment to a standby that is ready, or about to be, and waits for it
+to end, exiting with its status; the standby runs Beam's SDK worker with that
+environment.  Each side ends when the other does.  With no standby (none
+started, or all taken or gone) the process runs the SDK worker itself, as
+before.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
+import time
 
 __all__ = ["main"]
 
@@ -61,15 +78,132 @@ def _log_to_driver_only() -> None:
     logging.getLogger().addHandler(handler)  # before Beam's import-time basicConfig
 
 
+STANDBY_ENV = "NEWSBEAM_STANDBY_DIR"
+#: How long a worker waits for a claimed standby that is still importing Beam.
+CLAIM_WAIT_S = 20.0
+
+
+def _run_sdk_worker() -> None:
+    from apache_beam.runners.worker import sdk_worker_main
+
+    sdk_worker_main.main([])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(directory: str) -> socket.socket | None:
+    """Take one standby of ``directory``: a ready one if any, else wait for
+    one still starting; None when there is none left to take."""
+    give_up = time.monotonic() + CLAIM_WAIT_S
+    while time.monotonic() < give_up:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return None
+        for name in sorted(n for n in names if n.endswith(".sock")):
+            claimed = os.path.join(directory, f"{name[: -len('.sock')]}.claimed")
+            try:
+                os.rename(os.path.join(directory, name), claimed)  # atomic: one claimer wins
+            except OSError:
+                continue
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(claimed)
+                return conn
+            except OSError:  # the standby died after listening
+                conn.close()
+        starting = [int(n.split(".", 1)[0]) for n in names if n.endswith(".starting")]
+        if not any(_alive(pid) for pid in starting):
+            return None
+        time.sleep(0.02)
+    return None
+
+
+def _hand_over(directory: str) -> int | None:
+    """Give this process's job to a standby and wait for its end; its exit
+    status, or None when no standby took it."""
+    conn = _claim(directory)
+    if conn is None:
+        return None
+    with conn:
+        conn.sendall(json.dumps(dict(os.environ)).encode() + b"\n")
+        reply = b""
+        while True:
+            chunk = conn.recv(64)
+            if not chunk:
+                break
+            reply += chunk
+    text = reply.decode(errors="replace").strip()
+    return int(text) if text.lstrip("-").isdigit() else 1
+
+
+def _standby(directory: str) -> int:
+    """Import Beam, wait for a worker's environment, run as that worker."""
+    _log_to_driver_only()
+    marker = os.path.join(directory, f"{os.getpid()}.starting")
+    open(marker, "w").close()
+    from apache_beam.runners.worker import sdk_worker_main  # noqa: F401  (the point of standing by)
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(os.path.join(directory, f"{os.getpid()}.sock"))
+    server.listen(1)
+    os.unlink(marker)
+    conn, _ = server.accept()
+    server.close()
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return 0  # the worker that claimed this one is gone
+        data += chunk
+    os.environ.clear()
+    os.environ.update(json.loads(data))
+
+    def _watch() -> None:  # the claimer was killed (the runner or Ctrl-C): end with it
+        try:
+            while conn.recv(64):
+                pass
+        except OSError:
+            pass
+        os._exit(1)
+
+    threading.Thread(target=_watch, name="standby-watch", daemon=True).start()
+    code = 1
+    try:
+        _run_sdk_worker()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        try:
+            conn.sendall(f"{code}\n".encode())
+        except OSError:
+            pass
+    return code
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     driver = int(argv[argv.index("--driver-pid") + 1]) if "--driver-pid" in argv else None
     _die_with_driver(driver)
+    if "--standby" in argv:
+        sys.exit(_standby(argv[argv.index("--standby") + 1]))
+    directory = os.environ.get(STANDBY_ENV)
+    if directory:
+        code = _hand_over(directory)
+        if code is not None:
+            sys.exit(code)
     _log_to_driver_only()
-    from apache_beam.runners.worker import sdk_worker_main
-
-    sdk_worker_main.main([])
+    _run_sdk_worker()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+"""Standby workers (pipeline/local_runner.py ``prestart``, pipeline/worker.py):
+the worker processes of a multi-process LocalRunner pipeline start before the
+pipeline does, and the runner's workers hand their job to them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import apache_beam as beam
+import pytest
+
+from newsbeam.pipeline import local_runner
+from newsbeam.pipeline.options import beam_options
+from newsbeam.pipeline.worker import STANDBY_ENV
+
+pytestmark = pytest.mark.default_runner
+
+
+def _who(_):
+    return os.getpid(), os.environ.get("NEWSBEAM_TEST_MARK")
+
+
+def _worker_pids(options, monkeypatch, marker: str) -> tuple[set, set]:
+    """(pids of the standbys started, pids of the processes that ran the Map)."""
+    count = local_runner.prestart(options)
+    assert count == 2
+    standby = {proc.pid for proc in local_runner._STANDBY.procs}
+    monkeypatch.setenv("NEWSBEAM_TEST_MARK", marker)  # set after prestart: must reach the workers
+    with beam.Pipeline(options=options) as p:
+        rows = p | beam.Create(range(40)) | beam.Reshuffle() | beam.Map(_who) | beam.combiners.ToList()
+        rows | beam.Map(lambda r, path: open(path, "w").write(json.dumps(r)), path=str(_OUT))
+    out = json.loads(_OUT.read_text())
+    assert {mark for _, mark in out} == {marker}
+    return standby, {pid for pid, _ in out}
+
+
+_OUT = None
+
+
+@pytest.fixture
+def options(tmp_path):
+    global _OUT
+    _OUT = tmp_path / "who.txt"
+    yield beam_options(["--direct_num_workers=2"], batch=True)
+    local_runner.close_standby()
+
+
+def test_the_pipeline_runs_in_the_standby_workers_with_the_runners_environment(options, monkeypatch):
+    standby, ran_in = _worker_pids(options, monkeypatch, "first")
+    assert ran_in and ran_in <= standby, (ran_in, standby)
+    assert os.getpid() not in ran_in
+    # the next pipeline (a run's next wave) gets new standbys
+    again, ran_again = _worker_pids(options, monkeypatch, "second")
+    assert ran_again <= again and not (again & standby)
+
+
+def test_without_standbys_the_workers_start_as_before(options, monkeypatch):
+    monkeypatch.delenv(STANDBY_ENV, raising=False)
+    monkeypatch.setenv("NEWSBEAM_TEST_MARK", "plain")
+    with beam.Pipeline(options=options) as p:
+        rows = p | beam.Create(range(10)) | beam.Reshuffle() | beam.Map(_who) | beam.combiners.ToList()
+        rows | beam.Map(lambda r, path: open(path, "w").write(json.dumps(r)), path=str(_OUT))
+    out = json.loads(_OUT.read_text())
+    assert {mark for _, mark in out} == {"plain"}
+    assert os.getpid() not in {pid for pid, _ in out}
+
+
+def test_close_ends_the_standbys_no_pipeline_took(options):
+    import psutil
+
+    local_runner.prestart(options)
+    procs = list(local_runner._STANDBY.procs)
+    directory = local_runner._STANDBY.directory
+    assert len(procs) == 2 and os.environ[STANDBY_ENV] == directory
+    local_runner.close_standby()
+    assert all(not psutil.pid_exists(proc.pid) or proc.poll() is not None for proc in procs)
+    assert not os.path.exists(directory) and STANDBY_ENV not in os.environ
+
+
+def test_nothing_stands_by_for_a_run_in_this_process():
+    options = beam_options(["--direct_running_mode=in_memory"], batch=True)
+    assert local_runner.prestart(options) == 0
+    assert local_runner._STANDBY.directory is None
