@@ -310,6 +310,7 @@ def _run_graph(
     deferred: dict[str, int] = {}
     while plan is not None:
         waves += 1
+        wave_started = time.monotonic()
         try:
             with beam.Pipeline(options=pipeline_options) as p:
                 builder(p, settings, validators, plan)
@@ -338,7 +339,12 @@ def _run_graph(
             stopped = True
             break
         if plan is not None:
-            _LOG.info("wave %d done; %d entries wait for the next wave", waves, total[f"{budget.NS}/waiting"])
+            _LOG.info(
+                "wave %d done in %.1f s; %d entries wait for the next wave",
+                waves,
+                time.monotonic() - wave_started,
+                total[f"{budget.NS}/waiting"],
+            )
     if deadline is not None and time.time() >= deadline and total[f"{budget.NS}/deferred"]:
         stopped = True
     counters = dict(total)
