@@ -126,8 +126,11 @@ class SkipKnown(beam.PTransform):
         self._fetch = fetch
 
     def expand(self, entries):
+        size = self._es.lookup_batch_size
+        # Full batches from the first entry (BatchElements would start at 1 and grow):
+        # on the embedded server each query is a pass over the index.
         return (
             entries
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._es.lookup_batch_size)
+            | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
             | "Lookup" >> beam.ParDo(_LookupFn(self._es, self._fetch))
         )

@@ -84,3 +84,17 @@ def test_a_batch_whose_answer_could_be_cut_is_asked_again_in_halves(indexed, es_
     # With at most 3 hits per search, a1 and b1 together (5 members) would be cut.
     monkeypatch.setattr(story_index, "_MAX_HITS", 3)
     _run(es_settings, UPDATES, 50)
+
+
+def test_one_search_per_batch_of_updates(indexed, es_settings, monkeypatch):
+    # Each search is a pass over the index on the embedded server: not one per update.
+    searches = []
+    members = story_index._UpdatesFn._members
+
+    def counted(self, cluster_ids):
+        searches.append(list(cluster_ids))
+        return members(self, cluster_ids)
+
+    monkeypatch.setattr(story_index._UpdatesFn, "_members", counted)
+    _run(es_settings, UPDATES, 50)
+    assert searches == [["a1", "b1", "zz"]]
