@@ -98,3 +98,24 @@ def test_one_search_per_batch_of_updates(indexed, es_settings, monkeypatch):
     monkeypatch.setattr(story_index._UpdatesFn, "_members", counted)
     _run(es_settings, UPDATES, 50)
     assert searches == [["a1", "b1", "zz"]]
+
+
+def test_band_lookups_go_in_full_batches(indexed, es_settings, monkeypatch):
+    from newsbeam.transforms.similarity import DedupConfig, fingerprint
+    from newsbeam.transforms.stories import _Node
+
+    config = DedupConfig()
+    texts = [f"Story number {i} about the harbour, the council and the ferry timetable for the winter." * 3
+             for i in range(7)]  # fmt: skip
+    nodes = [_Node(f"n{i}", None, fingerprint(text, config)) for i, text in enumerate(texts)]
+    batches = []
+    process = story_index._LookupFn.process
+
+    def counted(self, batch):
+        batches.append(len(batch))
+        return process(self, batch)
+
+    monkeypatch.setattr(story_index._LookupFn, "process", counted)
+    with TestPipeline() as p:
+        _ = p | beam.Create(nodes) | story_index.LookupIndexedCopies(es_settings, config, batch_size=5)
+    assert sorted(batches) == [2, 5]
