@@ -57,6 +57,7 @@ BIN = Path(sys.executable).parent
 COPY_SHARE = 0.15
 SAMPLE = 120  # articles timed in the tight loop
 _WORD = re.compile(r"[A-Za-z]{3,}")
+_SERVER_PIDS: list[int] = []  # the embedded server's process group (its CPU is not newsbeam's)
 
 
 def _default_data() -> Path:
@@ -248,9 +249,38 @@ def _kind(p) -> str:
     return cmdline[:60]
 
 
+def _server_processes() -> list:
+    """The embedded server's processes (outside newsbeam's tree), or none with ``ES_URL``."""
+    import psutil
+
+    procs = []
+    for pid in _SERVER_PIDS:
+        try:
+            root = psutil.Process(pid)
+            procs.extend([root, *root.children(recursive=True)])
+        except psutil.Error:
+            continue
+    return procs
+
+
+def server_cpu() -> float:
+    """CPU seconds the embedded server has used so far (0 with ``ES_URL``)."""
+    import psutil
+
+    total = 0.0
+    for p in _server_processes():
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def run_measured(cmd: list[str], env: dict[str, str], timeline: list | None = None) -> dict:
     """Run ``cmd``; wall seconds, CPU seconds of it and its reaped children, peak RSS of the tree.
-    ``timeline``: gets one (seconds since start, pid, kind, CPU seconds, RSS bytes) per process per sample."""
+    ``timeline``: gets one (seconds since start, pid, kind, CPU seconds, RSS bytes) per process per sample,
+    the embedded server's processes included (kind ``es-server``, not in the figures)."""
     import psutil
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -284,6 +314,14 @@ def run_measured(cmd: list[str], env: dict[str, str], timeline: list | None = No
                 except psutil.Error:
                     pass
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            if timeline is not None:
+                for p in _server_processes():
+                    try:
+                        times = p.cpu_times()
+                        timeline.append((round(now, 2), p.pid, "es-server", times.user + times.system,
+                                         p.memory_info().rss))  # fmt: skip
+                    except psutil.Error:
+                        pass
             stop.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -410,9 +448,12 @@ def bench_elasticsearch(workdir: Path):
 
     server = EmbeddedServer(port=free_port(), root=workdir / "es")
     server.start(timeout=120)
+    recorded = server.recorded()
+    _SERVER_PIDS[:] = [recorded[0]] if recorded else []
     try:
         yield server.url
     finally:
+        _SERVER_PIDS.clear()
         server.stop()
 
 
@@ -455,6 +496,7 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
         timeline: list | None = [] if args.timeline else None
         summary_file = workdir / f"summary-{n}.json"
         load_before = os.getloadavg()[0]
+        server_before = server_cpu()
         nb = run_measured(
             [str(BIN / "newsbeam"), "run", "--config", str(config), "--allow-private-hosts",
              "--summary-json", str(summary_file), *args.newsbeam_args],
@@ -462,6 +504,7 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
             timeline,
         )  # fmt: skip
         nb_load = (load_before, os.getloadavg()[0])
+        nb_server_cpu = server_cpu() - server_before
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         if args.timeline:
             _write_timeline(args.timeline, n, nb["started"], timeline, outlets.log, nb["stderr"])
@@ -476,6 +519,8 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
                 "cpu_s": round(nb["cpu"], 2),
                 "peak_rss_mb": round(nb["peak_rss"] / 1e6, 1),
                 "peak_pss_mb": round(nb["peak_pss"] / 1e6, 1),
+                "es_server_cpu_s": round(nb_server_cpu, 2),
+                "load_average_1min": [round(v, 2) for v in nb_load],
                 "fetch_gap_min_s": gap_min,
                 "fetch_gap_max_s": gap_max,
             }
@@ -523,6 +568,8 @@ def bench_one(n: int, args, es_url: str, workdir: Path) -> dict:
             "peak_pss_mb": round(nb["peak_pss"] / 1e6, 1),
             "cores_used": round(nb["cpu"] / nb["wall"], 2),
             "load_average_1min": [round(v, 2) for v in nb_load],
+            # the embedded server's CPU during newsbeam's run (outside its tree; 0 with ES_URL)
+            "es_server_cpu_s": round(nb_server_cpu, 2),
         },
         "sequential": {
             "articles": seq_articles,
@@ -660,7 +707,18 @@ def main(argv: list[str] | None = None) -> int:
                 if args.output:
                     with args.output.open("a", encoding="utf-8") as out:
                         out.write(line + "\n")
-    if len(results) > 1:
+    if len(results) > 1 and args.newsbeam_only:
+        small, large = results[0], results[-1]
+        print(json.dumps({
+            "from_n": small["n"],
+            "to_n": large["n"],
+            "newsbeam_only": True,
+            "cpu_per_article_growth": round(
+                (large["cpu_s"] / large["articles"]) / (small["cpu_s"] / small["articles"]), 3),
+            "wall_per_article_growth": round(
+                (large["wall_s"] / large["articles"]) / (small["wall_s"] / small["articles"]), 3),
+        }))  # fmt: skip
+    elif len(results) > 1:
         small, large = results[0], results[-1]
         growth = large["newsbeam"]["cpu_s_per_article"] / small["newsbeam"]["cpu_s_per_article"]
 

@@ -10,8 +10,9 @@ None)`` for an article that copies two unrelated indexed stories on
 disjoint parts of its text (a digest: kept out of clusters).
 
 ``ApplyStoryUpdates``: for each ``StoryUpdate``, the ids of the indexed
-articles of the old cluster are read and a partial update of their
-``story`` is emitted as an ``IndexAction(op="update")`` for the sink.
+articles of the old cluster are read (one query per batch of updates) and a
+partial update of their ``story`` is emitted as an
+``IndexAction(op="update")`` for the sink.
 
 If Elasticsearch cannot answer, the DoFns raise and the runner retries the
 bundle: a lookup is never silently treated as "no copies".
@@ -158,26 +159,58 @@ class LookupIndexedCopies(beam.PTransform):
         self._batch_size = batch_size
 
     def expand(self, nodes):
+        # Full batches from the first element (BatchElements would start at 1 and
+        # grow): each search costs a pass over the index on the embedded server.
         return (
             nodes
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+            | "Batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
             | "Lookup" >> beam.ParDo(_LookupFn(self._settings, self._config))
         )
 
 
 class _UpdatesFn(_EsDoFn):
+    """A batch of ``StoryUpdate`` → the partial updates of their members.
+
+    One search per batch, not per update: on a server that scans its
+    documents for every search (the embedded one), a search per update made
+    each wave's tail grow with the index."""
+
     def __init__(self, settings: ElasticsearchSettings):
         super().__init__(settings)
         self._updated = beam.metrics.Metrics.counter(_NS, "clusters_updated")
 
-    def process(self, update):
+    def process(self, updates):
+        by_old: dict[str, list] = defaultdict(list)
+        for update in updates:
+            by_old[update.old_cluster_id].append(update)
+        for hit in self._members(sorted(by_old)):
+            story = (hit.get("_source") or {}).get("story") or {}
+            for update in by_old.get(story.get("cluster_id", hit["_id"]), ()):
+                yield IndexAction(
+                    index=hit["_index"],
+                    id=hit["_id"],
+                    source={
+                        "story": {
+                            "cluster_id": update.cluster_id,
+                            "is_canonical": hit["_id"] == update.canonical_id,
+                            "size": update.size,
+                        }
+                    },
+                    op="update",
+                )
+        self._updated.inc(sum(len(v) for v in by_old.values()))
+
+    def _members(self, cluster_ids: list[str]) -> list[dict]:
+        """Hits that may belong to the clusters (the caller checks each
+        hit's ``story.cluster_id``); a batch whose answer could be cut at
+        ``_MAX_HITS`` is asked again in halves."""
         response = self._client.search(
             index=self._settings.articles_alias,
             query={
                 "bool": {
                     "should": [
-                        {"term": {"story.cluster_id": update.old_cluster_id}},
-                        {"ids": {"values": [update.old_cluster_id]}},
+                        {"terms": {"story.cluster_id": cluster_ids}},
+                        {"ids": {"values": cluster_ids}},
                     ],
                     "minimum_should_match": 1,
                 }
@@ -185,31 +218,25 @@ class _UpdatesFn(_EsDoFn):
             source=["story"],
             size=_MAX_HITS,
         )
-        self._updated.inc()
-        for hit in response["hits"]["hits"]:
-            story = (hit.get("_source") or {}).get("story") or {}
-            if story.get("cluster_id", hit["_id"]) != update.old_cluster_id:
-                continue
-            yield IndexAction(
-                index=hit["_index"],
-                id=hit["_id"],
-                source={
-                    "story": {
-                        "cluster_id": update.cluster_id,
-                        "is_canonical": hit["_id"] == update.canonical_id,
-                        "size": update.size,
-                    }
-                },
-                op="update",
-            )
+        hits = response["hits"]["hits"]
+        if len(hits) >= _MAX_HITS and len(cluster_ids) > 1:
+            half = len(cluster_ids) // 2
+            return self._members(cluster_ids[:half]) + self._members(cluster_ids[half:])
+        return hits
 
 
 class ApplyStoryUpdates(beam.PTransform):
-    """StoryUpdate → IndexAction(op="update") for every indexed member."""
+    """StoryUpdate → IndexAction(op="update") for every indexed member,
+    with one search per batch of updates."""
 
-    def __init__(self, settings: ElasticsearchSettings):
+    def __init__(self, settings: ElasticsearchSettings, batch_size: int = 50):
         super().__init__()
         self._settings = settings
+        self._batch_size = batch_size
 
     def expand(self, updates):
-        return updates | "MemberUpdates" >> beam.ParDo(_UpdatesFn(self._settings))
+        return (
+            updates
+            | "Batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
+            | "MemberUpdates" >> beam.ParDo(_UpdatesFn(self._settings))
+        )

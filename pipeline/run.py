@@ -312,6 +312,7 @@ def _run_graph(
     deferred: dict[str, int] = {}
     while plan is not None:
         waves += 1
+        wave_started = time.monotonic()
         try:
             local_runner.prestart(pipeline_options)  # the wave's workers start while its graph is built
             with beam.Pipeline(options=pipeline_options) as p:
@@ -341,7 +342,12 @@ def _run_graph(
             stopped = True
             break
         if plan is not None:
-            _LOG.info("wave %d done; %d entries wait for the next wave", waves, total[f"{budget.NS}/waiting"])
+            _LOG.info(
+                "wave %d done in %.1f s; %d entries wait for the next wave",
+                waves,
+                time.monotonic() - wave_started,
+                total[f"{budget.NS}/waiting"],
+            )
     if deadline is not None and time.time() >= deadline and total[f"{budget.NS}/deferred"]:
         stopped = True
     counters = dict(total)

@@ -1,0 +1,45 @@
+"""SkipKnown asks the server in full batches of ``elasticsearch.lookup_batch_size``
+URLs: on the embedded server each query is a pass over the index, so the
+number of queries per wave matters as the index grows."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsbeam.config.settings import FetchSettings
+from newsbeam.connectors import known
+from newsbeam.connectors.es import setup_indices
+from newsbeam.connectors.known import SkipKnown
+from newsbeam.transforms.model import FeedEntry
+
+pytestmark = [pytest.mark.es]
+
+
+def test_entries_are_looked_up_in_full_batches(es_client, es_settings, index_prefix, monkeypatch):
+    setup_indices(es_client, index_prefix)
+    es_client.index(
+        index=es_settings.articles_alias,
+        id="k",
+        document={"url": "http://example.com/7", "urls": ["http://example.com/7"]},
+        refresh=True,
+    )
+    searches = []
+    search_terms = known._LookupFn._search_terms
+
+    def counted(self, index, field, values, source):
+        searches.append((index, len(values)))
+        return search_terms(self, index, field, values, source)
+
+    monkeypatch.setattr(known._LookupFn, "_search_terms", counted)
+    settings = es_settings.model_copy(update={"lookup_batch_size": 10})
+    urls = [f"http://example.com/{i}" for i in range(25)]
+    entries = [FeedEntry(feed_url="http://example.com/feed", feed_name="F", link=u, url=u) for u in urls]
+    with TestPipeline() as p:
+        new = p | beam.Create(entries) | SkipKnown(settings, FetchSettings()) | beam.Map(lambda e: e.url)
+        assert_that(new, equal_to([u for u in urls if u != "http://example.com/7"]))
+    # 25 URLs in batches of 10: three queries to the articles and three to the failures.
+    assert sorted(size for index, size in searches if index == es_settings.articles_alias) == [5, 10, 10]
+    assert sorted(size for index, size in searches if index == es_settings.failures_alias) == [5, 10, 10]
