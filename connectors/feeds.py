@@ -35,7 +35,9 @@ Example usage::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 
 import apache_beam as beam
@@ -151,6 +153,7 @@ class _ReadFeedFn(beam.DoFn):
         try:
             headers = {"Accept": _FEED_ACCEPT, **conditional_headers(self._validators.get(feed.url))}
             response = self._fetcher.get(feed.url, headers=headers)
+            answered = time.time()
         except FetchError as exc:
             self._failed.inc()
             _LOG.warning("feed %s: %s", feed.url, exc)
@@ -203,7 +206,8 @@ class _ReadFeedFn(beam.DoFn):
                        last_modified=(response.headers.get("last-modified") or "").strip() or None,
                        poll_after=combine(parsed.poll_after, header_poll_hint(response.headers))),
         )  # fmt: skip
-        yield from parsed.entries
+        for entry in parsed.entries:
+            yield dataclasses.replace(entry, feed_answered_at=answered)
 
 
 class ReadFeeds(beam.PTransform):

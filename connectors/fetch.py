@@ -16,7 +16,8 @@ an unreachable robots.txt means complete disallow, ``robots_unavailable``,
 retried by later runs); a site has at most one request in flight, and each
 of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
 after the previous one ended, or the site's ``Crawl-delay`` if larger
-(capped at ``fetch.max_crawl_delay``).  Different sites are fetched at the
+(capped at ``fetch.max_crawl_delay``); when the feed that listed the entries
+is on the same site, its response counts as the previous request.  Different sites are fetched at the
 same time, inside each worker, up to ``fetch.max_connections`` requests in
 flight; pages are emitted as they arrive.  The grouping by site is also the
 shuffle that spreads sites across workers after the feed fan-out.
@@ -193,6 +194,12 @@ class _FetchPageFn(beam.DoFn):
             self._windows[key] = (timestamp, window)
         host = self._plan.host_clock(key, self._settings.host_budget)
         site = _Site(key, entries, self._settings.host_delay, host)
+        # The feed itself was a request to its site: the first request here waits host_delay after it.
+        polled = [
+            e.feed_answered_at for e in site.queue if e.feed_answered_at and _site_of(e.feed_url) == key
+        ]
+        if polled:
+            site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
         site.robots_read = not self._settings.respect_robots
         with self._intake_lock:
             self._intake.append(site)

@@ -65,6 +65,10 @@ class FeedEntry:
     summary: str | None = None
     entry_id: str | None = None
     attempts: int = 0  # earlier failed attempts at this URL (from news-failures)
+    # time.time() when the feed's response arrived: the fetcher leaves the feed's own site
+    # host_delay after it before its first request there (connectors/fetch.py); a time, not
+    # part of what the entry is
+    feed_answered_at: float | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)

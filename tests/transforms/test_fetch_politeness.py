@@ -3,6 +3,7 @@ site's pages are fetched one at a time, host_delay (or Crawl-delay) apart."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +99,25 @@ def test_pages_of_one_site_are_spaced_by_the_crawl_delay(tmp_path):
         assert len(outputs) == 4
         # robots.txt then four pages: each request the larger of the two delays after the previous one
         assert clock.sleeps == [7.0, 7.0, 7.0, 7.0]
+
+
+def test_the_first_request_waits_host_delay_after_the_feed_on_the_same_site(tmp_path):
+    root = _site(tmp_path, None)
+    with SiteServer(root) as site:
+        clock = _FakeClock()
+        fn = _FetchPageFn(SETTINGS.model_copy(update={"host_delay": 3.0}), sleep=clock.sleep, clock=clock)
+        answered = time.time()
+        entries = [dataclasses.replace(e, feed_answered_at=answered) for e in _entries(site.base_url)]
+        assert len(_run_fn(fn, (site.base_url, entries))) == 4
+        # robots.txt waits for what is left of host_delay after the feed's answer, then 3 s each
+        assert 2.5 < clock.sleeps[0] <= 3.0 and clock.sleeps[1:] == [3.0] * 4
+    with SiteServer(root) as other:  # a feed on another site does not delay this one
+        clock = _FakeClock()
+        fn = _FetchPageFn(SETTINGS.model_copy(update={"host_delay": 3.0}), sleep=clock.sleep, clock=clock)
+        entries = [dataclasses.replace(e, feed_url="http://feeds.example/rss", feed_answered_at=answered)
+                   for e in _entries(other.base_url)]  # fmt: skip
+        assert len(_run_fn(fn, (other.base_url, entries))) == 4
+        assert clock.sleeps == [3.0] * 4
 
 
 def test_a_missing_robots_txt_allows_everything(tmp_path):
