@@ -89,16 +89,6 @@ def _run_sdk_worker() -> None:
     sdk_worker_main.main([])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _claim(directory: str) -> socket.socket | None:
     """Take one standby of ``directory``: a ready one if any, else wait for
     one still starting; None when there is none left to take."""
@@ -120,8 +110,10 @@ def _claim(directory: str) -> socket.socket | None:
                 return conn
             except OSError:  # the standby died after listening
                 conn.close()
+        import psutil
+
         starting = [int(n.split(".", 1)[0]) for n in names if n.endswith(".starting")]
-        if not any(_alive(pid) for pid in starting):
+        if not any(psutil.pid_exists(pid) for pid in starting):
             return None
         time.sleep(0.02)
     return None
