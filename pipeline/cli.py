@@ -352,9 +352,6 @@ def _cmd_run(args, beam_args: list[str]) -> int:
             update={"run": settings.run.model_copy(update={"max_run_time": args.max_run_time})}
         )
     options = beam_options(beam_args, batch=True, verbose=args.verbose)
-    from newsbeam.pipeline.local_runner import prestart
-
-    prestart(options)  # worker processes import Beam while the server starts and the graph is built
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 

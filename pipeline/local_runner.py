@@ -27,8 +27,8 @@ What differs from Beam's own multi-process mode:
 * Standby workers (``prestart``): the worker processes of the next pipeline
   start, and import Beam, while the driver still sets up Elasticsearch and
   builds the graph; the runner's workers hand their job to them
-  (``pipeline/worker.py``).  ``newsbeam run`` starts them as soon as its
-  options are known and again before each wave; ``close_standby`` ends those
+  (``pipeline/worker.py``).  a batch run starts them once it holds its
+  writer lease and again before each wave; ``close_standby`` ends those
   not taken.
 """
 

@@ -286,6 +286,9 @@ def run_batch(
             own_lease = prepare_writer(client, settings, command, force)
         else:  # the caller (newsbeam stream) prepared the cluster and holds the lease
             setup_indices(client, es.index_prefix)
+        # Once this run may write: worker processes import Beam while the dead letters are replayed
+        # and the graph is built (a run refused by the lease starts none).
+        local_runner.prestart(pipeline_options)
         replayed = replay_dead_letters(client, settings)
         validators = feed_validators(client, es.feeds_alias)
         return _run_graph(

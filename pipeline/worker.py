@@ -20,7 +20,7 @@ differences that belong to a command-line tool:
 **Standby workers.**  Importing Beam takes a worker about 1.5 s of CPU, and the
 runner starts its workers only once the driver has set up Elasticsearch and
 built the graph.  ``pipeline/local_runner.py`` therefore starts *standby*
-workers as soon as the run's options are known (``--standby DIR``): each
+workers as soon as the run holds its writer lease (``--standby DIR``): each
 imports Beam, then listens on a Unix socket ``DIR/<pid>.sock``.  When the
 runner starts a worker (``python -m newsbeam.pipeline.worker``, the
 environment naming the control and logging endpoints), that process hands
