@@ -92,6 +92,8 @@ def _run_sdk_worker() -> None:
 def _claim(directory: str) -> socket.socket | None:
     """Take one standby of ``directory``: a ready one if any, else wait for
     one still starting; None when there is none left to take."""
+    import psutil
+
     give_up = time.monotonic() + CLAIM_WAIT_S
     while time.monotonic() < give_up:
         try:
@@ -110,8 +112,6 @@ def _claim(directory: str) -> socket.socket | None:
                 return conn
             except OSError:  # the standby died after listening
                 conn.close()
-        import psutil
-
         starting = [int(n.split(".", 1)[0]) for n in names if n.endswith(".starting")]
         if not any(psutil.pid_exists(pid) for pid in starting):
             return None
@@ -159,13 +159,16 @@ def _standby(directory: str) -> int:
     os.environ.clear()
     os.environ.update(json.loads(data))
 
+    reported = threading.Event()
+
     def _watch() -> None:  # the claimer was killed (the runner or Ctrl-C): end with it
         try:
             while conn.recv(64):
                 pass
         except OSError:
             pass
-        os._exit(1)
+        if not reported.is_set():  # else the claimer only closed after reading the status
+            os._exit(1)
 
     threading.Thread(target=_watch, name="standby-watch", daemon=True).start()
     code = 1
@@ -175,6 +178,7 @@ def _standby(directory: str) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
+        reported.set()
         try:
             conn.sendall(f"{code}\n".encode())
         except OSError:
