@@ -21,49 +21,49 @@ def _who(_):
     return os.getpid(), os.environ.get("NEWSBEAM_TEST_MARK")
 
 
-def _worker_pids(options, monkeypatch, marker: str) -> tuple[set, set]:
+def _ran_in(options, out, elements: int) -> list[tuple[int, str | None]]:
+    """(pid, NEWSBEAM_TEST_MARK) of the process that ran each element of a Map."""
+    with beam.Pipeline(options=options) as p:
+        rows = p | beam.Create(range(elements)) | beam.Reshuffle() | beam.Map(_who) | beam.combiners.ToList()
+        rows | beam.Map(lambda r, path: out.write_text(json.dumps(r)), path=out)
+    return [tuple(row) for row in json.loads(out.read_text())]
+
+
+def _worker_pids(options, out, monkeypatch, marker: str) -> tuple[set, set]:
     """(pids of the standbys started, pids of the processes that ran the Map)."""
     count = local_runner.prestart(options)
     assert count == 2
     standby = {proc.pid for proc in local_runner._STANDBY.procs}
     monkeypatch.setenv("NEWSBEAM_TEST_MARK", marker)  # set after prestart: must reach the workers
-    with beam.Pipeline(options=options) as p:
-        rows = p | beam.Create(range(40)) | beam.Reshuffle() | beam.Map(_who) | beam.combiners.ToList()
-        rows | beam.Map(lambda r, path: open(path, "w").write(json.dumps(r)), path=str(_OUT))
-    out = json.loads(_OUT.read_text())
-    assert {mark for _, mark in out} == {marker}
-    return standby, {pid for pid, _ in out}
-
-
-_OUT = None
+    rows = _ran_in(options, out, 40)
+    assert {mark for _, mark in rows} == {marker}
+    return standby, {pid for pid, _ in rows}
 
 
 @pytest.fixture
-def options(tmp_path):
-    global _OUT
-    _OUT = tmp_path / "who.txt"
+def options():
     yield beam_options(["--direct_num_workers=2"], batch=True)
     local_runner.close_standby()
 
 
-def test_the_pipeline_runs_in_the_standby_workers_with_the_runners_environment(options, monkeypatch):
-    standby, ran_in = _worker_pids(options, monkeypatch, "first")
+def test_the_pipeline_runs_in_the_standby_workers_with_the_runners_environment(
+    options, tmp_path, monkeypatch
+):
+    out = tmp_path / "who.json"
+    standby, ran_in = _worker_pids(options, out, monkeypatch, "first")
     assert ran_in and ran_in <= standby, (ran_in, standby)
     assert os.getpid() not in ran_in
     # the next pipeline (a run's next wave) gets new standbys
-    again, ran_again = _worker_pids(options, monkeypatch, "second")
+    again, ran_again = _worker_pids(options, out, monkeypatch, "second")
     assert ran_again <= again and not (again & standby)
 
 
-def test_without_standbys_the_workers_start_as_before(options, monkeypatch):
+def test_without_standbys_the_workers_start_as_before(options, tmp_path, monkeypatch):
     monkeypatch.delenv(STANDBY_ENV, raising=False)
     monkeypatch.setenv("NEWSBEAM_TEST_MARK", "plain")
-    with beam.Pipeline(options=options) as p:
-        rows = p | beam.Create(range(10)) | beam.Reshuffle() | beam.Map(_who) | beam.combiners.ToList()
-        rows | beam.Map(lambda r, path: open(path, "w").write(json.dumps(r)), path=str(_OUT))
-    out = json.loads(_OUT.read_text())
-    assert {mark for _, mark in out} == {"plain"}
-    assert os.getpid() not in {pid for pid, _ in out}
+    rows = _ran_in(options, tmp_path / "who.json", 10)
+    assert {mark for _, mark in rows} == {"plain"}
+    assert os.getpid() not in {pid for pid, _ in rows}
 
 
 def test_close_ends_the_standbys_no_pipeline_took(options):
