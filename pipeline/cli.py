@@ -424,7 +424,7 @@ def _add_stream_parser(sub) -> None:
 
 
 def _cmd_stream(args, beam_args: list[str]) -> int:
-    from newsbeam.pipeline.options import beam_options
+    from newsbeam.pipeline.options import beam_options, gives_flag
     from newsbeam.pipeline.stream import StopSignal, run_stream
 
     if args.poll_interval is not None and not 1 <= args.poll_interval <= 86_400:
@@ -437,13 +437,10 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
     # Cycles run in this process (LocalRunner, in_memory): a cycle is small, worker processes
     # would start again every cycle, and the sandbox children are kept between cycles.  Beam's
     # own DirectRunner is not the default because it may swap in its Prism runner.
-    def given(flag):
-        return any(a == f"--{flag}" or a.startswith(f"--{flag}=") for a in beam_args)
-
     local = {}
-    if not given("direct_running_mode"):
+    if not gives_flag(beam_args, "--direct_running_mode"):
         local["direct_running_mode"] = "in_memory"
-        if not given("direct_num_workers"):
+        if not gives_flag(beam_args, "--direct_num_workers"):
             local["direct_num_workers"] = 1
     options = beam_options(beam_args, batch=True, verbose=args.verbose, **local)
     from apache_beam.options.pipeline_options import StandardOptions

@@ -19,6 +19,7 @@ __all__ = [
     "UnknownFlags",
     "beam_options",
     "default_workers",
+    "gives_flag",
     "logger_levels",
     "unknown_beam_flags",
     "usable_cores",
@@ -156,7 +157,8 @@ def default_workers() -> int:
     return int(min(cores, fits))
 
 
-def _gives(args: list[str], flag: str) -> bool:
+def gives_flag(args: list[str], flag: str) -> bool:
+    """Whether ``args`` give ``flag`` (``--flag`` or ``--flag=value``)."""
     return any(arg == flag or arg.startswith(flag + "=") for arg in args)
 
 
@@ -205,21 +207,21 @@ def beam_options(args: list[str], *, batch: bool = False, verbose: bool = False,
     unknown = unknown_beam_flags(args)
     if unknown:
         raise UnknownFlags(" ".join(unknown))
-    if batch and runner is None and not _gives(args, "--streaming"):
+    if batch and runner is None and not gives_flag(args, "--streaming"):
         from apache_beam.options.pipeline_options import DirectOptions
 
         overrides.setdefault("runner", LOCAL_RUNNER)
         mode = BATCH_RUNNING_MODE
-        if _gives(args, "--direct_running_mode"):
+        if gives_flag(args, "--direct_running_mode"):
             mode = PipelineOptions(args).view_as(DirectOptions).direct_running_mode
         overrides.setdefault("direct_running_mode", mode)
-        if not _gives(args, "--direct_num_workers"):
+        if not gives_flag(args, "--direct_num_workers"):
             workers = {"in_memory": 1, "multi_threading": usable_cores()}.get(mode) or default_workers()
             overrides.setdefault("direct_num_workers", workers)
     # Worker processes (multi_processing, portable runners) log at the levels this process does.
-    if not _gives(args, "--default_sdk_harness_log_level"):
+    if not gives_flag(args, "--default_sdk_harness_log_level"):
         overrides.setdefault("default_sdk_harness_log_level", "INFO" if verbose else "WARNING")
-    if not _gives(args, "--sdk_harness_log_level_overrides"):
+    if not gives_flag(args, "--sdk_harness_log_level_overrides"):
         overrides.setdefault("sdk_harness_log_level_overrides", logger_levels(verbose))
     options = PipelineOptions(args, **overrides)
     _check_runner(options)
