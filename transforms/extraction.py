@@ -166,7 +166,11 @@ def _tokens(text: str) -> list[str]:
 
 def _shingles(text: str) -> Counter:
     """Word 4-grams of ``text`` with counts (a text of 1-3 words is one shingle)."""
-    toks = _tokens(text)
+    return _gram_counts(_tokens(text))
+
+
+def _gram_counts(toks: list[str]) -> Counter:
+    """``_shingles`` of text already split into tokens."""
     if len(toks) < 4:
         return Counter([tuple(toks)]) if toks else Counter()
     return Counter(zip(toks, toks[1:], toks[2:], toks[3:]))
@@ -234,8 +238,7 @@ def _trim(body: str, reader: _Reader, signals: dict[str, Any]) -> str:
     toks = [_tokens(line) for line in lines]
     sizes = [len(t) for t in toks]
     total = sum(sizes)
-    flat = [t for line in toks for t in line]
-    whole = Counter(zip(flat, flat[1:], flat[2:], flat[3:])) if total >= 4 else Counter([tuple(flat)])
+    whole = _gram_counts([t for line in toks for t in line])
     if not total or _containment(reader.shingles, whole) < TRIM_COVERAGE:
         return body
     start, end = _edge_cut(len(lines), lambda i: sizes[i] >= SHORT_LINE_TOKENS or reader.has(toks[i]))
