@@ -103,7 +103,7 @@ import hashlib
 import importlib.util
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -667,24 +667,29 @@ _PRELOADS: dict[str, concurrent.futures.Future] = {}
 _PRELOADS_LOCK = threading.Lock()
 
 
+def _on_thread(work: Callable[[], Any], name: str) -> concurrent.futures.Future:
+    """Run ``work`` on a daemon thread; its result, or what it raised, in the future returned."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run():
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 def preload_model(model: str) -> concurrent.futures.Future:
     """Start loading ``model`` (a resolved name) on a thread of this process,
     once, for the next ``TagEntities`` set up in this process (see
-    ``WarmUpEntities``); returns the future of the loaded pipeline."""
+    ``WarmUpEntities``); returns the future of the loaded pipeline (a failed
+    load is tried again, and its error raised, by the tagger)."""
     with _PRELOADS_LOCK:
-        loading = _PRELOADS.get(model)
-        if loading is not None:
-            return loading
-        loading = _PRELOADS[model] = concurrent.futures.Future()
-
-    def load():
-        try:
-            loading.set_result(_load_pipeline(model))
-        except BaseException as exc:  # the tagger loads again and raises it
-            loading.set_exception(exc)
-
-    threading.Thread(target=load, name="newsbeam-ner-preload", daemon=True).start()
-    return loading
+        if model not in _PRELOADS:
+            _PRELOADS[model] = _on_thread(lambda: _load_pipeline(model), "newsbeam-ner-preload")
+        return _PRELOADS[model]
 
 
 def _take_or_load_pipeline(model: str) -> _SharedPipeline:
@@ -833,18 +838,11 @@ class _TagBatchFn(beam.DoFn):
         # i.e. before fetching starts, and the model then loads while robots.txt and
         # the first pages download; the first batch waits for it (and gets its error).
         self._pipeline = None
-        self._loading: concurrent.futures.Future = concurrent.futures.Future()
-        handle, loading = self._shared_handle, self._loading
-
-        def load():
-            try:
-                loading.set_result(
-                    handle.acquire(lambda: _take_or_load_pipeline(model), tag=f"newsbeam.entities:{model}")
-                )
-            except BaseException as exc:  # handed to process(), which raises it
-                loading.set_exception(exc)
-
-        threading.Thread(target=load, name="newsbeam-ner-load", daemon=True).start()
+        handle = self._shared_handle
+        self._loading = _on_thread(  # an error is raised by process()
+            lambda: handle.acquire(lambda: _take_or_load_pipeline(model), tag=f"newsbeam.entities:{model}"),
+            "newsbeam-ner-load",
+        )
 
     def _ready(self) -> _SharedPipeline:
         if self._pipeline is None:
