@@ -86,6 +86,7 @@ class _Standby:
 
     def close(self) -> None:
         import shutil
+        import subprocess
 
         from newsbeam.pipeline.worker import STANDBY_ENV
 
@@ -97,7 +98,7 @@ class _Standby:
         for proc in self.procs:
             try:
                 proc.wait(timeout=5)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 proc.kill()
         self.procs = []
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -120,7 +121,12 @@ def _worker_count(options) -> int:
     direct = options.view_as(DirectOptions)
     if direct.direct_running_mode != "multi_processing":
         return 0
-    return max(1, direct.direct_num_workers or 1)
+    workers = direct.direct_num_workers
+    if workers == 0:  # as FnApiRunner reads it: one per CPU
+        import multiprocessing
+
+        return multiprocessing.cpu_count()
+    return max(1, workers or 1)
 
 
 def prestart(options) -> int:
