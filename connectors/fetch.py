@@ -17,10 +17,11 @@ retried by later runs); a site has at most one request in flight, and each
 of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
 after the previous one ended, or the site's ``Crawl-delay`` if larger
 (capped at ``fetch.max_crawl_delay``); when the feed that listed the entries
-is on the same site, its response counts as the previous request.  Different sites are fetched at the
-same time, inside each worker, up to ``fetch.max_connections`` requests in
-flight; pages are emitted as they arrive.  The grouping by site is also the
-shuffle that spreads sites across workers after the feed fan-out.
+is on the same site, its response counts as the previous request.  Different
+sites are fetched at the same time, inside each worker, up to
+``fetch.max_connections`` requests in flight; pages are emitted as they arrive.
+The grouping by site is also the shuffle that spreads sites across workers
+after the feed fan-out.
 Budgets (see connectors/budget.py): each site gets what is left of
 ``fetch.host_budget`` seconds for this run (its requests and the pauses
 between them), and nothing starts after the run's deadline; every
@@ -119,8 +120,8 @@ class _FetchPageFn(beam.DoFn):
     (``fetch.host_delay`` or its ``Crawl-delay``) has passed; its robots.txt
     is its first request.  The DoFn's own thread emits each page as soon as it
     has arrived (in ``process`` for what is ready, then in ``finish_bundle``),
-    so the stages fused after this one (extraction, entity tagging) run while other sites
-    download, and downloads go on while those stages compute.  The scheduler
+    so the stages fused after this one (extraction, entity tagging) run while
+    other sites download, and downloads go on while those stages compute.  The scheduler
     sleeps only when every site it holds is waiting for its delay."""
 
     def __init__(
