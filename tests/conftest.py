@@ -106,6 +106,26 @@ def demo_settings(demo_site, es_settings, tmp_path):
     )
 
 
+@pytest.fixture
+def record_calls(monkeypatch):
+    """``record_calls(owner, name, what)`` wraps ``owner.name`` (a module's function or a
+    class's method: ``self`` comes first) so that every call also appends ``what(*args)`` to
+    the list returned.  Only for code that runs in this process (in-memory pipelines)."""
+
+    def install(owner, name: str, what) -> list:
+        calls: list = []
+        real = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            calls.append(what(*args, **kwargs))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+        return calls
+
+    return install
+
+
 @pytest.fixture(autouse=True)
 def _in_process_batch_runs(request, monkeypatch):
     """Batch runs (``newsbeam run``, ``demo``, ``reextract``) default to one worker

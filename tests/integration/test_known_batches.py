@@ -18,7 +18,7 @@ from newsbeam.transforms.model import FeedEntry
 pytestmark = [pytest.mark.es]
 
 
-def test_entries_are_looked_up_in_full_batches(es_client, es_settings, index_prefix, monkeypatch):
+def test_entries_are_looked_up_in_full_batches(es_client, es_settings, index_prefix, record_calls):
     setup_indices(es_client, index_prefix)
     es_client.index(
         index=es_settings.articles_alias,
@@ -26,14 +26,9 @@ def test_entries_are_looked_up_in_full_batches(es_client, es_settings, index_pre
         document={"url": "http://example.com/7", "urls": ["http://example.com/7"]},
         refresh=True,
     )
-    searches = []
-    search_terms = known._LookupFn._search_terms
-
-    def counted(self, index, field, values, source):
-        searches.append((index, len(values)))
-        return search_terms(self, index, field, values, source)
-
-    monkeypatch.setattr(known._LookupFn, "_search_terms", counted)
+    searches = record_calls(
+        known._LookupFn, "_search_terms", lambda self, index, field, values, source: (index, len(values))
+    )
     settings = es_settings.model_copy(update={"lookup_batch_size": 10})
     urls = [f"http://example.com/{i}" for i in range(25)]
     entries = [FeedEntry(feed_url="http://example.com/feed", feed_name="F", link=u, url=u) for u in urls]

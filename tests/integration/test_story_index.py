@@ -86,21 +86,14 @@ def test_a_batch_whose_answer_could_be_cut_is_asked_again_in_halves(indexed, es_
     _run(es_settings, UPDATES, 50)
 
 
-def test_one_search_per_batch_of_updates(indexed, es_settings, monkeypatch):
+def test_one_search_per_batch_of_updates(indexed, es_settings, record_calls):
     # Each search is a pass over the index on the embedded server: not one per update.
-    searches = []
-    members = story_index._UpdatesFn._members
-
-    def counted(self, cluster_ids):
-        searches.append(list(cluster_ids))
-        return members(self, cluster_ids)
-
-    monkeypatch.setattr(story_index._UpdatesFn, "_members", counted)
+    searches = record_calls(story_index._UpdatesFn, "_members", lambda self, cluster_ids: list(cluster_ids))
     _run(es_settings, UPDATES, 50)
     assert searches == [["a1", "b1", "zz"]]
 
 
-def test_band_lookups_go_in_full_batches(indexed, es_settings, monkeypatch):
+def test_band_lookups_go_in_full_batches(indexed, es_settings, record_calls):
     from newsbeam.transforms.similarity import DedupConfig, fingerprint
     from newsbeam.transforms.stories import _Node
 
@@ -108,14 +101,7 @@ def test_band_lookups_go_in_full_batches(indexed, es_settings, monkeypatch):
     texts = [f"Story number {i} about the harbour, the council and the ferry timetable for the winter." * 3
              for i in range(7)]  # fmt: skip
     nodes = [_Node(f"n{i}", None, fingerprint(text, config)) for i, text in enumerate(texts)]
-    batches = []
-    process = story_index._LookupFn.process
-
-    def counted(self, batch):
-        batches.append(len(batch))
-        return process(self, batch)
-
-    monkeypatch.setattr(story_index._LookupFn, "process", counted)
+    batches = record_calls(story_index._LookupFn, "process", lambda self, batch: len(batch))
     with TestPipeline() as p:
         _ = p | beam.Create(nodes) | story_index.LookupIndexedCopies(es_settings, config, batch_size=5)
     assert sorted(batches) == [2, 5]

@@ -15,18 +15,10 @@ from newsbeam.transforms.model import Article
 
 
 @pytest.fixture
-def counted_loads(monkeypatch):
+def counted_loads(monkeypatch, record_calls):
     """Counts spaCy pipeline loads in this process (tests run in memory)."""
-    loads = []
-    real = entities._load_pipeline
-
-    def load(model):
-        loads.append(model)
-        return real(model)
-
-    monkeypatch.setattr(entities, "_load_pipeline", load)
     monkeypatch.setattr(entities, "_PRELOADS", {})
-    return loads
+    return record_calls(entities, "_load_pipeline", lambda model: model)
 
 
 def test_warm_up_loads_the_model_after_its_bundle_and_outputs_nothing(counted_loads):
