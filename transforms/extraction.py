@@ -11,11 +11,14 @@ edges, where a second extractor's text says so (general signals only: line lengt
 * **base**: plain trafilatura (``include_comments=False``, its whole cascade: its own
   algorithm, then its readability and justext comparison) with tables kept: a standings or
   price table inside the article is its content.  The body is never much shorter than
-  plain trafilatura's output: only short edge lines are cut (rule 3);
+  plain trafilatura's output: only short edge lines are cut (rule 4), or a repeated
+  copy of the article (rule 2);
 * **reader**: trafilatura's bundled readability port, rendered one block per line, kept
   from the cascade's own comparison stage (not computed twice);
 * **witness**: resiliparse's main-content ``html2text`` (high recall, cheap), computed only
-  for an empty base.
+  for an empty base;
+* **own**: trafilatura's own algorithm alone (its ``fast`` mode, without the readability and
+  justext comparison), computed only for a base that repeats itself.
 
 Rules, in order (each one checked on the halves A of both benchmark sets, the
 ScrapingHub pages with their 4-gram metric and trafilatura's annotated pages with its
@@ -24,21 +27,27 @@ snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 1. *empty base*: when trafilatura returns nothing, the witness's text is the body (it
    supplies the text, it does not only vote; trafilatura's cascade has already tried the
    reader then).
-2. *lede*: when the reader holds the base (>= ``LEDE_CONTAINMENT`` of its 4-grams), its
+2. *repeated text*: when at least ``REPEAT_SHARE`` of the base's 4-gram occurrences are
+   repeats (the article twice or more: readability took the container of hidden copies, such
+   as ``display:none`` schema.org blocks with their ``articleBody``, and the cascade adopted
+   it for being more than twice as long), trafilatura's own text is the body, provided it
+   repeats less than half as much and the base holds it (>= ``LEDE_CONTAINMENT`` of its
+   4-grams).  A page whose own text repeats too (a recipe's repeated steps) keeps the base.
+3. *lede*: when the reader holds the base (>= ``LEDE_CONTAINMENT`` of its 4-grams), its
    long lines (>= ``SHORT_LINE_TOKENS`` tokens) before the base's first line that the base
    lacks (a standfirst in the article header) are prepended; its short ones (title,
    byline, caption) are not.
-3. *trim*: leading and trailing short lines (< ``SHORT_LINE_TOKENS`` tokens: captions,
+4. *trim*: leading and trailing short lines (< ``SHORT_LINE_TOKENS`` tokens: captions,
    bylines, "read more", related links, newsletter boxes) that the reader lacks are cut,
    only when the reader lies inside the text (>= ``TRIM_COVERAGE`` of its 4-grams) and the
    cut stays within ``TRIM_MAX_SHARE`` of the tokens.  A long line (a standfirst, a
    paragraph) is never cut, and neither is a larger share: a reader that picked a side
    section would cut half an article.
-4. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
+5. *title*: the page's title (JSON-LD headline, ``og:title``, ``<title>``...) repeated in
    the first ``TITLE_LINES`` lines is metadata, not body, and is dropped.
-5. *dangling heading*: short last lines (< ``SHORT_LINE_TOKENS`` tokens) ending with a
+6. *dangling heading*: short last lines (< ``SHORT_LINE_TOKENS`` tokens) ending with a
    colon ("Read also:", "More on this topic:") announce a box that is not in the body; they
-   are dropped (before rule 4; no reader needed).  Checked on both halves A: one page better
+   are dropped (before rule 5; no reader needed).  Checked on both halves A: one page better
    on each set, none worse.
 
 Edge rules measured and NOT kept (each lost pages on a half A, or cost too much; see BENCHMARKS.md): a
@@ -46,11 +55,14 @@ trailing list of link lines, short link lines anywhere, a tail found in the page
 nav/aside/footer, leading link lines, the two edges trimmed separately, trailing short lines
 without the reader's witness, contact lines, lines repeated on the page, and trafilatura's
 ``favor_precision`` pass as a second tail witness (too costly: a second trafilatura run,
-0.8-1.0x plain's CPU, for +0.001).
+0.8-1.0x plain's CPU, for +0.001); and, in a later round, a line-level majority vote among
+trafilatura, the reader, resiliparse and justext (dropping lines most lack, or adding lines
+most hold), long edge lines both the reader and resiliparse lack, figure captions found in
+the page, repeated lines, and pruning hidden elements before extraction.
 
 Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
-trafilatura, the reader is not used (only the empty-base, title and dangling-heading
-rules apply) and no date
+trafilatura, neither the reader nor the own text is used (only the empty-base, title and
+dangling-heading rules apply) and no date
 is searched in the page's text (htmldate); date detection never runs htmldate's extensive
 search.  ``provenance`` records the extractor
 versions, the method chosen and the signals.
@@ -121,6 +133,7 @@ TRIM_MAX_SHARE = 0.2
 SHORT_LINE_TOKENS = 20
 TITLE_LINES = 2
 OPTIONAL_BUDGET_S = 0.5
+REPEAT_SHARE = 0.5
 METHOD_BASE = "trafilatura"
 
 _TRAFILATURA_PARAMS = {
@@ -185,6 +198,12 @@ def _containment(part: Counter, whole: Counter) -> float:
     return sum(min(count, get(key, 0)) for key, count in part.items()) / total
 
 
+def _repeated_share(grams: Counter) -> float:
+    """Share of the 4-gram occurrences of a text whose 4-gram occurs more than once in it."""
+    total = sum(grams.values())
+    return sum(n for n in grams.values() if n > 1) / total if total else 0.0
+
+
 def _present(toks: list[str], reference: Counter, words: set[str]) -> bool:
     """Whether ``reference`` contains a line of tokens ``toks``: half its 4-grams, or every
     word of a line of fewer than four words."""
@@ -233,7 +252,7 @@ class _Reader:
 
 
 def _trim(body: str, reader: _Reader, signals: dict[str, Any]) -> str:
-    """Rule 3: cut the leading and trailing short lines the reader lacks (see the module doc)."""
+    """Rule 4: cut the leading and trailing short lines the reader lacks (see the module doc)."""
     lines = [line for line in body.split("\n") if line.strip()]
     toks = [_tokens(line) for line in lines]
     sizes = [len(t) for t in toks]
@@ -348,6 +367,14 @@ def _trafilatura_with_reader(tree, url: str | None) -> tuple[str, str | None]:
     return base, (seen[0] if seen else None)
 
 
+def _own_text(tree, url: str | None) -> str:
+    """trafilatura's own algorithm alone (its ``fast`` mode: no readability or justext
+    comparison) on ``tree`` (which it consumes)."""
+    import trafilatura
+
+    return trafilatura.extract(tree, url=url, **{**_TRAFILATURA_PARAMS, "fast": True}) or ""
+
+
 def _resiliparse_text(text: str) -> str:
     from resiliparse.extract.html2text import extract_plain_text
 
@@ -358,7 +385,7 @@ def _resiliparse_text(text: str) -> str:
 
 
 def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int]:
-    """Rule 4: drop the page's title repeated in the first lines of the body (the title is
+    """Rule 5: drop the page's title repeated in the first lines of the body (the title is
     metadata): up to ``TITLE_LINES`` leading lines whose words equal a title, or lie inside
     one (3 words or more), or hold one covering most of the line (a title with a site
     suffix)."""
@@ -377,7 +404,7 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
 
 
 def _drop_dangling_headings(body: str) -> tuple[str, int]:
-    """Rule 5: drop short last lines (< ``SHORT_LINE_TOKENS`` tokens) that end with a colon:
+    """Rule 6: drop short last lines (< ``SHORT_LINE_TOKENS`` tokens) that end with a colon:
     a heading that introduces what follows ("Read also:", "More on this topic:") with nothing
     after it (the related box it announced was already left out).  A long line, a line with
     other text after it, and the only line are kept."""
@@ -416,12 +443,15 @@ def _choose_body(
     witness: str | Callable[[], str],
     reader: Callable[[], str] | None,
     titles: Iterable[str | None] = (),
+    own: Callable[[], str] | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """Choose the body; return (body, method, signals).
 
     ``witness`` is the witness's text or a function computing it (only called for an empty
     base); ``reader`` computes the readability text on demand, and is None when the page's
-    budget for optional extractors is spent (only rules 1, 4 and 5 apply)."""
+    budget for optional extractors is spent (only rules 1, 5 and 6 apply); ``own`` computes
+    trafilatura's own text, only for a base that repeats itself (rule 2), and is None when the
+    budget is spent."""
     nb = len(_tokens(base))
     signals: dict[str, Any] = {"base_tokens": nb}
     body, method = base, METHOD_BASE
@@ -430,6 +460,15 @@ def _choose_body(
         signals["witness_tokens"] = len(_tokens(wit))
         if wit.strip():
             body, method = wit.strip(), "resiliparse.empty_base"
+    if nb and own is not None:  # rule 2: a base that repeats the article
+        sb = _shingles(base)
+        repeated = _repeated_share(sb)
+        if repeated >= REPEAT_SHARE:
+            alone = own().strip()
+            so = _shingles(alone)
+            signals["repeated_share"] = round(repeated, 3)
+            if alone and _repeated_share(so) < repeated / 2 and _containment(so, sb) >= LEDE_CONTAINMENT:
+                body, method = alone, METHOD_BASE + ".own"
     read = _Reader("trafilatura.readability", reader) if reader is not None else None
     if body and read is not None and read.text:
         signals["reader"] = read.name
@@ -754,6 +793,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         lambda: _resiliparse_text(text),
         (lambda: read if read is not None else _reader_text(tree)) if within_budget else None,
         titles,
+        (lambda: _own_text(copy.deepcopy(tree), url)) if within_budget else None,
     )
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
     provenance.update(method=method, signals=signals)

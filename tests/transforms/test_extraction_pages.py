@@ -11,7 +11,10 @@ that reproduces one way the extractor lost text on unseen pages:
 * ``standfirst``: the lede paragraph above the body, in its own element, must be kept
   (``standfirst``: in the article header, which trafilatura drops; ``standfirst_intro``: beside
   the headline, kept by trafilatura but outside what both readability readers return, so a
-  trim rule that trusts the readers cuts it).
+  trim rule that trusts the readers cuts it);
+* ``hidden_copies``: hidden schema.org blocks repeat the article; readability takes their
+  container and trafilatura's cascade adopts it, so plain trafilatura returns the article twice
+  with the blocks' metadata between the copies.
 
 ``<name>.json`` beside each page lists its body paragraphs and boilerplate lines.  Two kinds
 of test: newsbeam's ``extract_article`` keeps every body paragraph (recall) and no
@@ -35,7 +38,7 @@ from readability import Document
 from transforms.extraction import extract_article
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "extraction_pages"
-PAGES = ("empty_base", "read_more_box", "side_section", "standfirst", "standfirst_intro")
+PAGES = ("empty_base", "read_more_box", "side_section", "standfirst", "standfirst_intro", "hidden_copies")
 
 # pages newsbeam does not handle yet (xfail strict); empty since the extractor handles them all
 NOT_YET: dict[str, str] = {}
@@ -96,6 +99,12 @@ def test_every_body_paragraph_is_extracted(name):
 def test_no_boilerplate_line_is_extracted(name):
     text = _newsbeam(name)
     assert [line for line in _page(name)[1]["boilerplate"] if _norm(line) in text] == []
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_body_paragraph_is_extracted_twice(name):
+    text = _newsbeam(name)
+    assert [p for p in _page(name)[1]["body"] if text.count(_norm(p)) > 1] == []
 
 
 # ------------------------------------------------ each page reproduces its failure kind
@@ -161,3 +170,16 @@ def test_standfirst_intro_is_kept_by_trafilatura_and_lacked_by_both_readers():
     assert _found(spec["body"], _readability(html)) == rest
     quick = lxml_html.tostring(try_readability(load_html(html)), encoding="unicode", method="text")
     assert _found(spec["body"], quick) == rest
+
+
+def test_hidden_copies_make_trafilaturas_cascade_repeat_the_article():
+    html, spec = _page("hidden_copies")
+    plain = _norm(_plain(html))
+    assert all(plain.count(_norm(p)) == 2 for p in spec["body"])
+    assert "2024-03-12T18:05:11+01:00" in plain  # the hidden blocks' metadata comes along
+    # trafilatura's own algorithm alone (no readability comparison) holds the article once
+    own = _norm(
+        trafilatura.extract(html, fast=True, include_comments=False, include_tables=True, deduplicate=False)
+    )
+    assert all(own.count(_norm(p)) == 1 for p in spec["body"])
+    assert [line for line in spec["boilerplate"] if _norm(line) in own] == []

@@ -175,3 +175,31 @@ def test_a_closing_paragraph_or_standfirst_ending_with_a_colon_is_kept():
     inner = "\n".join([paras[0], "The plan in short:", *paras[1:]])
     assert _choose_body(inner, "", None)[:2] == (inner, "trafilatura")
     assert _choose_body("Contact:", "", None)[0] == "Contact:"  # never the only line
+
+
+def test_a_base_that_repeats_the_article_takes_trafilaturas_own_text():
+    article = "\n".join(_paragraphs(6, 40, seed=19))
+    meta = "2024-03-12T18:05:11+01:00\nhttps://images.example.test/harbour.jpg\nHarbourCourierNet"
+    base = "\n".join([article, meta, article, meta])  # readability took hidden copies' container
+    body, method, signals = _choose_body(base, base, lambda: base, own=lambda: article)
+    assert (body, method) == (article, "trafilatura.own")
+    assert signals["repeated_share"] > 0.9
+
+
+def test_trafilaturas_own_text_is_asked_for_only_when_the_base_repeats_itself():
+    article = "\n".join(_paragraphs(6, 40, seed=20))
+
+    def unused() -> str:
+        raise AssertionError("trafilatura's own text must not be needed")
+
+    body, method, signals = _choose_body(article, article, lambda: article, own=unused)
+    assert (body, method) == (article, "trafilatura") and "repeated_share" not in signals
+    # a page whose own text repeats as much (a recipe's repeated steps) keeps the base, and so
+    # does a base that does not hold the own text
+    steps = "\n".join(_paragraphs(3, 30, seed=21))
+    recipe = "\n".join([steps, steps, steps])
+    assert _choose_body(recipe, recipe, None, own=lambda: recipe)[:2] == (recipe, "trafilatura")
+    repeated = "\n".join([article, article])
+    other = "\n".join(_paragraphs(6, 40, seed=22))
+    assert _choose_body(repeated, repeated, None, own=lambda: other)[:2] == (repeated, "trafilatura")
+    assert _choose_body(repeated, repeated, None, own=lambda: "")[:2] == (repeated, "trafilatura")
