@@ -2,7 +2,8 @@
 
 Each page under ``tests/fixtures/extraction_pages/`` is a realistic news page (navigation,
 header, share bar, related links, comments, footer; original text written for these tests)
-that reproduces one way the extractor lost text on unseen pages:
+that reproduces one way the extractor lost text on unseen pages (or, for ``hidden_copies``,
+kept boilerplate on a benchmark page):
 
 * ``empty_base``: a precision extractor returns nothing although the article is recoverable;
 * ``read_more_box``: an inline "read more" box splits the story and an extractor stops at it;
@@ -14,7 +15,7 @@ that reproduces one way the extractor lost text on unseen pages:
   trim rule that trusts the readers cuts it);
 * ``hidden_copies``: hidden schema.org blocks repeat the article; readability takes their
   container and trafilatura's cascade adopts it, so plain trafilatura returns the article twice
-  with the blocks' metadata between the copies.
+  with the blocks' metadata between the copies (``test_no_body_paragraph_is_extracted_twice``).
 
 ``<name>.json`` beside each page lists its body paragraphs and boilerplate lines.  Two kinds
 of test: newsbeam's ``extract_article`` keeps every body paragraph (recall) and no
