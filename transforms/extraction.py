@@ -58,7 +58,9 @@ without the reader's witness, contact lines, lines repeated on the page, and tra
 0.8-1.0x plain's CPU, for +0.001); and, in a later round, a line-level majority vote among
 trafilatura, the reader, resiliparse and justext (dropping lines most lack, or adding lines
 most hold), long edge lines both the reader and resiliparse lack, figure captions found in
-the page, repeated lines, and pruning hidden elements before extraction.
+the page, repeated lines, and pruning hidden elements before extraction; and, in a fourth round,
+one learned paragraph scorer over the body's lines (DOM, position and witness features; its
+cross-validated gain on the halves A was not positive on both sets: ``bench/paragraph_scorer.py``).
 
 Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
 trafilatura, neither the reader nor the own text is used (only the empty-base, title and
