@@ -136,6 +136,7 @@ class DomIndex:
         self.prefix: dict[str, Any] = {}
         self._density: dict[Any, float] = {}
         self._own: dict[Any, tuple[bool, ...]] = {}
+        self.blocks: list[tuple[Any, str]] = []  # (element, its text), in document order
         blocks = _LEAF_TAGS | _WRAPPER_TAGS
         for el in tree.iter(*blocks):
             if el.tag in _WRAPPER_TAGS and any(child.tag in blocks for child in el):
@@ -144,6 +145,7 @@ class DomIndex:
             if not toks:
                 continue
             self.full.setdefault(" ".join(toks), el)
+            self.blocks.append((el, " ".join(el.text_content().split())))
             if len(toks) >= _PREFIX_TOKENS:
                 self.prefix.setdefault(" ".join(toks[:_PREFIX_TOKENS]), el)
 
@@ -206,7 +208,6 @@ def paragraph_features(lines: list[str], dom: DomIndex, reader: X._Reader | None
     els = [dom.find(t) for t in toks]
     main, chain, mass = main_container(els, sizes)
     found = sum(size for el, size in zip(els, sizes) if el is not None) or 1
-    empty_groups = (0.0,) * (len(CLASS_GROUPS) + len(ANCESTOR_TAGS))
     density = [dom.link_density(el) for el in els]
     tail = [0.0] * (count + 1)  # token-weighted link density of lines i.. to the end
     weight = 0
@@ -216,52 +217,93 @@ def paragraph_features(lines: list[str], dom: DomIndex, reader: X._Reader | None
     rows: list[list[float]] = []
     before = 0
     for i, line in enumerate(lines):
-        stripped = line.strip()
-        chars = [c for c in stripped if not c.isspace()]
-        letters = [c for c in chars if c.isalpha()]
-        el = els[i]
-        tag = el.tag if el is not None else ""
-        box, groups, outside = None, empty_groups, 0.0
-        if el is not None:
-            box, seen = el, [dom.own_groups(el)]
-            while box not in chain and box.getparent() is not None and box.getparent() not in chain:
-                box = box.getparent()
-                seen.append(dom.own_groups(box))
-            groups = tuple(float(any(g)) for g in zip(*seen))
-            outside = float(main is not None and box not in chain and box.getparent() is not main)
+        sequence = (
+            i / (count - 1) if count > 1 else 0.0,
+            (total - before - sizes[i]) / total,
+            before / total,
+            float(i == count - 1),
+            float(i == 0),
+        )
+        around = (density[i - 1] if i else 0.0) / 2 + (density[i + 1] if i + 1 < count else 0.0) / 2
         rows.append(
-            [
-                math.log1p(sizes[i]) / 5,
-                float(sizes[i] < X.SHORT_LINE_TOKENS),
-                float(stripped.endswith(_SENTENCE_END)),
-                float(stripped.endswith(X._COLONS)),
-                sum(c.isdigit() for c in chars) / len(chars) if chars else 0.0,
-                sum(c.isupper() for c in letters) / len(letters) if letters else 0.0,
-                float(bool(_CONTACT_RE.search(stripped))),
-                float(stripped.startswith(("- ", "|"))),
-                i / (count - 1) if count > 1 else 0.0,
-                (total - before - sizes[i]) / total,
-                before / total,
-                float(i == count - 1),
-                float(i == 0),
-                float(reader.has(toks[i])) if reader is not None else 0.5,
-                float(el is not None),
-                float(tag in _HEADINGS),
-                float(tag == "li"),
-                float(tag == "blockquote"),
-                float(tag in _CELLS),
-                density[i],
-                dom.link_density(el.getparent() if el is not None else None),
-                dom.link_density(box),
-                mass.get(box, 0) / found if box is not None else 0.0,
-                outside,
-                (density[i - 1] if i else 0.0) / 2 + (density[i + 1] if i + 1 < count else 0.0) / 2,
-                tail[i],
-                *groups,
-            ]
+            _row(line, toks[i], els[i], dom, reader, (main, chain, mass, found), sequence, (around, tail[i]))
         )
         before += sizes[i]
     return rows
+
+
+def page_block_features(lines: list[str], dom: DomIndex, reader) -> tuple[list[str], list[list[float]]]:
+    """(texts, feature rows) of the page's block elements that no line of the body came from,
+    with the body's main container; the features that describe the body's sequence (position,
+    shares before and after, first, last, neighbours, tail) are 0: train without them."""
+    toks = [X._tokens(line) for line in lines]
+    sizes = [len(t) for t in toks]
+    els = [dom.find(t) for t in toks]
+    main, chain, mass = main_container(els, sizes)
+    found = sum(size for el, size in zip(els, sizes) if el is not None) or 1
+    used = set(els)
+    texts, rows = [], []
+    for el, text in dom.blocks:
+        if el not in used:
+            texts.append(text)
+            rows.append(
+                _row(
+                    text, X._tokens(text), el, dom, reader, (main, chain, mass, found), (0.0,) * 5, (0.0, 0.0)
+                )
+            )
+    return texts, rows
+
+
+SEQUENCE_FEATURES = (
+    "position",
+    "after_share",
+    "before_share",
+    "last",
+    "first",
+    "neighbour_link_density",
+    "tail_link_density",
+)
+
+
+def _row(line, toks, el, dom, reader, container, sequence, links) -> list[float]:
+    main, chain, mass, found = container
+    stripped = line.strip()
+    chars = [c for c in stripped if not c.isspace()]
+    letters = [c for c in chars if c.isalpha()]
+    tag = el.tag if el is not None else ""
+    box, groups, outside = None, (0.0,) * (len(CLASS_GROUPS) + len(ANCESTOR_TAGS)), 0.0
+    if el is not None:
+        box, seen = el, [dom.own_groups(el)]
+        while box not in chain and box.getparent() is not None and box.getparent() not in chain:
+            box = box.getparent()
+            seen.append(dom.own_groups(box))
+        groups = tuple(float(any(g)) for g in zip(*seen))
+        outside = float(main is not None and box not in chain and box.getparent() is not main)
+    size = len(toks)
+    return [
+        math.log1p(size) / 5,
+        float(size < X.SHORT_LINE_TOKENS),
+        float(stripped.endswith(_SENTENCE_END)),
+        float(stripped.endswith(X._COLONS)),
+        sum(c.isdigit() for c in chars) / len(chars) if chars else 0.0,
+        sum(c.isupper() for c in letters) / len(letters) if letters else 0.0,
+        float(bool(_CONTACT_RE.search(stripped))),
+        float(stripped.startswith(("- ", "|"))),
+        *sequence,
+        float(reader.has(toks)) if reader is not None else 0.5,
+        float(el is not None),
+        float(tag in _HEADINGS),
+        float(tag == "li"),
+        float(tag == "blockquote"),
+        float(tag in _CELLS),
+        dom.link_density(el),
+        dom.link_density(el.getparent() if el is not None else None),
+        dom.link_density(box),
+        mass.get(box, 0) / found if box is not None else 0.0,
+        outside,
+        *links,
+        *groups,
+    ]
 
 
 def boilerplate_lines(
@@ -292,10 +334,11 @@ def _bench():
     return module
 
 
-def page_lines(page: str | bytes) -> tuple[list[str], list[list[float]] | None]:
+def page_lines(page: str | bytes, blocks: list | None = None) -> tuple[list[str], list[list[float]] | None]:
     """(lines of newsbeam's body, their feature rows or None for a body of < MIN_LINES lines).
     The readability witness is the one the extractor uses (trafilatura's port, as its cascade
-    runs it)."""
+    runs it).  ``blocks``, when given, receives (text, feature row) of the page's other block
+    elements (``page_block_features``)."""
     from trafilatura.utils import load_html
 
     body = X.extract_article(page, None).body
@@ -305,7 +348,10 @@ def page_lines(page: str | bytes) -> tuple[list[str], list[list[float]] | None]:
     tree = load_html(X._decode(page))
     _, read = X._trafilatura_with_reader(copy.deepcopy(tree), None)
     reader = X._Reader("reader", lambda: read if read is not None else X._reader_text(copy.deepcopy(tree)))
-    return lines, paragraph_features(lines, DomIndex(tree), reader if reader.text else None)
+    dom, reader = DomIndex(tree), reader if reader.text else None
+    if blocks is not None:
+        blocks.extend(zip(*page_block_features(lines, dom, reader)))
+    return lines, paragraph_features(lines, dom, reader)
 
 
 def _ref_label(line: str, ref_grams, ref_text: str) -> int | None:
@@ -431,6 +477,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trees", type=int, default=0, help="N boosted depth-2 trees instead of the regression")
     ap.add_argument("--snippet-weight", type=float, default=3.0, help="training weight of a snippet-set line")
     ap.add_argument("--boiler-weight", type=float, default=5.0, help="training weight of a boilerplate line")
+    ap.add_argument(
+        "--page-blocks",
+        type=float,
+        default=0.0,
+        help="also train on the page's other block elements, each with this weight (0: body lines only); "
+        "leaves out the body-sequence features",
+    )
     ap.add_argument("--without", default="", help="comma-separated features left out")
     ap.add_argument("--show", type=float, help="list the lines dropped at this threshold (every mode)")
     ap.add_argument("--dump", type=Path, help="write every line's features, label and out-of-fold score")
@@ -447,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: data set not found {where}. It is {what}.", file=sys.stderr)
             return 2
     without = set(filter(None, args.without.split(",")))
+    if args.page_blocks:  # undefined for a block outside the body (and every block is found)
+        without |= {*SEQUENCE_FEATURES, "matched"}
     if without - set(PARAGRAPH_FEATURES):
         print(
             f"error: --without names unknown features {sorted(without - set(PARAGRAPH_FEATURES))}",
@@ -463,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     sn_pages, items = bench.load_snippet_set(args.snippets)
     pages.update({("sn", k): sn_pages[k] for k in sorted(sn_pages)[0::2]})
     snippet_counts = bench._sibling("get_trafilatura_eval").snippet_counts
-    cap = {key: page_lines(page) for key, page in pages.items()}
+    extra: dict = {key: [] for key in pages}
+    cap = {key: page_lines(page, extra[key] if args.page_blocks else None) for key, page in pages.items()}
     keys = sorted(cap)
 
     samples = []  # (page key, line index, features, label, training weight)
@@ -481,10 +537,19 @@ def main(argv: list[str] | None = None) -> int:
                     args.boiler_weight if label else 1.0
                 )
                 samples.append((key, i, row, label, weight))
+        for j, (block, row) in enumerate(extra[key]):
+            label = _ref_label(block, grams, text) if kind == "sh" else _snippet_label(block, items[k])
+            if label is not None:
+                weight = args.page_blocks * (args.boiler_weight if label else 1.0)
+                weight *= 1.0 if kind == "sh" else args.snippet_weight
+                samples.append((key, -1 - j, row, label, weight))  # negative index: a page block
     for kind, name in (("sh", "ScrapingHub"), ("sn", "snippets")):
-        ys = [s[3] for s in samples if s[0][0] == kind]
+        ys = [s[3] for s in samples if s[0][0] == kind and s[1] >= 0]
         n = sum(1 for k in keys if k[0] == kind)
         print(f"{name} half A: {n} pages, {len(ys)} labelled lines, {sum(ys)} boilerplate")
+        if args.page_blocks:
+            ys = [s[3] for s in samples if s[0][0] == kind and s[1] < 0]
+            print(f"  and {len(ys)} labelled page blocks outside the body, {sum(ys)} boilerplate")
 
     rng = random.Random(0)
     fold_of = {}
@@ -521,8 +586,8 @@ def main(argv: list[str] | None = None) -> int:
             if fold_of[key] == fold and cap[key][1] is not None:
                 probs[key] = [1 / (1 + math.exp(-max(-30.0, min(30.0, z)))) for z in margins(cap[key][1])]
 
-    labels = {(s[0], s[1]): s[3] for s in samples}
-    oof = [(probs[s[0]][s[1]], s[3]) for s in samples]
+    labels = {(s[0], s[1]): s[3] for s in samples if s[1] >= 0}
+    oof = [(probs[s[0]][s[1]], s[3]) for s in samples if s[1] >= 0]
     pos = [p for p, y in oof if y]
     neg = [p for p, y in oof if not y]
     auc = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / max(1, len(pos) * len(neg))
