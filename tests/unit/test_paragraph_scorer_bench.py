@@ -95,3 +95,14 @@ def test_absent_data_exits_2_naming_the_set(bench, tmp_path, capsys):
     assert bench.main(["--data", str(tmp_path / "nowhere"), "--snippets", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "ScrapingHub article-extraction benchmark" in err
+
+
+def test_page_blocks_are_the_elements_no_body_line_came_from(bench):
+    dom = bench.DomIndex(lxml_html.fromstring(PAGE))
+    texts, rows = bench.page_block_features(ARTICLE, dom, None)
+    assert texts == [NEWSLETTER, *RELATED]
+    sequence = [bench.PARAGRAPH_FEATURES.index(name) for name in bench.SEQUENCE_FEATURES]
+    assert all(row[i] == 0.0 for row in rows for i in sequence)
+    named = [dict(zip(bench.PARAGRAPH_FEATURES, row)) for row in rows]
+    assert [row["outside_main"] for row in named] == [1.0, 1.0, 1.0]
+    assert named[0]["class_newsletter"] == 1.0 and named[1]["class_related"] == 1.0
