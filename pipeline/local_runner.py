@@ -79,7 +79,11 @@ class _Standby:
         untaken = sum(1 for p in self.procs if not self._taken(p.pid))
         command = f"{worker_command()} --standby {shlex.quote(self.directory)}"
         for _ in range(max(0, count - untaken)):
-            self.procs.append(subprocess.Popen(command, shell=True))
+            proc = subprocess.Popen(command, shell=True)  # "exec": the shell's pid is the worker's
+            # Marked as starting from now (the standby marks itself once Python runs), so that a
+            # worker the runner starts at once waits for it instead of finding none and starting cold.
+            open(os.path.join(self.directory, f"{proc.pid}.starting"), "w").close()
+            self.procs.append(proc)
 
     def _taken(self, pid: int) -> bool:
         return os.path.exists(os.path.join(self.directory, f"{pid}.claimed"))
