@@ -15,6 +15,8 @@ function's result (an exception raised by the function ends the child: the
 parent reports a crash).  The child ends when the parent closes the socket,
 or within a second of the parent's death (an orphan never lingers over a
 slow page).  SIGINT is ignored: a terminal's Ctrl-C is the parent's to handle.
+Blocks of 256 kB and more are mapped on their own (``map_large_blocks`` in
+pipeline/memory.py), so a large page's memory goes back when it is done.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def _exit_with_parent(parent: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from newsbeam.pipeline.memory import map_large_blocks
+
+    map_large_blocks()  # pages and their parse trees go back to the system when freed
     from multiprocessing.connection import Connection
 
     conn = Connection(int(argv[0]))

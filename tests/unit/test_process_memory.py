@@ -2,7 +2,8 @@
 that handed its job to a standby waits as a shell, not as a Python
 interpreter; sandbox children start without a multiprocessing resource
 tracker and without Beam; the driver and the workers cap glibc's malloc
-arenas."""
+arenas; the driver of a multi-process run and the sandbox children give
+large blocks their own mappings."""
 
 from __future__ import annotations
 
@@ -218,3 +219,84 @@ def test_the_command_and_the_workers_cap_the_arenas_before_anything_else(monkeyp
     finally:
         worker.signal.signal(worker.signal.SIGINT, previous)
     assert calls == ["cli", "worker", "sdk worker"]
+
+
+# -- large blocks -----------------------------------------------------------------------------
+
+
+def _large_block_mapped(_content=None, _job=None) -> bool:
+    """After a 4 MB block was freed (glibc's default mmap threshold then rises to
+    4 MB), is a new 1 MB block a mapping of its own?"""
+    import ctypes
+
+    class _Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                         "fordblks", "keepcost")
+        ]  # fmt: skip
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _Mallinfo2
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = (ctypes.c_size_t,)
+    libc.free.argtypes = (ctypes.c_void_p,)
+    libc.free(libc.malloc(4 << 20))
+    before = libc.mallinfo2().hblks
+    block = libc.malloc(1 << 20)
+    mapped = libc.mallinfo2().hblks > before
+    libc.free(block)
+    return mapped
+
+
+_MAPPED = textwrap.dedent(
+    """
+    import sys
+    from newsbeam.pipeline.memory import map_large_blocks
+    from tests.unit.test_process_memory import _large_block_mapped
+    if sys.argv[1] == "map":
+        assert map_large_blocks()
+    print(_large_block_mapped())
+    """
+)
+
+
+def _mapped(mode: str) -> bool:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    out = subprocess.run(
+        [sys.executable, "-c", _MAPPED, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
+    return out.stdout.strip() == "True"
+
+
+@linux_only
+def test_map_large_blocks_keeps_large_blocks_out_of_the_arenas():
+    assert _mapped("map")
+    assert not _mapped("default")  # the test can tell: glibc's threshold rose past 1 MB
+
+
+@linux_only
+def test_sandbox_children_map_their_large_blocks():
+    with ExtractionSandbox(_large_block_mapped) as sandbox:
+        assert sandbox.extract_with_limit(b"", None, 60) is True
+
+
+def test_the_driver_of_a_multi_process_run_maps_its_large_blocks(monkeypatch):
+    from newsbeam.pipeline import local_runner
+    from newsbeam.pipeline.options import beam_options
+
+    calls = []
+    monkeypatch.setattr("newsbeam.pipeline.memory.map_large_blocks", lambda: calls.append("mapped"))
+    monkeypatch.setattr(local_runner._STANDBY, "start", lambda count: None)
+    local_runner.prestart(beam_options(["--direct_running_mode=in_memory"], batch=True))
+    assert calls == []  # a run in this process tags entities here: its NER arrays stay in the arenas
+    local_runner.prestart(
+        beam_options(["--direct_running_mode=multi_processing", "--direct_num_workers=2"], batch=True)
+    )
+    assert calls == ["mapped"]
