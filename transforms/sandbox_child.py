@@ -4,7 +4,8 @@ Started as ``python -m newsbeam.transforms.sandbox_child FD`` (FD: its end of
 a socket pair), not with ``multiprocessing``: a ``spawn`` child costs its
 parent a *resource tracker* process (about 13 MB, one per worker) that the
 sandbox has no use for, and imports the parent's main module.  This module
-imports nothing but the standard library; the child then imports only the
+imports nothing but the standard library (and pipeline/memory.py, which
+imports nothing else); the child then imports only the
 module of the function it runs (extraction: trafilatura and the language
 identifier; the feed parser: feedparser), never Apache Beam.
 
