@@ -1,7 +1,7 @@
 """Feed bodies → entries, without Beam: what the feed parser's child process runs.
 
 ``ReadFeeds`` (connectors/feeds.py) parses each feed body in a child process
-(``ExtractionSandbox``) with a time limit.  A spawned child imports the module
+(``ExtractionSandbox``) with a time limit.  The child imports the module
 of the function it runs; this module imports no Beam and no settings model, so
 the child costs feedparser and newsbeam's small record types (about 0.1 s of
 CPU and 30 MB) instead of Apache Beam (about 0.9 s and 140 MB, measured with

@@ -734,6 +734,9 @@ def _hint(args, exc) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from newsbeam.pipeline.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts (pipeline/memory.py)
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "beam_args", False):

@@ -79,7 +79,11 @@ class _Standby:
         untaken = sum(1 for p in self.procs if not self._taken(p.pid))
         command = f"{worker_command()} --standby {shlex.quote(self.directory)}"
         for _ in range(max(0, count - untaken)):
-            self.procs.append(subprocess.Popen(command, shell=True))
+            proc = subprocess.Popen(command, shell=True)  # "exec": the shell's pid is the worker's
+            # Marked as starting from now (the standby marks itself once Python runs), so that a
+            # worker the runner starts at once waits for it instead of finding none and starting cold.
+            open(os.path.join(self.directory, f"{proc.pid}.starting"), "w").close()
+            self.procs.append(proc)
 
     def _taken(self, pid: int) -> bool:
         return os.path.exists(os.path.join(self.directory, f"{pid}.claimed"))
@@ -134,9 +138,19 @@ def prestart(options) -> int:
     take (nothing unless it is a multi-process ``LocalRunner`` run); returns
     how many stand by.  ``close_standby`` ends the ones no pipeline took."""
     count = _worker_count(options)
+    if count:
+        _driver_memory()
     if count and os.name == "posix":
         _STANDBY.start(count)
     return count if os.name == "posix" else 0
+
+
+def _driver_memory() -> None:
+    """The driver of a multi-process run only moves data between stages: its
+    large blocks go back to the system when freed (pipeline/memory.py)."""
+    from newsbeam.pipeline.memory import map_large_blocks
+
+    map_large_blocks()
 
 
 def close_standby() -> None:
@@ -259,6 +273,8 @@ class LocalRunner(FnApiRunner):
         from apache_beam.portability.api import beam_provision_api_pb2
         from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
+        if _worker_count(options):
+            _driver_memory()
         # As Beam's DirectRunner does: the workers get the pipeline's options.
         self._provision_info = ExtendedProvisionInfo(
             beam_provision_api_pb2.ProvisionInfo(

@@ -25,10 +25,11 @@ imports Beam, then listens on a Unix socket ``DIR/<pid>.sock``.  When the
 runner starts a worker (``python -m newsbeam.pipeline.worker``, the
 environment naming the control and logging endpoints), that process hands
 its environment to a standby that is ready, or about to be, and waits for it
-to end, exiting with its status; the standby runs Beam's SDK worker with that
-environment.  Each side ends when the other does.  With no standby (none
-started, or all taken or gone) the process runs the SDK worker itself, as
-before.
+to end, exiting with its status (as ``/bin/sh``, exec'd in its place: about
+1 MB for the pipeline's duration instead of a 14 MB interpreter); the
+standby runs Beam's SDK worker with that environment.  Each side ends when the
+other does.  With no standby (none started, or all taken or gone) the process
+runs the SDK worker itself, as before.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ import socket
 import sys
 import threading
 import time
+
+from newsbeam.pipeline.memory import limit_malloc_arenas
 
 __all__ = ["main"]
 
@@ -119,14 +122,38 @@ def _claim(directory: str) -> socket.socket | None:
     return None
 
 
+#: What a worker that handed its job over becomes (``_hand_over``): a shell that
+#: reads the standby's exit status from its stdin (the socket), waits for the
+#: standby's end (the socket closes) and exits with it; 1 when the standby ended
+#: without one.
+WAIT_FOR_STATUS = (
+    "IFS= read -r code; while IFS= read -r _; do :; done; "
+    'case "$code" in ""|*[!0-9]*) exit 1;; esac; exit "$code"'
+)
+#: The shell's ``$0``: ``local_runner.stop_workers`` and ``ps`` still see a worker.
+HANDOFF_NAME = "newsbeam.pipeline.worker-handoff"
+_SHELL = "/bin/sh"
+
+
 def _hand_over(directory: str) -> int | None:
     """Give this process's job to a standby and wait for its end; its exit
-    status, or None when no standby took it."""
+    status, or None when no standby took it.
+
+    On POSIX the wait is done by ``/bin/sh`` exec'd in this process's place
+    (same pid, so the runner waits for and kills it as before; signals ignored
+    and the parent-death signal carry over): about 1 MB for the rest of the
+    pipeline instead of this interpreter's 14 MB."""
     conn = _claim(directory)
     if conn is None:
         return None
     with conn:
         conn.sendall(json.dumps(dict(os.environ)).encode() + b"\n")
+        if os.name == "posix" and os.path.exists(_SHELL):
+            try:
+                os.dup2(conn.fileno(), 0)
+                os.execv(_SHELL, ["sh", "-c", WAIT_FOR_STATUS, HANDOFF_NAME])
+            except OSError:
+                pass  # wait here instead
         reply = b""
         while True:
             chunk = conn.recv(64)
@@ -189,6 +216,7 @@ def _standby(directory: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_malloc_arenas()  # before Beam's threads start (pipeline/memory.py)
     driver = int(argv[argv.index("--driver-pid") + 1]) if "--driver-pid" in argv else None
     _die_with_driver(driver)
     if "--standby" in argv:

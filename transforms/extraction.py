@@ -95,8 +95,10 @@ child that dies raises ``ExtractionCrashed``.  Create it once per worker (a DoFn
         ...                                       # dead letter, reason "extract_crash"
     sandbox.close()                               # teardown()
 
-The child starts lazily on the first call (``spawn`` context by default, so it is safe in
-a threaded parent); an idle sandbox costs nothing.
+The child starts lazily on the first call, as ``python -m newsbeam.transforms.sandbox_child``
+(fork and exec: safe in a threaded parent; it imports the extractor, never Beam, and needs no
+``multiprocessing`` resource tracker; ``spawn`` where that cannot start); an idle sandbox
+costs nothing.
 
 ``run_extract_dir(input_dir, output_path)`` writes one JSON line per ``*.html`` file.
 """
@@ -108,6 +110,7 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing
+import os
 import re
 import threading
 import time
@@ -834,8 +837,8 @@ def keep_children(enabled: bool = True) -> None:
     """For long-running processes (``newsbeam stream``): a closed sandbox keeps
     its child process for the next sandbox of the same function, instead of
     killing it.  Each stream cycle is a new pipeline whose DoFns set up new
-    sandboxes; without this every cycle spawns fresh children (Beam and the
-    extractor imported again: about 200 MB and a second of CPU per cycle)."""
+    sandboxes; without this every cycle starts fresh children (the extractor
+    imported again: about 170 MB and a second of CPU per cycle)."""
     global _KEEP
     _KEEP = enabled
     if not enabled:
@@ -846,6 +849,50 @@ def keep_children(enabled: bool = True) -> None:
             proc.kill()
             proc.join(timeout=5)
             conn.close()
+
+
+class _LeanChild:
+    """A sandbox child started as ``python -m newsbeam.transforms.sandbox_child``
+    (see that module: no resource tracker, no Beam), with the part of
+    ``multiprocessing.Process`` the sandbox uses."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        parent, child = socket.socketpair()
+        try:
+            self._popen = subprocess.Popen(
+                [sys.executable, "-m", "newsbeam.transforms.sandbox_child", str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self.pid = self._popen.pid
+        self.conn = Connection(parent.detach())
+        self.conn.send(list(sys.path))  # so that it finds the modules this process finds
+        self.conn.send(fn)
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def kill(self) -> None:
+        if self._popen.poll() is None:
+            self._popen.kill()
+
+    def join(self, timeout: float | None = None) -> None:
+        import subprocess
+
+        try:
+            self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 class ExtractionSandbox:
@@ -861,10 +908,13 @@ class ExtractionSandbox:
     def __init__(
         self,
         extract_fn: Callable[..., ExtractionResult] = extract_article,
-        start_method: str = "spawn",
+        start_method: str | None = None,
     ) -> None:
         self._extract_fn = extract_fn
-        self._ctx = multiprocessing.get_context(start_method)
+        # None: the lean child (transforms/sandbox_child.py) where it can start (POSIX), else spawn.
+        if start_method is None and os.name != "posix":
+            start_method = "spawn"
+        self._ctx = multiprocessing.get_context(start_method) if start_method else None
         self._proc = None
         self._conn = None
 
@@ -877,6 +927,10 @@ class ExtractionSandbox:
                     self._proc, self._conn = proc, conn
                     return
                 conn.close()
+        if self._ctx is None:
+            self._proc = _LeanChild(self._extract_fn)
+            self._conn = self._proc.conn
+            return
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_child_loop, args=(child, self._extract_fn), daemon=True)
         self._proc.start()
