@@ -115,7 +115,14 @@ def _claim(directory: str) -> socket.socket | None:
                 return conn
             except OSError:  # the standby died after listening
                 conn.close()
-        starting = [int(n.split(".", 1)[0]) for n in names if n.endswith(".starting")]
+        # A marker can outlive its standby's start (the driver writes it after the spawn, and
+        # may come late): a standby that published or lost its socket is not starting.
+        published = {n.split(".", 1)[0] for n in names if n.endswith((".sock", ".claimed"))}
+        starting = [
+            int(n.split(".", 1)[0])
+            for n in names
+            if n.endswith(".starting") and n.split(".", 1)[0] not in published
+        ]
         if not any(psutil.pid_exists(pid) for pid in starting):
             return None
         time.sleep(0.02)
@@ -172,8 +179,13 @@ def _standby(directory: str) -> int:
     from apache_beam.runners.worker import sdk_worker_main  # noqa: F401  (the point of standing by)
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(os.path.join(directory, f"{os.getpid()}.sock"))
+    # Bound under a name no claimer looks for, and published as ``.sock`` only once it
+    # listens: a claimer that renamed the socket between bind and listen was refused,
+    # took this standby for dead and left it unclaimed (its worker then started cold).
+    binding = os.path.join(directory, f"{os.getpid()}.binding")
+    server.bind(binding)
     server.listen(1)
+    os.rename(binding, os.path.join(directory, f"{os.getpid()}.sock"))
     os.unlink(marker)
     conn, _ = server.accept()
     server.close()

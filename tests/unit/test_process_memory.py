@@ -300,3 +300,47 @@ def test_the_driver_of_a_multi_process_run_maps_its_large_blocks(monkeypatch):
         beam_options(["--direct_running_mode=multi_processing", "--direct_num_workers=2"], batch=True)
     )
     assert calls == ["mapped"]
+
+
+# -- the standby's socket ---------------------------------------------------------------------
+
+
+def test_a_standby_publishes_its_socket_only_once_it_listens(tmp_path, monkeypatch):
+    """A claimer renames any ``*.sock`` it sees and connects: one seen between bind and
+    listen was refused, and the standby was lost (the flaky cold start of
+    test_standby_workers)."""
+    listed_at_listen = []
+
+    class _Recording(socket.socket):
+        def listen(self, *args):
+            listed_at_listen.append(sorted(os.listdir(tmp_path)))
+            return super().listen(*args)
+
+    monkeypatch.setattr(worker.socket, "socket", _Recording)
+    monkeypatch.setattr(worker, "_log_to_driver_only", lambda: None)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(code=worker._standby(str(tmp_path))), daemon=True)
+    thread.start()
+    published = tmp_path / f"{os.getpid()}.sock"
+    deadline = time.monotonic() + 60
+    while not published.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(str(published))  # refused if published before listen
+    conn.close()  # a claimer gone before sending its environment: the standby returns 0
+    thread.join(30)
+    assert result == {"code": 0}
+    assert len(listed_at_listen) == 1
+    assert not [name for name in listed_at_listen[0] if name.endswith(".sock")]
+
+
+def test_a_claimer_does_not_wait_for_a_standby_already_taken(tmp_path):
+    """The driver marks a standby ``.starting`` after spawning it; when that write comes
+    after the standby started and was claimed, the marker is stale: the claimer starts
+    its worker itself at once instead of waiting ``CLAIM_WAIT_S`` for it."""
+    pid = os.getpid()  # a live pid: a standby running another worker's job
+    (tmp_path / f"{pid}.starting").touch()
+    (tmp_path / f"{pid}.claimed").touch()
+    started = time.monotonic()
+    assert worker._claim(str(tmp_path)) is None
+    assert time.monotonic() - started < worker.CLAIM_WAIT_S / 2
