@@ -93,3 +93,37 @@ def test_nothing_stands_by_for_a_run_in_this_process():
     options = beam_options(["--direct_running_mode=in_memory"], batch=True)
     assert local_runner.prestart(options) == 0
     assert local_runner._STANDBY.directory is None
+
+
+def _hold_exit(element):
+    """Starts, once per worker process, a thread that would keep the
+    interpreter's teardown waiting for ever (a non-daemon thread never ends)."""
+    import threading
+
+    if not any(t.name == "newsbeam-test-hold" for t in threading.enumerate()):
+        threading.Thread(target=threading.Event().wait, name="newsbeam-test-hold", daemon=False).start()
+    return element
+
+
+def test_a_standby_ends_with_its_sdk_worker_not_its_interpreters_teardown(options):
+    """The runner closes its workers one after the other and waits for each to
+    end: a standby that went through the interpreter's teardown (about 1 s with
+    the NER model loaded; here a thread that never ends) held up every wave's end."""
+    import threading
+
+    assert local_runner.prestart(options) == 2
+    procs = list(local_runner._STANDBY.procs)
+    done = threading.Event()
+
+    def run():
+        with beam.Pipeline(options=options) as p:
+            _ = p | beam.Create(range(20)) | beam.Reshuffle() | beam.Map(_hold_exit)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    finished = done.wait(60)
+    if not finished:  # let the pipeline end before failing
+        for proc in procs:
+            proc.kill()
+    assert finished, "the pipeline's end waited for its workers' interpreter teardown"
+    assert [proc.wait(timeout=30) for proc in procs] == [0, 0]
