@@ -128,7 +128,10 @@ def build_pipeline(
     feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}
     feeds = [feed for feed in settings.feeds if plan.feeds is None or feed.url in plan.feeds]
 
-    polled = p | "Feeds" >> beam.Create(feeds) | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    # No reshuffle in Create: ReadFeeds spreads the feeds over the workers itself, and
+    # Create's own reshuffle was one more stage (0.25-0.37 s) before the first feed request.
+    feeds_in = p | "Feeds" >> beam.Create(feeds, reshuffle=False)
+    polled = feeds_in | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
     if settings.ner.enabled:
         from newsbeam.transforms.entities import WarmUpEntities
 
