@@ -53,9 +53,9 @@ def test_the_pipeline_runs_in_the_standby_workers_with_the_runners_environment(
     standby, ran_in = _worker_pids(options, out, monkeypatch, "first")
     assert ran_in and ran_in <= standby, (ran_in, standby)
     assert os.getpid() not in ran_in
-    # the next pipeline (a run's next wave) gets new standbys
+    # the next pipeline (a run's next wave) gets new standbys (the first ones may still be exiting)
     again, ran_again = _worker_pids(options, out, monkeypatch, "second")
-    assert ran_again <= again and not (again & standby)
+    assert ran_again <= again and not (ran_again & standby)
 
 
 def test_without_standbys_the_workers_start_as_before(options, tmp_path, monkeypatch):
@@ -105,10 +105,11 @@ def _hold_exit(element):
     return element
 
 
-def test_a_standby_ends_with_its_sdk_worker_not_its_interpreters_teardown(options):
+def test_the_pipeline_ends_without_waiting_for_its_standbys_teardown(options):
     """The runner closes its workers one after the other and waits for each to
-    end: a standby that went through the interpreter's teardown (about 1 s with
-    the NER model loaded; here a thread that never ends) held up every wave's end."""
+    end: when that waited for a standby's interpreter teardown (about 1 s with
+    the NER model loaded; here a thread that never ends), every wave's end
+    waited for it.  ``close_standby`` still ends the standbys at the run's end."""
     import threading
 
     assert local_runner.prestart(options) == 2
@@ -126,4 +127,5 @@ def test_a_standby_ends_with_its_sdk_worker_not_its_interpreters_teardown(option
         for proc in procs:
             proc.kill()
     assert finished, "the pipeline's end waited for its workers' interpreter teardown"
-    assert [proc.wait(timeout=30) for proc in procs] == [0, 0]
+    local_runner.close_standby()
+    assert all(proc.poll() is not None for proc in procs)
