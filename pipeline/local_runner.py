@@ -79,7 +79,11 @@ class _Standby:
         untaken = sum(1 for p in self.procs if not self._taken(p.pid))
         command = f"{worker_command()} --standby {shlex.quote(self.directory)}"
         for _ in range(max(0, count - untaken)):
-            self.procs.append(subprocess.Popen(command, shell=True))
+            proc = subprocess.Popen(command, shell=True)
+            # Reaped as soon as it exits: a standby ends after its pipeline has gone on
+            # (pipeline/worker.py), and would otherwise stay a zombie until close().
+            threading.Thread(target=proc.wait, name="newsbeam-standby-reaper", daemon=True).start()
+            self.procs.append(proc)
 
     def _taken(self, pid: int) -> bool:
         return os.path.exists(os.path.join(self.directory, f"{pid}.claimed"))
