@@ -237,6 +237,8 @@ def _kind(p) -> str:
         return "?"
     for marker, kind in (
         ("sdk_worker_main", "beam-worker"),
+        ("newsbeam.pipeline.worker", "beam-worker"),
+        ("multiprocessing", "sandbox"),  # a worker's feed-parser or extraction child
         ("worker_pool_main", "beam-worker"),
         ("extraction", "extract-sandbox"),
         ("feeds", "feed-parser"),
@@ -280,7 +282,8 @@ def server_cpu() -> float:
 def run_measured(cmd: list[str], env: dict[str, str], timeline: list | None = None) -> dict:
     """Run ``cmd``; wall seconds, CPU seconds of it and its reaped children, peak RSS of the tree.
     ``timeline``: gets one (seconds since start, pid, kind, CPU seconds, RSS bytes) per process per sample,
-    the embedded server's processes included (kind ``es-server``, not in the figures)."""
+    the embedded server's processes included (kind ``es-server``, not in the figures), and the whole
+    machine's busy CPU seconds (pid 0, kind ``machine``: what other programs took)."""
     import psutil
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -315,6 +318,8 @@ def run_measured(cmd: list[str], env: dict[str, str], timeline: list | None = No
                     pass
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             if timeline is not None:
+                busy = psutil.cpu_times()  # the whole machine: how much of the idle others took
+                timeline.append((round(now, 2), 0, "machine", busy.user + busy.nice + busy.system, 0))
                 for p in _server_processes():
                     try:
                         times = p.cpu_times()
@@ -614,6 +619,7 @@ def _write_timeline(path: Path, n: int, t0: float, timeline: list, requests: lis
     with path.open("a", encoding="utf-8") as out:
         out.write(json.dumps({
             "n": n,
+            "t0_monotonic": t0,
             "samples": timeline,
             "requests": [(h, p, round(at - t0, 3)) for phase, h, p, at in requests if phase == "newsbeam"],
             "stderr": stderr[-200_000:],

@@ -21,7 +21,12 @@ is on the same site, its response counts as the previous request.  Different
 sites are fetched at the same time, inside each worker, up to
 ``fetch.max_connections`` requests in flight; pages are emitted as they arrive.
 The grouping by site is also the shuffle that spreads sites across workers
-after the feed fan-out.
+after the feed fan-out.  With ``groups`` (newsbeam's local runner: one per
+worker process, ``pipeline/build.py``), the sites are packed into that many
+groups of about the same number of entries (``balance_sites``) instead: that
+runner hands out one group key per worker in turn, so one group per site
+split the sites by count, not by work, and one worker ran out of pages
+seconds before the other.
 Budgets (see connectors/budget.py): each site gets what is left of
 ``fetch.host_budget`` seconds for this run (its requests and the pauses
 between them), and nothing starts after the run's deadline; every
@@ -59,7 +64,7 @@ from newsbeam.connectors.http import FetchError, HttpFetcher
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
 from newsbeam.transforms.progress import Progress
 
-__all__ = ["FetchPages"]
+__all__ = ["FetchPages", "balance_sites"]
 
 _LOG = logging.getLogger(__name__)
 _NS = "news.fetch"
@@ -189,21 +194,13 @@ class _FetchPageFn(beam.DoFn):
     # -- the DoFn's thread: hand sites over, emit what arrived --------------------
 
     def process(self, keyed, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        key, entries = keyed
-        # What finish_bundle emits goes to the window its site came in (streaming: fixed windows).
-        if isinstance(window, BoundedWindow):  # (not when the DoFn is called directly, as in tests)
-            self._windows[key] = (timestamp, window)
-        host = self._plan.host_clock(key, self._settings.host_budget)
-        site = _Site(key, entries, self._settings.host_delay, host)
-        # The feed itself was a request to its site: the first request here waits host_delay after it.
-        polled = [
-            e.feed_answered_at for e in site.queue if e.feed_answered_at and _site_of(e.feed_url) == key
-        ]
-        if polled:
-            site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
-        site.robots_read = not self._settings.respect_robots
+        _key, entries = keyed  # one site's entries, or a group of sites' (``balance_sites``)
+        by_site: dict[str, list[FeedEntry]] = {}
+        for entry in entries:
+            by_site.setdefault(_site_of(entry.link), []).append(entry)
+        sites = [self._site(key, its, window, timestamp) for key, its in sorted(by_site.items())]
         with self._intake_lock:
-            self._intake.append(site)
+            self._intake.extend(sites)
         if self._scheduler is None:
             self._scheduler = threading.Thread(
                 target=self._schedule, name="newsbeam-fetch-scheduler", daemon=True
@@ -216,6 +213,21 @@ class _FetchPageFn(beam.DoFn):
             except queue.Empty:
                 return
             yield from self._emit(item)
+
+    def _site(self, key: str, entries, window, timestamp) -> _Site:
+        # What finish_bundle emits goes to the window its site came in (streaming: fixed windows).
+        if isinstance(window, BoundedWindow):  # (not when the DoFn is called directly, as in tests)
+            self._windows[key] = (timestamp, window)
+        host = self._plan.host_clock(key, self._settings.host_budget)
+        site = _Site(key, entries, self._settings.host_delay, host)
+        # The feed itself was a request to its site: the first request here waits host_delay after it.
+        polled = [
+            e.feed_answered_at for e in site.queue if e.feed_answered_at and _site_of(e.feed_url) == key
+        ]
+        if polled:
+            site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
+        site.robots_read = not self._settings.respect_robots
+        return site
 
     def finish_bundle(self):
         if self._scheduler is None:
@@ -431,26 +443,70 @@ class FetchPages(beam.PTransform):
     """FeedEntry → FetchedPage (``pages``), Failure (``failed``), FeedEntry
     left for the next run by the host budget or the run's deadline (``deferred``)."""
 
-    def __init__(self, fetch_settings: FetchSettings, plan: budget.WavePlan | None = None):
+    def __init__(
+        self, fetch_settings: FetchSettings, plan: budget.WavePlan | None = None, groups: int | None = None
+    ):
         super().__init__()
         if not isinstance(fetch_settings, FetchSettings):
             raise ValueError("FetchPages: fetch_settings must be a FetchSettings")
+        if groups is not None and (not isinstance(groups, int) or isinstance(groups, bool) or groups < 1):
+            raise ValueError(f"FetchPages: groups must be a positive integer or None, got {groups!r}")
         self._settings = fetch_settings
         self._plan = plan
+        self._groups = groups
 
     def expand(self, entries):
         # Grouping by site spreads the downloads across workers (it is a
         # shuffle, like Reshuffle) while keeping each site's requests in one
         # place, where they are spaced out and checked against its robots.txt.
-        return (
-            entries
-            | "BySite" >> beam.Map(lambda e: (_site_of(e.link), e))
-            | "GroupBySite" >> beam.GroupByKey()
-            | "Fetch"
-            >> beam.ParDo(_FetchPageFn(self._settings, plan=self._plan)).with_outputs(
-                FAILED_TAG, DEFERRED_TAG, main="pages"
+        if self._groups is None or self._groups == 1:
+            grouped = (
+                entries
+                | "BySite" >> beam.Map(lambda e: (_site_of(e.link), e))
+                | "GroupBySite" >> beam.GroupByKey()
             )
+        else:
+            groups = self._groups
+            grouped = (
+                entries
+                | "OneGroup" >> beam.Map(lambda e: (None, e))
+                | "AllEntries" >> beam.GroupByKey()
+                | "ToGroups" >> beam.FlatMapTuple(lambda _none, all_entries: _to_groups(all_entries, groups))
+                | "GroupSites" >> beam.GroupByKey()
+            )
+        return grouped | "Fetch" >> beam.ParDo(_FetchPageFn(self._settings, plan=self._plan)).with_outputs(
+            FAILED_TAG, DEFERRED_TAG, main="pages"
         )
+
+
+def balance_sites(entries_per_site: dict[str, int], groups: int) -> dict[str, int]:
+    """Site → group (0 … ``groups`` - 1) so that the groups hold about the same
+    number of entries: the sites with the most entries first (ties: by site),
+    each into the group with the fewest entries so far (ties: the lowest
+    number).  An entry is the unit of work known before fetching (a page to
+    download, extract and tag); a site's pages are also spaced ``host_delay``
+    apart, so a big site placed first gets its group's longest head start."""
+    if groups < 1:
+        raise ValueError(f"groups must be positive, got {groups}")
+    loads = [0] * groups
+    assignment = {}
+    for site in sorted(entries_per_site, key=lambda s: (-entries_per_site[s], s)):
+        group = min(range(groups), key=lambda g: (loads[g], g))
+        assignment[site] = group
+        loads[group] += entries_per_site[site]
+    return assignment
+
+
+def _to_groups(entries, groups: int):
+    """All of a wave's entries → (group, entry), the sites balanced over ``groups``."""
+    entries = list(entries)
+    counts: dict[str, int] = {}
+    for entry in entries:
+        site = _site_of(entry.link)
+        counts[site] = counts.get(site, 0) + 1
+    assignment = balance_sites(counts, groups)
+    for entry in entries:
+        yield assignment[_site_of(entry.link)], entry
 
 
 def _site_of(url: str) -> str:

@@ -83,6 +83,9 @@ class _Standby:
             # Marked as starting from now (the standby marks itself once Python runs), so that a
             # worker the runner starts at once waits for it instead of finding none and starting cold.
             open(os.path.join(self.directory, f"{proc.pid}.starting"), "w").close()
+            # Reaped as soon as it exits: a standby ends after its pipeline has gone on
+            # (pipeline/worker.py), and would otherwise stay a zombie until close().
+            threading.Thread(target=proc.wait, name="newsbeam-standby-reaper", daemon=True).start()
             self.procs.append(proc)
 
     def _taken(self, pid: int) -> bool:
