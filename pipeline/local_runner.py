@@ -107,6 +107,7 @@ class _Standby:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()  # reaped here or by its reaper thread: gone when close() returns
         self.procs = []
         shutil.rmtree(self.directory, ignore_errors=True)
         if os.environ.get(STANDBY_ENV) == self.directory:

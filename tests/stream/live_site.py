@@ -50,6 +50,8 @@ class LiveSite:
         self.items: list[dict] = []  # {n, story, published}
         self.appeared: dict[str, float] = {}  # page URL → time.time() it entered the feed
         self.served: list[str] = []  # paths of the pages served, in order
+        self._held_after: int | None = None  # pages past this many wait for release()
+        self._gate = threading.Event()
         self._lock = threading.Lock()
         site = self
 
@@ -68,6 +70,8 @@ class LiveSite:
                         self.send_error(404)
                         return
                     site.served.append(self.path)
+                    if site._held_after is not None and len(site.served) > site._held_after:
+                        site._gate.wait(120)
                     if site.page_delay:
                         time.sleep(site.page_delay)
                     body, ctype = site._page(item).encode(), "text/html; charset=utf-8"
@@ -101,6 +105,16 @@ class LiveSite:
 
     def url(self, n: int) -> str:
         return f"{self.base_url}/a/{n}.html"
+
+    def hold_after(self, pages: int) -> None:
+        """Answer ``pages`` more page requests, then hold the next ones until ``release()``:
+        a cycle stays in flight however long a test takes meanwhile."""
+        self._gate.clear()
+        self._held_after = len(self.served) + pages
+
+    def release(self) -> None:
+        self._held_after = None
+        self._gate.set()
 
     def write_config(self, tmp_path, **sections) -> Path:
         """A newsbeam config file polling this site: no retries, no delay, NER
