@@ -84,9 +84,7 @@ def test_grouped_sites_are_fetched_at_once_each_spaced_by_host_delay():
             assert_that(out.pages | beam.Map(lambda page: page.entry.url), equal_to([e.url for e in entries]))
     finally:
         servers.close()
-    by_host: dict[str, list[float]] = {}
-    for host, _path, at in servers.requests:
-        by_host.setdefault(host, []).append(at)
+    by_host = servers.by_host()
     assert len(by_host) == 4 and all(len(times) == 4 for times in by_host.values())  # robots.txt + 3 pages
     for times in by_host.values():
         assert min(b - a for a, b in zip(times, times[1:])) >= delay

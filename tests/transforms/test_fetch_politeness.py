@@ -179,6 +179,13 @@ class _TimedServers:
 
         return Handler
 
+    def by_host(self) -> dict[str, list[float]]:
+        """Host → the start times of its requests, in order."""
+        times: dict[str, list[float]] = {}
+        for host, _path, at in self.requests:
+            times.setdefault(host, []).append(at)
+        return times
+
     @property
     def bases(self) -> list[str]:
         return [f"http://{s.server_address[0]}:{s.server_address[1]}" for s in self._servers]
@@ -203,9 +210,7 @@ def test_sites_are_fetched_at_once_each_spaced_by_host_delay():
             assert_that(out.pages | beam.combiners.Count.Globally(), equal_to([12]))
     finally:
         servers.close()
-    by_host: dict[str, list[float]] = {}
-    for host, _path, at in servers.requests:
-        by_host.setdefault(host, []).append(at)
+    by_host = servers.by_host()
     assert len(by_host) == 4 and all(len(times) == 4 for times in by_host.values())  # robots.txt + 3 pages
     for times in by_host.values():
         gaps = [later - earlier for earlier, later in zip(times, times[1:])]
