@@ -457,16 +457,18 @@ def _choose_body(
     budget for optional extractors is spent (only rules 1, 5 and 6 apply); ``own`` computes
     trafilatura's own text, only for a base that repeats itself (rule 2), and is None when the
     budget is spent."""
-    nb = len(_tokens(base))
+    base_tokens = _tokens(base)
+    nb = len(base_tokens)
     signals: dict[str, Any] = {"base_tokens": nb}
     body, method = base, METHOD_BASE
+    sb = None  # the base's 4-grams, once rule 2 has counted them
     if nb == 0:
         wit = witness() if callable(witness) else witness
         signals["witness_tokens"] = len(_tokens(wit))
         if wit.strip():
             body, method = wit.strip(), "resiliparse.empty_base"
     if nb and own is not None:  # rule 2: a base that repeats the article
-        sb = _shingles(base)
+        sb = _gram_counts(base_tokens)
         repeated = _repeated_share(sb)
         if repeated >= REPEAT_SHARE:
             alone = own().strip()
@@ -477,7 +479,7 @@ def _choose_body(
     read = _Reader("trafilatura.readability", reader) if reader is not None else None
     if body and read is not None and read.text:
         signals["reader"] = read.name
-        sb = _shingles(body)
+        sb = sb if body is base and sb is not None else _shingles(body)
         if _containment(sb, read.shingles) >= LEDE_CONTAINMENT:
             lede = [line for line in _lines_before_base(sb, read) if _is_new_paragraph(line, sb)]
             if lede:
