@@ -47,7 +47,7 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -500,13 +500,10 @@ def balance_sites(entries_per_site: dict[str, int], groups: int) -> dict[str, in
 def _to_groups(entries, groups: int):
     """All of a wave's entries → (group, entry), the sites balanced over ``groups``."""
     entries = list(entries)
-    counts: dict[str, int] = {}
-    for entry in entries:
-        site = _site_of(entry.link)
-        counts[site] = counts.get(site, 0) + 1
-    assignment = balance_sites(counts, groups)
-    for entry in entries:
-        yield assignment[_site_of(entry.link)], entry
+    sites = [_site_of(entry.link) for entry in entries]
+    assignment = balance_sites(Counter(sites), groups)
+    for site, entry in zip(sites, entries):
+        yield assignment[site], entry
 
 
 def _site_of(url: str) -> str:

@@ -112,9 +112,9 @@ def _fetch_groups(options) -> int | None:
     site) on other runners, which spread keys by themselves."""
     if options is None:
         return None
-    from newsbeam.pipeline.local_runner import _worker_count
+    from newsbeam.pipeline.local_runner import worker_count
 
-    return _worker_count(options) or None
+    return worker_count(options) or None
 
 
 def build_pipeline(

@@ -44,7 +44,7 @@ import threading
 
 from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
-__all__ = ["LocalRunner", "close_standby", "prestart", "stop_workers", "worker_command"]
+__all__ = ["LocalRunner", "close_standby", "prestart", "stop_workers", "worker_command", "worker_count"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class _Standby:
 _STANDBY = _Standby()
 
 
-def _worker_count(options) -> int:
+def worker_count(options) -> int:
     """How many worker processes ``options`` give this runner (0: not multi-process)."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
@@ -141,7 +141,7 @@ def prestart(options) -> int:
     """Start the worker processes the next pipeline run with ``options`` will
     take (nothing unless it is a multi-process ``LocalRunner`` run); returns
     how many stand by.  ``close_standby`` ends the ones no pipeline took."""
-    count = _worker_count(options)
+    count = worker_count(options)
     if count:
         _driver_memory()
     if count and os.name == "posix":
@@ -277,7 +277,7 @@ class LocalRunner(FnApiRunner):
         from apache_beam.portability.api import beam_provision_api_pb2
         from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
-        if _worker_count(options):
+        if worker_count(options):
             _driver_memory()
         # As Beam's DirectRunner does: the workers get the pipeline's options.
         self._provision_info = ExtendedProvisionInfo(

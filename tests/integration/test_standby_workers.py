@@ -81,12 +81,12 @@ def test_close_ends_the_standbys_no_pipeline_took(options):
 def test_as_many_stand_by_as_the_runner_will_start():
     import multiprocessing
 
-    assert local_runner._worker_count(beam_options(["--direct_num_workers=3"], batch=True)) == 3
+    assert local_runner.worker_count(beam_options(["--direct_num_workers=3"], batch=True)) == 3
     # 0 is one per CPU to FnApiRunner
-    assert local_runner._worker_count(beam_options(["--direct_num_workers=0"], batch=True)) == (
+    assert local_runner.worker_count(beam_options(["--direct_num_workers=0"], batch=True)) == (
         multiprocessing.cpu_count()
     )
-    assert local_runner._worker_count(beam_options(["--runner=DirectRunner"], batch=True)) == 0
+    assert local_runner.worker_count(beam_options(["--runner=DirectRunner"], batch=True)) == 0
 
 
 def test_nothing_stands_by_for_a_run_in_this_process():
