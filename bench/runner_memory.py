@@ -31,12 +31,9 @@ MODES = {"default": [], "in_memory": ["--direct_running_mode=in_memory"]}
 def _kind(proc, driver_pid: int) -> str:
     if proc.pid == driver_pid:
         return "driver"
-    cmd = " ".join(proc.cmdline())
-    if "pipeline.worker" in cmd or "sdk_worker" in cmd:
-        return "worker"
-    if "resource_tracker" in cmd:
-        return "resource tracker"
-    return "sandbox" if "multiprocessing" in cmd else "other"
+    from processes import process_kind
+
+    return process_kind(" ".join(proc.cmdline()))
 
 
 def measure(argv: list[str], env: dict[str, str]) -> dict:

@@ -235,20 +235,9 @@ def _kind(p) -> str:
         cmdline = " ".join(p.cmdline())
     except Exception:
         return "?"
-    for marker, kind in (
-        ("sdk_worker_main", "beam-worker"),
-        ("newsbeam.pipeline.worker", "beam-worker"),
-        ("multiprocessing", "sandbox"),  # a worker's feed-parser or extraction child
-        ("worker_pool_main", "beam-worker"),
-        ("extraction", "extract-sandbox"),
-        ("feeds", "feed-parser"),
-        ("newsbeam run", "driver"),
-        ("bin/newsbeam", "driver"),
-        ("sequential_pipeline", "sequential"),
-    ):
-        if marker in cmdline:
-            return kind
-    return cmdline[:60]
+    from processes import process_kind
+
+    return process_kind(cmdline)
 
 
 def _server_processes() -> list:
