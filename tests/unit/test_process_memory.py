@@ -181,17 +181,18 @@ _ARENAS = textwrap.dedent(
 )
 
 
-def _arenas(mode: str) -> int:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    out = subprocess.run(
-        [sys.executable, "-c", _ARENAS, mode],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=True,
+def _probe(script: str, mode: str, unset: str) -> subprocess.CompletedProcess:
+    """Run ``script`` with ``mode`` in a fresh interpreter that finds this test module,
+    without the glibc setting ``unset`` in its environment (it would win over mallopt)."""
+    env = {k: v for k, v in os.environ.items() if k != unset}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    return subprocess.run(
+        [sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=120, env=env, check=True
     )
-    return out.stderr.count("Arena ")
+
+
+def _arenas(mode: str) -> int:
+    return _probe(_ARENAS, mode, "MALLOC_ARENA_MAX").stderr.count("Arena ")
 
 
 @linux_only
@@ -262,17 +263,7 @@ _MAPPED = textwrap.dedent(
 
 
 def _mapped(mode: str) -> bool:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
-    env["PYTHONPATH"] = os.pathsep.join(sys.path)
-    out = subprocess.run(
-        [sys.executable, "-c", _MAPPED, mode],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=True,
-    )
-    return out.stdout.strip() == "True"
+    return _probe(_MAPPED, mode, "MALLOC_MMAP_THRESHOLD_").stdout.strip() == "True"
 
 
 @linux_only
