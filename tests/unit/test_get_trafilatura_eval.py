@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import tarfile
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "get_trafilatura_eval.py"
+from tests.scripts import load_script
 
 # the shape of trafilatura's tests/evaldata.py: comments, extra keys, a commented-out entry,
 # quotes inside strings, non-ASCII, entries whose page is not in the sdist
@@ -54,10 +53,7 @@ PAGE = "<html><body><nav>Teilen Impressum</nav><article><p>{}</p></article></bod
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("get_trafilatura_eval", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/get_trafilatura_eval.py", "get_trafilatura_eval")
 
 
 def _sdist(path: Path, files: dict[str, str]) -> Path:

@@ -3,14 +3,11 @@ the article's bulk, and it names its data sets when they are absent."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from lxml import html as lxml_html
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "paragraph_scorer.py"
+from tests.scripts import load_script
 
 ARTICLE = [
     "The council approved the new tram line on Monday after a debate that lasted well into the night.",
@@ -31,10 +28,7 @@ PAGE = f"""<html><body>
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_paragraph_scorer", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/paragraph_scorer.py", "bench_paragraph_scorer")
 
 
 def _features(bench, lines):

@@ -2,7 +2,6 @@
 newsbeam flag they use exists."""
 
 import configparser
-import importlib.util
 import shlex
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline.cli import build_parser
+from tests.scripts import load_script
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -97,9 +97,6 @@ def test_airflow_options_are_newsbeam_flags():
 
 def test_airflow_dag_imports():
     pytest.importorskip("airflow.providers.apache.beam.operators.beam")
-    spec = importlib.util.spec_from_file_location("newsbeam_dag", EXAMPLES / "airflow" / "newsbeam_dag.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.dag
+    dag = load_script("examples/airflow/newsbeam_dag.py", "newsbeam_dag").dag
     assert dag.max_active_runs == 1
     assert [task.task_id for task in dag.tasks] == ["newsbeam_run"]
