@@ -820,16 +820,6 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
 # --------------------------------------------------------------------------- sandbox
 
 
-def _child_loop(conn, extract_fn: Callable[..., ExtractionResult]) -> None:
-    """Child process: extract every (html, url) received until the pipe closes."""
-    while True:
-        try:
-            html, url = conn.recv()
-        except EOFError:
-            return
-        conn.send(extract_fn(html, url))
-
-
 _IDLE: dict[Any, list] = {}  # extract_fn → idle (process, pipe) kept by keep_children
 _IDLE_LOCK = threading.Lock()
 _KEEP = False
@@ -934,7 +924,9 @@ class ExtractionSandbox:
             self._conn = self._proc.conn
             return
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_child_loop, args=(child, self._extract_fn), daemon=True)
+        from newsbeam.transforms.sandbox_child import serve  # the lean child's loop, here in a spawn child
+
+        self._proc = self._ctx.Process(target=serve, args=(child, self._extract_fn), daemon=True)
         self._proc.start()
         child.close()
         self._conn = parent

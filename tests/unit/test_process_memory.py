@@ -118,6 +118,14 @@ def test_a_sandbox_child_costs_no_resource_tracker_and_no_beam():
     assert "newsbeam.transforms.sandbox_child" in commands[0]
 
 
+def test_the_spawn_fallback_serves_calls_with_the_same_loop():
+    """Where the lean child cannot start (not POSIX) the sandbox spawns its child with
+    ``multiprocessing``; that child answers calls with sandbox_child's loop too."""
+    with ExtractionSandbox(_child_report, start_method="spawn") as sandbox:
+        assert sandbox.extract_with_limit(b"", None, 60)[0] == os.getpid()
+        assert sandbox.extract_with_limit(b"", None, 60)[0] == os.getpid()  # one child, many calls
+
+
 def _sleep_then_answer(content, _job):
     time.sleep(float(content))
     return "done"
