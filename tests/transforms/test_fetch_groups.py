@@ -94,6 +94,27 @@ def test_grouped_sites_are_fetched_at_once_each_spaced_by_host_delay():
         assert set(order[first:last]) == set(by_host), order
 
 
+def test_a_grouped_site_that_fails_is_a_failure_with_its_reason_beside_the_others_pages():
+    servers = _TimedServers(hosts=2)
+    dead = "http://127.0.0.1:1"  # nothing listens on port 1: its robots.txt is unreachable
+    try:
+        entries = _entries({**dict.fromkeys(servers.bases, 2), dead: 1})
+        with TestPipeline() as p:
+            out = p | beam.Create(entries) | FetchPages(SETTINGS, groups=2)
+            assert_that(
+                out.pages | beam.Map(lambda page: page.entry.url),
+                equal_to([e.url for e in entries if not e.url.startswith(dead)]),
+                label="pages",
+            )
+            assert_that(
+                out.failed | beam.Map(lambda failure: (failure.url, failure.stage, failure.reason)),
+                equal_to([(f"{dead}/0.html", "fetch", "robots_unavailable")]),
+                label="failed",
+            )
+    finally:
+        servers.close()
+
+
 @pytest.mark.default_runner
 def test_only_the_local_multi_process_runner_groups_sites():
     assert _fetch_groups(beam_options(["--direct_num_workers=2"], batch=True)) == 2
