@@ -71,9 +71,13 @@ versions, the method chosen and the signals.
 
 Metadata
 --------
-Title: JSON-LD ``headline`` > ``og:title`` > ``twitter:title`` > first ``<h1>`` >
-``<title>``.  Published: JSON-LD ``datePublished`` > meta tags (``article:published_time``
-...) > ``<time datetime>`` > a date in the URL > htmldate on the page text; converted to
+Title: the first declared title (JSON-LD ``headline`` > ``og:title`` > ``twitter:title``) that
+the page's ``<title>`` shares a word with, else an ``<h1>`` the ``<title>`` confirms, else the
+``<title>`` without its site-name parts; never a URL slug or the site's name alone (see
+``_title``).  Character references left in JSON-LD text are decoded.
+
+Published: JSON-LD ``datePublished`` > meta tags (``article:published_time`` ...) >
+``<time datetime>`` > a date in the URL > htmldate on the page text; converted to
 UTC with ``published_has_time`` telling whether the page gave a time of day and
 ``published_source`` in ``jsonld``, ``meta``, ``time``, ``url``, ``text``.
 ``published_raw`` keeps the value as the page wrote it (local day).  Language: py3langid
@@ -137,6 +141,7 @@ TRIM_LINE_PRESENCE = 0.5
 TRIM_MAX_SHARE = 0.2
 SHORT_LINE_TOKENS = 20
 TITLE_LINES = 2
+TITLE_H1_LIMIT = 3
 OPTIONAL_BUDGET_S = 0.5
 REPEAT_SHARE = 0.5
 METHOD_BASE = "trafilatura"
@@ -686,23 +691,73 @@ def _published(
     return (value, "text") if _plausible(value) else (None, None)
 
 
-def _title(tree, metas: dict, ld: dict) -> str | None:
-    for value in (
-        _clean(ld.get("headline")),
-        _meta(metas, "og:title"),
-        _meta(metas, "twitter:title"),
-    ):
-        if value:
+_TITLE_SEPARATOR_RE = re.compile(r"\s+(?:[|\-\u2013\u2014\u00bb\u203a\u00b7:]|::)\s+")
+_SLUG_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+){2,}")
+TITLE_OVERLAP = 0.5
+TITLE_CORE_SHARE = 0.8
+
+
+def _site_words(url: str | None, sitename: str | None) -> set[str]:
+    """Words naming the site: its host's labels and its declared name."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "") if url else ""
+    return set(_tokens(host.lower())) | set(_tokens((sitename or "").lower()))
+
+
+def _title(tree, metas: dict, ld: dict, url: str | None = None, sitename: str | None = None) -> str | None:
+    """The article's title, from the page's declared titles (JSON-LD ``headline``, ``og:title``,
+    ``twitter:title``, in that order), its first ``<h1>`` elements and its ``<title>``:
+
+    * the first declared title that shares a word with the ``<title>``;
+    * else the first ``<h1>`` with ``TITLE_OVERLAP`` of its words in the ``<title>`` (when the
+      page declares a title, the ``<h1>`` must also hold ``TITLE_CORE_SHARE`` of the words of
+      the ``<title>``'s headline part: a JSON-LD ``headline`` holding a description gives way
+      to the page's own headline, a social-media variant does not);
+    * else the first declared title, else the ``<title>`` without its site-name parts
+      ("Headline | Site").
+
+    A URL slug ("my-article-title") and the site's name alone (its host's labels or declared
+    name: a logo in an ``<h1>``) never count; character references left in JSON-LD text
+    ("&#8216;") are decoded."""
+    site = _site_words(url, sitename)
+    declared = [
+        _unescape(v)
+        for v in (_clean(ld.get("headline")), _meta(metas, "og:title"), _meta(metas, "twitter:title"))
+    ]
+    declared = [v for v in declared if v and not _SLUG_RE.fullmatch(v)]
+    headings = [v for v in (_clean(h1.text_content()) for h1 in tree.xpath("//h1")[:TITLE_H1_LIMIT]) if v]
+    page_title = _unescape(_clean(tree.findtext(".//title")))
+    if not page_title:
+        return (declared or headings or [None])[0]
+    pieces = _TITLE_SEPARATOR_RE.split(page_title)
+    parts = [p for p in pieces if not set(_tokens(p.lower())) <= site] or pieces
+    core = " - ".join(parts) if len(parts) < len(pieces) else page_title
+    title_words, core_words = set(_tokens(page_title.lower())), set(_tokens(core.lower()))
+    for value in declared:
+        words = set(_tokens(value.lower()))
+        if words & title_words and not words <= site:
             return value
-    for h1 in tree.xpath("//h1"):
-        value = _clean(h1.text_content())
-        if value:
+    for value in headings:  # with a declared title, only an <h1> that is the <title>'s headline
+        words = set(_tokens(value.lower()))
+        common = len(words & title_words)
+        if words <= site or common < TITLE_OVERLAP * len(words):
+            continue
+        if not declared or len(words & core_words) >= TITLE_CORE_SHARE * len(core_words):
             return value
-    return _clean(tree.findtext(".//title"))
+    return declared[0] if declared else core
+
+
+def _unescape(value: str | None) -> str | None:
+    if value and "&" in value:
+        import html
+
+        return _clean(html.unescape(value))
+    return value
 
 
 def _authors(metas: dict, ld: dict) -> tuple[str, ...]:
-    names = [n for n in (_clean(x) for x in _names(ld.get("author"))) if n]
+    names = [n for n in (_unescape(_clean(x)) for x in _names(ld.get("author"))) if n]
     if not names:
         meta = _meta(metas, "author", "article:author", "parsely-author", "sailthru.author")
         if meta and not meta.lower().startswith("http"):
@@ -713,7 +768,7 @@ def _authors(metas: dict, ld: dict) -> tuple[str, ...]:
 def _sitename(metas: dict, ld: dict) -> str | None:
     publisher = ld.get("publisher")
     return _meta(metas, "og:site_name", "application-name") or (
-        _clean(publisher.get("name")) if isinstance(publisher, dict) else None
+        _unescape(_clean(publisher.get("name"))) if isinstance(publisher, dict) else None
     )
 
 
@@ -781,10 +836,11 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
+    sitename, canonical = _sitename(metas, ld), find_canonical_href(raw)
     meta = {
-        "title": _title(tree, metas, ld),
+        "title": _title(tree, metas, ld, url or _meta(metas, "og:url") or canonical, sitename),
         "authors": _authors(metas, ld),
-        "sitename": _sitename(metas, ld),
+        "sitename": sitename,
         "og_url": _meta(metas, "og:url"),
     }
     page_lang = tree.xpath("string(/html/@lang)") or ""
@@ -810,7 +866,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         published_has_time=has_time,
         published_source=source,
         language=_language(body, page_lang),
-        canonical_href=find_canonical_href(raw),
+        canonical_href=canonical,
         provenance=provenance,
         published_raw=published_raw,
         **meta,
