@@ -12,7 +12,8 @@ kept boilerplate on a benchmark page):
 * ``standfirst``: the lede paragraph above the body, in its own element, must be kept
   (``standfirst``: in the article header, which trafilatura drops; ``standfirst_intro``: beside
   the headline, kept by trafilatura but outside what both readability readers return, so a
-  trim rule that trusts the readers cuts it);
+  trim rule that trusts the readers cuts it; ``standfirst_declared``: short, in a "teaser"
+  element trafilatura discards, and declared as the page's description);
 * ``hidden_copies``: hidden schema.org blocks repeat the article; readability takes their
   container and trafilatura's cascade adopts it, so plain trafilatura returns the article twice
   with the blocks' metadata between the copies (``test_no_body_paragraph_is_extracted_twice``).
@@ -39,7 +40,15 @@ from readability import Document
 from transforms.extraction import extract_article
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "extraction_pages"
-PAGES = ("empty_base", "read_more_box", "side_section", "standfirst", "standfirst_intro", "hidden_copies")
+PAGES = (
+    "empty_base",
+    "read_more_box",
+    "side_section",
+    "standfirst",
+    "standfirst_intro",
+    "standfirst_declared",
+    "hidden_copies",
+)
 
 # pages newsbeam does not handle yet (xfail strict); empty since the extractor handles them all
 NOT_YET: dict[str, str] = {}
@@ -171,6 +180,24 @@ def test_standfirst_intro_is_kept_by_trafilatura_and_lacked_by_both_readers():
     assert _found(spec["body"], _readability(html)) == rest
     quick = lxml_html.tostring(try_readability(load_html(html)), encoding="unicode", method="text")
     assert _found(spec["body"], quick) == rest
+
+
+def test_standfirst_declared_is_dropped_by_trafilatura_and_too_short_for_the_lede_rule():
+    from trafilatura.external import try_readability
+    from trafilatura.utils import load_html
+
+    from transforms.extraction import SHORT_LINE_TOKENS, _tokens
+
+    html, spec = _page("standfirst_declared")
+    standfirst, rest = 0, list(range(1, len(spec["body"])))
+    assert _found(spec["body"], _plain(html)) == rest
+    # the reader holds it, but as a short line: the lede rule (long lines only) cannot add it
+    reader = _norm(lxml_html.tostring(try_readability(load_html(html)), encoding="unicode", method="text"))
+    assert _norm(spec["body"][standfirst]) in reader
+    assert len(_tokens(spec["body"][standfirst])) < SHORT_LINE_TOKENS
+    # the page declares it: its description is the standfirst, word for word
+    tree = lxml_html.fromstring(html)
+    assert tree.xpath('string(//meta[@property="og:description"]/@content)') == spec["body"][standfirst]
 
 
 def test_hidden_copies_make_trafilaturas_cascade_repeat_the_article():
