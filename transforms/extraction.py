@@ -522,9 +522,10 @@ def _holder(root, toks: list[str], size: int):
     head = toks[:4]
     n = len(head)
     for element in root.iter():
-        if not isinstance(element.tag, str) or element.tag in _TEXTLESS:
+        text = element.text
+        if not text or head[0] not in text or not isinstance(element.tag, str) or element.tag in _TEXTLESS:
             continue
-        own = _tokens(element.text or "")
+        own = _tokens(text)
         if any(own[i : i + n] == head for i in range(len(own) - n + 1)):
             while element is not None and len(_tokens(element.text_content())) < 0.7 * size:
                 element = element.getparent()
@@ -900,7 +901,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)
     started = time.process_time()
-    base, read = _trafilatura_with_reader(copy.deepcopy(tree), url)
+    base, read = _trafilatura_with_reader(tree, url)  # trafilatura works on copies of the tree
     within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")

@@ -227,3 +227,18 @@ def test_a_page_past_its_budget_searches_no_date_in_its_text(monkeypatch):
     spent = extract_article(html)
     assert spent.published is None and spent.published_source is None
     assert PARAGRAPH_1 in spent.body
+
+
+def test_trafilatura_leaves_the_parsed_page_as_it_was():
+    # extract_article runs trafilatura on the page's tree without copying it first, then reads
+    # the same tree for metadata and the standfirst: an upgrade that edits it in place must fail
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from newsbeam.transforms.extraction import _trafilatura_with_reader
+
+    tree = load_html(_page("article_jsonld_en.html"))
+    before = etree.tostring(tree)
+    base, reader = _trafilatura_with_reader(tree, None)
+    assert base and reader
+    assert etree.tostring(tree) == before
