@@ -1,0 +1,75 @@
+"""Rule 8: inline promotions (a link of the page in capitals, or behind a short label) leave the body."""
+
+from __future__ import annotations
+
+from newsbeam.transforms.extraction import _drop_promotions, extract_article
+
+PARAGRAPHS = [
+    "The harbour authority said on Monday that the new ferry terminal would open in the spring, "
+    "two years later than planned, after the contractor found old timber piles under the quay.",
+    "Work on the foundations has resumed and the authority expects the building to be weather-tight "
+    "by the end of the year, although the fit-out of the passenger hall has yet to be tendered.",
+    "Local businesses said the delay had cost them summer trade, and the town council asked the "
+    "authority to publish a timetable with dates it could be held to.",
+    "The authority's chief executive said the final cost would be within the budget agreed in 2022, "
+    "because the delay had been covered by the contingency fund set aside for the project.",
+]
+LINKS = {"Harbour dues to rise for yachts", "GET THE COURIER APP FOR BREAKING NEWS"}
+
+
+def _links() -> set[str]:
+    return {" ".join(t.replace("'", " ").split()) for t in LINKS}
+
+
+def _body(*extra: tuple[int, str]) -> str:
+    lines = list(PARAGRAPHS)
+    for at, line in sorted(extra, reverse=True):
+        lines.insert(at, line)
+    return "\n".join(lines)
+
+
+def test_a_labelled_link_inside_the_body_is_dropped():
+    body, dropped = _drop_promotions(_body((2, "READ MORE: Harbour dues to rise for yachts")), _links)
+    assert (body, dropped) == ("\n".join(PARAGRAPHS), 1)
+
+
+def test_a_link_in_capitals_is_dropped():
+    body, dropped = _drop_promotions(_body((4, "GET THE COURIER APP FOR BREAKING NEWS")), _links)
+    assert (body, dropped) == ("\n".join(PARAGRAPHS), 1)
+
+
+def test_labelled_and_capital_lines_that_are_not_links_stay():
+    kept = _body(
+        (1, "Photo: Harbour authority archive, 2019"),
+        (3, "WHAT HAPPENS NEXT FOR THE TERMINAL"),
+        (4, "Note: the authority has not said whether harbour dues will change."),
+    )
+    assert _drop_promotions(kept, _links) == (kept, 0)
+
+
+def test_the_page_links_are_not_collected_when_no_line_has_the_form():
+    def fail() -> set[str]:
+        raise AssertionError("links computed for a body without a candidate line")
+
+    assert _drop_promotions("\n".join(PARAGRAPHS), fail) == ("\n".join(PARAGRAPHS), 0)
+
+
+def test_promotions_over_a_fifth_of_the_body_are_left_alone():
+    lines = ["READ MORE: Harbour dues to rise for yachts"] * 30 + PARAGRAPHS[:1]
+    body = "\n".join(lines)
+    assert _drop_promotions(body, _links) == (body, 0)
+
+
+def test_extract_article_drops_an_inline_read_more_link():
+    paragraphs = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:2])
+    rest = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[2:])
+    page = (
+        "<html><head><title>Ferry terminal delayed | The Courier</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav><article><h1>Ferry terminal delayed</h1>"
+        f"{paragraphs}<p><strong>READ MORE:</strong> <a href='/dues'>Harbour dues to rise for yachts</a></p>"
+        f"{rest}</article><footer>The Courier, 1 Quay Street</footer></body></html>"
+    )
+    result = extract_article(page.encode())
+    assert "Harbour dues" not in result.body
+    assert all(p in result.body for p in PARAGRAPHS)
+    assert result.provenance["signals"]["promotion_lines"] == 1
