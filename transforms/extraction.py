@@ -4,15 +4,16 @@ Pure functions plus one small process sandbox.
 
 Body text
 ---------
-``extract_article`` starts from plain trafilatura's output and corrects it only at its
-edges, where a second extractor's text says so (general signals only: line lengths and word
-4-gram containment between candidates, never a site rule):
+``extract_article`` starts from plain trafilatura's output and corrects it mostly at its
+edges, where a second extractor's text or the page itself says so (general signals only: line
+lengths, word 4-gram containment between candidates, the page's declared summary and its link
+texts, never a site rule):
 
 * **base**: plain trafilatura (``include_comments=False``, its whole cascade: its own
   algorithm, then its readability and justext comparison) with tables kept: a standings or
   price table inside the article is its content.  The body is never much shorter than
-  plain trafilatura's output: only short edge lines are cut (rule 4), or a repeated
-  copy of the article (rule 2);
+  plain trafilatura's output: only short edge lines (rule 4) and inline promotions (rule 8)
+  are cut, each within a fifth of the text, or a repeated copy of the article (rule 2);
 * **reader**: trafilatura's bundled readability port, rendered one block per line, kept
   from the cascade's own comparison stage (not computed twice);
 * **witness**: resiliparse's main-content ``html2text`` (high recall, cheap), computed only
