@@ -21,7 +21,8 @@ texts, never a site rule):
 * **own**: trafilatura's own algorithm alone (its ``fast`` mode, without the readability and
   justext comparison), computed only for a base that repeats itself.
 
-Rules, in order (each one checked on the halves A of both benchmark sets, the
+Rules, numbered as they were added and applied in the order 1, 2, 3, 4, 8, 6, 5, 7 (each one
+checked on the halves A of both benchmark sets, the
 ScrapingHub pages with their 4-gram metric and trafilatura's annotated pages with its
 snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
 
