@@ -436,7 +436,7 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
     return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
 
 
-_LABEL_RE = re.compile(r"^\s*([^\W\d_][\w'\u2019 ]{0,30}?)\s*[:|]\s*(\S.*)$")
+_LABEL_RE = re.compile(r"^\s*([^\W\d_][\w'\u2019 ]{0,30})[:|]\s*(\S.*)$")
 
 
 def _promotion_text(line: str) -> str | None:
@@ -830,7 +830,7 @@ def _published(
     return (value, "text") if _plausible(value) else (None, None)
 
 
-_TITLE_SEPARATOR_RE = re.compile(r"\s+(?:[|\-\u2013\u2014\u00bb\u203a\u00b7:]|::)\s+")
+_TITLE_SEPARATOR_RE = re.compile(r" (?:[|\-\u2013\u2014\u00bb\u203a\u00b7:]|::) ")  # on cleaned text
 _SLUG_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+){2,}")
 TITLE_OVERLAP = 0.5
 TITLE_CORE_SHARE = 0.8
