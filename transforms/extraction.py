@@ -131,6 +131,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -164,6 +165,7 @@ STANDFIRST_MIN_TOKENS = 10
 PROMO_LABEL_TOKENS = 4
 CAPITALS_SHARE = 0.9
 PROMO_MAX_CHARS = 250
+PROMO_LINK_SHARE = 0.7
 STANDFIRST_MATCH = 0.9
 OPTIONAL_BUDGET_S = 0.5
 REPEAT_SHARE = 0.5
@@ -457,6 +459,16 @@ def _promotion_text(line: str) -> str | None:
     return None
 
 
+def _holds_link(words: list[str], anchors: set[str]) -> bool:
+    """Whether a run of at least ``PROMO_LINK_SHARE`` of ``words`` is a link's text (the spans are
+    looked up, so the cost does not grow with the page's number of links)."""
+    n = len(words)
+    for size in range(n, max(1, math.ceil(PROMO_LINK_SHARE * n)) - 1, -1):
+        if any(" ".join(words[start : start + size]) in anchors for start in range(n - size + 1)):
+            return True
+    return False
+
+
 def _drop_promotions(body: str, links: Callable[[], set[str]]) -> tuple[str, int]:
     """Rule 8: drop inline promotions, body lines that are a link of the page written in capitals
     ("CLICK HERE TO GET THE APP", a related headline in capitals) or behind a short label ("SEE
@@ -467,11 +479,7 @@ def _drop_promotions(body: str, links: Callable[[], set[str]]) -> tuple[str, int
     if not wanted:
         return body, 0
     anchors = links()
-    drop = set()
-    for i, text in wanted.items():
-        padded, size = f" {text} ", len(text.split())
-        if text in anchors or any(f" {a} " in padded and len(a.split()) >= 0.7 * size for a in anchors):
-            drop.add(i)
+    drop = {i for i, text in wanted.items() if _holds_link(text.split(), anchors)}
     lost = sum(len(_tokens(lines[i])) for i in drop)
     if not drop or lost > TRIM_MAX_SHARE * len(_tokens(body)):
         return body, 0

@@ -7,6 +7,9 @@ in one child process with a generous cap, so a regression shows as a test
 that does not finish in minutes, reported with the name of the case that hung;
 no timing is asserted beyond that cap.
 
+One case is not a pattern but the same kind of risk: the extractor's lookup of a page's link
+texts (rule 8), quadratic in lines x links before.
+
 A second test lists every compiled pattern in the modules that read pages,
 feeds and bodies: a new pattern fails it until it is audited here.
 """
@@ -53,6 +56,13 @@ CASES = {
     "extraction label": "extraction._LABEL_RE.match('Read more' + ' ' * 100000 + 'x')",
     "extraction label after": "extraction._LABEL_RE.match('Read: ' + ' ' * 100000)",
     "extraction promotion": "extraction._promotion_text('READ' + ' ' * 240 + 'x')",
+    # not a pattern: rule 8's link lookup compared every line with every link before (quadratic:
+    # about three minutes for 40,000 promotion-like lines on a page of 40,000 links)
+    "extraction promotions and links": (
+        "extraction._drop_promotions("
+        "'\\n'.join('READ MORE: item number %d today' % i for i in range(40000)), "
+        "lambda: {'link number %d here' % i for i in range(40000)})"
+    ),
     "urls www": "urls.normalize_url('http://' + 'www1' * 5000 + '.example/')",
     "es redact": "es.redact('http://' + 'a' * 50000 + ' http://x' * 5000)",
 }
