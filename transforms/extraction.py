@@ -81,8 +81,8 @@ one learned paragraph scorer over the body's lines (DOM, position and witness fe
 cross-validated gain on the halves A was not positive on both sets: ``bench/paragraph_scorer.py``).
 
 Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
-trafilatura, neither the reader nor the own text is used (only the empty-base, title and
-dangling-heading rules apply) and no date
+trafilatura, neither the reader nor the own text is used, no standfirst is searched (only the
+empty-base, title, dangling-heading and promotion rules apply) and no date
 is searched in the page's text (htmldate); date detection never runs htmldate's extensive
 search.  ``provenance`` records the extractor
 versions, the method chosen and the signals.
@@ -162,11 +162,11 @@ SHORT_LINE_TOKENS = 20
 TITLE_LINES = 2
 TITLE_H1_LIMIT = 3
 STANDFIRST_MIN_TOKENS = 10
+STANDFIRST_MATCH = 0.9
 PROMO_LABEL_TOKENS = 4
 CAPITALS_SHARE = 0.9
 PROMO_MAX_CHARS = 250
 PROMO_LINK_SHARE = 0.7
-STANDFIRST_MATCH = 0.9
 OPTIONAL_BUDGET_S = 0.5
 REPEAT_SHARE = 0.5
 METHOD_BASE = "trafilatura"
@@ -404,7 +404,7 @@ def _trafilatura_with_reader(tree, url: str | None) -> tuple[str, str | None]:
 
 def _own_text(tree, url: str | None) -> str:
     """trafilatura's own algorithm alone (its ``fast`` mode: no readability or justext
-    comparison) on ``tree`` (which it consumes)."""
+    comparison) on ``tree`` (trafilatura works on a copy of it)."""
     import trafilatura
 
     return trafilatura.extract(tree, url=url, **{**_TRAFILATURA_PARAMS, "fast": True}) or ""
@@ -533,7 +533,7 @@ def _choose_body(
 
     ``witness`` is the witness's text or a function computing it (only called for an empty
     base); ``reader`` computes the readability text on demand, and is None when the page's
-    budget for optional extractors is spent (only rules 1, 5 and 6 apply); ``own`` computes
+    budget for optional extractors is spent (only rules 1, 5, 6 and 8 apply); ``own`` computes
     trafilatura's own text, only for a base that repeats itself (rule 2), and is None when the
     budget is spent; ``links`` gives the page's link texts for rule 8 (None: rule 8 is off)."""
     base_tokens = _tokens(base)
@@ -609,7 +609,7 @@ def _declared_standfirst(tree, metas: dict, ld: dict, body: str) -> str | None:
     """Rule 7: the page's declared summary, as the page shows it, when the page shows it in the
     article above the body's first line and the body lacks it (see the module doc)."""
     root = tree.find(".//body")
-    first = next((_tokens(line) for line in body.split("\n") if _tokens(line)), None)
+    first = next((toks for toks in map(_tokens, body.split("\n")) if toks), None)
     if root is None or not first:
         return None
     declared = (
@@ -1001,7 +1001,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         lambda: _resiliparse_text(text),
         (lambda: read if read is not None else _reader_text(copy.deepcopy(tree))) if within_budget else None,
         titles,
-        (lambda: _own_text(copy.deepcopy(tree), url)) if within_budget else None,
+        (lambda: _own_text(tree, url)) if within_budget else None,
         lambda: _link_texts(tree),
     )
     lead = _declared_standfirst(tree, metas, ld, body) if within_budget and body else None

@@ -235,10 +235,12 @@ def test_trafilatura_leaves_the_parsed_page_as_it_was():
     from lxml import etree
     from trafilatura.utils import load_html
 
-    from newsbeam.transforms.extraction import _trafilatura_with_reader
+    from newsbeam.transforms.extraction import _own_text, _trafilatura_with_reader
 
     tree = load_html(_page("article_jsonld_en.html"))
     before = etree.tostring(tree)
     base, reader = _trafilatura_with_reader(tree, None)
     assert base and reader
+    assert etree.tostring(tree) == before
+    assert _own_text(tree, None)  # rule 2's second run, on the same tree
     assert etree.tostring(tree) == before
