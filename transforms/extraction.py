@@ -95,7 +95,8 @@ the page's ``<title>`` shares a word with, else an ``<h1>`` the ``<title>`` conf
 ``_title``).  Character references left in JSON-LD text are decoded.
 
 Published: JSON-LD ``datePublished`` > meta tags (``article:published_time`` ...) >
-``<time datetime>`` > a date in the URL > htmldate on the page text; converted to
+``<time datetime>`` > a date in the URL (``/2019/11/18/``, ``/2019/nov/18/``) > htmldate on
+the page text; converted to
 UTC with ``published_has_time`` telling whether the page gave a time of day and
 ``published_source`` in ``jsonld``, ``meta``, ``time``, ``url``, ``text``.
 ``published_raw`` keeps the value as the page wrote it (local day).  Language: py3langid
@@ -800,6 +801,18 @@ _PUBLISHED_META = (
 )
 _DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
 _URL_DATE_RE = re.compile(r"/((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
+# "/2019/nov/18/" (The Guardian, PolitiFact...): an English month name or its first three letters
+_URL_MONTH_DATE_RE = re.compile(
+    r"/((?:19|20)\d{2})/(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)/(0?[1-9]|[12]\d|3[01])(?:/|$)",
+    re.IGNORECASE,
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 
 
 def _plausible(value: str | None) -> bool:
@@ -824,9 +837,14 @@ def _published(
     if url:
         from urllib.parse import urlparse
 
-        m = _URL_DATE_RE.search(urlparse(url).path)
+        path = urlparse(url).path
+        m = _URL_DATE_RE.search(path)
         if m:
             return "-".join(m.groups()), "url"
+        m = _URL_MONTH_DATE_RE.search(path)
+        if m:
+            year, month, day = m.groups()
+            return f"{year}-{_MONTHS[month[:3].lower()]:02d}-{int(day):02d}", "url"
     if not search_text:
         return None, None
     try:

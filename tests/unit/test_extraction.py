@@ -80,6 +80,25 @@ def test_meta_date_with_time_and_german_language():
     assert result.og_url == "https://zeitung.example/lokal/flussviertel"
 
 
+@pytest.mark.parametrize(
+    ("url", "day"),
+    [
+        ("https://www.theguardian.example/world/2019/nov/18/council-plan", "2019-11-18T00:00:00Z"),
+        ("https://facts.example/statements/2019/sept/3/claim/", "2019-09-03T00:00:00Z"),
+        ("https://courier.example/2020/June/27", "2020-06-27T00:00:00Z"),
+    ],
+)
+def test_date_from_a_url_with_the_months_name(url, day):
+    result = extract_article(_page("article_no_date.html"), url)
+    assert (result.published, result.published_source) == (day, "url")
+
+
+@pytest.mark.parametrize("path", ["/2019/nov/council-plan", "/2019/mayday/18/rally"])
+def test_a_month_name_without_a_day_or_a_word_starting_like_a_month_is_not_a_date(path):
+    result = extract_article(_page("article_no_date.html"), "https://courier.example" + path)
+    assert result.published_source != "url"
+
+
 def test_date_from_url_has_no_time_of_day():
     result = extract_article(_page("article_no_date.html"), "https://courier.example/2020/06/27/council-plan")
     assert result.published == "2020-06-27T00:00:00Z"
