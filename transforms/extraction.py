@@ -860,6 +860,7 @@ _TITLE_SEPARATOR_RE = re.compile(r" (?:[|\-\u2013\u2014\u00bb\u203a\u00b7:]|::) 
 _SLUG_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+){2,}")
 TITLE_OVERLAP = 0.5
 TITLE_CORE_SHARE = 0.8
+TITLE_SHORT_WORDS = 4
 
 
 def _site_words(url: str | None, sitename: str | None) -> set[str]:
@@ -880,7 +881,8 @@ def _title(tree, metas: dict, ld: dict, url: str | None = None, sitename: str | 
       the ``<title>``'s headline part: a JSON-LD ``headline`` holding a description gives way
       to the page's own headline, a social-media variant does not);
     * else the first declared title, else the ``<title>`` without its site-name parts
-      ("Headline | Site").
+      ("Headline | Site"), except that a short ``<title>`` without separators (fewer than
+      ``TITLE_SHORT_WORDS`` words: most likely the site's name) gives way to the first ``<h1>``.
 
     A URL slug ("my-article-title") and the site's name alone (its host's labels or declared
     name: a logo in an ``<h1>``) never count; character references left in JSON-LD text
@@ -910,7 +912,14 @@ def _title(tree, metas: dict, ld: dict, url: str | None = None, sitename: str | 
             continue
         if not declared or len(words & core_words) >= TITLE_CORE_SHARE * len(core_words):
             return value
-    return declared[0] if declared else core
+    if declared:
+        return declared[0]
+    # a short <title> without separators is most likely the site's name alone: the <h1> is the
+    # headline then, as it was before any check
+    plain_h1 = next((v for v in headings if not set(_tokens(v.lower())) <= site), None)
+    if plain_h1 and len(pieces) == 1 and len(title_words) < TITLE_SHORT_WORDS:
+        return plain_h1
+    return core
 
 
 def _unescape(value: str | None) -> str | None:

@@ -87,6 +87,12 @@ def test_an_h1_the_title_element_does_not_confirm_gives_way_to_the_title_element
     assert _choose(page) == "The ministry informs about club culture | Party Luebeck"
 
 
+def test_a_title_element_holding_only_a_short_site_name_gives_way_to_the_h1():
+    page = _page("<title>The Courier</title>", "<h1>Council approves riverside plan</h1><p>Text.</p>")
+    assert _choose(page, "https://courier.example/news/1") == "Council approves riverside plan"
+    assert _choose(_page("<title>T</title>", "<h1>Head</h1>")) == "Head"
+
+
 def test_character_references_left_in_jsonld_text_are_decoded():
     page = _page(
         "<title>Ransomware spreads via links | Threatpost</title>",
