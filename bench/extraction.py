@@ -1,7 +1,7 @@
 """Benchmark the newsbeam extractor against plain trafilatura, side by side in one run.
 
     python bench/extraction.py [--data DIR] [--snippets DIR] [--repeat 1] [--bootstrap 1000]
-                               [--tuning] [--output preds.jsonl]
+                               [--tuning] [--output preds.jsonl] [--tuned-before rows.jsonl]
 
 Two public data sets, each scored with its own metric:
 
@@ -143,9 +143,12 @@ def _ci(pair: tuple[float, float] | None) -> str:
     return f"[{pair[0]:.3f}, {pair[1]:.3f}]" if pair else ""
 
 
-def _run_set(title: str, pages: dict, count: Callable, prf: Callable, args) -> dict:
+def _run_set(
+    title: str, pages: dict, count: Callable, prf: Callable, args, exclude_from_b: frozenset = frozenset()
+) -> dict:
     """Run both systems on ``pages`` (key -> html), print the score table and CPU times;
-    return newsbeam's results by key."""
+    return newsbeam's results by key.  ``exclude_from_b``: keys tuned on earlier, left out of an
+    extra "half B never tuned on" row."""
     import trafilatura
 
     from newsbeam.transforms.extraction import extract_article
@@ -167,6 +170,8 @@ def _run_set(title: str, pages: dict, count: Callable, prf: Callable, args) -> d
     langs = Counter(r.language for r in ours.values())
     if not args.tuning:
         groups = [("all", ids), *groups, ("half B (held out)", ids[1::2])]
+        if exclude_from_b:
+            groups.append(("B never tuned on", [k for k in ids[1::2] if k not in exclude_from_b]))
         for lang, n in sorted(langs.items(), key=lambda x: -x[1]):
             if lang and n >= 10:
                 groups.append((f"lang={lang}", [k for k in ids if ours[k].language == lang]))
@@ -270,7 +275,13 @@ def _snippets(folder: Path, args) -> None:
         tp, fn, fp, _ = snippet_counts(text, items[key])
         return tp, fp, fn
 
-    _run_set("trafilatura evaluation set, snippet metric", pages, count, _prf_summed, args)
+    tuned = frozenset()
+    if args.tuned_before:
+        with args.tuned_before.open(encoding="utf-8") as f:
+            tuned = frozenset(
+                r["file"] for r in map(json.loads, filter(str.strip, f)) if r.get("half") == "A"
+            )
+    _run_set("trafilatura evaluation set, snippet metric", pages, count, _prf_summed, args, tuned)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         help="print half A (the tuning half) only: no all-pages, half B or per-language rows",
     )
     ap.add_argument("--output", type=Path, help="write newsbeam predictions (181-page set) as JSONL")
+    ap.add_argument(
+        "--tuned-before",
+        type=Path,
+        help="snippet set: JSONL rows {file, half} of an earlier build whose half A was tuned on; adds "
+        "a row for the half-B pages that were never in a tuning half",
+    )
     args = ap.parse_args(argv)
     data: Path | None = args.data
     if data is None or not (data / "ground_truth.jsonl").exists() or not (data / "html").is_dir():

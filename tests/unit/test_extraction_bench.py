@@ -81,12 +81,22 @@ def test_the_snippet_set_is_scored_for_both_systems_with_halves_and_cpu(tmp_path
             {"url": "", "file": f"{name}.html", "with": spec["body"][:3], "without": spec["boilerplate"][:3]}
         )
     (folder / "evaldata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    args = argparse.Namespace(repeat=1, bootstrap=20, tuning=False)
+    args = argparse.Namespace(repeat=1, bootstrap=20, tuning=False, tuned_before=None)
     _bench()._snippets(folder, args)
     out = capsys.readouterr().out
     assert "snippet metric: 4 pages" in out
     assert "half B (held out)" in out and "half A (tuned)" in out
+    assert "never tuned" not in out
     assert "ratio newsbeam / plain" in out
+    # half B is read_more_box and standfirst (odd positions by file name); an earlier build had
+    # standfirst in its half A, so the "never tuned" row keeps read_more_box alone
+    earlier = tmp_path / "earlier.jsonl"
+    earlier.write_text(json.dumps({"file": "standfirst.html", "half": "A"}) + "\n", encoding="utf-8")
+    args.tuned_before = earlier
+    _bench()._snippets(folder, args)
+    out = capsys.readouterr().out
+    rows = [line.split()[:6] for line in out.splitlines() if line.startswith("B never tuned on")]
+    assert rows == [["B", "never", "tuned", "on", "1", "plain"]]
     args.tuning = True
     _bench()._snippets(folder, args)
     out = capsys.readouterr().out
