@@ -860,6 +860,7 @@ _TITLE_SEPARATOR_RE = re.compile(r" (?:[|\-\u2013\u2014\u00bb\u203a\u00b7:]|::) 
 _SLUG_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+){2,}")
 TITLE_OVERLAP = 0.5
 TITLE_CORE_SHARE = 0.8
+TITLE_SHARED = 0.2
 TITLE_SHORT_WORDS = 4
 
 
@@ -867,62 +868,85 @@ def _site_words(url: str | None, sitename: str | None) -> set[str]:
     """Words naming the site: its host's labels and its declared name."""
     from urllib.parse import urlsplit
 
-    host = (urlsplit(url).hostname or "") if url else ""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:  # a malformed host, e.g. in the page's own og:url or canonical link
+        host = ""
     return set(_tokens(host.lower())) | set(_tokens((sitename or "").lower()))
+
+
+def _words(text: str) -> set[str]:
+    return set(_tokens(text.lower()))
+
+
+def _content_words(words: set[str]) -> set[str]:
+    """Words of four letters or more ("the", "for" and "news" aside ... "news" stays)."""
+    return {w for w in words if len(w) > 3}
+
+
+def _names_site(words: set[str], site: set[str]) -> bool:
+    """Whether ``words`` name the site alone: its longer words (all of them if it has none)
+    are the site's."""
+    return (_content_words(words) or words) <= site
 
 
 def _title(tree, metas: dict, ld: dict, url: str | None = None, sitename: str | None = None) -> str | None:
     """The article's title, from the page's declared titles (JSON-LD ``headline``, ``og:title``,
-    ``twitter:title``, in that order), its first ``<h1>`` elements and its ``<title>``:
+    ``twitter:title``, in that order), its first ``<h1>`` elements and its ``<title>``'s headline
+    part (the ``<title>`` without the parts, between separators, that name the site):
 
-    * the first declared title that shares a word with the ``<title>``;
-    * else the first ``<h1>`` with ``TITLE_OVERLAP`` of its words in the ``<title>`` (when the
-      page declares a title, the ``<h1>`` must also hold ``TITLE_CORE_SHARE`` of the words of
-      the ``<title>``'s headline part: a JSON-LD ``headline`` holding a description gives way
-      to the page's own headline, a social-media variant does not);
-    * else the first declared title, else the ``<title>`` without its site-name parts
-      ("Headline | Site"), except that a short ``<title>`` without separators (fewer than
-      ``TITLE_SHORT_WORDS`` words: most likely the site's name) gives way to the first ``<h1>``.
+    * the first declared title that shares words of four letters or more, other than the site's
+      name, with the ``<title>`` (at least one, and ``TITLE_SHARED`` of its own);
+    * else the first ``<h1>`` with ``TITLE_OVERLAP`` of its words in the ``<title>``; when the page
+      declares a title, the ``<h1>`` must also hold ``TITLE_CORE_SHARE`` of the headline part's
+      words (a JSON-LD ``headline`` holding a description gives way to the page's headline; a
+      declared title the ``<title>`` does not confirm is kept over an ``<h1>`` it confirms only
+      in part);
+    * else the first declared title; else the first ``<h1>`` when the headline part has fewer
+      than ``TITLE_SHORT_WORDS`` words ("News", a site's name the page does not declare); else
+      the headline part.
 
     A URL slug ("my-article-title") and the site's name alone (its host's labels or declared
-    name: a logo in an ``<h1>``) never count; character references left in JSON-LD text
-    ("&#8216;") are decoded."""
+    name: a logo in an ``<h1>``) never count; a ``<title>`` that names only the site, or holds
+    no word, confirms nothing.  Character references left in JSON-LD text ("&#8216;") are
+    decoded (the HTML parser has already decoded the page's elements and attributes)."""
     site = _site_words(url, sitename)
     declared = [
-        _unescape(v)
-        for v in (_clean(ld.get("headline")), _meta(metas, "og:title"), _meta(metas, "twitter:title"))
+        _unescape(_clean(ld.get("headline"))),
+        _meta(metas, "og:title"),
+        _meta(metas, "twitter:title"),
     ]
-    declared = [v for v in declared if v and not _SLUG_RE.fullmatch(v)]
-    headings = [v for v in (_clean(h1.text_content()) for h1 in tree.xpath("//h1")[:TITLE_H1_LIMIT]) if v]
-    page_title = _unescape(_clean(tree.findtext(".//title")))
-    if not page_title:
-        return (declared or headings or [None])[0]
+    declared = [v for v in declared if v and not _SLUG_RE.fullmatch(v) and not _names_site(_words(v), site)]
+    headings = [_clean(h1.text_content()) for h1 in tree.xpath("//h1")[:TITLE_H1_LIMIT]]
+    headings = [v for v in headings if v and _tokens(v) and not _names_site(_words(v), site)]
+    page_title = _clean(tree.findtext(".//title")) or ""
     pieces = _TITLE_SEPARATOR_RE.split(page_title)
-    parts = [p for p in pieces if not set(_tokens(p.lower())) <= site] or pieces
-    core = " - ".join(parts) if len(parts) < len(pieces) else page_title
-    title_words, core_words = set(_tokens(page_title.lower())), set(_tokens(core.lower()))
+    parts = [p for p in pieces if _tokens(p) and not _names_site(_words(p), site)]
+    if not parts:  # no <title>, or one that names only the site
+        return (declared or headings or [None])[0]
+    core = page_title if len(parts) == len(pieces) else " - ".join(parts)
+    title_words, core_words = _words(page_title), _words(core)
     for value in declared:
-        words = set(_tokens(value.lower()))
-        if words & title_words and not words <= site:
+        words = _content_words(_words(value))
+        shared = len((words & title_words) - site)
+        if shared and shared >= TITLE_SHARED * len(words):
             return value
-    for value in headings:  # with a declared title, only an <h1> that is the <title>'s headline
-        words = set(_tokens(value.lower()))
-        common = len(words & title_words)
-        if words <= site or common < TITLE_OVERLAP * len(words):
+    for value in headings:
+        words = _words(value)
+        if len(words & title_words) < TITLE_OVERLAP * len(words):
             continue
         if not declared or len(words & core_words) >= TITLE_CORE_SHARE * len(core_words):
             return value
     if declared:
         return declared[0]
-    # a short <title> without separators is most likely the site's name alone: the <h1> is the
-    # headline then, as it was before any check
-    plain_h1 = next((v for v in headings if not set(_tokens(v.lower())) <= site), None)
-    if plain_h1 and len(pieces) == 1 and len(title_words) < TITLE_SHORT_WORDS:
-        return plain_h1
+    if headings and len(core_words) < TITLE_SHORT_WORDS:
+        return headings[0]
     return core
 
 
 def _unescape(value: str | None) -> str | None:
+    """``value`` with character references decoded: for JSON-LD text only, which no HTML parser
+    has decoded."""
     if value and "&" in value:
         import html
 

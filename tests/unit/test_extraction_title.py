@@ -42,13 +42,47 @@ def test_a_jsonld_description_gives_way_to_the_h1_the_title_element_names():
 
 
 def test_a_declared_title_no_h1_confirms_is_kept():
-    # the <title> is an SEO rewording that shares no word: nothing contradicts the declaration
+    # the <title> is an SEO rewording that shares no word with the declared title; the <h1>
+    # shares two of its three words with the <title>, but not most of the <title>: it does not
+    # contradict the declaration
     page = _page(
-        "<title>How did he fall into obscurity?</title>"
+        "<title>John Ford's books are being republished, but how did he fall into obscurity?</title>"
         '<meta property="og:title" content="The Resurrection of a Forgotten Writer">',
-        "<h1>The Disappearance of a Writer</h1>",
+        "<h1>John Ford disappearance</h1>",
     )
     assert _choose(page) == "The Resurrection of a Forgotten Writer"
+
+
+def test_a_declared_title_sharing_only_the_sites_name_with_the_title_element_gives_way():
+    page = _page(
+        "<title>Council approves riverside plan | The Courier</title>"
+        '<meta property="og:title" content="The Courier: news for the valley">',
+        "<h1>Council approves riverside plan</h1>",
+    )
+    assert _choose(page, "https://courier.example/news/1") == "Council approves riverside plan"
+
+
+@pytest.mark.parametrize("title", ["| - |", "- | Courier", "News | The Courier", "The Courier", "&nbsp;"])
+def test_a_title_element_without_a_headline_gives_way_to_the_h1(title):
+    page = _page(f"<title>{title}</title>", "<h1>Council approves riverside plan</h1><p>Text.</p>")
+    assert _choose(page, "https://www.courier.example/news/1") == "Council approves riverside plan"
+
+
+def test_the_title_elements_text_is_not_decoded_twice():
+    page = _page("<title>How to write &amp;nbsp; in HTML | Dev Notes</title>", "<p>Text.</p>")
+    assert _choose(page, None, "Dev Notes") == "How to write &nbsp; in HTML"
+
+
+@pytest.mark.parametrize(
+    "link",
+    ['<link rel="canonical" href="https://[x]/a">', '<meta property="og:url" content="http://[bad/x">'],
+)
+def test_a_malformed_host_in_the_pages_own_url_tags_is_no_error(link):
+    page = _page(
+        f"<title>Council approves riverside plan | The Courier</title>{link}",
+        "<h1>Council approves riverside plan</h1>",
+    )
+    assert extract_article(page.encode()).title == "Council approves riverside plan"
 
 
 def test_a_url_slug_is_never_the_title():
