@@ -57,16 +57,20 @@ snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
    page's ``<body>`` holds the same text (>= ``STANDFIRST_MATCH`` of the 4-grams, both ways),
    inside the same container as the body's first line (not only ``<body>``) and before it.
    The publisher's own summary, shown atop the article, is the standfirst trafilatura drops
-   (a ``teaser`` class) and rule 3 cannot supply when it is short or the reader lacks it.
+   (a ``teaser`` class) and rule 3 cannot supply when it is short or the reader lacks it.  A
+   summary that repeats the title, or is shown as the ``<h1>``, is the headline, not a
+   standfirst; one of more than ``STANDFIRST_MAX_TOKENS`` tokens is not looked for.
    Checked on both halves A: annotated pages +0.004 (1 page won, none lost); ScrapingHub
    -0.001 (its references leave standfirsts out, as for rule 3).  Runs within the page's
    budget only.
 8. *inline promotions*: body lines (anywhere, before rule 6) that are the text of one of the
-   page's links and either written in capitals ("CLICK HERE TO GET THE APP", a related headline
-   in capitals) or behind a short label and a colon ("READ MORE: <headline>", "Related:
-   <headline>") are dropped, within ``TRIM_MAX_SHARE`` of the tokens.  A line of that form that
-   is not a link ("Photo: ...", a subheading in capitals) stays.  Checked on both halves A:
-   ScrapingHub +0.0015 (7 pages won, 2 lost); annotated pages unchanged.
+   page's links to other pages and either written in capitals ("CLICK HERE TO GET THE APP", a
+   related headline in capitals) or behind a short label and a colon or bar ("READ MORE:
+   <headline>", "Related | <headline>") are dropped, within ``TRIM_MAX_SHARE`` of the tokens.
+   A line of that form that is not such a link stays: a caption ("Photo: ..."), a subheading in
+   capitals, a numbered section heading ("Step 1: ..."), a heading a table of contents links to
+   ("#..." links).  Checked on both halves A: ScrapingHub +0.002 (7 pages won, 2 lost);
+   annotated pages unchanged.  Runs within the page's budget only.
 
 Edge rules measured and NOT kept (each lost pages on a half A, or cost too much; see BENCHMARKS.md): a
 trailing list of link lines, short link lines anywhere, a tail found in the page's
@@ -81,8 +85,8 @@ one learned paragraph scorer over the body's lines (DOM, position and witness fe
 cross-validated gain on the halves A was not positive on both sets: ``bench/paragraph_scorer.py``).
 
 Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
-trafilatura, neither the reader nor the own text is used, no standfirst is searched (only the
-empty-base, title, dangling-heading and promotion rules apply) and no date
+trafilatura, neither the reader nor the own text is used, no standfirst or promotion is
+searched (only the empty-base, title and dangling-heading rules apply) and no date
 is searched in the page's text (htmldate); date detection never runs htmldate's extensive
 search.  ``provenance`` records the extractor
 versions, the method chosen and the signals.
@@ -164,9 +168,13 @@ TITLE_LINES = 2
 TITLE_H1_LIMIT = 3
 STANDFIRST_MIN_TOKENS = 10
 STANDFIRST_MATCH = 0.9
+STANDFIRST_MAX_TOKENS = 120
+HOLDER_LEVELS = 4
 PROMO_LABEL_TOKENS = 4
 CAPITALS_SHARE = 0.9
 PROMO_MAX_CHARS = 250
+PROMO_MAX_WORDS = 40
+PROMO_MIN_LETTERS = 8
 PROMO_LINK_SHARE = 0.7
 OPTIONAL_BUDGET_S = 0.5
 REPEAT_SHARE = 0.5
@@ -442,22 +450,35 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
 _LABEL_RE = re.compile(r"^\s*([^\W\d_][\w'\u2019 ]{0,30})[:|]\s*(\S.*)$")
 
 
-def _promotion_text(line: str) -> str | None:
-    """The words of a body line that a link's text must cover for the line to be an inline
-    promotion: the whole line when it is written in capitals (>= 4 words, ``CAPITALS_SHARE`` of
-    its letters), or what follows a short label and a colon ("READ MORE: ...", "Related: ...")."""
+def _promotion_texts(line: str) -> list[list[str]]:
+    """The word runs of a body line that a link's text must cover for the line to be an inline
+    promotion: the whole line when it is written in capitals (>= 4 words, >=
+    ``PROMO_MIN_LETTERS`` letters, ``CAPITALS_SHARE`` of them capitals), and what follows a short
+    label without digits and a colon or a bar ("READ MORE: ...", "Related | ..."; "Step 1: ..."
+    is a section heading, not a label)."""
     if len(line) > PROMO_MAX_CHARS:  # a paragraph, not a promotion (and no per-letter work)
-        return None
+        return []
     toks = _tokens(line)
+    if len(toks) > PROMO_MAX_WORDS:
+        return []
+    runs = []
     letters = [c for c in line if c.isalpha()]
-    if len(toks) >= 4 and sum(c.isupper() for c in letters) >= CAPITALS_SHARE * len(letters):
-        return " ".join(toks)
+    if (
+        len(toks) >= 4
+        and len(letters) >= PROMO_MIN_LETTERS
+        and sum(c.isupper() for c in letters) >= CAPITALS_SHARE * len(letters)
+    ):
+        runs.append(toks)
     match = _LABEL_RE.match(line)
-    if match and len(_tokens(match.group(1))) <= PROMO_LABEL_TOKENS:
+    if (
+        match
+        and len(_tokens(match.group(1))) <= PROMO_LABEL_TOKENS
+        and not any(c.isdigit() for c in match.group(1))
+    ):
         rest = _tokens(match.group(2))
         if len(rest) >= 3:
-            return " ".join(rest)
-    return None
+            runs.append(rest)
+    return runs
 
 
 def _holds_link(words: list[str], anchors: set[str]) -> bool:
@@ -476,11 +497,11 @@ def _drop_promotions(body: str, links: Callable[[], set[str]]) -> tuple[str, int
     MORE: <headline>"), within ``TRIM_MAX_SHARE`` of the body's tokens.  ``links`` gives the
     page's link texts (words joined by spaces), computed only when a line has such a form."""
     lines = body.split("\n")
-    wanted = {i: t for i, line in enumerate(lines) if (t := _promotion_text(line))}
+    wanted = {i: runs for i, line in enumerate(lines) if (runs := _promotion_texts(line))}
     if not wanted:
         return body, 0
     anchors = links()
-    drop = {i for i, text in wanted.items() if _holds_link(text.split(), anchors)}
+    drop = {i for i, runs in wanted.items() if any(_holds_link(words, anchors) for words in runs)}
     lost = sum(len(_tokens(lines[i])) for i in drop)
     if not drop or lost > TRIM_MAX_SHARE * len(_tokens(body)):
         return body, 0
@@ -534,9 +555,10 @@ def _choose_body(
 
     ``witness`` is the witness's text or a function computing it (only called for an empty
     base); ``reader`` computes the readability text on demand, and is None when the page's
-    budget for optional extractors is spent (only rules 1, 5, 6 and 8 apply); ``own`` computes
+    budget for optional extractors is spent (only rules 1, 5 and 6 apply); ``own`` computes
     trafilatura's own text, only for a base that repeats itself (rule 2), and is None when the
-    budget is spent; ``links`` gives the page's link texts for rule 8 (None: rule 8 is off)."""
+    budget is spent; ``links`` gives the page's link texts for rule 8 (None when the budget is
+    spent: rule 8 is off)."""
     base_tokens = _tokens(base)
     nb = len(base_tokens)
     signals: dict[str, Any] = {"base_tokens": nb}
@@ -594,19 +616,26 @@ def _holder(root, toks: list[str], size: int):
             continue
         own = _tokens(text)
         if any(own[i : i + n] == head for i in range(len(own) - n + 1)):
-            while element is not None and len(_tokens(element.text_content())) < 0.7 * size:
+            for _ in range(HOLDER_LEVELS):  # a paragraph and its inline elements, not a page
+                if element is None or len(_tokens(element.text_content())) >= 0.7 * size:
+                    return element
                 element = element.getparent()
-            return element
+            return None
     return None
 
 
 def _link_texts(tree) -> set[str]:
-    """The texts of the page's links of three words or more, words joined by spaces."""
-    texts = (" ".join(_tokens(a.text_content())) for a in tree.iter("a"))
+    """The texts of the page's links to other pages (a link to a part of the same page, "#...",
+    is a table of contents entry) of three words or more, words joined by spaces."""
+    texts = (
+        " ".join(_tokens(a.text_content()))
+        for a in tree.iter("a")
+        if not (a.get("href") or "").startswith("#")
+    )
     return {t for t in texts if t.count(" ") >= 2}
 
 
-def _declared_standfirst(tree, metas: dict, ld: dict, body: str) -> str | None:
+def _declared_standfirst(tree, metas: dict, ld: dict, body: str, title: str | None = None) -> str | None:
     """Rule 7: the page's declared summary, as the page shows it, when the page shows it in the
     article above the body's first line and the body lacks it (see the module doc)."""
     root = tree.find(".//body")
@@ -622,11 +651,11 @@ def _declared_standfirst(tree, metas: dict, ld: dict, body: str) -> str | None:
     toks = next(
         (t for t in (_tokens(_unescape(v)) for v in declared if v) if len(t) >= STANDFIRST_MIN_TOKENS), None
     )
-    if toks is None:
+    if toks is None or len(toks) > STANDFIRST_MAX_TOKENS:
         return None
     grams = _gram_counts(toks)
-    if _containment(grams, _shingles(body)) >= 0.5:
-        return None
+    if _containment(grams, _shingles(body)) >= 0.5 or _containment(grams, _shingles(title or "")) >= 0.5:
+        return None  # the body holds it, or it is the headline (a summary that repeats the title)
     shown = _holder(root, toks, len(toks))
     if shown is None:
         return None
@@ -639,7 +668,7 @@ def _declared_standfirst(tree, metas: dict, ld: dict, body: str) -> str | None:
     ):
         return None
     start = _holder(root, first, min(len(first), 8))
-    if start is None or start is shown:
+    if start is None or start is shown or shown.tag == "h1":
         return None
     above = set(shown.iterancestors())  # holds the proxies, so a node's proxy stays the same
     common = next((a for a in start.iterancestors() if a in above), None)
@@ -729,7 +758,7 @@ def _jsonld_article(tree) -> dict:
                 continue
         for obj in _iter_jsonld(data):
             types = obj.get("@type")
-            types = set(types) if isinstance(types, list) else {types}
+            types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
             if not types & _ARTICLE_TYPES:
                 continue
             rank = (0 if types == {"WebPage"} else 2) + bool(obj.get("headline"))
@@ -820,6 +849,15 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
+def _real_day(year: str, month: str, day: str) -> bool:
+    """Whether the URL's date exists (not /2019/02/31/): else the next source is tried."""
+    try:
+        dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
 def _published(
     tree, metas: dict, ld: dict, url: str | None, search_text: bool = True
 ) -> tuple[str | None, str | None]:
@@ -839,12 +877,13 @@ def _published(
 
         path = urlparse(url).path
         m = _URL_DATE_RE.search(path)
-        if m:
+        if m and _real_day(*m.groups()):
             return "-".join(m.groups()), "url"
         m = _URL_MONTH_DATE_RE.search(path)
         if m:
-            year, month, day = m.groups()
-            return f"{year}-{_MONTHS[month[:3].lower()]:02d}-{int(day):02d}", "url"
+            year, month, day = m.group(1), f"{_MONTHS[m.group(2)[:3].lower()]:02d}", f"{int(m.group(3)):02d}"
+            if _real_day(year, month, day):
+                return f"{year}-{month}-{day}", "url"
     if not search_text:
         return None, None
     try:
@@ -1053,9 +1092,9 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         (lambda: read if read is not None else _reader_text(copy.deepcopy(tree))) if within_budget else None,
         titles,
         (lambda: _own_text(tree, url)) if within_budget else None,
-        lambda: _link_texts(tree),
+        (lambda: _link_texts(tree)) if within_budget else None,
     )
-    lead = _declared_standfirst(tree, metas, ld, body) if within_budget and body else None
+    lead = _declared_standfirst(tree, metas, ld, body, meta["title"]) if within_budget and body else None
     if lead:  # rule 7
         body, method = f"{lead}\n{body}", method + "+standfirst"
         signals["standfirst_tokens"] = len(_tokens(lead))
@@ -1150,8 +1189,9 @@ class ExtractionSandbox:
 
     ``extract_with_limit`` returns the result, or raises ``ExtractionTimeout`` after
     ``timeout_s`` (the child is killed and a fresh one starts on the next call), or
-    ``ExtractionCrashed`` if the child died.  An exception raised by ``extract_fn`` itself
-    is re-raised in the parent.  ``extract_fn`` must be picklable (a module-level function).
+    ``ExtractionCrashed`` if the child died; an exception raised by ``extract_fn`` itself ends
+    the child, so it comes back as ``ExtractionCrashed`` too (``extract_article`` never raises
+    for bad HTML).  ``extract_fn`` must be picklable (a module-level function).
     Not thread-safe: one sandbox per worker thread.
     """
 

@@ -93,10 +93,21 @@ def test_date_from_a_url_with_the_months_name(url, day):
     assert (result.published, result.published_source) == (day, "url")
 
 
-@pytest.mark.parametrize("path", ["/2019/nov/council-plan", "/2019/mayday/18/rally"])
+@pytest.mark.parametrize(
+    "path", ["/2019/nov/council-plan", "/2019/mayday/18/rally", "/2019/feb/31/x", "/2019/02/31/x"]
+)
 def test_a_month_name_without_a_day_or_a_word_starting_like_a_month_is_not_a_date(path):
     result = extract_article(_page("article_no_date.html"), "https://courier.example" + path)
     assert result.published_source != "url"
+
+
+def test_a_jsonld_type_that_is_not_a_string_is_skipped():
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": {"x": 1}, "headline": "Odd"}</script>'
+        '<script type="application/ld+json">{"@type": ["NewsArticle", {"x": 1}], '
+        '"headline": "Council approves plan"}</script></head><body><p>Text.</p></body></html>'
+    )
+    assert extract_article(page.encode()).title == "Council approves plan"
 
 
 def test_date_from_url_has_no_time_of_day():

@@ -14,7 +14,12 @@ PARAGRAPHS = [
     "The authority's chief executive said the final cost would be within the budget agreed in 2022, "
     "because the delay had been covered by the contingency fund set aside for the project.",
 ]
-LINKS = {"Harbour dues to rise for yachts", "GET THE COURIER APP FOR BREAKING NEWS"}
+LINKS = {
+    "Harbour dues to rise for yachts",
+    "GET THE COURIER APP FOR BREAKING NEWS",
+    "COUNCIL BACKS LIBRARY PLAN",
+    "2019 2020 2021",
+}
 
 
 def _links() -> set[str]:
@@ -47,6 +52,26 @@ def test_labelled_and_capital_lines_that_are_not_links_stay():
     assert _drop_promotions(kept, _links) == (kept, 0)
 
 
+def test_a_link_covering_most_of_the_line_is_enough():
+    body, dropped = _drop_promotions(_body((2, "READ MORE: Harbour dues to rise for yachts (video)")), _links)
+    assert (body, dropped) == ("\n".join(PARAGRAPHS), 1)
+
+
+def test_a_labelled_link_in_capitals_is_dropped():
+    body, dropped = _drop_promotions(_body((2, "SEE MORE: COUNCIL BACKS LIBRARY PLAN")), _links)
+    assert (body, dropped) == ("\n".join(PARAGRAPHS), 1)
+
+
+def test_a_line_without_letters_is_not_in_capitals():
+    kept = _body((2, "2019 2020 2021 2022"))
+    assert _drop_promotions(kept, _links) == (kept, 0)
+
+
+def test_numbered_section_headings_are_not_labels():
+    kept = _body((2, "Step 1: Harbour dues to rise for yachts"))
+    assert _drop_promotions(kept, _links) == (kept, 0)
+
+
 def test_the_page_links_are_not_collected_when_no_line_has_the_form():
     def fail() -> set[str]:
         raise AssertionError("links computed for a body without a candidate line")
@@ -58,6 +83,21 @@ def test_promotions_over_a_fifth_of_the_body_are_left_alone():
     lines = ["READ MORE: Harbour dues to rise for yachts"] * 30 + PARAGRAPHS[:1]
     body = "\n".join(lines)
     assert _drop_promotions(body, _links) == (body, 0)
+
+
+def test_headings_a_table_of_contents_links_to_stay():
+    sections = [
+        "Part one: Harbour dues to rise for yachts",
+        "Part two: Work on the foundations resumes today",
+    ]
+    toc = "".join(f"<li><a href='#s{i}'>{h.split(': ')[1]}</a></li>" for i, h in enumerate(sections))
+    text = "".join(f"<h2 id='s{i}'>{h}</h2><p>{p}</p>" for i, (h, p) in enumerate(zip(sections, PARAGRAPHS)))
+    page = (
+        "<html><head><title>Harbour guide | The Courier</title></head><body><article><h1>Harbour guide</h1>"
+        f"<ul class=toc>{toc}</ul>{text}<p>{PARAGRAPHS[2]}</p><p>{PARAGRAPHS[3]}</p></article></body></html>"
+    )
+    body = extract_article(page.encode()).body
+    assert all(h in body for h in sections), body
 
 
 def test_extract_article_drops_an_inline_read_more_link():

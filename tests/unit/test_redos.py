@@ -56,7 +56,7 @@ CASES = {
     "extraction title separator": "extraction._TITLE_SEPARATOR_RE.split('a ' * 50000 + '| x')",
     "extraction label": "extraction._LABEL_RE.match('Read more' + ' ' * 100000 + 'x')",
     "extraction label after": "extraction._LABEL_RE.match('Read: ' + ' ' * 100000)",
-    "extraction promotion": "extraction._promotion_text('READ' + ' ' * 240 + 'x')",
+    "extraction promotion": "extraction._promotion_texts('READ' + ' ' * 240 + 'x')",
     # not a pattern: rule 8's link lookup compared every line with every link before (quadratic:
     # about three minutes for 40,000 promotion-like lines on a page of 40,000 links)
     "extraction promotions and links": (
