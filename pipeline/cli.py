@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from typing import Any
 
 __all__ = ["main"]
@@ -202,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="extract articles from saved HTML files into JSON lines",
         description="Run newsbeam's article extraction over every *.html file in a directory and write "
         'one JSON line per file: {"id": <file name without .html>, "url", "title", "articleBody", '
-        '"published", "authors", "language", "extraction"}.',
+        '"published", "authors", "language", "extraction"}. A file that cannot be read or extracted '
+        'still gets its row, with an empty "articleBody" and an "error": unreadable, not_a_file, '
+        "too_large (over 50 MB), timeout (30 s) or extract_crash.",
     )
     extract.add_argument("--input-dir", required=True, metavar="DIR", help="directory of *.html files")
     extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")
@@ -625,8 +628,13 @@ def _cmd_extract(args, _beam_args) -> int:
     output = Path(args.output)
     if output.parent and not output.parent.exists():
         raise UsageError(f"--output: directory {output.parent} does not exist")
-    count = run_extract_dir(input_dir, output)
-    _console(stderr=True).print(f"newsbeam: extracted {count} pages from {input_dir} into {output}")
+    errors: Counter = Counter()
+    count = run_extract_dir(input_dir, output, errors=errors)
+    failed = ", ".join(f"{n} {reason}" for reason, n in sorted(errors.items()))
+    _console(stderr=True).print(
+        f"newsbeam: extracted {count} pages from {input_dir} into {output}"
+        + (f" ({sum(errors.values())} without a body: {failed}; see their 'error' field)" if errors else "")
+    )
     return 0
 
 

@@ -140,6 +140,7 @@ import math
 import multiprocessing
 import os
 import re
+import stat
 import threading
 import time
 from collections import Counter
@@ -1288,28 +1289,59 @@ def result_to_row(doc_id: str, result: ExtractionResult) -> dict[str, Any]:
     }
 
 
+MAX_FILE_BYTES = 50_000_000
+
+
+def _read_input(path: Path) -> tuple[bytes | None, str | None, str | None]:
+    """(content, error, detail) of one input file of ``run_extract_dir``: a broken link or a
+    file that cannot be read is ``unreadable`` (the system's message as detail), a device or
+    pipe is ``not_a_file`` (never read: ``/dev/zero`` would not end), a file over
+    ``MAX_FILE_BYTES`` is ``too_large``."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not_a_file", None
+        if info.st_size > MAX_FILE_BYTES:
+            return None, "too_large", f"{info.st_size} bytes"
+        return path.read_bytes(), None, None
+    except OSError as exc:
+        return None, "unreadable", exc.strerror or str(exc)
+
+
 def run_extract_dir(
     input_dir: str | Path,
     output_path: str | Path,
     extract_fn: Callable[[bytes, str | None], ExtractionResult] = extract_article,
     timeout_s: float = 30.0,
+    errors: Counter | None = None,
 ) -> int:
     """Extract every ``*.html`` file of ``input_dir`` (sorted by name) into JSON lines at
     ``output_path``; return the number of rows written.
 
-    Every file gets exactly one row.  Extraction runs in an ``ExtractionSandbox``: a page
-    that takes longer than ``timeout_s`` or crashes the extractor gets a row with an
-    empty ``articleBody`` and an ``error`` (``timeout``, ``extract_crash``) instead of
-    stopping the whole directory."""
-    files = sorted(Path(input_dir).glob("*.html"))
+    Every file gets exactly one row (a directory named ``*.html`` is not a file and gets
+    none).  Extraction runs in an ``ExtractionSandbox``: a page that takes longer than
+    ``timeout_s`` or crashes the extractor gets a row with an empty ``articleBody`` and an
+    ``error`` (``timeout``, ``extract_crash``) instead of stopping the whole directory, and so
+    does a file that cannot be read (``unreadable``, ``not_a_file``, ``too_large``; with the
+    reason in ``detail``).  ``errors``, when given, counts the rows by error."""
+    files = sorted(p for p in Path(input_dir).glob("*.html") if not p.is_dir())
     with ExtractionSandbox(extract_fn) as sandbox, open(output_path, "w", encoding="utf-8") as out:
         for path in files:
             doc_id = path.name[: -len(".html")]
-            try:
-                row = result_to_row(doc_id, sandbox.extract_with_limit(path.read_bytes(), None, timeout_s))
-            except ExtractionTimeout:
-                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": "timeout"}
-            except ExtractionCrashed:
-                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": "extract_crash"}
+            content, error, detail = _read_input(path)
+            row = None
+            if content is not None:
+                try:
+                    row = result_to_row(doc_id, sandbox.extract_with_limit(content, None, timeout_s))
+                except ExtractionTimeout:
+                    error = "timeout"
+                except ExtractionCrashed:
+                    error = "extract_crash"
+            if row is None:
+                row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": error}
+                if detail:
+                    row["detail"] = detail
+                if errors is not None:
+                    errors[error] += 1
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(files)

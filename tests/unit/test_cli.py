@@ -1,5 +1,6 @@
 """The CLI contract: exit codes and messages, no tracebacks for user mistakes."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,36 @@ def test_extract_writes_one_row_per_html_file(capsys, tmp_path):
     assert "Swat" in rows["floods"]["articleBody"]
     assert rows["floods"]["title"]
     assert "Swat" not in rows["garbage"]["articleBody"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or not os.path.exists("/dev/null"), reason="POSIX links")
+def test_extract_gives_files_it_cannot_read_a_row_with_the_reason_and_goes_on(capsys, tmp_path, monkeypatch):
+    import json
+
+    from newsbeam.transforms import extraction
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a-good.html").write_bytes(
+        b"<html><body><article><p>"
+        + b"The council approved the riverside plan on Tuesday. " * 10
+        + b"</p></article></body></html>"
+    )
+    (pages / "broken.html").symlink_to(tmp_path / "missing.html")
+    (pages / "device.html").symlink_to("/dev/null")  # a device is never read (/dev/zero would not end)
+    (pages / "folder.html").mkdir()  # not a file: no row
+    (pages / "huge.html").write_bytes(b"<html>" + b"x" * 2000 + b"</html>")
+    monkeypatch.setattr(extraction, "MAX_FILE_BYTES", 1000)
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "extract", "--input-dir", str(pages), "--output", str(out))
+    assert code == 0, err
+    rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert sorted(rows) == ["a-good", "broken", "device", "huge"]
+    assert "riverside plan" in rows["a-good"]["articleBody"] and "error" not in rows["a-good"]
+    assert (rows["broken"]["error"], rows["broken"]["detail"]) == ("unreadable", "No such file or directory")
+    assert rows["device"]["error"] == "not_a_file" and rows["device"]["articleBody"] == ""
+    assert (rows["huge"]["error"], rows["huge"]["detail"]) == ("too_large", "2013 bytes")
+    assert "3 without a body: 1 not_a_file, 1 too_large, 1 unreadable" in err
 
 
 def test_extract_missing_dir_is_a_usage_error(capsys, tmp_path):
