@@ -628,6 +628,10 @@ def _cmd_extract(args, _beam_args) -> int:
     output = Path(args.output)
     if output.parent and not output.parent.exists():
         raise UsageError(f"--output: directory {output.parent} does not exist")
+    try:  # before the work, so a bad --output fails at once
+        output.open("w", encoding="utf-8").close()
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
     errors: Counter = Counter()
     count = run_extract_dir(input_dir, output, errors=errors)
     failed = ", ".join(f"{n} {reason}" for reason, n in sorted(errors.items()))

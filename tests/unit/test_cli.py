@@ -139,6 +139,15 @@ def test_extract_gives_files_it_cannot_read_a_row_with_the_reason_and_goes_on(ca
     assert "3 without a body: 1 not_a_file, 1 too_large, 1 unreadable" in err
 
 
+def test_extract_to_an_output_that_cannot_be_written_is_a_usage_error(capsys, tmp_path):
+    (tmp_path / "pages").mkdir()
+    code, _out, err = run(
+        capsys, "extract", "--input-dir", str(tmp_path / "pages"), "--output", str(tmp_path)
+    )
+    assert code == 2
+    assert "--output" in err and "Is a directory" in err and "Traceback" not in err
+
+
 def test_extract_missing_dir_is_a_usage_error(capsys, tmp_path):
     code, _out, err = run(
         capsys, "extract", "--input-dir", str(tmp_path / "nope"), "--output", str(tmp_path / "o")
