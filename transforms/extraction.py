@@ -99,8 +99,8 @@ the page's ``<title>`` shares a word with, else an ``<h1>`` the ``<title>`` conf
 ``_title``).  Character references left in JSON-LD text are decoded.
 
 Published: JSON-LD ``datePublished`` > meta tags (``article:published_time`` ...) >
-``<time datetime>`` > a date in the URL (``/2019/11/18/``, ``/2019/nov/18/``) > htmldate on
-the page text; converted to
+``<time datetime>`` > a date in the URL (``/2019/11/18/``, ``/2019/nov/18/``; the page's
+``og:url`` or canonical link when no URL is given) > htmldate on the page text; converted to
 UTC with ``published_has_time`` telling whether the page gave a time of day and
 ``published_source`` in ``jsonld``, ``meta``, ``time``, ``url``, ``text``.
 ``published_raw`` keeps the value as the page wrote it (local day).  Language: py3langid
@@ -876,7 +876,10 @@ def _published(
     if url:
         from urllib.parse import urlparse
 
-        path = urlparse(url).path
+        try:
+            path = urlparse(url).path
+        except ValueError:  # a malformed URL (the page's own og:url or canonical link)
+            path = ""
         m = _URL_DATE_RE.search(path)
         if m and _real_day(*m.groups()):
             return "-".join(m.groups()), "url"
@@ -1069,13 +1072,14 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
     metas = _meta_index(tree)
-    published_raw, source = _published(tree, metas, ld, url, within_budget)
+    sitename, canonical = _sitename(metas, ld), find_canonical_href(raw)
+    page_url = url or _meta(metas, "og:url") or canonical  # a saved page names its own URL
+    published_raw, source = _published(tree, metas, ld, page_url, within_budget)
     published, has_time = parse_iso_datetime(published_raw)
     if published is None:
         published_raw = source = None
-    sitename, canonical = _sitename(metas, ld), find_canonical_href(raw)
     meta = {
-        "title": _title(tree, metas, ld, url or _meta(metas, "og:url") or canonical, sitename),
+        "title": _title(tree, metas, ld, page_url, sitename),
         "authors": _authors(metas, ld),
         "sitename": sitename,
         "og_url": _meta(metas, "og:url"),

@@ -101,6 +101,17 @@ def test_a_month_name_without_a_day_or_a_word_starting_like_a_month_is_not_a_dat
     assert result.published_source != "url"
 
 
+def test_a_saved_page_without_a_url_takes_the_date_from_its_own_canonical_link():
+    page = _page("article_no_date.html").replace(
+        b"</head>", b'<link rel="canonical" href="https://courier.example/2020/06/27/council-plan"></head>'
+    )
+    assert b"canonical" in page
+    result = extract_article(page)
+    assert (result.published, result.published_source) == ("2020-06-27T00:00:00Z", "url")
+    broken = page.replace(b"https://courier.example/2020", b"http://[bad/2020")
+    assert extract_article(broken).published_source != "url"  # and no error
+
+
 def test_a_jsonld_type_that_is_not_a_string_is_skipped():
     page = (
         '<html><head><script type="application/ld+json">{"@type": {"x": 1}, "headline": "Odd"}</script>'
