@@ -85,7 +85,8 @@ one learned paragraph scorer over the body's lines (DOM, position and witness fe
 cross-validated gain on the halves A was not positive on both sets: ``bench/paragraph_scorer.py``).
 
 Per-page budget: when the page has already used ``OPTIONAL_BUDGET_S`` of CPU time in
-trafilatura, neither the reader nor the own text is used, no standfirst or promotion is
+trafilatura, or its base is longer than ``OPTIONAL_MAX_CHARS`` (a book, not an article: the
+rules' 4-gram counts grow with it), neither the reader nor the own text is used, no standfirst or promotion is
 searched (only the empty-base, title and dangling-heading rules apply) and no date
 is searched in the page's text (htmldate); date detection never runs htmldate's extensive
 search.  ``provenance`` records the extractor
@@ -178,6 +179,7 @@ PROMO_MAX_WORDS = 40
 PROMO_MIN_LETTERS = 8
 PROMO_LINK_SHARE = 0.7
 OPTIONAL_BUDGET_S = 0.5
+OPTIONAL_MAX_CHARS = 200_000
 REPEAT_SHARE = 0.5
 METHOD_BASE = "trafilatura"
 
@@ -1068,7 +1070,8 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         return ExtractionResult(body="", provenance=provenance)
     started = time.process_time()
     base, read = _trafilatura_with_reader(tree, url)  # trafilatura works on copies of the tree
-    within_budget = time.process_time() - started < OPTIONAL_BUDGET_S
+    # a body of book length gets no optional rule either: their 4-gram counts grow with it
+    within_budget = time.process_time() - started < OPTIONAL_BUDGET_S and len(base) <= OPTIONAL_MAX_CHARS
     ld = _jsonld_article(tree)
     ld_body = ld.get("articleBody")
     metas = _meta_index(tree)

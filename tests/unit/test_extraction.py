@@ -112,6 +112,16 @@ def test_a_saved_page_without_a_url_takes_the_date_from_its_own_canonical_link()
     assert extract_article(broken).published_source != "url"  # and no error
 
 
+def test_a_body_of_book_length_gets_no_optional_rule(monkeypatch):
+    from newsbeam.transforms import extraction
+
+    page = _page("article_jsonld_en.html")
+    assert "reader" in extract_article(page).provenance["signals"]  # an article gets the rules
+    monkeypatch.setattr(extraction, "OPTIONAL_MAX_CHARS", 100)
+    signals = extract_article(page).provenance["signals"]
+    assert "reader" not in signals and signals["title_lines"] == 1  # the cheap rules still run
+
+
 def test_a_jsonld_type_that_is_not_a_string_is_skipped():
     page = (
         '<html><head><script type="application/ld+json">{"@type": {"x": 1}, "headline": "Odd"}</script>'
