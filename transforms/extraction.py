@@ -662,7 +662,7 @@ def _declared_standfirst(tree, metas: dict, ld: dict, body: str, title: str | No
     shown = _holder(root, toks, len(toks))
     if shown is None:
         return None
-    text = " ".join(shown.text_content().split())
+    text = _clean(shown.text_content()) or ""
     shown_grams = _shingles(text)
     if (
         sum(shown_grams.values()) > 1.3 * len(grams) + 3
@@ -852,6 +852,17 @@ def _plausible(value: str | None) -> bool:
     return bool(m) and 1995 <= int(m.group(1)) <= dt.date.today().year + 1
 
 
+def _url_part(url: str | None, part: str) -> str:
+    """One part (``path``, ``hostname``) of ``url``; "" for no URL or a malformed one (the
+    page's own og:url or canonical link can be anything)."""
+    from urllib.parse import urlparse  # (urlparse: ";params" stay out of the path)
+
+    try:
+        return (getattr(urlparse(url), part) or "") if url else ""
+    except ValueError:
+        return ""
+
+
 def _real_day(year: str, month: str, day: str) -> bool:
     """Whether the URL's date exists (not /2019/02/31/): else the next source is tried."""
     try:
@@ -876,12 +887,7 @@ def _published(
         if _plausible(value):
             return value.strip(), "time"
     if url:
-        from urllib.parse import urlparse
-
-        try:
-            path = urlparse(url).path
-        except ValueError:  # a malformed URL (the page's own og:url or canonical link)
-            path = ""
+        path = _url_part(url, "path")
         m = _URL_DATE_RE.search(path)
         if m and _real_day(*m.groups()):
             return "-".join(m.groups()), "url"
@@ -911,13 +917,7 @@ TITLE_SHORT_WORDS = 4
 
 def _site_words(url: str | None, sitename: str | None) -> set[str]:
     """Words naming the site: its host's labels and its declared name."""
-    from urllib.parse import urlsplit
-
-    try:
-        host = (urlsplit(url).hostname or "") if url else ""
-    except ValueError:  # a malformed host, e.g. in the page's own og:url or canonical link
-        host = ""
-    return set(_tokens(host.lower())) | set(_tokens((sitename or "").lower()))
+    return _words(_url_part(url, "hostname")) | _words(sitename or "")
 
 
 def _words(text: str) -> set[str]:
