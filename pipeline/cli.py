@@ -628,10 +628,7 @@ def _cmd_extract(args, _beam_args) -> int:
     output = Path(args.output)
     if output.parent and not output.parent.exists():
         raise UsageError(f"--output: directory {output.parent} does not exist")
-    try:  # before the work, so a bad --output fails at once
-        output.open("w", encoding="utf-8").close()
-    except OSError as exc:
-        raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
+    _open_output(output).close()  # before the work, so a bad --output fails at once
     errors: Counter = Counter()
     count = run_extract_dir(input_dir, output, errors=errors)
     failed = ", ".join(f"{n} {reason}" for reason, n in sorted(errors.items()))
@@ -675,14 +672,19 @@ def _read_dedup_rows(path) -> list[dict[str, Any]]:
     return rows
 
 
+def _open_output(path):
+    """``--output`` opened for writing; a path that cannot be written is a usage error."""
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
+
+
 def _cmd_dedup(args, _beam_args) -> int:
     from newsbeam.transforms.similarity import DedupConfig, dedup_rows
 
     rows = _read_dedup_rows(args.input)
-    try:  # before the work, so a bad --output fails at once
-        out = open(args.output, "w", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
+    out = _open_output(args.output)  # before the work, so a bad --output fails at once
     labels = {row["id"]: row["cluster"] for row in dedup_rows(rows, DedupConfig())}
     original = {str(row["id"]): row["id"] for row in rows}
     try:
