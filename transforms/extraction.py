@@ -1,4 +1,4 @@
-"""Article extraction: HTML in, body text and metadata out.
+r"""Article extraction: HTML in, body text and metadata out.
 
 Pure functions plus one small process sandbox.
 
@@ -20,6 +20,10 @@ texts, never a site rule):
   for an empty base;
 * **own**: trafilatura's own algorithm alone (its ``fast`` mode, without the readability and
   justext comparison), computed only for a base that repeats itself.
+
+Lengths ("tokens" below) are counted in words: a ``\w+`` token, except in scripts written
+without spaces (Chinese, Japanese, Thai...), where a token is a whole clause and two characters
+count as a word (``_size``), so a Chinese paragraph is a long line as an English one is.
 
 Rules, numbered as they were added and applied in the order 1, 2, 3, 4, 8, 6, 5, 7 (each one
 checked on the halves A of both benchmark sets, the
@@ -224,6 +228,25 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text or "")
 
 
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, kana, Han): there a
+# ``\w+`` token is a clause or a whole sentence, so a line's length in words counts their
+# characters, ``UNSPACED_CHARS_PER_WORD`` to a word.  Without it every Chinese or Japanese
+# paragraph would be a "short line" of a few tokens, which rule 4 may cut and rule 3 never adds.
+_UNSPACED_RE = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+UNSPACED_CHARS_PER_WORD = 2
+
+
+def _size(toks: list[str]) -> int:
+    """The length in words of a text split into ``_tokens`` (see ``_UNSPACED_RE``)."""
+    joined = " ".join(toks)
+    if not _UNSPACED_RE.search(joined):
+        return len(toks)
+    spaced = sum(1 for t in toks if not _UNSPACED_RE.search(t))
+    return spaced + math.ceil(len(_UNSPACED_RE.findall(joined)) / UNSPACED_CHARS_PER_WORD)
+
+
 def _shingles(text: str) -> Counter:
     """Word 4-grams of ``text`` with counts (a text of 1-3 words is one shingle)."""
     return _gram_counts(_tokens(text))
@@ -294,7 +317,7 @@ class _Reader:
 
     def has(self, toks: list[str]) -> bool:
         if self._words is None and len(toks) < 4:
-            self._words = {t for key in self.shingles for t in key}
+            self._words = _words_of(self.shingles)
         return _present(toks, self.shingles, self._words or set())
 
 
@@ -302,7 +325,7 @@ def _trim(body: str, reader: _Reader, signals: dict[str, Any]) -> str:
     """Rule 4: cut the leading and trailing short lines the reader lacks (see the module doc)."""
     lines = [line for line in body.split("\n") if line.strip()]
     toks = [_tokens(line) for line in lines]
-    sizes = [len(t) for t in toks]
+    sizes = [_size(t) for t in toks]
     total = sum(sizes)
     whole = _gram_counts([t for line in toks for t in line])
     if not total or _containment(reader.shingles, whole) < TRIM_COVERAGE:
@@ -462,7 +485,7 @@ def _promotion_texts(line: str) -> list[list[str]]:
     if len(line) > PROMO_MAX_CHARS:  # a paragraph, not a promotion (and no per-letter work)
         return []
     toks = _tokens(line)
-    if len(toks) > PROMO_MAX_WORDS:
+    if _size(toks) > PROMO_MAX_WORDS:
         return []
     runs = []
     letters = [c for c in line if c.isalpha()]
@@ -479,7 +502,7 @@ def _promotion_texts(line: str) -> list[list[str]]:
         and not any(c.isdigit() for c in match.group(1))
     ):
         rest = _tokens(match.group(2))
-        if len(rest) >= 3:
+        if _size(rest) >= 3:
             runs.append(rest)
     return runs
 
@@ -505,8 +528,8 @@ def _drop_promotions(body: str, links: Callable[[], set[str]]) -> tuple[str, int
         return body, 0
     anchors = links()
     drop = {i for i, runs in wanted.items() if any(_holds_link(words, anchors) for words in runs)}
-    lost = sum(len(_tokens(lines[i])) for i in drop)
-    if not drop or lost > TRIM_MAX_SHARE * len(_tokens(body)):
+    lost = sum(_size(_tokens(lines[i])) for i in drop)
+    if not drop or lost > TRIM_MAX_SHARE * _size(_tokens(body)):
         return body, 0
     return "\n".join(line for i, line in enumerate(lines) if i not in drop), len(drop)
 
@@ -520,7 +543,7 @@ def _drop_dangling_headings(body: str) -> tuple[str, int]:
     end = len(lines)
     while end > 1 and (
         not lines[end - 1].strip()
-        or (lines[end - 1].rstrip().endswith(_COLONS) and len(_tokens(lines[end - 1])) < SHORT_LINE_TOKENS)
+        or (lines[end - 1].rstrip().endswith(_COLONS) and _size(_tokens(lines[end - 1])) < SHORT_LINE_TOKENS)
     ):
         end -= 1
     dropped = sum(1 for line in lines[end:] if line.strip())
@@ -530,20 +553,23 @@ def _drop_dangling_headings(body: str) -> tuple[str, int]:
 _COLONS = (":", "\uff1a")  # ASCII and full-width
 
 
-def _lines_before_base(sb: Counter, reader: _Reader) -> list[str]:
+def _lines_before_base(sb: Counter, words: set[str], reader: _Reader) -> list[str]:
     """The reader's lines before the first line the base holds (none if it holds none)."""
-    words = {t for key in sb for t in key}
     lines = [line for line in reader.text.split("\n") if line.strip()]
     for i, line in enumerate(lines):
         toks = _tokens(line)
-        if len(toks) >= 4 and _present(toks, sb, words):
+        if _size(toks) >= 4 and _present(toks, sb, words):
             return lines[:i]
     return []
 
 
-def _is_new_paragraph(line: str, sb: Counter) -> bool:
+def _words_of(grams: Counter) -> set[str]:
+    return {t for key in grams for t in key}
+
+
+def _is_new_paragraph(line: str, sb: Counter, words: set[str]) -> bool:
     toks = _tokens(line)
-    return len(toks) >= SHORT_LINE_TOKENS and not _present(toks, sb, set())
+    return _size(toks) >= SHORT_LINE_TOKENS and not _present(toks, sb, words)
 
 
 def _choose_body(
@@ -586,7 +612,10 @@ def _choose_body(
         signals["reader"] = read.name
         sb = sb if body is base and sb is not None else _shingles(body)
         if _containment(sb, read.shingles) >= LEDE_CONTAINMENT:
-            lede = [line for line in _lines_before_base(sb, read) if _is_new_paragraph(line, sb)]
+            words = _words_of(sb)
+            lede = [
+                line for line in _lines_before_base(sb, words, read) if _is_new_paragraph(line, sb, words)
+            ]
             if lede:
                 body, method = "\n".join([*lede, body]), method + "+lede"
                 signals["lede_lines"] = len(lede)
@@ -652,9 +681,9 @@ def _declared_standfirst(tree, metas: dict, ld: dict, body: str, title: str | No
         _clean(ld.get("description")),
     )
     toks = next(
-        (t for t in (_tokens(_unescape(v)) for v in declared if v) if len(t) >= STANDFIRST_MIN_TOKENS), None
+        (t for t in (_tokens(_unescape(v)) for v in declared if v) if _size(t) >= STANDFIRST_MIN_TOKENS), None
     )
-    if toks is None or len(toks) > STANDFIRST_MAX_TOKENS:
+    if toks is None or _size(toks) > STANDFIRST_MAX_TOKENS:
         return None
     grams = _gram_counts(toks)
     if _containment(grams, _shingles(body)) >= 0.5 or _containment(grams, _shingles(title or "")) >= 0.5:

@@ -1,4 +1,4 @@
-"""Regression pages for the extraction failure kinds of issue 14, on pages of our own making.
+r"""Regression pages for the extraction failure kinds of issue 14, on pages of our own making.
 
 Each page under ``tests/fixtures/extraction_pages/`` is a realistic news page (navigation,
 header, share bar, related links, comments, footer; original text written for these tests)
@@ -13,7 +13,8 @@ kept boilerplate on a benchmark page):
   (``standfirst``: in the article header, which trafilatura drops; ``standfirst_intro``: beside
   the headline, kept by trafilatura but outside what both readability readers return, so a
   trim rule that trusts the readers cuts it; ``standfirst_declared``: short, in a "teaser"
-  element trafilatura discards, and declared as the page's description);
+  element trafilatura discards, and declared as the page's description; ``standfirst_declared_zh``:
+  the same in Chinese, written without spaces, where a paragraph is a few ``\w+`` tokens);
 * ``hidden_copies``: hidden schema.org blocks repeat the article; readability takes their
   container and trafilatura's cascade adopts it, so plain trafilatura returns the article twice
   with the blocks' metadata between the copies (``test_no_body_paragraph_is_extracted_twice``).
@@ -47,6 +48,7 @@ PAGES = (
     "standfirst",
     "standfirst_intro",
     "standfirst_declared",
+    "standfirst_declared_zh",
     "hidden_copies",
 )
 
@@ -198,6 +200,17 @@ def test_standfirst_declared_is_dropped_by_trafilatura_and_too_short_for_the_led
     # the page declares it: its description is the standfirst, word for word
     tree = lxml_html.fromstring(html)
     assert tree.xpath('string(//meta[@property="og:description"]/@content)') == spec["body"][standfirst]
+
+
+def test_standfirst_declared_zh_is_dropped_by_trafilatura_and_few_tokens_long():
+    from transforms.extraction import STANDFIRST_MIN_TOKENS, _tokens
+
+    html, spec = _page("standfirst_declared_zh")
+    assert _found(spec["body"], _plain(html)) == list(range(1, len(spec["body"])))
+    # counted in tokens, the declared standfirst is too short for rule 7; in words it is not
+    assert len(_tokens(spec["body"][0])) < STANDFIRST_MIN_TOKENS < len(spec["body"][0]) / 2
+    tree = lxml_html.fromstring(html)
+    assert tree.xpath('string(//meta[@property="og:description"]/@content)') == spec["body"][0]
 
 
 def test_hidden_copies_make_trafilaturas_cascade_repeat_the_article():

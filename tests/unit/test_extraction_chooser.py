@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from newsbeam.transforms.extraction import _choose_body
+from newsbeam.transforms.extraction import _choose_body, _size, _tokens
 
 _WORDS = [
     "council",
@@ -203,3 +203,45 @@ def test_trafilaturas_own_text_is_asked_for_only_when_the_base_repeats_itself():
     other = "\n".join(_paragraphs(6, 40, seed=22))
     assert _choose_body(repeated, repeated, None, own=lambda: other)[:2] == (repeated, "trafilatura")
     assert _choose_body(repeated, repeated, None, own=lambda: "")[:2] == (repeated, "trafilatura")
+
+
+_HAN_WORDS = ["议会", "河畔", "计划", "住房", "预算", "市长", "图书", "公园", "大桥", "交通", "居民", "仓库"]
+
+
+def _han_paragraphs(count: int, clauses: int, seed: int) -> list[str]:
+    """``count`` Chinese paragraphs of ``clauses`` clauses of 6 two-character words (no spaces):
+    each clause is one ``\\w+`` token, a paragraph a handful of tokens."""
+    rng = random.Random(seed)
+    return [
+        "，".join("".join(rng.choice(_HAN_WORDS) for _ in range(6)) for _ in range(clauses)) + "。"
+        for _ in range(count)
+    ]
+
+
+def test_a_chinese_paragraph_counts_its_characters_not_its_clauses():
+    (lead,) = _han_paragraphs(1, 5, seed=20)  # 5 tokens, 60 characters
+    assert len(_tokens(lead)) == 5 and _size(_tokens(lead)) == 30
+    assert _size(_tokens("Council approves the plan")) == 4
+    # a Japanese line mixing Latin words and kana
+    assert _size(_tokens("Kindle for PCをCtrlで立ち上げる方法")) == 2 + 5  # 9 kana and kanji
+
+
+def test_a_chinese_lead_paragraph_the_reader_lacks_is_kept_and_a_caption_is_cut():
+    lead, *rest = _han_paragraphs(10, 5, seed=21)
+    paras = "\n".join(rest)
+    caption = "图片：新华社"
+    base = "\n".join([caption, lead, paras])
+    body, method, _ = _choose_body(base, base, lambda: paras)
+    assert body == lead + "\n" + paras and method == "trafilatura+trimmed"
+
+
+def test_a_chinese_standfirst_is_supplied_by_the_reader_once_and_the_first_line_is_not_repeated():
+    standfirst, *rest = _han_paragraphs(8, 4, seed=22)
+    paras = "\n".join(rest)
+    reader = "\n".join(["市议会通过计划", standfirst, paras])
+    body, method, signals = _choose_body(paras, paras, lambda: reader)
+    assert body == standfirst + "\n" + paras and signals["lede_lines"] == 1
+    # the reader's lines are of fewer than four tokens: the base's first line is found among
+    # them, and a line the base holds is not prepended again
+    body, method, _ = _choose_body(paras, paras, lambda: "\n".join([rest[0], paras]))
+    assert body == paras and method == "trafilatura"
