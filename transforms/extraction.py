@@ -69,7 +69,7 @@ snippet metric; the halves B are the estimate, see ``bench/extraction.py``):
    budget only.
 8. *inline promotions*: body lines (anywhere, before rule 6) that are the text of one of the
    page's links to other pages and either written in capitals ("CLICK HERE TO GET THE APP", a
-   related headline in capitals) or behind a short label and a colon or bar ("READ MORE:
+   related headline in capitals) or behind a short label and a colon or bar, full-width too ("READ MORE:
    <headline>", "Related | <headline>") are dropped, within ``TRIM_MAX_SHARE`` of the tokens.
    A line of that form that is not such a link stays: a caption ("Photo: ..."), a subheading in
    capitals, a numbered section heading ("Step 1: ..."), a heading a table of contents links to
@@ -473,7 +473,7 @@ def _drop_title_lines(body: str, titles: Iterable[str | None]) -> tuple[str, int
     return ("\n".join(lines[dropped:]), dropped) if dropped else (body, 0)
 
 
-_LABEL_RE = re.compile(r"^\s*([^\W\d_][\w'\u2019 ]{0,30})[:|]\s*(\S.*)$")
+_LABEL_RE = re.compile(r"^\s*([^\W\d_][\w'\u2019 ]{0,30})[:|\uff1a\uff5c]\s*(\S.*)$")  # and full-width : |
 
 
 def _promotion_texts(line: str) -> list[list[str]]:
@@ -659,12 +659,8 @@ def _holder(root, toks: list[str], size: int):
 def _link_texts(tree) -> set[str]:
     """The texts of the page's links to other pages (a link to a part of the same page, "#...",
     is a table of contents entry) of three words or more, words joined by spaces."""
-    texts = (
-        " ".join(_tokens(a.text_content()))
-        for a in tree.iter("a")
-        if not (a.get("href") or "").startswith("#")
-    )
-    return {t for t in texts if t.count(" ") >= 2}
+    texts = (_tokens(a.text_content()) for a in tree.iter("a") if not (a.get("href") or "").startswith("#"))
+    return {" ".join(toks) for toks in texts if _size(toks) >= 3}
 
 
 def _declared_standfirst(tree, metas: dict, ld: dict, body: str, title: str | None = None) -> str | None:

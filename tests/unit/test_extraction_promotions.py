@@ -113,3 +113,28 @@ def test_extract_article_drops_an_inline_read_more_link():
     assert "Harbour dues" not in result.body
     assert all(p in result.body for p in PARAGRAPHS)
     assert result.provenance["signals"]["promotion_lines"] == 1
+
+
+def test_a_chinese_labelled_link_is_dropped_with_a_full_width_colon():
+    paragraphs = [
+        "铁路部门周二宣布，从五月一日起，杭州东站至黄山北站之间每天将新增四趟夜间列车，全程约两小时。",
+        "据介绍，这条线路开通以来客流持续增长，周末和节假日的车票经常在开售后几分钟内售罄。",
+        "铁路部门表示，新增的夜间车次将采用八节编组的复兴号列车，每趟可载客约五百七十人。",
+        "黄山市旅游部门对此表示欢迎，认为夜间车次有助于带动当地的餐饮和住宿消费。",
+    ]
+    link = "杭州地铁三号线北段下月试运行"  # one \w+ token, seven words
+    page = (
+        "<html><body><article>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs[:2])
+        + f'<p>相关阅读：<a href="/news/2">{link}</a></p>'
+        + "".join(f"<p>{p}</p>" for p in paragraphs[2:])
+        + "</article></body></html>"
+    )
+    from lxml import html as lxml_html
+
+    from newsbeam.transforms.extraction import _link_texts
+
+    links = _link_texts(lxml_html.fromstring(page))
+    assert link in links
+    lines = [*paragraphs[:2], f"相关阅读：{link}", *paragraphs[2:]]
+    assert _drop_promotions("\n".join(lines), lambda: links) == ("\n".join(paragraphs), 1)
