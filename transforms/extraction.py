@@ -243,8 +243,8 @@ def _size(toks: list[str]) -> int:
     joined = " ".join(toks)
     if not _UNSPACED_RE.search(joined):
         return len(toks)
-    spaced = sum(1 for t in toks if not _UNSPACED_RE.search(t))
-    return spaced + math.ceil(len(_UNSPACED_RE.findall(joined)) / UNSPACED_CHARS_PER_WORD)
+    unspaced = [t for t in toks if _UNSPACED_RE.search(t)]  # with any Latin letters they hold
+    return len(toks) - len(unspaced) + math.ceil(sum(map(len, unspaced)) / UNSPACED_CHARS_PER_WORD)
 
 
 def _shingles(text: str) -> Counter:
@@ -488,7 +488,7 @@ def _promotion_texts(line: str) -> list[list[str]]:
     if _size(toks) > PROMO_MAX_WORDS:
         return []
     runs = []
-    letters = [c for c in line if c.isalpha()]
+    letters = [c for c in line if c.isalpha()] if line.lower() != line else []  # no capitals: no loop
     if (
         len(toks) >= 4
         and len(letters) >= PROMO_MIN_LETTERS
