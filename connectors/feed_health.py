@@ -25,7 +25,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings
-from newsbeam.transforms.model import Failure, FeedStatus, failure_id
+from newsbeam.transforms.model import Failure, FeedStatus, failure_id, mask_userinfo
 
 __all__ = ["WriteFeedHealth", "feed_doc_id", "health_document"]
 
@@ -57,7 +57,7 @@ def health_document(
         validators = {"etag": old_http.get("etag"), "last_modified": old_http.get("last_modified")}
     return {
         "feed": {
-            "url": status.feed_url,
+            "url": mask_userinfo(status.feed_url),
             "name": status.feed_name,
             "title": status.title,
         },
@@ -65,7 +65,7 @@ def health_document(
         "http": {"status": status.http_status, **validators},
         "entries": status.entries,
         "new_items": new_items,
-        "error": status.error,
+        "error": mask_userinfo(status.error),
         "error_streak": streak,
         "schedule": {"hint_seconds": status.poll_after},
         "last_success": status.polled_at if ok else previous.get("last_success"),

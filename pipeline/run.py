@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import apache_beam as beam
@@ -163,22 +164,28 @@ def _reachable(es) -> bool:
         client.close()
 
 
-def feed_validators(client, alias: str) -> dict[str, dict[str, str]]:
-    """Each feed's stored ETag/Last-Modified (``news-feeds``), for conditional GETs."""
-    response = client.search(
-        index=alias,
-        query={"match_all": {}},
-        source=["feed.url", "http.etag", "http.last_modified"],
-        size=10_000,
-        ignore_unavailable=True,
-    )
+def feed_validators(client, alias: str, feed_urls: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each configured feed's stored ETag/Last-Modified (``news-feeds``), for conditional GETs,
+    by feed URL as configured.  Documents are found by their ``_id`` (from the configured URL):
+    their ``feed.url`` goes without the URL's user info."""
+    from newsbeam.connectors.feed_health import feed_doc_id
+
+    ids = {feed_doc_id(url): url for url in feed_urls}
     validators = {}
-    for hit in response["hits"]["hits"]:
-        src = hit.get("_source") or {}
-        url = (src.get("feed") or {}).get("url")
-        http = src.get("http") or {}
-        if url and (http.get("etag") or http.get("last_modified")):
-            validators[url] = {k: http[k] for k in ("etag", "last_modified") if http.get(k)}
+    id_list = list(ids)
+    for start in range(0, len(id_list), 1000):
+        chunk = id_list[start : start + 1000]
+        response = client.search(
+            index=alias,
+            query={"ids": {"values": chunk}},
+            source=["http.etag", "http.last_modified"],
+            size=len(chunk),
+            ignore_unavailable=True,
+        )
+        for hit in response["hits"]["hits"]:
+            http = (hit.get("_source") or {}).get("http") or {}
+            if http.get("etag") or http.get("last_modified"):
+                validators[ids[hit["_id"]]] = {k: http[k] for k in ("etag", "last_modified") if http.get(k)}
     return validators
 
 
@@ -290,7 +297,7 @@ def run_batch(
         # and the graph is built (a run refused by the lease starts none).
         local_runner.prestart(pipeline_options)
         replayed = replay_dead_letters(client, settings)
-        validators = feed_validators(client, es.feeds_alias)
+        validators = feed_validators(client, es.feeds_alias, [feed.url for feed in settings.feeds])
         return _run_graph(
             settings, pipeline_options, builder, folder, validators, replayed, started, deadline
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from newsbeam.pipeline.report import FEED_NAMESPACE, RUN_NAMESPACE
+from newsbeam.transforms.model import mask_userinfo
 
 __all__ = [
     "FEED_NAMESPACE",
@@ -33,8 +34,8 @@ __all__ = [
 
 
 def _feed(what: str, feed_url: str | None) -> None:
-    if feed_url:
-        beam.metrics.Metrics.counter(FEED_NAMESPACE, f"{what}|{feed_url}").inc()
+    if feed_url:  # keyed as documents store it: without user info
+        beam.metrics.Metrics.counter(FEED_NAMESPACE, f"{what}|{mask_userinfo(feed_url)}").inc()
 
 
 def _article_feed(action) -> str | None:

@@ -31,6 +31,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from newsbeam.transforms.model import mask_userinfo
+
 __all__ = ["FAILURE_FIELDS", "FEED_HEALTH_FIELDS", "collect_status", "count_aliases", "print_status"]
 
 # The fields of the feed health and failures tables; the Kibana feed-health and
@@ -144,14 +146,14 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
         last = _parse_iso(src.get("@timestamp"))
         feeds.append(
             {
-                "url": feed.get("url"),
+                "url": mask_userinfo(feed.get("url")),  # older documents kept the user info
                 "name": feed.get("name") or feed.get("title"),
                 "last_poll": src.get("@timestamp"),
                 "status": src.get("status"),
                 "new_items": src.get("new_items") or 0,
                 "error_streak": src.get("error_streak") or 0,
                 "last_success": src.get("last_success"),
-                "error": src.get("error"),
+                "error": mask_userinfo(src.get("error")),
                 "next_poll": _iso(last + interval) if last and interval else None,
             }
         )

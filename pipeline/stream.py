@@ -436,7 +436,7 @@ def run_unbounded(
         lease = prepare_writer(client, settings, "stream", force)
         try:
             replay_dead_letters(client, settings)
-            validators = feed_validators(client, es.feeds_alias)
+            validators = feed_validators(client, es.feeds_alias, [feed.url for feed in settings.feeds])
             es = es.model_copy(update={"dead_letter_dir": str(dead_letter_dir(settings))})
             settings = settings.model_copy(update={"elasticsearch": es})
             p = beam.Pipeline(options=pipeline_options)

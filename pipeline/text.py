@@ -31,12 +31,11 @@ import logging
 import os
 import re
 
+from newsbeam.transforms.model import MASK, mask_userinfo
+
 __all__ = ["SafeConsole", "SafeFormatter", "for_terminal", "mask_secrets", "strip_control"]
 
-MASK = "***"
-
 # All linear: each alternative starts at a fixed character and consumes a run of one class.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://)[^/?#@\s]{1,1000}@")
 _KEY_VALUE = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|api[_-]?key|apikey|secret|token|access[_-]?token)"
     r"[\"']?\s{0,5}[:=]\s{0,5}[\"']?)(?P<value>[^\s\"',;&}]{1,1000})",
@@ -60,7 +59,7 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u
 def mask_secrets(text: object, secrets: tuple[str | None, ...] = ()) -> str:
     """``text`` with credentials replaced by ``***`` (also each of ``secrets``)."""
     text = str(text)
-    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    text = mask_userinfo(text)
     text = _KEY_VALUE.sub(lambda m: f"{m.group('key')}{MASK}", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group('key')}{MASK}", text)
     known = [os.environ.get(name) for name in _SECRET_ENV] + list(secrets)

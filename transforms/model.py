@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 __all__ = [
@@ -24,8 +25,21 @@ __all__ = [
     "doc_id_for_url",
     "failure_id",
     "iso_utc",
+    "mask_userinfo",
     "utcnow_iso",
 ]
+
+MASK = "***"
+# Linear: a fixed scheme prefix, then one run of one class up to "@".
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://)[^/?#@\s]{1,1000}@")
+
+
+def mask_userinfo(text: str | None) -> str | None:
+    """``text`` with the user info of every URL in it (``user:password@``) replaced by ``***@``:
+    a feed URL's credentials never reach a document, a counter or a message."""
+    if not text or "@" not in text:
+        return text
+    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
 
 
 def iso_utc(value: dt.datetime) -> str:
@@ -145,7 +159,7 @@ class Article:
             "@timestamp": self.published or self.first_seen,
             "first_seen": self.first_seen,
             "source": {"domain": self.source_domain, "name": self.source_name},
-            "feed": {"url": self.feed_url},
+            "feed": {"url": mask_userinfo(self.feed_url)},
             "language": self.language,
             "extraction": dict(self.extraction),
         }
@@ -182,13 +196,15 @@ class Failure:
         return failure_id(self.stage, self.url)
 
     def to_document(self) -> dict[str, Any]:
+        """The failure document; a feed's URL and every message go without user info (the
+        ``_id`` still comes from the URL as configured, see ``id``)."""
         return {
-            "url": self.url,
+            "url": mask_userinfo(self.url) if self.stage == "feed" else self.url,
             "stage": self.stage,
             "reason": self.reason,
             "http": {"status": self.http_status},
-            "error": self.error,
-            "feed": {"url": self.feed_url},
+            "error": mask_userinfo(self.error),
+            "feed": {"url": mask_userinfo(self.feed_url)},
             "attempts": self.attempts,
             "@timestamp": self.at,
         }
