@@ -305,7 +305,7 @@ def _es_overrides(args: argparse.Namespace) -> dict[str, Any]:
     es: dict[str, Any] = {key: os.environ[var] for var, key in env_map.items() if os.environ.get(var)}
     if getattr(args, "es_url", None):
         es["url"] = args.es_url
-    if getattr(args, "index_prefix", None):
+    if getattr(args, "index_prefix", None) is not None:  # "" is a mistake, not the default
         es["index_prefix"] = args.index_prefix
     return es
 
@@ -592,7 +592,7 @@ def _cmd_kibana_import(args, _beam_args) -> int:
     url = args.kibana_url or os.environ.get("KIBANA_URL")
     if not url:
         raise UsageError("kibana import: give --kibana-url URL (or set KIBANA_URL)")
-    prefix = args.index_prefix or "news"
+    prefix = "news" if args.index_prefix is None else args.index_prefix
     if not re.fullmatch(r"[a-z0-9][a-z0-9_.+-]*", prefix):
         raise UsageError(f"--index-prefix: expected lower-case letters, digits and _.+-, got {prefix!r}")
     try:

@@ -247,3 +247,19 @@ def test_max_run_time_is_in_the_help(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "--max-run-time" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--index-prefix", ""],
+        ["search", "--index-prefix=", "harbour"],
+        ["status", "--index-prefix", ""],
+        ["kibana", "import", "--kibana-url", "http://127.0.0.1:9", "--index-prefix", ""],
+    ],
+)
+def test_an_empty_index_prefix_is_a_usage_error_not_the_default(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert "--index-prefix" in err and "Traceback" not in err
+    assert "news-" not in out  # nothing ran against the default indices
