@@ -133,10 +133,24 @@ class HttpResponse:
         return None
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def _effective_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection to ``address`` reaches: the IPv4 address an IPv6 one carries
+    (IPv4-mapped, 6to4, Teredo's client, NAT64 ``64:ff9b::a.b.c.d``), which a gateway on the
+    path would forward to (a NAT64 form of 169.254.169.254 reaches the metadata service)."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
+    if ip.version == 4:
+        return ip
+    if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in net for net in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
@@ -159,7 +173,7 @@ def _checked_addresses(
         ip = _effective_ip(info[4][0])
         if _is_link_local(ip):
             raise FetchError("blocked_host", f"{host} resolves to link-local {ip}", url=url)
-        if not ip.is_global and not allow_private:
+        if (not ip.is_global or ip.is_multicast) and not allow_private:
             raise FetchError(
                 "blocked_host",
                 f"{host} resolves to non-public {ip} (use --allow-private-hosts to allow it)",

@@ -458,6 +458,16 @@ def _resolver(answers: dict[str, list[str]], calls: list[str] | None = None):
         ("fe80::1", True, "blocked_host"),
         ("::ffff:169.254.169.254", True, "blocked_host"),
         ("::ffff:127.0.0.1", False, "blocked_host"),
+        # IPv6 forms that carry an IPv4 address a gateway forwards to: NAT64, 6to4, Teredo
+        ("64:ff9b::a9fe:a9fe", True, "blocked_host"),  # 169.254.169.254, even with private allowed
+        ("64:ff9b::a00:1", False, "blocked_host"),  # 10.0.0.1
+        ("64:ff9b::5db8:d822", False, None),  # 93.184.216.34
+        ("2002:a9fe:a9fe::", True, "blocked_host"),
+        ("2002:7f00:1::", False, "blocked_host"),  # 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False, "blocked_host"),  # client 192.0.2.45
+        ("224.0.0.1", False, "blocked_host"),  # multicast
+        ("ff0e::1", False, "blocked_host"),
+        ("2606:4700:4700::1111", False, None),
     ],
 )
 def test_host_policy(address, allow_private, reason):
