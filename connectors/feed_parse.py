@@ -100,8 +100,10 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     link, or whose link is not http(s) (``javascript:``, ``file:``,
     ``mailto:``, ...), are skipped and counted.  feedparser is lenient: a
     feed with recoverable errors (``bozo``) still yields its entries; only a
-    body with no entries *and* a parse error is a failure
-    (``malformed_feed``).
+    body with no entries *and* a parse error, or with no entries and no feed
+    format at all (an empty body, an XML document of another kind, which
+    feedparser does not flag), is a failure (``malformed_feed``): an empty
+    ``<rss>`` or ``<feed>`` is a healthy feed with nothing in it.
     """
     import feedparser
 
@@ -110,7 +112,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     response_headers["content-location"] = base
     parsed = feedparser.parse(content, response_headers=response_headers)
     title = (parsed.feed.get("title") or "").strip() or None
-    if parsed.bozo and not parsed.entries:
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         return ParsedFeed([], title, "malformed_feed")
     entries, without_link, unsafe, unsafe_links = [], 0, 0, []
     for item in parsed.entries:

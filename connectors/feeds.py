@@ -124,6 +124,8 @@ class _ReadFeedFn(beam.DoFn):
         """(parsed feed, why it failed) with the parse time limit."""
         from newsbeam.transforms.extraction import ExtractionCrashed, ExtractionTimeout
 
+        if not response.content.strip():
+            return ParsedFeed([], None, "malformed_feed"), f"{feed.url} answered an empty body, not a feed"
         if looks_like_html(response.content):
             return ParsedFeed([], None, "malformed_feed"), f"{feed.url} is an HTML page, not an RSS/Atom feed"
         limit = self._settings.feed_parse_timeout

@@ -236,3 +236,44 @@ def test_a_feed_slower_to_parse_than_the_limit_is_a_timeout_failure():
         assert parsed.error is None and parsed.entries
     finally:
         fn.teardown()
+
+
+def test_an_empty_body_or_another_xml_document_is_a_malformed_feed_but_an_empty_feed_is_healthy():
+    routes = {
+        "/empty.xml": (200, {"Content-Type": "application/rss+xml"}, b""),
+        "/blank.xml": (200, {"Content-Type": "application/rss+xml"}, b"  \r\n"),
+        "/other.xml": (
+            200,
+            {"Content-Type": "application/xml"},
+            b'<?xml version="1.0"?><config><a/></config>',
+        ),
+        "/quiet.xml": (200, {"Content-Type": "application/rss+xml"}, b"<rss version='2.0'><channel/></rss>"),
+    }
+    with serve_routes(routes) as base:
+        specs = [FeedSpec(url=f"{base}{path}") for path in routes]
+        p = TestPipeline()
+        polled = p | beam.Create(specs) | ReadFeeds(SETTINGS)
+        assert_that(
+            polled.failed | beam.Map(lambda f: (f.url.rsplit("/", 1)[1], f.reason, f.error.split(" ", 1)[1])),
+            equal_to(
+                [
+                    ("empty.xml", "malformed_feed", "answered an empty body, not a feed"),
+                    ("blank.xml", "malformed_feed", "answered an empty body, not a feed"),
+                    ("other.xml", "malformed_feed", "is not a parseable RSS/Atom feed"),
+                ]
+            ),
+            label="failed",
+        )
+        assert_that(
+            polled.status | beam.Map(lambda s: (s.feed_url.rsplit("/", 1)[1], s.status, s.entries)),
+            equal_to(
+                [
+                    ("empty.xml", "malformed_feed", 0),
+                    ("blank.xml", "malformed_feed", 0),
+                    ("other.xml", "malformed_feed", 0),
+                    ("quiet.xml", "ok", 0),
+                ]
+            ),
+            label="status",
+        )
+        p.run().wait_until_finish()
