@@ -22,7 +22,7 @@ from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from newsbeam.connectors.feed_schedule import feed_poll_hint
-from newsbeam.transforms.model import FeedEntry
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry
 
 __all__ = ["FeedRef", "ParsedFeed", "feed_base_url", "looks_like_html", "parse_feed", "parse_job"]
 
@@ -56,7 +56,7 @@ class ParsedFeed:
     title: str | None
     error: str | None  # a failure reason (``malformed_feed``) or None
     without_link: int = 0  # items with no link at all
-    unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, mailto:, ...)
+    unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, ...) or too long
     unsafe_links: tuple[str, ...] = ()  # those links, for their failure documents
     poll_after: float | None = None  # <ttl> or sy:updatePeriod/Frequency, seconds
 
@@ -79,14 +79,17 @@ def feed_base_url(final_url: str, headers: Mapping[str, str]) -> str:
 
 
 def _http_url(link: str, base: str) -> str | None:
-    """``link`` resolved against ``base`` if the result is an http(s) URL with a host."""
+    """``link`` resolved against ``base`` if the result is an http(s) URL with a host, of at most
+    ``MAX_URL_CHARS`` characters."""
+    if len(link) > MAX_URL_CHARS:
+        return None
     try:
         resolved = urljoin(base, link.strip())
         parts = urlsplit(resolved)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(resolved) > MAX_URL_CHARS:
         return None
     return resolved
 
@@ -123,7 +126,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
         resolved = _http_url(link, base)
         if resolved is None:
             unsafe += 1
-            unsafe_links.append(link[:2048])
+            unsafe_links.append(link[: MAX_URL_CHARS + 1])
             continue
         entries.append(
             FeedEntry(

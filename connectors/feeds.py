@@ -54,7 +54,7 @@ from newsbeam.connectors.feed_parse import (
 )
 from newsbeam.connectors.feed_schedule import combine, header_poll_hint
 from newsbeam.connectors.http import FetchError, HttpFetcher
-from newsbeam.transforms.model import Failure, FeedStatus, utcnow_iso
+from newsbeam.transforms.model import MAX_URL_CHARS, Failure, FeedStatus, utcnow_iso
 
 __all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "looks_like_html", "parse_feed"]
 
@@ -193,11 +193,15 @@ class _ReadFeedFn(beam.DoFn):
         self._no_link.inc(parsed.without_link)
         self._unsafe_link.inc(parsed.unsafe_link)
         for link in parsed.unsafe_links:  # recorded, not dropped silently
+            what = (
+                f"is longer than {MAX_URL_CHARS} characters"
+                if len(link) > MAX_URL_CHARS
+                else "is not an http(s) URL"
+            )
             yield pvalue.TaggedOutput(
                 FAILED_TAG,
-                Failure(url=link, stage="feed", reason="bad_url", http_status=None,
-                        error=f"entry link of {feed.url} is not an http(s) URL", feed_url=feed.url,
-                        at=polled_at),
+                Failure(url=link[:MAX_URL_CHARS], stage="feed", reason="bad_url", http_status=None,
+                        error=f"entry link of {feed.url} {what}", feed_url=feed.url, at=polled_at),
             )  # fmt: skip
         yield pvalue.TaggedOutput(
             STATUS_TAG,

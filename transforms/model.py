@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 __all__ = [
+    "MAX_URL_CHARS",
     "Article",
     "Failure",
     "FeedEntry",
@@ -28,6 +29,12 @@ __all__ = [
     "mask_userinfo",
     "utcnow_iso",
 ]
+
+# The longest URL newsbeam takes (an entry link longer is a ``bad_url`` failure): a keyword of
+# 8,191 characters is at most 32,764 bytes in UTF-8, under Lucene's limit for one term, so ``urls``
+# indexes every URL kept (``ignore_above: 8191`` in the templates) and a re-run finds it known
+# instead of fetching it again.
+MAX_URL_CHARS = 8191
 
 MASK = "***"
 # Linear: a fixed scheme prefix, then one run of one class up to "@".

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import apache_beam as beam
 
-from newsbeam.transforms.model import FeedEntry
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry
 
 __all__ = ["CanonicalizeUrls", "normalize_url", "resolve_canonical", "same_host", "same_site"]
 
@@ -53,7 +53,7 @@ def _is_tracking(name: str) -> bool:
 
 def normalize_url(url: str, base: str | None = None) -> str | None:
     """The normalized form of ``url`` (resolved against ``base``), or None
-    when it is not an http(s) URL."""
+    when it is not an http(s) URL or longer than ``MAX_URL_CHARS``."""
     from w3lib.url import canonicalize_url
 
     if not url or not url.strip():
@@ -80,7 +80,8 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     netloc = parts.netloc
     if parts.port is not None and str(parts.port) == _DEFAULT_PORTS.get(parts.scheme):
         netloc = netloc.rsplit(":", 1)[0]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    normalized = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return normalized if len(normalized) <= MAX_URL_CHARS else None  # too long for ``urls``
 
 
 _WWW = re.compile(r"^www\d*\.")
