@@ -56,6 +56,9 @@ INSTALL_REQUIRES = [
     "PyYAML>=6,<7",
     # URL identity: w3lib's canonicalization (Scrapy's), tld for registrable domains.
     "w3lib>=2.1,<3",
+    # The encoding of a page that declares none, or a wrong one: Firefox's detector
+    # (transforms/charset.py; bench/charset.py measures it against charset_normalizer).
+    "chardetng-py>=0.3.5,<0.4",
     "tld>=0.13,<1",
     "py3langid>=0.3,<1",
     "pydantic>=2.5,<3",

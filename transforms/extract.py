@@ -28,6 +28,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from newsbeam.config.settings import ExtractSettings
+from newsbeam.transforms.charset import decode_html
 from newsbeam.transforms.extraction import (
     ExtractionCrashed,
     ExtractionResult,
@@ -199,12 +200,7 @@ class _ExtractFn(beam.DoFn):
         )  # fmt: skip
 
     def process(self, page: FetchedPage):
-        content: bytes | str = page.content
-        if page.encoding:
-            try:
-                content = page.content.decode(page.encoding)
-            except (LookupError, UnicodeDecodeError):
-                content = page.content
+        content = decode_html(page.content, page.encoding, page.final_url).text
         try:
             with self._sandbox.use() as sandbox:
                 result = sandbox.extract_with_limit(content, page.final_url, self._settings.timeout)

@@ -1053,12 +1053,14 @@ def _language(body: str, page_lang: str) -> str | None:
 # --------------------------------------------------------------------------- entry point
 
 
-def _decode(html: bytes | str) -> str:
+def _decode(html: bytes | str, url: str | None = None) -> str:
+    """A page's text: bytes (a saved file, no HTTP header) go through the encoding
+    sniffing of transforms/charset.py."""
     if isinstance(html, str):
         return html
-    from trafilatura.utils import decode_file
+    from newsbeam.transforms.charset import decode_html
 
-    return decode_file(html)
+    return decode_html(html, url=url).text
 
 
 def _versions() -> dict[str, str]:
@@ -1086,7 +1088,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
 
     if not _VERSIONS:
         _VERSIONS.update(_versions())
-    text = _decode(html)
+    text = _decode(html, url)
     raw = text.encode("utf-8")
     tree = load_html(text) if text.strip() else None
     provenance: dict[str, Any] = {"extractor": "newsbeam", "versions": dict(_VERSIONS)}

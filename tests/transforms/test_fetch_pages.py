@@ -140,3 +140,46 @@ def test_fetch_pages_refuses_loopback_without_allow_private_hosts(base_url):
 def test_fetch_pages_validates_settings():
     with pytest.raises(ValueError, match="fetch_settings"):
         FetchPages(None)
+
+
+def _legacy_page(title: str) -> str:
+    body = "".join(
+        f"<p>Paragraph {k}: the council met on Tuesday and heard residents describe how the new "
+        "timetable changed their street, their costs and their plans for the summer.</p>"
+        for k in range(4)
+    )
+    return (
+        f"<html><head><title>{title}</title></head>"
+        f"<body><article><h1>{title}</h1>{body}</article></body></html>"
+    )
+
+
+LEGACY_ROUTES = {
+    # case A: latin-1 bytes, the header says utf-8
+    "/declared-utf8.html": (
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        _legacy_page("Café crème brûlée in Zürich").encode("latin-1"),
+    ),
+    # case B: windows-1252 bytes, no charset anywhere
+    "/undeclared.html": (
+        200,
+        {"Content-Type": "text/html"},
+        _legacy_page("Café crème in Zürich, señor").encode("cp1252"),
+    ),
+}
+
+
+def test_fetched_legacy_pages_extract_their_text_not_mojibake():
+    from newsbeam.config.settings import ExtractSettings
+    from newsbeam.transforms.extract import ExtractArticles
+
+    with serve_routes(LEGACY_ROUTES) as base:
+        entries = [_entry(f"{base}{path}") for path in LEGACY_ROUTES]
+        with TestPipeline() as p:
+            fetched = p | beam.Create(entries) | "FetchPages" >> FetchPages(SETTINGS)
+            out = fetched.pages | ExtractArticles(ExtractSettings(min_chars=100))
+            assert_that(
+                out.articles | beam.Map(lambda a: a.title),
+                equal_to(["Café crème brûlée in Zürich", "Café crème in Zürich, señor"]),
+            )
