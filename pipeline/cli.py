@@ -716,6 +716,10 @@ def _cmd_status(args, _beam_args) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
+    # gRPC's C core (Beam's worker channels) writes INFO lines such as "Got goaway" straight to
+    # stderr; set before Beam imports grpc, inherited by the worker processes; -v shows them.
+    if not verbose:
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     handler = logging.StreamHandler(sys.stderr)
     from newsbeam.pipeline.text import SafeFormatter
 

@@ -263,3 +263,11 @@ def test_an_empty_index_prefix_is_a_usage_error_not_the_default(capsys, argv):
     assert code == 2
     assert "--index-prefix" in err and "Traceback" not in err
     assert "news-" not in out  # nothing ran against the default indices
+
+
+@pytest.mark.parametrize(("verbose", "expected"), [((), "ERROR"), (("-v",), None)])
+def test_grpc_info_lines_are_quiet_unless_verbose(capsys, monkeypatch, verbose, expected):
+    monkeypatch.setenv("GRPC_VERBOSITY", "unset")  # recorded, so the teardown restores the original
+    monkeypatch.delenv("GRPC_VERBOSITY")
+    run(capsys, *verbose, "status", "--index-prefix", "")  # any command: exits 2 after logging is set up
+    assert os.environ.get("GRPC_VERBOSITY") == expected
