@@ -3,7 +3,7 @@
 Exit status: 0 success; 1 an operational failure (Elasticsearch unreachable,
 documents not written, the embedded server failing, every feed failed); 2 bad
 usage or configuration, with a message naming the flag or key and no
-traceback; 130 interrupted.
+traceback; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 Beam's own flags (``--runner``, ``--direct_running_mode``, ``--setup_file``,
 ...) pass through ``run``; a flag neither newsbeam nor Beam knows is refused.
 """
@@ -38,7 +38,7 @@ ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_CA_CERTS, ES_CLOUD_ID), else the
 config file (--config or NEWSBEAM_CONFIG), else the embedded server.
 
 exit status: 0 success, 1 operational failure (for run also: every feed failed),
-2 bad usage or configuration, 130 interrupted (Ctrl-C).
+2 bad usage or configuration, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 
@@ -751,6 +751,16 @@ def _hint(args, exc) -> str:
         return ""
 
 
+def _stopped(err, watch) -> int:
+    """Ctrl-C: "interrupted", exit 130; SIGTERM: "terminated", exit 143 (128 + the signal, as a
+    shell reports a command the signal killed)."""
+    if watch.terminated:
+        err.print("newsbeam: terminated (SIGTERM); what was written stays, the next run resumes")
+        return 143
+    err.print("newsbeam: interrupted")
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     from newsbeam.pipeline.memory import limit_malloc_arenas
 
@@ -803,20 +813,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (RunFailed, EsUnavailable, EmbeddedError) as exc:
         if watch.fired:
-            err.print("newsbeam: interrupted")
-            return 130
+            return _stopped(err, watch)
         err.print(f"newsbeam: {exc}{_hint(args, exc)}", markup=False)
         return 1
     except BadBeamOption as exc:
         err.print(f"newsbeam {args.command}: {exc}", markup=False)
         return 2
     except KeyboardInterrupt:
-        err.print("newsbeam: interrupted")
-        return 130
+        return _stopped(err, watch)
     except Exception as exc:  # a bug, or a failure nobody classified: one line, exit 1
         if watch.fired or "KeyboardInterrupt" in f"{type(exc).__name__} {exc}":  # wrapped by Beam
-            err.print("newsbeam: interrupted")
-            return 130
+            return _stopped(err, watch)
         if args.verbose:
             raise
         first = str(exc).splitlines()[0][:300] if str(exc) else ""

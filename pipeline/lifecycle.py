@@ -19,6 +19,7 @@ the exit status when every feed failed.
 from __future__ import annotations
 
 import signal
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsbeam.connectors.embedded import EmbeddedError, EmbeddedServer
@@ -99,24 +100,33 @@ def all_feeds_failed(summary) -> bool:
 
 
 class InterruptWatch:
-    """Context manager: SIGINT raises KeyboardInterrupt as usual and sets ``fired``."""
+    """Context manager: SIGINT raises KeyboardInterrupt as usual and sets ``fired``; so does
+    SIGTERM (a scheduler or ``kill`` stopping the command), which sets ``terminated`` too, so the
+    command stops the same orderly way (its worker processes and children stopped, its lease
+    released) instead of dying at once.  ``newsbeam stream`` installs its own SIGTERM handler
+    inside (it finishes the cycle in flight)."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.fired = False
-        self._previous = None
+        self.terminated = False
+        self._previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame):
         self.fired = True
+        self.terminated = self.terminated or signum == signal.SIGTERM
         raise KeyboardInterrupt
 
     def __enter__(self):
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for signum in self._SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
         except ValueError:  # not the main thread (tests calling main() from a thread)
-            self._previous = None
+            self._previous = {}
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
         return False

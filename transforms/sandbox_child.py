@@ -35,13 +35,18 @@ PARENT_CHECK_S = 1.0
 
 
 def serve(conn, fn) -> None:
-    """Answer every ``(content, job)`` received with ``fn(content, job)`` until the pipe closes."""
+    """Answer every ``(content, job)`` received with ``fn(content, job)`` until the pipe closes
+    (also while an answer is sent: the parent stopped waiting, killed or stopping)."""
     while True:
         try:
             content, job = conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionError):
             return
-        conn.send(fn(content, job))
+        result = fn(content, job)
+        try:
+            conn.send(result)
+        except (BrokenPipeError, ConnectionError):
+            return
 
 
 def _exit_with_parent(parent: int) -> None:

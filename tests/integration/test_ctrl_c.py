@@ -52,12 +52,16 @@ def _workers(proc, recursive: bool = True) -> list[psutil.Process]:
     return [p for p in children if ".worker" in " ".join(p.cmdline())]
 
 
-def _ctrl_c_when(ready, what, proc) -> tuple[str, str]:
+def _ctrl_c_when(ready, what, proc, term: bool = False) -> tuple[str, str]:
     """Wait for ``ready()``, then send SIGINT to ``proc``'s whole process group
-    as a terminal's Ctrl-C does; its (stdout, stderr).  Killed if it hangs."""
+    as a terminal's Ctrl-C does (``term``: SIGTERM to ``proc`` alone, as ``kill``
+    or a scheduler does); its (stdout, stderr).  Killed if it hangs."""
     try:
         _wait_for(ready, 120, what, proc)
-        os.killpg(proc.pid, signal.SIGINT)
+        if term:
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
         return proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -65,10 +69,11 @@ def _ctrl_c_when(ready, what, proc) -> tuple[str, str]:
             proc.wait()
 
 
-def _assert_interrupted_cleanly(proc, out: str, err: str) -> None:
-    """``interrupted``, exit 130, no traceback, and no process of its session left."""
-    assert proc.returncode == 130, out + err
-    assert "newsbeam: interrupted" in err
+def _assert_interrupted_cleanly(proc, out: str, err: str, term: bool = False) -> None:
+    """``interrupted``, exit 130 (SIGTERM: ``terminated``, 143), no traceback, and no process of
+    its session left."""
+    assert proc.returncode == (143 if term else 130), out + err
+    assert ("newsbeam: terminated" if term else "newsbeam: interrupted") in err
     assert "Traceback" not in out + err, err
     assert "KeyboardInterrupt" not in out + err, err
     deadline = time.monotonic() + 10
@@ -83,8 +88,9 @@ def _urls(es_client, alias) -> list[str]:
     return [hit["_source"]["url"] for hit in hits]
 
 
+@pytest.mark.parametrize("term", [False, True], ids=["ctrl_c", "sigterm"])
 def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(
-    es_settings, es_client, tmp_path, monkeypatch
+    es_settings, es_client, tmp_path, monkeypatch, term
 ):
     with LiveSite(page_delay=0.8) as site:
         urls = site.add(3)
@@ -105,11 +111,11 @@ def test_ctrl_c_mid_run_stops_every_process_cleanly_and_loses_nothing(
             workers.extend(_workers(proc, recursive=False))
             return True
 
-        out, err = _ctrl_c_when(second_wave_in_flight, "the second wave's pages", proc)
+        out, err = _ctrl_c_when(second_wave_in_flight, "the second wave's pages", proc, term)
         assert workers, "the run started no worker process"
         # the first wave was written, the second (its page in flight) was not
         assert len(_urls(es_client, articles)) == 2, "make page_delay longer"
-        _assert_interrupted_cleanly(proc, out, err)
+        _assert_interrupted_cleanly(proc, out, err, term)
 
         monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
         assert main([*argv[3:], "--direct_running_mode=in_memory"]) == 0  # the next run, in this process
