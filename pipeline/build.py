@@ -140,13 +140,16 @@ def build_pipeline(
         # the fetch-extract-tag stage starts.
         _ = polled.status | "WarmUpEntities" >> WarmUpEntities(settings.ner.model)
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
-    new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
+    # Entries whose lookup Elasticsearch could not answer are not fetched, and their feeds
+    # keep their validators (incomplete), so the next run sees them again.
+    looked_up = entries | "SkipKnown" >> SkipKnown(es, settings.fetch, keep_unanswered=True)
+    new_entries = looked_up.new
     wave = new_entries | "SelectWave" >> SelectWave(settings.fetch, settings.run, plan)
     # "new" counts what this wave takes, so each wave's figures reconcile on their own.
     taken = wave.taken | "CountNew" >> beam.Map(run_counters.count_new_entry)
     fetched = taken | "FetchPages" >> FetchPages(settings.fetch, plan, groups=_fetch_groups(p.options))
     incomplete = (
-        (wave.held, fetched.deferred)
+        (wave.held, fetched.deferred, looked_up.unanswered)
         | "NotDone" >> beam.Flatten()
         | "ItsFeed" >> beam.Map(lambda e: e.feed_url)
         | "IncompleteFeeds" >> beam.Distinct()
