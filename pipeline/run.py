@@ -395,7 +395,8 @@ def _summary(total: Counter, started: float, replayed: int, waves: int, stopped:
 
 
 _UNANSWERED = ("news.known/unanswered", "news.feeds/health_unwritten")
-_REQUESTS = {"bulk": "a bulk write", "lookup": "a known-URL lookup", "search": "a feed-health lookup"}
+_REQUESTS = {"lookup": "a known-URL lookup", "bulk": "a bulk write", "search": "a feed-health lookup"}
+_ORDER = {request: i for i, request in enumerate(_REQUESTS)}
 
 
 def _es_failed(counters: dict[str, int]) -> bool:
@@ -423,7 +424,9 @@ def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
     }
     where = f"Elasticsearch at {describe(es)}"
     if errors:
-        request, _, kind = max(sorted(errors), key=errors.get).partition(":")
+        # The first failed request in the graph's order: lookups, writes, feed health.
+        first = min(errors, key=lambda name: (_ORDER.get(name.split(":")[0], len(_ORDER)), name))
+        request, _, kind = first.partition(":")
         what = _REQUESTS.get(request, f"a {request} request")
         if kind.startswith("http_"):
             cause = f"{where} answered {kind[len('http_') :]} to {what}"
@@ -442,8 +445,5 @@ def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
         )
     health = summary.get("news.feeds/health_unwritten")
     if health:
-        parts.append(
-            f"the health of {health} feeds was not recorded: they keep their validators and the next run "
-            "polls them in full"
-        )
+        parts.append(f"the health of {health} feeds was not recorded (the next run records it)")
     return "; ".join(parts)

@@ -173,3 +173,26 @@ def test_lookup_unreachable_in_first_wave(mode, setup, proxy, es_url, index_pref
         0,
         0,
     )
+
+
+@pytest.mark.default_runner
+def test_unreachable_at_a_stage_that_raises(setup, proxy, capfd):
+    """A stage that still raises when Elasticsearch cannot answer (the story
+    lookups of ClusterStories): the wave fails in a worker process; the run
+    names the URL, writes the summary and prints no worker traceback."""
+    from newsbeam.pipeline.cli import main
+
+    argv, dead, summary_json = setup
+
+    def go_away():
+        proxy.upstream_port = free_port()
+
+    proxy.add(Hook(go_away, times=1, path="_search", body=b'"story_bands"'))
+    assert main(argv(proxy.url)) == 1
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err, err
+    assert f"Elasticsearch at {proxy.url} cannot be reached" in err, err
+    kept = sum(len(actions) for _path, actions in read_dead_letters(str(dead)))
+    assert (str(dead) in err) == bool(kept)
+    document = json.loads(summary_json.read_text())
+    assert (document["status"], document["documents"]["indexed"]) == ("failed", 0)
