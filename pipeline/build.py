@@ -7,7 +7,9 @@
 One graph is one *wave* of a run (see connectors/budget.py): ``SelectWave``
 takes at most ``run.wave_size`` new entries within the per-feed budget;
 the rest are ``held`` for a later wave or the next run, and their feeds
-keep their old validators (``incomplete``).
+keep their old validators (``incomplete``), as do the feeds of entries
+whose known-URL lookup Elasticsearch did not answer (``unanswered``: not
+fetched, seen again by the next run).
 
 Entity tagging runs inside ``ExtractArticles``, before copies that share an
 id are merged (see ``_tagging``); its model starts loading in each worker
