@@ -42,8 +42,10 @@ from newsbeam.config.settings import ElasticsearchSettings
 __all__ = [
     "TEMPLATE_KINDS",
     "EsSetupError",
+    "ES_ERRORS",
     "EsUnavailable",
     "connect",
+    "count_es_error",
     "describe",
     "load_template",
     "ping",
@@ -58,6 +60,24 @@ _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 class EsUnavailable(Exception):
     """Elasticsearch could not be reached or refused the request."""
+
+
+#: Counter namespace of the requests a transform could not get answered
+#: (``<operation>:http_<status>`` or ``<operation>:<transport error>``),
+#: read by pipeline/run.py to say why a run failed.
+ES_ERRORS = "news.es_errors"
+
+
+def count_es_error(operation: str, exc: Exception) -> str:
+    """Count a failed request (``ApiError`` or ``TransportError``) of
+    ``operation`` (``bulk``, ``lookup``, ...) in ``news.es_errors``; returns
+    what failed, for a log line (``HTTP 503`` or the transport error's name)."""
+    import apache_beam as beam
+
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    kind = f"http_{status}" if isinstance(status, int) and status else type(exc).__name__
+    beam.metrics.Metrics.counter(ES_ERRORS, f"{operation}:{kind}").inc()
+    return f"HTTP {status}" if kind.startswith("http_") else kind
 
 
 class EsSetupError(EsUnavailable):

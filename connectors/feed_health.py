@@ -12,8 +12,17 @@ The feed's own failure document (``stage: feed``, ``_id`` from the feed
 URL) is written here too, with ``attempts`` = the error streak, and deleted
 when the feed answers again.
 
-Counters in ``news.feeds``: ``health_written``, ``health_failed``; each
-feed failure also counts in ``news.failures/feed:<reason>``.
+If Elasticsearch cannot be reached or answers an error (after the
+client's retries), the batch's documents are not written: they count in
+``health_unwritten`` and the failed request in ``news.es_errors``
+(connectors/es.py), and the transform goes on, so the run ends with its
+figures and fails (pipeline/run.py).  Nothing is lost: the stored
+documents keep their validators, so the next run polls those feeds in full
+and records their health then.
+
+Counters in ``news.feeds``: ``health_written``, ``health_failed``,
+``health_unwritten``; each feed failure also counts in
+``news.failures/feed:<reason>``.
 """
 
 from __future__ import annotations
@@ -93,8 +102,10 @@ class _WriteHealthFn(beam.DoFn):
     def __init__(self, settings: ElasticsearchSettings):
         self._settings = settings
         self._client = None
+        self._answered, self._operation = 0, "search"
         self._written = beam.metrics.Metrics.counter("news.feeds", "health_written")
         self._failed = beam.metrics.Metrics.counter("news.feeds", "health_failed")
+        self._unwritten = beam.metrics.Metrics.counter("news.feeds", "health_unwritten")
 
     def setup(self):
         from newsbeam.connectors.es import connect
@@ -107,17 +118,33 @@ class _WriteHealthFn(beam.DoFn):
 
     def process(self, batch: list[tuple[FeedStatus, int]], unwritten: int = 0, incomplete=()):
         """A document Elasticsearch rejects is logged and counted
-        (``health_failed``) and the run goes on.  Elasticsearch unreachable
-        raises: the feeds' failure documents are written here, and a run that
-        could not record them must not end as a success.  ``incomplete``:
-        feeds with entries left for a later run (budgets), whose validators
-        must not advance."""
-        self._write(batch, run_complete=not unwritten, incomplete=frozenset(incomplete))
+        (``health_failed``) and the run goes on.  Elasticsearch unreachable or
+        failing: the documents not written count in ``health_unwritten`` (the
+        feeds' failure documents are written here, and a run that could not
+        record them must not end as a success: pipeline/run.py fails it).
+        ``incomplete``: feeds with entries left for a later run (budgets),
+        whose validators must not advance."""
+        from elasticsearch import ApiError, TransportError
+
+        from newsbeam.connectors.es import count_es_error
+
+        self._answered, self._operation = 0, "search"
+        try:
+            self._write(batch, run_complete=not unwritten, incomplete=frozenset(incomplete))
+        except (ApiError, TransportError) as exc:
+            what = count_es_error(self._operation, exc)
+            left = len(batch) - self._answered
+            self._unwritten.inc(left)
+            _LOG.warning(
+                "feed health of %d feeds not written: %s to a %s request", left, what, self._operation
+            )
         return []
 
     def _write(
         self, batch: list[tuple[FeedStatus, int]], run_complete: bool, incomplete: frozenset = frozenset()
     ) -> None:
+        """Keeps ``_operation`` (the request in flight: ``search``, then
+        ``bulk``) and ``_answered`` (health documents answered so far)."""
         from elasticsearch import helpers
 
         alias = self._settings.feeds_alias
@@ -146,12 +173,16 @@ class _WriteHealthFn(beam.DoFn):
                 )
             elif status.status in ("ok", "not_modified"):
                 actions.append({"_op_type": "delete", "_index": failures_alias, "_id": fid})
+        self._operation = "bulk"
+        health_ids = set(ids)
         for ok, item in helpers.streaming_bulk(
             self._client, actions, raise_on_error=False, max_retries=self._settings.max_retries
         ):
             op, info = next(iter(item.items()))
             if op == "delete":
                 continue  # deleting a failure that was never recorded is fine (404)
+            if info.get("_id") in health_ids:
+                self._answered += 1
             if ok:
                 self._written.inc()
             else:

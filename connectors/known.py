@@ -8,19 +8,30 @@ after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
 and given up after ``fetch.max_attempts``; the attempts so far travel on in
 ``FeedEntry.attempts``.
 
-If Elasticsearch cannot answer, the lookup raises and the runner retries
-the bundle: entries are never silently treated as new or as known.
-Counters in ``news.known``: ``known``, ``new``, ``retry_later``, ``given_up``.
+Entries are never silently treated as new or as known.  If Elasticsearch
+cannot answer a lookup (after the client's retries), by default the lookup
+raises (the runner fails or retries the bundle); with
+``keep_unanswered=True`` the batch's entries go to a second output,
+``unanswered``, counted in ``news.known/unanswered`` and the failed request
+in ``news.es_errors`` (connectors/es.py): the batch graph (pipeline/build.py)
+does not fetch them and keeps their feeds' validators, so the next run sees
+them again, and pipeline/run.py fails the run with its figures instead of a
+traceback.
+Counters in ``news.known``: ``known``, ``new``, ``retry_later``, ``given_up``,
+``unanswered``.
 
 Example usage::
 
     new_entries = entries | 'SkipKnown' >> SkipKnown(settings.elasticsearch, settings.fetch)
+    looked_up = entries | 'SkipKnown' >> SkipKnown(es, fetch, keep_unanswered=True)
+    looked_up.new, looked_up.unanswered
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
 import apache_beam as beam
 
@@ -30,6 +41,8 @@ from newsbeam.transforms.model import FeedEntry
 __all__ = ["SkipKnown", "retry_due"]
 
 _NS = "news.known"
+UNANSWERED = "unanswered"
+_LOG = logging.getLogger(__name__)
 
 
 def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings) -> str:
@@ -49,10 +62,12 @@ def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: Fetch
 
 
 class _LookupFn(beam.DoFn):
-    def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings):
+    def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings, keep_unanswered: bool = False):
         self._es_settings = es
         self._fetch = fetch
+        self._keep_unanswered = keep_unanswered
         self._client = None
+        self._unanswered = beam.metrics.Metrics.counter(_NS, UNANSWERED)
         self._known = beam.metrics.Metrics.counter(_NS, "known")
         self._new = beam.metrics.Metrics.counter(_NS, "new")
         self._wait = beam.metrics.Metrics.counter(_NS, "retry_later")
@@ -78,18 +93,31 @@ class _LookupFn(beam.DoFn):
         return [hit["_source"] for hit in response["hits"]["hits"]]
 
     def process(self, batch: list[FeedEntry]):
+        from elasticsearch import ApiError, TransportError
+
         urls = sorted({entry.url for entry in batch})
+        try:
+            articles = self._search_terms(self._es_settings.articles_alias, "urls", urls, ["urls"])
+            failures = self._search_terms(
+                self._es_settings.failures_alias, "url", urls, ["url", "attempts", "@timestamp", "stage"]
+            )
+        except (ApiError, TransportError) as exc:
+            if not self._keep_unanswered:
+                raise
+            from newsbeam.connectors.es import count_es_error
+
+            what = count_es_error("lookup", exc)
+            self._unanswered.inc(len(batch))
+            _LOG.warning("%d feed entries not looked up (%s): left for the next run", len(batch), what)
+            for entry in batch:
+                yield beam.pvalue.TaggedOutput(UNANSWERED, entry)
+            return
         known: set[str] = set()
-        for doc in self._search_terms(self._es_settings.articles_alias, "urls", urls, ["urls"]):
+        for doc in articles:
             value = doc.get("urls") or []
             known.update([value] if isinstance(value, str) else value)
         failed: dict[str, tuple[int, str | None]] = {}
-        for doc in self._search_terms(
-            self._es_settings.failures_alias,
-            "url",
-            urls,
-            ["url", "attempts", "@timestamp", "stage"],
-        ):
+        for doc in failures:
             if doc.get("stage") not in ("fetch", "extract", "index"):
                 continue
             prev = failed.get(doc["url"], (0, None))
@@ -116,22 +144,28 @@ class _LookupFn(beam.DoFn):
 
 
 class SkipKnown(beam.PTransform):
-    """FeedEntry → FeedEntry not yet indexed (and not waiting for a retry)."""
+    """FeedEntry → FeedEntry not yet indexed (and not waiting for a retry);
+    with ``keep_unanswered``: outputs ``new`` (those) and ``unanswered``
+    (entries whose lookup Elasticsearch could not answer)."""
 
-    def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings):
+    def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings, keep_unanswered: bool = False):
         super().__init__()
         if not isinstance(es, ElasticsearchSettings):
             raise ValueError("SkipKnown: es must be an ElasticsearchSettings")
         self._es = es
         self._fetch = fetch
+        self._keep_unanswered = keep_unanswered
 
     def expand(self, entries):
         size = self._es.lookup_batch_size
         # Full batches from the first entry (BatchElements would start at 1 and grow: about 9
         # queries for 150 entries per worker); on the embedded server each query is a pass over
         # the index.  The last batch is flushed when the bundle ends.
+        lookup = beam.ParDo(_LookupFn(self._es, self._fetch, self._keep_unanswered))
+        if self._keep_unanswered:
+            lookup = lookup.with_outputs(UNANSWERED, main="new")
         return (
             entries
             | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
-            | "Lookup" >> beam.ParDo(_LookupFn(self._es, self._fetch))
+            | "Lookup" >> lookup
         )

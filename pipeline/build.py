@@ -7,7 +7,9 @@
 One graph is one *wave* of a run (see connectors/budget.py): ``SelectWave``
 takes at most ``run.wave_size`` new entries within the per-feed budget;
 the rest are ``held`` for a later wave or the next run, and their feeds
-keep their old validators (``incomplete``).
+keep their old validators (``incomplete``), as do the feeds of entries
+whose known-URL lookup Elasticsearch did not answer (``unanswered``: not
+fetched, seen again by the next run).
 
 Entity tagging runs inside ``ExtractArticles``, before copies that share an
 id are merged (see ``_tagging``); its model starts loading in each worker
@@ -140,13 +142,16 @@ def build_pipeline(
         # the fetch-extract-tag stage starts.
         _ = polled.status | "WarmUpEntities" >> WarmUpEntities(settings.ner.model)
     entries = polled.entries | "CanonicalizeUrls" >> CanonicalizeUrls(feed_order)
-    new_entries = entries | "SkipKnown" >> SkipKnown(es, settings.fetch)
+    # Entries whose lookup Elasticsearch could not answer are not fetched, and their feeds
+    # keep their validators (incomplete), so the next run sees them again.
+    looked_up = entries | "SkipKnown" >> SkipKnown(es, settings.fetch, keep_unanswered=True)
+    new_entries = looked_up.new
     wave = new_entries | "SelectWave" >> SelectWave(settings.fetch, settings.run, plan)
     # "new" counts what this wave takes, so each wave's figures reconcile on their own.
     taken = wave.taken | "CountNew" >> beam.Map(run_counters.count_new_entry)
     fetched = taken | "FetchPages" >> FetchPages(settings.fetch, plan, groups=_fetch_groups(p.options))
     incomplete = (
-        (wave.held, fetched.deferred)
+        (wave.held, fetched.deferred, looked_up.unanswered)
         | "NotDone" >> beam.Flatten()
         | "ItsFeed" >> beam.Map(lambda e: e.feed_url)
         | "IncompleteFeeds" >> beam.Distinct()

@@ -16,6 +16,17 @@ fetched and the run ends with ``stopped_at_time_limit`` set; the entries
 not fetched are left for the next run (``deferred``), nothing is recorded
 as failed for want of time.  Exit status stays 0 in that case: the run did
 what it was configured to do and lost nothing.
+
+Elasticsearch failing in the middle of a run (unreachable, or answering
+errors after the client's retries) ends the run after the wave in flight
+with ``RunFailed`` carrying the summary of what was done: one message
+naming the cluster's URL and the failed request (``news.es_errors``
+counters), what was kept in the dead-letter folder (only when something
+was), which entries were not looked up and which feeds' health was not
+recorded (both seen again by the next run).  The transforms count these
+failures instead of raising (connectors/known.py, connectors/feed_health.py),
+so no worker prints a traceback; a wave that raises all the same is
+reported the same way when the cluster no longer answers.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import apache_beam as beam
 from newsbeam.config.settings import Settings
 from newsbeam.connectors import budget
 from newsbeam.connectors.embedded import state_dir
-from newsbeam.connectors.es import EsUnavailable, connect, describe, ping, setup_indices
+from newsbeam.connectors.es import ES_ERRORS, EsUnavailable, connect, describe, ping, setup_indices
 from newsbeam.pipeline import local_runner
 from newsbeam.pipeline.build import build_pipeline
 from newsbeam.pipeline.runners import runner_reports_metrics
@@ -211,12 +222,13 @@ def _add_wave(total: Counter, wave: dict[str, int], plan: budget.WavePlan, defer
     some feeds and meet the earlier waves' articles); ``waiting`` is the
     last wave's; ``deferred`` sums each feed's count from the last wave that
     polled it (``deferred`` is updated in place); per-feed and per-host
-    counters stay out of the summary."""
+    counters stay out of the summary.  What Elasticsearch could not answer
+    (``_UNANSWERED``) sums over the waves."""
     first = plan.wave == 1
     for name, value in wave.items():
         if name.startswith(f"{budget.NS}/"):
             continue
-        if not first and name.startswith(("news.feeds/", "news.known/")):
+        if not first and name.startswith(("news.feeds/", "news.known/")) and name not in _UNANSWERED:
             continue
         total[name] += value
     wave_deferred = budget.per_key_counters(wave, budget.DEFERRED)
@@ -330,10 +342,16 @@ def _run_graph(
         except Exception:
             if _reachable(es):
                 raise
+            # The wave's figures are lost with it: the summary has the earlier waves' and the
+            # documents its sink kept (counted from the files).
+            kept = _dead_letter_count(folder)
+            total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
+            summary = _summary(total, started, replayed, waves, False)
             raise RunFailed(
-                f"Elasticsearch at {describe(es)} became unreachable during the run; documents that "
-                f"could not be written are kept in {folder} and will be sent first by the next run; "
-                "articles not written are not recorded as indexed and will be fetched again"
+                f"Elasticsearch at {describe(es)} cannot be reached: the run stopped in wave {waves}"
+                f"{_dead_letter_note(kept, folder)}; articles not written are not recorded as indexed "
+                "and will be fetched again",
+                summary,
             ) from None
         _refresh(es)  # the next wave's SkipKnown must see this wave's articles
         result = p.result
@@ -345,7 +363,7 @@ def _run_graph(
             _LOG.warning("this runner reports no metrics: the summary shows no counts")
             wave = {"news.es/unwritten": _dead_letter_count(folder)}
         _add_wave(total, wave, plan, deferred)
-        if wave.get("news.es/unwritten"):
+        if wave.get("news.es/unwritten") or _es_failed(wave):
             break
         plan = _next_plan(plan, wave)
         if plan is not None and deadline is not None and time.time() >= deadline:
@@ -360,13 +378,20 @@ def _run_graph(
             )
     if deadline is not None and time.time() >= deadline and total[f"{budget.NS}/deferred"]:
         stopped = True
+    summary = _summary(total, started, replayed, waves, stopped)
+    if summary.unwritten or _es_failed(summary.counters):
+        raise RunFailed(_es_failure_message(summary, es, folder), summary)
+    return summary
+
+
+def _summary(total: Counter, started: float, replayed: int, waves: int, stopped: bool) -> RunSummary:
     counters = dict(total)
     failures = {
         name.split("/", 1)[1]: value
         for name, value in counters.items()
         if name.startswith("news.failures/") and value
     }
-    summary = RunSummary(
+    return RunSummary(
         counters=counters,
         failures_by_reason=dict(sorted(failures.items())),
         seconds=time.monotonic() - started,
@@ -374,11 +399,58 @@ def _run_graph(
         waves=waves,
         stopped_at_time_limit=stopped,
     )
-    if summary.unwritten:
-        raise RunFailed(
-            f"{summary.unwritten} documents could not be written to Elasticsearch at "
-            f"{describe(es)} after retries; they are kept in {folder} and will be sent first "
-            "by the next run",
-            summary,
+
+
+_UNANSWERED = ("news.known/unanswered", "news.feeds/health_unwritten")
+_REQUESTS = {"lookup": "a known-URL lookup", "bulk": "a bulk write", "search": "a feed-health lookup"}
+_ORDER = {request: i for i, request in enumerate(_REQUESTS)}
+
+
+def _es_failed(counters: dict[str, int]) -> bool:
+    """Whether a transform could not get a request answered (lookups, feed health)."""
+    return any(counters.get(name) for name in _UNANSWERED)
+
+
+def _dead_letter_note(kept: int, folder: str) -> str:
+    if not kept:
+        return ""
+    return (
+        f"; {kept} documents that could not be written are kept in {folder} and will be sent "
+        "first by the next run"
+    )
+
+
+def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
+    """One paragraph: which request failed how (``news.es_errors`` counters,
+    the most frequent), then what was kept and what the next run does again;
+    only what is true of this run."""
+    errors = {
+        name.split("/", 1)[1]: value
+        for name, value in summary.counters.items()
+        if name.startswith(f"{ES_ERRORS}/") and value
+    }
+    where = f"Elasticsearch at {describe(es)}"
+    if errors:
+        # The first failed request in the graph's order: lookups, writes, feed health.
+        first = min(errors, key=lambda name: (_ORDER.get(name.split(":")[0], len(_ORDER)), name))
+        request, _, kind = first.partition(":")
+        what = _REQUESTS.get(request, f"a {request} request")
+        if kind.startswith("http_"):
+            cause = f"{where} answered {kind[len('http_') :]} to {what}"
+        else:
+            cause = f"{where} cannot be reached ({kind} on {what})"
+    elif not _reachable(es):
+        cause = f"{where} cannot be reached"
+    else:
+        cause = f"{where} did not accept every document after retries"
+    parts = [cause + _dead_letter_note(summary.unwritten, folder)]
+    unanswered = summary.get("news.known/unanswered")
+    if unanswered:
+        parts.append(
+            f"{unanswered} feed entries could not be looked up and were not fetched: the next run "
+            "polls them again"
         )
-    return summary
+    health = summary.get("news.feeds/health_unwritten")
+    if health:
+        parts.append(f"the health of {health} feeds was not recorded (the next run records it)")
+    return "; ".join(parts)

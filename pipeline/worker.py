@@ -15,7 +15,8 @@ differences that belong to a command-line tool:
   record to its own stderr (the terminal's) as well as sending it to the
   driver, which shows it or not by ``-v`` (``pipeline/options.py``); here
   stderr only gets the WARNING+ records logged before that link exists,
-  except Beam's import-time note about Google Cloud libraries.
+  except Beam's import-time note about Google Cloud libraries, and not the
+  traceback of a failed bundle, which Beam prints there besides sending it.
 
 **Standby workers.**  Importing Beam takes a worker about 1.5 s of CPU, and the
 runner starts its workers only once the driver has set up Elasticsearch and
@@ -86,9 +87,20 @@ STANDBY_ENV = "NEWSBEAM_STANDBY_DIR"
 CLAIM_WAIT_S = 20.0
 
 
-def _run_sdk_worker() -> None:
-    from apache_beam.runners.worker import sdk_worker_main
+def _print_not_to_stderr(*args, file=None, **kwargs) -> None:
+    """``print`` for Beam's SDK worker: a failed bundle's traceback is not
+    printed on this process's stderr (the terminal's).  Beam also sends it
+    to the driver, which reports the failure in one message and shows the
+    traceback with ``-v`` (pipeline/options.py)."""
+    if file is sys.stderr:
+        return
+    print(*args, file=file, **kwargs)
 
+
+def _run_sdk_worker() -> None:
+    from apache_beam.runners.worker import sdk_worker, sdk_worker_main
+
+    sdk_worker.print = _print_not_to_stderr  # its only print: the traceback of a failed instruction
     sdk_worker_main.main([])
 
 
