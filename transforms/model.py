@@ -28,6 +28,7 @@ __all__ = [
     "iso_utc",
     "mask_userinfo",
     "utcnow_iso",
+    "without_userinfo",
 ]
 
 # The longest URL newsbeam takes (an entry link longer is a ``bad_url`` failure): a keyword of
@@ -39,6 +40,14 @@ MAX_URL_CHARS = 8191
 MASK = "***"
 # Linear: a fixed scheme prefix, then one run of one class up to "@".
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://)[^/?#@\s]{1,1000}@")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without its user info (``user:password@``): the address an article is known by,
+    and shows, whatever credentials fetched it (a feed's, inherited by its relative links)."""
+    if "@" not in url:
+        return url
+    return _URL_USERINFO.sub(lambda m: m.group("scheme"), url, count=1)
 
 
 def mask_userinfo(text: str | None) -> str | None:
@@ -155,7 +164,7 @@ class Article:
     def to_document(self) -> dict[str, Any]:
         """The document of the contract in docs/DESIGN.md."""
         doc: dict[str, Any] = {
-            "url": self.url,
+            "url": without_userinfo(self.url),
             "canonical_url": self.canonical_url,
             "urls": list(self.urls),
             "title": self.title,

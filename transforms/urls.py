@@ -1,7 +1,7 @@
 """URL identity: normalization of entry links and canonical URLs.  Pure.
 
 ``normalize_url`` gives the form stored in ``urls`` and used for the
-"already indexed?" lookup: scheme and host lower-cased (IDNA), default port,
+"already indexed?" lookup: scheme and host lower-cased (IDNA), default port and user info,
 fragment and tracking parameters dropped, dot segments resolved, remaining
 query parameters sorted and percent-encoded consistently (``w3lib``'s
 canonicalization, the one Scrapy uses for request fingerprints).
@@ -77,7 +77,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     except (ValueError, UnicodeError):
         return None
     parts = urlsplit(canonical)
-    netloc = parts.netloc
+    netloc = parts.netloc.rpartition("@")[2]  # no user info: an article's identity holds no credentials
     if parts.port is not None and str(parts.port) == _DEFAULT_PORTS.get(parts.scheme):
         netloc = netloc.rsplit(":", 1)[0]
     normalized = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))

@@ -1,6 +1,7 @@
 """A feed URL's credentials (``user:password@``) are used to poll it and never stored: not in
 ``news-feeds``, ``news-failures``, the articles' ``feed.url``, the run's summary, nor what
-``newsbeam status`` shows; the stored ETag still reaches the next poll."""
+``newsbeam status`` shows; an article reached by a relative link (which inherits them) is fetched
+with them and stored without them; the stored ETag still reaches the next poll."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ SECRET = "Feed-Pass-7731"
 PAGE = """<!DOCTYPE html><html><head><title>{title}</title></head><body><article><h1>{title}</h1>
 <p>{body}</p></article></body></html>"""
 FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Members</title>
-<item><title>Harbour story</title><link>{{BASE_URL}}/a.html</link></item></channel></rss>"""
+<item><title>Harbour story</title><link>{{BASE_URL}}/a.html</link></item>
+<item><title>Ferry story</title><link>/b.html</link></item></channel></rss>"""
 
 
 def _stored(client, settings) -> str:
@@ -49,9 +51,12 @@ def test_feed_credentials_are_never_stored_or_shown(tmp_path, demo_settings, es_
 
         body = " ".join(f"Sentence {i}: the harbour board met on Monday." for i in range(30))
         (root / "a.html").write_text(PAGE.format(title="Harbour story", body=body), encoding="utf-8")
+        ferry = " ".join(f"Line {i}: the ferry to the island sailed late on Tuesday." for i in range(30))
+        (root / "b.html").write_text(PAGE.format(title="Ferry story", body=ferry), encoding="utf-8")
         (root / "feed.xml").write_text(FEED, encoding="utf-8")
         done = run_batch(settings, beam_options([]))
-        assert done.get("news.known/new") == 1
+        assert done.get("news.known/new") == 2  # the relative link inherits the feed's credentials
+        assert "/b.html" in site.requests
         summary = json.dumps(summary_document(done, settings, "run"))
         assert SECRET not in summary and "://***@" in summary
         stored = _stored(es_client, settings)

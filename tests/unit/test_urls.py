@@ -97,3 +97,13 @@ def test_same_host(a, b, same):
 def test_same_site_uses_the_private_section_of_the_public_suffix_list():
     assert not same_site("https://a.github.io/", "https://b.github.io/")
     assert not same_site("https://a.blogspot.com/", "https://b.blogspot.com/")
+
+
+def test_user_info_is_not_part_of_an_articles_identity():
+    from newsbeam.transforms.model import without_userinfo
+
+    assert normalize_url("http://reader:s3cret@Example.org:80/a.html") == "http://example.org/a.html"
+    assert (
+        normalize_url("/b.html", "https://reader:s3cret@example.org/feed.xml") == "https://example.org/b.html"
+    )
+    assert without_userinfo("https://reader:s3cret@example.org/a?to=x@y") == "https://example.org/a?to=x@y"
