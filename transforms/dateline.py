@@ -179,16 +179,23 @@ _PARTICLES = {
     "and",
 }
 
-_DASH = r"(?:--|[-–—―]|\u2012)"
-_SEP_AFTER = rf"(?:\s*{_DASH}\s*|\s*:\s*|\s+(?=[A-Z\"“‘']))"
+# Latin letters with their accented forms (BOGOTÁ, SÃO PAULO, DÜSSELDORF, ŁÓDŹ): the Latin-1 and
+# Latin Extended-A/B capitals and small letters, as character-class contents.
+_UP = "A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper() and c.isalpha())
+_LO = "a-z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.islower() and c.isalpha())
+_NOT_UP_RE = re.compile(f"[^{_UP}]")
+_NOT_LETTER_RE = re.compile(f"[^{_UP}{_LO}]")
 
-# An upper-case place word: NEW, YORK, ST., O'HARE, AL-ARISH, U.S.
-_CAPWORD = r"(?:[A-Z][A-Z'’.]*(?:-(?:[A-Z]{1,3}(?=-)|[A-Z]{2,}))*)"
+_DASH = r"(?:--|[-–—―]|\u2012)"
+_SEP_AFTER = rf"(?:\s*{_DASH}\s*|\s*:\s*|\s+(?=[{_UP}\"“‘']))"
+
+# An upper-case place word: NEW, YORK, ST., O'HARE, AL-ARISH, U.S., BOGOTÁ
+_CAPWORD = rf"(?:[{_UP}][{_UP}'’.]*(?:-(?:[{_UP}]{{1,3}}(?=-)|[{_UP}]{{2,}}))*)"
 _CAPPLACE = rf"(?:{_CAPWORD}(?:[ \t]+{_CAPWORD}){{0,3}})"
 # Places joined by hyphen or slash: ISLAMABAD-NEW YORK, HONG KONG/SHANGHAI.
 _CAPPLACES = rf"(?P<places>{_CAPPLACE}(?:\s*[-/]\s*{_CAPPLACE}){{0,3}})"
 # A title-case place (PTI and Indian outlets): New Delhi, Thiruvananthapuram.
-_TITLEWORD = r"(?:[A-Z][a-z'’]+(?:-[A-Z][a-z]+)?|[A-Z]{2})"
+_TITLEWORD = rf"(?:[{_UP}][{_LO}'’]+(?:-[{_UP}][{_LO}]+)?|[A-Z]{{2}})"
 _TITLEPLACES = (
     rf"(?P<tplaces>{_TITLEWORD}(?:[ \t]+{_TITLEWORD}){{0,2}}(?:/{_TITLEWORD}(?:[ \t]+{_TITLEWORD}){{0,2}})*)"
 )
@@ -199,7 +206,7 @@ _MONTH = (
 )
 _DATE = rf"(?:{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?)"
 # ", Afghanistan" / ", Calif." / ", West Bank" / ", N.Y."
-_REGION = r"(?:[A-Z][a-zA-Z.'’]*(?:[ \t]+[A-Z][a-zA-Z.'’]*){0,2})"
+_REGION = rf"(?:[{_UP}][{_LO}{_UP}.'’]*(?:[ \t]+[{_UP}][{_LO}{_UP}.'’]*){{0,2}})"
 
 
 def _agency_paren(name: str) -> str:
@@ -223,7 +230,7 @@ _UPPER_RE = re.compile(
         (?:,?[ \t]*(?P<date>{_DATE}))?
         \.?
         (?:[ \t]*(?:{_AGENCY_PAREN}|{_TASS}))?
-        (?P<sep>{_SEP_AFTER}|,[ \t]*(?=[A-Z"“‘'])|\s*\n)
+        (?P<sep>{_SEP_AFTER}|,[ \t]*(?=[{_UP}"“‘'])|\s*\n)
     )
     """,
     re.VERBOSE,
@@ -236,7 +243,7 @@ _TITLE_RE = re.compile(
     (?:
         ,[ \t]*(?P<date>{_DATE})\.?(?:[ \t]*{_AGENCY_PAREN})?(?P<sep>{_SEP_AFTER}|[ \t]*,[ \t]*|[ \t]+)
       | [ \t]*{_agency_paren("agency2")}(?P<sep2>{_SEP_AFTER}|[ \t]+)
-      | (?P<colon>[ \t]*:[ \t]*)(?=[A-Z"“])
+      | (?P<colon>[ \t]*:[ \t]*)(?=[{_UP}"“])
     )
     """,
     re.VERBOSE,
@@ -287,7 +294,7 @@ def _title_place(raw: str) -> str:
     words = raw.split()
     out = []
     for i, word in enumerate(words):
-        letters = re.sub(r"[^A-Za-z]", "", word)
+        letters = _NOT_LETTER_RE.sub("", word)
         if len(letters) <= 2 and word.isupper() and i > 0 and letters.lower() not in _PARTICLES:
             out.append(word)  # DC, NY, UK
             continue
@@ -315,8 +322,8 @@ def _split_places(raw: str) -> tuple[str, ...]:
     pieces: list[str] = [tokens[0].strip()]
     for sep, piece in zip(tokens[1::2], tokens[2::2]):
         piece = piece.strip()
-        left_letters = re.sub(r"[^A-Za-z]", "", pieces[-1].split()[-1] if pieces[-1] else "")
-        if "-" in sep and (len(left_letters) <= 3 or len(re.sub(r"[^A-Za-z]", "", piece)) <= 2):
+        left_letters = _NOT_LETTER_RE.sub("", pieces[-1].split()[-1] if pieces[-1] else "")
+        if "-" in sep and (len(left_letters) <= 3 or len(_NOT_LETTER_RE.sub("", piece)) <= 2):
             pieces[-1] = f"{pieces[-1]}-{piece}"
         else:
             pieces.append(piece)
@@ -324,7 +331,7 @@ def _split_places(raw: str) -> tuple[str, ...]:
 
 
 def _is_kicker(raw: str) -> bool:
-    return raw.strip().lower().rstrip(".") in _KICKERS
+    return raw.strip().lower().rstrip(".").replace("’", "'") in _KICKERS
 
 
 def _headline_like(line: str) -> bool:
@@ -332,10 +339,16 @@ def _headline_like(line: str) -> bool:
     return 0 < len(words) <= 25 and not _SENT_END_RE.search(line)
 
 
+# A note to readers atop a wire story ("Editor's note: ...", "EDITOR'S NOTE — ...").
+_EDITORS_NOTE_RE = re.compile(
+    r"(?:editor[’']?s[’']?|editors)[ \t]+note\b|note[ \t]+to[ \t]+(?:editors|readers)\b", re.I
+)
+
+
 def _candidate_starts(text: str) -> list[int]:
     """Offsets where a dateline may start: the first non-blank character and
     the starts of up to three following lines, while the lines before them
-    look like headlines."""
+    look like headlines or are an editor's note."""
     starts = []
     pos = 0
     lines_seen = 0
@@ -349,7 +362,7 @@ def _candidate_starts(text: str) -> list[int]:
         end = text.find("\n", pos)
         end = n if end < 0 else end
         line = text[pos:end]
-        if not _headline_like(line):
+        if not (_headline_like(line) or _EDITORS_NOTE_RE.match(line)):
             break
         pos = end
         lines_seen += 1
@@ -361,7 +374,7 @@ def _match_at(text: str, start: int) -> Dateline | None:
     m = _UPPER_RE.match(window)
     if m:
         raw = m.group("places")
-        letters = re.sub(r"[^A-Z]", "", raw)
+        letters = _NOT_UP_RE.sub("", raw)
         sep = m.group("sep")
         bare_comma = sep.lstrip().startswith(",")
         bare_newline = sep.strip() == "" and "\n" in sep

@@ -189,6 +189,25 @@ TABLE = [
         "Reuters",
         "GENEVA (Reuters) - ",
     ),
+    # places spelled with accented capitals
+    ("BOGOTÁ, Colombia (AP) — Thousands of coffee growers", ("Bogotá",), "AP", "BOGOTÁ, Colombia (AP) — "),
+    ("DÜSSELDORF, Germany (AP) — The", ("Düsseldorf",), "AP", "DÜSSELDORF, Germany (AP) — "),
+    ("SÃO PAULO (AP) — Brazil's", ("São Paulo",), "AP", "SÃO PAULO (AP) — "),
+    ("ŁÓDŹ, Poland (AP) — The", ("Łódź",), "AP", "ŁÓDŹ, Poland (AP) — "),
+    ("São Paulo, Jun 27 (PTI) The", ("São Paulo",), "PTI", "São Paulo, Jun 27 (PTI) "),
+    # an editor's note above the dateline
+    (
+        "Editor's note: This story contains graphic details.\n\nISLAMABAD-NEW YORK, (AP) — A Russian unit",
+        ("Islamabad", "New York"),
+        "AP",
+        "ISLAMABAD-NEW YORK, (AP) — ",
+    ),
+    (
+        "EDITOR’S NOTE — This is part of a series on the war.\n\nKABUL, Afghanistan (AP) — Taliban",
+        ("Kabul",),
+        "AP",
+        "KABUL, Afghanistan (AP) — ",
+    ),
 ]
 
 
@@ -213,6 +232,8 @@ NEGATIVES = [
     "US, China agree to resume trade talks\n\nThe two sides met in Geneva.",
     "The minister said on Tuesday that the plan would go ahead.",
     "UN SECURITY COUNCIL MEETS ON SYRIA\n\nThe council met behind closed doors.",
+    "Über 100 Menschen demonstrierten am Samstag in der Innenstadt.",
+    "Editor's note: This story was corrected on Monday.\n\nThe council met behind closed doors.",
     "",
 ]
 

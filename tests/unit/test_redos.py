@@ -43,6 +43,8 @@ CASES = {
     "dateline title": "dateline.parse_dateline('Ab/' * 5000 + '!')",
     "dateline title words": "dateline.parse_dateline('New Delhi ' * 3000)",
     "dateline headline lines": "dateline.parse_dateline(('Short headline' + ' ' * 5000 + 'x\\n') * 5)",
+    "dateline accented words": "dateline.parse_dateline('ÉÀ ' * 5000 + 'x')",
+    "dateline editor's notes": "dateline.parse_dateline((\"Editor's note\" + ' ' * 5000 + '.\\n') * 5)",
     # " 11" * n: exponential before (27 s at 25 tokens).
     "entities trailing number": "entities.normalize_name('Ab' + ' 11' * 40 + ' x', 'person')",
     "entities long name": "entities.normalize_name('Ab' + ' 1' * 20000 + ' x', 'location')",
@@ -116,7 +118,15 @@ AUDITED = {
         "_TOKEN_RE",
         "_SENTENCE_END",
     },
-    "newsbeam.transforms.dateline": {"_UPPER_RE", "_TITLE_RE", "_CREDIT_LINE_RE", "_SENT_END_RE"},
+    "newsbeam.transforms.dateline": {
+        "_UPPER_RE",
+        "_TITLE_RE",
+        "_CREDIT_LINE_RE",
+        "_SENT_END_RE",
+        "_EDITORS_NOTE_RE",
+        "_NOT_UP_RE",
+        "_NOT_LETTER_RE",
+    },
     "newsbeam.transforms.entities": {
         "_TITLE_RE",
         "_ARTICLE_RE",
