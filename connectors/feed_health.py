@@ -34,6 +34,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings
+from newsbeam.connectors.feed_schedule import combine
 from newsbeam.transforms.model import Failure, FeedStatus, failure_id, mask_userinfo
 
 __all__ = ["WriteFeedHealth", "feed_doc_id", "health_document"]
@@ -43,6 +44,14 @@ _LOG = logging.getLogger(__name__)
 
 def feed_doc_id(feed_url: str) -> str:
     return hashlib.sha256(feed_url.encode("utf-8")).hexdigest()[:32]
+
+
+def _hint(status: FeedStatus, previous: dict[str, Any]) -> float | None:
+    """The feed's poll hint: this answer's; after a 304, which carries no feed body, the larger of
+    its headers' hint and the one the feed gave before (its ``<ttl>`` still holds)."""
+    if status.status != "not_modified":
+        return status.poll_after
+    return combine(status.poll_after, (previous.get("schedule") or {}).get("hint_seconds"))
 
 
 def health_document(
@@ -76,7 +85,7 @@ def health_document(
         "new_items": new_items,
         "error": mask_userinfo(status.error),
         "error_streak": streak,
-        "schedule": {"hint_seconds": status.poll_after},
+        "schedule": {"hint_seconds": _hint(status, previous)},
         "last_success": status.polled_at if ok else previous.get("last_success"),
         "@timestamp": status.polled_at,
     }
