@@ -620,7 +620,7 @@ def _cmd_kibana_import(args, _beam_args) -> int:
 def _cmd_extract(args, _beam_args) -> int:
     from pathlib import Path
 
-    from newsbeam.transforms.extraction import run_extract_dir
+    from newsbeam.transforms.extraction import NO_TEXT, run_extract_dir
 
     input_dir = Path(args.input_dir)
     if not input_dir.is_dir():
@@ -632,9 +632,10 @@ def _cmd_extract(args, _beam_args) -> int:
     errors: Counter = Counter()
     count = run_extract_dir(input_dir, output, errors=errors)
     failed = ", ".join(f"{n} {reason}" for reason, n in sorted(errors.items()))
+    why = "; see their 'error' field" if set(errors) - {NO_TEXT} else ""
     _console(stderr=True).print(
         f"newsbeam: extracted {count} pages from {input_dir} into {output}"
-        + (f" ({sum(errors.values())} without a body: {failed}; see their 'error' field)" if errors else "")
+        + (f" ({sum(errors.values())} without a body: {failed}{why})" if errors else "")
     )
     return 0
 

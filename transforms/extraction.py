@@ -1324,6 +1324,7 @@ def result_to_row(doc_id: str, result: ExtractionResult) -> dict[str, Any]:
 
 
 MAX_FILE_BYTES = 50_000_000
+NO_TEXT = "no text found"  # summary count of rows without a body and without an error
 
 
 def _read_input(path: Path) -> tuple[bytes | None, str | None, str | None]:
@@ -1361,7 +1362,9 @@ def run_extract_dir(
     files = sorted(p for p in Path(input_dir).glob("*.html") if not p.is_dir())
     with ExtractionSandbox(extract_fn) as sandbox, open(output_path, "w", encoding="utf-8") as out:
         for path in files:
-            doc_id = path.name[: -len(".html")]
+            # a name that is not UTF-8 keeps its bytes as \xNN escapes (the id stays unique)
+            name = os.fsencode(path.name).decode("utf-8", "backslashreplace")
+            doc_id = name[: -len(".html")]
             content, error, detail = _read_input(path)
             row = None
             if content is not None:
@@ -1377,5 +1380,7 @@ def run_extract_dir(
                     row["detail"] = detail
                 if errors is not None:
                     errors[error] += 1
+            elif not row["articleBody"] and errors is not None:
+                errors[NO_TEXT] += 1  # read and extracted, no article text in it
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(files)

@@ -271,3 +271,26 @@ def test_grpc_info_lines_are_quiet_unless_verbose(capsys, monkeypatch, verbose, 
     monkeypatch.delenv("GRPC_VERBOSITY")
     run(capsys, *verbose, "status", "--index-prefix", "")  # any command: exits 2 after logging is set up
     assert os.environ.get("GRPC_VERBOSITY") == expected
+
+
+def test_extract_names_files_that_are_not_utf8_and_counts_pages_without_text(capsys, tmp_path):
+    import json
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    page = (
+        b"<html><body><article><p>"
+        + b"The council approved the riverside plan. " * 10
+        + b"</p></article></body></html>"
+    )
+    (pages / "ok.html").write_bytes(page)
+    (pages / os.fsdecode(b"caf\xe9.html")).write_bytes(page)  # a Latin-1 file name
+    (pages / "empty.html").write_bytes(b"")
+    (pages / "binary.html").write_bytes(bytes(range(256)) * 4)
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "extract", "--input-dir", str(pages), "--output", str(out))
+    assert code == 0, err
+    rows = {row["id"]: row for row in map(json.loads, out.read_text("utf-8").splitlines())}
+    assert sorted(rows) == ["binary", "caf\\xe9", "empty", "ok"]
+    assert rows["caf\\xe9"]["articleBody"] == rows["ok"]["articleBody"] != ""
+    assert "2 without a body: 2 no text found)" in err
