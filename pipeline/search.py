@@ -78,10 +78,11 @@ _RELATIVE = re.compile(r"(\d{1,6})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_time(value: str, flag: str, now: datetime | None = None) -> str:
+def parse_time(value: str, flag: str, now: datetime | None = None, end_of_day: bool = False) -> str:
     """An ISO date or date-time (UTC when no offset is given), or a duration
     before now (``90m``, ``12h``, ``7d``, ``2w``); returns an ISO UTC string.
-    Raises ``ValueError`` naming ``flag``."""
+    ``end_of_day``: a date alone means its last second (``--until 2024-05-07``
+    takes that day in).  Raises ``ValueError`` naming ``flag``."""
     text = value.strip()
     relative = _RELATIVE.fullmatch(text)
     if relative:
@@ -97,6 +98,8 @@ def parse_time(value: str, flag: str, now: datetime | None = None) -> str:
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
+        if end_of_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment += timedelta(days=1, seconds=-1)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -369,7 +372,11 @@ def add_filter_arguments(parser) -> None:
         help="published at or after WHEN: 2024-05-01, 2024-05-01T08:00:00Z, or a duration before now "
         "(90m, 12h, 7d, 2w)",
     )
-    add("--until", metavar="WHEN", help="published at or before WHEN (same forms as --since)")
+    add(
+        "--until",
+        metavar="WHEN",
+        help="published at or before WHEN (same forms as --since; a date alone takes that whole day in)",
+    )
     add(
         "--entity",
         action="append",
@@ -399,8 +406,8 @@ def filters_from_args(args) -> SearchFilters:
 
     return SearchFilters(
         outlets=values("outlet"),
-        since=parse_time(args.since, "--since") if args.since else None,
-        until=parse_time(args.until, "--until") if args.until else None,
+        since=parse_time(args.since, "--since") if args.since is not None else None,
+        until=parse_time(args.until, "--until", end_of_day=True) if args.until is not None else None,
         entities=values("entity"),
         places=values("place"),
         agencies=values("agency"),

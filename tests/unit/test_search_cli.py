@@ -32,6 +32,9 @@ def test_parse_time_forms():
     assert parse_time("90m", "--since", now) == "2024-05-10T10:30:00Z"
     with pytest.raises(ValueError, match="--until"):
         parse_time("last tuesday", "--until")
+    # --until with a date alone takes that whole day in; with a time, that moment
+    assert parse_time("2024-05-07", "--until", end_of_day=True) == "2024-05-07T23:59:59Z"
+    assert parse_time("2024-05-07T08:00:00Z", "--until", end_of_day=True) == "2024-05-07T08:00:00Z"
 
 
 def test_filters_become_filter_clauses_and_story_sorts_earliest_first():
@@ -59,6 +62,9 @@ def test_filters_become_filter_clauses_and_story_sorts_earliest_first():
         (["--story", " "], "--story"),
         (["--outlet", ""], "--outlet"),
         ([], "give QUERY, a filter"),
+        (["ceasefire", "--since", ""], "--since"),  # an empty value is a mistake, with a query too
+        (["ceasefire", "--until", ""], "--until"),
+        (["--until", ""], "--until"),
     ],
 )
 def test_bad_filter_values_exit_2_naming_the_flag(flags, message, capsys):
