@@ -18,7 +18,7 @@ from newsbeam.connectors.embedded import EmbeddedServer
 from newsbeam.connectors.es import connect, describe
 from newsbeam.connectors.site_server import SiteServer, demo_site_dir
 from newsbeam.pipeline.report import print_summary
-from newsbeam.pipeline.run import run_batch
+from newsbeam.pipeline.run import resolve_models, run_batch
 from newsbeam.pipeline.search import format_hits, search_articles
 
 __all__ = ["demo_feeds", "run_demo"]
@@ -34,6 +34,7 @@ def demo_feeds(site: SiteServer) -> list[dict]:
 def run_demo(settings, options, console, start_embedded: bool = True) -> int:
     from newsbeam.config.settings import FeedSpec
 
+    settings = resolve_models(settings)  # a missing spaCy model: a usage error before any server starts
     if start_embedded:
         from newsbeam.pipeline.lifecycle import check_own_server
 

@@ -294,3 +294,19 @@ def test_extract_names_files_that_are_not_utf8_and_counts_pages_without_text(cap
     assert sorted(rows) == ["binary", "caf\\xe9", "empty", "ok"]
     assert rows["caf\\xe9"]["articleBody"] == rows["ok"]["articleBody"] != ""
     assert "2 without a body: 2 no text found)" in err
+
+
+def test_demo_without_spacy_is_a_usage_error_before_any_server_starts(capsys, tmp_path, monkeypatch):
+    from newsbeam.connectors.embedded import EmbeddedServer
+    from newsbeam.transforms import entities
+
+    started = []
+    monkeypatch.setattr(EmbeddedServer, "start", lambda self, **kw: started.append(self.port))
+    monkeypatch.setattr(EmbeddedServer, "answers", lambda self: False)
+    real = entities._installed
+    monkeypatch.setattr(entities, "_installed", lambda module: module != "spacy" and real(module))
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    code, _out, err = run(capsys, "demo")
+    assert code == 2
+    assert "entity tagging needs spaCy" in err and "ner.enabled: false" in err
+    assert started == []  # nothing left running
