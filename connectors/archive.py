@@ -12,19 +12,24 @@ place at the end of the bundle: a reader never sees half a file, and a
 retried bundle leaves at most a duplicate record, which ``read_archive``
 resolves (the newest fetch of a URL wins).
 
-``ReadArchive`` reads every ``*.warc.gz`` of a directory back into
-``FetchedPage`` values, one per URL.  ``newsbeam reextract`` runs
+``ReadArchive`` reads every ``newsbeam-*.warc.gz`` of a directory (the
+files ``ArchivePages`` wrote; not the ``.tmp-`` ones being written) back
+into ``FetchedPage`` values, one per URL.  A damaged file (not a WARC,
+truncated) gives the pages read before the damage and a warning naming it;
+the other files are read all the same.  ``newsbeam reextract`` runs
 extraction and the stages after it over them, overwriting documents by id.
 
 Counters in ``news.archive``: ``pages_written``, ``pages_read``,
-``records_skipped``.
+``files_damaged``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import json
+import logging
 import time
 import uuid
 
@@ -35,6 +40,7 @@ from newsbeam.transforms.model import FeedEntry, FetchedPage
 __all__ = ["ArchivePages", "ReadArchive", "page_records", "read_warc"]
 
 _NS = "news.archive"
+_LOG = logging.getLogger(__name__)
 _ENTRY_TYPE = "application/vnd.newsbeam.entry+json"
 
 
@@ -79,12 +85,26 @@ def page_records(writer, page: FetchedPage) -> None:
     writer.write_record(metadata)
 
 
-def read_warc(stream) -> list[FetchedPage]:
-    """The pages of one WARC stream (a response record with its metadata)."""
+def read_warc(stream, name: str = "archive") -> list[FetchedPage]:
+    """The pages of one WARC stream (a response record with its metadata); the pages before
+    the damage when the stream is damaged (``name`` is logged)."""
+    data = stream.read()
+    pages: list[FetchedPage] = []
+    try:
+        _read_records(io.BytesIO(data), pages)
+        if data[:2] == b"\x1f\x8b":  # warcio stops quietly at a truncated gzip member
+            gzip.decompress(data)
+    except Exception as exc:  # warcio's ArchiveLoadFailed, zlib, EOF, a bad record: any damage
+        beam.metrics.Metrics.counter(_NS, "files_damaged").inc()
+        _LOG.warning("archive %s is damaged (%s: %s); %d pages read before it", name, type(exc).__name__,
+                     str(exc).splitlines()[0][:200] if str(exc) else "", len(pages))  # fmt: skip
+    return pages
+
+
+def _read_records(stream, pages: list[FetchedPage]) -> None:
     from warcio.archiveiterator import ArchiveIterator
 
     pending: dict[str, tuple] = {}
-    pages = []
     for record in ArchiveIterator(stream):
         record_id = record.rec_headers.get_header("WARC-Record-ID")
         if record.rec_type == "response":
@@ -114,7 +134,6 @@ def read_warc(stream) -> list[FetchedPage]:
                 FetchedPage(entry=entry, final_url=url, status=status, content=content,
                             content_type=media, encoding=charset, fetched_at=fetched_at)
             )  # fmt: skip
-    return pages
 
 
 class _WriteWarcFn(beam.DoFn):
@@ -166,7 +185,7 @@ class ArchivePages(beam.PTransform):
 def _read_file(readable_file):
     with readable_file.open(compression_type="uncompressed") as handle:
         data = handle.read()
-    pages = read_warc(io.BytesIO(data))
+    pages = read_warc(io.BytesIO(data), readable_file.metadata.path)
     beam.metrics.Metrics.counter(_NS, "pages_read").inc(len(pages))
     return pages
 

@@ -1,0 +1,56 @@
+"""A damaged WARC file in the archive (not a WARC, truncated) costs the pages it held past the
+damage, never the other files: ``reextract`` goes on and says which file it was."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from warcio.warcwriter import WARCWriter
+
+from newsbeam.connectors.archive import ReadArchive, page_records, read_warc
+from newsbeam.transforms.model import FeedEntry, FetchedPage
+
+
+def _page(n: int) -> FetchedPage:
+    url = f"https://example.org/{n}.html"
+    return FetchedPage(
+        entry=FeedEntry(feed_url="https://example.org/feed.xml", feed_name="Example", link=url, url=url),
+        final_url=url,
+        status=200,
+        content=f"<html><body><p>Story {n} ".encode() + b"text " * 200 + b"</p></body></html>",
+        content_type="text/html",
+        encoding="utf-8",
+        fetched_at="2024-05-07T10:00:00Z",
+    )
+
+
+def _warc(pages) -> bytes:
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=True)
+    for page in pages:
+        page_records(writer, page)
+    return buffer.getvalue()
+
+
+def test_a_damaged_stream_gives_the_pages_before_the_damage_and_a_warning(caplog):
+    whole = _warc([_page(1), _page(2), _page(3)])
+    assert [p.entry.url for p in read_warc(io.BytesIO(whole))] == [_page(n).entry.url for n in (1, 2, 3)]
+    first = len(_warc([_page(1)]))
+    with caplog.at_level(logging.WARNING):
+        pages = read_warc(io.BytesIO(whole[: first + 40]), "newsbeam-cut.warc.gz")
+        assert [p.entry.url for p in pages] == [_page(1).entry.url]
+        assert read_warc(io.BytesIO(b"garbage"), "newsbeam-bad.warc.gz") == []
+    assert "newsbeam-bad.warc.gz is damaged" in caplog.text and "newsbeam-cut.warc.gz" in caplog.text
+
+
+def test_read_archive_reads_the_good_files_past_a_damaged_one(tmp_path):
+    (tmp_path / "newsbeam-1.warc.gz").write_bytes(_warc([_page(1)]))
+    (tmp_path / "newsbeam-2.warc.gz").write_bytes(b"garbage")
+    (tmp_path / "newsbeam-3.warc.gz").write_bytes(_warc([_page(3)]))
+    with TestPipeline() as p:
+        urls = p | ReadArchive(str(tmp_path)) | beam.Map(lambda page: page.entry.url)
+        assert_that(urls, equal_to([_page(1).entry.url, _page(3).entry.url]))
