@@ -201,11 +201,13 @@ def summary_rows(summary) -> list[tuple[str, int]]:
     ]
 
 
-def print_summary(summary, settings, console) -> None:
+def print_summary(summary, settings, console, command: str = "run") -> None:
     from rich.table import Table
 
     rate = get_rate(summary)
-    table = Table(title=f"newsbeam run ({summary.seconds:.1f} s, {rate:.2f} articles/s)", show_header=False)
+    table = Table(
+        title=f"newsbeam {command} ({summary.seconds:.1f} s, {rate:.2f} articles/s)", show_header=False
+    )
     table.add_column("what")
     table.add_column("count", justify="right")
     for label, value in summary_rows(summary):
@@ -288,7 +290,7 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     if getattr(args, "summary_json", None):
         write_summary_json(document, args.summary_json)
     if not quiet:
-        print_summary(summary, settings, Console(highlight=False, soft_wrap=True))
+        print_summary(summary, settings, Console(highlight=False, soft_wrap=True), command)
     if failed is not None:
         raise failed  # exit 1 with its message, after the figures are out
     return 0

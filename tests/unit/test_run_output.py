@@ -129,3 +129,19 @@ def test_summary_line_for_stream_cycles():
     line = summary_line(summary_document(_summary(counters), settings, command="stream"))
     assert line.startswith("stream: 2 feeds polled") and "5 new, 4 articles indexed" in line
     assert "\n" not in line
+
+
+def test_the_summary_table_names_the_command_that_ran():
+    import io
+
+    from rich.console import Console
+
+    from newsbeam.config.settings import load_settings
+    from newsbeam.pipeline.report import print_summary
+    from newsbeam.pipeline.run import RunSummary
+
+    summary = RunSummary(counters={"news.es/written": 3}, failures_by_reason={}, seconds=2.0)
+    for command in ("run", "reextract"):
+        out = io.StringIO()
+        print_summary(summary, load_settings(), Console(file=out, width=120), command)
+        assert f"newsbeam {command} (2.0 s" in out.getvalue()
