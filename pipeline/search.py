@@ -315,17 +315,66 @@ def format_hits(
 ) -> None:
     """A table that fits ``console.width``: the URL (canonical, without
     scheme) stays on one line and the title column wraps instead; the matched
-    passage is printed under the title."""
-    from rich.table import Table
-    from rich.text import Text
+    passage is printed under the title.  Too narrow for a URL column: one block
+    per hit (``_stacked``)."""
 
     if not hits:
         console.print("no articles match")
         return
     width = console.width
     urls = [_display_url(hit) for hit in hits]
-    fixed = 16 + 2 + (22 if collapse else 18)  # published, copies/source, borders and padding
-    url_width = min(max(len(u) for u in urls), max(20, width - fixed - 30))
+    # borders and padding, published, then copies and outlets, or source; the title needs 20
+    fixed = 16 + 16 + 6 + 24 if collapse else 13 + 16 + 18
+    room = width - fixed - 20
+    if room < NARROW_URL:  # no room for a URL column: one block per hit
+        _stacked(hits, urls, console, collapse)
+    else:
+        _table(hits, urls, console, collapse, min(max(len(u) for u in urls), room))
+    shown = len(hits)
+    what = "stories" if collapse else "articles"
+    if total is not None and total > shown and not collapse:
+        console.print(f"{shown} of {total} matching {what} shown (--size for more)")
+    elif total is not None and collapse:
+        console.print(f"{shown} {what} shown, {total} matching articles")
+    else:
+        console.print(f"{shown} matching {what if shown != 1 else what[:-1]}")
+
+
+NARROW_URL = 30  # narrower than this, the URL column gives way to one block per hit
+
+
+def _title_text(hit: dict[str, Any]):
+    from rich.text import Text
+
+    title = Text(hit.get("title") or "", style="bold")
+    if hit.get("_passage_marked"):
+        title.append("\n")
+        title.append_text(_marked("… " + hit["_passage_marked"] + " …"))
+    return title
+
+
+def _stacked(hits: list[dict[str, Any]], urls: list[str], console, collapse: bool) -> None:
+    """A narrow terminal: per hit, its title and passage (wrapped), a line of its outlets or
+    source and date, and its URL on one line (cut with an ellipsis if longer than the line)."""
+    from rich.text import Text
+
+    for hit, url in zip(hits, urls):
+        console.print(_title_text(hit))
+        if collapse:
+            copies = hit.get("copies", 1)
+            about = f"{copies} {'copy' if copies == 1 else 'copies'}: {', '.join(hit.get('outlets') or [])}"
+        else:
+            about = hit.get("source") or ""
+        console.print(Text(f"{about} · {_published(hit.get('published'))}", style="dim"))
+        console.print(Text(url), no_wrap=True, overflow="ellipsis", crop=True)
+        console.print()
+
+
+def _table(hits: list[dict[str, Any]], urls: list[str], console, collapse: bool, url_width: int) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    url_width = max(NARROW_URL, url_width)
     table = Table(show_lines=True, expand=False)
     table.add_column("title", ratio=1, min_width=20, overflow="fold")
     if collapse:
@@ -336,10 +385,7 @@ def format_hits(
     table.add_column("published", no_wrap=True)
     table.add_column("url", no_wrap=True, overflow="ellipsis", min_width=url_width, max_width=url_width)
     for hit, url in zip(hits, urls):
-        title = Text(hit.get("title") or "", style="bold")
-        if hit.get("_passage_marked"):
-            title.append("\n")
-            title.append_text(_marked("… " + hit["_passage_marked"] + " …"))
+        title = _title_text(hit)
         if collapse:
             middle = [
                 Text(str(hit.get("copies", 1))),
@@ -349,14 +395,6 @@ def format_hits(
             middle = [Text(hit.get("source") or "")]
         table.add_row(title, *middle, Text(_published(hit.get("published"))), Text(url))
     console.print(table)
-    shown = len(hits)
-    what = "stories" if collapse else "articles"
-    if total is not None and total > shown and not collapse:
-        console.print(f"{shown} of {total} matching {what} shown (--size for more)")
-    elif total is not None and collapse:
-        console.print(f"{shown} {what} shown, {total} matching articles")
-    else:
-        console.print(f"{shown} matching {what if shown != 1 else what[:-1]}")
 
 
 # -- command line -------------------------------------------------------------

@@ -109,3 +109,33 @@ def test_table_keeps_a_long_url_on_one_line_at_160_columns():
     empty = io.StringIO()
     format_hits([], Console(file=empty, width=160), total=0)
     assert empty.getvalue().strip() == "no articles match"
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 160])
+@pytest.mark.parametrize("collapse", [False, True])
+def test_results_fit_the_terminal_with_the_url_on_one_line(width, collapse):
+    import io
+
+    from rich.console import Console
+
+    from newsbeam.pipeline.search import format_hits
+
+    url = "https://www.example-news-outlet.com/world/2024/05/01/" + "a-very-long-slug-" * 3 + "story.html"
+    hit = {
+        "title": "Ceasefire talks resume in Cairo as mediators press both sides for a deal",
+        "copies": 4,
+        "outlets": ["Dawn", "The News", "Reuters", "AP News"],
+        "source": "Dawn",
+        "published": "2024-05-07T10:00:00Z",
+        "url": url,
+        "canonical_url": url,
+    }
+    out = io.StringIO()
+    format_hits(
+        [hit, {**hit, "title": "Another"}], Console(file=out, width=width), collapse=collapse, total=2
+    )
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert len([line for line in lines if "www.example-news-outlet.com" in line]) == 2  # one line each
+    table = [line for line in lines if line and line[0] in "┏┃┡│└"]
+    assert all(line.rstrip()[-1] in "┓┃┩│┘" for line in table)  # a table is never cut at its right
