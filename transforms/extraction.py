@@ -1046,8 +1046,11 @@ def _language(body: str, page_lang: str) -> str | None:
     if len(_tokens(body)) >= 5 or len(body.strip()) >= 40:
         import py3langid
 
-        return py3langid.classify(body[:1000])[0]
-    return page_lang.split("-")[0].lower() or None
+        code = py3langid.classify(body[:1000])[0]
+    else:
+        code = page_lang.split("-")[0].strip().lower()
+    # ISO 639-1 only: not a page's "zxx" (no linguistic content), "x-klingon" or "english"
+    return code if re.fullmatch(r"[a-z]{2}", code or "") else None
 
 
 # --------------------------------------------------------------------------- entry point

@@ -295,3 +295,13 @@ def test_trafilatura_leaves_the_parsed_page_as_it_was():
     assert etree.tostring(tree) == before
     assert _own_text(tree, None)  # rule 2's second run, on the same tree
     assert etree.tostring(tree) == before
+
+
+def test_language_is_an_iso_639_1_code_or_none():
+    from newsbeam.transforms.extraction import _language
+
+    assert _language("Short.", "de-AT") == "de"
+    assert _language("Short.", "zxx") is None  # "no linguistic content" is not a language
+    assert _language("Short.", "x-klingon") is None
+    assert _language("Short.", "english") is None
+    assert _language("The council approved the riverside plan on Tuesday evening.", "") == "en"
