@@ -11,7 +11,7 @@ from newsbeam.pipeline.run import run_batch
 pytestmark = [pytest.mark.slow, pytest.mark.es_client]
 
 
-def test_search_and_collapse_per_story(demo_settings, expected, capsys, es_client):
+def test_search_and_collapse_per_story(demo_settings, expected, capsys, es_client, monkeypatch):
     run_batch(demo_settings, beam_options([]))
     es_client.indices.refresh(index=demo_settings.elasticsearch.articles_alias)
     capsys.readouterr()
@@ -35,6 +35,10 @@ def test_search_and_collapse_per_story(demo_settings, expected, capsys, es_clien
         {a["outlet"] for a in expected["articles"] if a["story"] == "russia-bounties"}
     )
 
+    assert main(["search", "Russia Taliban bounties", "--collapse", *common[:-3]]) == 0
+    narrow = capsys.readouterr().out  # 80 columns (a pipe): one block per story
+    assert f"4 copies: {', '.join(top['outlets'])}" in narrow
+    monkeypatch.setenv("COLUMNS", "160")
     assert main(["search", "Russia Taliban bounties", "--collapse", *common[:-3]]) == 0
     table = capsys.readouterr().out
     assert "copies" in table and "outlets" in table
