@@ -126,6 +126,13 @@ def _guess(content: bytes, url: str | None) -> tuple[str, str] | None:
     return (text, codec) if text is not None else None
 
 
+def _meta_codec(content: bytes) -> str | None:
+    """The codec the page declares in a ``<meta>``; the prescan reads an ASCII-compatible
+    page, so a declared UTF-16 or UTF-32 is UTF-8."""
+    codec = _codec(html_body_declared_encoding(content))
+    return "utf-8" if codec is not None and codec.startswith(("utf-16", "utf-32")) else codec
+
+
 def decode_html(content: bytes, transport: str | None = None, url: str | None = None) -> Decoded:
     """Decode an HTML page's bytes; ``transport`` is the charset its HTTP response
     declared (None for a saved file), ``url`` where it came from, if known.  Never
@@ -140,27 +147,17 @@ def decode_html(content: bytes, transport: str | None = None, url: str | None = 
         return Decoded(content[len(mark) :].decode(bom, errors="replace"), bom, "bom")
 
     declared = []
-    codec = _codec(transport)
-    if codec is not None:
+    for source in ("transport", "meta"):  # the page's own declaration only when the header fails
+        codec = _codec(transport) if source == "transport" else _meta_codec(content)
+        if codec is None:
+            continue
         declared.append(codec)
         text = _utf8_over(content, codec)
         if text is not None:
             return Decoded(text, "utf-8", "utf-8")
         text = _strict(content, codec)
         if text is not None:
-            return Decoded(text, codec, "transport")
-
-    codec = _codec(html_body_declared_encoding(content))
-    if codec is not None:
-        # The prescan reads an ASCII-compatible page: a declared UTF-16 is UTF-8.
-        codec = "utf-8" if codec.startswith(("utf-16", "utf-32")) else codec
-        declared.append(codec)
-        text = _utf8_over(content, codec)
-        if text is not None:
-            return Decoded(text, "utf-8", "utf-8")
-        text = _strict(content, codec)
-        if text is not None:
-            return Decoded(text, codec, "meta")
+            return Decoded(text, codec, source)
 
     text = _strict(content, "utf-8")
     if text is not None:
