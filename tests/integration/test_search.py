@@ -165,3 +165,23 @@ def test_search_prints_no_markup_or_escape_sequences(es_settings, es_client, cap
     line = capsys.readouterr().out
     assert not any(ch in line for ch in "\x1b\x07\x9b") and "\\u001b" not in line
     assert json.loads(line)["title"].startswith("[bold red]Owned[/]")
+
+
+def test_a_query_without_accents_finds_the_accented_words(es_settings, es_client, capsys):
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    es_client.index(
+        index=es_settings.articles_alias,
+        id="bogota",
+        document={
+            "title": "Coffee growers march in Bogotá",
+            "body": "Thousands of growers marched through Bogotá and Medellín on Tuesday.",
+            "url": "https://example.org/bogota",
+        },
+        refresh=True,
+    )
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix, "--json"]
+    for query in ("bogota", "Bogotá", "medellin growers"):
+        assert main(["search", query, *common]) == 0
+        assert [hit["title"] for hit in _lines(capsys)] == ["Coffee growers march in Bogotá"], query
