@@ -37,7 +37,11 @@ newer cluster flags nor forgets a URL.  A page that arrives through a
 *different feed* than the stored article's (``feed.url``) only adds its
 URLs: it never replaces the title, body or anything else of an article
 another feed indexed (on shared hosts one tenant must not rewrite
-another's article, see ``resolve_canonical``).  ``update`` is a partial ``doc``
+another's article, see ``resolve_canonical``).  Likewise a page that only
+*claims* the article's URL as its canonical (a comments, print or AMP page
+whose ``rel=canonical`` names it) only adds its URLs to an article stored
+from another page: it never replaces the article's own text; it may update
+only what it wrote itself (the same ``url``).  ``update`` is a partial ``doc``
 update (``doc_as_upsert`` false): for later writers such as cluster relabels.
 
 Rollover: an ``_id`` must live in one index behind an alias.  When the
@@ -137,7 +141,9 @@ def oldFeed = null;
 if (ctx._source.containsKey('feed') && ctx._source.feed instanceof Map) { oldFeed = ctx._source.feed.url; }
 def newFeed = null;
 if (params.doc.containsKey('feed') && params.doc.feed instanceof Map) { newFeed = params.doc.feed.url; }
-if (oldFeed != null && newFeed != null && !oldFeed.equals(newFeed)) {
+def oldUrl = ctx._source.containsKey('url') ? ctx._source.url : null;
+def otherPage = oldUrl != null && !oldUrl.equals(params.doc.url);
+if ((oldFeed != null && newFeed != null && !oldFeed.equals(newFeed)) || (params.claimed && otherPage)) {
   for (f in merged.keySet()) { ctx._source[f] = merged[f]; }
 } else {
   ctx._source.putAll(params.doc);
@@ -176,6 +182,14 @@ class IndexAction:
         return cls(row["index"], row["id"], row.get("source") or {}, row.get("url"), row.get("op", "index"))
 
 
+def _claims_canonical(source: dict[str, Any]) -> bool:
+    """Whether an article document comes from a page that only names its URL as canonical."""
+    from newsbeam.transforms.urls import claims_canonical
+
+    url, canonical = source.get("url"), source.get("canonical_url")
+    return bool(url and canonical) and claims_canonical(url, canonical)
+
+
 def bulk_lines(action: IndexAction, index: str | None = None) -> str:
     """The NDJSON of one action (header and body lines, ending in a newline)."""
     target = index or action.index
@@ -191,7 +205,12 @@ def bulk_lines(action: IndexAction, index: str | None = None) -> str:
         "script": {
             "source": UPSERT_SCRIPT,
             "lang": "painless",
-            "params": {"doc": action.source, "keep": list(KEEP_FIELDS), "merge": list(MERGE_FIELDS)},
+            "params": {
+                "doc": action.source,
+                "keep": list(KEEP_FIELDS),
+                "merge": list(MERGE_FIELDS),
+                "claimed": _claims_canonical(action.source),
+            },
         },
         "upsert": {},
         "scripted_upsert": True,

@@ -39,7 +39,7 @@ from newsbeam.transforms.extraction import (
 from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc
 from newsbeam.transforms.progress import Progress
-from newsbeam.transforms.urls import normalize_url, resolve_canonical
+from newsbeam.transforms.urls import claims_canonical, normalize_url, resolve_canonical
 
 __all__ = [
     "ExtractArticles",
@@ -279,14 +279,17 @@ class ExtractArticles(beam.PTransform):
 def merge_same_article(copies, feed_order: dict[str, int]) -> Article:
     """One article for entries that led to the same canonical URL (same ``_id``).
 
-    The entry of the feed first in configuration order wins, then the
-    smallest URL, so the result does not depend on arrival order; ``urls``
-    is the union of every copy's.
+    The page that *is* the canonical URL wins over pages that only claim it
+    (a comments or AMP page whose ``rel=canonical`` names the article); then
+    the entry of the feed first in configuration order, then the smallest URL,
+    so the result does not depend on arrival order; ``urls`` is the union of
+    every copy's.
     """
     copies = list(copies)
     first = min(
         copies,
         key=lambda a: (
+            claims_canonical(a.url, a.canonical_url),
             feed_order.get(a.feed_url or "", len(feed_order)),
             a.feed_url or "",
             a.url,

@@ -31,7 +31,14 @@ import apache_beam as beam
 
 from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry
 
-__all__ = ["CanonicalizeUrls", "normalize_url", "resolve_canonical", "same_host", "same_site"]
+__all__ = [
+    "CanonicalizeUrls",
+    "claims_canonical",
+    "normalize_url",
+    "resolve_canonical",
+    "same_host",
+    "same_site",
+]
 
 # Parameters that identify a campaign or a click, never the document.
 _TRACKING_EXACT = frozenset(
@@ -156,6 +163,12 @@ def resolve_canonical(
         if candidate and same_host(candidate, normalized_final, aliases):
             return candidate
     return normalized_final
+
+
+def claims_canonical(url: str, canonical_url: str) -> bool:
+    """Whether the page at ``url`` names another URL, ``canonical_url``, as its article's (a
+    comments, print or AMP page): such a page never replaces the article's own text."""
+    return normalize_url(url) != canonical_url
 
 
 class CanonicalizeUrls(beam.PTransform):

@@ -324,3 +324,36 @@ def test_max_buffer_seconds_flushes_old_buffers(es_settings, es_client):
     dist = result.metrics().query(MetricsFilter().with_name("bulk_docs"))["distributions"][0].committed
     assert (dist.count, dist.sum, dist.max) == (5, 5, 1)
     assert len(all_docs(es_client, es_settings.articles_alias)) == 5
+
+
+def test_a_page_that_only_claims_the_articles_url_never_replaces_its_text(es_settings, es_client):
+    setup_indices(es_client, es_settings.index_prefix)
+    alias = es_settings.articles_alias
+    url = "https://example.org/a/scholz-macron.html"
+    run_sink(es_settings, [upsert(alias, url, title="Scholz trifft Macron", body="Der Kanzler ...")])
+    # the comments page of the same site names the article as its canonical
+    comments = "https://example.org/a/comments.html"
+    claimer = IndexAction(
+        alias,
+        doc_id_for_url(url),
+        {**article(url, urls=[comments, url], title="Reader comments", body="First!"), "url": comments},
+        url=comments,
+        op="upsert",
+    )
+    out, _ = run_sink(es_settings, [claimer])
+    assert out == {"written": [doc_id_for_url(url)]}
+    _index, doc = all_docs(es_client, alias)[doc_id_for_url(url)]
+    assert (doc["title"], doc["body"], doc["url"]) == ("Scholz trifft Macron", "Der Kanzler ...", url)
+    assert comments in doc["urls"]
+    # the article's own page may still correct it, and a claiming page creates a missing article
+    run_sink(
+        es_settings, [upsert(alias, url, title="Scholz trifft Macron in Berlin", body="Der Kanzler ...")]
+    )
+    assert all_docs(es_client, alias)[doc_id_for_url(url)][1]["title"] == "Scholz trifft Macron in Berlin"
+    other = "https://example.org/a/other.html"
+    amp = "https://example.org/amp/other.html"
+    created = IndexAction(
+        alias, doc_id_for_url(other), {**article(other, title="Other"), "url": amp}, amp, "upsert"
+    )
+    run_sink(es_settings, [created])
+    assert all_docs(es_client, alias)[doc_id_for_url(other)][1]["title"] == "Other"
