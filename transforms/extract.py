@@ -19,6 +19,7 @@ Example usage::
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import threading
 from typing import NamedTuple
@@ -62,29 +63,58 @@ WARM_UP_PAGE = (
 WARM_UP_URL = "http://warm-up.invalid/warm-up.html"
 
 
+# A calendar date printed somewhere on Earth: from 14 hours before its midnight in UTC (UTC+14)
+# to 12 hours after its end (UTC-12).
+_DAY_EARLIEST = dt.timedelta(hours=-14)
+_DAY_LATEST = dt.timedelta(hours=36)
+# A date more than this after the page was fetched is no publication date (a feed's 2099).
+_FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def _believable(moment: dt.datetime | None, fetched_at: str | None) -> dt.datetime | None:
+    """``moment`` unless it cannot be a publication date: the Unix epoch or before (a feed's
+    "no date" written as 0), or later than the fetch (a day of clock skew aside)."""
+    if moment is None or moment.timestamp() <= 0:
+        return None
+    fetched, _ = parse_iso_datetime(fetched_at)
+    if fetched is not None and moment > fetched + _FUTURE_SLACK:
+        return None
+    return moment
+
+
 def choose_published(
     page_value: str | None,
     page_has_time: bool,
     page_source: str | None,
     feed_value: str | None,
+    fetched_at: str | None = None,
 ) -> tuple[str | None, str | None]:
     """Pick ``published`` and its source from the page and the feed entry.
 
     A date from the page's metadata (JSON-LD, meta tags, ``<time>``, the URL)
     with a time of day wins.  A page date without one takes the feed entry's
-    time when the feed gives the same calendar day; otherwise the page's date
-    stands.  A date merely found in the page's text (``page_source`` "text":
-    any date the article mentions) ranks below the feed entry's date.
-    Without a page date, the feed's date is used.
+    time when the feed's moment falls on that calendar day somewhere on Earth
+    (the page prints its local date; 22:30 at UTC-5 is the next day in UTC);
+    otherwise the page's date stands.  A date merely found in the page's text
+    (``page_source`` "text": any date the article mentions) ranks below the
+    feed entry's date.  Without a page date, the feed's date is used.  A date
+    later than the fetch (``fetched_at``, a day of clock skew aside) or at the
+    Unix epoch is not a publication date and is not used.
     """
-    page_dt, _ = parse_iso_datetime(page_value)
+    page_dt = _believable(parse_iso_datetime(page_value)[0], fetched_at)
     feed_dt, feed_has_time = parse_iso_datetime(feed_value)
+    feed_dt = _believable(feed_dt, fetched_at)
     if page_source == "text" and feed_dt is not None:
         return iso_utc(feed_dt), "feed"
     if page_dt is not None and page_has_time:
         return iso_utc(page_dt), "page"
     if page_dt is not None:
-        if feed_dt is not None and feed_has_time and feed_dt.date() == page_dt.date():
+        midnight = dt.datetime.combine(page_dt.date(), dt.time(), dt.timezone.utc)
+        if (
+            feed_dt is not None
+            and feed_has_time
+            and midnight + _DAY_EARLIEST <= feed_dt <= midnight + _DAY_LATEST
+        ):
             return iso_utc(feed_dt), "feed"
         return iso_utc(page_dt), "page"
     if feed_dt is not None:
@@ -131,6 +161,7 @@ def build_article(
         result.published_has_time,
         result.published_source,
         entry.published,
+        page.fetched_at,
     )
     return Article(
         id=doc_id_for_url(canonical),
