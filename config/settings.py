@@ -194,10 +194,22 @@ class Settings(_Section):
     @field_validator("feeds")
     @classmethod
     def _once_each(cls, feeds: tuple[FeedSpec, ...]) -> tuple[FeedSpec, ...]:
-        """A feed listed twice is polled once (the first entry's name is kept)."""
+        """A feed listed twice is polled once (the first entry's name is kept), with a warning."""
         seen: dict[str, FeedSpec] = {}
+        repeats: dict[str, int] = {}
         for feed in feeds:
+            if feed.url in seen:
+                repeats[feed.url] = repeats.get(feed.url, 1) + 1
             seen.setdefault(feed.url, feed)
+        for url, times in repeats.items():
+            import logging
+
+            from newsbeam.transforms.model import mask_userinfo
+
+            logging.getLogger("newsbeam.config").warning(
+                "feeds: %s is listed %d times; it is polled once, as %r",
+                mask_userinfo(url), times, seen[url].name or url,
+            )  # fmt: skip
         return tuple(seen.values())
 
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()

@@ -13,7 +13,7 @@ def test_a_bare_list_is_a_feeds_file(tmp_path):
     ]
 
 
-def test_a_feed_listed_twice_is_polled_once(tmp_path):
+def test_a_feed_listed_twice_is_polled_once(tmp_path, caplog):
     path = tmp_path / "feeds.yaml"
     path.write_text(
         "feeds:\n  - url: https://a.example/rss\n    name: first\n  - url: https://b.example/rss\n"
@@ -24,3 +24,4 @@ def test_a_feed_listed_twice_is_polled_once(tmp_path):
         ("https://a.example/rss", "first"),
         ("https://b.example/rss", None),
     ]
+    assert "feeds: https://a.example/rss is listed 2 times; it is polled once, as 'first'" in caplog.text
