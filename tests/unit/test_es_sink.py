@@ -98,7 +98,12 @@ def test_bulk_lines_per_operation():
         "script": {
             "source": UPSERT_SCRIPT,
             "lang": "painless",
-            "params": {"doc": source, "keep": ["story", "first_seen", "feed", "source"], "merge": ["urls"]},
+            "params": {
+                "doc": source,
+                "keep": ["story", "first_seen", "feed", "source"],
+                "merge": ["urls"],
+                "claimed": False,  # no url and canonical_url: not a page claiming another's URL
+            },
         },
         "upsert": {},
         "scripted_upsert": True,
