@@ -113,6 +113,7 @@ class _WriteHealthFn(beam.DoFn):
         self._client = None
         self._answered, self._operation = 0, "search"
         self._written = beam.metrics.Metrics.counter("news.feeds", "health_written")
+        self._failures_written = beam.metrics.Metrics.counter("news.run", "failures_written")
         self._failed = beam.metrics.Metrics.counter("news.feeds", "health_failed")
         self._unwritten = beam.metrics.Metrics.counter("news.feeds", "health_unwritten")
 
@@ -190,10 +191,13 @@ class _WriteHealthFn(beam.DoFn):
             op, info = next(iter(item.items()))
             if op == "delete":
                 continue  # deleting a failure that was never recorded is fine (404)
-            if info.get("_id") in health_ids:
+            health = info.get("_id") in health_ids
+            if health:
                 self._answered += 1
-            if ok:
+            if ok and health:
                 self._written.inc()
+            elif ok:  # the feed's own failure document: recorded like every other failure
+                self._failures_written.inc()
             else:
                 self._failed.inc()
                 _LOG.warning("feed health: %s of %s rejected: %s", op, info.get("_id"), info.get("error"))
