@@ -94,6 +94,21 @@ def _http_url(link: str, base: str) -> str | None:
     return resolved
 
 
+def _plain_title(item) -> str | None:
+    """An item's title as text: feedparser gives an HTML title as markup ("AT&amp;T <i>wins</i>"),
+    which would be stored and shown as such."""
+    title = (item.get("title") or "").strip()
+    if title and (item.get("title_detail") or {}).get("type") in ("text/html", "application/xhtml+xml"):
+        from lxml import etree
+        from lxml import html as lxml_html
+
+        try:
+            title = " ".join(lxml_html.fragment_fromstring(title, create_parent="div").text_content().split())
+        except (etree.ParserError, ValueError):
+            pass
+    return title or None
+
+
 def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[str, str]) -> ParsedFeed:
     """Parse feed bytes into ``FeedEntry`` values.  Pure.
 
@@ -134,7 +149,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 feed_name=feed.name or title,
                 link=resolved,
                 url=resolved,  # normalized by CanonicalizeUrls
-                title=(item.get("title") or "").strip() or None,
+                title=_plain_title(item),
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),

@@ -277,3 +277,17 @@ def test_an_empty_body_or_another_xml_document_is_a_malformed_feed_but_an_empty_
             label="status",
         )
         p.run().wait_until_finish()
+
+
+def test_html_item_titles_are_stored_as_text():
+    from newsbeam.connectors.feed_parse import FeedRef, parse_feed
+
+    feed = (
+        b"<rss version='2.0'><channel>"
+        b"<item><title>AT&amp;amp;T &lt;i&gt;wins&lt;/i&gt; &amp;#8217;big&amp;#8217;</title>"
+        b"<link>https://x.example/a</link></item>"
+        b"<item><title>A &lt; B, says the &lt;b&gt;study&lt;/b&gt;</title><link>https://x.example/b</link></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(feed, FeedRef("https://x.example/feed"), "https://x.example/feed", {})
+    assert [e.title for e in parsed.entries] == ["AT&T wins \u2019big\u2019", "A < B, says the study"]
