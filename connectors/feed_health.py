@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
@@ -37,13 +38,33 @@ from newsbeam.config.settings import ElasticsearchSettings
 from newsbeam.connectors.feed_schedule import combine
 from newsbeam.transforms.model import Failure, FeedStatus, failure_id, mask_userinfo
 
-__all__ = ["WriteFeedHealth", "feed_doc_id", "health_document"]
+__all__ = ["WriteFeedHealth", "feed_doc_id", "health_document", "read_feed_docs"]
 
 _LOG = logging.getLogger(__name__)
 
 
 def feed_doc_id(feed_url: str) -> str:
     return hashlib.sha256(feed_url.encode("utf-8")).hexdigest()[:32]
+
+
+def read_feed_docs(
+    client, alias: str, feed_urls: Iterable[str], source: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Feed URL as configured → its ``news-feeds`` document (``source``: only those fields;
+    absent: never polled).  Found by ``_id`` (from the configured URL): ``feed.url`` in the
+    document goes without the URL's user info."""
+    ids = {feed_doc_id(url): url for url in feed_urls}
+    docs: dict[str, dict[str, Any]] = {}
+    id_list = list(ids)
+    for start in range(0, len(id_list), 1000):
+        chunk = id_list[start : start + 1000]
+        found = client.search(
+            index=alias, query={"ids": {"values": chunk}}, size=len(chunk), source=source,
+            ignore_unavailable=True,
+        )  # fmt: skip
+        for hit in found["hits"]["hits"]:
+            docs[ids[hit["_id"]]] = hit.get("_source") or {}
+    return docs
 
 
 def _hint(status: FeedStatus, previous: dict[str, Any]) -> float | None:

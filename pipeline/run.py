@@ -177,26 +177,14 @@ def _reachable(es) -> bool:
 
 def feed_validators(client, alias: str, feed_urls: Iterable[str]) -> dict[str, dict[str, str]]:
     """Each configured feed's stored ETag/Last-Modified (``news-feeds``), for conditional GETs,
-    by feed URL as configured.  Documents are found by their ``_id`` (from the configured URL):
-    their ``feed.url`` goes without the URL's user info."""
-    from newsbeam.connectors.feed_health import feed_doc_id
+    by feed URL as configured."""
+    from newsbeam.connectors.feed_health import read_feed_docs
 
-    ids = {feed_doc_id(url): url for url in feed_urls}
     validators = {}
-    id_list = list(ids)
-    for start in range(0, len(id_list), 1000):
-        chunk = id_list[start : start + 1000]
-        response = client.search(
-            index=alias,
-            query={"ids": {"values": chunk}},
-            source=["http.etag", "http.last_modified"],
-            size=len(chunk),
-            ignore_unavailable=True,
-        )
-        for hit in response["hits"]["hits"]:
-            http = (hit.get("_source") or {}).get("http") or {}
-            if http.get("etag") or http.get("last_modified"):
-                validators[ids[hit["_id"]]] = {k: http[k] for k in ("etag", "last_modified") if http.get(k)}
+    for url, doc in read_feed_docs(client, alias, feed_urls, ["http.etag", "http.last_modified"]).items():
+        http = doc.get("http") or {}
+        if http.get("etag") or http.get("last_modified"):
+            validators[url] = {k: http[k] for k in ("etag", "last_modified") if http.get(k)}
     return validators
 
 

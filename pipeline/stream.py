@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from newsbeam.config.settings import FeedSpec, Settings, StreamSettings
+from newsbeam.connectors.feed_health import read_feed_docs
 from newsbeam.pipeline.run import RunFailed, RunSummary, prepare_writer, run_batch
 
 __all__ = ["StopSignal", "due_feeds", "next_interval", "next_poll", "run_stream"]
@@ -108,23 +109,6 @@ def due_feeds(
 
 
 # -- state in news-feeds -------------------------------------------------------
-
-
-def read_feed_docs(client, alias: str, feeds: Iterable[FeedSpec]) -> dict[str, dict[str, Any]]:
-    """feed URL → its ``news-feeds`` document (absent: never polled)."""
-    from newsbeam.connectors.feed_health import feed_doc_id
-
-    ids = {feed_doc_id(feed.url): feed.url for feed in feeds}
-    docs: dict[str, dict[str, Any]] = {}
-    id_list = list(ids)
-    for start in range(0, len(id_list), 1000):
-        chunk = id_list[start : start + 1000]
-        found = client.search(
-            index=alias, query={"ids": {"values": chunk}}, size=len(chunk), ignore_unavailable=True
-        )
-        for hit in found["hits"]["hits"]:
-            docs[ids[hit["_id"]]] = hit["_source"]
-    return docs
 
 
 def write_schedule(client, alias: str, docs: Mapping[str, Mapping[str, Any]], config: StreamSettings) -> None:
@@ -291,7 +275,7 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
             raise RunFailed(f"{lease.lost}; the stream stopped writing")
         now = clock()
         try:
-            docs = read_feed_docs(client, alias, settings.feeds)
+            docs = read_feed_docs(client, alias, [feed.url for feed in settings.feeds])
         except (ApiError, TransportError) as exc:
             es_pause = min(max(es_pause * 2, 5.0), config.poll_interval)
             _LOG.warning("cannot read the feeds' schedule (%s); trying again in %.0f s", exc, es_pause)
@@ -305,7 +289,7 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
             if on_cycle is not None:
                 on_cycle(report)
             try:
-                polled = read_feed_docs(client, alias, due)
+                polled = read_feed_docs(client, alias, [feed.url for feed in due])
                 write_schedule(client, alias, polled, config)
                 docs.update(polled)
             except (ApiError, TransportError) as exc:
