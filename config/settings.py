@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from newsbeam.transforms.model import mask_userinfo
 
 __all__ = [
     "ConfigError",
@@ -30,6 +33,8 @@ __all__ = [
     "load_feeds_file",
     "load_settings",
 ]
+
+_LOG = logging.getLogger("newsbeam.config")
 
 
 class ConfigError(Exception):
@@ -202,11 +207,7 @@ class Settings(_Section):
                 repeats[feed.url] = repeats.get(feed.url, 1) + 1
             seen.setdefault(feed.url, feed)
         for url, times in repeats.items():
-            import logging
-
-            from newsbeam.transforms.model import mask_userinfo
-
-            logging.getLogger("newsbeam.config").warning(
+            _LOG.warning(
                 "feeds: %s is listed %d times; it is polled once, as %r",
                 mask_userinfo(url), times, seen[url].name or url,
             )  # fmt: skip

@@ -71,12 +71,11 @@ _DAY_LATEST = dt.timedelta(hours=36)
 _FUTURE_SLACK = dt.timedelta(days=1)
 
 
-def _believable(moment: dt.datetime | None, fetched_at: str | None) -> dt.datetime | None:
+def _believable(moment: dt.datetime | None, fetched: dt.datetime | None) -> dt.datetime | None:
     """``moment`` unless it cannot be a publication date: the Unix epoch or before (a feed's
     "no date" written as 0), or later than the fetch (a day of clock skew aside)."""
     if moment is None or moment.timestamp() <= 0:
         return None
-    fetched, _ = parse_iso_datetime(fetched_at)
     if fetched is not None and moment > fetched + _FUTURE_SLACK:
         return None
     return moment
@@ -101,9 +100,10 @@ def choose_published(
     later than the fetch (``fetched_at``, a day of clock skew aside) or at the
     Unix epoch is not a publication date and is not used.
     """
-    page_dt = _believable(parse_iso_datetime(page_value)[0], fetched_at)
+    fetched, _ = parse_iso_datetime(fetched_at)
+    page_dt = _believable(parse_iso_datetime(page_value)[0], fetched)
     feed_dt, feed_has_time = parse_iso_datetime(feed_value)
-    feed_dt = _believable(feed_dt, fetched_at)
+    feed_dt = _believable(feed_dt, fetched)
     if page_source == "text" and feed_dt is not None:
         return iso_utc(feed_dt), "feed"
     if page_dt is not None and page_has_time:
