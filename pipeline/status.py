@@ -194,6 +194,10 @@ def _lease(client, prefix: str, now: datetime) -> dict[str, Any] | None:
         return None
     if not found.get("found", True):
         return None
+    import socket
+
+    from newsbeam.connectors.lease import stale_reason
+
     src = found.get("_source") or {}
     expires = _parse_iso(src.get("expires"))
     return {
@@ -202,6 +206,9 @@ def _lease(client, prefix: str, now: datetime) -> dict[str, Any] | None:
         "renewed": src.get("renewed"),
         "expires": src.get("expires"),
         "expired": bool(expires and expires <= now),
+        # Why the next writer may take it without --force (expired, or a holder of
+        # this host whose process is gone), or None while its holder is alive.
+        "stale": stale_reason(src, now, socket.gethostname()),
     }
 
 
@@ -349,7 +356,12 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
         console.print(Text("writer lease: none"))
     else:
         holder = lease["holder"]
-        state = "EXPIRED" if lease["expired"] else "held"
+        if lease["expired"]:
+            state = "EXPIRED"
+        elif lease.get("stale"):
+            state = f"STALE ({lease['stale']}: the next writer takes it)"
+        else:
+            state = "held"
         console.print(
             Text(
                 clean_text(

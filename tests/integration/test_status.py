@@ -2,6 +2,9 @@
 health, failures and the writer lease, as tables and as JSON."""
 
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -88,6 +91,27 @@ def test_status_after_runs(demo_settings, expected, es_client, capsys, monkeypat
         assert text in table
     assert "writer lease: held by newsbeam stream (pid 4242 on h1)" in table
     assert "embedded server:" in table
+
+    # A holder on this host whose process is gone: not expired yet, but the next
+    # writer takes it at once, and status says so instead of "held".
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    es_client.index(
+        index=f"{es.index_prefix}-locks",
+        id="writer",
+        document={
+            "holder": {"host": socket.gethostname(), "pid": gone.pid, "command": "newsbeam run"},
+            "since": "2030-01-01T00:00:00Z",
+            "renewed": "2030-01-01T00:05:00Z",
+            "expires": "2999-01-01T00:06:00Z",
+        },
+        refresh=True,
+    )
+    code, out = _status(capsys, es)
+    assert f"writer lease: STALE (its holder pid {gone.pid} on this host is gone" in out.out
+    code, out = _status(capsys, es, "--json")
+    lease = json.loads(out.out)["lease"]
+    assert lease["expired"] is False and f"pid {gone.pid}" in lease["stale"]
 
 
 def test_status_on_empty_prefix_and_unreachable(es_settings, capsys):
