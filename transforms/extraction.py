@@ -141,6 +141,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -152,6 +153,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from newsbeam.transforms.sandbox_child import RAISED
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = [
     "ExtractionCrashed",
@@ -445,7 +450,26 @@ def _own_text(tree, url: str | None) -> str:
     return trafilatura.extract(tree, url=url, **{**_TRAFILATURA_PARAMS, "fast": True}) or ""
 
 
+#: libxml2 keeps at most 256 levels of elements; a page nested deeper loses its deeper text in
+#: the parsed tree (so trafilatura finds none), and resiliparse, which parses the page itself,
+#: takes time growing with the cube of the depth (0.5 s at 5,000 levels, 20 s at 20,000)
+PARSER_DEPTH_LIMIT = 255
+
+
+def _too_deep(tree) -> bool:
+    """Whether the parsed tree reaches the HTML parser's depth limit (one pass, stops there)."""
+    from lxml import etree
+
+    depth = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth >= PARSER_DEPTH_LIMIT:
+            return True
+    return False
+
+
 def _resiliparse_text(text: str) -> str:
+    """resiliparse's main-content text of the page (the witness for an empty base)."""
     from resiliparse.extract.html2text import extract_plain_text
 
     try:
@@ -761,14 +785,17 @@ _ARTICLE_TYPES = {
 
 
 def _iter_jsonld(data: Any) -> Iterable[dict]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _iter_jsonld(item)
-    elif isinstance(data, dict):
-        yield data
-        for key in ("@graph", "mainEntity", "itemListElement"):
-            if key in data:
-                yield from _iter_jsonld(data[key])
+    """The objects of a JSON-LD value, its lists and ``@graph``/``mainEntity``/
+    ``itemListElement`` members in document order, without recursion (a page may nest
+    them hundreds of levels deep)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            yield item
+            stack.extend(item[key] for key in ("itemListElement", "mainEntity", "@graph") if key in item)
 
 
 def _jsonld_article(tree) -> dict:
@@ -779,10 +806,12 @@ def _jsonld_article(tree) -> dict:
         raw = script.text_content() or ""
         try:
             data = json.loads(raw, strict=False)
+        except RecursionError:  # nested past the decoder's limit: no publisher writes that
+            continue
         except ValueError:
             try:
                 data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
         for obj in _iter_jsonld(data):
             types = obj.get("@type")
@@ -1126,7 +1155,8 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     )
     body, method, signals = _choose_body(
         base.strip(),
-        lambda: _resiliparse_text(text),
+        # a page nested past the parser's limit gets no witness: no reader would see its text
+        lambda: "" if _too_deep(tree) else _resiliparse_text(text),
         (lambda: read if read is not None else _reader_text(copy.deepcopy(tree))) if within_budget else None,
         titles,
         (lambda: _own_text(tree, url)) if within_budget else None,
@@ -1228,8 +1258,9 @@ class ExtractionSandbox:
     ``extract_with_limit`` returns the result, or raises ``ExtractionTimeout`` after
     ``timeout_s`` (the child is killed and a fresh one starts on the next call), or
     ``ExtractionCrashed`` if the child died; an exception raised by ``extract_fn`` itself ends
-    the child, so it comes back as ``ExtractionCrashed`` too (``extract_article`` never raises
-    for bad HTML).  ``extract_fn`` must be picklable (a module-level function).
+    the child, so it comes back as ``ExtractionCrashed`` too, naming the exception (its
+    traceback is logged at DEBUG; ``extract_article`` is not meant to raise for bad HTML).
+    ``extract_fn`` must be picklable (a module-level function).
     Not thread-safe: one sandbox per worker thread.
     """
 
@@ -1286,10 +1317,17 @@ class ExtractionSandbox:
             self._kill()
             raise ExtractionTimeout(f"extraction exceeded {timeout_s:g} s")
         try:
-            return self._conn.recv()
+            result = self._conn.recv()
         except EOFError as err:
             self._kill()
             raise ExtractionCrashed("extraction child process died") from err
+        if isinstance(result, tuple) and len(result) == 4 and result[0] == RAISED:
+            self._kill()  # the child ends after an exception; the next call starts a fresh one
+            _LOG.debug(
+                "the sandboxed %s raised:\n%s", getattr(self._extract_fn, "__name__", "function"), result[3]
+            )
+            raise ExtractionCrashed(f"extraction raised {result[1]}: {result[2]}")
+        return result
 
     def close(self) -> None:
         if _KEEP and self._proc is not None and self._proc.is_alive():

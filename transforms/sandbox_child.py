@@ -12,9 +12,12 @@ identifier; the feed parser: feedparser), never Apache Beam.
 Protocol (``multiprocessing.connection.Connection`` over the socket): the
 parent sends its ``sys.path``, then the function (pickled by reference), then
 one ``(content, job)`` per call; the child answers each call with the
-function's result (an exception raised by the function ends the child: the
-parent reports a crash).  The child ends when the parent closes the socket,
-or within a second of the parent's death (an orphan never lingers over a
+function's result.  An exception raised by the function is answered with
+``(RAISED, its type's name, its message, its traceback)`` instead, and ends
+the child (its state is suspect): the parent reports a crash naming the
+exception, and no traceback reaches the operator's terminal.  The child
+ends when the parent closes the socket, or within a second of the parent's
+death (an orphan never lingers over a
 slow page).  SIGINT is ignored: a terminal's Ctrl-C is the parent's to handle.
 Blocks of 256 kB and more are mapped on their own (``map_large_blocks`` in
 pipeline/memory.py), so a large page's memory goes back when it is done.
@@ -28,7 +31,11 @@ import sys
 import threading
 import time
 
-__all__ = ["main", "serve"]
+__all__ = ["RAISED", "main", "serve"]
+
+#: first item of the answer to a call whose function raised (a tuple: the child runs as
+#: ``__main__``, so a class defined here would not unpickle in the parent)
+RAISED = "newsbeam.sandbox_child.raised"
 
 #: seconds between two checks that the parent is still alive
 PARENT_CHECK_S = 1.0
@@ -42,7 +49,16 @@ def serve(conn, fn) -> None:
             content, job = conn.recv()
         except (EOFError, ConnectionError):
             return
-        result = fn(content, job)
+        try:
+            result = fn(content, job)
+        except Exception as exc:
+            import traceback
+
+            try:
+                conn.send((RAISED, type(exc).__name__, str(exc)[:500], traceback.format_exc()))
+            except (BrokenPipeError, ConnectionError):
+                pass
+            return
         try:
             conn.send(result)
         except (BrokenPipeError, ConnectionError):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from newsbeam.transforms import extraction
 from newsbeam.transforms.extraction import (
     ExtractionCrashed,
     ExtractionSandbox,
@@ -180,7 +181,9 @@ def test_run_extract_dir_writes_one_row_per_page(tmp_path):
 
 
 def _hang_or_extract(html, url):
-    """Injected extractor: hangs on a page that says "hang", dies on "crash"."""
+    """Injected extractor: hangs on a page that says "hang", dies on "crash", raises on "raise"."""
+    if html == b"raise":
+        raise RuntimeError("boom in the extractor")
     if html == b"hang":
         time.sleep(60)
     if html == b"crash":
@@ -211,6 +214,54 @@ def test_sandbox_survives_a_crashing_page(sandbox):
         sandbox.extract_with_limit(b"crash", None, timeout_s=30)
     after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
     assert after.published_source == "jsonld"
+
+
+def test_sandbox_names_an_exception_of_the_extractor_without_a_traceback(sandbox, capfd):
+    """An exception raised in the child is a crash naming it (the failure record's error),
+    with no traceback on the terminal; the next page gets a fresh child."""
+    with pytest.raises(ExtractionCrashed, match="extraction raised RuntimeError: boom in the extractor"):
+        sandbox.extract_with_limit(b"raise", None, timeout_s=30)
+    after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
+    assert after.published_source == "jsonld"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_json_ld_nested_past_the_decoder_limit_or_deep_in_graphs_is_read_or_skipped():
+    """A JSON-LD block nested deeper than the JSON decoder allows is skipped (it raised
+    RecursionError: the page had no body), and one nested hundreds of @graph levels deep
+    is read without recursion."""
+    paragraph = (
+        "<p>" + "The council approved the riverside plan after a long debate on Tuesday. " * 3 + "</p>"
+    )
+    too_deep = "[" * 100_000 + "]" * 100_000
+    graphs = '{"@graph":[' * 300 + '{"@type":"NewsArticle","headline":"Riverside plan passes"}' + "]}" * 300
+    for block, title in ((too_deep, None), (graphs, "Riverside plan passes")):
+        html = (
+            f"<html><head><title>Riverside plan passes | News</title>"
+            f'<script type="application/ld+json">{block}</script></head>'
+            f"<body><article>{paragraph}{paragraph}</article></body></html>"
+        )
+        result = extract_article(html.encode(), "https://news.example.com/a")
+        assert "riverside plan" in result.body
+        if title:
+            assert result.title == title
+
+
+def test_a_page_nested_past_the_parser_limit_gets_no_resiliparse_witness(monkeypatch):
+    """libxml2 keeps 256 levels; resiliparse parses the page itself in time growing with the
+    cube of the depth (20 s at 20,000 levels): such a page gets no witness, a shallow page
+    with an empty base still does."""
+    calls = []
+    monkeypatch.setattr(extraction, "_resiliparse_text", lambda text: calls.append(len(text)) or "")
+    monkeypatch.setattr(extraction, "_trafilatura_with_reader", lambda tree, url: ("", None))  # empty base
+    deep = (
+        "<html><body>" + "<div>" * 3000 + "<p>Deep text of the page.</p>" + "</div>" * 3000 + "</body></html>"
+    )
+    extract_article(deep.encode(), "https://news.example.com/deep")
+    assert calls == []
+    shallow = "<html><body><div><p>Text of the page.</p></div></body></html>"
+    extract_article(shallow.encode(), "https://news.example.com/shallow")
+    assert len(calls) == 1
 
 
 def test_language_of_a_text_written_without_spaces():
