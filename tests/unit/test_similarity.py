@@ -22,7 +22,7 @@ from newsbeam.transforms.similarity import (
 )
 
 CONFIG = DedupConfig()
-SEED = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "wire-story.txt"
+SEED = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "wire-story.txt"
 
 ORIGINAL = [
     "WASHINGTON (Reuters) - The U.S. Senate on Thursday passed a $96 billion bill to replace "
@@ -382,3 +382,74 @@ def test_trimmed_copy_of_an_article_with_subheads_is_still_a_copy():
 def test_editors_note_with_a_curly_apostrophe_is_dropped():
     text = "Editor\u2019s note: This story was updated with comment from the company.\n\n" + ORIGINAL[1]
     assert normalize_paragraphs(text) == normalize_paragraphs(ORIGINAL[1])
+
+
+def _seed_body():
+    lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [lines[2].split(",", 1)[1], *lines[3:]]  # below the two headline lines, without the dateline
+
+
+# Background a long version of the seed story carries after the wire text.
+_BACKGROUND = [
+    "Diplomats in Kabul said the report would complicate talks on a timetable for the withdrawal, "
+    "because commanders had counted on a lull in attacks on coalition bases through the summer.",
+    "In Doha, where Taliban negotiators keep a political office, a spokesman dismissed the story "
+    "as propaganda meant to derail the agreement signed in February.",
+    "Several senators from both parties asked for a classified briefing before the July recess, "
+    "saying they had learned of the findings from the newspaper rather than from the agencies.",
+    "Military historians noted that Moscow backed Afghan fighters against American forces once "
+    "before, in the 1980s, when Washington armed the mujahideen against the Soviet army.",
+    "The Pentagon has reported four American combat deaths in Afghanistan so far this year, none "
+    "since the deal took effect, while Afghan security forces have suffered heavy losses.",
+    "European allies with soldiers in the country, including Britain and Germany, said they were "
+    "seeking more information from Washington and would review the security of their bases.",
+    "A former ambassador to Moscow said the Kremlin had every reason to want the United States "
+    "to leave Afghanistan bloodied, but little reason to risk an open confrontation.",
+    "Officials at the embassy in London repeated the denial on Sunday and accused British "
+    "newspapers of copying an unverified story without asking the Russian side for comment.",
+    "Intelligence analysts have debated for years how far Russian support for the Taliban went, "
+    "with earlier assessments pointing to fuel, small arms and cash routed through Tajikistan.",
+    "Questions about the briefing are likely to dominate the coming week in Congress, where "
+    "the annual defense policy bill is due for a vote in both chambers.",
+    "Relatives of soldiers killed last year told local television that they wanted to know "
+    "whether anyone in the government had been warned and what had been done about it.",
+    "The intelligence directorate known as the GRU has been linked by Western governments to "
+    "the poisoning of a former spy in Salisbury and to hacking during the 2016 election.",
+]
+
+
+def test_paywalled_copy_holding_the_first_paragraphs_of_a_long_article_is_a_copy():
+    """A paywall or trim-from-the-end copy keeps the first two or three
+    paragraphs: of a long article that is far below ``min_resemblance`` of
+    the whole, and of an article with subheads it lies inside the first
+    section.  Both were kept apart from their original."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    sectioned = body[:3] + ["What the intelligence showed"] + body[3:7] + ["Moscow's response"] + body[7:]
+    sectioned = sectioned[:13] + ["A deal with the Taliban"] + sectioned[13:]
+    with_subheads = fingerprint("\n\n".join(sectioned), CONFIG)
+    assert len(with_subheads.sections) == 3
+    for kept in (2, 3):
+        paywalled = fingerprint(
+            "\n\n".join(
+                ["Moscow denies bounty report", "WASHINGTON (Reuters) - " + body[0], *body[1:kept]]
+                + ["Subscribe to continue reading. Already a subscriber? Log in."]
+            ),
+            CONFIG,
+        )
+        if kept == 2:
+            assert similarity(long_article, paywalled, CONFIG).resemblance < CONFIG.min_resemblance
+        assert is_copy(long_article, paywalled, CONFIG)
+        assert is_copy(with_subheads, paywalled, CONFIG)
+        labels = cluster([("long", long_article, None), ("paywalled", paywalled, None)], CONFIG)
+        assert labels == {"long": "long", "paywalled": "long"}
+
+
+def test_a_brief_shorter_than_a_sentence_is_not_an_opening_copy():
+    """The low-resemblance exemption needs ``min_excerpt_shingles`` (about a
+    sentence): a caption-sized line that opens a long article stays apart."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    brief = fingerprint(" ".join(body[0].split()[:18]) + ".", CONFIG)
+    assert CONFIG.min_shingles <= brief.n_shingles < CONFIG.min_excerpt_shingles
+    assert not is_copy(long_article, brief, CONFIG)
