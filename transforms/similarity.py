@@ -444,12 +444,14 @@ def _normalize(text: str) -> tuple[list[list[str]], tuple[int, ...]]:
     in_body = False
     sections: list[int] = []
     pending_head = False
+    above: list[str] = []
     lines = [part for line in text.splitlines() for part in _split_long_line(line)]
     for line in lines:
         if _is_noise_line(line):
             continue
         head = _headline_line(line)
         if not in_body and head:
+            above.append(line)
             continue  # headline lines repeated above the body
         in_body = True
         if pending_head and not head:
@@ -458,6 +460,13 @@ def _normalize(text: str) -> tuple[list[list[str]], tuple[int, ...]]:
         pending_head = head and bool(toks)
         if toks:
             out.append(toks)
+    if not in_body:
+        # Only short unpunctuated lines: a list, a schedule, a results table
+        # or a one-line flash.  They are the body (else identical copies get
+        # no fingerprint and never group); the first of several is taken for
+        # the headline unless a dateline already cut it off.
+        body = above if dateline.span or len(above) < 2 else above[1:]
+        out = [toks for toks in map(_tokens, body) if toks]
     return out, tuple(sections)
 
 

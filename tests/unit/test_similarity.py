@@ -453,3 +453,26 @@ def test_a_brief_shorter_than_a_sentence_is_not_an_opening_copy():
     brief = fingerprint(" ".join(body[0].split()[:18]) + ".", CONFIG)
     assert CONFIG.min_shingles <= brief.n_shingles < CONFIG.min_excerpt_shingles
     assert not is_copy(long_article, brief, CONFIG)
+
+
+def test_a_body_of_short_unpunctuated_lines_is_fingerprinted():
+    """A schedule, a list or a results table has no line that ends a
+    sentence: all its lines looked like headlines above the body and were
+    dropped, so even identical copies had no fingerprint and never grouped."""
+    stops = ["Interlagos – 10 March", "Curitiba – 8 April", "Velopark – 22 April", "Londrina – 6 May"]
+    stops += ["Santa Cruz do Sul – 20 May", "Cascavel – 9 September", "Tarumã – 21 October"]
+    other = ["Melbourne – 25 March", "Sakhir – 8 April", "Shanghai – 15 April", "Baku – 29 April"]
+    other += ["Barcelona – 13 May", "Monaco – 27 May", "Montreal – 10 June"]
+    schedule = fingerprint("\n\n".join(["Stock Car 2018 calendar", *stops]), CONFIG)
+    retitled = fingerprint("\n\n".join(["Stock Car: the full 2018 schedule", *stops]), CONFIG)
+    assert schedule.n_shingles >= CONFIG.min_shingles and schedule.sections == ()
+    assert is_copy(schedule, retitled, CONFIG)
+    assert not is_copy(
+        schedule, fingerprint("\n\n".join(["Formula 1 2018 calendar", *other]), CONFIG), CONFIG
+    )
+    rows = [{"id": "a", "text": "\n\n".join(stops)}, {"id": "b", "text": "\n\n".join(stops)}]
+    assert dedup_rows(rows, CONFIG) == [{"id": "a", "cluster": "a"}, {"id": "b", "cluster": "a"}]
+    # One short line under a dateline is the body, not a headline.
+    assert normalize_paragraphs("SANTIAGO (Reuters) - Quake hits northern Chile") == [
+        ["quake", "hits", "northern", "chile"]
+    ]
