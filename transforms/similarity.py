@@ -40,7 +40,9 @@ How (every step is a pure function of the text and one ``DedupConfig``):
    further house-style pass (number words, honorifics, articles), with a
    stricter containment; ``is_copy`` accepts either signal under the same
    structural rules, plus one for digests: a partial match inside one
-   section of a text with inner headlines is not a copy.
+   section of a text with inner headlines is not a copy.  Last, the
+   figures: two texts whose shared paragraphs report different numbers
+   both ways (a daily update, a templated quake report) are not copies.
 5. ``cluster`` -- candidates from band keys, verification, union-find; a
    *composite* article (a digest) whose matches with two articles that are
    not copies of each other fall on disjoint parts of it is kept out of both,
@@ -171,6 +173,14 @@ class DedupConfig:
       excerpt, see ``min_resemblance``).  This keeps a digest out of the story
       whose opening it carries even when no other story's copy is in the
       batch to show that it is a composite.
+    * ``max_conflicting_figures`` 1: two texts that pass the rules above
+      are still different reports when, both ways, the paragraphs they share
+      carry two or more figures the other text lacks: a daily update (new
+      counts over the same background paragraphs, the lede matching by word
+      pairs), the next quake or market report from one template.  A copy
+      keeps the figures of the paragraphs it copies (a house rewrite at
+      most swaps one, "ten" -> "10" aside).  On the bench sets every true
+      copy pair has at most one such figure; the templated updates have 3-4.
     * ``seed`` fixes the MinHash permutations for every worker and run.
 
     Thresholds follow from the arithmetic above and were checked on the
@@ -201,6 +211,7 @@ class DedupConfig:
     soft_resemblance: float = 0.15
     rewrite_min_resemblance: float = 0.03
     composite_sections: int = 2
+    max_conflicting_figures: int = 1
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -240,7 +251,11 @@ class Fingerprint:
     ``uint16``; ``soft_ends`` their paragraph ends.  Empty in fingerprints
     stored before the rewrite signal existed: such pairs are verified by
     containment alone.  ``sections``: paragraph indices of inner headlines
-    (section heads followed by text).
+    (section heads followed by text).  ``numbers``: CRC-32s of the figures of
+    each paragraph (numerals; number words "one" to "ten" as numerals) in
+    document order, little-endian ``uint32``; ``number_ends`` their
+    paragraph ends.  Both empty in fingerprints stored before figures were
+    compared: such pairs skip that check.
     """
 
     minhash: tuple[int, ...]
@@ -251,6 +266,8 @@ class Fingerprint:
     soft: bytes = b""
     soft_ends: tuple[int, ...] = ()
     sections: tuple[int, ...] = ()
+    numbers: bytes = b""
+    number_ends: tuple[int, ...] = ()
 
     @property
     def n_shingles(self) -> int:
@@ -262,9 +279,13 @@ class Fingerprint:
     def soft_array(self) -> np.ndarray:
         return np.frombuffer(self.soft, dtype="<u2")
 
+    def number_array(self) -> np.ndarray:
+        return np.frombuffer(self.numbers, dtype="<u4")
+
     def stored_size(self) -> int:
         """Bytes of the verification data (shingles, word pairs, paragraph ends)."""
-        return len(self.shingles) + len(self.soft) + 2 * (len(self.paragraph_ends) + len(self.soft_ends))
+        ends = len(self.paragraph_ends) + len(self.soft_ends) + len(self.number_ends)
+        return len(self.shingles) + len(self.soft) + len(self.numbers) + 2 * ends
 
 
 @dataclasses.dataclass(frozen=True)
@@ -614,6 +635,7 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     if hashes.size < config.min_shingles:
         lead_vals = lead_vals[:0]
     soft, soft_ends = _soft_hashes(paragraphs, wh)
+    numbers, number_ends = _figures(paragraphs)
     return Fingerprint(
         minhash=tuple(int(x) for x in mh) if distinct.size else (),
         lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
@@ -623,7 +645,23 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
         soft=soft.astype("<u2").tobytes(),
         soft_ends=soft_ends,
         sections=sections,
+        numbers=numbers,
+        number_ends=number_ends,
     )
+
+
+def _figures(paragraphs: list[list[str]]) -> tuple[bytes, tuple[int, ...]]:
+    """CRC-32s of each paragraph's figures and the paragraph ends (see
+    ``Fingerprint.numbers``)."""
+    values: list[int] = []
+    ends = []
+    for para in paragraphs:
+        for tok in para:
+            tok = _SOFT_NUMBERS.get(tok, tok)
+            if tok.isdigit():
+                values.append(zlib.crc32(tok.lstrip("0").encode("ascii", "replace") or b"0"))
+        ends.append(len(values))
+    return np.asarray(values, dtype="<u4").tobytes(), tuple(ends)
 
 
 def _key(prefix: str, values: Sequence[int]) -> str:
@@ -747,13 +785,45 @@ def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     """Whether two articles are copies of one story (see ``DedupConfig``):
     by containment of verbatim 5-word runs, or else by the rewrite signal."""
     if min(fp_a.n_shingles, fp_b.n_shingles) < config.min_shingles:
-        return similarity(fp_a, fp_b, config).resemblance >= config.short_resemblance
-    scored = _scores(fp_a, fp_b, config)
-    if _verbatim_copy(fp_a, fp_b, config, scored):
-        return True
-    # Topic neighbours that became candidates through a stock phrase share
-    # almost no 5-word runs: skip the second signal's work for them.
-    return scored[0].resemblance >= config.rewrite_min_resemblance and _rewritten_copy(fp_a, fp_b, config)
+        same = similarity(fp_a, fp_b, config).resemblance >= config.short_resemblance
+    else:
+        scored = _scores(fp_a, fp_b, config)
+        # Topic neighbours that became candidates through a stock phrase share
+        # almost no 5-word runs: skip the second signal's work for them.
+        same = _verbatim_copy(fp_a, fp_b, config, scored) or (
+            scored[0].resemblance >= config.rewrite_min_resemblance and _rewritten_copy(fp_a, fp_b, config)
+        )
+    return same and not _conflicting_figures(fp_a, fp_b, config)
+
+
+def _new_figures(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> int:
+    """Distinct figures in ``doc``'s paragraphs found in ``other`` that
+    ``other`` nowhere carries."""
+    ends = doc.number_ends
+    numbers = doc.number_array()
+    region = _matched_region(doc, other, config)
+    mine = {int(numbers[i]) for p in region for i in range((ends[p - 1] if p else 0), ends[p])}
+    return len(mine - {int(x) for x in other.number_array()})
+
+
+def _conflicting_figures(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
+    """Whether the shared paragraphs report different figures both ways: a
+    daily update (new case and death counts over the same background), the
+    next quake or market report from one template.  A copy keeps the
+    figures of what it copies; a trimmed copy's are a subset of the whole's,
+    so only figures missing in both directions count (see
+    ``max_conflicting_figures``)."""
+    if len(fp_a.number_ends) != len(fp_a.paragraph_ends) or len(fp_b.number_ends) != len(fp_b.paragraph_ends):
+        return False  # stored before figures were fingerprinted
+    if not fp_a.numbers or not fp_b.numbers:
+        return False
+    limit = config.max_conflicting_figures
+    nums_a, nums_b = set(fp_a.number_array().tolist()), set(fp_b.number_array().tolist())
+    # Cheap bound first: a copy (trimmed or whole) has at most ``limit`` new
+    # figures in all of one side, shared paragraphs or not.
+    if len(nums_a - nums_b) <= limit or len(nums_b - nums_a) <= limit:
+        return False
+    return _new_figures(fp_a, fp_b, config) > limit and _new_figures(fp_b, fp_a, config) > limit
 
 
 def _one_section(fp: Fingerprint, found: list[bool], config: DedupConfig) -> bool:
