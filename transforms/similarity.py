@@ -54,9 +54,9 @@ Determinism: no Python ``hash()``, no global RNG; the MinHash permutations
 come from ``DedupConfig.seed``, so every worker and every run computes the
 same band keys (``tests/unit/test_similarity.py`` pins a golden value).
 
-Stored size per article (500-word article, default config): 65 band keys,
-974 bytes as keywords; verification data (``Fingerprint``
-``shingles``, ``soft``, their paragraph ends, section heads) about 6 bytes
+Stored size per article (500-word article, default config): 66 band keys,
+988 bytes as keywords; verification data (``Fingerprint``
+``shingles``, ``soft``, ``numbers``, their paragraph ends, section heads) about 6 bytes
 per word, ~3.0 KB raw or ~4.0 KB base64; the MinHash values themselves (512 bytes) need not be stored
 since the band keys are what is looked up.
 
@@ -114,7 +114,10 @@ class DedupConfig:
       J = 0.3, and 0.06 at J = 0.03 (topic neighbours sharing a stock line),
       so lookups stay cheap.  One more key, ``"L:..."``, is the MinHash of the
       first ``lead_shingles`` 20 shingles (the first sentence): a copy
-      trimmed from the end keeps it.
+      trimmed from the end keeps it; a second ``"L:..."`` key is the same
+      over the first 20 shingles of the second paragraph, so a trimmed copy
+      that lacks or adds one paragraph on top (a kicker, a local paragraph)
+      still meets its original (65-66 keys per article).
     * ``min_containment`` 0.6 and ``paragraph_match`` 0.5: a copy's smaller
       side is found paragraph by paragraph (edits, an added local paragraph
       or editor's note cost one paragraph); a follow-up repeating two
@@ -243,7 +246,8 @@ class Fingerprint:
     """What clustering needs of one article; picklable and compact.
 
     ``minhash``: ``num_perm`` 32-bit MinHash values.  ``lead``: the min-hash
-    values over the first shingles (lead band keys).  ``shingles``: the
+    values over the first shingles (lead band keys); ``lead_next``: the same
+    over the second paragraph's first shingles.  ``shingles``: the
     32-bit shingle hashes in document order, little-endian ``uint32`` bytes.
     ``paragraph_ends``: for each kept paragraph, the index one past its last
     shingle.  ``words``: normalized word count.  ``soft``: 16-bit hashes of
@@ -268,6 +272,7 @@ class Fingerprint:
     sections: tuple[int, ...] = ()
     numbers: bytes = b""
     number_ends: tuple[int, ...] = ()
+    lead_next: tuple[int, ...] = ()
 
     @property
     def n_shingles(self) -> int:
@@ -634,11 +639,19 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     lead_vals = _minhash(np.unique(hashes[: config.lead_shingles]), config)[: config.lead_bands]
     if hashes.size < config.min_shingles:
         lead_vals = lead_vals[:0]
+    # The same over the second paragraph's opening: the lead of a copy that
+    # lacks (or adds) one paragraph on top -- a kicker, a headline that ends
+    # in "?", an unrecognized dateline line, a local paragraph.
+    second = hashes[ends[0] : ends[0] + config.lead_shingles] if len(ends) > 1 else hashes[:0]
+    lead_next = ()
+    if second.size >= config.min_shingles:
+        lead_next = tuple(int(x) for x in _minhash(np.unique(second), config)[: config.lead_bands])
     soft, soft_ends = _soft_hashes(paragraphs, wh)
     numbers, number_ends = _figures(paragraphs)
     return Fingerprint(
         minhash=tuple(int(x) for x in mh) if distinct.size else (),
         lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
+        lead_next=lead_next,
         shingles=hashes.astype("<u4").tobytes(),
         paragraph_ends=ends,
         words=sum(len(p) for p in paragraphs),
@@ -659,7 +672,7 @@ def _figures(paragraphs: list[list[str]]) -> tuple[bytes, tuple[int, ...]]:
         for tok in para:
             tok = _SOFT_NUMBERS.get(tok, tok)
             if tok.isdigit():
-                values.append(zlib.crc32(tok.lstrip("0").encode("ascii", "replace") or b"0"))
+                values.append(zlib.crc32(tok.lstrip("0").encode("utf-8") or b"0"))
         ends.append(len(values))
     return np.asarray(values, dtype="<u4").tobytes(), tuple(ends)
 
@@ -670,7 +683,9 @@ def _key(prefix: str, values: Sequence[int]) -> str:
 
 
 def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
-    """LSH band keys: ``"BB:hhhhhhhhhhhh"`` per band, plus ``"L:..."`` for the lead.
+    """LSH band keys: ``"BB:hhhhhhhhhhhh"`` per band, plus ``"L:..."`` for the
+    lead and one for the second paragraph's opening (same prefix: the lead
+    of one text meets the second opening of another).
 
     Empty for an article without text.  Keys depend only on the fingerprint
     and ``config`` (num_perm, bands, rows, seed), never on the process.
@@ -681,6 +696,8 @@ def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
     keys = [_key(f"{i:02d}", fp.minhash[i * r : (i + 1) * r]) for i in range(config.bands)]
     if fp.lead:
         keys.append(_key("L", fp.lead))
+    if fp.lead_next and fp.lead_next != fp.lead:
+        keys.append(_key("L", fp.lead_next))
     return tuple(keys)
 
 

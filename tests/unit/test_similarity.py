@@ -167,7 +167,7 @@ def test_fingerprint_is_picklable_and_compact():
     assert len(f.numbers) == 4 * f.number_ends[-1] > 0
     assert len(f.soft) == 2 * f.soft_ends[-1]
     keys = band_keys(f, CONFIG)
-    assert len(keys) == CONFIG.bands + 1
+    assert len(keys) == CONFIG.bands + 2  # the lead and the second paragraph's opening
     assert keys[0].startswith("00:") and len(keys[0]) == 15
     assert keys[-1].startswith("L:")
 
@@ -523,3 +523,25 @@ def test_daily_updates_and_templated_reports_with_other_figures_are_not_copies()
     )
     labels = cluster([("mon", monday, "2020-12-07"), ("tue", tuesday, "2020-12-08")], CONFIG)
     assert labels == {"mon": "mon", "tue": "tue"}
+
+
+def test_trimmed_copy_with_one_more_paragraph_on_top_meets_its_original():
+    """A paywalled copy of a long article whose top line the original lacks
+    (a kicker ending in "?", a local paragraph) shares no lead key with it,
+    and at a resemblance of ~0.05 few bands: the second paragraph's opening
+    is a lead key too, so the pair becomes a candidate both ways round."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    kicker = "Is Moscow paying the Taliban to kill Americans? Here is what we know so far."
+    copy = fingerprint("\n\n".join([kicker, *body[:2]]), CONFIG)
+    shared = set(band_keys(long_article, CONFIG)) & set(band_keys(copy, CONFIG))
+    assert any(key.startswith("L:") for key in shared)
+    assert is_copy(long_article, copy, CONFIG)
+    labels = cluster([("long", long_article, None), ("copy", copy, None)], CONFIG)
+    assert labels["long"] == labels["copy"]
+    # The other way round: the original has the extra top paragraph.
+    with_kicker = fingerprint("\n\n".join([kicker, *body, *_BACKGROUND]), CONFIG)
+    plain = fingerprint("\n\n".join(body[:2]), CONFIG)
+    assert any(
+        k.startswith("L:") for k in set(band_keys(with_kicker, CONFIG)) & set(band_keys(plain, CONFIG))
+    )
