@@ -545,3 +545,23 @@ def test_trimmed_copy_with_one_more_paragraph_on_top_meets_its_original():
     assert any(
         k.startswith("L:") for k in set(band_keys(with_kicker, CONFIG)) & set(band_keys(plain, CONFIG))
     )
+
+
+def test_digest_whose_first_item_is_a_paywalled_copy_stays_apart():
+    """The paywalled opening of a story is also, word for word, the first
+    item of a digest with inner headlines.  The copy joins the story; the
+    digest, which goes on about other stories, does not join through it."""
+    body = _seed_body()
+    opening = ["ISLAMABAD: " + body[0], body[1]]
+    digest = fp(
+        ["World in brief", "Russia bounty report", body[0], body[1], "Senate passes water bill"]
+        + ORIGINAL[:2]
+        + ["Oil jumps on OPEC cut"]
+        + OTHER[:2]
+    )
+    assert len(digest.sections) == 2
+    assert not is_copy(fp(opening), digest, CONFIG)
+    labels = cluster(
+        [("a-story", fp(body), None), ("b-copy", fp(opening), None), ("c-digest", digest, None)], CONFIG
+    )
+    assert labels == {"a-story": "a-story", "b-copy": "a-story", "c-digest": "c-digest"}
