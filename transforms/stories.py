@@ -95,6 +95,8 @@ def encode_fingerprint(fp: Fingerprint) -> dict[str, Any]:
         "b": base64.b64encode(fp.soft).decode("ascii"),
         "q": list(fp.soft_ends),
         "h": list(fp.sections),
+        "n": base64.b64encode(fp.numbers).decode("ascii"),
+        "m": list(fp.number_ends),
     }
 
 
@@ -110,6 +112,9 @@ def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
         soft=base64.b64decode(data.get("b", "")),
         soft_ends=tuple(int(x) for x in data.get("q", ())),
         sections=tuple(int(x) for x in data.get("h", ())),
+        # Absent in articles indexed before figures were compared: not checked.
+        numbers=base64.b64decode(data.get("n", "")),
+        number_ends=tuple(int(x) for x in data.get("m", ())),
     )
 
 

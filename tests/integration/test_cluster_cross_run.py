@@ -141,3 +141,89 @@ def test_rewritten_copy_in_a_later_run_joins_the_indexed_cluster(demo_settings, 
     assert {after[i]["cluster_id"] for i in story} == {cluster_id}
     assert {after[i]["size"] for i in story} == {3}
     assert after[url["rw-S19-rival"]]["cluster_id"] != cluster_id
+
+
+_SEED = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "wire-story.txt"
+
+
+def test_paywalled_copy_indexed_first_is_joined_by_the_long_original_and_a_later_reprint(
+    demo_settings, es_client, tmp_path
+):
+    """Arrival order across runs: a paywalled copy (the first two paragraphs)
+    indexed in run 1 is joined in run 2 by the long original, published
+    earlier, and in run 3 by a reprint weeks later; the cluster id given in
+    run 1 stays, the canonical flag moves to the original, and a rival
+    report of the same event stays apart."""
+    from tests.unit.test_similarity import _BACKGROUND
+
+    lines = [line.strip() for line in _SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    body = [lines[2].split(",", 1)[1], *lines[3:]]
+    long_text = "\n\n".join(["WASHINGTON (Reuters) - " + body[0], *body[1:], *_BACKGROUND])
+    rows = {
+        "paywalled": {
+            "id": "paywalled",
+            "headline": "Moscow denies bounty report",
+            "published": "2020-06-27T14:00:00Z",
+            "text": "\n\n".join(["ISLAMABAD: " + body[0], body[1], "Subscribe to continue reading."]),
+        },
+        "original": {
+            "id": "original",
+            "headline": "Russia offered Taliban-linked militants bounties, report says",
+            "published": "2020-06-27T09:00:00Z",
+            "text": long_text,
+        },
+        "rival": {
+            "id": "rival",
+            "headline": "Trump says he was not briefed on bounty intelligence",
+            "published": "2020-06-28T16:00:00Z",
+            "text": "\n\n".join(
+                [
+                    "WASHINGTON (AP) — President Donald Trump said on Sunday he had not been briefed on "
+                    "intelligence that Russia offered bounties to Taliban-linked fighters for killing "
+                    "American soldiers, disputing a New York Times report.",
+                    body[8],
+                    "Democrats demanded answers, and House Speaker Nancy Pelosi said the report raised "
+                    "questions about whether the president had been kept in the dark.",
+                    "The Taliban also denied the report, with a spokesman saying the group did not need "
+                    "help from any foreign intelligence agency to fight.",
+                    "Former national security adviser John Bolton said the president did not want to "
+                    "hear bad news about Russia and had ignored earlier warnings.",
+                ]
+            ),
+        },
+        "reprint": {
+            "id": "reprint",
+            "headline": "From the archive: the bounty report",
+            "published": "2020-07-25T08:00:00Z",
+            "text": long_text,
+        },
+    }
+    root = tmp_path / "site"
+    runs = (("paywall", ["paywalled"]), ("wire", ["original", "rival"]), ("weekly", ["reprint"]))
+    for outlet, slugs in runs:
+        _write_outlet(root, outlet, [rows[slug] for slug in slugs])
+    alias = demo_settings.elasticsearch.articles_alias
+    with SiteServer(root) as site:
+        ids = {
+            slug: doc_id_for_url(f"{site.base_url}/{outlet}/{slug}.html")
+            for outlet, slugs in runs
+            for slug in slugs
+        }
+        seen = []
+        for outlet, _slugs in runs:
+            settings = demo_settings.model_copy(
+                update={"feeds": (FeedSpec(url=f"{site.base_url}/{outlet}/feed.xml", name=outlet),)}
+            )
+            run_batch(settings, beam_options([]))
+            seen.append(_stories(es_client, alias))
+    first, second, third = seen
+    cluster_id = first[ids["paywalled"]]["cluster_id"]
+    story = [ids["paywalled"], ids["original"]]
+    assert {second[i]["cluster_id"] for i in story} == {cluster_id}
+    assert [i for i in story if second[i]["is_canonical"]] == [ids["original"]]
+    assert {second[i]["size"] for i in story} == {2}
+    assert second[ids["rival"]]["cluster_id"] != cluster_id
+    story.append(ids["reprint"])
+    assert {third[i]["cluster_id"] for i in story} == {cluster_id}
+    assert {third[i]["size"] for i in story} == {3}
+    assert [i for i in story if third[i]["is_canonical"]] == [ids["original"]]

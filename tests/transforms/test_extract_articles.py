@@ -89,3 +89,37 @@ def test_enriching_before_the_merge_gives_the_article_enriching_after_it_gives()
             tagged_after | "A" >> beam.Map(lambda a: (a.id, ("after", a))),
         ) | beam.Flatten()
         assert_that(both | beam.GroupByKey(), compare)
+
+
+def _page_with_body(path, paragraphs, lang):
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    html = f'<html lang="{lang}"><head><meta charset="utf-8"><title>{paragraphs[0][:20]}</title></head>'
+    html += f"<body><article><h1>{paragraphs[0][:20]}</h1>{body}</article></body></html>"
+    return page(path, content=html.encode("utf-8"))
+
+
+def test_min_chars_counts_a_chinese_or_japanese_character_three_times():
+    """A complete four-sentence Japanese news item is ~190 characters (the
+    English one ~600): measured in plain characters it was an empty_text
+    failure, and its copies could never be grouped.  A short English stub
+    still is one."""
+    japanese = [
+        "日本銀行は31日、金融政策決定会合で長期金利の上限を事実上撤廃し、大規模金融緩和策の修正に踏み切った。",
+        "植田和男総裁は記者会見で、物価目標の実現にはなお時間がかかるとの見方を示した。",
+        "市場では円安が一段と進み、外国為替市場で一時1ドル151円台を付けた。",
+    ]
+    english = ["The bank raised rates on Tuesday.", "Markets fell after the announcement."]
+    assert sum(map(len, japanese)) < 200
+    pages = [_page_with_body("/ja.html", japanese, "ja"), _page_with_body("/en.html", english, "en")]
+    with TestPipeline() as p:
+        out = p | beam.Create(pages) | ExtractArticles(ExtractSettings(min_chars=200))
+        assert_that(
+            out.articles | beam.Map(lambda a: (a.canonical_url, a.body.count("。"))),
+            equal_to([(BASE + "/ja.html", 3)]),
+            label="articles",
+        )
+        assert_that(
+            out.failed | beam.Map(lambda f: (f.url, f.reason)),
+            equal_to([(BASE + "/en.html", "empty_text")]),
+            label="failed",
+        )

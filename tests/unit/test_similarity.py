@@ -22,7 +22,7 @@ from newsbeam.transforms.similarity import (
 )
 
 CONFIG = DedupConfig()
-SEED = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "wire-story.txt"
+SEED = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "seed" / "wire-story.txt"
 
 ORIGINAL = [
     "WASHINGTON (Reuters) - The U.S. Senate on Thursday passed a $96 billion bill to replace "
@@ -162,12 +162,12 @@ def test_dedup_rows_contract_aliases_and_every_id_once():
 def test_fingerprint_is_picklable_and_compact():
     f = fp(ORIGINAL)
     assert pickle.loads(pickle.dumps(f)) == f
-    assert f.stored_size() == 4 * f.n_shingles + 2 * len(f.soft_ends) + len(f.soft) + 2 * len(
-        f.paragraph_ends
-    )
+    ends = len(f.paragraph_ends) + len(f.soft_ends) + len(f.number_ends)
+    assert f.stored_size() == 4 * f.n_shingles + len(f.soft) + len(f.numbers) + 2 * ends
+    assert len(f.numbers) == 4 * f.number_ends[-1] > 0
     assert len(f.soft) == 2 * f.soft_ends[-1]
     keys = band_keys(f, CONFIG)
-    assert len(keys) == CONFIG.bands + 1
+    assert len(keys) == CONFIG.bands + 2  # the lead and the second paragraph's opening
     assert keys[0].startswith("00:") and len(keys[0]) == 15
     assert keys[-1].startswith("L:")
 
@@ -344,8 +344,9 @@ def test_stored_fingerprint_round_trip_keeps_the_rewrite_signal_and_reads_old_do
         f.soft_ends,
     )
     assert is_copy(fp(ORIGINAL), back, CONFIG)
-    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q")})
-    assert old.soft == b"" and old.soft_ends == ()
+    assert (back.numbers, back.number_ends) == (f.numbers, f.number_ends)
+    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q", "n", "m")})
+    assert old.soft == b"" and old.soft_ends == () and old.number_ends == ()
     assert not is_copy(fp(ORIGINAL), old, CONFIG)
 
 
@@ -382,3 +383,185 @@ def test_trimmed_copy_of_an_article_with_subheads_is_still_a_copy():
 def test_editors_note_with_a_curly_apostrophe_is_dropped():
     text = "Editor\u2019s note: This story was updated with comment from the company.\n\n" + ORIGINAL[1]
     assert normalize_paragraphs(text) == normalize_paragraphs(ORIGINAL[1])
+
+
+def _seed_body():
+    lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [lines[2].split(",", 1)[1], *lines[3:]]  # below the two headline lines, without the dateline
+
+
+# Background a long version of the seed story carries after the wire text.
+_BACKGROUND = [
+    "Diplomats in Kabul said the report would complicate talks on a timetable for the withdrawal, "
+    "because commanders had counted on a lull in attacks on coalition bases through the summer.",
+    "In Doha, where Taliban negotiators keep a political office, a spokesman dismissed the story "
+    "as propaganda meant to derail the agreement signed in February.",
+    "Several senators from both parties asked for a classified briefing before the July recess, "
+    "saying they had learned of the findings from the newspaper rather than from the agencies.",
+    "Military historians noted that Moscow backed Afghan fighters against American forces once "
+    "before, in the 1980s, when Washington armed the mujahideen against the Soviet army.",
+    "The Pentagon has reported four American combat deaths in Afghanistan so far this year, none "
+    "since the deal took effect, while Afghan security forces have suffered heavy losses.",
+    "European allies with soldiers in the country, including Britain and Germany, said they were "
+    "seeking more information from Washington and would review the security of their bases.",
+    "A former ambassador to Moscow said the Kremlin had every reason to want the United States "
+    "to leave Afghanistan bloodied, but little reason to risk an open confrontation.",
+    "Officials at the embassy in London repeated the denial on Sunday and accused British "
+    "newspapers of copying an unverified story without asking the Russian side for comment.",
+    "Intelligence analysts have debated for years how far Russian support for the Taliban went, "
+    "with earlier assessments pointing to fuel, small arms and cash routed through Tajikistan.",
+    "Questions about the briefing are likely to dominate the coming week in Congress, where "
+    "the annual defense policy bill is due for a vote in both chambers.",
+    "Relatives of soldiers killed last year told local television that they wanted to know "
+    "whether anyone in the government had been warned and what had been done about it.",
+    "The intelligence directorate known as the GRU has been linked by Western governments to "
+    "the poisoning of a former spy in Salisbury and to hacking during the 2016 election.",
+]
+
+
+def test_paywalled_copy_holding_the_first_paragraphs_of_a_long_article_is_a_copy():
+    """A paywall or trim-from-the-end copy keeps the first two or three
+    paragraphs: of a long article that is far below ``min_resemblance`` of
+    the whole, and of an article with subheads it lies inside the first
+    section.  Both were kept apart from their original."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    sectioned = body[:3] + ["What the intelligence showed"] + body[3:7] + ["Moscow's response"] + body[7:]
+    sectioned = sectioned[:13] + ["A deal with the Taliban"] + sectioned[13:]
+    with_subheads = fingerprint("\n\n".join(sectioned), CONFIG)
+    assert len(with_subheads.sections) == 3
+    for kept in (2, 3):
+        paywalled = fingerprint(
+            "\n\n".join(
+                ["Moscow denies bounty report", "WASHINGTON (Reuters) - " + body[0], *body[1:kept]]
+                + ["Subscribe to continue reading. Already a subscriber? Log in."]
+            ),
+            CONFIG,
+        )
+        if kept == 2:
+            assert similarity(long_article, paywalled, CONFIG).resemblance < CONFIG.min_resemblance
+        assert is_copy(long_article, paywalled, CONFIG)
+        assert is_copy(with_subheads, paywalled, CONFIG)
+        labels = cluster([("long", long_article, None), ("paywalled", paywalled, None)], CONFIG)
+        assert labels == {"long": "long", "paywalled": "long"}
+
+
+def test_a_brief_shorter_than_a_sentence_is_not_an_opening_copy():
+    """The low-resemblance exemption needs ``min_excerpt_shingles`` (about a
+    sentence): a caption-sized line that opens a long article stays apart."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    brief = fingerprint(" ".join(body[0].split()[:18]) + ".", CONFIG)
+    assert CONFIG.min_shingles <= brief.n_shingles < CONFIG.min_excerpt_shingles
+    assert not is_copy(long_article, brief, CONFIG)
+
+
+def test_a_body_of_short_unpunctuated_lines_is_fingerprinted():
+    """A schedule, a list or a results table has no line that ends a
+    sentence: all its lines looked like headlines above the body and were
+    dropped, so even identical copies had no fingerprint and never grouped."""
+    stops = ["Interlagos – 10 March", "Curitiba – 8 April", "Velopark – 22 April", "Londrina – 6 May"]
+    stops += ["Santa Cruz do Sul – 20 May", "Cascavel – 9 September", "Tarumã – 21 October"]
+    other = ["Melbourne – 25 March", "Sakhir – 8 April", "Shanghai – 15 April", "Baku – 29 April"]
+    other += ["Barcelona – 13 May", "Monaco – 27 May", "Montreal – 10 June"]
+    schedule = fingerprint("\n\n".join(["Stock Car 2018 calendar", *stops]), CONFIG)
+    retitled = fingerprint("\n\n".join(["Stock Car: the full 2018 schedule", *stops]), CONFIG)
+    assert schedule.n_shingles >= CONFIG.min_shingles and schedule.sections == ()
+    assert is_copy(schedule, retitled, CONFIG)
+    assert not is_copy(
+        schedule, fingerprint("\n\n".join(["Formula 1 2018 calendar", *other]), CONFIG), CONFIG
+    )
+    rows = [{"id": "a", "text": "\n\n".join(stops)}, {"id": "b", "text": "\n\n".join(stops)}]
+    assert dedup_rows(rows, CONFIG) == [{"id": "a", "cluster": "a"}, {"id": "b", "cluster": "a"}]
+    # One short line under a dateline is the body, not a headline.
+    assert normalize_paragraphs("SANTIAGO (Reuters) - Quake hits northern Chile") == [
+        ["quake", "hits", "northern", "chile"]
+    ]
+
+
+def _covid_update(day, cases, deaths, total):
+    return [
+        f"Pakistan reported {cases} new coronavirus cases and {deaths} deaths in the past 24 hours, "
+        f"the National Command and Operation Centre said on {day}.",
+        f"The country's total number of cases has risen to {total}, according to official figures.",
+        "The government has urged citizens to follow standard operating procedures, including "
+        "wearing masks in public places and maintaining social distance.",
+        "Markets, restaurants and wedding halls have been ordered to close by 10 p.m. in cities "
+        "with high positivity rates.",
+        "Health experts have warned that hospitals in Lahore and Karachi could run out of critical "
+        "care beds if the trend continues.",
+    ]
+
+
+def _quake(magnitude, km, direction, place, depth):
+    return [
+        f"A magnitude {magnitude} earthquake struck {km} kilometres {direction} of {place} on Sunday, "
+        "the U.S. Geological Survey said, with no immediate reports of damage or casualties.",
+        f"The quake hit at a depth of {depth} kilometres, the USGS said.",
+    ]
+
+
+def test_daily_updates_and_templated_reports_with_other_figures_are_not_copies():
+    """Monday's and Tuesday's case counts over the same background, or two
+    quakes from one template: the lede matches by word pairs and the rest
+    verbatim, but the figures of the shared paragraphs differ both ways."""
+    monday = fp(_covid_update("Monday", "4,512", 35, "498,257"))
+    tuesday = fp(_covid_update("Tuesday", "3,795", 52, "502,052"))
+    assert similarity(monday, tuesday, CONFIG).resemblance > CONFIG.anchor_exempt_resemblance
+    assert not is_copy(monday, tuesday, CONFIG)
+    # Monday's copy, trimmed and with a house-style "ten" for 10, is a copy.
+    trimmed = _covid_update("Monday", "4512", 35, "498,257")[:4]
+    trimmed[3] = trimmed[3].replace("10 p.m.", "ten p.m.")
+    assert is_copy(monday, fp(["ISLAMABAD: " + trimmed[0], *trimmed[1:]]), CONFIG)
+    assert not is_copy(tuesday, fp(trimmed), CONFIG)
+    iquique = fp(_quake("5.2", 80, "west", "Iquique, Chile", 35))
+    assert not is_copy(iquique, fp(_quake("6.0", 30, "east", "Hualien, Taiwan", 20)), CONFIG)
+    assert is_copy(
+        iquique,
+        fp(["SANTIAGO, Chile (AP) — " + p for p in _quake("5.2", 80, "west", "Iquique, Chile", 35)]),
+        CONFIG,
+    )
+    labels = cluster([("mon", monday, "2020-12-07"), ("tue", tuesday, "2020-12-08")], CONFIG)
+    assert labels == {"mon": "mon", "tue": "tue"}
+
+
+def test_trimmed_copy_with_one_more_paragraph_on_top_meets_its_original():
+    """A paywalled copy of a long article whose top line the original lacks
+    (a kicker ending in "?", a local paragraph) shares no lead key with it,
+    and at a resemblance of ~0.05 few bands: the second paragraph's opening
+    is a lead key too, so the pair becomes a candidate both ways round."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    kicker = "Is Moscow paying the Taliban to kill Americans? Here is what we know so far."
+    copy = fingerprint("\n\n".join([kicker, *body[:2]]), CONFIG)
+    shared = set(band_keys(long_article, CONFIG)) & set(band_keys(copy, CONFIG))
+    assert any(key.startswith("L:") for key in shared)
+    assert is_copy(long_article, copy, CONFIG)
+    labels = cluster([("long", long_article, None), ("copy", copy, None)], CONFIG)
+    assert labels["long"] == labels["copy"]
+    # The other way round: the original has the extra top paragraph.
+    with_kicker = fingerprint("\n\n".join([kicker, *body, *_BACKGROUND]), CONFIG)
+    plain = fingerprint("\n\n".join(body[:2]), CONFIG)
+    assert any(
+        k.startswith("L:") for k in set(band_keys(with_kicker, CONFIG)) & set(band_keys(plain, CONFIG))
+    )
+
+
+def test_digest_whose_first_item_is_a_paywalled_copy_stays_apart():
+    """The paywalled opening of a story is also, word for word, the first
+    item of a digest with inner headlines.  The copy joins the story; the
+    digest, which goes on about other stories, does not join through it."""
+    body = _seed_body()
+    opening = ["ISLAMABAD: " + body[0], body[1]]
+    digest = fp(
+        ["World in brief", "Russia bounty report", body[0], body[1], "Senate passes water bill"]
+        + ORIGINAL[:2]
+        + ["Oil jumps on OPEC cut"]
+        + OTHER[:2]
+    )
+    assert len(digest.sections) == 2
+    assert not is_copy(fp(opening), digest, CONFIG)
+    labels = cluster(
+        [("a-story", fp(body), None), ("b-copy", fp(opening), None), ("c-digest", digest, None)], CONFIG
+    )
+    assert labels == {"a-story": "a-story", "b-copy": "a-story", "c-digest": "c-digest"}
