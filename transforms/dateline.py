@@ -102,6 +102,13 @@ _AGENCIES: dict[str, str] = {
     "petra": "Petra",
     "ria novosti": "RIA Novosti",
     "interfax": "Interfax",
+    "тасс": "TASS",
+    "итар-тасс": "TASS",
+    "itar-tass": "TASS",
+    "риа новости": "RIA Novosti",
+    "интерфакс": "Interfax",
+    "lusa": "Lusa",
+    "europa press": "Europa Press",
     "cna": "CNA",
     "pa": "PA",
     "press association": "PA",
@@ -181,8 +188,9 @@ _PARTICLES = {
 
 # Latin letters with their accented forms (BOGOTÁ, SÃO PAULO, DÜSSELDORF, ŁÓDŹ): the Latin-1 and
 # Latin Extended-A/B capitals and small letters, as character-class contents.
-_UP = "A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper() and c.isalpha())
-_LO = "a-z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.islower() and c.isalpha())
+# Cyrillic too (МОСКВА, 5 мая. /ТАСС/.).
+_UP = "A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper() and c.isalpha()) + "А-ЯЁ"
+_LO = "a-z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.islower() and c.isalpha()) + "а-яё"
 _NOT_UP_RE = re.compile(f"[^{_UP}]")
 _NOT_LETTER_RE = re.compile(f"[^{_UP}{_LO}]")
 
@@ -204,7 +212,25 @@ _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
     r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
-_DATE = rf"(?:{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?)"
+# Months of the agencies' other languages, as their datelines write them (EFE "18 abr",
+# "3 de mayo", dpa "5. März", ANSA "12 MAG", Lusa "4 jun", TASS "5 мая"), any case.
+_MONTH_WORDS = """
+    enero ene febrero marzo abril abr mayo junio julio agosto ago septiembre setiembre set sept
+    octubre noviembre diciembre dic
+    janeiro fevereiro fev março maio mai junho julho setembro outubro out dezembro dez
+    janvier janv février févr mars avril avr juin juillet juil août septembre octobre novembre
+    décembre déc
+    januar jänner februar märz mär april juni juli august oktober okt dezember
+    gennaio gen febbraio febbr aprile maggio mag giugno giu luglio lug settembre sett ottobre ott
+    января янв февраля фев марта мар апреля апр мая июня июн июля июл августа авг сентября сен
+    сент октября окт ноября ноя декабря дек
+"""  # es, pt, fr, de, it, ru (genitive)
+_MONTHS_OTHER = sorted(set(_MONTH_WORDS.split()), key=lambda m: (-len(m), m))
+_MONTH_ANY = rf"(?i:{_MONTH}|(?:{'|'.join(_MONTHS_OTHER)})\.?)(?![{_LO}])"
+_DATE = (
+    rf"(?:{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}\.?\s+(?:de\s+)?{_MONTH_ANY}(?:,?\s+(?:de\s+)?\d{{4}})?)"
+)
 # ", Afghanistan" / ", Calif." / ", West Bank" / ", N.Y."
 _REGION = rf"(?:[{_UP}][{_LO}{_UP}.'’]*(?:[ \t]+[{_UP}][{_LO}{_UP}.'’]*){{0,2}})"
 
@@ -214,7 +240,7 @@ def _agency_paren(name: str) -> str:
 
 
 _AGENCY_PAREN = _agency_paren("agency")
-_TASS = r"/\s*(?P<tass>TASS|ITAR-TASS)\s*/\.?"
+_TASS = r"/\s*(?P<tass>TASS|ITAR-TASS|ТАСС|ИТАР-ТАСС)\s*/\.?"
 
 _BYLINE = (
     r"(?:By\s+(?:(?:Our|A|The)\s+)?(?:Staff|Special|Own|Web|News|Monitoring)?\s*"
@@ -229,7 +255,7 @@ _UPPER_RE = re.compile(
         (?:,[ \t]*(?P<region>{_REGION}?)(?=[ \t]*[,(:–—-]|[ \t]*\d|[ \t]*$))?
         (?:,?[ \t]*(?P<date>{_DATE}))?
         \.?
-        (?:[ \t]*(?:{_AGENCY_PAREN}|{_TASS}))?
+        (?:[ \t]*(?:{_AGENCY_PAREN}\.?|{_TASS}))?
         (?P<sep>{_SEP_AFTER}|,[ \t]*(?=[{_UP}"“‘'])|\s*\n)
     )
     """,
@@ -241,8 +267,8 @@ _TITLE_RE = re.compile(
     (?P<byline>{_BYLINE})?
     {_TITLEPLACES}
     (?:
-        ,[ \t]*(?P<date>{_DATE})\.?(?:[ \t]*{_AGENCY_PAREN})?(?P<sep>{_SEP_AFTER}|[ \t]*,[ \t]*|[ \t]+)
-      | [ \t]*{_agency_paren("agency2")}(?P<sep2>{_SEP_AFTER}|[ \t]+)
+        ,[ \t]*(?P<date>{_DATE})\.?(?:[ \t]*{_AGENCY_PAREN}\.?)?(?P<sep>{_SEP_AFTER}|[ \t]*,[ \t]*|[ \t]+)
+      | [ \t]*{_agency_paren("agency2")}\.?(?P<sep2>{_SEP_AFTER}|[ \t]+)
       | (?P<colon>[ \t]*:[ \t]*)(?=[{_UP}"“])
     )
     """,

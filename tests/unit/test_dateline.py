@@ -208,6 +208,21 @@ TABLE = [
         "AP",
         "KABUL, Afghanistan (AP) — ",
     ),
+    # other languages' agencies: EFE's ".-", months in Spanish, German, Italian, Portuguese,
+    # Russian; TASS in Cyrillic
+    ("MADRID (EFE).- El Gobierno", ("Madrid",), "EFE", "MADRID (EFE).- "),
+    ("Madrid, 18 abr (EFE).- El Gobierno", ("Madrid",), "EFE", "Madrid, 18 abr (EFE).- "),
+    ("Bogotá (EFE).- El Gobierno", ("Bogotá",), "EFE", "Bogotá (EFE).- "),
+    (
+        "BUENOS AIRES, 3 de mayo (Reuters) - El peso",
+        ("Buenos Aires",),
+        "Reuters",
+        "BUENOS AIRES, 3 de mayo (Reuters) - ",
+    ),
+    ("Berlin, 5. März (dpa) - Die Regierung", ("Berlin",), "dpa", "Berlin, 5. März (dpa) - "),
+    ("ROMA, 12 MAG - Il governo", ("Roma",), None, "ROMA, 12 MAG - "),
+    ("LISBOA, 4 jun (Lusa) - O Governo", ("Lisboa",), "Lusa", "LISBOA, 4 jun (Lusa) - "),
+    ("МОСКВА, 5 мая. /ТАСС/. Президент", ("Москва",), "TASS", "МОСКВА, 5 мая. /ТАСС/. "),
 ]
 
 
@@ -233,6 +248,8 @@ NEGATIVES = [
     "The minister said on Tuesday that the plan would go ahead.",
     "UN SECURITY COUNCIL MEETS ON SYRIA\n\nThe council met behind closed doors.",
     "Über 100 Menschen demonstrierten am Samstag in der Innenstadt.",
+    "НАТО заявило в понедельник, что направит войска.",
+    "MAYO CLINIC researchers said on Monday.",
     "Editor's note: This story was corrected on Monday.\n\nThe council met behind closed doors.",
     "",
 ]
