@@ -44,9 +44,10 @@ deadline is not made (the last error stands); a deadline passed mid-hop is
 Retries: ``timeout``, ``connection_error``, ``incomplete_body``, 429 and 5xx
 (500, 502, 503, 504) are retried ``retries`` times with exponential backoff
 and jitter; a ``Retry-After`` header (seconds or HTTP date, capped at 60 s)
-lengthens the pause.  Everything else is final at once (a 404 costs one
-request).  The pause goes through the injected ``sleep`` so tests need not
-wait.
+lengthens the pause (a value that is neither, such as a Latin-1 ``²``, is
+ignored).  A ``Content-Length`` that is no ASCII number is no declared size.
+Everything else is final at once (a 404 costs one request).  The pause goes
+through the injected ``sleep`` so tests need not wait.
 
 DNS rebinding: the host is resolved and checked before each hop, and the
 connection is then *pinned*: the session's connection classes resolve the
@@ -89,7 +90,8 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
 _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
 _CHUNK = 65536
-_MAX_RETRY_AFTER = 60.0
+_MAX_RETRY_AFTER = 60.0  # the longest pause before a retry
+MAX_RETRY_AFTER_SECONDS = 365 * 86400.0  # the largest Retry-After read (a feed's poll hint)
 
 
 class FetchError(Exception):
@@ -503,7 +505,7 @@ class HttpFetcher:
         from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
 
         declared = (resp.headers.get("content-length") or "").strip()
-        if declared.isdigit() and int(declared) > self._max_bytes:
+        if _ascii_digits(declared) and int(declared) > self._max_bytes:
             raise FetchError(
                 "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes})",
                 status=resp.status_code, url=url,
@@ -550,20 +552,27 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+def _ascii_digits(value: str) -> bool:
+    """True for a non-empty run of ASCII digits: ``str.isdigit`` also takes the superscripts
+    ``²``, ``³`` and ``¹``, which a header decoded as Latin-1 can hold and ``int()`` refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date, at most
+    ``MAX_RETRY_AFTER_SECONDS`` (a 400-digit value is not infinity); None when unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _ascii_digits(value):
+        return min(float(value), MAX_RETRY_AFTER_SECONDS)  # float('9' * 400) is inf
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
+    if when is None or when.tzinfo is None:
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_SECONDS)
 
 
 def _has_brotli() -> bool:

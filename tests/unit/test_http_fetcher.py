@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsbeam.connectors.http import FetchError, HttpFetcher, HttpResponse, check_url
+from newsbeam.connectors.http import FetchError, HttpFetcher, HttpResponse, check_url, parse_retry_after
 
 MB = 1 << 20
 
@@ -161,6 +161,20 @@ class _Hostile(BaseHTTPRequestHandler):
                 self._send(429, b"slow down", Retry_After="7")
             else:
                 self._send(200, b"<p>finally</p>")
+        elif route == "/retry-after-odd":  # /retry-after-odd?v=<value>: 429 with that Retry-After once
+            value = urlsplit(self.path).query.partition("=")[2].replace("%B2", "\xb2").replace("%20", " ")
+            if hits == 1:
+                self._send(429, b"slow down", Retry_After=value)
+            else:
+                self._send(200, b"<p>finally</p>")
+        elif route == "/length-superscript":  # Latin-1 "2" superscript: str.isdigit, not int()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "\xb2")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"<p>a body of some length</p>")
+            self.close_connection = True
         elif route == "/always-503":
             self._send(503, b"unavailable")
         elif route == "/missing":
@@ -380,6 +394,53 @@ def test_429_with_retry_after_is_retried_after_the_hinted_delay(server):
     assert (response.status, response.content, response.attempts) == (200, b"<p>finally</p>", 2)
     assert sleeps == [7.0]
     assert server.hits["/retry-after"] == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "pause"),
+    [
+        ("%B2", None),  # sent as the Latin-1 byte 0xb2: "²".isdigit() but float("²") raises
+        ("9" * 400, 60.0),  # float("9" * 400) is inf
+        ("-5", None),
+        ("Fri,%2031%20Dec%209999%2023:59:59%20GMT", 60.0),
+    ],
+)
+def test_odd_retry_after_values_are_ignored_or_capped(server, value, pause):
+    sleeps = _Sleeps()
+    fetcher = _fetcher(sleeps, retries=1, backoff=0.01, url_deadline=300)
+    path = f"/retry-after-odd?v={value}"
+    response = fetcher.get(server.url(path))
+    fetcher.close()
+    assert (response.status, response.attempts) == (200, 2)
+    if pause is None:  # the backoff alone: 0.01 + uniform(0, 0.01)
+        assert len(sleeps) == 1 and sleeps[0] <= 0.02
+    else:
+        assert sleeps == [pause]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("\xb2", None),
+        ("\xb3\xb9", None),
+        ("-5", None),
+        ("1e9", None),
+        ("9" * 400, 365 * 86400.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 365 * 86400.0),
+        ("Mon, 01 Jan 2001 00:00:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after_is_finite_and_at_most_a_year(value, seconds):
+    assert parse_retry_after(value) == seconds
+
+
+def test_a_content_length_of_superscript_digits_is_no_length(server):
+    fetcher = _fetcher()
+    response = fetcher.get(server.url("/length-superscript"))
+    fetcher.close()
+    assert (response.status, response.content) == (200, b"<p>a body of some length</p>")
 
 
 def test_503_is_retried_then_given_up(server):
