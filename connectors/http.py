@@ -82,7 +82,7 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url"]
+__all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url", "redirect_target"]
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_REASONS = frozenset({"timeout", "connection_error", "incomplete_body"})
@@ -308,6 +308,35 @@ def _pinned_adapter(policy: _Policy):
     return _PinnedAdapter()
 
 
+def _session():
+    """A ``requests`` session that never reads a ``Location`` itself.
+
+    Redirects are followed here, one checked hop at a time, but ``requests``
+    still parses the ``Location`` of an answer it does not follow (to offer
+    ``Response.next``), and raises what no ``RequestException`` covers: a
+    ``UnicodeDecodeError`` for a Latin-1 byte (``/caf\\xe9``), a ``ValueError``
+    for ``http://[]/``.  ``redirect_target`` reads it instead."""
+    import requests
+
+    class _Session(requests.Session):
+        def get_redirect_target(self, resp):
+            return None
+
+    return _Session()
+
+
+def redirect_target(location: str) -> str:
+    """The URL a ``Location`` header names, as a browser reads it: its bytes as UTF-8 when they
+    are, else each byte above 0x7F percent-encoded (``/caf\\xe9`` -> ``/caf%E9``).
+
+    ``location`` is the header as http.client decoded it (Latin-1, byte for byte)."""
+    raw = location.strip().encode("latin-1", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
+
+
 class HttpFetcher:
     """One pooled ``requests`` session; create in ``DoFn.setup``, close in teardown."""
 
@@ -327,14 +356,13 @@ class HttpFetcher:
         resolver: Callable = socket.getaddrinfo,
         clock: Callable[[], float] = time.monotonic,
     ):
-        import requests
 
         if timeout <= 0:
             raise ValueError("HttpFetcher: timeout must be positive")
         if max_bytes <= 0:
             raise ValueError("HttpFetcher: max_bytes must be positive")
         self._policy = _Policy(allow_private_hosts, resolver)
-        self._session = requests.Session()
+        self._session = _session()
         # Proxies from HTTP(S)_PROXY would bypass the connection pinning and
         # the host checks below; newsbeam connects directly, always.
         self._session.trust_env = False
@@ -480,7 +508,7 @@ class HttpFetcher:
         with resp:
             if resp.status_code in _REDIRECT_STATUSES and resp.headers.get("location"):
                 try:
-                    return None, urljoin(url, resp.headers["location"].strip())
+                    return None, urljoin(url, redirect_target(resp.headers["location"]))
                 except ValueError:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url

@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsbeam.connectors.http import FetchError, HttpFetcher, HttpResponse, check_url, parse_retry_after
+from newsbeam.connectors.http import (
+    FetchError,
+    HttpFetcher,
+    HttpResponse,
+    check_url,
+    parse_retry_after,
+    redirect_target,
+)
 
 MB = 1 << 20
 
@@ -150,6 +157,12 @@ class _Hostile(BaseHTTPRequestHandler):
         elif route == "/hop":  # /hop?n=3 -> /hop?n=2 -> ... -> /ok
             n = int(urlsplit(self.path).query.partition("=")[2] or 0)
             self._send(301, Location=f"/hop?n={n - 1}" if n > 1 else "/ok")
+        elif route == "/to-latin1":  # the raw byte 0xe9 in the Location, as many servers send it
+            self._send(302, Location="/ok?q=caf\xe9")
+        elif route == "/to-utf8":  # the UTF-8 bytes of "é"
+            self._send(302, Location="/ok?q=caf\xc3\xa9")
+        elif route == "/to-empty-brackets":
+            self._send(302, Location="http://[]/")
         elif route == "/to-file":
             self._send(302, Location="file:///etc/passwd")
         elif route == "/to-metadata":
@@ -365,6 +378,35 @@ def test_redirect_chain_within_the_limit_is_followed(server):
     response = fetcher.get(server.url("/hop?n=3"))
     fetcher.close()
     assert (response.status, response.url) == (200, server.url("/ok"))
+
+
+@pytest.mark.parametrize(("path", "final"), [("/to-latin1", "/ok?q=caf%E9"), ("/to-utf8", "/ok?q=caf\xe9")])
+def test_a_location_with_bytes_above_ascii_is_followed(server, path, final):
+    """``requests`` decoded the Location as UTF-8 even when not following it: a Latin-1 byte
+    raised UnicodeDecodeError, which no caller expects, and the whole run failed."""
+    fetcher = _fetcher()
+    response = fetcher.get(server.url(path))
+    fetcher.close()
+    assert (response.status, response.url) == (200, server.url(final))
+
+
+def test_a_location_with_an_empty_ip_literal_is_a_bad_url(server):
+    error = _fail(_fetcher(), server.url("/to-empty-brackets"))
+    assert error.reason == "bad_url"
+
+
+@pytest.mark.parametrize(
+    ("header", "url"),
+    [
+        ("/a b?q=1", "/a b?q=1"),
+        ("  /ok  ", "/ok"),
+        ("/caf\xe9", "/caf%E9"),
+        ("/caf\xc3\xa9", "/caf\xe9"),
+        ("http://\xe9\xe9.example/", "http://%E9%E9.example/"),
+    ],
+)
+def test_redirect_target_reads_the_header_bytes_as_utf8_or_percent_encodes_them(header, url):
+    assert redirect_target(header) == url
 
 
 def test_redirect_to_file_url_is_a_bad_url(server):
