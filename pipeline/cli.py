@@ -375,7 +375,11 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     if code or summary is None:
         return code
     if summary.deferred:
-        why = "the time limit was reached" if summary.stopped_at_time_limit else "feed and host budgets"
+        why = (
+            "the time limit was reached"
+            if summary.stopped_at_time_limit
+            else "feed and host budgets, or a site's Retry-After"
+        )
         console.print(
             f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
             f"{summary.waves} waves indexed)"
