@@ -22,7 +22,7 @@ from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from newsbeam.connectors.feed_schedule import feed_poll_hint
-from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, short_name
 
 __all__ = ["FeedRef", "ParsedFeed", "feed_base_url", "looks_like_html", "parse_feed", "parse_job"]
 
@@ -129,7 +129,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers["content-location"] = base
     parsed = feedparser.parse(content, response_headers=response_headers)
-    title = (parsed.feed.get("title") or "").strip() or None
+    title = short_name((parsed.feed.get("title") or "").strip())
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         return ParsedFeed([], title, "malformed_feed")
     entries, without_link, unsafe, unsafe_links = [], 0, 0, []

@@ -38,7 +38,7 @@ from newsbeam.transforms.extraction import (
     parse_iso_datetime,
 )
 from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
-from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc
+from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc, short_name
 from newsbeam.transforms.progress import Progress
 from newsbeam.transforms.urls import claims_canonical, normalize_url, resolve_canonical
 
@@ -175,7 +175,7 @@ def build_article(
         published_source=published_source,
         first_seen=page.fetched_at,
         source_domain=_site_domain(canonical),
-        source_name=entry.feed_name or result.sitename,
+        source_name=short_name(entry.feed_name or result.sitename),
         feed_url=entry.feed_url,
         entry_url=entry.url,
         language=result.language,

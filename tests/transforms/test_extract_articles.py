@@ -89,3 +89,25 @@ def test_enriching_before_the_merge_gives_the_article_enriching_after_it_gives()
             tagged_after | "A" >> beam.Map(lambda a: (a.id, ("after", a))),
         ) | beam.Flatten()
         assert_that(both | beam.GroupByKey(), compare)
+
+
+def test_an_outlet_name_of_40000_characters_is_cut_to_max_name_chars():
+    """``source.name`` is a keyword indexed whole: over 32,766 UTF-8 bytes Elasticsearch rejects
+    the article ("immense term"); a page's og:site_name can be that long."""
+    fetched = page(PAGE)
+    huge = ("Herald " * 6000).encode()
+    fetched = dataclasses.replace(
+        fetched,
+        entry=dataclasses.replace(fetched.entry, feed_name=None),
+        content=fetched.content.replace(
+            b"<head>", b'<head><meta property="og:site_name" content="' + huge + b'">', 1
+        ),
+    )
+    assert huge in fetched.content
+    with TestPipeline() as p:
+        out = p | beam.Create([fetched]) | ExtractArticles(ExtractSettings(min_chars=200))
+        assert_that(
+            out.articles
+            | beam.Map(lambda a: (len(a.source_name), a.source_name.startswith("Herald Herald"))),
+            equal_to([(512, True)]),  # MAX_NAME_CHARS
+        )

@@ -279,3 +279,14 @@ def test_links_with_other_schemes_are_skipped_and_counted():
 
 def test_link_feedparser_cannot_resolve_counts_as_without_link():
     assert _links(_atom("http://[::1/broken", "/fine")) == (["https://news.example/fine"], 1, 0)
+
+
+def test_a_feed_title_of_40000_characters_is_cut_to_max_name_chars():
+    """The feed's <title> names its outlet (``feed.name`` in news-feeds, ``source.name`` of every
+    article): keywords indexed whole, which Elasticsearch refuses over 32,766 UTF-8 bytes."""
+    content = _atom("/a").replace(
+        b"<title>T</title>", b"<title>" + "\u00e9".encode() * 40_000 + b"</title>", 1
+    )
+    parsed = parse_feed(content, FeedSpec(url=FEED_URL), FEED_URL, {"content-type": "application/atom+xml"})
+    assert parsed.title == "\u00e9" * 512
+    assert [e.feed_name for e in parsed.entries] == ["\u00e9" * 512]
