@@ -133,7 +133,7 @@ def build_pipeline(
     # No reshuffle in Create: ReadFeeds spreads the feeds over the workers itself, and
     # Create's own reshuffle was one more stage (0.25-0.37 s) before the first feed request.
     feeds_in = p | "Feeds" >> beam.Create(feeds, reshuffle=False)
-    polled = feeds_in | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    polled = feeds_in | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators, plan.deadline)
     if settings.ner.enabled:
         from newsbeam.transforms.entities import WarmUpEntities
 

@@ -374,6 +374,11 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     summary = done.get("summary")
     if code or summary is None:
         return code
+    not_polled = summary.get("news.feeds/not_polled")
+    if not_polled:
+        console.print(
+            f"newsbeam: {not_polled} feeds not polled (the time limit was reached); the next run polls them"
+        )
     if summary.deferred:
         why = (
             "the time limit was reached"
