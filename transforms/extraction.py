@@ -153,6 +153,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from newsbeam.transforms.sandbox_child import CallFailed
+
 __all__ = [
     "ExtractionCrashed",
     "ExtractionResult",
@@ -771,19 +773,47 @@ def _iter_jsonld(data: Any) -> Iterable[dict]:
                 yield from _iter_jsonld(data[key])
 
 
+# Real pages' JSON-LD is a few levels deep; the walkers here (_iter_jsonld, _names) recurse.
+_MAX_JSONLD_DEPTH = 32
+
+
+def _within_depth(data: Any, limit: int) -> bool:
+    """Whether no list or object in ``data`` is nested deeper than ``limit`` (no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 def _jsonld_article(tree) -> dict:
-    """The most article-like JSON-LD object of the page (a WebPage only as a last resort)."""
+    """The most article-like JSON-LD object of the page (a WebPage only as a last resort).
+
+    A script nested deeper than ``_MAX_JSONLD_DEPTH`` is ignored: 100,000 ``[`` made
+    ``json.loads`` raise RecursionError, and an ``author`` 700 lists deep made ``_names`` do,
+    which killed the extraction child, so the page's article was lost (``extract_crash``) and a
+    traceback was printed."""
     best: dict = {}
     best_rank = -1
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         raw = script.text_content() or ""
         try:
             data = json.loads(raw, strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
+        if not _within_depth(data, _MAX_JSONLD_DEPTH):
+            continue
         for obj in _iter_jsonld(data):
             types = obj.get("@type")
             types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
@@ -1227,9 +1257,9 @@ class ExtractionSandbox:
 
     ``extract_with_limit`` returns the result, or raises ``ExtractionTimeout`` after
     ``timeout_s`` (the child is killed and a fresh one starts on the next call), or
-    ``ExtractionCrashed`` if the child died; an exception raised by ``extract_fn`` itself ends
-    the child, so it comes back as ``ExtractionCrashed`` too (``extract_article`` never raises
-    for bad HTML).  ``extract_fn`` must be picklable (a module-level function).
+    ``ExtractionCrashed`` if the child died or ``extract_fn`` raised (the message names the
+    exception; the child lives on for the next page, and ``extract_article`` is not meant to
+    raise for bad HTML).  ``extract_fn`` must be picklable (a module-level function).
     Not thread-safe: one sandbox per worker thread.
     """
 
@@ -1286,10 +1316,13 @@ class ExtractionSandbox:
             self._kill()
             raise ExtractionTimeout(f"extraction exceeded {timeout_s:g} s")
         try:
-            return self._conn.recv()
+            result = self._conn.recv()
         except EOFError as err:
             self._kill()
             raise ExtractionCrashed("extraction child process died") from err
+        if isinstance(result, CallFailed):
+            raise ExtractionCrashed(f"extraction failed ({result.error})")
+        return result
 
     def close(self) -> None:
         if _KEEP and self._proc is not None and self._proc.is_alive():

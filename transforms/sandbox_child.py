@@ -12,8 +12,9 @@ identifier; the feed parser: feedparser), never Apache Beam.
 Protocol (``multiprocessing.connection.Connection`` over the socket): the
 parent sends its ``sys.path``, then the function (pickled by reference), then
 one ``(content, job)`` per call; the child answers each call with the
-function's result (an exception raised by the function ends the child: the
-parent reports a crash).  The child ends when the parent closes the socket,
+function's result, or with a ``CallFailed`` naming the exception the function
+raised (the parent reports that page as crashed; the child lives on, and prints
+no traceback on the run's stderr).  The child ends when the parent closes the socket,
 or within a second of the parent's death (an orphan never lingers over a
 slow page).  SIGINT is ignored: a terminal's Ctrl-C is the parent's to handle.
 Blocks of 256 kB and more are mapped on their own (``map_large_blocks`` in
@@ -28,10 +29,17 @@ import sys
 import threading
 import time
 
-__all__ = ["main", "serve"]
+__all__ = ["CallFailed", "main", "serve"]
 
 #: seconds between two checks that the parent is still alive
 PARENT_CHECK_S = 1.0
+
+
+class CallFailed:
+    """The answer to a call whose function raised: ``error`` names the exception."""
+
+    def __init__(self, error: str):
+        self.error = error
 
 
 def serve(conn, fn) -> None:
@@ -42,7 +50,10 @@ def serve(conn, fn) -> None:
             content, job = conn.recv()
         except (EOFError, ConnectionError):
             return
-        result = fn(content, job)
+        try:
+            result = fn(content, job)
+        except Exception as exc:  # one page's bug (a RecursionError...), not the child's end
+            result = CallFailed(f"{type(exc).__name__}: {exc}"[:300])
         try:
             conn.send(result)
         except (BrokenPipeError, ConnectionError):
@@ -71,7 +82,11 @@ def main(argv: list[str] | None = None) -> None:
         fn = conn.recv()
     except EOFError:
         return
-    serve(conn, fn)
+    # This module runs as __main__: the package's copy of serve() answers with the package's
+    # CallFailed, which the parent can unpickle.
+    from newsbeam.transforms import sandbox_child
+
+    sandbox_child.serve(conn, fn)
 
 
 if __name__ == "__main__":
