@@ -122,17 +122,36 @@ class HttpResponse:
 
     @property
     def content_type(self) -> str | None:
-        value = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-        return value or None
+        return _mime_type(self.headers.get("content-type") or "")[0]
 
     @property
     def charset(self) -> str | None:
-        value = self.headers.get("content-type") or ""
-        for part in value.split(";")[1:]:
-            key, _, val = part.partition("=")
+        return _mime_type(self.headers.get("content-type") or "")[1]
+
+
+def _mime_type(value: str) -> tuple[str | None, str | None]:
+    """(type, charset) of a ``Content-Type`` value, as the Fetch standard extracts them: a header
+    sent twice arrives joined by a comma ("text/html, text/html; charset=utf-8", from a proxy and
+    the application each setting it), and the last type wins, keeping a charset an earlier value
+    of the same type gave; a value that is no type/subtype is skipped.  (The first value's
+    "text/html, text/html" was no HTML type, so the page was recorded as not_html.)"""
+    mime = charset = None
+    for part in value.split(","):
+        kind, *params = part.split(";")
+        kind = kind.strip().lower()
+        major, slash, minor = kind.partition("/")
+        if not (slash and major.strip() and minor.strip()):
+            continue
+        given = None
+        for param in params:
+            key, _, val = param.partition("=")
             if key.strip().lower() == "charset" and val.strip().strip("\"'"):
-                return val.strip().strip("\"'")
-        return None
+                given = val.strip().strip("\"'")
+        if kind != mime:
+            mime, charset = kind, given
+        elif given:
+            charset = given
+    return mime, charset
 
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))

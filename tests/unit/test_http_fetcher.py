@@ -284,6 +284,13 @@ def test_ok_response_and_charset_from_header(server):
         ("text/html; charset=", "text/html", None),
         ("text/html; boundary=x; charset=koi8-r", "text/html", "koi8-r"),
         ("", None, None),
+        # sent twice (a proxy and the application each set it): joined by a comma, the last wins
+        ("text/html, text/html; charset=utf-8", "text/html", "utf-8"),
+        ("text/html; charset=utf-8, text/html; charset=utf-8", "text/html", "utf-8"),
+        ("text/html; charset=koi8-r, text/html", "text/html", "koi8-r"),
+        ("text/plain; charset=latin1, text/html", "text/html", None),
+        ("text/html, nonsense", "text/html", None),
+        ("html", None, None),
     ],
 )
 def test_content_type_and_charset_parsing(content_type, mime, charset):
