@@ -20,6 +20,9 @@ stable ``reason``, which the stages turn into failure documents:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
   ``max_bytes`` of memory and a few socket buffers of traffic;
+- ``bad_response`` for an answer so malformed that requests or urllib3
+  raise something else than their own errors (never retried; the message
+  names the exception, ``-v`` logs its traceback);
 - ``incomplete_body`` when the connection ends before the declared
   ``Content-Length`` (retried like a connection error); ``decode_error`` for
   a corrupt gzip/deflate/br body;
@@ -75,6 +78,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import ipaddress
+import logging
 import random
 import socket
 import threading
@@ -84,6 +88,7 @@ from urllib.parse import urljoin, urlsplit
 
 __all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url", "redirect_target"]
 
+_LOG = logging.getLogger(__name__)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_REASONS = frozenset({"timeout", "connection_error", "incomplete_body"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -437,7 +442,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_once(url, headers, end)
+                response = self._get_guarded(url, headers, end)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -461,6 +466,21 @@ class HttpFetcher:
                     retry_after=parse_retry_after(response.headers.get("retry-after")),
                 )
             return dataclasses.replace(response, attempts=attempt)
+
+    def _get_guarded(self, url: str, headers: Mapping[str, str] | None, end: float) -> HttpResponse:
+        """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
+        breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
+        Location, an empty IP literal, superscript digits in a header each did) ended the whole
+        run with a traceback."""
+        try:
+            return self._get_once(url, headers, end)
+        except FetchError:
+            raise
+        except Exception as exc:
+            _LOG.debug("unexpected error fetching %s", url, exc_info=True)
+            raise FetchError(
+                "bad_response", f"malformed answer from {url}: {type(exc).__name__}: {_short(exc)}", url=url
+            ) from None
 
     def _pause(self, attempt: int, retry_after: str | None, end: float) -> bool:
         """Sleep before retry ``attempt``; False (no sleep) when the pause would

@@ -492,6 +492,29 @@ def test_a_content_length_of_superscript_digits_is_no_length(server):
     assert (response.status, response.content) == (200, b"<p>a body of some length</p>")
 
 
+def test_an_unexpected_exception_from_the_http_stack_is_a_bad_response_of_that_url(server, monkeypatch):
+    """Whatever a malformed answer makes requests or urllib3 raise besides their own errors is a
+    failure of that URL, not an exception that ends the run (three such answers did)."""
+    import requests
+
+    monkeypatch.setattr(requests.Session, "send", _raising_send(requests.Session.send))
+    sleeps = _Sleeps()
+    error = _fail(_fetcher(sleeps, retries=2), server.url("/ok?unexpected"))
+    assert error.reason == "bad_response"
+    assert "UnicodeDecodeError" in str(error) and server.url("/ok?unexpected") in str(error)
+    assert sleeps == []  # not retried
+
+
+def _raising_send(send):
+    """``Session.send`` that raises as requests did on a Latin-1 byte in a Location."""
+
+    def raising(self, request, **kwargs):
+        send(self, request, **kwargs)
+        raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    return raising
+
+
 def test_503_is_retried_then_given_up(server):
     sleeps = _Sleeps()
     error = _fail(_fetcher(sleeps, retries=3, backoff=0.5, url_deadline=30), server.url("/always-503"))
