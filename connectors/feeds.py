@@ -76,6 +76,19 @@ def _status_error(reason: str | None, message: str) -> str | None:
     return "not a parseable feed" if reason == "malformed_feed" else message
 
 
+# Longer validators are not kept: http.etag is a keyword (doc values), which Elasticsearch
+# refuses over 32,766 bytes, so a 40 kB ETag had the feed's health document rejected.
+MAX_VALIDATOR_CHARS = 1024
+
+
+def validator(value: str | None) -> str | None:
+    """An ``ETag`` or ``Last-Modified`` worth keeping for the next conditional request: stripped,
+    non-empty and at most ``MAX_VALIDATOR_CHARS`` characters (else None: the feed is fetched
+    whole next time)."""
+    value = (value or "").strip()
+    return value if value and len(value) <= MAX_VALIDATOR_CHARS else None
+
+
 def conditional_headers(validators: Mapping[str, str] | None) -> dict[str, str]:
     """``If-None-Match``/``If-Modified-Since`` from a feed's stored validators."""
     headers = {}
@@ -234,8 +247,8 @@ class _ReadFeedFn(beam.DoFn):
             FeedStatus(feed_url=feed.url, feed_name=feed.name or parsed.title, status=parsed.error or "ok",
                        http_status=response.status, entries=len(parsed.entries), title=parsed.title,
                        error=_status_error(parsed.error, message), polled_at=polled_at,
-                       etag=(response.headers.get("etag") or "").strip() or None,
-                       last_modified=(response.headers.get("last-modified") or "").strip() or None,
+                       etag=validator(response.headers.get("etag")),
+                       last_modified=validator(response.headers.get("last-modified")),
                        poll_after=combine(parsed.poll_after, header_poll_hint(response.headers))),
         )  # fmt: skip
         for entry in parsed.entries:

@@ -355,3 +355,22 @@ def test_read_feeds_takes_the_runs_deadline(base_url):
     result = p.run()
     result.wait_until_finish()
     assert (_counter(result, "not_polled"), _counter(result, "polled")) == (1, 0)
+
+
+def test_a_validator_too_long_to_store_is_not_kept():
+    """http.etag is a keyword with doc values: Elasticsearch refuses one over 32,766 bytes, so a
+    feed answering a 40 kB ETag had its health document rejected."""
+    huge = '"' + "e" * 40_000 + '"'
+    routes = {
+        "/feed.xml": (
+            200,
+            {"Content-Type": "application/rss+xml", "ETag": huge, "Last-Modified": "x" * 2000},
+            RSS,
+        )
+    }
+    with serve_routes(routes) as url, TestPipeline() as p:
+        polled = p | beam.Create([FeedSpec(url=f"{url}/feed.xml")]) | ReadFeeds(SETTINGS)
+        assert_that(
+            polled.status | beam.Map(lambda s: (s.status, s.etag, s.last_modified)),
+            equal_to([("ok", None, None)]),
+        )
