@@ -604,8 +604,9 @@ class HttpFetcher:
             if watchdog.fired or isinstance(exc, (ReadTimeoutError, TimeoutError)):
                 raise FetchError("timeout", f"timed out reading {url}", url=url) from None
             if isinstance(exc, ProtocolError) and "incomplete" in str(exc).lower():
+                end = "declared Content-Length" if declared else "last chunk"  # chunked: no length
                 raise FetchError(
-                    "incomplete_body", f"{url}: connection closed before the declared Content-Length",
+                    "incomplete_body", f"{url}: connection closed before the {end}",
                     status=resp.status_code, url=url,
                 ) from None  # fmt: skip
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None

@@ -140,6 +140,13 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"only ten b")
             self.close_connection = True
+        elif route == "/short-chunked":  # one chunk, then closes without the last chunk
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nhello\r\n")
+            self.close_connection = True
         elif route == "/long":  # sends more than it declares
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -357,6 +364,12 @@ def test_body_shorter_than_content_length_is_incomplete(server):
     error = _fail(_fetcher(), server.url("/short"))
     assert error.reason == "incomplete_body"
     assert error.status == 200
+
+
+def test_a_chunked_body_cut_short_is_incomplete_and_says_so(server):
+    error = _fail(_fetcher(), server.url("/short-chunked"))
+    assert error.reason == "incomplete_body"
+    assert str(error).endswith("connection closed before the last chunk")  # it declared no length
 
 
 def test_body_shorter_than_content_length_is_retried(server):
