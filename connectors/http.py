@@ -540,7 +540,15 @@ class HttpFetcher:
         except requests.exceptions.RequestException as exc:
             if watchdog.fired:
                 raise FetchError("timeout", f"no response within the deadline: {url}", url=url) from None
-            raise FetchError("connection_error", f"cannot connect to {url}: {_short(exc)}", url=url) from None
+            from urllib3.exceptions import ProtocolError
+
+            if isinstance(
+                exc.args[0] if exc.args else None, ProtocolError
+            ):  # connected, then no valid answer
+                what = "no valid answer from"  # reset, closed, a bad status line, too many headers
+            else:
+                what = "cannot connect to"
+            raise FetchError("connection_error", f"{what} {url}: {_short(exc)}", url=url) from None
         except FetchError as exc:  # refused by the pinned connection
             exc.url = exc.url or url
             raise

@@ -147,6 +147,9 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"5\r\nhello\r\n")
             self.close_connection = True
+        elif route == "/not-http":  # connected, then an answer that is no HTTP
+            self.wfile.write(b"<html>hello</html>")
+            self.close_connection = True
         elif route == "/long":  # sends more than it declares
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -555,7 +558,14 @@ def test_connection_refused_is_a_retried_connection_error():
     sleeps = _Sleeps()
     error = _fail(_fetcher(sleeps, retries=1), f"http://127.0.0.1:{port}/")
     assert error.reason == "connection_error"
+    assert str(error).startswith(f"cannot connect to http://127.0.0.1:{port}/")
     assert len(sleeps) == 1
+
+
+def test_an_answer_that_is_no_http_is_a_connection_error_that_does_not_say_cannot_connect(server):
+    error = _fail(_fetcher(), server.url("/not-http"))
+    assert error.reason == "connection_error"
+    assert str(error).startswith(f"no valid answer from {server.url('/not-http')}: ")  # it did connect
 
 
 @pytest.mark.parametrize(
