@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-run-time",
         type=float,
         metavar="SECONDS",
-        help="stop starting page requests and waves after SECONDS (config run.max_run_time); what was "
-        "fetched is still indexed, the rest is left for the next run",
+        help="stop starting feed and page requests and waves after SECONDS (config run.max_run_time); "
+        "what was fetched is still indexed (extraction stops 10 s later), the rest is left for the next run",
     )
 
     from newsbeam.pipeline.report import add_report_arguments
