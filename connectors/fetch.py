@@ -89,7 +89,8 @@ def robots_verdict(fetch_error: FetchError | None) -> str:
     if fetch_error.reason in ("blocked_host", "bad_url"):
         return "refused"  # our own host policy: each page is refused with that reason
     status = fetch_error.status or 0
-    if 400 <= status < 500 or fetch_error.reason in ("too_large", "not_html", "too_many_redirects"):
+    # 3xx that could not be followed (a 304 to a plain request) is unavailable like 4xx (RFC 9309 2.3.1.2)
+    if 300 <= status < 500 or fetch_error.reason in ("too_large", "not_html", "too_many_redirects"):
         return "allow"
     return "disallow"
 

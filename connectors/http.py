@@ -26,8 +26,8 @@ stable ``reason``, which the stages turn into failure documents:
 - ``incomplete_body`` when the connection ends before the declared
   ``Content-Length`` (retried like a connection error); ``decode_error`` for
   a corrupt gzip/deflate/br body;
-- ``http_<status>`` for any final status outside 2xx (304 is returned as is,
-  for conditional requests).
+- ``http_<status>`` for any final status outside 2xx (304 is returned as is
+  to a conditional request, one with ``If-None-Match`` or ``If-Modified-Since``).
 
 Time bounds: ``timeout`` applies to connecting and to every socket read; in
 addition each hop (request, headers and body) must finish within
@@ -457,7 +457,7 @@ class HttpFetcher:
                 and self._pause(attempt, response.headers.get("retry-after"), end)
             ):
                 continue
-            if not (200 <= response.status < 300 or response.status == 304):
+            if not (200 <= response.status < 300 or (response.status == 304 and _conditional(headers))):
                 raise FetchError(
                     f"http_{response.status}",
                     f"HTTP {response.status} from {response.url}",
@@ -621,6 +621,13 @@ class HttpFetcher:
         if watchdog.fired:
             raise FetchError("timeout", f"body of {url} not received within the deadline", url=url)
         return b"".join(chunks)
+
+
+def _conditional(headers: Mapping[str, str] | None) -> bool:
+    """Whether the request carried a validator, so that a 304 answers it (a 304 to a request
+    without one is a broken server: a feed answering it looked healthy and 'not modified'
+    forever, a page came back as 0 characters of text)."""
+    return any(name.lower() in ("if-none-match", "if-modified-since") for name in headers or {})
 
 
 def _short(exc: BaseException) -> str:

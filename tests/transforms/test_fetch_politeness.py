@@ -133,6 +133,7 @@ def test_a_missing_robots_txt_allows_everything(tmp_path):
     [
         (None, "allow"),
         (FetchError("http_404", "x", status=404), "allow"),
+        (FetchError("http_304", "x", status=304), "allow"),  # a 304 to a plain request: unavailable
         (FetchError("http_403", "x", status=403), "allow"),
         (FetchError("too_large", "x", status=200), "allow"),
         (FetchError("http_503", "x", status=503), "disallow"),

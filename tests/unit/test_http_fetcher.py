@@ -147,6 +147,8 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"5\r\nhello\r\n")
             self.close_connection = True
+        elif route == "/always-304":
+            self._send(304)
         elif route == "/not-http":  # connected, then an answer that is no HTTP
             self.wfile.write(b"<html>hello</html>")
             self.close_connection = True
@@ -560,6 +562,20 @@ def test_connection_refused_is_a_retried_connection_error():
     assert error.reason == "connection_error"
     assert str(error).startswith(f"cannot connect to http://127.0.0.1:{port}/")
     assert len(sleeps) == 1
+
+
+def test_a_304_answers_only_a_conditional_request(server):
+    """A server answering 304 to a request without validators looked, for a feed, healthy and
+    'not modified' forever (its entries never came), and gave a page of 0 characters."""
+    fetcher = _fetcher()
+    try:
+        assert fetcher.get(server.url("/always-304"), headers={"If-None-Match": '"v1"'}).status == 304
+        assert fetcher.get(server.url("/always-304"), headers={"if-modified-since": "x"}).status == 304
+        with pytest.raises(FetchError) as info:
+            fetcher.get(server.url("/always-304"), headers={"Accept": "text/html"})
+    finally:
+        fetcher.close()
+    assert (info.value.reason, info.value.status) == ("http_304", 304)
 
 
 def test_an_answer_that_is_no_http_is_a_connection_error_that_does_not_say_cannot_connect(server):
