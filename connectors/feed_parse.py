@@ -16,15 +16,24 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
+import re
 import time
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from newsbeam.connectors.feed_schedule import feed_poll_hint
-from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, short_name
 
-__all__ = ["FeedRef", "ParsedFeed", "feed_base_url", "looks_like_html", "parse_feed", "parse_job"]
+__all__ = [
+    "FeedRef",
+    "ParsedFeed",
+    "feed_base_url",
+    "looks_like_html",
+    "parse_feed",
+    "parse_job",
+    "repair_char_refs",
+]
 
 
 class FeedRef(NamedTuple):
@@ -109,6 +118,47 @@ def _plain_title(item) -> str | None:
     return title or None
 
 
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _ref_code(match: re.Match) -> int:
+    hexa, decimal = match.group(1), match.group(2)
+    digits = (hexa or decimal).lstrip(b"0")
+    if len(digits) > 8:
+        return 0x110000  # past Unicode (and int() refuses 4,301 digits)
+    return int(digits or b"0", 16 if hexa else 10)
+
+
+def repair_char_refs(content: bytes) -> bytes:
+    """``content`` with its numeric character references made valid: a UTF-16 surrogate pair
+    written as two references (``&#55357;&#56832;``, as many CMSs write an emoji) becomes the one
+    character it encodes (``&#128512;``), and a lone surrogate or a number past U+10FFFF becomes
+    U+FFFD.  feedparser's fallback parser raised on them (``chr(55357).encode('utf-8')``), so one
+    emoji in one title lost the whole feed as ``malformed_feed``.  ASCII-compatible encodings
+    only (a UTF-16 feed is left as it is)."""
+    if b"&#" not in content:
+        return content
+    out, last = [], 0
+    for match in _CHAR_REF.finditer(content):
+        if match.start() < last:
+            continue  # the low half of a pair already written
+        code, end = _ref_code(match), match.end()
+        if 0xD800 <= code <= 0xDBFF:
+            low = _CHAR_REF.match(content, end)
+            if low is not None and 0xDC00 <= _ref_code(low) <= 0xDFFF:
+                combined = 0x10000 + ((code - 0xD800) << 10) + (_ref_code(low) - 0xDC00)
+                out += [content[last : match.start()], b"&#%d;" % combined]
+                last = low.end()
+                continue
+        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            out += [content[last : match.start()], b"&#xFFFD;"]
+            last = end
+    if not out:
+        return content
+    out.append(content[last:])
+    return b"".join(out)
+
+
 def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[str, str]) -> ParsedFeed:
     """Parse feed bytes into ``FeedEntry`` values.  Pure.
 
@@ -128,8 +178,8 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     base = feed_base_url(final_url, headers)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers["content-location"] = base
-    parsed = feedparser.parse(content, response_headers=response_headers)
-    title = (parsed.feed.get("title") or "").strip() or None
+    parsed = feedparser.parse(repair_char_refs(content), response_headers=response_headers)
+    title = short_name((parsed.feed.get("title") or "").strip())
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         return ParsedFeed([], title, "malformed_feed")
     entries, without_link, unsafe, unsafe_links = [], 0, 0, []

@@ -20,7 +20,10 @@ import re
 import time
 from collections.abc import Mapping
 
-__all__ = ["feed_poll_hint", "header_poll_hint", "retry_after_hint"]
+from newsbeam.connectors.http import MAX_RETRY_AFTER_SECONDS as MAX_HINT_SECONDS
+from newsbeam.connectors.http import parse_retry_after
+
+__all__ = ["MAX_HINT_SECONDS", "feed_poll_hint", "header_poll_hint", "retry_after_hint"]
 
 _PERIOD_SECONDS = {
     "hourly": 3600,
@@ -59,14 +62,14 @@ def header_poll_hint(headers: Mapping[str, str], now: float | None = None) -> fl
     cache_control = _header(headers, "cache-control") or ""
     ages = [int(m) for m in _MAX_AGE.findall(cache_control[:2000])]
     if ages:
-        return float(max(ages)) or None
+        return min(float(max(ages)), MAX_HINT_SECONDS) or None
     expires = _http_date(_header(headers, "expires"))
     if expires is None:
         return None
     base = _http_date(_header(headers, "date"))
     base = base if base is not None else (time.time() if now is None else now)
     left = expires - base
-    return left if left > 0 else None
+    return min(left, MAX_HINT_SECONDS) if left > 0 else None
 
 
 def _number(value) -> float | None:
@@ -88,13 +91,11 @@ def feed_poll_hint(channel: Mapping[str, object]) -> float | None:
     if period in _PERIOD_SECONDS:
         frequency = _number(channel.get("sy_updatefrequency")) or 1.0
         hints.append(_PERIOD_SECONDS[period] / max(frequency, 1e-3))
-    return max(hints) if hints else None
+    return min(max(hints), MAX_HINT_SECONDS) if hints else None
 
 
 def retry_after_hint(headers: Mapping[str, str] | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    from newsbeam.connectors.http import parse_retry_after
-
     if not headers:
         return None
     value = parse_retry_after(_header(headers, "retry-after"))

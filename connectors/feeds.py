@@ -25,7 +25,8 @@ Beam) and a body that takes longer than
 plainly an HTML document, not a feed, is ``malformed_feed`` without being
 parsed at all.  Counters in namespace
 ``news.feeds``: ``polled``, ``failed``, ``entries``, ``entries_without_link``,
-``entries_unsafe_link``, ``not_modified``.
+``entries_unsafe_link``, ``not_modified``, ``not_polled`` (the run's time limit came
+first: see ``ReadFeeds``).
 
 Example usage::
 
@@ -54,7 +55,7 @@ from newsbeam.connectors.feed_parse import (
 )
 from newsbeam.connectors.feed_schedule import combine, header_poll_hint
 from newsbeam.connectors.http import FetchError, HttpFetcher
-from newsbeam.transforms.model import MAX_URL_CHARS, Failure, FeedStatus, utcnow_iso
+from newsbeam.transforms.model import MAX_URL_CHARS, Failure, FeedStatus, mask_userinfo, utcnow_iso
 
 __all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "looks_like_html", "parse_feed"]
 
@@ -75,6 +76,19 @@ def _status_error(reason: str | None, message: str) -> str | None:
     return "not a parseable feed" if reason == "malformed_feed" else message
 
 
+# Longer validators are not kept: http.etag is a keyword (doc values), which Elasticsearch
+# refuses over 32,766 bytes, so a 40 kB ETag had the feed's health document rejected.
+MAX_VALIDATOR_CHARS = 1024
+
+
+def validator(value: str | None) -> str | None:
+    """An ``ETag`` or ``Last-Modified`` worth keeping for the next conditional request: stripped,
+    non-empty and at most ``MAX_VALIDATOR_CHARS`` characters (else None: the feed is fetched
+    whole next time)."""
+    value = (value or "").strip()
+    return value if value and len(value) <= MAX_VALIDATOR_CHARS else None
+
+
 def conditional_headers(validators: Mapping[str, str] | None) -> dict[str, str]:
     """``If-None-Match``/``If-Modified-Since`` from a feed's stored validators."""
     headers = {}
@@ -87,11 +101,18 @@ def conditional_headers(validators: Mapping[str, str] | None) -> dict[str, str]:
 
 
 class _ReadFeedFn(beam.DoFn):
-    def __init__(self, fetch_settings: FetchSettings, validators: Mapping[str, Mapping[str, str]]):
+    def __init__(
+        self,
+        fetch_settings: FetchSettings,
+        validators: Mapping[str, Mapping[str, str]],
+        deadline: float | None = None,
+    ):
         self._settings = fetch_settings
         self._validators = dict(validators)
+        self._deadline = deadline  # the run's end, a time.time() value
         self._fetcher = None
         self._polled = beam.metrics.Metrics.counter(_NS, "polled")
+        self._not_polled = beam.metrics.Metrics.counter(_NS, "not_polled")
         self._failed = beam.metrics.Metrics.counter(_NS, "failed")
         self._entries = beam.metrics.Metrics.counter(_NS, "entries")
         self._no_link = beam.metrics.Metrics.counter(_NS, "entries_without_link")
@@ -110,6 +131,10 @@ class _ReadFeedFn(beam.DoFn):
 
     def _cooled(self):
         self._warm = False
+
+    def _skip(self, feed: FeedSpec) -> None:
+        self._not_polled.inc()
+        _LOG.debug("feed %s not polled: the run's time limit was reached", mask_userinfo(feed.url))
 
     def finish_bundle(self):
         self._sandbox.idle_from_now()
@@ -149,14 +174,27 @@ class _ReadFeedFn(beam.DoFn):
             return ParsedFeed([], None, "malformed_feed"), f"the feed parser crashed on {feed.url}"
         return parsed, f"{feed.url} is not a parseable RSS/Atom feed"
 
+    def _until(self) -> float | None:
+        """The run's deadline on the monotonic clock (``HttpFetcher.get``'s), or None."""
+        if self._deadline is None:
+            return None
+        return time.monotonic() + (self._deadline - time.time())
+
     def process(self, feed: FeedSpec):
         polled_at = utcnow_iso()
-        self._polled.inc()
+        until = self._until()
+        if until is not None and time.monotonic() >= until:
+            self._skip(feed)  # the run's time is up before this feed's turn
+            return
         try:
             headers = {"Accept": _FEED_ACCEPT, **conditional_headers(self._validators.get(feed.url))}
-            response = self._fetcher.get(feed.url, headers=headers)
+            response = self._fetcher.get(feed.url, headers=headers, deadline=until)
             answered = time.time()
         except FetchError as exc:
+            if exc.reason == "timeout" and until is not None and time.monotonic() >= until - 0.05:
+                self._skip(feed)  # cut by the run's end, not by a fault of the feed
+                return
+            self._polled.inc()
             self._failed.inc()
             _LOG.warning("feed %s: %s", feed.url, exc)
             yield pvalue.TaggedOutput(
@@ -171,6 +209,7 @@ class _ReadFeedFn(beam.DoFn):
                            poll_after=getattr(exc, "retry_after", None)),
             )  # fmt: skip
             return
+        self._polled.inc()
         if response.status == 304:  # only after a conditional request: nothing new
             self._not_modified.inc()
             yield pvalue.TaggedOutput(
@@ -208,8 +247,8 @@ class _ReadFeedFn(beam.DoFn):
             FeedStatus(feed_url=feed.url, feed_name=feed.name or parsed.title, status=parsed.error or "ok",
                        http_status=response.status, entries=len(parsed.entries), title=parsed.title,
                        error=_status_error(parsed.error, message), polled_at=polled_at,
-                       etag=(response.headers.get("etag") or "").strip() or None,
-                       last_modified=(response.headers.get("last-modified") or "").strip() or None,
+                       etag=validator(response.headers.get("etag")),
+                       last_modified=validator(response.headers.get("last-modified")),
                        poll_after=combine(parsed.poll_after, header_poll_hint(response.headers))),
         )  # fmt: skip
         for entry in parsed.entries:
@@ -217,23 +256,31 @@ class _ReadFeedFn(beam.DoFn):
 
 
 class ReadFeeds(beam.PTransform):
-    """FeedSpec → FeedEntry (main), Failure (``failed``), FeedStatus (``status``)."""
+    """FeedSpec → FeedEntry (main), Failure (``failed``), FeedStatus (``status``).
+
+    ``deadline``: the run's end (a ``time.time()`` value, ``--max-run-time``): no feed request
+    starts after it and one in flight is cut at it; such a feed gives nothing (no failure, no
+    status, its validators kept), counted in ``not_polled``, and the next run polls it."""
 
     def __init__(
-        self, fetch_settings: FetchSettings, validators: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        fetch_settings: FetchSettings,
+        validators: Mapping[str, Mapping[str, str]] | None = None,
+        deadline: float | None = None,
     ):
         super().__init__()
         if not isinstance(fetch_settings, FetchSettings):
             raise ValueError("ReadFeeds: fetch_settings must be a FetchSettings")
         self._settings = fetch_settings
         self._validators = {url: dict(v) for url, v in (validators or {}).items()}
+        self._deadline = deadline
 
     def expand(self, feeds):
         return (
             feeds
             | "Spread" >> beam.Reshuffle()
             | "Poll"
-            >> beam.ParDo(_ReadFeedFn(self._settings, self._validators)).with_outputs(
+            >> beam.ParDo(_ReadFeedFn(self._settings, self._validators, self._deadline)).with_outputs(
                 FAILED_TAG, STATUS_TAG, main="entries"
             )
         )

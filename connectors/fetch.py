@@ -17,7 +17,9 @@ retried by later runs); a site has at most one request in flight, and each
 of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
 after the previous one ended, or the site's ``Crawl-delay`` if larger
 (capped at ``fetch.max_crawl_delay``); when the feed that listed the entries
-is on the same site, its response counts as the previous request.  Different
+is on the same site, its response counts as the previous request.  A page
+answered 429 or 503 with ``Retry-After`` holds its whole site that long (its
+other entries go to the next run when that passes the site's budget).  Different
 sites are fetched at the same time, inside each worker, up to
 ``fetch.max_connections`` requests in flight; pages are emitted as they arrive.
 The grouping by site is also the shuffle that spreads sites across workers
@@ -87,7 +89,8 @@ def robots_verdict(fetch_error: FetchError | None) -> str:
     if fetch_error.reason in ("blocked_host", "bad_url"):
         return "refused"  # our own host policy: each page is refused with that reason
     status = fetch_error.status or 0
-    if 400 <= status < 500 or fetch_error.reason in ("too_large", "not_html", "too_many_redirects"):
+    # 3xx that could not be followed (a 304 to a plain request) is unavailable like 4xx (RFC 9309 2.3.1.2)
+    if 300 <= status < 500 or fetch_error.reason in ("too_large", "not_html", "too_many_redirects"):
         return "allow"
     return "disallow"
 
@@ -389,8 +392,30 @@ class _FetchPageFn(beam.DoFn):
             self._outputs.put(("defer", entry))  # cut by the host budget or the run's end, not by the page
         elif error is not None:
             self._outputs.put(("fail", entry, error.reason, str(error), error.status))
+            self._hold_off(site, error)
         else:
             self._outputs.put(("page", entry, response))
+
+    def _hold_off(self, site: _Site, error: FetchError) -> None:
+        """A 429 or 503 with ``Retry-After`` asks the client to stay away from the site, not
+        only from that URL (RFC 6585, RFC 9110 section 10.2.3): its next request waits that
+        long, charged to its budget; past what is left of the budget its other entries go to
+        the next run, and the budget counts as used, so later waves of the run leave it too.
+        (Each page got a request ``host_delay`` apart, the whole feed's worth of them.)"""
+        if error.status not in (429, 503) or not error.retry_after:
+            return
+        wait = float(error.retry_after)
+        if wait >= site.host.remaining():
+            site.host.spent = max(site.host.spent, site.host.left)
+            if site.queue:
+                _LOG.warning(
+                    "%s answered %s with Retry-After %g s: its %d other entries are left for the next run",
+                    site.key, error.status, wait, len(site.queue),
+                )  # fmt: skip
+            self._defer_all(site)
+            return
+        site.host.spent += max(0.0, wait - site.delay)  # the launch charges the usual delay
+        site.ready_at = max(site.ready_at, self._clock() + wait)
 
     def _read_robots(self, site: _Site, response, error: FetchError | None) -> None:
         from protego import Protego

@@ -20,11 +20,14 @@ stable ``reason``, which the stages turn into failure documents:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
   ``max_bytes`` of memory and a few socket buffers of traffic;
+- ``bad_response`` for an answer so malformed that requests or urllib3
+  raise something else than their own errors (never retried; the message
+  names the exception, ``-v`` logs its traceback);
 - ``incomplete_body`` when the connection ends before the declared
   ``Content-Length`` (retried like a connection error); ``decode_error`` for
   a corrupt gzip/deflate/br body;
-- ``http_<status>`` for any final status outside 2xx (304 is returned as is,
-  for conditional requests).
+- ``http_<status>`` for any final status outside 2xx (304 is returned as is
+  to a conditional request, one with ``If-None-Match`` or ``If-Modified-Since``).
 
 Time bounds: ``timeout`` applies to connecting and to every socket read; in
 addition each hop (request, headers and body) must finish within
@@ -44,9 +47,10 @@ deadline is not made (the last error stands); a deadline passed mid-hop is
 Retries: ``timeout``, ``connection_error``, ``incomplete_body``, 429 and 5xx
 (500, 502, 503, 504) are retried ``retries`` times with exponential backoff
 and jitter; a ``Retry-After`` header (seconds or HTTP date, capped at 60 s)
-lengthens the pause.  Everything else is final at once (a 404 costs one
-request).  The pause goes through the injected ``sleep`` so tests need not
-wait.
+lengthens the pause (a value that is neither, such as a Latin-1 ``²``, is
+ignored).  A ``Content-Length`` that is no ASCII number is no declared size.
+Everything else is final at once (a 404 costs one request).  The pause goes
+through the injected ``sleep`` so tests need not wait.
 
 DNS rebinding: the host is resolved and checked before each hop, and the
 connection is then *pinned*: the session's connection classes resolve the
@@ -74,6 +78,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import ipaddress
+import logging
 import random
 import socket
 import threading
@@ -81,15 +86,17 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url"]
+__all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url", "redirect_target"]
 
+_LOG = logging.getLogger(__name__)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_REASONS = frozenset({"timeout", "connection_error", "incomplete_body"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
 _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
 _CHUNK = 65536
-_MAX_RETRY_AFTER = 60.0
+_MAX_RETRY_AFTER = 60.0  # the longest pause before a retry
+MAX_RETRY_AFTER_SECONDS = 365 * 86400.0  # the largest Retry-After read (a feed's poll hint)
 
 
 class FetchError(Exception):
@@ -120,17 +127,36 @@ class HttpResponse:
 
     @property
     def content_type(self) -> str | None:
-        value = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-        return value or None
+        return _mime_type(self.headers.get("content-type") or "")[0]
 
     @property
     def charset(self) -> str | None:
-        value = self.headers.get("content-type") or ""
-        for part in value.split(";")[1:]:
-            key, _, val = part.partition("=")
+        return _mime_type(self.headers.get("content-type") or "")[1]
+
+
+def _mime_type(value: str) -> tuple[str | None, str | None]:
+    """(type, charset) of a ``Content-Type`` value, as the Fetch standard extracts them: a header
+    sent twice arrives joined by a comma ("text/html, text/html; charset=utf-8", from a proxy and
+    the application each setting it), and the last type wins, keeping a charset an earlier value
+    of the same type gave; a value that is no type/subtype is skipped.  (The first value's
+    "text/html, text/html" was no HTML type, so the page was recorded as not_html.)"""
+    mime = charset = None
+    for part in value.split(","):
+        kind, *params = part.split(";")
+        kind = kind.strip().lower()
+        major, slash, minor = kind.partition("/")
+        if not (slash and major.strip() and minor.strip()):
+            continue
+        given = None
+        for param in params:
+            key, _, val = param.partition("=")
             if key.strip().lower() == "charset" and val.strip().strip("\"'"):
-                return val.strip().strip("\"'")
-        return None
+                given = val.strip().strip("\"'")
+        if kind != mime:
+            mime, charset = kind, given
+        elif given:
+            charset = given
+    return mime, charset
 
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -306,6 +332,35 @@ def _pinned_adapter(policy: _Policy):
     return _PinnedAdapter()
 
 
+def _session():
+    """A ``requests`` session that never reads a ``Location`` itself.
+
+    Redirects are followed here, one checked hop at a time, but ``requests``
+    still parses the ``Location`` of an answer it does not follow (to offer
+    ``Response.next``), and raises what no ``RequestException`` covers: a
+    ``UnicodeDecodeError`` for a Latin-1 byte (``/caf\\xe9``), a ``ValueError``
+    for ``http://[]/``.  ``redirect_target`` reads it instead."""
+    import requests
+
+    class _Session(requests.Session):
+        def get_redirect_target(self, resp):
+            return None
+
+    return _Session()
+
+
+def redirect_target(location: str) -> str:
+    """The URL a ``Location`` header names, as a browser reads it: its bytes as UTF-8 when they
+    are, else each byte above 0x7F percent-encoded (``/caf\\xe9`` -> ``/caf%E9``).
+
+    ``location`` is the header as http.client decoded it (Latin-1, byte for byte)."""
+    raw = location.strip().encode("latin-1", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
+
+
 class HttpFetcher:
     """One pooled ``requests`` session; create in ``DoFn.setup``, close in teardown."""
 
@@ -325,14 +380,13 @@ class HttpFetcher:
         resolver: Callable = socket.getaddrinfo,
         clock: Callable[[], float] = time.monotonic,
     ):
-        import requests
 
         if timeout <= 0:
             raise ValueError("HttpFetcher: timeout must be positive")
         if max_bytes <= 0:
             raise ValueError("HttpFetcher: max_bytes must be positive")
         self._policy = _Policy(allow_private_hosts, resolver)
-        self._session = requests.Session()
+        self._session = _session()
         # Proxies from HTTP(S)_PROXY would bypass the connection pinning and
         # the host checks below; newsbeam connects directly, always.
         self._session.trust_env = False
@@ -388,7 +442,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_once(url, headers, end)
+                response = self._get_guarded(url, headers, end)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -403,7 +457,7 @@ class HttpFetcher:
                 and self._pause(attempt, response.headers.get("retry-after"), end)
             ):
                 continue
-            if not (200 <= response.status < 300 or response.status == 304):
+            if not (200 <= response.status < 300 or (response.status == 304 and _conditional(headers))):
                 raise FetchError(
                     f"http_{response.status}",
                     f"HTTP {response.status} from {response.url}",
@@ -412,6 +466,21 @@ class HttpFetcher:
                     retry_after=parse_retry_after(response.headers.get("retry-after")),
                 )
             return dataclasses.replace(response, attempts=attempt)
+
+    def _get_guarded(self, url: str, headers: Mapping[str, str] | None, end: float) -> HttpResponse:
+        """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
+        breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
+        Location, an empty IP literal, superscript digits in a header each did) ended the whole
+        run with a traceback."""
+        try:
+            return self._get_once(url, headers, end)
+        except FetchError:
+            raise
+        except Exception as exc:
+            _LOG.debug("unexpected error fetching %s", url, exc_info=True)
+            raise FetchError(
+                "bad_response", f"malformed answer from {url}: {type(exc).__name__}: {_short(exc)}", url=url
+            ) from None
 
     def _pause(self, attempt: int, retry_after: str | None, end: float) -> bool:
         """Sleep before retry ``attempt``; False (no sleep) when the pause would
@@ -471,14 +540,22 @@ class HttpFetcher:
         except requests.exceptions.RequestException as exc:
             if watchdog.fired:
                 raise FetchError("timeout", f"no response within the deadline: {url}", url=url) from None
-            raise FetchError("connection_error", f"cannot connect to {url}: {_short(exc)}", url=url) from None
+            from urllib3.exceptions import ProtocolError
+
+            if isinstance(
+                exc.args[0] if exc.args else None, ProtocolError
+            ):  # connected, then no valid answer
+                what = "no valid answer from"  # reset, closed, a bad status line, too many headers
+            else:
+                what = "cannot connect to"
+            raise FetchError("connection_error", f"{what} {url}: {_short(exc)}", url=url) from None
         except FetchError as exc:  # refused by the pinned connection
             exc.url = exc.url or url
             raise
         with resp:
             if resp.status_code in _REDIRECT_STATUSES and resp.headers.get("location"):
                 try:
-                    return None, urljoin(url, resp.headers["location"].strip())
+                    return None, urljoin(url, redirect_target(resp.headers["location"]))
                 except ValueError:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
@@ -503,7 +580,7 @@ class HttpFetcher:
         from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
 
         declared = (resp.headers.get("content-length") or "").strip()
-        if declared.isdigit() and int(declared) > self._max_bytes:
+        if _ascii_digits(declared) and int(declared) > self._max_bytes:
             raise FetchError(
                 "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes})",
                 status=resp.status_code, url=url,
@@ -535,8 +612,9 @@ class HttpFetcher:
             if watchdog.fired or isinstance(exc, (ReadTimeoutError, TimeoutError)):
                 raise FetchError("timeout", f"timed out reading {url}", url=url) from None
             if isinstance(exc, ProtocolError) and "incomplete" in str(exc).lower():
+                end = "declared Content-Length" if declared else "last chunk"  # chunked: no length
                 raise FetchError(
-                    "incomplete_body", f"{url}: connection closed before the declared Content-Length",
+                    "incomplete_body", f"{url}: connection closed before the {end}",
                     status=resp.status_code, url=url,
                 ) from None  # fmt: skip
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
@@ -545,25 +623,39 @@ class HttpFetcher:
         return b"".join(chunks)
 
 
+def _conditional(headers: Mapping[str, str] | None) -> bool:
+    """Whether the request carried a validator, so that a 304 answers it (a 304 to a request
+    without one is a broken server: a feed answering it looked healthy and 'not modified'
+    forever, a page came back as 0 characters of text)."""
+    return any(name.lower() in ("if-none-match", "if-modified-since") for name in headers or {})
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
 
 
+def _ascii_digits(value: str) -> bool:
+    """True for a non-empty run of ASCII digits: ``str.isdigit`` also takes the superscripts
+    ``²``, ``³`` and ``¹``, which a header decoded as Latin-1 can hold and ``int()`` refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date, at most
+    ``MAX_RETRY_AFTER_SECONDS`` (a 400-digit value is not infinity); None when unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _ascii_digits(value):
+        return min(float(value), MAX_RETRY_AFTER_SECONDS)  # float('9' * 400) is inf
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
+    if when is None or when.tzinfo is None:
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_SECONDS)
 
 
 def _has_brotli() -> bool:

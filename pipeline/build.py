@@ -44,6 +44,7 @@ class BuiltPipeline:
     articles: beam.PCollection
     failures: beam.PCollection
     unwritten: beam.PCollection
+    deferred: beam.PCollection  # entries whose pages the run's deadline left unextracted
 
 
 def _article_action(alias: str):
@@ -133,7 +134,7 @@ def build_pipeline(
     # No reshuffle in Create: ReadFeeds spreads the feeds over the workers itself, and
     # Create's own reshuffle was one more stage (0.25-0.37 s) before the first feed request.
     feeds_in = p | "Feeds" >> beam.Create(feeds, reshuffle=False)
-    polled = feeds_in | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators)
+    polled = feeds_in | "ReadFeeds" >> ReadFeeds(settings.fetch, feed_validators, plan.deadline)
     if settings.ner.enabled:
         from newsbeam.transforms.entities import WarmUpEntities
 
@@ -150,12 +151,6 @@ def build_pipeline(
     # "new" counts what this wave takes, so each wave's figures reconcile on their own.
     taken = wave.taken | "CountNew" >> beam.Map(run_counters.count_new_entry)
     fetched = taken | "FetchPages" >> FetchPages(settings.fetch, plan, groups=_fetch_groups(p.options))
-    incomplete = (
-        (wave.held, fetched.deferred, looked_up.unanswered)
-        | "NotDone" >> beam.Flatten()
-        | "ItsFeed" >> beam.Map(lambda e: e.feed_url)
-        | "IncompleteFeeds" >> beam.Distinct()
-    )
     pages = fetched.pages
     if settings.archive.enabled:
         from newsbeam.connectors.archive import ArchivePages
@@ -164,7 +159,13 @@ def build_pipeline(
     # A feed's own failure is written with its health (attempts = error streak);
     # failures of single entries (a link that is not http(s)) go with the others.
     entry_failures = polled.failed | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
-    built = _extract_and_index(pages, settings, feed_order, [entry_failures, fetched.failed])
+    built = _extract_and_index(pages, settings, feed_order, [entry_failures, fetched.failed], plan.deadline)
+    incomplete = (
+        (wave.held, fetched.deferred, looked_up.unanswered, built.deferred)
+        | "NotDone" >> beam.Flatten()
+        | "ItsFeed" >> beam.Map(lambda e: e.feed_url)
+        | "IncompleteFeeds" >> beam.Distinct()
+    )
     _ = (polled.status, new_entries, built.unwritten, incomplete) | "FeedHealth" >> WriteFeedHealth(es)
     return built
 
@@ -180,9 +181,13 @@ def build_reextract_pipeline(
     return _extract_and_index(pages, settings, feed_order, [])
 
 
-def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) -> BuiltPipeline:
+def _extract_and_index(
+    pages, settings: Settings, feed_order, earlier_failures, deadline: float | None = None
+) -> BuiltPipeline:
     es = settings.elasticsearch
-    extracted = pages | "ExtractArticles" >> ExtractArticles(settings.extract, feed_order, _tagging(settings))
+    extracted = pages | "ExtractArticles" >> ExtractArticles(
+        settings.extract, feed_order, _tagging(settings), deadline
+    )
     articles, story_updates = _enrich(extracted.articles, settings)
     articles = articles | "CountStories" >> beam.Map(run_counters.count_story)
 
@@ -212,4 +217,6 @@ def _extract_and_index(pages, settings: Settings, feed_order, earlier_failures) 
         | "Unwritten" >> beam.Flatten()
         | "CountUnwritten" >> beam.Map(run_counters.count_unwritten)
     )
-    return BuiltPipeline(articles=articles, failures=failures, unwritten=unwritten)
+    return BuiltPipeline(
+        articles=articles, failures=failures, unwritten=unwritten, deferred=extracted.deferred
+    )

@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-run-time",
         type=float,
         metavar="SECONDS",
-        help="stop starting page requests and waves after SECONDS (config run.max_run_time); what was "
-        "fetched is still indexed, the rest is left for the next run",
+        help="stop starting feed and page requests and waves after SECONDS (config run.max_run_time); "
+        "what was fetched is still indexed (extraction stops 10 s later), the rest is left for the next run",
     )
 
     from newsbeam.pipeline.report import add_report_arguments
@@ -374,8 +374,17 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     summary = done.get("summary")
     if code or summary is None:
         return code
+    not_polled = summary.get("news.feeds/not_polled")
+    if not_polled:
+        console.print(
+            f"newsbeam: {not_polled} feeds not polled (the time limit was reached); the next run polls them"
+        )
     if summary.deferred:
-        why = "the time limit was reached" if summary.stopped_at_time_limit else "feed and host budgets"
+        why = (
+            "the time limit was reached"
+            if summary.stopped_at_time_limit
+            else "feed and host budgets, or a site's Retry-After"
+        )
         console.print(
             f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
             f"{summary.waves} waves indexed)"

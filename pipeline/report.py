@@ -96,6 +96,7 @@ def summary_document(
             "polled": get("news.feeds/polled"),
             "not_modified": get("news.feeds/not_modified"),
             "failed": get("news.feeds/failed"),
+            "not_polled": get("news.feeds/not_polled"),  # the run's time limit came first
         },
         "entries": {
             "seen": get("news.feeds/entries"),

@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -40,7 +41,7 @@ from newsbeam.transforms.extraction import (
     parse_iso_datetime,
 )
 from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
-from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc
+from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc, short_name
 from newsbeam.transforms.progress import Progress
 from newsbeam.transforms.urls import claims_canonical, normalize_url, resolve_canonical
 
@@ -54,6 +55,9 @@ __all__ = [
 _NS = "news.extract"
 _LOG = logging.getLogger(__name__)
 FAILED_TAG = "failed"
+DEFERRED_TAG = "deferred"
+# Seconds past the run's deadline in which fetched pages are still extracted (see _ExtractFn).
+DEADLINE_GRACE = 10.0
 #: Extracted once when the child starts, so that the extractor's lazy loads (its
 #: modules, the language identifier's model: about 1 s of CPU) happen before the
 #: first page arrives and are not counted against that page's time limit.
@@ -196,7 +200,7 @@ def build_article(
         published_source=published_source,
         first_seen=page.fetched_at,
         source_domain=_site_domain(canonical),
-        source_name=entry.feed_name or result.sitename,
+        source_name=short_name(entry.feed_name or result.sitename),
         feed_url=entry.feed_url,
         entry_url=entry.url,
         language=result.language,
@@ -207,10 +211,17 @@ def build_article(
 class _ExtractFn(beam.DoFn):
     """Extraction runs in a child process (``ExtractionSandbox``) with a
     per-page time limit, so a pathological page costs one failure document,
-    not a stalled or crashed worker."""
+    not a stalled or crashed worker.
 
-    def __init__(self, settings: ExtractSettings):
+    With the run's ``deadline`` (``--max-run-time``), no page's limit reaches past
+    ``deadline + DEADLINE_GRACE``: a page cut there, or reached after it, is not failed but
+    left for the next run (``deferred``), as the fetcher leaves the pages it has no time for.
+    Pages that take a second of CPU each still get extracted in the grace; six pages that
+    each took the full 30 s held a 10 s run for 190 s."""
+
+    def __init__(self, settings: ExtractSettings, deadline: float | None = None):
         self._settings = settings
+        self._deadline = deadline  # the run's end, a time.time() value
         self._sandbox = None
         self._ok = beam.metrics.Metrics.counter(_NS, "articles")
         self._chars = beam.metrics.Metrics.distribution(_NS, "body_chars")
@@ -251,12 +262,29 @@ class _ExtractFn(beam.DoFn):
                     attempts=entry.attempts + 1, at=page.fetched_at),
         )  # fmt: skip
 
+    def _defer(self, page: FetchedPage) -> pvalue.TaggedOutput:
+        from newsbeam.connectors import budget
+
+        beam.metrics.Metrics.counter(budget.NS, f"{budget.DEFERRED}{page.entry.feed_url}").inc()
+        return pvalue.TaggedOutput(DEFERRED_TAG, page.entry)
+
     def process(self, page: FetchedPage):
+        limit, by_deadline = self._settings.timeout, False
+        if self._deadline is not None:
+            left = self._deadline + DEADLINE_GRACE - time.time()
+            if left < limit:
+                limit, by_deadline = left, True
+            if left <= 0:
+                yield self._defer(page)  # the run's time is up: the next run fetches it again
+                return
         content = decode_html(page.content, page.encoding, page.final_url).text
         try:
             with self._sandbox.use() as sandbox:
-                result = sandbox.extract_with_limit(content, page.final_url, self._settings.timeout)
+                result = sandbox.extract_with_limit(content, page.final_url, limit)
         except ExtractionTimeout as exc:
+            if by_deadline:
+                yield self._defer(page)  # cut by the run's end, not by the page's own limit
+                return
             yield self._failure(page, "timeout", str(exc))
             return
         except ExtractionCrashed as exc:
@@ -276,10 +304,12 @@ class _ExtractFn(beam.DoFn):
 class ExtractOutputs(NamedTuple):
     articles: beam.PCollection
     failed: beam.PCollection
+    deferred: beam.PCollection  # FeedEntry of pages the run's deadline left for the next run
 
 
 class ExtractArticles(beam.PTransform):
-    """FetchedPage → Article (``articles``), Failure (``failed``).
+    """FetchedPage → Article (``articles``), Failure (``failed``), and the ``FeedEntry`` of each
+    page the run's ``deadline`` (a ``time.time()`` value) left unextracted (``deferred``).
 
     ``GroupById`` is a barrier on batch runners (all pages are extracted
     before any article moves on).  It stays: it is what makes one article of
@@ -301,6 +331,7 @@ class ExtractArticles(beam.PTransform):
         settings: ExtractSettings,
         feed_order: dict[str, int] | None = None,
         enrich: beam.PTransform | None = None,
+        deadline: float | None = None,
     ):
         super().__init__()
         if not isinstance(settings, ExtractSettings):
@@ -310,10 +341,11 @@ class ExtractArticles(beam.PTransform):
         self._settings = settings
         self._order = dict(feed_order or {})
         self._enrich = enrich
+        self._deadline = deadline
 
     def expand(self, pages):
-        extracted = pages | "Extract" >> beam.ParDo(_ExtractFn(self._settings)).with_outputs(
-            FAILED_TAG, main="articles"
+        extracted = pages | "Extract" >> beam.ParDo(_ExtractFn(self._settings, self._deadline)).with_outputs(
+            FAILED_TAG, DEFERRED_TAG, main="articles"
         )
         order = self._order
         copies = extracted.articles
@@ -325,7 +357,7 @@ class ExtractArticles(beam.PTransform):
             | "GroupById" >> beam.GroupByKey()
             | "MergeSameArticle" >> beam.MapTuple(lambda _id, group: merge_same_article(group, order))
         )
-        return ExtractOutputs(articles=articles, failed=extracted.failed)
+        return ExtractOutputs(articles=articles, failed=extracted.failed, deferred=extracted.deferred)
 
 
 def merge_same_article(copies, feed_order: dict[str, int]) -> Article:

@@ -154,9 +154,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from newsbeam.transforms.sandbox_child import RAISED
-
-_LOG = logging.getLogger(__name__)
+from newsbeam.transforms.sandbox_child import CallFailed
 
 __all__ = [
     "ExtractionCrashed",
@@ -798,21 +796,47 @@ def _iter_jsonld(data: Any) -> Iterable[dict]:
             stack.extend(item[key] for key in ("itemListElement", "mainEntity", "@graph") if key in item)
 
 
+# Real pages' JSON-LD is a few levels deep; the walkers here (_iter_jsonld, _names) recurse.
+_MAX_JSONLD_DEPTH = 32
+
+
+def _within_depth(data: Any, limit: int) -> bool:
+    """Whether no list or object in ``data`` is nested deeper than ``limit`` (no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 def _jsonld_article(tree) -> dict:
-    """The most article-like JSON-LD object of the page (a WebPage only as a last resort)."""
+    """The most article-like JSON-LD object of the page (a WebPage only as a last resort).
+
+    A script nested deeper than ``_MAX_JSONLD_DEPTH`` is ignored: 100,000 ``[`` made
+    ``json.loads`` raise RecursionError, and an ``author`` 700 lists deep made ``_names`` do,
+    which killed the extraction child, so the page's article was lost (``extract_crash``) and a
+    traceback was printed."""
     best: dict = {}
     best_rank = -1
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         raw = script.text_content() or ""
         try:
             data = json.loads(raw, strict=False)
-        except RecursionError:  # nested past the decoder's limit: no publisher writes that
-            continue
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
             except (ValueError, RecursionError):
                 continue
+        if not _within_depth(data, _MAX_JSONLD_DEPTH):
+            continue
         for obj in _iter_jsonld(data):
             types = obj.get("@type")
             types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
@@ -1257,10 +1281,9 @@ class ExtractionSandbox:
 
     ``extract_with_limit`` returns the result, or raises ``ExtractionTimeout`` after
     ``timeout_s`` (the child is killed and a fresh one starts on the next call), or
-    ``ExtractionCrashed`` if the child died; an exception raised by ``extract_fn`` itself ends
-    the child, so it comes back as ``ExtractionCrashed`` too, naming the exception (its
-    traceback is logged at DEBUG; ``extract_article`` is not meant to raise for bad HTML).
-    ``extract_fn`` must be picklable (a module-level function).
+    ``ExtractionCrashed`` if the child died or ``extract_fn`` raised (the message names the
+    exception; the child lives on for the next page, and ``extract_article`` is not meant to
+    raise for bad HTML).  ``extract_fn`` must be picklable (a module-level function).
     Not thread-safe: one sandbox per worker thread.
     """
 
@@ -1321,12 +1344,8 @@ class ExtractionSandbox:
         except EOFError as err:
             self._kill()
             raise ExtractionCrashed("extraction child process died") from err
-        if isinstance(result, tuple) and len(result) == 4 and result[0] == RAISED:
-            self._kill()  # the child ends after an exception; the next call starts a fresh one
-            _LOG.debug(
-                "the sandboxed %s raised:\n%s", getattr(self._extract_fn, "__name__", "function"), result[3]
-            )
-            raise ExtractionCrashed(f"extraction raised {result[1]}: {result[2]}")
+        if isinstance(result, CallFailed):
+            raise ExtractionCrashed(f"extraction failed ({result.error})")
         return result
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 __all__ = [
+    "MAX_NAME_CHARS",
     "MAX_URL_CHARS",
     "Article",
     "Failure",
@@ -27,6 +28,7 @@ __all__ = [
     "failure_id",
     "iso_utc",
     "mask_userinfo",
+    "short_name",
     "utcnow_iso",
     "without_userinfo",
 ]
@@ -36,6 +38,19 @@ __all__ = [
 # indexes every URL kept (``ignore_above: 8191`` in the templates) and a re-run finds it known
 # instead of fetching it again.
 MAX_URL_CHARS = 8191
+# The longest outlet name kept (``source.name`` of an article, ``feed.name`` of a feed's health
+# document: keywords indexed whole): it comes from the feed's <title> or the page's og:site_name,
+# which a server may make 40,000 characters long; over 32,766 UTF-8 bytes Elasticsearch rejects
+# the document ("immense term"), so every article of that feed and its health document were lost.
+MAX_NAME_CHARS = 512
+
+
+def short_name(value: str | None) -> str | None:
+    """``value`` cut to ``MAX_NAME_CHARS`` characters (None stays None, blank becomes None)."""
+    if value is None:
+        return None
+    return value[:MAX_NAME_CHARS].strip() or None
+
 
 MASK = "***"
 # Linear: a fixed scheme prefix, then one run of one class up to "@".

@@ -12,12 +12,10 @@ identifier; the feed parser: feedparser), never Apache Beam.
 Protocol (``multiprocessing.connection.Connection`` over the socket): the
 parent sends its ``sys.path``, then the function (pickled by reference), then
 one ``(content, job)`` per call; the child answers each call with the
-function's result.  An exception raised by the function is answered with
-``(RAISED, its type's name, its message, its traceback)`` instead, and ends
-the child (its state is suspect): the parent reports a crash naming the
-exception, and no traceback reaches the operator's terminal.  The child
-ends when the parent closes the socket, or within a second of the parent's
-death (an orphan never lingers over a
+function's result, or with a ``CallFailed`` naming the exception the function
+raised (the parent reports that page as crashed; the child lives on, and prints
+no traceback on the run's stderr).  The child ends when the parent closes the socket,
+or within a second of the parent's death (an orphan never lingers over a
 slow page).  SIGINT is ignored: a terminal's Ctrl-C is the parent's to handle.
 Blocks of 256 kB and more are mapped on their own (``map_large_blocks`` in
 pipeline/memory.py), so a large page's memory goes back when it is done.
@@ -31,14 +29,17 @@ import sys
 import threading
 import time
 
-__all__ = ["RAISED", "main", "serve"]
-
-#: first item of the answer to a call whose function raised (a tuple: the child runs as
-#: ``__main__``, so a class defined here would not unpickle in the parent)
-RAISED = "newsbeam.sandbox_child.raised"
+__all__ = ["CallFailed", "main", "serve"]
 
 #: seconds between two checks that the parent is still alive
 PARENT_CHECK_S = 1.0
+
+
+class CallFailed:
+    """The answer to a call whose function raised: ``error`` names the exception."""
+
+    def __init__(self, error: str):
+        self.error = error
 
 
 def serve(conn, fn) -> None:
@@ -51,14 +52,8 @@ def serve(conn, fn) -> None:
             return
         try:
             result = fn(content, job)
-        except Exception as exc:
-            import traceback
-
-            try:
-                conn.send((RAISED, type(exc).__name__, str(exc)[:500], traceback.format_exc()))
-            except (BrokenPipeError, ConnectionError):
-                pass
-            return
+        except Exception as exc:  # one page's bug (a RecursionError...), not the child's end
+            result = CallFailed(f"{type(exc).__name__}: {exc}"[:300])
         try:
             conn.send(result)
         except (BrokenPipeError, ConnectionError):
@@ -87,7 +82,11 @@ def main(argv: list[str] | None = None) -> None:
         fn = conn.recv()
     except EOFError:
         return
-    serve(conn, fn)
+    # This module runs as __main__: the package's copy of serve() answers with the package's
+    # CallFailed, which the parent can unpickle.
+    from newsbeam.transforms import sandbox_child
+
+    sandbox_child.serve(conn, fn)
 
 
 if __name__ == "__main__":

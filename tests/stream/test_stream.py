@@ -36,6 +36,23 @@ def test_feed_and_header_hints():
     assert retry_after_hint({}) is None
 
 
+def test_hints_are_at_most_a_year_so_a_feeds_document_can_hold_them():
+    """A float field holds no 6e39 (a <ttl> of 1e38 minutes) and JSON no inf (a 400-digit
+    Retry-After): the feed's health document was rejected, so its error streak never grew."""
+    year = 365 * 86400
+    assert feed_poll_hint({"ttl": "1e38"}) == year
+    assert feed_poll_hint({"sy_updateperiod": "yearly", "sy_updatefrequency": "0.0001"}) == year
+    assert header_poll_hint({"Cache-Control": "max-age=9999999999"}) == year
+    assert (
+        header_poll_hint(
+            {"Date": "Sun, 29 Nov 2026 03:00:00 GMT", "Expires": "Fri, 31 Dec 9999 23:59:59 GMT"}
+        )
+        == year
+    )
+    assert retry_after_hint({"Retry-After": "9" * 400}) == year
+    assert retry_after_hint({"Retry-After": "\xb2"}) is None
+
+
 def _doc(streak=0, hint=None, at="2026-11-29T03:00:00Z"):
     return {"error_streak": streak, "schedule": {"hint_seconds": hint}, "@timestamp": at}
 

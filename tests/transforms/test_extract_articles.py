@@ -123,3 +123,67 @@ def test_min_chars_counts_a_chinese_or_japanese_character_three_times():
             equal_to([(BASE + "/en.html", "empty_text")]),
             label="failed",
         )
+
+
+def test_an_outlet_name_of_40000_characters_is_cut_to_max_name_chars():
+    """``source.name`` is a keyword indexed whole: over 32,766 UTF-8 bytes Elasticsearch rejects
+    the article ("immense term"); a page's og:site_name can be that long."""
+    fetched = page(PAGE)
+    huge = ("Herald " * 6000).encode()
+    fetched = dataclasses.replace(
+        fetched,
+        entry=dataclasses.replace(fetched.entry, feed_name=None),
+        content=fetched.content.replace(
+            b"<head>", b'<head><meta property="og:site_name" content="' + huge + b'">', 1
+        ),
+    )
+    assert huge in fetched.content
+    with TestPipeline() as p:
+        out = p | beam.Create([fetched]) | ExtractArticles(ExtractSettings(min_chars=200))
+        assert_that(
+            out.articles
+            | beam.Map(lambda a: (len(a.source_name), a.source_name.startswith("Herald Herald"))),
+            equal_to([(512, True)]),  # MAX_NAME_CHARS
+        )
+
+
+def _deep_page() -> FetchedPage:
+    """A page of 100,000 nested <div>s: minutes of CPU in trafilatura."""
+    paragraph = (
+        "<p>" + "The council met and heard residents describe the changes to their street. " * 10 + "</p>"
+    )
+    html = "<html><body>" + "<div>" * 100_000 + paragraph + "</div>" * 100_000 + "</body></html>"
+    return page(PAGE, content=html.encode())
+
+
+def test_pages_the_runs_deadline_leaves_unextracted_are_deferred_not_failed():
+    """--max-run-time: six pages that each took extract.timeout (30 s) held a 10 s run for 190 s,
+    and each was recorded as a timeout failure though only the run's time was up."""
+    import time
+
+    from newsbeam.transforms.extract import DEADLINE_GRACE, DEFERRED_TAG, _ExtractFn
+
+    fn = _ExtractFn(ExtractSettings(timeout=60), deadline=None)
+    fn.setup()
+    try:
+        fn._warming.join()
+        fn._deadline = time.time() - DEADLINE_GRACE + 1.0  # one second left for extraction
+        started = time.monotonic()
+        cut = list(fn.process(_deep_page()))
+        elapsed = time.monotonic() - started
+        late = list(fn.process(page(PAGE)))  # past the deadline's grace: not even started
+    finally:
+        fn.teardown()
+    assert elapsed < 10, elapsed  # not extract.timeout's 60 s
+    assert [(o.tag, o.value.url) for o in cut] == [(DEFERRED_TAG, BASE + PAGE)]
+    assert [(o.tag, o.value.url) for o in late] == [(DEFERRED_TAG, BASE + PAGE)]
+
+
+def test_extract_articles_gives_the_deferred_entries():
+    import time
+
+    with TestPipeline() as p:
+        out = p | beam.Create([page(PAGE)]) | ExtractArticles(ExtractSettings(), deadline=time.time() - 3600)
+        assert_that(out.articles, equal_to([]), label="articles")
+        assert_that(out.failed, equal_to([]), label="failed")
+        assert_that(out.deferred | beam.Map(lambda e: e.url), equal_to([BASE + PAGE]), label="deferred")

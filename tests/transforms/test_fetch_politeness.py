@@ -17,7 +17,7 @@ from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors.fetch import FetchPages, _FetchPageFn, robots_verdict
 from newsbeam.connectors.http import FetchError
 from newsbeam.connectors.site_server import SiteServer
-from newsbeam.transforms.model import FeedEntry
+from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage
 
 PAGE = "<html><body><article><p>Page {name}.</p></article></body></html>"
 
@@ -133,6 +133,7 @@ def test_a_missing_robots_txt_allows_everything(tmp_path):
     [
         (None, "allow"),
         (FetchError("http_404", "x", status=404), "allow"),
+        (FetchError("http_304", "x", status=304), "allow"),  # a 304 to a plain request: unavailable
         (FetchError("http_403", "x", status=403), "allow"),
         (FetchError("too_large", "x", status=200), "allow"),
         (FetchError("http_503", "x", status=503), "disallow"),
@@ -221,3 +222,89 @@ def test_sites_are_fetched_at_once_each_spaced_by_host_delay():
     for host in by_host:
         first, last = order.index(host), len(order) - 1 - order[::-1].index(host)
         assert set(order[first:last]) == set(by_host), order
+
+
+class _BusySite(ThreadingHTTPServer):
+    """A site whose ``/a.html`` answers 429 with ``Retry-After: <retry_after>``; its other pages
+    answer 200 and it has no robots.txt.  Records every path asked for."""
+
+    daemon_threads = True
+
+    def __init__(self, retry_after: str):
+        outer = self
+        self.requests: list[str] = []
+        self.retry_after = retry_after
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
+
+            def do_GET(self):
+                outer.requests.append(self.path)
+                if self.path == "/a.html":
+                    status, body, extra = 429, b"slow down", {"Retry-After": outer.retry_after}
+                elif self.path == "/robots.txt":
+                    status, body, extra = 404, b"", {}
+                else:
+                    status, body, extra = 200, PAGE.format(name=self.path).encode(), {}
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+        self.server_close()
+
+
+def _outcomes(outputs) -> list[tuple[str, str]]:
+    """(what, page name) of each output: a fetched page, a failure or an entry deferred."""
+    found = []
+    for output in outputs:
+        value = getattr(output, "value", output)  # a TaggedOutput from process()
+        value = getattr(value, "value", value)
+        if isinstance(value, FetchedPage):
+            found.append(("page", value.entry.url))
+        elif isinstance(value, Failure):
+            found.append(("failed", value.url))
+        else:
+            found.append(("deferred", value.url))
+    return sorted((what, url.rsplit("/", 1)[1]) for what, url in found)
+
+
+def test_a_retry_after_within_the_budget_holds_the_whole_site_that_long():
+    with _BusySite("20") as site:
+        clock = _FakeClock()
+        fn = _FetchPageFn(SETTINGS.model_copy(update={"host_delay": 2.0}), sleep=clock.sleep, clock=clock)
+        outputs = _run_fn(fn, (site.base_url, _entries(site.base_url)))
+    assert _outcomes(outputs) == [
+        ("failed", "a.html"),
+        ("page", "b.html"),
+        ("page", "c.html"),
+        ("page", "d.html"),
+    ]
+    # robots.txt, a.html (429), then 20 s before b.html instead of 2
+    assert clock.sleeps == [2.0, 20.0, 2.0, 2.0]
+
+
+def test_a_retry_after_past_the_budget_leaves_the_sites_other_entries_for_the_next_run():
+    with _BusySite("3600") as site:
+        fn = _FetchPageFn(SETTINGS.model_copy(update={"host_delay": 0.0, "host_budget": 300}))
+        outputs = _run_fn(fn, (site.base_url, _entries(site.base_url)))
+    assert _outcomes(outputs) == [
+        ("deferred", "b.html"), ("deferred", "c.html"), ("deferred", "d.html"), ("failed", "a.html")
+    ]  # fmt: skip
+    assert site.requests == ["/robots.txt", "/a.html"]  # no page more to a site that asked for an hour

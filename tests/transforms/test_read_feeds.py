@@ -291,3 +291,86 @@ def test_html_item_titles_are_stored_as_text():
     )
     parsed = parse_feed(feed, FeedRef("https://x.example/feed"), "https://x.example/feed", {})
     assert [e.title for e in parsed.entries] == ["AT&T wins \u2019big\u2019", "A < B, says the study"]
+
+
+def test_feeds_are_not_polled_past_the_runs_deadline_nor_recorded_as_failed():
+    """--max-run-time: feeds were polled one after the other with no deadline, so six feeds
+    dribbling their bodies held a 10 s run for 69 s (url_deadline 20 s each, two workers)."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from newsbeam.connectors.feeds import _ReadFeedFn
+
+    asked: list[str] = []
+
+    class Drip(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = SETTINGS.model_copy(update={"url_deadline": 30.0})
+    fn = _ReadFeedFn(settings, {}, deadline=time.time() + 1.0)
+    fn.setup()
+    try:
+        started = time.monotonic()
+        cut = list(fn.process(FeedSpec(url=f"{base}/drip0.xml")))  # in flight at the deadline
+        elapsed = time.monotonic() - started
+        later = [list(fn.process(FeedSpec(url=f"{base}/drip{n}.xml"))) for n in (1, 2)]
+    finally:
+        fn.teardown()
+        server.shutdown()
+        server.server_close()
+    assert elapsed < 5, elapsed  # cut at the run's end, not at url_deadline's 30 s
+    assert (cut, later) == ([], [[], []])  # no failure, no status: not polled, its validators kept
+    assert asked == ["/drip0.xml"]  # the later feeds were never asked
+
+
+def test_read_feeds_takes_the_runs_deadline(base_url):
+    import time
+
+    feed = f"{base_url}/feed.xml"
+    p = TestPipeline()
+    polled = p | beam.Create([FeedSpec(url=feed)]) | ReadFeeds(SETTINGS, deadline=time.time() - 1)
+    assert_that(polled.entries, equal_to([]), label="entries")
+    assert_that(polled.failed, equal_to([]), label="failed")
+    assert_that(polled.status, equal_to([]), label="status")
+    result = p.run()
+    result.wait_until_finish()
+    assert (_counter(result, "not_polled"), _counter(result, "polled")) == (1, 0)
+
+
+def test_a_validator_too_long_to_store_is_not_kept():
+    """http.etag is a keyword with doc values: Elasticsearch refuses one over 32,766 bytes, so a
+    feed answering a 40 kB ETag had its health document rejected."""
+    huge = '"' + "e" * 40_000 + '"'
+    routes = {
+        "/feed.xml": (
+            200,
+            {"Content-Type": "application/rss+xml", "ETag": huge, "Last-Modified": "x" * 2000},
+            RSS,
+        )
+    }
+    with serve_routes(routes) as url, TestPipeline() as p:
+        polled = p | beam.Create([FeedSpec(url=f"{url}/feed.xml")]) | ReadFeeds(SETTINGS)
+        assert_that(
+            polled.status | beam.Map(lambda s: (s.status, s.etag, s.last_modified)),
+            equal_to([("ok", None, None)]),
+        )

@@ -59,6 +59,31 @@ def test_metadata_from_json_ld():
     assert result.language == "en"
 
 
+@pytest.mark.parametrize(
+    "deep",
+    [
+        "[" * 100_000 + "]" * 100_000,  # json.loads raised RecursionError
+        '{"@type": "NewsArticle", "headline": "Council approves riverside plan", "author": '
+        + "[" * 700
+        + '"x"'
+        + "]" * 700
+        + "}",  # _names did
+    ],
+    ids=["100000-lists", "author-700-lists"],
+)
+def test_json_ld_nested_too_deep_is_ignored_and_the_article_kept(deep):
+    """A RecursionError killed the extraction child: the page's article was lost as
+    ``extract_crash`` and the child's traceback printed on the run's stderr."""
+    page = _page("article_jsonld_en.html").replace(
+        b"<head>", b'<head><script type="application/ld+json">' + deep.encode() + b"</script>", 1
+    )
+    assert deep.encode() in page
+    result = extract_article(page)
+    assert result.body.split("\n")[0] == PARAGRAPH_1
+    assert result.title == "Council approves riverside plan"  # the page's other JSON-LD still read
+    assert result.authors == ("Jane Doe", "John Roe")
+
+
 def test_provenance_names_versions_method_and_signals():
     result = extract_article(_page("article_jsonld_en.html"))
     prov = result.provenance
@@ -182,12 +207,12 @@ def test_run_extract_dir_writes_one_row_per_page(tmp_path):
 
 def _hang_or_extract(html, url):
     """Injected extractor: hangs on a page that says "hang", dies on "crash", raises on "raise"."""
-    if html == b"raise":
-        raise RuntimeError("boom in the extractor")
     if html == b"hang":
         time.sleep(60)
     if html == b"crash":
         os._exit(3)
+    if html == b"raise":
+        raise RecursionError("maximum recursion depth exceeded")
     return extract_article(html, url)
 
 
@@ -214,16 +239,6 @@ def test_sandbox_survives_a_crashing_page(sandbox):
         sandbox.extract_with_limit(b"crash", None, timeout_s=30)
     after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
     assert after.published_source == "jsonld"
-
-
-def test_sandbox_names_an_exception_of_the_extractor_without_a_traceback(sandbox, capfd):
-    """An exception raised in the child is a crash naming it (the failure record's error),
-    with no traceback on the terminal; the next page gets a fresh child."""
-    with pytest.raises(ExtractionCrashed, match="extraction raised RuntimeError: boom in the extractor"):
-        sandbox.extract_with_limit(b"raise", None, timeout_s=30)
-    after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
-    assert after.published_source == "jsonld"
-    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_json_ld_nested_past_the_decoder_limit_or_deep_in_graphs_is_read_or_skipped():
@@ -262,6 +277,19 @@ def test_a_page_nested_past_the_parser_limit_gets_no_resiliparse_witness(monkeyp
     shallow = "<html><body><div><p>Text of the page.</p></div></body></html>"
     extract_article(shallow.encode(), "https://news.example.com/shallow")
     assert len(calls) == 1
+
+
+def test_an_exception_in_the_extractor_is_a_crash_of_that_page_and_the_child_lives_on(sandbox, capfd):
+    """The child died of it, printing its traceback on the run's stderr, and the next page paid
+    for a new child's start."""
+    first = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
+    child = sandbox._proc.pid
+    with pytest.raises(ExtractionCrashed, match="RecursionError: maximum recursion depth exceeded"):
+        sandbox.extract_with_limit(b"raise", None, timeout_s=30)
+    after = sandbox.extract_with_limit(_page("article_jsonld_en.html"), None, timeout_s=30)
+    assert after.title == first.title
+    assert sandbox._proc.pid == child
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_language_of_a_text_written_without_spaces():

@@ -279,3 +279,46 @@ def test_links_with_other_schemes_are_skipped_and_counted():
 
 def test_link_feedparser_cannot_resolve_counts_as_without_link():
     assert _links(_atom("http://[::1/broken", "/fine")) == (["https://news.example/fine"], 1, 0)
+
+
+def test_a_feed_title_of_40000_characters_is_cut_to_max_name_chars():
+    """The feed's <title> names its outlet (``feed.name`` in news-feeds, ``source.name`` of every
+    article): keywords indexed whole, which Elasticsearch refuses over 32,766 UTF-8 bytes."""
+    content = _atom("/a").replace(
+        b"<title>T</title>", b"<title>" + "\u00e9".encode() * 40_000 + b"</title>", 1
+    )
+    parsed = parse_feed(content, FeedSpec(url=FEED_URL), FEED_URL, {"content-type": "application/atom+xml"})
+    assert parsed.title == "\u00e9" * 512
+    assert [e.feed_name for e in parsed.entries] == ["\u00e9" * 512]
+
+
+@pytest.mark.parametrize(
+    ("ref", "title"),
+    [
+        (
+            "&#55357;&#56832;",
+            "Party \U0001f600 time",
+        ),  # an emoji as a UTF-16 surrogate pair, as CMSs write it
+        ("&#xD83D;&#xDE00;", "Party \U0001f600 time"),
+        ("&#55357;", "Party \ufffd time"),  # a lone surrogate
+        ("&#56832;&#55357;", "Party \ufffd\ufffd time"),  # the halves the wrong way round
+        ("&#x110000;", "Party \ufffd time"),  # past Unicode
+        ("&#" + "9" * 5000 + ";", "Party \ufffd time"),
+    ],
+)
+def test_invalid_numeric_character_references_lose_no_feed(ref, title):
+    """feedparser's fallback parser raised on a surrogate (chr(55357).encode('utf-8')): one emoji in
+    one title made the whole feed malformed_feed, every entry lost."""
+    from newsbeam.connectors.feed_parse import FeedRef, parse_job
+
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        f"<item><title>Party {ref} time</title><link>https://news.example/a</link></item>"
+        "<item><title>Other</title><link>https://news.example/b</link></item></channel></rss>"
+    ).encode()
+    parsed = parse_job(rss, (FeedRef(FEED_URL), FEED_URL, {"content-type": "application/rss+xml"}))
+    assert parsed.error is None
+    assert [(e.title, e.link) for e in parsed.entries] == [
+        (title, "https://news.example/a"),
+        ("Other", "https://news.example/b"),
+    ]

@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsbeam.connectors.http import FetchError, HttpFetcher, HttpResponse, check_url
+from newsbeam.connectors.http import (
+    FetchError,
+    HttpFetcher,
+    HttpResponse,
+    check_url,
+    parse_retry_after,
+    redirect_target,
+)
 
 MB = 1 << 20
 
@@ -133,6 +140,18 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"only ten b")
             self.close_connection = True
+        elif route == "/short-chunked":  # one chunk, then closes without the last chunk
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nhello\r\n")
+            self.close_connection = True
+        elif route == "/always-304":
+            self._send(304)
+        elif route == "/not-http":  # connected, then an answer that is no HTTP
+            self.wfile.write(b"<html>hello</html>")
+            self.close_connection = True
         elif route == "/long":  # sends more than it declares
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -150,6 +169,12 @@ class _Hostile(BaseHTTPRequestHandler):
         elif route == "/hop":  # /hop?n=3 -> /hop?n=2 -> ... -> /ok
             n = int(urlsplit(self.path).query.partition("=")[2] or 0)
             self._send(301, Location=f"/hop?n={n - 1}" if n > 1 else "/ok")
+        elif route == "/to-latin1":  # the raw byte 0xe9 in the Location, as many servers send it
+            self._send(302, Location="/ok?q=caf\xe9")
+        elif route == "/to-utf8":  # the UTF-8 bytes of "é"
+            self._send(302, Location="/ok?q=caf\xc3\xa9")
+        elif route == "/to-empty-brackets":
+            self._send(302, Location="http://[]/")
         elif route == "/to-file":
             self._send(302, Location="file:///etc/passwd")
         elif route == "/to-metadata":
@@ -161,6 +186,20 @@ class _Hostile(BaseHTTPRequestHandler):
                 self._send(429, b"slow down", Retry_After="7")
             else:
                 self._send(200, b"<p>finally</p>")
+        elif route == "/retry-after-odd":  # /retry-after-odd?v=<value>: 429 with that Retry-After once
+            value = urlsplit(self.path).query.partition("=")[2].replace("%B2", "\xb2").replace("%20", " ")
+            if hits == 1:
+                self._send(429, b"slow down", Retry_After=value)
+            else:
+                self._send(200, b"<p>finally</p>")
+        elif route == "/length-superscript":  # Latin-1 "2" superscript: str.isdigit, not int()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "\xb2")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"<p>a body of some length</p>")
+            self.close_connection = True
         elif route == "/always-503":
             self._send(503, b"unavailable")
         elif route == "/missing":
@@ -257,6 +296,13 @@ def test_ok_response_and_charset_from_header(server):
         ("text/html; charset=", "text/html", None),
         ("text/html; boundary=x; charset=koi8-r", "text/html", "koi8-r"),
         ("", None, None),
+        # sent twice (a proxy and the application each set it): joined by a comma, the last wins
+        ("text/html, text/html; charset=utf-8", "text/html", "utf-8"),
+        ("text/html; charset=utf-8, text/html; charset=utf-8", "text/html", "utf-8"),
+        ("text/html; charset=koi8-r, text/html", "text/html", "koi8-r"),
+        ("text/plain; charset=latin1, text/html", "text/html", None),
+        ("text/html, nonsense", "text/html", None),
+        ("html", None, None),
     ],
 )
 def test_content_type_and_charset_parsing(content_type, mime, charset):
@@ -325,6 +371,12 @@ def test_body_shorter_than_content_length_is_incomplete(server):
     assert error.status == 200
 
 
+def test_a_chunked_body_cut_short_is_incomplete_and_says_so(server):
+    error = _fail(_fetcher(), server.url("/short-chunked"))
+    assert error.reason == "incomplete_body"
+    assert str(error).endswith("connection closed before the last chunk")  # it declared no length
+
+
 def test_body_shorter_than_content_length_is_retried(server):
     sleeps = _Sleeps()
     error = _fail(_fetcher(sleeps, retries=2), server.url("/short?retried"))
@@ -351,6 +403,35 @@ def test_redirect_chain_within_the_limit_is_followed(server):
     response = fetcher.get(server.url("/hop?n=3"))
     fetcher.close()
     assert (response.status, response.url) == (200, server.url("/ok"))
+
+
+@pytest.mark.parametrize(("path", "final"), [("/to-latin1", "/ok?q=caf%E9"), ("/to-utf8", "/ok?q=caf\xe9")])
+def test_a_location_with_bytes_above_ascii_is_followed(server, path, final):
+    """``requests`` decoded the Location as UTF-8 even when not following it: a Latin-1 byte
+    raised UnicodeDecodeError, which no caller expects, and the whole run failed."""
+    fetcher = _fetcher()
+    response = fetcher.get(server.url(path))
+    fetcher.close()
+    assert (response.status, response.url) == (200, server.url(final))
+
+
+def test_a_location_with_an_empty_ip_literal_is_a_bad_url(server):
+    error = _fail(_fetcher(), server.url("/to-empty-brackets"))
+    assert error.reason == "bad_url"
+
+
+@pytest.mark.parametrize(
+    ("header", "url"),
+    [
+        ("/a b?q=1", "/a b?q=1"),
+        ("  /ok  ", "/ok"),
+        ("/caf\xe9", "/caf%E9"),
+        ("/caf\xc3\xa9", "/caf\xe9"),
+        ("http://\xe9\xe9.example/", "http://%E9%E9.example/"),
+    ],
+)
+def test_redirect_target_reads_the_header_bytes_as_utf8_or_percent_encodes_them(header, url):
+    assert redirect_target(header) == url
 
 
 def test_redirect_to_file_url_is_a_bad_url(server):
@@ -382,6 +463,76 @@ def test_429_with_retry_after_is_retried_after_the_hinted_delay(server):
     assert server.hits["/retry-after"] == 2
 
 
+@pytest.mark.parametrize(
+    ("value", "pause"),
+    [
+        ("%B2", None),  # sent as the Latin-1 byte 0xb2: "²".isdigit() but float("²") raises
+        ("9" * 400, 60.0),  # float("9" * 400) is inf
+        ("-5", None),
+        ("Fri,%2031%20Dec%209999%2023:59:59%20GMT", 60.0),
+    ],
+)
+def test_odd_retry_after_values_are_ignored_or_capped(server, value, pause):
+    sleeps = _Sleeps()
+    fetcher = _fetcher(sleeps, retries=1, backoff=0.01, url_deadline=300)
+    path = f"/retry-after-odd?v={value}"
+    response = fetcher.get(server.url(path))
+    fetcher.close()
+    assert (response.status, response.attempts) == (200, 2)
+    if pause is None:  # the backoff alone: 0.01 + uniform(0, 0.01)
+        assert len(sleeps) == 1 and sleeps[0] <= 0.02
+    else:
+        assert sleeps == [pause]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("\xb2", None),
+        ("\xb3\xb9", None),
+        ("-5", None),
+        ("1e9", None),
+        ("9" * 400, 365 * 86400.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 365 * 86400.0),
+        ("Mon, 01 Jan 2001 00:00:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after_is_finite_and_at_most_a_year(value, seconds):
+    assert parse_retry_after(value) == seconds
+
+
+def test_a_content_length_of_superscript_digits_is_no_length(server):
+    fetcher = _fetcher()
+    response = fetcher.get(server.url("/length-superscript"))
+    fetcher.close()
+    assert (response.status, response.content) == (200, b"<p>a body of some length</p>")
+
+
+def test_an_unexpected_exception_from_the_http_stack_is_a_bad_response_of_that_url(server, monkeypatch):
+    """Whatever a malformed answer makes requests or urllib3 raise besides their own errors is a
+    failure of that URL, not an exception that ends the run (three such answers did)."""
+    import requests
+
+    monkeypatch.setattr(requests.Session, "send", _raising_send(requests.Session.send))
+    sleeps = _Sleeps()
+    error = _fail(_fetcher(sleeps, retries=2), server.url("/ok?unexpected"))
+    assert error.reason == "bad_response"
+    assert "UnicodeDecodeError" in str(error) and server.url("/ok?unexpected") in str(error)
+    assert sleeps == []  # not retried
+
+
+def _raising_send(send):
+    """``Session.send`` that raises as requests did on a Latin-1 byte in a Location."""
+
+    def raising(self, request, **kwargs):
+        send(self, request, **kwargs)
+        raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    return raising
+
+
 def test_503_is_retried_then_given_up(server):
     sleeps = _Sleeps()
     error = _fail(_fetcher(sleeps, retries=3, backoff=0.5, url_deadline=30), server.url("/always-503"))
@@ -409,7 +560,28 @@ def test_connection_refused_is_a_retried_connection_error():
     sleeps = _Sleeps()
     error = _fail(_fetcher(sleeps, retries=1), f"http://127.0.0.1:{port}/")
     assert error.reason == "connection_error"
+    assert str(error).startswith(f"cannot connect to http://127.0.0.1:{port}/")
     assert len(sleeps) == 1
+
+
+def test_a_304_answers_only_a_conditional_request(server):
+    """A server answering 304 to a request without validators looked, for a feed, healthy and
+    'not modified' forever (its entries never came), and gave a page of 0 characters."""
+    fetcher = _fetcher()
+    try:
+        assert fetcher.get(server.url("/always-304"), headers={"If-None-Match": '"v1"'}).status == 304
+        assert fetcher.get(server.url("/always-304"), headers={"if-modified-since": "x"}).status == 304
+        with pytest.raises(FetchError) as info:
+            fetcher.get(server.url("/always-304"), headers={"Accept": "text/html"})
+    finally:
+        fetcher.close()
+    assert (info.value.reason, info.value.status) == ("http_304", 304)
+
+
+def test_an_answer_that_is_no_http_is_a_connection_error_that_does_not_say_cannot_connect(server):
+    error = _fail(_fetcher(), server.url("/not-http"))
+    assert error.reason == "connection_error"
+    assert str(error).startswith(f"no valid answer from {server.url('/not-http')}: ")  # it did connect
 
 
 @pytest.mark.parametrize(
