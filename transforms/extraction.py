@@ -93,7 +93,8 @@ trafilatura, or its base is longer than ``OPTIONAL_MAX_CHARS`` (a book, not an a
 rules' 4-gram counts grow with it), neither the reader nor the own text is used, no standfirst or promotion is
 searched (only the empty-base, title and dangling-heading rules apply) and no date
 is searched in the page's text (htmldate); date detection never runs htmldate's extensive
-search.  ``provenance`` records the extractor
+search.  A page nested past the HTML parser's 256 levels gets no resiliparse witness (its
+time grows with the cube of the depth).  ``provenance`` records the extractor
 versions, the method chosen and the signals.
 
 Metadata
@@ -141,7 +142,6 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-import logging
 import math
 import multiprocessing
 import os
