@@ -75,6 +75,34 @@ def _answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _runs_noida(pgid: int, data_dir: str) -> bool:
+    """Whether process group ``pgid`` is a noida-db server (with ``data_dir``, when given).
+
+    A pid file outlives a reboot or a killed server, and its number may since belong to another
+    program's process group: without this check ``es stop`` signalled that group and ``es start``
+    waited for it to answer.  A process whose command line cannot be read (another user's, with
+    /proc hidden) is taken at the pid file's word, as before.
+    """
+    import psutil
+
+    unreadable = False
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(proc.pid) != pgid:
+                continue
+        except OSError:
+            continue
+        cmdline = proc.info.get("cmdline")
+        if cmdline is None:
+            unreadable = True
+            continue
+        if not any(Path(arg).name == "noida-db" for arg in cmdline):
+            continue
+        if not data_dir or data_dir in cmdline:
+            return True
+    return unreadable
+
+
 def _find_binary() -> str:
     candidate = Path(sys.executable).with_name("noida-db")
     if candidate.exists():
@@ -122,16 +150,20 @@ class EmbeddedServer:
 
     def _recorded_pid(self) -> int | None:
         try:
-            pid = int(self.pid_file.read_text().split()[0])
+            fields = self.pid_file.read_text().split("\n")
+            pid = int(fields[0])
         except (OSError, ValueError, IndexError):
+            return None
+        if pid <= 1:  # killpg(0) is our own group, killpg(1) init's: no pid file of ours says so
             return None
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
             return None
         except PermissionError:
-            return pid
-        return pid
+            pass
+        data_dir = fields[2].strip() if len(fields) > 2 else ""
+        return pid if _runs_noida(pid, data_dir) else None
 
     def running(self) -> bool:
         return self._recorded_pid() is not None
@@ -220,6 +252,10 @@ class EmbeddedServer:
                 os.killpg(pid, sig)
             except ProcessLookupError:
                 break
+            except PermissionError:
+                raise EmbeddedError(
+                    f"the embedded server (process group {pid}) belongs to another user: stop it as that user"
+                ) from None
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 try:

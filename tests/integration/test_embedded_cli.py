@@ -111,3 +111,28 @@ def test_run_starts_the_embedded_server_when_the_url_is_its_default(tmp_path, mo
             assert "every feed failed (1 of 1)" in " ".join(err.split())
         finally:
             main(["es", "stop", "--config", str(config)])
+
+
+def test_a_stale_pid_file_naming_another_program_is_not_the_server(tmp_path, monkeypatch, capsys):
+    """A pid file outlives a reboot or a killed server; its number may since name another program's
+    process group. ``es stop`` signalled that group (killing it) and ``es start`` waited for it to
+    answer, then refused; ``es status`` said "running"."""
+    import subprocess
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        port = free_port()
+        (tmp_path / "es.pid").write_text(f"{other.pid}\n{port}\n{tmp_path / 'es-data'}\n")
+        server = EmbeddedServer(port=port, root=tmp_path)
+        assert not server.running()
+        assert server.recorded() is None
+        assert main(["es", "status", "--port", str(port)]) == 1
+        assert "not running" in capsys.readouterr().out
+        assert main(["es", "stop", "--port", str(port)]) == 0
+        assert "was not running" in capsys.readouterr().out
+        assert other.poll() is None  # the other program was not signalled
+        assert not (tmp_path / "es.pid").exists()  # the stale file is gone
+    finally:
+        other.kill()
+        other.wait()
