@@ -303,8 +303,14 @@ def _es_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "ES_CLOUD_ID": "cloud_id",
     }
     es: dict[str, Any] = {key: os.environ[var] for var, key in env_map.items() if os.environ.get(var)}
+    # A URL and a cloud id both say where the cluster is, and connect() prefers the cloud id: the
+    # source that comes first (flag, then environment, then config file) must drop the other, or
+    # ES_CLOUD_ID silently beat --es-url (and a config's cloud_id beat ES_URL).
+    if "url" in es and "cloud_id" not in es:
+        es["cloud_id"] = None
     if getattr(args, "es_url", None):
         es["url"] = args.es_url
+        es["cloud_id"] = None
     if getattr(args, "index_prefix", None) is not None:  # "" is a mistake, not the default
         es["index_prefix"] = args.index_prefix
     return es

@@ -75,6 +75,32 @@ def test_unreachable_elasticsearch_is_exit_1_naming_the_url(capsys, tmp_path, mo
     assert "Traceback" not in err
 
 
+def test_the_cluster_comes_from_the_first_source_that_names_one(tmp_path, monkeypatch):
+    """Flags, then the environment, then the config file (DESIGN.md): --es-url was ignored when
+    ES_CLOUD_ID was set, and ES_URL when the config file had a cloud_id, since connect() prefers a
+    cloud id: an operator testing with --es-url wrote to the cloud cluster."""
+    from newsbeam.pipeline.cli import _settings, build_parser
+
+    for var in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(var)
+    cloud = "prod:ZXhhbXBsZS5jb20kYWJjJGRlZg=="
+    config = tmp_path / "config.yaml"
+    config.write_text(f"elasticsearch:\n  cloud_id: '{cloud}'\n")
+
+    def cluster(*argv):
+        es = _settings(build_parser().parse_known_args(["search", "x", *argv])[0]).elasticsearch
+        return es.url, es.cloud_id
+
+    assert cluster("--config", str(config)) == (None, cloud)
+    monkeypatch.setenv("ES_URL", "http://env:9200")
+    assert cluster("--config", str(config)) == ("http://env:9200", None)
+    assert cluster("--config", str(config), "--es-url", "http://flag:9200") == ("http://flag:9200", None)
+    monkeypatch.delenv("ES_URL")
+    monkeypatch.setenv("ES_CLOUD_ID", cloud)
+    assert cluster() == (None, cloud)
+    assert cluster("--es-url", "http://flag:9200") == ("http://flag:9200", None)
+
+
 def test_credentials_never_printed(capsys, tmp_path, monkeypatch):
     from newsbeam.connectors.embedded import free_port
 
