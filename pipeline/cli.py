@@ -308,6 +308,8 @@ def _es_overrides(args: argparse.Namespace) -> dict[str, Any]:
     # ES_CLOUD_ID silently beat --es-url (and a config's cloud_id beat ES_URL).
     if "url" in es and "cloud_id" not in es:
         es["cloud_id"] = None
+    if "username" in es and "api_key" not in es:  # likewise ES_USERNAME over a config's api_key
+        es["api_key"] = None
     if getattr(args, "es_url", None):
         es["url"] = args.es_url
         es["cloud_id"] = None

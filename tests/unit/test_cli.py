@@ -100,6 +100,16 @@ def test_the_cluster_comes_from_the_first_source_that_names_one(tmp_path, monkey
     assert cluster() == (None, cloud)
     assert cluster("--es-url", "http://flag:9200") == ("http://flag:9200", None)
 
+    # The same for credentials: ES_USERNAME/ES_PASSWORD over a config file's api_key.
+    config.write_text("elasticsearch:\n  api_key: config-key\n")
+    monkeypatch.setenv("ES_USERNAME", "elastic")
+    monkeypatch.setenv("ES_PASSWORD", "pw")
+    es = _settings(build_parser().parse_known_args(["search", "x", "--config", str(config)])[0]).elasticsearch
+    assert (es.api_key, es.username) == (None, "elastic")
+    monkeypatch.setenv("ES_API_KEY", "env-key")
+    es = _settings(build_parser().parse_known_args(["search", "x", "--config", str(config)])[0]).elasticsearch
+    assert es.api_key == "env-key"
+
 
 def test_credentials_never_printed(capsys, tmp_path, monkeypatch):
     from newsbeam.connectors.embedded import free_port
