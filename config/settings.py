@@ -270,22 +270,35 @@ _KEY_SOURCES = {
 }
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _dotted(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in data.items():
+        keys.add(f"{prefix}{key}")
+        if isinstance(value, dict):
+            keys |= _dotted(value, f"{prefix}{key}.")
+    return keys
+
+
+def _format_errors(exc: ValidationError, source: str, overridden: set[str] = frozenset()) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        # A value from a flag or the environment is not the file's (nor the defaults') mistake.
+        where = "command line / environment" if key in overridden else source
         if key in _KEY_SOURCES:
             key = f"{key} ({_KEY_SOURCES[key]})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "string_pattern_mismatch" and key.startswith("elasticsearch.index_prefix"):
+            msg = "expected lower-case letters, digits and _.+- (starting with a letter or digit)"
         elif "input" in err and err["type"] != "missing":
             # Never echo a credential: secret keys show no value, others are masked.
             from newsbeam.pipeline.text import mask_secrets
 
             secret = any(part in key for part in ("password", "api_key"))
             msg = f"{msg} (got {'***' if secret else mask_secrets(repr(err['input']))})"
-        lines.append(f"{source}: {key}: {msg}")
+        lines.append(f"{where}: {key}: {msg}")
     return "\n".join(lines)
 
 
@@ -323,4 +336,4 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, _dotted(overrides or {}))) from None

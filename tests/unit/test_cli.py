@@ -301,6 +301,28 @@ def test_an_empty_index_prefix_is_a_usage_error_not_the_default(capsys, argv):
     assert "news-" not in out  # nothing ran against the default indices
 
 
+def test_a_bad_flag_value_is_blamed_on_the_flag_not_on_the_defaults_or_the_file(
+    capsys, tmp_path, monkeypatch
+):
+    """``--es-url localhost:9200`` said ``defaults: elasticsearch.url ...`` (or named the config
+    file), as if the shipped defaults held the mistake; an upper-case prefix showed a regex."""
+    for var in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(var)
+    config = tmp_path / "config.yaml"
+    config.write_text("fetch:\n  timeout: 5\n")
+    code, _out, err = run(capsys, "search", "x", "--config", str(config), "--es-url", "localhost:9200")
+    assert code == 2
+    assert "command line / environment: elasticsearch.url (--es-url / ES_URL)" in err
+    assert "defaults" not in err and "config.yaml" not in err
+    code, _out, err = run(capsys, "status", "--index-prefix", "News")
+    assert code == 2
+    assert "--index-prefix" in err and "expected lower-case letters, digits and _.+-" in err
+    assert "^[a-z0-9]" not in err
+    config.write_text("fetch:\n  timeout: -1\n")  # a file's own mistake still names the file
+    code, _out, err = run(capsys, "search", "x", "--config", str(config))
+    assert code == 2 and f"config file {config}: fetch.timeout" in err
+
+
 @pytest.mark.parametrize(("verbose", "expected"), [((), "ERROR"), (("-v",), None)])
 def test_grpc_info_lines_are_quiet_unless_verbose(capsys, monkeypatch, verbose, expected):
     monkeypatch.setenv("GRPC_VERBOSITY", "unset")  # recorded, so the teardown restores the original
