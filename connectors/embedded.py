@@ -195,6 +195,8 @@ class EmbeddedServer:
                 f"--port or embedded.port"
             )
         for folder, what in ((self.root, "state directory"), (self.data_dir, "data directory")):
+            if folder.exists() and not folder.is_dir():
+                raise EmbeddedError(f"the {what} {folder} is a file, not a directory")
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -245,7 +247,10 @@ class EmbeddedServer:
         """Stop the whole process group; True if something was running."""
         pid = self._recorded_pid()
         if pid is None:
-            self.pid_file.unlink(missing_ok=True)
+            try:
+                self.pid_file.unlink(missing_ok=True)
+            except OSError:  # a state directory that is a file holds no pid file
+                pass
             return False
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:

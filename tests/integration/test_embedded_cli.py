@@ -59,6 +59,21 @@ def test_an_unusable_data_dir_is_named(tmp_path, monkeypatch, capsys):
     assert "Traceback" not in err
 
 
+def test_a_state_dir_that_is_a_file_is_named(tmp_path, monkeypatch, capsys):
+    """NEWSBEAM_STATE_DIR naming a file: ``es stop`` was an unexpected NotADirectoryError and
+    ``es start`` said 'File exists'."""
+    state = tmp_path / "state"
+    state.write_text("x")
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(state))
+    port = str(free_port())
+    assert main(["es", "stop", "--port", port]) == 0
+    assert "was not running" in capsys.readouterr().out
+    assert main(["es", "start", "--port", port]) == 1
+    err = capsys.readouterr().err
+    assert f"the state directory {state} is a file, not a directory" in err
+    assert "unexpected" not in err
+
+
 def test_a_binary_that_exits_at_once_is_reported_with_its_log(tmp_path, monkeypatch):
     import newsbeam.connectors.embedded as embedded
 
