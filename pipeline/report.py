@@ -253,9 +253,13 @@ def add_report_arguments(parser) -> None:
 
 def check_summary_path(path: str | None) -> None:
     """Raise ``ValueError`` naming ``--summary-json`` when FILE cannot be written."""
-    if not path:
+    if path is None:
         return
+    if not path.strip():  # a cron line's unset variable: no summary would be written, silently
+        raise ValueError("--summary-json: expected a file name, got an empty value")
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"--summary-json: {folder} is not a directory")
     if not os.path.isdir(folder):
         raise ValueError(f"--summary-json: directory {folder} does not exist")
     if os.path.isdir(path):

@@ -116,10 +116,14 @@ def test_summary_json_matches_the_documents(
     [
         (["--summary-json", "/nonexistent-dir/x.json"], "--summary-json: directory"),
         (["--log-format", "xml"], "--log-format: expected one of text, json"),
+        # An unset variable in a cron line was ignored: the run wrote no summary, silently.
+        (["--summary-json", ""], "--summary-json: expected a file name, got an empty value"),
+        (["--summary-json", "{tmp}/feeds.yaml/x.json"], "feeds.yaml is not a directory"),
     ],
 )
 def test_bad_report_flags_exit_2(flags, message, tmp_path, capsys):
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
     assert main(["run", "--feeds", str(feeds), "--es-url", "http://127.0.0.1:9", *flags]) == 2
     assert message in capsys.readouterr().err
