@@ -770,6 +770,20 @@ def _stopped(err, watch) -> int:
     return 130
 
 
+# Flags naming a file, directory or URL: an empty value (a script's unset variable) is a mistake.
+# It was taken as "not given", so `--es-url $ES` with ES unset wrote into the embedded server and
+# `--config $CONF` ran on the shipped defaults, silently.
+_NON_EMPTY = ("config", "feeds", "es_url", "archive_dir", "data_dir", "input_dir", "output", "input")
+
+
+def _empty_flag(args: argparse.Namespace) -> str | None:
+    for dest in _NON_EMPTY:
+        value = getattr(args, dest, None)
+        if value is not None and not value.strip():
+            return "--" + dest.replace("_", "-")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from newsbeam.pipeline.memory import limit_malloc_arenas
 
@@ -779,6 +793,10 @@ def main(argv: list[str] | None = None) -> int:
     if rest and not getattr(args, "beam_args", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _configure_logging(args.verbose)  # before Beam is imported: it logs at import time
+    empty = _empty_flag(args)
+    if empty:
+        _console(stderr=True).print(f"newsbeam {args.command}: {empty}: expected a value, got an empty one")
+        return 2
     if hasattr(args, "log_format"):  # run, reextract: --log-format, --quiet, --summary-json
         from newsbeam.pipeline.logs import use_log_format
         from newsbeam.pipeline.report import check_summary_path

@@ -323,6 +323,32 @@ def test_a_bad_flag_value_is_blamed_on_the_flag_not_on_the_defaults_or_the_file(
     assert code == 2 and f"config file {config}: fetch.timeout" in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "x", "--es-url", ""],
+        ["run", "--feeds", "feeds.yaml", "--es-url", " "],
+        ["status", "--config", ""],
+        ["run", "--feeds", ""],
+        ["reextract", "--archive-dir", ""],
+        ["es", "status", "--data-dir", ""],
+        ["extract", "--input-dir", "", "--output", "x.jsonl"],
+        ["dedup", "--input", "in.jsonl", "--output", ""],
+    ],
+)
+def test_an_empty_path_or_url_flag_is_a_usage_error_not_the_default(capsys, monkeypatch, tmp_path, argv):
+    """A script's unset variable (``--es-url $ES``) was taken as the flag not given: search and run
+    went to the embedded server, --config ran on the shipped defaults, --archive-dir read the
+    default archive, all without a word."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    code, out, err = run(capsys, *argv)
+    flag = next(arg for arg, value in zip(argv, argv[1:]) if arg.startswith("--") and not value.strip())
+    assert code == 2
+    assert f"{flag}: expected a value, got an empty one" in err
+    assert "Traceback" not in err and not out
+
+
 @pytest.mark.parametrize(("verbose", "expected"), [((), "ERROR"), (("-v",), None)])
 def test_grpc_info_lines_are_quiet_unless_verbose(capsys, monkeypatch, verbose, expected):
     monkeypatch.setenv("GRPC_VERBOSITY", "unset")  # recorded, so the teardown restores the original
