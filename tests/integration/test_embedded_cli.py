@@ -151,3 +151,19 @@ def test_a_stale_pid_file_naming_another_program_is_not_the_server(tmp_path, mon
     finally:
         other.kill()
         other.wait()
+
+
+def test_unreachable_default_names_the_port_the_embedded_server_runs_on(tmp_path, monkeypatch, capsys):
+    """With this state directory's server on port A and the URL on port B, ``search`` said 'the
+    embedded server runs but does not answer; see es.log', a log with nothing wrong in it."""
+    for key in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    used, other = free_port(), free_port()
+    monkeypatch.setattr(EmbeddedServer, "recorded", lambda self: (12345, other, str(self.data_dir)))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embedded:\n  port: {used}\n")
+    assert main(["search", "harbour", "--config", str(config)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"runs on port {other}, not {used}: give --es-url http://127.0.0.1:{other}" in err
+    assert "does not answer; see" not in err
