@@ -349,6 +349,37 @@ def test_an_empty_path_or_url_flag_is_a_usage_error_not_the_default(capsys, monk
     assert "Traceback" not in err and not out
 
 
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ("archive:\n  enabled: true\n  dir: {blocker}/archive\n", "archive.dir: cannot write into"),
+        (
+            "elasticsearch:\n  dead_letter_dir: {blocker}/dead\n",
+            "elasticsearch.dead_letter_dir: cannot write",
+        ),
+        ("", "NEWSBEAM_STATE_DIR: cannot write into {blocker}/dead-letter/news"),
+    ],
+)
+def test_a_folder_the_run_writes_into_is_checked_before_anything_is_fetched(
+    capsys, tmp_path, monkeypatch, config, needle
+):
+    """An archive.dir under a file was an 'unexpected error: RuntimeError: OSError' (exit 1) at the
+    first archived page, after every page was fetched; an unusable dead-letter folder was found only
+    when Elasticsearch failed, the moment its documents had to be kept."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(blocker))
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        config.format(blocker=blocker) + "ner:\n  enabled: false\nfeeds:\n  - url: http://127.0.0.1:9/f\n"
+    )
+    for command in ("run", "stream"):
+        code, _out, err = run(capsys, command, "--config", str(path), "--es-url", "http://127.0.0.1:9")
+        assert code == 2, err
+        assert needle.format(blocker=blocker) in err
+        assert f"{blocker} is a file, not a directory" in err and "unexpected" not in err
+
+
 @pytest.mark.parametrize(("verbose", "expected"), [((), "ERROR"), (("-v",), None)])
 def test_grpc_info_lines_are_quiet_unless_verbose(capsys, monkeypatch, verbose, expected):
     monkeypatch.setenv("GRPC_VERBOSITY", "unset")  # recorded, so the teardown restores the original
