@@ -363,6 +363,15 @@ def _run_graph(
             local_runner.prestart(pipeline_options)  # the wave's workers start while its graph is built
             with beam.Pipeline(options=pipeline_options) as p:
                 builder(p, settings, validators, plan)
+        except local_runner.WorkerLost as exc:
+            kept = _dead_letter_count(folder)
+            total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
+            raise RunFailed(
+                f"{exc}: the run stopped in wave {waves}{_dead_letter_note(kept, folder)}; what earlier "
+                "waves wrote stays, and the next run fetches the rest (fewer worker processes, "
+                "--direct_num_workers=1, need less memory)",
+                _summary(total, started, replayed, waves, False),
+            ) from None
         except Exception:
             if _reachable(es):
                 raise
