@@ -336,8 +336,29 @@ def _settings(args: argparse.Namespace, extra: dict[str, Any] | None = None):
     return settings
 
 
-def _console(stderr: bool = False):
+class _LogLines:
+    """The stderr console under ``--log-format json``: each message is one JSON log record of the
+    ``newsbeam`` logger (``level``: ERROR by default, INFO for progress notes)."""
+
+    def __init__(self, level: int):
+        self.level = level
+
+    def print(self, *objects, **_kwargs) -> None:
+        text = " ".join(str(obj) for obj in objects)
+        for prefix in ("newsbeam: ", "newsbeam "):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+                break
+        logging.getLogger("newsbeam").log(self.level, " ".join(text.split()))
+
+
+def _console(stderr: bool = False, level: int = logging.ERROR):
     # Strings print as plain text: no markup, escape sequences or credentials from pages or config.
+    if stderr:
+        from newsbeam.pipeline.logs import json_logs
+
+        if json_logs():
+            return _LogLines(level)
     from newsbeam.pipeline.text import SafeConsole
 
     return SafeConsole(stderr=stderr, highlight=False, soft_wrap=True)
@@ -366,9 +387,9 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
-    ensure_embedded(settings, lambda text: console.print(f"newsbeam: {text}"))
+    ensure_embedded(settings, lambda text: _console(True, logging.WARNING).print(f"newsbeam: {text}"))
     if not args.quiet:
-        console.print(
+        _console(True, logging.INFO).print(
             f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
             f"at {_where(settings)}"
         )
@@ -384,7 +405,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         return code
     if summary.deferred:
         why = "the time limit was reached" if summary.stopped_at_time_limit else "feed and host budgets"
-        console.print(
+        _console(True, logging.WARNING).print(
             f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
             f"{summary.waves} waves indexed)"
         )
@@ -466,7 +487,7 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
             "DataflowRunner, ...); the local runners cannot run it. Without --streaming, newsbeam stream "
             "runs local cycles."
         )
-    _console(stderr=True).print(
+    _console(True, logging.INFO).print(
         f"newsbeam: streaming {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} at "
         f"{_where(settings)}, polling every {settings.stream.poll_interval:g} s; stop with Ctrl-C or SIGTERM"
     )
@@ -476,12 +497,12 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
             from newsbeam.pipeline.stream import run_unbounded
 
             state = run_unbounded(settings, options, force=args.force, stop=stop)
-            _console(stderr=True).print(f"newsbeam: streaming job ended: {state}")
+            _console(True, logging.INFO).print(f"newsbeam: streaming job ended: {state}")
             return 0
         cycles = run_stream(settings, options, force=args.force, stop=stop)
     finally:
         stop.uninstall()
-    _console(stderr=True).print(f"newsbeam: stream stopped after {cycles} cycles")
+    _console(True, logging.INFO).print(f"newsbeam: stream stopped after {cycles} cycles")
     return 0
 
 
@@ -502,7 +523,9 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             )
     options = beam_options(beam_args, batch=True, verbose=args.verbose)
     if not args.quiet:
-        _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
+        _console(True, logging.INFO).print(
+            f"newsbeam: re-extracting the archive {folder} into {_where(settings)}"
+        )
     return run_with_report(
         args,
         settings,
@@ -736,6 +759,9 @@ def _configure_logging(verbose: bool) -> None:
     # Beam warns at import time about optional Google Cloud libraries.
     handler.addFilter(lambda record: "apitools not found" not in record.getMessage())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    from newsbeam.pipeline.logs import use_log_format
+
+    use_log_format("text")  # until run's --log-format says otherwise (main() may run more than once)
     from newsbeam.pipeline.options import logger_levels
 
     for name, level in logger_levels(verbose).items():  # the worker processes' too

@@ -127,3 +127,30 @@ def test_bad_report_flags_exit_2(flags, message, tmp_path, capsys):
     flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
     assert main(["run", "--feeds", str(feeds), "--es-url", "http://127.0.0.1:9", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_json_logs_carry_the_commands_own_messages_too(tmp_path, capsys, es_settings):
+    """With --log-format json, the message that explains exit 1 ('every feed failed', 'cannot
+    reach Elasticsearch') was printed as plain text among the JSON lines, so a log shipper
+    parsing stderr dropped exactly the line that said what went wrong."""
+    from tests.routes import serve_routes
+
+    with serve_routes({}) as base:  # the one feed answers 404
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - url: {base}/feed.xml\n")
+        common = ["run", "--feeds", str(feeds), "--allow-private-hosts", "--log-format", "json"]
+        prefix = ["--index-prefix", es_settings.index_prefix, "--direct_running_mode=in_memory"]
+        for argv, code, needle in (
+            ([*common, "--quiet", "--es-url", es_settings.url, *prefix], 1, "every feed failed (1 of 1)"),
+            (
+                [*common, "--es-url", "http://127.0.0.1:9"],
+                1,
+                "cannot reach Elasticsearch at http://127.0.0.1:9",
+            ),
+        ):
+            assert main(argv) == code
+            lines = capsys.readouterr().err.splitlines()
+            records = [json.loads(line) for line in lines]  # every line of stderr is JSON
+            assert any(r["level"] == "ERROR" and needle in r["message"] for r in records), lines
+    assert main(["status", "--es-url", "http://127.0.0.1:9"]) == 1  # other commands stay text
+    assert "newsbeam: cannot reach Elasticsearch" in capsys.readouterr().err
