@@ -83,6 +83,32 @@ class ElasticsearchSettings(_Section):
     password: str | None = Field(default=None, repr=False)
     ca_certs: str | None = None
     cloud_id: str | None = None
+
+    @field_validator("ca_certs")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        # A missing bundle was only a 'TlsError' when connecting, naming no file.
+        if value is None:
+            return None
+        path = os.path.expanduser(value)
+        if not os.path.isfile(path):
+            what = "a directory" if os.path.isdir(path) else "no such file"
+            raise ValueError(f"expected the path of a CA certificates file (PEM): {what}")
+        return path
+
+    @field_validator("cloud_id")
+    @classmethod
+    def _cloud_id(cls, value: str | None) -> str | None:
+        # A malformed id was an unexpected ValueError from the client (exit 1).
+        if value is not None:
+            from elastic_transport.client_utils import parse_cloud_id
+
+            try:
+                parse_cloud_id(value)
+            except ValueError:
+                raise ValueError("expected an Elastic Cloud id such as name:base64...") from None
+        return value
+
     index_prefix: str = Field(default="news", pattern=r"^[a-z0-9][a-z0-9_.+-]*$")
     request_timeout: float = Field(default=30, gt=0)
     bulk_max_docs: int = Field(default=250, ge=1)

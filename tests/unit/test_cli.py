@@ -380,6 +380,33 @@ def test_a_folder_the_run_writes_into_is_checked_before_anything_is_fetched(
         assert f"{blocker} is a file, not a directory" in err and "unexpected" not in err
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        (
+            "ES_CA_CERTS",
+            "/nonexistent/ca.pem",
+            "elasticsearch.ca_certs (ES_CA_CERTS): Value error, expected the",
+        ),
+        (
+            "ES_CLOUD_ID",
+            "garbage",
+            "elasticsearch.cloud_id (ES_CLOUD_ID): Value error, expected an Elastic Cloud",
+        ),
+    ],
+)
+def test_a_bad_ca_bundle_or_cloud_id_is_a_usage_error_naming_it(capsys, monkeypatch, variable, value, needle):
+    """A missing ES_CA_CERTS file was only 'cannot reach Elasticsearch ...: TlsError' (exit 1), naming
+    no file; a malformed ES_CLOUD_ID an 'unexpected error: ValueError' (exit 1)."""
+    for var in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv(variable, value)
+    extra = ["--es-url", "https://127.0.0.1:9"] if variable == "ES_CA_CERTS" else []
+    code, _out, err = run(capsys, "search", "x", *extra)
+    assert code == 2, err
+    assert needle in err and "unexpected" not in err and "TlsError" not in err
+
+
 @pytest.mark.parametrize(("verbose", "expected"), [((), "ERROR"), (("-v",), None)])
 def test_grpc_info_lines_are_quiet_unless_verbose(capsys, monkeypatch, verbose, expected):
     monkeypatch.setenv("GRPC_VERBOSITY", "unset")  # recorded, so the teardown restores the original
