@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import re
 from importlib import resources
 from typing import Any
@@ -158,6 +159,10 @@ def import_objects(
     import requests
 
     url = _import_url(kibana_url, space)
+    if ca_certs is not None and not os.path.isfile(ca_certs):  # else an unexpected OSError from requests
+        raise ValueError(
+            f"KIBANA_CA_CERTS: expected the path of a CA certificates file (PEM), got {ca_certs!r}"
+        )
     where = _clean(kibana_url)
     parts = urlsplit(kibana_url)
     headers = {"kbn-xsrf": "true"}

@@ -276,6 +276,14 @@ def test_import_unreachable_names_url_without_credentials(kibana_env, capsys):
     assert "s3cret-kb" not in err
 
 
+def test_a_missing_kibana_ca_bundle_is_a_usage_error(kibana_env, capsys):
+    """It was an 'unexpected error: OSError: Could not find a suitable TLS CA certificate bundle'."""
+    kibana_env.setenv("KIBANA_CA_CERTS", "/nonexistent/ca.pem")
+    assert main(["kibana", "import", "--kibana-url", "https://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "KIBANA_CA_CERTS: expected the path of a CA certificates file" in err and "unexpected" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
