@@ -597,13 +597,18 @@ def _cmd_es_server(args, _beam_args) -> int:
 
 
 def _cmd_es_setup(args, _beam_args) -> int:
-    from newsbeam.connectors.es import connect, ping, setup_indices
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.es import connect, ping, refused, setup_indices
 
     settings = _settings(args)
-    client = connect(settings.elasticsearch)
+    es = settings.elasticsearch
+    client = connect(es)
     try:
-        ping(client, settings.elasticsearch)
-        changes = setup_indices(client, settings.elasticsearch.index_prefix)
+        ping(client, es)
+        changes = setup_indices(client, es.index_prefix)
+    except (ApiError, TransportError) as exc:
+        raise refused(exc, es, f"installing the {es.index_prefix}-* templates and indices") from None
     finally:
         client.close()
     console = _console()

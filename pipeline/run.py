@@ -291,11 +291,22 @@ def prepare_writer(client, settings: Settings, command: str, force: bool = False
         ping(client, es)
     except EsUnavailable as exc:
         raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
-    setup_indices(client, es.index_prefix)
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.es import refused
+
+    try:
+        setup_indices(client, es.index_prefix)
+    except (ApiError, TransportError) as exc:
+        what = f"installing the {es.index_prefix}-* templates and indices"
+        raise RunFailed(f"{refused(exc, es, what)}; nothing was fetched or recorded") from None
     try:
         lease = acquire_lease(client, es.index_prefix, command, force=force, ttl=settings.stream.lease_ttl)
     except LeaseHeld as exc:
         raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+    except (ApiError, TransportError) as exc:
+        what = f"the writer lease in {es.index_prefix}-locks"
+        raise RunFailed(f"{refused(exc, es, what)}; nothing was fetched or recorded") from None
     return lease.start_renewing()
 
 
