@@ -106,6 +106,8 @@ def describe(settings: ElasticsearchSettings) -> str:
     url = settings.url or ""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal keeps its brackets (http://::1:9200 names no server)
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or redact(url)
