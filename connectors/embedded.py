@@ -123,8 +123,11 @@ class EmbeddedServer:
     root: Path | None = None  # state directory
 
     def __post_init__(self):
-        self.root = Path(self.root) if self.root else state_dir()
-        self.data_dir = Path(self.data_dir) if self.data_dir else self.root / "es-data"
+        # Absolute: the server runs with the state directory as its working directory, so a
+        # relative --data-dir (or NEWSBEAM_STATE_DIR) put its data in <state>/<state>/es-data
+        # while newsbeam reported and checked <state>/es-data.
+        self.root = (Path(self.root) if self.root else state_dir()).absolute()
+        self.data_dir = (Path(self.data_dir) if self.data_dir else self.root / "es-data").absolute()
 
     @property
     def url(self) -> str:
@@ -181,7 +184,7 @@ class EmbeddedServer:
                     f"the embedded server already runs on port {port} (data: {data_dir}); "
                     f"stop it first (newsbeam es stop) to start one on port {self.port}"
                 )
-            if data_dir and Path(data_dir) != self.data_dir:
+            if data_dir and Path(data_dir).absolute() != self.data_dir:
                 raise EmbeddedError(
                     f"the embedded server already runs with data directory {data_dir}; "
                     f"stop it first (newsbeam es stop) to use {self.data_dir}"

@@ -167,3 +167,20 @@ def test_unreachable_default_names_the_port_the_embedded_server_runs_on(tmp_path
     err = " ".join(capsys.readouterr().err.split())
     assert f"runs on port {other}, not {used}: give --es-url http://127.0.0.1:{other}" in err
     assert "does not answer; see" not in err
+
+
+def test_a_relative_state_dir_keeps_the_data_where_it_says(tmp_path, monkeypatch, capsys):
+    """With NEWSBEAM_STATE_DIR=state (relative), the server (running in the state directory) wrote
+    its data to state/state/es-data while newsbeam reported state/es-data."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", "state")
+    port = str(free_port())
+    assert main(["es", "start", "--port", port]) == 0
+    try:
+        assert f"data: {tmp_path / 'state' / 'es-data'}" in capsys.readouterr().out
+        assert (tmp_path / "state" / "es-data").is_dir()
+        assert not (tmp_path / "state" / "state").exists()
+        assert main(["es", "status", "--port", port]) == 0
+    finally:
+        assert main(["es", "stop", "--port", port]) == 0
+    assert "stopped" in capsys.readouterr().out
