@@ -387,7 +387,13 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
-    ensure_embedded(settings, lambda text: _console(True, logging.WARNING).print(f"newsbeam: {text}"))
+    try:
+        ensure_embedded(settings, lambda text: _console(True, logging.WARNING).print(f"newsbeam: {text}"))
+    except Exception as exc:
+        from newsbeam.pipeline.report import write_failed_summary
+
+        write_failed_summary(args, settings, "run", exc)
+        raise
     if not args.quiet:
         _console(True, logging.INFO).print(
             f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "

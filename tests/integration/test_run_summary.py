@@ -154,3 +154,21 @@ def test_json_logs_carry_the_commands_own_messages_too(tmp_path, capsys, es_sett
             assert any(r["level"] == "ERROR" and needle in r["message"] for r in records), lines
     assert main(["status", "--es-url", "http://127.0.0.1:9"]) == 1  # other commands stay text
     assert "newsbeam: cannot reach Elasticsearch" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_at_its_start_still_writes_a_failed_summary(tmp_path, capsys, es_settings):
+    """--summary-json kept the previous run's 'status: ok' when a run failed before its pipeline
+    (Elasticsearch unreachable, the writer lease held, a refused template install): a monitor
+    reading the recipes' last-run.json saw a healthy run."""
+    out = tmp_path / "last-run.json"
+    out.write_text(json.dumps({"status": "ok", "finished": "yesterday"}))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    argv = ["run", "--feeds", str(feeds), "--quiet", "--summary-json", str(out)]
+    assert main([*argv, "--es-url", "http://user:pw-secret@127.0.0.1:9"]) == 1
+    document = json.loads(out.read_text())
+    assert document["status"] == "failed" and document["finished"] != "yesterday"
+    assert "cannot reach Elasticsearch at http://127.0.0.1:9" in document["error"]
+    assert "pw-secret" not in out.read_text()
+    assert document["feeds"]["configured"] == 1 and document["documents"]["indexed"] == 0
+    capsys.readouterr()
