@@ -348,8 +348,7 @@ class _StopWorkersOnInterrupt:
 
     def __exit__(self, *exc):
         if self.watch is not None:
-            if exc[0] is not None:
-                self.watch.dead()  # a failure nothing reported yet: look once more before stopping
+            # Not looked at again here: by now Beam has stopped every worker of a failed pipeline.
             self.watch.stop()
         if self._previous is not None and signal.getsignal(signal.SIGINT) == self._handle:
             signal.signal(signal.SIGINT, self._previous)
