@@ -388,7 +388,8 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
     try:
-        ensure_embedded(settings, lambda text: _console(True, logging.WARNING).print(f"newsbeam: {text}"))
+        if not _cluster_named(args):  # ES_URL or --es-url names a cluster: never start another
+            ensure_embedded(settings, lambda text: _console(True, logging.WARNING).print(f"newsbeam: {text}"))
     except Exception as exc:
         from newsbeam.pipeline.report import write_failed_summary
 
@@ -785,9 +786,17 @@ def _configure_logging(verbose: bool) -> None:
     worker_log_filter(verbose)  # records of multi_processing workers: one readable line each
 
 
+def _cluster_named(args) -> bool:
+    """Whether the operator named the cluster (``--es-url``, ``ES_URL``, ``ES_CLOUD_ID``): then it
+    is theirs even at the embedded server's address (``docker compose``'s localhost:9200), and
+    ``run`` must not start the embedded server in its place when it does not answer (their articles
+    went into the embedded server, and docker's Elasticsearch could not bind the port)."""
+    return bool(getattr(args, "es_url", None) or os.environ.get("ES_URL") or os.environ.get("ES_CLOUD_ID"))
+
+
 def _hint(args, exc) -> str:
     """Name ``newsbeam es start`` when the unreachable server is the embedded default."""
-    if "cannot reach Elasticsearch" not in str(exc):
+    if "cannot reach Elasticsearch" not in str(exc) or _cluster_named(args):
         return ""
     from newsbeam.pipeline.lifecycle import unreachable_hint
 

@@ -184,3 +184,33 @@ def test_a_relative_state_dir_keeps_the_data_where_it_says(tmp_path, monkeypatch
     finally:
         assert main(["es", "stop", "--port", port]) == 0
     assert "stopped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how", ["ES_URL", "--es-url"])
+def test_run_never_starts_the_embedded_server_for_a_cluster_the_operator_named(
+    how, tmp_path, monkeypatch, capsys
+):
+    """``ES_URL=http://localhost:9200`` (docker compose's Elasticsearch, down or still starting):
+    run started the embedded server on that port and wrote the articles into it. README: the
+    embedded server is started for its default URL with no ES_URL."""
+    for key in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    port = free_port()
+    url = f"http://localhost:{port}"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embedded:\n  port: {port}\nfeeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    argv = ["run", "--config", str(config), "--quiet"]
+    if how == "ES_URL":
+        monkeypatch.setenv("ES_URL", url)
+    else:
+        argv += ["--es-url", url]
+    server = EmbeddedServer(port=port, root=tmp_path / "state")
+    try:
+        assert main(argv) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"cannot reach Elasticsearch at {url}" in err
+        assert "starting the embedded" not in err and "es start" not in err
+        assert not server.running() and not server.answers()
+    finally:
+        server.stop()
