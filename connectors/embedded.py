@@ -17,6 +17,7 @@ directory ``es-data/``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -175,7 +176,33 @@ class EmbeddedServer:
         return _answers(self.url)
 
     def start(self, timeout: float = 60.0) -> str:
-        """Start the server unless ours already runs; return its URL."""
+        """Start the server unless ours already runs; return its URL.
+
+        Two starts at once (two scheduled jobs after a reboot) are one: the second waits on
+        ``<state>/es.lock`` for the first, then finds its server.  Without the lock both spawned a
+        server, one lost the port (its start failed after ``timeout``), and the pid file could name
+        the loser, leaving the winner running where ``es stop`` could not reach it."""
+        with self._start_lock():
+            return self._start(timeout)
+
+    @contextlib.contextmanager
+    def _start_lock(self):
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / "es.lock", "a")
+        except OSError:  # an unusable state directory: _start names it
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _start(self, timeout: float) -> str:
         recorded = self.recorded()
         if recorded is not None:
             pid, port, data_dir = recorded

@@ -214,3 +214,56 @@ def test_run_never_starts_the_embedded_server_for_a_cluster_the_operator_named(
         assert not server.running() and not server.answers()
     finally:
         server.stop()
+
+
+def test_two_starts_at_once_spawn_one_server(tmp_path, monkeypatch):
+    """Two ``es start`` at once (two scheduled jobs after a reboot) both found no server and both
+    spawned one: one lost the port, and the pid file could name the loser, leaving the winner
+    running where ``es stop`` could not reach it."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    import newsbeam.connectors.embedded as embedded
+
+    spawned, results = [], []
+    real_popen, real_in_use = subprocess.Popen, embedded._port_in_use
+
+    def counting_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        spawned.append(proc)
+        return proc
+
+    def slow_check(port):  # widens the window between "nothing runs" and the spawn
+        time.sleep(0.5)
+        return real_in_use(port)
+
+    monkeypatch.setattr(embedded.subprocess, "Popen", counting_popen)
+    monkeypatch.setattr(embedded, "_port_in_use", slow_check)
+    port = free_port()
+    barrier = threading.Barrier(2)
+
+    def start():
+        barrier.wait()
+        try:
+            results.append(EmbeddedServer(port=port, root=tmp_path).start(timeout=30))
+        except embedded.EmbeddedError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(spawned) == 1, f"{len(spawned)} servers spawned"
+        assert results == [f"http://127.0.0.1:{port}"] * 2
+    finally:
+        EmbeddedServer(port=port, root=tmp_path).stop(timeout=5)
+        for proc in spawned:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
