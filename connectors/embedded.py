@@ -11,8 +11,8 @@ reports whether it runs and answers.
 State lives under ``$NEWSBEAM_STATE_DIR``, else ``.state/`` in the source
 checkout newsbeam runs from (an editable install: each checkout has its own
 server data), else ``$XDG_STATE_HOME/newsbeam``, else
-``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log`` and the data
-directory ``es-data/``.
+``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log``, ``es.lock`` (held while a
+start runs) and the data directory ``es-data/``.
 """
 
 from __future__ import annotations
