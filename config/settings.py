@@ -83,6 +83,32 @@ class ElasticsearchSettings(_Section):
     password: str | None = Field(default=None, repr=False)
     ca_certs: str | None = None
     cloud_id: str | None = None
+
+    @field_validator("ca_certs")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        # A missing bundle was only a 'TlsError' when connecting, naming no file.
+        if value is None:
+            return None
+        path = os.path.expanduser(value)
+        if not os.path.isfile(path):
+            what = "a directory" if os.path.isdir(path) else "no such file"
+            raise ValueError(f"expected the path of a CA certificates file (PEM): {what}")
+        return path
+
+    @field_validator("cloud_id")
+    @classmethod
+    def _cloud_id(cls, value: str | None) -> str | None:
+        # A malformed id was an unexpected ValueError from the client (exit 1).
+        if value is not None:
+            from elastic_transport.client_utils import parse_cloud_id
+
+            try:
+                parse_cloud_id(value)
+            except ValueError:
+                raise ValueError("expected an Elastic Cloud id such as name:base64...") from None
+        return value
+
     index_prefix: str = Field(default="news", pattern=r"^[a-z0-9][a-z0-9_.+-]*$")
     request_timeout: float = Field(default=30, gt=0)
     bulk_max_docs: int = Field(default=250, ge=1)
@@ -225,6 +251,27 @@ class Settings(_Section):
     stream: StreamSettings = StreamSettings()
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys: a second ``fetch:`` section silently dropped every
+    setting of the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults" may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not key_node.start_mark:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} appears twice (first at line {first.line + 1})", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path, what: str, allow_list: bool = False) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -235,7 +282,7 @@ def _read_yaml(path: Path, what: str, allow_list: bool = False) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -270,22 +317,35 @@ _KEY_SOURCES = {
 }
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _dotted(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in data.items():
+        keys.add(f"{prefix}{key}")
+        if isinstance(value, dict):
+            keys |= _dotted(value, f"{prefix}{key}.")
+    return keys
+
+
+def _format_errors(exc: ValidationError, source: str, overridden: set[str] = frozenset()) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        # A value from a flag or the environment is not the file's (nor the defaults') mistake.
+        where = "command line / environment" if key in overridden else source
         if key in _KEY_SOURCES:
             key = f"{key} ({_KEY_SOURCES[key]})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "string_pattern_mismatch" and key.startswith("elasticsearch.index_prefix"):
+            msg = "expected lower-case letters, digits and _.+- (starting with a letter or digit)"
         elif "input" in err and err["type"] != "missing":
             # Never echo a credential: secret keys show no value, others are masked.
             from newsbeam.pipeline.text import mask_secrets
 
             secret = any(part in key for part in ("password", "api_key"))
             msg = f"{msg} (got {'***' if secret else mask_secrets(repr(err['input']))})"
-        lines.append(f"{source}: {key}: {msg}")
+        lines.append(f"{where}: {key}: {msg}")
     return "\n".join(lines)
 
 
@@ -323,4 +383,4 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, _dotted(overrides or {}))) from None

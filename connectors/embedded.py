@@ -11,12 +11,13 @@ reports whether it runs and answers.
 State lives under ``$NEWSBEAM_STATE_DIR``, else ``.state/`` in the source
 checkout newsbeam runs from (an editable install: each checkout has its own
 server data), else ``$XDG_STATE_HOME/newsbeam``, else
-``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log`` and the data
-directory ``es-data/``.
+``~/.local/state/newsbeam``: ``es.pid``, ``es.port``, ``es.log``, ``es.lock`` (held while a
+start runs) and the data directory ``es-data/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -75,6 +76,34 @@ def _answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _runs_noida(pgid: int, data_dir: str) -> bool:
+    """Whether process group ``pgid`` is a noida-db server (with ``data_dir``, when given).
+
+    A pid file outlives a reboot or a killed server, and its number may since belong to another
+    program's process group: without this check ``es stop`` signalled that group and ``es start``
+    waited for it to answer.  A process whose command line cannot be read (another user's, with
+    /proc hidden) is taken at the pid file's word, as before.
+    """
+    import psutil
+
+    unreadable = False
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(proc.pid) != pgid:
+                continue
+        except OSError:
+            continue
+        cmdline = proc.info.get("cmdline")
+        if cmdline is None:
+            unreadable = True
+            continue
+        if not any(Path(arg).name == "noida-db" for arg in cmdline):
+            continue
+        if not data_dir or data_dir in cmdline:
+            return True
+    return unreadable
+
+
 def _find_binary() -> str:
     candidate = Path(sys.executable).with_name("noida-db")
     if candidate.exists():
@@ -95,8 +124,11 @@ class EmbeddedServer:
     root: Path | None = None  # state directory
 
     def __post_init__(self):
-        self.root = Path(self.root) if self.root else state_dir()
-        self.data_dir = Path(self.data_dir) if self.data_dir else self.root / "es-data"
+        # Absolute: the server runs with the state directory as its working directory, so a
+        # relative --data-dir (or NEWSBEAM_STATE_DIR) put its data in <state>/<state>/es-data
+        # while newsbeam reported and checked <state>/es-data.
+        self.root = (Path(self.root) if self.root else state_dir()).absolute()
+        self.data_dir = (Path(self.data_dir) if self.data_dir else self.root / "es-data").absolute()
 
     @property
     def url(self) -> str:
@@ -122,16 +154,20 @@ class EmbeddedServer:
 
     def _recorded_pid(self) -> int | None:
         try:
-            pid = int(self.pid_file.read_text().split()[0])
+            fields = self.pid_file.read_text().split("\n")
+            pid = int(fields[0])
         except (OSError, ValueError, IndexError):
+            return None
+        if pid <= 1:  # killpg(0) is our own group, killpg(1) init's: no pid file of ours says so
             return None
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
             return None
         except PermissionError:
-            return pid
-        return pid
+            pass
+        data_dir = fields[2].strip() if len(fields) > 2 else ""
+        return pid if _runs_noida(pid, data_dir) else None
 
     def running(self) -> bool:
         return self._recorded_pid() is not None
@@ -140,7 +176,33 @@ class EmbeddedServer:
         return _answers(self.url)
 
     def start(self, timeout: float = 60.0) -> str:
-        """Start the server unless ours already runs; return its URL."""
+        """Start the server unless ours already runs; return its URL.
+
+        Two starts at once (two scheduled jobs after a reboot) are one: the second waits on
+        ``<state>/es.lock`` for the first, then finds its server.  Without the lock both spawned a
+        server, one lost the port (its start failed after ``timeout``), and the pid file could name
+        the loser, leaving the winner running where ``es stop`` could not reach it."""
+        with self._start_lock():
+            return self._start(timeout)
+
+    @contextlib.contextmanager
+    def _start_lock(self):
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / "es.lock", "a")
+        except OSError:  # an unusable state directory: _start names it
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _start(self, timeout: float) -> str:
         recorded = self.recorded()
         if recorded is not None:
             pid, port, data_dir = recorded
@@ -149,7 +211,7 @@ class EmbeddedServer:
                     f"the embedded server already runs on port {port} (data: {data_dir}); "
                     f"stop it first (newsbeam es stop) to start one on port {self.port}"
                 )
-            if data_dir and Path(data_dir) != self.data_dir:
+            if data_dir and Path(data_dir).absolute() != self.data_dir:
                 raise EmbeddedError(
                     f"the embedded server already runs with data directory {data_dir}; "
                     f"stop it first (newsbeam es stop) to use {self.data_dir}"
@@ -163,6 +225,8 @@ class EmbeddedServer:
                 f"--port or embedded.port"
             )
         for folder, what in ((self.root, "state directory"), (self.data_dir, "data directory")):
+            if folder.exists() and not folder.is_dir():
+                raise EmbeddedError(f"the {what} {folder} is a file, not a directory")
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -213,13 +277,20 @@ class EmbeddedServer:
         """Stop the whole process group; True if something was running."""
         pid = self._recorded_pid()
         if pid is None:
-            self.pid_file.unlink(missing_ok=True)
+            try:
+                self.pid_file.unlink(missing_ok=True)
+            except OSError:  # a state directory that is a file holds no pid file
+                pass
             return False
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
                 break
+            except PermissionError:
+                raise EmbeddedError(
+                    f"the embedded server (process group {pid}) belongs to another user: stop it as that user"
+                ) from None
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 try:

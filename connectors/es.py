@@ -44,6 +44,7 @@ __all__ = [
     "EsSetupError",
     "ES_ERRORS",
     "EsUnavailable",
+    "refused",
     "connect",
     "count_es_error",
     "describe",
@@ -105,6 +106,8 @@ def describe(settings: ElasticsearchSettings) -> str:
     url = settings.url or ""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal keeps its brackets (http://::1:9200 names no server)
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or redact(url)
@@ -172,6 +175,23 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
         raise EsUnavailable(
             f"cannot reach Elasticsearch at {describe(settings)}: {type(exc).__name__}"
         ) from None
+
+
+def refused(exc: Exception, settings: ElasticsearchSettings, what: str) -> EsUnavailable:
+    """``EsUnavailable`` naming the cluster, the request and Elasticsearch's own reason, for an
+    error of the client (``ApiError``, ``TransportError``) outside a pipeline: an API key without
+    the privilege to install templates was an 'unexpected error: AuthorizationException(403,
+    'security_exception')' naming neither."""
+    where = f"Elasticsearch at {describe(settings)}"
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    if not isinstance(status, int):  # a transport error: nothing answered
+        return EsUnavailable(f"cannot reach {where} ({type(exc).__name__} on {what})")
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    reason = error.get("reason") or error.get("type") if isinstance(error, dict) else None
+    reason = reason or getattr(exc, "message", None) or type(exc).__name__
+    hint = " (the API key or user lacks a privilege for it)" if status in (401, 403) else ""
+    return EsUnavailable(f"{where} refused {what}{hint}: HTTP {status}, {redact(str(reason), settings)}")
 
 
 def load_template(name: str) -> dict[str, Any]:

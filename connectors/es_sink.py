@@ -149,6 +149,8 @@ if ((oldFeed != null && newFeed != null && !oldFeed.equals(newFeed)) || (params.
   ctx._source.putAll(params.doc);
   for (f in kept.keySet()) { ctx._source[f] = kept[f]; }
   for (f in merged.keySet()) { ctx._source[f] = merged[f]; }
+  def published = params.doc.containsKey('published') ? params.doc.published : null;
+  if (published == null && kept.containsKey('first_seen')) { ctx._source['@timestamp'] = kept['first_seen']; }
 }
 """.strip()
 

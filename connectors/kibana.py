@@ -32,6 +32,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
+import re
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,22 +98,32 @@ def to_ndjson(objects: list[dict[str, Any]]) -> bytes:
 
 
 def _import_url(kibana_url: str, space: str | None) -> str:
-    parts = urlsplit(kibana_url)
+    bad = ValueError(f"--kibana-url: expected an http:// or https:// URL, got {_clean(kibana_url)!r}")
+    try:
+        parts = urlsplit(kibana_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:  # "http://[::1", "http://kibana:99999"
+        raise bad from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"--kibana-url: expected an http:// or https:// URL, got {_clean(kibana_url)!r}")
-    base = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    base += parts.path.rstrip("/")
+        raise bad
+    if space is not None and not re.fullmatch(r"[a-z0-9_-]+", space):
+        # Kibana's space ids; anything else would change the request's path ("a/../b").
+        raise ValueError(f"--space: expected a Kibana space id (a-z, 0-9, _ and -), got {space!r}")
+    # The host as written (an IPv6 address keeps its brackets), without user info.
+    base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" + parts.path.rstrip("/")
     if space:
         base += f"/s/{space}"
     return f"{base}/api/saved_objects/_import?overwrite=true"
 
 
 def _clean(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rpartition("@")[2] if "@" in url else url
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    return url.replace(parts.netloc, host + (f":{parts.port}" if parts.port else ""), 1)
+    return url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1)
 
 
 def _describe_errors(errors: list[dict[str, Any]]) -> str:
@@ -147,6 +159,10 @@ def import_objects(
     import requests
 
     url = _import_url(kibana_url, space)
+    if ca_certs is not None and not os.path.isfile(ca_certs):  # else an unexpected OSError from requests
+        raise ValueError(
+            f"KIBANA_CA_CERTS: expected the path of a CA certificates file (PEM), got {ca_certs!r}"
+        )
     where = _clean(kibana_url)
     parts = urlsplit(kibana_url)
     headers = {"kbn-xsrf": "true"}

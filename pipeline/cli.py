@@ -303,8 +303,16 @@ def _es_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "ES_CLOUD_ID": "cloud_id",
     }
     es: dict[str, Any] = {key: os.environ[var] for var, key in env_map.items() if os.environ.get(var)}
+    # A URL and a cloud id both say where the cluster is, and connect() prefers the cloud id: the
+    # source that comes first (flag, then environment, then config file) must drop the other, or
+    # ES_CLOUD_ID silently beat --es-url (and a config's cloud_id beat ES_URL).
+    if "url" in es and "cloud_id" not in es:
+        es["cloud_id"] = None
+    if "username" in es and "api_key" not in es:  # likewise ES_USERNAME over a config's api_key
+        es["api_key"] = None
     if getattr(args, "es_url", None):
         es["url"] = args.es_url
+        es["cloud_id"] = None
     if getattr(args, "index_prefix", None) is not None:  # "" is a mistake, not the default
         es["index_prefix"] = args.index_prefix
     return es
@@ -328,8 +336,29 @@ def _settings(args: argparse.Namespace, extra: dict[str, Any] | None = None):
     return settings
 
 
-def _console(stderr: bool = False):
+class _LogLines:
+    """The stderr console under ``--log-format json``: each message is one JSON log record of the
+    ``newsbeam`` logger (``level``: ERROR by default, INFO for progress notes)."""
+
+    def __init__(self, level: int):
+        self.level = level
+
+    def print(self, *objects, **_kwargs) -> None:
+        text = " ".join(str(obj) for obj in objects)
+        for prefix in ("newsbeam: ", "newsbeam "):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+                break
+        logging.getLogger("newsbeam").log(self.level, " ".join(text.split()))
+
+
+def _console(stderr: bool = False, level: int = logging.ERROR):
     # Strings print as plain text: no markup, escape sequences or credentials from pages or config.
+    if stderr:
+        from newsbeam.pipeline.logs import json_logs
+
+        if json_logs():
+            return _LogLines(level)
     from newsbeam.pipeline.text import SafeConsole
 
     return SafeConsole(stderr=stderr, highlight=False, soft_wrap=True)
@@ -358,9 +387,16 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     console = _console(stderr=True)
     from newsbeam.pipeline.lifecycle import all_feeds_failed, ensure_embedded
 
-    ensure_embedded(settings, lambda text: console.print(f"newsbeam: {text}"))
+    try:
+        if not _cluster_named(args):  # ES_URL or --es-url names a cluster: never start another
+            ensure_embedded(settings, lambda text: _console(True, logging.WARNING).print(f"newsbeam: {text}"))
+    except Exception as exc:
+        from newsbeam.pipeline.report import write_failed_summary
+
+        write_failed_summary(args, settings, "run", exc)
+        raise
     if not args.quiet:
-        console.print(
+        _console(True, logging.INFO).print(
             f"newsbeam: polling {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} "
             f"at {_where(settings)}"
         )
@@ -376,7 +412,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         return code
     not_polled = summary.get("news.feeds/not_polled")
     if not_polled:
-        console.print(
+        _console(True, logging.WARNING).print(
             f"newsbeam: {not_polled} feeds not polled (the time limit was reached); the next run polls them"
         )
     if summary.deferred:
@@ -385,7 +421,7 @@ def _cmd_run(args, beam_args: list[str]) -> int:
             if summary.stopped_at_time_limit
             else "feed and host budgets, or a site's Retry-After"
         )
-        console.print(
+        _console(True, logging.WARNING).print(
             f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
             f"{summary.waves} waves indexed)"
         )
@@ -467,7 +503,7 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
             "DataflowRunner, ...); the local runners cannot run it. Without --streaming, newsbeam stream "
             "runs local cycles."
         )
-    _console(stderr=True).print(
+    _console(True, logging.INFO).print(
         f"newsbeam: streaming {len(settings.feeds)} feeds into {settings.elasticsearch.articles_alias} at "
         f"{_where(settings)}, polling every {settings.stream.poll_interval:g} s; stop with Ctrl-C or SIGTERM"
     )
@@ -477,12 +513,12 @@ def _cmd_stream(args, beam_args: list[str]) -> int:
             from newsbeam.pipeline.stream import run_unbounded
 
             state = run_unbounded(settings, options, force=args.force, stop=stop)
-            _console(stderr=True).print(f"newsbeam: streaming job ended: {state}")
+            _console(True, logging.INFO).print(f"newsbeam: streaming job ended: {state}")
             return 0
         cycles = run_stream(settings, options, force=args.force, stop=stop)
     finally:
         stop.uninstall()
-    _console(stderr=True).print(f"newsbeam: stream stopped after {cycles} cycles")
+    _console(True, logging.INFO).print(f"newsbeam: stream stopped after {cycles} cycles")
     return 0
 
 
@@ -503,7 +539,9 @@ def _cmd_reextract(args, beam_args: list[str]) -> int:
             )
     options = beam_options(beam_args, batch=True, verbose=args.verbose)
     if not args.quiet:
-        _console(stderr=True).print(f"newsbeam: re-extracting the archive {folder} into {_where(settings)}")
+        _console(True, logging.INFO).print(
+            f"newsbeam: re-extracting the archive {folder} into {_where(settings)}"
+        )
     return run_with_report(
         args,
         settings,
@@ -575,13 +613,18 @@ def _cmd_es_server(args, _beam_args) -> int:
 
 
 def _cmd_es_setup(args, _beam_args) -> int:
-    from newsbeam.connectors.es import connect, ping, setup_indices
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.es import connect, ping, refused, setup_indices
 
     settings = _settings(args)
-    client = connect(settings.elasticsearch)
+    es = settings.elasticsearch
+    client = connect(es)
     try:
-        ping(client, settings.elasticsearch)
-        changes = setup_indices(client, settings.elasticsearch.index_prefix)
+        ping(client, es)
+        changes = setup_indices(client, es.index_prefix)
+    except (ApiError, TransportError) as exc:
+        raise refused(exc, es, f"installing the {es.index_prefix}-* templates and indices") from None
     finally:
         client.close()
     console = _console()
@@ -737,6 +780,9 @@ def _configure_logging(verbose: bool) -> None:
     # Beam warns at import time about optional Google Cloud libraries.
     handler.addFilter(lambda record: "apitools not found" not in record.getMessage())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    from newsbeam.pipeline.logs import use_log_format
+
+    use_log_format("text")  # until run's --log-format says otherwise (main() may run more than once)
     from newsbeam.pipeline.options import logger_levels
 
     for name, level in logger_levels(verbose).items():  # the worker processes' too
@@ -749,9 +795,17 @@ def _configure_logging(verbose: bool) -> None:
     worker_log_filter(verbose)  # records of multi_processing workers: one readable line each
 
 
+def _cluster_named(args) -> bool:
+    """Whether the operator named the cluster (``--es-url``, ``ES_URL``, ``ES_CLOUD_ID``): then it
+    is theirs even at the embedded server's address (``docker compose``'s localhost:9200), and
+    ``run`` must not start the embedded server in its place when it does not answer (their articles
+    went into the embedded server, and docker's Elasticsearch could not bind the port)."""
+    return bool(getattr(args, "es_url", None) or os.environ.get("ES_URL") or os.environ.get("ES_CLOUD_ID"))
+
+
 def _hint(args, exc) -> str:
     """Name ``newsbeam es start`` when the unreachable server is the embedded default."""
-    if "cannot reach Elasticsearch" not in str(exc):
+    if "cannot reach Elasticsearch" not in str(exc) or _cluster_named(args):
         return ""
     from newsbeam.pipeline.lifecycle import unreachable_hint
 
@@ -771,6 +825,20 @@ def _stopped(err, watch) -> int:
     return 130
 
 
+# Flags naming a file, directory or URL: an empty value (a script's unset variable) is a mistake.
+# It was taken as "not given", so `--es-url $ES` with ES unset wrote into the embedded server and
+# `--config $CONF` ran on the shipped defaults, silently.
+_NON_EMPTY = ("config", "feeds", "es_url", "archive_dir", "data_dir", "input_dir", "output", "input")
+
+
+def _empty_flag(args: argparse.Namespace) -> str | None:
+    for dest in _NON_EMPTY:
+        value = getattr(args, dest, None)
+        if value is not None and not value.strip():
+            return "--" + dest.replace("_", "-")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from newsbeam.pipeline.memory import limit_malloc_arenas
 
@@ -780,6 +848,10 @@ def main(argv: list[str] | None = None) -> int:
     if rest and not getattr(args, "beam_args", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _configure_logging(args.verbose)  # before Beam is imported: it logs at import time
+    empty = _empty_flag(args)
+    if empty:
+        _console(stderr=True).print(f"newsbeam {args.command}: {empty}: expected a value, got an empty one")
+        return 2
     if hasattr(args, "log_format"):  # run, reextract: --log-format, --quiet, --summary-json
         from newsbeam.pipeline.logs import use_log_format
         from newsbeam.pipeline.report import check_summary_path

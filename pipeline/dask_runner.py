@@ -578,7 +578,16 @@ class DaskRunner(_beam_dask.DaskRunner):
             drop_default=True, current_only=True
         )
         bag_kwargs = _beam_dask.DaskOptions._extract_bag_kwargs(dask_options)
-        client = ddist.Client(**dask_options)
+        try:
+            client = ddist.Client(**dask_options)
+        except OSError as exc:  # was "unexpected error: OSError: Timed out trying to connect ..."
+            from newsbeam.pipeline.run import RunFailed
+
+            address = dask_options.get("address") or "the local cluster"
+            raise RunFailed(
+                f"cannot reach the Dask scheduler at {address} (--dask_client_address): {exc}; "
+                "nothing was fetched in this wave"
+            ) from None
         try:
             partitions = bag_kwargs.get("npartitions") or sum(client.nthreads().values())
             pipeline.replace_all(dask_overrides())

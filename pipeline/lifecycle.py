@@ -58,7 +58,15 @@ def unreachable_hint(settings) -> str:
     if not embedded_default(settings):
         return ""
     server = _server(settings)
-    if server.running():
+    recorded = server.recorded()
+    if recorded is not None and recorded[1] not in (None, server.port):
+        # "runs but does not answer" sent the operator to a log with nothing wrong in it.
+        other = recorded[1]
+        return (
+            f" (the embedded server of this state directory runs on port {other}, not {server.port}: "
+            f"give --es-url http://127.0.0.1:{other} or set embedded.port: {other})"
+        )
+    if recorded is not None:
         return f" (the embedded server runs but does not answer; see {server.log_file})"
     port = "" if settings.embedded.port == 9200 else f" --port {settings.embedded.port}"
     return f" (the embedded server is not running: start it with `newsbeam es start{port}`)"

@@ -44,7 +44,15 @@ import threading
 
 from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
-__all__ = ["LocalRunner", "close_standby", "prestart", "stop_workers", "worker_command", "worker_count"]
+__all__ = [
+    "LocalRunner",
+    "WorkerLost",
+    "close_standby",
+    "prestart",
+    "stop_workers",
+    "worker_command",
+    "worker_count",
+]
 
 _LOG = logging.getLogger(__name__)
 
@@ -196,19 +204,89 @@ def stop_workers() -> int:
     return len(workers)
 
 
+class WorkerLost(RuntimeError):
+    """A worker process ended while its pipeline ran (the kernel's OOM killer, ``kill -9``)."""
+
+    def __init__(self, pid: int):
+        super().__init__(
+            f"a worker process (pid {pid}) ended while the pipeline ran (killed from outside, or by "
+            "the system when memory ran out)"
+        )
+        self.pid = pid
+
+
+class _WorkerWatch:
+    """The worker processes of one pipeline, and the first of them found dead when Beam reports a
+    failure: Beam's own report of a lost worker is a page of gRPC tracebacks from its threads and
+    ``RuntimeError: Channel closed prematurely``, which named neither the worker nor the cause."""
+
+    POLL_S = 0.5
+
+    def __init__(self):
+        self.known: set[int] = set()
+        self.lost: int | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._look()
+        self._thread = threading.Thread(target=self._poll, name="newsbeam-worker-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.POLL_S):
+            self._look()
+
+    def _look(self) -> None:
+        try:
+            self.known.update(worker.pid for worker in _workers())
+        except Exception:  # a lookup that failed only delays the next one
+            pass
+
+    def dead(self) -> int | None:
+        """The first known worker that is gone (reaped, or a zombie), remembered once found."""
+        if self.lost is None and not self._done.is_set():
+            import psutil
+
+            for pid in sorted(self.known):
+                try:
+                    gone = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+                except psutil.NoSuchProcess:
+                    gone = True
+                except psutil.Error:
+                    gone = False
+                if gone:
+                    self.lost = pid
+                    break
+        return self.lost
+
+
 class _StopWorkersOnInterrupt:
     """While a pipeline runs in the main thread, SIGINT goes to the previous
     handler first; when it interrupts (``newsbeam``'s and Python's raise
     KeyboardInterrupt), the workers are stopped and Beam's reports of their
-    loss silenced before the exception unwinds the run."""
+    loss silenced before the exception unwinds the run.  A worker that dies on
+    its own (``watch``) gets the same silence, and the run a ``WorkerLost``."""
 
-    def __init__(self):
+    def __init__(self, watch: _WorkerWatch | None = None):
         self.fired = False
+        self.watch = watch
         self._previous = None
         self._levels: dict[str, int] = {}
         self._excepthook = None
+        self._filtered: list[logging.Handler] = []
 
     def __enter__(self):
+        if self.watch is not None:
+            self.watch.start()
+            self._excepthook = threading.excepthook
+            threading.excepthook = self._thread_exception
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(self._lost_worker_record)
+                self._filtered.append(handler)
         if threading.current_thread() is not threading.main_thread():
             return self
         previous = signal.getsignal(signal.SIGINT)
@@ -216,9 +294,27 @@ class _StopWorkersOnInterrupt:
             return self
         self._previous = previous
         signal.signal(signal.SIGINT, self._handle)
-        self._excepthook = threading.excepthook
-        threading.excepthook = self._thread_exception
+        if self._excepthook is None:
+            self._excepthook = threading.excepthook
+            threading.excepthook = self._thread_exception
         return self
+
+    def _lost(self) -> bool:
+        """A worker died: Beam's reports of it are silenced (unless -v shows Beam's warnings)."""
+        if self.watch is None or self.watch.dead() is None:
+            return False
+        if logging.getLogger("apache_beam").getEffectiveLevel() >= logging.ERROR:
+            for name in ("apache_beam", "grpc"):
+                logger = logging.getLogger(name)
+                self._levels.setdefault(name, logger.level)
+                logger.setLevel(logging.CRITICAL + 1)
+            return True
+        return False
+
+    def _lost_worker_record(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.name.startswith(("apache_beam", "grpc")):
+            return not self._lost()
+        return True
 
     def _handle(self, signum, frame):
         try:
@@ -246,18 +342,24 @@ class _StopWorkersOnInterrupt:
     def _thread_exception(self, args):
         # Beam's threads that wait for a worker or read from it raise when the
         # worker is gone; some only notice after the run has unwound.
-        if self.fired and _raised_in_beam(args.exc_traceback):
+        if _raised_in_beam(args.exc_traceback) and (self.fired or self._lost()):
             return
         self._excepthook(args)
 
     def __exit__(self, *exc):
+        if self.watch is not None:
+            # Not looked at again here: by now Beam has stopped every worker of a failed pipeline.
+            self.watch.stop()
         if self._previous is not None and signal.getsignal(signal.SIGINT) == self._handle:
             signal.signal(signal.SIGINT, self._previous)
-        if not self.fired:  # else stragglers may still report the lost workers
+        lost = self.watch is not None and self.watch.lost is not None
+        if not (self.fired or lost):  # else stragglers may still report the lost workers
             if threading.excepthook == self._thread_exception:
                 threading.excepthook = self._excepthook
             for name, level in self._levels.items():
                 logging.getLogger(name).setLevel(level)
+            for handler in self._filtered:
+                handler.removeFilter(self._lost_worker_record)
         return False
 
 
@@ -294,5 +396,12 @@ class LocalRunner(FnApiRunner):
         for environment in pipeline_proto.components.environments.values():
             if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == beams:
                 environment.payload = worker_command().encode()
-        with _StopWorkersOnInterrupt():
-            return super().run_via_runner_api(pipeline_proto, options)
+        watch = _WorkerWatch() if worker_count(options) else None
+        guard = _StopWorkersOnInterrupt(watch)
+        try:
+            with guard:
+                return super().run_via_runner_api(pipeline_proto, options)
+        except Exception as exc:
+            if watch is not None and watch.lost is not None and not guard.fired:
+                raise WorkerLost(watch.lost) from exc
+            raise

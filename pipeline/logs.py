@@ -16,7 +16,17 @@ from datetime import datetime, timezone
 
 from newsbeam.connectors.es import redact
 
-__all__ = ["LOG_FORMATS", "JsonFormatter", "use_log_format"]
+__all__ = ["LOG_FORMATS", "JsonFormatter", "json_logs", "use_log_format"]
+
+_FORMAT = {"current": "text"}
+
+
+def json_logs() -> bool:
+    """Whether ``--log-format json`` is in force: then the command's own messages to the operator
+    (the failure that explains exit 1, "every feed failed", ...) are JSON log records too, or a log
+    shipper parsing every line of stderr would drop exactly those."""
+    return _FORMAT["current"] == "json"
+
 
 LOG_FORMATS = ("text", "json")
 
@@ -49,6 +59,7 @@ def use_log_format(log_format: str, verbose: bool = False) -> None:
     """Switch the root handlers (installed by the CLI) to ``log_format``."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"--log-format: expected one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    _FORMAT["current"] = log_format
     if log_format == "json":
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonFormatter(tracebacks=verbose))

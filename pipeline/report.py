@@ -34,6 +34,7 @@ __all__ = [
     "summary_document",
     "summary_line",
     "summary_rows",
+    "write_failed_summary",
     "write_summary_json",
 ]
 
@@ -254,15 +255,38 @@ def add_report_arguments(parser) -> None:
 
 def check_summary_path(path: str | None) -> None:
     """Raise ``ValueError`` naming ``--summary-json`` when FILE cannot be written."""
-    if not path:
+    if path is None:
         return
+    if not path.strip():  # a cron line's unset variable: no summary would be written, silently
+        raise ValueError("--summary-json: expected a file name, got an empty value")
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"--summary-json: {folder} is not a directory")
     if not os.path.isdir(folder):
         raise ValueError(f"--summary-json: directory {folder} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"--summary-json: {path} is a directory")
     if not os.access(folder, os.W_OK):
         raise ValueError(f"--summary-json: cannot write in {folder}")
+
+
+def write_failed_summary(args, settings, command: str, error: Exception, seconds: float = 0.0) -> None:
+    """``--summary-json`` for a run that failed before its pipeline had figures (Elasticsearch
+    unreachable, the lease held, a bad folder): ``status: failed`` and the ``error``, so a monitor
+    reading the file does not keep seeing the previous run's ``ok``."""
+    path = getattr(args, "summary_json", None)
+    if not path:
+        return
+    from newsbeam.connectors.es import redact
+    from newsbeam.pipeline.run import RunSummary
+
+    empty = RunSummary(counters={}, failures_by_reason={}, seconds=seconds, waves=0)
+    document = summary_document(empty, settings, command=command, status="failed")
+    document["error"] = redact(str(error), settings.elasticsearch)
+    try:
+        write_summary_json(document, path)
+    except OSError:  # the failure itself is what the operator must see
+        pass
 
 
 def run_with_report(args, settings, runner, command: str = "run") -> int:
@@ -278,14 +302,23 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     quiet = getattr(args, "quiet", False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     failed = None
+    started = time.monotonic()
     with LiveProgress(settings, err, enabled=not quiet):
         try:
             summary = runner()
         except RunFailed as exc:
             if getattr(exc, "summary", None) is None:
+                write_failed_summary(args, settings, command, exc, time.monotonic() - started)
                 raise
             failed, summary = exc, exc.summary
+        except Exception as exc:  # a usage error found at the start, or one nobody classified
+            write_failed_summary(args, settings, command, exc, time.monotonic() - started)
+            raise
     document = summary_document(summary, settings, command=command, status="failed" if failed else "ok")
+    if failed is not None:
+        from newsbeam.connectors.es import redact
+
+        document["error"] = redact(str(failed), settings.elasticsearch)
     if failed is None:
         _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
     if getattr(args, "summary_json", None):

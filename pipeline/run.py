@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -101,6 +102,40 @@ def dead_letter_dir(settings: Settings) -> str:
         return f"{base.rstrip('/')}/{prefix}"
     root = Path(base) if base else state_dir() / "dead-letter"
     return str(root / prefix)
+
+
+def _unwritable(folder: str) -> str | None:
+    """Why files cannot be created under the local ``folder`` (created if missing), else None."""
+    path = Path(folder).absolute()
+    probe = path
+    while not probe.exists():  # the nearest existing ancestor decides
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file, not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"no permission to write in {probe}"
+    return None
+
+
+def check_local_dirs(settings: Settings) -> None:
+    """``ConfigError`` naming the key when a local folder the run writes into cannot be written:
+    found at the first archived page (an unexpected RuntimeError after every page was fetched) or,
+    for dead letters, only when Elasticsearch failed, which is when they must not be lost."""
+    from newsbeam.config.settings import ConfigError
+
+    folders = []
+    if settings.archive.enabled:
+        from newsbeam.pipeline.build import archive_dir
+
+        folders.append(("archive.dir", archive_dir(settings)))
+    key = "elasticsearch.dead_letter_dir" if settings.elasticsearch.dead_letter_dir else "NEWSBEAM_STATE_DIR"
+    folders.append((key, dead_letter_dir(settings)))
+    for key, folder in folders:
+        if "://" in folder:
+            continue  # a FileSystems URL (gs://, s3://, ...): its own client reports
+        why = _unwritable(folder)
+        if why:
+            raise ConfigError(f"{key}: cannot write into {folder}: {why}")
 
 
 def _dead_letter_count(folder: str) -> int:
@@ -256,11 +291,22 @@ def prepare_writer(client, settings: Settings, command: str, force: bool = False
         ping(client, es)
     except EsUnavailable as exc:
         raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
-    setup_indices(client, es.index_prefix)
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.es import refused
+
+    try:
+        setup_indices(client, es.index_prefix)
+    except (ApiError, TransportError) as exc:
+        what = f"installing the {es.index_prefix}-* templates and indices"
+        raise RunFailed(f"{refused(exc, es, what)}; nothing was fetched or recorded") from None
     try:
         lease = acquire_lease(client, es.index_prefix, command, force=force, ttl=settings.stream.lease_ttl)
     except LeaseHeld as exc:
         raise RunFailed(f"{exc}; nothing was fetched or recorded") from None
+    except (ApiError, TransportError) as exc:
+        what = f"the writer lease in {es.index_prefix}-locks"
+        raise RunFailed(f"{refused(exc, es, what)}; nothing was fetched or recorded") from None
     return lease.start_renewing()
 
 
@@ -284,6 +330,7 @@ def run_batch(
     max_run_time = settings.run.max_run_time
     deadline = time.time() + max_run_time if max_run_time else None
     settings = resolve_models(settings)
+    check_local_dirs(settings)
     folder = dead_letter_dir(settings)
     es = settings.elasticsearch
     client = connect(es)
@@ -327,6 +374,15 @@ def _run_graph(
             local_runner.prestart(pipeline_options)  # the wave's workers start while its graph is built
             with beam.Pipeline(options=pipeline_options) as p:
                 builder(p, settings, validators, plan)
+        except local_runner.WorkerLost as exc:
+            kept = _dead_letter_count(folder)
+            total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
+            raise RunFailed(
+                f"{exc}: the run stopped in wave {waves}{_dead_letter_note(kept, folder)}; what earlier "
+                "waves wrote stays, and the next run fetches the rest (fewer worker processes, "
+                "--direct_num_workers=1, need less memory)",
+                _summary(total, started, replayed, waves, False),
+            ) from None
         except Exception:
             if _reachable(es):
                 raise

@@ -85,22 +85,27 @@ def parse_time(value: str, flag: str, now: datetime | None = None, end_of_day: b
     takes that day in).  Raises ``ValueError`` naming ``flag``."""
     text = value.strip()
     relative = _RELATIVE.fullmatch(text)
-    if relative:
-        now = now or datetime.now(timezone.utc)
-        moment = now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-    else:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"{flag}: expected a date (2024-05-01), a date and time (2024-05-01T08:00:00Z) or a "
-                f"duration before now (90m, 12h, 7d, 2w), got {value!r}"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        if end_of_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            moment += timedelta(days=1, seconds=-1)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        if relative:
+            now = now or datetime.now(timezone.utc)
+            moment = now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        else:
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"{flag}: expected a date (2024-05-01), a date and time (2024-05-01T08:00:00Z) or "
+                    f"a duration before now (90m, 12h, 7d, 2w), got {value!r}"
+                ) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            if end_of_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                moment += timedelta(days=1, seconds=-1)
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # 999999w, 0001-01-01T00:00:00+01:00: before year 1 or after 9999 in UTC
+        raise ValueError(f"{flag}: {value!r} is outside the years 1 to 9999") from None
+    # The year always in four digits: strftime's %Y gives "999" for 999, which Elasticsearch refuses.
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
 
 
 _LANG = re.compile(r"[a-z]{2,3}")

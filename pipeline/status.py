@@ -8,9 +8,10 @@ Read only, from Elasticsearch and the state directory:
   ``reextract``: the same document as ``--summary-json``);
 - feed health (``<prefix>-feeds``, the fields Kibana's feed-health view
   shows): last poll (``@timestamp``), ``status``, ``new_items``,
-  ``error_streak``, ``last_success``, and the expected next poll: the last
-  poll plus the interval between the two latest runs (the schedule as
-  observed; unknown with fewer than two runs);
+  ``error_streak``, ``last_success``, and the expected next poll: the one
+  ``newsbeam stream`` stored (``schedule.next_poll``), else the last poll
+  plus the interval between the two latest runs (the schedule as observed;
+  unknown with fewer than two runs);
 - failures by ``stage`` and ``reason`` (``<prefix>-failures``, one
   aggregation);
 - the writer lease (``<prefix>-locks``, ``_id`` ``writer``: ``holder.host``,
@@ -134,7 +135,7 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
         size=FEEDS_SHOWN,
         track_total_hits=True,
         query={"match_all": {}},
-        source=[*FEED_HEALTH_FIELDS, "feed.title", "error"],
+        source=[*FEED_HEALTH_FIELDS, "feed.title", "error", "schedule.next_poll"],
         ignore_unavailable=True,
     )
     total = response["hits"]["total"]
@@ -144,6 +145,13 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
         src = hit["_source"]
         feed = src.get("feed") or {}
         last = _parse_iso(src.get("@timestamp"))
+        # newsbeam stream stores each feed's next poll; one stored before the last poll is an old
+        # stream's, overtaken by runs since.
+        scheduled = _parse_iso((src.get("schedule") or {}).get("next_poll"))
+        if scheduled and last and scheduled >= last:
+            next_poll = _iso(scheduled)
+        else:
+            next_poll = _iso(last + interval) if last and interval else None
         feeds.append(
             {
                 "url": mask_userinfo(feed.get("url")),  # older documents kept the user info
@@ -154,7 +162,7 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
                 "error_streak": src.get("error_streak") or 0,
                 "last_success": src.get("last_success"),
                 "error": mask_userinfo(src.get("error")),
-                "next_poll": _iso(last + interval) if last and interval else None,
+                "next_poll": next_poll,
             }
         )
     # the failing ones first, then by name

@@ -237,11 +237,12 @@ def run_stream(
     from elasticsearch import ApiError, TransportError
 
     from newsbeam.connectors.es import connect, describe
-    from newsbeam.pipeline.run import resolve_models
+    from newsbeam.pipeline.run import check_local_dirs, resolve_models
 
     config = settings.stream
     es = settings.elasticsearch
     settings = resolve_models(settings)  # once: a missing model is a usage error before anything runs
+    check_local_dirs(settings)
     from newsbeam.transforms.extraction import keep_children
 
     stop = stop or StopSignal(config.stop_timeout)

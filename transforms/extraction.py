@@ -1122,7 +1122,9 @@ def _decode(html: bytes | str, url: str | None = None) -> str:
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {}
+    from newsbeam import __version__
+
+    out = {"newsbeam": __version__}
     for name in ("trafilatura", "resiliparse"):
         try:
             out[name] = version(name)
@@ -1147,7 +1149,10 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     text = _decode(html, url)
     raw = text.encode("utf-8")
     tree = load_html(text) if text.strip() else None
-    provenance: dict[str, Any] = {"extractor": "newsbeam", "versions": dict(_VERSIONS)}
+    # extraction.version (DESIGN.md: "extractor, version, method, quality signals"): the version of
+    # the extractor named, newsbeam's; the libraries it runs are in ``versions``.
+    provenance: dict[str, Any] = {"extractor": "newsbeam", "version": _VERSIONS["newsbeam"]}
+    provenance["versions"] = {k: v for k, v in _VERSIONS.items() if k != "newsbeam"}
     if tree is None:
         provenance["method"] = "empty_page"
         return ExtractionResult(body="", provenance=provenance)

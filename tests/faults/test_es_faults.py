@@ -358,3 +358,27 @@ def test_client_major_is_accepted_by_the_server(proxied, proxy, es_client):
     assert bulk_headers
     accepts = [next(v for k, v in h.items() if k.lower() == "accept") for h in bulk_headers]
     assert all(f"compatible-with={major}" in accept for accept in accepts)
+
+
+@pytest.mark.parametrize("command", ["es setup", "run"])
+def test_a_key_without_the_setup_privilege_is_named_with_the_reason(
+    command, es_settings, proxy, tmp_path, capsys, monkeypatch
+):
+    """A cluster refusing the template install (an API key without manage_index_templates) was an
+    'unexpected error: AuthorizationException(403, ...)' naming neither the cluster nor the reason."""
+    from newsbeam.pipeline.cli import main
+    from tests.faults.proxy import Outage
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    proxy.add(Outage(403, seconds=60, path="_component_template"))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    argv = [*command.split(), "--es-url", proxy.url, "--index-prefix", es_settings.index_prefix]
+    if command == "run":
+        argv += ["--feeds", str(feeds), "--quiet"]
+    assert main(argv) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"Elasticsearch at {proxy.url} refused installing the {es_settings.index_prefix}-* templates" in err
+    )
+    assert "lacks a privilege" in err and "HTTP 403, injected" in err and "unexpected" not in err

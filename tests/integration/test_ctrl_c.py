@@ -143,3 +143,49 @@ def test_ctrl_c_during_demo_stops_it_cleanly_and_the_next_demo_completes(
     assert main([*argv[3:], "--direct_running_mode=in_memory"]) == 0
     indexed = _urls(es_client, es_settings.articles_alias)
     assert indexed and len(indexed) == len(set(indexed))
+
+
+def test_a_worker_killed_mid_run_is_one_message_and_the_next_run_resumes(
+    es_settings, es_client, tmp_path, monkeypatch
+):
+    """A worker process killed from outside (the OOM killer, ``kill -9``): the run printed a page of
+    gRPC tracebacks from Beam's threads and 'unexpected error: RuntimeError: Channel closed
+    prematurely', with no summary. Now: one message naming the worker, exit 1, --summary-json with
+    status failed, the first wave kept, and the next run indexes the rest once."""
+    import json
+
+    with LiveSite(page_delay=0.8) as site:
+        urls = site.add(3)
+        config = site.write_config(tmp_path, run={"wave_size": 2})
+        summary = tmp_path / "summary.json"
+        argv = [sys.executable, "-m", "newsbeam", "run", "--config", str(config), "--es-url", es_settings.url,
+                "--index-prefix", es_settings.index_prefix, "--allow-private-hosts", "--quiet",
+                "--summary-json", str(summary)]  # fmt: skip
+        env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            _wait_for(lambda: len(site.served) >= 3, 120, "the second wave's pages", proc)
+            killed = [
+                w.pid for w in _workers(proc, recursive=False) if "newsbeam.pipeline.worker" in w.cmdline()
+            ]
+            assert killed, "the run started no worker process"
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 1, out + err
+        assert "ended while the pipeline ran" in err and "the run stopped in wave 2" in err
+        assert any(f"(pid {pid})" in err for pid in killed), err
+        assert "Traceback" not in out + err and "Channel closed" not in err, err
+        assert json.loads(summary.read_text())["status"] == "failed"
+        assert len(_urls(es_client, es_settings.articles_alias)) == 2  # the first wave stays
+
+        monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
+        assert main([*argv[3:-2], "--direct_running_mode=in_memory"]) == 0  # the next run resumes
+    indexed = _urls(es_client, es_settings.articles_alias)
+    assert sorted(indexed) == sorted(urls)  # every article, once

@@ -117,3 +117,21 @@ def test_dask_cluster_indexes_what_the_direct_runner_does(
     assert again.unwritten == 0
     assert _docs(es_client, es.articles_alias) == got
     assert set(_docs(es_client, es.failures_alias)) == want_failures
+
+
+def test_an_unreachable_scheduler_is_one_message_naming_the_flag(es_settings, tmp_path, capsys, monkeypatch):
+    """It was 'unexpected error: OSError: Timed out trying to connect ...' with a -v hint."""
+    from newsbeam.connectors.embedded import free_port
+    from newsbeam.pipeline.cli import main
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    argv = ["run", "--feeds", str(feeds), "--es-url", es_settings.url, "--quiet",
+            "--index-prefix", es_settings.index_prefix, "--runner", "DaskRunner",
+            "--dask_client_address", address, "--dask_connection_timeout", "1"]  # fmt: skip
+    assert main(argv) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cannot reach the Dask scheduler at {address} (--dask_client_address)" in err
+    assert "unexpected" not in err and "Traceback" not in err

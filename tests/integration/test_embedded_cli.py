@@ -59,6 +59,21 @@ def test_an_unusable_data_dir_is_named(tmp_path, monkeypatch, capsys):
     assert "Traceback" not in err
 
 
+def test_a_state_dir_that_is_a_file_is_named(tmp_path, monkeypatch, capsys):
+    """NEWSBEAM_STATE_DIR naming a file: ``es stop`` was an unexpected NotADirectoryError and
+    ``es start`` said 'File exists'."""
+    state = tmp_path / "state"
+    state.write_text("x")
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(state))
+    port = str(free_port())
+    assert main(["es", "stop", "--port", port]) == 0
+    assert "was not running" in capsys.readouterr().out
+    assert main(["es", "start", "--port", port]) == 1
+    err = capsys.readouterr().err
+    assert f"the state directory {state} is a file, not a directory" in err
+    assert "unexpected" not in err
+
+
 def test_a_binary_that_exits_at_once_is_reported_with_its_log(tmp_path, monkeypatch):
     import newsbeam.connectors.embedded as embedded
 
@@ -111,3 +126,144 @@ def test_run_starts_the_embedded_server_when_the_url_is_its_default(tmp_path, mo
             assert "every feed failed (1 of 1)" in " ".join(err.split())
         finally:
             main(["es", "stop", "--config", str(config)])
+
+
+def test_a_stale_pid_file_naming_another_program_is_not_the_server(tmp_path, monkeypatch, capsys):
+    """A pid file outlives a reboot or a killed server; its number may since name another program's
+    process group. ``es stop`` signalled that group (killing it) and ``es start`` waited for it to
+    answer, then refused; ``es status`` said "running"."""
+    import subprocess
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        port = free_port()
+        (tmp_path / "es.pid").write_text(f"{other.pid}\n{port}\n{tmp_path / 'es-data'}\n")
+        server = EmbeddedServer(port=port, root=tmp_path)
+        assert not server.running()
+        assert server.recorded() is None
+        assert main(["es", "status", "--port", str(port)]) == 1
+        assert "not running" in capsys.readouterr().out
+        assert main(["es", "stop", "--port", str(port)]) == 0
+        assert "was not running" in capsys.readouterr().out
+        assert other.poll() is None  # the other program was not signalled
+        assert not (tmp_path / "es.pid").exists()  # the stale file is gone
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_unreachable_default_names_the_port_the_embedded_server_runs_on(tmp_path, monkeypatch, capsys):
+    """With this state directory's server on port A and the URL on port B, ``search`` said 'the
+    embedded server runs but does not answer; see es.log', a log with nothing wrong in it."""
+    for key in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    used, other = free_port(), free_port()
+    monkeypatch.setattr(EmbeddedServer, "recorded", lambda self: (12345, other, str(self.data_dir)))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embedded:\n  port: {used}\n")
+    assert main(["search", "harbour", "--config", str(config)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"runs on port {other}, not {used}: give --es-url http://127.0.0.1:{other}" in err
+    assert "does not answer; see" not in err
+
+
+def test_a_relative_state_dir_keeps_the_data_where_it_says(tmp_path, monkeypatch, capsys):
+    """With NEWSBEAM_STATE_DIR=state (relative), the server (running in the state directory) wrote
+    its data to state/state/es-data while newsbeam reported state/es-data."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", "state")
+    port = str(free_port())
+    assert main(["es", "start", "--port", port]) == 0
+    try:
+        assert f"data: {tmp_path / 'state' / 'es-data'}" in capsys.readouterr().out
+        assert (tmp_path / "state" / "es-data").is_dir()
+        assert not (tmp_path / "state" / "state").exists()
+        assert main(["es", "status", "--port", port]) == 0
+    finally:
+        assert main(["es", "stop", "--port", port]) == 0
+    assert "stopped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how", ["ES_URL", "--es-url"])
+def test_run_never_starts_the_embedded_server_for_a_cluster_the_operator_named(
+    how, tmp_path, monkeypatch, capsys
+):
+    """``ES_URL=http://localhost:9200`` (docker compose's Elasticsearch, down or still starting):
+    run started the embedded server on that port and wrote the articles into it. README: the
+    embedded server is started for its default URL with no ES_URL."""
+    for key in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    port = free_port()
+    url = f"http://localhost:{port}"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embedded:\n  port: {port}\nfeeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    argv = ["run", "--config", str(config), "--quiet"]
+    if how == "ES_URL":
+        monkeypatch.setenv("ES_URL", url)
+    else:
+        argv += ["--es-url", url]
+    server = EmbeddedServer(port=port, root=tmp_path / "state")
+    try:
+        assert main(argv) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"cannot reach Elasticsearch at {url}" in err
+        assert "starting the embedded" not in err and "es start" not in err
+        assert not server.running() and not server.answers()
+    finally:
+        server.stop()
+
+
+def test_two_starts_at_once_spawn_one_server(tmp_path, monkeypatch):
+    """Two ``es start`` at once (two scheduled jobs after a reboot) both found no server and both
+    spawned one: one lost the port, and the pid file could name the loser, leaving the winner
+    running where ``es stop`` could not reach it."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    import newsbeam.connectors.embedded as embedded
+
+    spawned, results = [], []
+    real_popen, real_in_use = subprocess.Popen, embedded._port_in_use
+
+    def counting_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        spawned.append(proc)
+        return proc
+
+    def slow_check(port):  # widens the window between "nothing runs" and the spawn
+        time.sleep(0.5)
+        return real_in_use(port)
+
+    monkeypatch.setattr(embedded.subprocess, "Popen", counting_popen)
+    monkeypatch.setattr(embedded, "_port_in_use", slow_check)
+    port = free_port()
+    barrier = threading.Barrier(2)
+
+    def start():
+        barrier.wait()
+        try:
+            results.append(EmbeddedServer(port=port, root=tmp_path).start(timeout=30))
+        except embedded.EmbeddedError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(spawned) == 1, f"{len(spawned)} servers spawned"
+        assert results == [f"http://127.0.0.1:{port}"] * 2
+    finally:
+        EmbeddedServer(port=port, root=tmp_path).stop(timeout=5)
+        for proc in spawned:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()

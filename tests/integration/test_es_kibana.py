@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -135,7 +136,7 @@ def test_objects_for_another_prefix_rename_ids_titles_and_references():
 class _Recorder:
     """A local HTTP server that records requests and answers a scripted reply."""
 
-    def __init__(self, status=200, reply=None):
+    def __init__(self, status=200, reply=None, host="127.0.0.1"):
         self.requests: list[dict] = []
         recorder = self
 
@@ -155,12 +156,20 @@ class _Recorder:
 
         self.status = status
         self.reply = reply
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server_class = ThreadingHTTPServer
+        if ":" in host:
+
+            class server_class(ThreadingHTTPServer):
+                address_family = socket.AF_INET6
+
+        self.host = host
+        self.server = server_class((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.server.server_address[1]}"
 
     def close(self):
         self.server.shutdown()
@@ -267,17 +276,44 @@ def test_import_unreachable_names_url_without_credentials(kibana_env, capsys):
     assert "s3cret-kb" not in err
 
 
+def test_a_missing_kibana_ca_bundle_is_a_usage_error(kibana_env, capsys):
+    """It was an 'unexpected error: OSError: Could not find a suitable TLS CA certificate bundle'."""
+    kibana_env.setenv("KIBANA_CA_CERTS", "/nonexistent/ca.pem")
+    assert main(["kibana", "import", "--kibana-url", "https://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "KIBANA_CA_CERTS: expected the path of a CA certificates file" in err and "unexpected" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
         (["kibana", "import"], "--kibana-url"),
         (["kibana", "import", "--kibana-url", "ftp://kibana"], "--kibana-url"),
         (["kibana", "import", "--kibana-url", "http://k", "--index-prefix", "Bad Prefix"], "--index-prefix"),
+        (["kibana", "import", "--kibana-url", "http://[::1:5601"], "--kibana-url"),
+        (["kibana", "import", "--kibana-url", "http://kibana:99999"], "--kibana-url"),
+        (["kibana", "import", "--kibana-url", "http://k", "--space", "team/../other"], "--space"),
+        (["kibana", "import", "--kibana-url", "http://k", "--space", "Team Space"], "--space"),
     ],
 )
 def test_import_usage_errors_exit_2(argv, needle, kibana_env, capsys):
     assert main(argv) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_import_reaches_kibana_at_an_ipv6_address(kibana_env, capsys):
+    """``http://[::1]:5601`` was rebuilt without its brackets (``http://::1:5601/...``), which no
+    HTTP client can reach."""
+    objects = load_objects()
+    server = _Recorder(reply=_success(objects), host="::1")
+    try:
+        assert main(["kibana", "import", "--kibana-url", server.url, "--space", "news-1"]) == 0, (
+            capsys.readouterr().err
+        )
+    finally:
+        server.close()
+    [request] = server.requests
+    assert request["path"] == "/s/news-1/api/saved_objects/_import?overwrite=true"
 
 
 def test_feed_health_and_failures_views_use_the_fields_of_status():

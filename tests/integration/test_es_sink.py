@@ -186,6 +186,30 @@ def test_upsert_keeps_story_and_first_seen_and_merges_urls(es_settings, es_clien
     assert doc["title"] == "Corrected title"
 
 
+def test_upsert_of_an_undated_article_keeps_its_timestamp_at_the_first_seen_time(es_settings, es_client):
+    """``@timestamp`` is ``published``, else the first-seen time (DESIGN.md). An undated article
+    written again (another link redirecting to it, a retry) kept its ``first_seen`` but took the
+    new write's fetch time as ``@timestamp``, moving it on Kibana's time axis."""
+    setup_indices(es_client, es_settings.index_prefix)
+    alias = es_settings.articles_alias
+    undated, dated = "https://example.org/undated", "https://example.org/dated"
+    first = {"published": None, "@timestamp": "2024-01-01T00:00:00Z", "first_seen": "2024-01-01T00:00:00Z"}
+    run_sink(es_settings, [upsert(alias, undated, **first), upsert(alias, dated)])
+    later = {"published": None, "@timestamp": "2024-03-01T00:00:00Z", "first_seen": "2024-03-01T00:00:00Z"}
+    run_sink(
+        es_settings,
+        [
+            upsert(alias, undated, title="Again", **later),
+            upsert(alias, dated, published="2020-06-28T10:00:00Z", **{"@timestamp": "2020-06-28T10:00:00Z"}),
+        ],
+    )
+    docs = all_docs(es_client, alias)
+    doc = docs[doc_id_for_url(undated)][1]
+    assert (doc["title"], doc["first_seen"], doc["@timestamp"]) == ("Again", *["2024-01-01T00:00:00Z"] * 2)
+    doc = docs[doc_id_for_url(dated)][1]  # a dated article's @timestamp follows its published
+    assert (doc["published"], doc["@timestamp"]) == ("2020-06-28T10:00:00Z", "2020-06-28T10:00:00Z")
+
+
 def test_upsert_from_another_feed_never_overwrites_the_article(es_settings, es_client):
     setup_indices(es_client, es_settings.index_prefix)
     alias = es_settings.articles_alias

@@ -116,10 +116,59 @@ def test_summary_json_matches_the_documents(
     [
         (["--summary-json", "/nonexistent-dir/x.json"], "--summary-json: directory"),
         (["--log-format", "xml"], "--log-format: expected one of text, json"),
+        # An unset variable in a cron line was ignored: the run wrote no summary, silently.
+        (["--summary-json", ""], "--summary-json: expected a file name, got an empty value"),
+        (["--summary-json", "{tmp}/feeds.yaml/x.json"], "feeds.yaml is not a directory"),
     ],
 )
 def test_bad_report_flags_exit_2(flags, message, tmp_path, capsys):
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
     assert main(["run", "--feeds", str(feeds), "--es-url", "http://127.0.0.1:9", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_json_logs_carry_the_commands_own_messages_too(tmp_path, capsys, es_settings):
+    """With --log-format json, the message that explains exit 1 ('every feed failed', 'cannot
+    reach Elasticsearch') was printed as plain text among the JSON lines, so a log shipper
+    parsing stderr dropped exactly the line that said what went wrong."""
+    from tests.routes import serve_routes
+
+    with serve_routes({}) as base:  # the one feed answers 404
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - url: {base}/feed.xml\n")
+        common = ["run", "--feeds", str(feeds), "--allow-private-hosts", "--log-format", "json"]
+        prefix = ["--index-prefix", es_settings.index_prefix, "--direct_running_mode=in_memory"]
+        for argv, code, needle in (
+            ([*common, "--quiet", "--es-url", es_settings.url, *prefix], 1, "every feed failed (1 of 1)"),
+            (
+                [*common, "--es-url", "http://127.0.0.1:9"],
+                1,
+                "cannot reach Elasticsearch at http://127.0.0.1:9",
+            ),
+        ):
+            assert main(argv) == code
+            lines = capsys.readouterr().err.splitlines()
+            records = [json.loads(line) for line in lines]  # every line of stderr is JSON
+            assert any(r["level"] == "ERROR" and needle in r["message"] for r in records), lines
+    assert main(["status", "--es-url", "http://127.0.0.1:9"]) == 1  # other commands stay text
+    assert "newsbeam: cannot reach Elasticsearch" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_at_its_start_still_writes_a_failed_summary(tmp_path, capsys, es_settings):
+    """--summary-json kept the previous run's 'status: ok' when a run failed before its pipeline
+    (Elasticsearch unreachable, the writer lease held, a refused template install): a monitor
+    reading the recipes' last-run.json saw a healthy run."""
+    out = tmp_path / "last-run.json"
+    out.write_text(json.dumps({"status": "ok", "finished": "yesterday"}))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
+    argv = ["run", "--feeds", str(feeds), "--quiet", "--summary-json", str(out)]
+    assert main([*argv, "--es-url", "http://user:pw-secret@127.0.0.1:9"]) == 1
+    document = json.loads(out.read_text())
+    assert document["status"] == "failed" and document["finished"] != "yesterday"
+    assert "cannot reach Elasticsearch at http://127.0.0.1:9" in document["error"]
+    assert "pw-secret" not in out.read_text()
+    assert document["feeds"]["configured"] == 1 and document["documents"]["indexed"] == 0
+    capsys.readouterr()

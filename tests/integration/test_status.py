@@ -129,3 +129,28 @@ def test_status_on_empty_prefix_and_unreachable(es_settings, capsys):
 def test_status_bad_runs_flag_exits_2(capsys):
     assert main(["status", "--runs", "0", "--es-url", "http://127.0.0.1:9"]) == 2
     assert "--runs" in capsys.readouterr().err
+
+
+@pytest.mark.es
+def test_next_poll_is_the_one_the_stream_stored(es_settings, es_client, capsys):
+    """A feed polled by ``newsbeam stream`` showed 'next poll: unknown' (no runs in <prefix>-runs)
+    although its document holds the stream's schedule.next_poll; one stored before the last poll
+    (an old stream's, runs since) is not shown."""
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    streamed = {
+        "feed": {"url": "http://a.example/feed", "name": "A"},
+        "@timestamp": "2026-01-01T10:00:00Z",
+        "status": "ok",
+        "schedule": {"next_poll": "2026-01-01T10:05:00Z", "interval_seconds": 300.0},
+    }
+    stale = {**streamed, "feed": {"url": "http://b.example/feed", "name": "B"}}
+    stale["schedule"] = {"next_poll": "2025-12-31T10:05:00Z"}
+    es_client.index(index=es_settings.feeds_alias, id="a", document=streamed, refresh=True)
+    es_client.index(index=es_settings.feeds_alias, id="b", document=stale, refresh=True)
+    code, out = _status(capsys, es_settings, "--json")
+    assert code == 0
+    feeds = {feed["name"]: feed for feed in json.loads(out.out)["feeds"]}
+    assert feeds["A"]["next_poll"] == "2026-01-01T10:05:00Z"
+    assert feeds["B"]["next_poll"] is None  # no runs to estimate from

@@ -75,6 +75,42 @@ def test_unreachable_elasticsearch_is_exit_1_naming_the_url(capsys, tmp_path, mo
     assert "Traceback" not in err
 
 
+def test_the_cluster_comes_from_the_first_source_that_names_one(tmp_path, monkeypatch):
+    """Flags, then the environment, then the config file (DESIGN.md): --es-url was ignored when
+    ES_CLOUD_ID was set, and ES_URL when the config file had a cloud_id, since connect() prefers a
+    cloud id: an operator testing with --es-url wrote to the cloud cluster."""
+    from newsbeam.pipeline.cli import _settings, build_parser
+
+    for var in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(var)
+    cloud = "prod:ZXhhbXBsZS5jb20kYWJjJGRlZg=="
+    config = tmp_path / "config.yaml"
+    config.write_text(f"elasticsearch:\n  cloud_id: '{cloud}'\n")
+
+    def cluster(*argv):
+        es = _settings(build_parser().parse_known_args(["search", "x", *argv])[0]).elasticsearch
+        return es.url, es.cloud_id
+
+    assert cluster("--config", str(config)) == (None, cloud)
+    monkeypatch.setenv("ES_URL", "http://env:9200")
+    assert cluster("--config", str(config)) == ("http://env:9200", None)
+    assert cluster("--config", str(config), "--es-url", "http://flag:9200") == ("http://flag:9200", None)
+    monkeypatch.delenv("ES_URL")
+    monkeypatch.setenv("ES_CLOUD_ID", cloud)
+    assert cluster() == (None, cloud)
+    assert cluster("--es-url", "http://flag:9200") == ("http://flag:9200", None)
+
+    # The same for credentials: ES_USERNAME/ES_PASSWORD over a config file's api_key.
+    config.write_text("elasticsearch:\n  api_key: config-key\n")
+    monkeypatch.setenv("ES_USERNAME", "elastic")
+    monkeypatch.setenv("ES_PASSWORD", "pw")
+    es = _settings(build_parser().parse_known_args(["search", "x", "--config", str(config)])[0]).elasticsearch
+    assert (es.api_key, es.username) == (None, "elastic")
+    monkeypatch.setenv("ES_API_KEY", "env-key")
+    es = _settings(build_parser().parse_known_args(["search", "x", "--config", str(config)])[0]).elasticsearch
+    assert es.api_key == "env-key"
+
+
 def test_credentials_never_printed(capsys, tmp_path, monkeypatch):
     from newsbeam.connectors.embedded import free_port
 
@@ -263,6 +299,112 @@ def test_an_empty_index_prefix_is_a_usage_error_not_the_default(capsys, argv):
     assert code == 2
     assert "--index-prefix" in err and "Traceback" not in err
     assert "news-" not in out  # nothing ran against the default indices
+
+
+def test_a_bad_flag_value_is_blamed_on_the_flag_not_on_the_defaults_or_the_file(
+    capsys, tmp_path, monkeypatch
+):
+    """``--es-url localhost:9200`` said ``defaults: elasticsearch.url ...`` (or named the config
+    file), as if the shipped defaults held the mistake; an upper-case prefix showed a regex."""
+    for var in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(var)
+    config = tmp_path / "config.yaml"
+    config.write_text("fetch:\n  timeout: 5\n")
+    code, _out, err = run(capsys, "search", "x", "--config", str(config), "--es-url", "localhost:9200")
+    assert code == 2
+    assert "command line / environment: elasticsearch.url (--es-url / ES_URL)" in err
+    assert "defaults" not in err and "config.yaml" not in err
+    code, _out, err = run(capsys, "status", "--index-prefix", "News")
+    assert code == 2
+    assert "--index-prefix" in err and "expected lower-case letters, digits and _.+-" in err
+    assert "^[a-z0-9]" not in err
+    config.write_text("fetch:\n  timeout: -1\n")  # a file's own mistake still names the file
+    code, _out, err = run(capsys, "search", "x", "--config", str(config))
+    assert code == 2 and f"config file {config}: fetch.timeout" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "x", "--es-url", ""],
+        ["run", "--feeds", "feeds.yaml", "--es-url", " "],
+        ["status", "--config", ""],
+        ["run", "--feeds", ""],
+        ["reextract", "--archive-dir", ""],
+        ["es", "status", "--data-dir", ""],
+        ["extract", "--input-dir", "", "--output", "x.jsonl"],
+        ["dedup", "--input", "in.jsonl", "--output", ""],
+    ],
+)
+def test_an_empty_path_or_url_flag_is_a_usage_error_not_the_default(capsys, monkeypatch, tmp_path, argv):
+    """A script's unset variable (``--es-url $ES``) was taken as the flag not given: search and run
+    went to the embedded server, --config ran on the shipped defaults, --archive-dir read the
+    default archive, all without a word."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path / "state"))
+    code, out, err = run(capsys, *argv)
+    flag = next(arg for arg, value in zip(argv, argv[1:]) if arg.startswith("--") and not value.strip())
+    assert code == 2
+    assert f"{flag}: expected a value, got an empty one" in err
+    assert "Traceback" not in err and not out
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ("archive:\n  enabled: true\n  dir: {blocker}/archive\n", "archive.dir: cannot write into"),
+        (
+            "elasticsearch:\n  dead_letter_dir: {blocker}/dead\n",
+            "elasticsearch.dead_letter_dir: cannot write",
+        ),
+        ("", "NEWSBEAM_STATE_DIR: cannot write into {blocker}/dead-letter/news"),
+    ],
+)
+def test_a_folder_the_run_writes_into_is_checked_before_anything_is_fetched(
+    capsys, tmp_path, monkeypatch, config, needle
+):
+    """An archive.dir under a file was an 'unexpected error: RuntimeError: OSError' (exit 1) at the
+    first archived page, after every page was fetched; an unusable dead-letter folder was found only
+    when Elasticsearch failed, the moment its documents had to be kept."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(blocker))
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        config.format(blocker=blocker) + "ner:\n  enabled: false\nfeeds:\n  - url: http://127.0.0.1:9/f\n"
+    )
+    for command in ("run", "stream"):
+        code, _out, err = run(capsys, command, "--config", str(path), "--es-url", "http://127.0.0.1:9")
+        assert code == 2, err
+        assert needle.format(blocker=blocker) in err
+        assert f"{blocker} is a file, not a directory" in err and "unexpected" not in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        (
+            "ES_CA_CERTS",
+            "/nonexistent/ca.pem",
+            "elasticsearch.ca_certs (ES_CA_CERTS): Value error, expected the",
+        ),
+        (
+            "ES_CLOUD_ID",
+            "garbage",
+            "elasticsearch.cloud_id (ES_CLOUD_ID): Value error, expected an Elastic Cloud",
+        ),
+    ],
+)
+def test_a_bad_ca_bundle_or_cloud_id_is_a_usage_error_naming_it(capsys, monkeypatch, variable, value, needle):
+    """A missing ES_CA_CERTS file was only 'cannot reach Elasticsearch ...: TlsError' (exit 1), naming
+    no file; a malformed ES_CLOUD_ID an 'unexpected error: ValueError' (exit 1)."""
+    for var in [k for k in os.environ if k.startswith("ES_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv(variable, value)
+    extra = ["--es-url", "https://127.0.0.1:9"] if variable == "ES_CA_CERTS" else []
+    code, _out, err = run(capsys, "search", "x", *extra)
+    assert code == 2, err
+    assert needle in err and "unexpected" not in err and "TlsError" not in err
 
 
 @pytest.mark.parametrize(("verbose", "expected"), [((), "ERROR"), (("-v",), None)])

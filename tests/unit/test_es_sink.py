@@ -153,6 +153,8 @@ def test_redact_removes_userinfo_and_secrets():
     assert clean == "failed https://es.example.org:9243/_bulk with key *** and ***"
     assert describe(settings) == "https://es.example.org:9243"
     assert describe(ElasticsearchSettings(cloud_id="prod:ZXUtd2VzdC0x")) == "cloud id prod"
+    # an IPv6 literal keeps its brackets in messages ("http://::1:9200" names no server)
+    assert describe(ElasticsearchSettings(url="http://u:p@[::1]:9200")) == "http://[::1]:9200"
 
 
 def test_userinfo_moves_from_the_url_to_basic_auth():

@@ -384,3 +384,24 @@ def test_language_is_an_iso_639_1_code_or_none():
     assert _language("Short.", "x-klingon") is None
     assert _language("Short.", "english") is None
     assert _language("The council approved the riverside plan on Tuesday evening.", "") == "en"
+
+
+def test_provenance_names_the_extractor_and_its_version_as_the_contract_says():
+    """DESIGN.md: ``extraction.*`` holds "extractor, version, method, quality signals" and the
+    articles mapping has ``extraction.version``; documents had lost ``version`` (only the libraries'
+    ``versions`` were left), so a check or a Kibana filter on it found nothing."""
+    from newsbeam import __version__
+    from newsbeam.transforms.extraction import extract_article
+
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the council's report on the harbour dredging plan and its costs.</p>"
+        for i in range(8)
+    )
+    result = extract_article(
+        f"<html><body><article>{paragraphs}</article></body></html>", "https://example.org/a"
+    )
+    assert result.provenance["extractor"] == "newsbeam"
+    assert result.provenance["version"] == __version__
+    assert set(result.provenance["versions"]) == {"trafilatura", "resiliparse"}
+    assert result.provenance["method"] and result.provenance["signals"]
+    assert extract_article("", None).provenance["version"] == __version__  # an empty page too

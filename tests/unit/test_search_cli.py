@@ -37,6 +37,25 @@ def test_parse_time_forms():
     assert parse_time("2024-05-07T08:00:00Z", "--until", end_of_day=True) == "2024-05-07T08:00:00Z"
 
 
+def test_parse_time_far_dates_are_four_digit_years_or_usage_errors():
+    """``--since 0999-01-01`` was sent as ``999-01-01T00:00:00Z`` (strftime's %Y), which
+    Elasticsearch refuses (exit 1); ``--since 999999w`` raised OverflowError (exit 1)."""
+    assert parse_time("0999-01-01", "--since") == "0999-01-01T00:00:00Z"
+    assert parse_time("0001-01-01", "--until", end_of_day=True) == "0001-01-01T23:59:59Z"
+    assert parse_time("0999-01-01", "--since") < parse_time(
+        "2020-01-01", "--since"
+    )  # --since > --until check
+    now = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
+    for value in ("999999w", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"):
+        with pytest.raises(ValueError, match="--since: .* is outside the years 1 to 9999"):
+            parse_time(value, "--since", now)
+
+
+def test_far_dates_are_a_usage_error_on_the_command_line(capsys):
+    assert main(["search", "--since", "999999w", "--es-url", "http://127.0.0.1:1"]) == 2
+    assert "--since: '999999w' is outside the years 1 to 9999" in capsys.readouterr().err
+
+
 def test_filters_become_filter_clauses_and_story_sorts_earliest_first():
     body = build_search_body(
         None,

@@ -79,3 +79,18 @@ def test_canonical_aliases_and_run_budgets_are_validated(tmp_path):
     bad = _write(tmp_path, "run:\n  max_run_time: 0\n", "bad2.yaml")
     with pytest.raises(ConfigError, match="run.max_run_time"):
         load_settings(bad)
+
+
+def test_a_key_given_twice_is_named_not_silently_dropped(tmp_path):
+    """PyYAML keeps the last of two equal keys: a second ``fetch:`` section at the end of a config
+    silently dropped every setting of the first, and a feed entry's second ``url:`` replaced its
+    first. YAML merge keys (``<<: *defaults`` then an override) stay allowed."""
+    config = _write(tmp_path, "fetch:\n  timeout: 5\nner:\n  enabled: false\nfetch:\n  max_bytes: 2000\n")
+    with pytest.raises(ConfigError, match=r"'fetch' appears twice \(first at line 1\) at line 5"):
+        load_settings(config)
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://a.example/rss\n    url: https://b.example/rss\n")
+    with pytest.raises(ConfigError, match=r"feeds file .*'url' appears twice"):
+        load_settings(feeds_path=feeds)
+    merged = _write(tmp_path, "fetch:\n  <<: {timeout: 5, retries: 1}\n  timeout: 7\n")
+    assert load_settings(merged).fetch.timeout == 7
