@@ -314,11 +314,19 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
         except Exception as exc:  # a usage error found at the start, or one nobody classified
             write_failed_summary(args, settings, command, exc, time.monotonic() - started)
             raise
-    document = summary_document(summary, settings, command=command, status="failed" if failed else "ok")
+    from newsbeam.pipeline.lifecycle import all_feeds_failed
+
+    every_feed_failed = failed is None and all_feeds_failed(summary)
+    status = "failed" if failed is not None or every_feed_failed else "ok"
+    document = summary_document(summary, settings, command=command, status=status)
     if failed is not None:
         from newsbeam.connectors.es import redact
 
         document["error"] = redact(str(failed), settings.elasticsearch)
+    elif every_feed_failed:  # the command exits 1: a monitor of the file must see it too
+        document["error"] = (
+            f"every feed failed ({summary.get('news.feeds/failed')} of {summary.get('news.feeds/polled')})"
+        )
     if failed is None:
         _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
     if getattr(args, "summary_json", None):

@@ -325,7 +325,7 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
         runs.add_row(
             *row(
                 _short(run.get("started")),
-                run.get("command", ""),
+                run.get("command", "") + (" (FAILED)" if run.get("status") == "failed" else ""),
                 f"{run.get('seconds', 0):.1f}",
                 f"{polled.get('polled', 0)} ({polled.get('failed', 0)} failed)",
                 str((run.get("entries") or {}).get("new", 0)),

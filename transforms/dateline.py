@@ -4,9 +4,9 @@
 story ("WASHINGTON (Reuters) - ", "KABUL, Afghanistan (AP) — ",
 "ISLAMABAD-NEW YORK,", "By Staff Reporter ISLAMABAD:", "New Delhi, Jun 27
 (PTI) ", and the other languages' agencies: "Madrid, 18 abr (EFE).- ",
-"Berlin, 5. März (dpa) - ", "МОСКВА, 5 мая. /ТАСС/. ") and the agency credited anywhere in the usual places: inside the
-dateline, in a credit line ("— Reuters", "(With inputs from PTI)",
-"Agencies", "Copyright 2020 The Associated Press"), else trafilatura's
+"Berlin, 5. März (dpa) - ", "МОСКВА, 5 мая. /ТАСС/. ") and the agency
+credited anywhere in the usual places: inside the dateline, in a credit line
+("— Reuters", "(With inputs from PTI)", "Agencies", "Copyright 2020 The Associated Press"), else trafilatura's
 author metadata.
 
 Guarantees:

@@ -92,7 +92,7 @@ def test_stopped_embedded_server_names_es_start(tmp_path, monkeypatch, capsys):
     assert f"newsbeam es start --port {port}" in err
 
 
-def test_every_feed_failing_exits_1_with_the_summary(tmp_path, es_url, index_prefix, capsys):
+def test_every_feed_failing_exits_1_with_the_summary(tmp_path, es_url, index_prefix, capsys, monkeypatch):
     with serve_routes({}) as base:  # every path: 404
         feeds = tmp_path / "feeds.yaml"
         feeds.write_text(f"feeds:\n  - url: {base}/a.xml\n  - url: {base}/b.xml\n")
@@ -106,12 +106,20 @@ def test_every_feed_failing_exits_1_with_the_summary(tmp_path, es_url, index_pre
                 "--index-prefix",
                 index_prefix,
                 "--allow-private-hosts",
+                "--summary-json",
+                str(tmp_path / "last-run.json"),
             ]
         )
     out, err = capsys.readouterr()
     assert code == 1, err
     assert "feeds failed" in out  # the summary table is printed
     assert "every feed failed (2 of 2)" in " ".join(err.split())
+    # a monitor reading the file, or newsbeam status, sees the failure too (it said "ok")
+    document = json.loads((tmp_path / "last-run.json").read_text())
+    assert document["status"] == "failed" and document["error"] == "every feed failed (2 of 2)"
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["status", "--es-url", es_url, "--index-prefix", index_prefix]) == 0
+    assert "run (FAILED)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_ctrl_c_during_run_exits_130_without_traceback(tmp_path, es_url, index_prefix):
