@@ -18,6 +18,12 @@ of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
 after the previous one ended, or the site's ``Crawl-delay`` if larger
 (capped at ``fetch.max_crawl_delay``); when the feed that listed the entries
 is on the same site, its response counts as the previous request.  A page
+redirected to another site is not followed there by the request: the entry
+queues at the target site (read from its ``Location``), behind that site's
+robots.txt and delay, with what is left of ``fetch.max_redirects`` for the
+whole chain; its failures and pages still carry the entry the feed gave
+(``FetchedPage.final_url`` is where it ended).  Redirects within a site are
+followed at once.  A page
 answered 429 or 503 with ``Retry-After`` holds its whole site that long (its
 other entries go to the next run when that passes the site's budget).  Different
 sites are fetched at the same time, inside each worker, up to
@@ -53,7 +59,6 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -62,7 +67,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors import budget
-from newsbeam.connectors.http import FetchError, HttpFetcher
+from newsbeam.connectors.http import FetchError, HttpFetcher, OffSiteRedirect, site_of
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
 from newsbeam.transforms.progress import Progress
 
@@ -95,20 +100,33 @@ def robots_verdict(fetch_error: FetchError | None) -> str:
     return "disallow"
 
 
+class _Job:
+    """One entry on its way: the URL to request next (its link, or where a redirect to
+    another site sent it) and the redirects its chain may still take."""
+
+    __slots__ = ("entry", "url", "redirects_left")
+
+    def __init__(self, entry: FeedEntry, url: str, redirects_left: int):
+        self.entry = entry
+        self.url = url
+        self.redirects_left = redirects_left
+
+
 class _Site:
     """One site's state during a bundle: what is left to fetch, its robots.txt
     verdict and delay, and when the next request to it may start."""
 
     __slots__ = (
         "key", "queue", "rules", "verdict", "message", "delay", "ready_at", "busy", "robots_read",
-        "host", "requested",
+        "host", "requested", "reported",
     )  # fmt: skip
 
-    def __init__(self, key: str, entries, delay: float, host: budget.HostClock):
+    def __init__(self, key: str, jobs, delay: float, host: budget.HostClock):
         self.key = key
         self.host = host  # the site's budget: its requests and the pauses between them
         self.requested = False
-        self.queue = deque(sorted(entries, key=lambda e: e.url))
+        self.reported = 0  # milliseconds of host.spent already counted in host_ms
+        self.queue: deque[_Job] = deque(sorted(jobs, key=lambda j: j.entry.url))
         self.rules = None
         self.verdict = "allow"
         self.message = ""
@@ -165,7 +183,8 @@ class _FetchPageFn(beam.DoFn):
     def start_bundle(self):
         self._sites: list[_Site] = []  # the scheduler's own
         self._windows: dict = {}  # site key -> (timestamp, window) of its input
-        self._inflight: dict = {}  # future -> (site, entry or None for robots.txt); the scheduler's own
+        self._inflight: dict = {}  # future -> (site, _Job or None for robots.txt); the scheduler's own
+        self._known: dict[str, _Site] = {}  # site key -> its state, done or not; the scheduler's own
         self._intake: list[_Site] = []  # handed over by process(), under _intake_lock
         self._intake_lock = threading.Lock()
         self._closed = False  # finish_bundle: no more sites
@@ -175,8 +194,9 @@ class _FetchPageFn(beam.DoFn):
 
     # -- one request, on a pool thread ------------------------------------------
 
-    def _get(self, url: str, accept: str, deadline: float | None = None):
-        """Runs on a pool thread: one ``requests`` session per thread.
+    def _get(self, url: str, accept: str, deadline: float | None = None, redirects: int | None = None):
+        """Runs on a pool thread: one ``requests`` session per thread.  A page request
+        (``redirects`` given) stops at a redirect to another site (``OffSiteRedirect``).
         Returns (response, error, seconds spent)."""
         fetcher = getattr(self._local, "fetcher", None)
         if fetcher is None:
@@ -186,7 +206,11 @@ class _FetchPageFn(beam.DoFn):
                 self._fetchers.append(fetcher)
         started = time.monotonic()
         try:
-            return fetcher.get(url, headers={"Accept": accept}, deadline=deadline), None, self._since(started)
+            page = redirects is not None
+            response = fetcher.get(
+                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects, stay_on_site=page
+            )
+            return response, None, self._since(started)
         except FetchError as exc:
             return None, exc, self._since(started)
 
@@ -201,7 +225,11 @@ class _FetchPageFn(beam.DoFn):
         by_site: dict[str, list[FeedEntry]] = {}
         for entry in entries:
             by_site.setdefault(_site_of(entry.link), []).append(entry)
-        sites = [self._site(key, its, window, timestamp) for key, its in sorted(by_site.items())]
+        redirects = self._settings.max_redirects
+        sites = [
+            self._site(key, [_Job(e, e.link, redirects) for e in its], window, timestamp)
+            for key, its in sorted(by_site.items())
+        ]
         with self._intake_lock:
             self._intake.extend(sites)
         if self._scheduler is None:
@@ -217,15 +245,17 @@ class _FetchPageFn(beam.DoFn):
                 return
             yield from self._emit(item)
 
-    def _site(self, key: str, entries, window, timestamp) -> _Site:
+    def _site(self, key: str, jobs, window=None, timestamp=None) -> _Site:
         # What finish_bundle emits goes to the window its site came in (streaming: fixed windows).
         if isinstance(window, BoundedWindow):  # (not when the DoFn is called directly, as in tests)
             self._windows[key] = (timestamp, window)
         host = self._plan.host_clock(key, self._settings.host_budget)
-        site = _Site(key, entries, self._settings.host_delay, host)
+        site = _Site(key, jobs, self._settings.host_delay, host)
         # The feed itself was a request to its site: the first request here waits host_delay after it.
         polled = [
-            e.feed_answered_at for e in site.queue if e.feed_answered_at and _site_of(e.feed_url) == key
+            j.entry.feed_answered_at
+            for j in site.queue
+            if j.entry.feed_answered_at and _site_of(j.entry.feed_url) == key
         ]
         if polled:
             site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
@@ -287,7 +317,8 @@ class _FetchPageFn(beam.DoFn):
     def _run_schedule(self):
         while True:
             with self._intake_lock:
-                self._sites.extend(self._intake)
+                for site in self._intake:
+                    self._adopt(site)
                 self._intake.clear()
                 closed = self._closed
                 self._wake.clear()
@@ -307,8 +338,28 @@ class _FetchPageFn(beam.DoFn):
                 timeout = _INTAKE_POLL if timeout is None else min(timeout, _INTAKE_POLL)
             done, _ = futures_wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                site, entry = self._inflight.pop(future)
-                self._arrived(site, entry, *future.result())
+                site, job = self._inflight.pop(future)
+                self._arrived(site, job, *future.result())
+
+    def _adopt(self, site: _Site) -> None:
+        """Schedule ``site``; a site already known in this bundle (a redirect led there
+        first) takes its entries instead, so it keeps one robots.txt and one pace."""
+        known = self._known.get(site.key)
+        if known is None:
+            self._known[site.key] = site
+            self._sites.append(site)
+            return
+        known.queue.extend(site.queue)
+        known.ready_at = max(known.ready_at, site.ready_at)
+        if known not in self._sites:  # it was done: back on the list
+            self._sites.append(known)
+
+    def _redirected(self, job: _Job, error: OffSiteRedirect) -> None:
+        """A page redirected to another site: the entry queues there, behind that site's
+        robots.txt and delay, with what is left of its redirects."""
+        key = _site_of(error.url)
+        moved = _Job(job.entry, error.url, job.redirects_left - error.redirects)
+        self._adopt(self._site(key, [moved]))
 
     def _launch(self) -> float | None:
         """Submit one request to each site that may have one, within
@@ -321,8 +372,10 @@ class _FetchPageFn(beam.DoFn):
             if not site.busy and site.queue and not self._within_budget(site):
                 self._defer_all(site)  # the host's budget or the run's time is used up: next run
             if not site.queue and (site.robots_read or not site.requested) and not site.busy:
-                # done: dropped from the list
-                self._outputs.put(("spent", site.key, int(site.host.spent * 1000)))
+                # done: dropped from the list (kept in _known: a redirect may bring it back)
+                spent = int(site.host.spent * 1000) - site.reported
+                site.reported += spent
+                self._outputs.put(("spent", site.key, spent))
                 continue
             remaining.append(site)
             if site.busy:
@@ -338,15 +391,15 @@ class _FetchPageFn(beam.DoFn):
                 continue
             until = site.host.until()
             if site.robots_read:
-                entry = site.queue.popleft()
-                future = self._pool.submit(self._get, entry.link, _ACCEPT, until)
+                job = site.queue.popleft()
+                future = self._pool.submit(self._get, job.url, _ACCEPT, until, job.redirects_left)
             else:
-                entry = None
+                job = None
                 future = self._pool.submit(self._get, f"{site.key}/robots.txt", "text/plain,*/*;q=0.5", until)
             if site.requested:  # the pause since its previous request was spent on this site
                 site.host.spent += site.delay
             site.busy = site.requested = True
-            self._inflight[future] = (site, entry)
+            self._inflight[future] = (site, job)
         self._sites = remaining
         return next_ready
 
@@ -358,29 +411,30 @@ class _FetchPageFn(beam.DoFn):
 
     def _defer_all(self, site: _Site) -> None:
         while site.queue:
-            self._outputs.put(("defer", site.queue.popleft()))
+            self._outputs.put(("defer", site.queue.popleft().entry))
 
     def _refuse(self, site: _Site) -> None:
         """Record the site's queued entries robots.txt does not let us fetch."""
         while site.queue:
-            entry = site.queue[0]
+            job = site.queue[0]
+            via = "" if job.url == job.entry.link else f" (redirected from {job.entry.link})"
             if site.verdict == "disallow":
-                why = f"robots.txt unavailable, so disallowed: {site.message}"
-                self._outputs.put(("fail", site.queue.popleft(), "robots_unavailable", why, None))
-            elif site.rules is not None and not site.rules.can_fetch(entry.link, _AGENT):
-                why = f"{entry.link} is disallowed by {site.key}/robots.txt"
-                self._outputs.put(("fail", site.queue.popleft(), "robots_disallowed", why, None))
+                why = f"robots.txt unavailable, so disallowed: {site.message}{via}"
+                self._outputs.put(("fail", site.queue.popleft().entry, "robots_unavailable", why, None))
+            elif site.rules is not None and not site.rules.can_fetch(job.url, _AGENT):
+                why = f"{job.url} is disallowed by {site.key}/robots.txt{via}"
+                self._outputs.put(("fail", site.queue.popleft().entry, "robots_disallowed", why, None))
             else:
                 return
 
     def _arrived(
-        self, site: _Site, entry: FeedEntry | None, response, error: FetchError | None, spent: float
+        self, site: _Site, job: _Job | None, response, error: FetchError | None, spent: float
     ) -> None:
         site.busy = False
         site.host.spent += spent
         site.ready_at = self._clock() + site.delay
         cut = error is not None and error.reason == "timeout" and site.host.remaining() <= 0.01
-        if entry is None:
+        if job is None:
             if cut:  # robots.txt cut by the budget, not refused by the site: all for the next run
                 site.robots_read = True
                 self._defer_all(site)
@@ -389,12 +443,16 @@ class _FetchPageFn(beam.DoFn):
             if site.verdict == "disallow":
                 site.ready_at = 0.0  # nothing more is requested from it
         elif cut:
-            self._outputs.put(("defer", entry))  # cut by the host budget or the run's end, not by the page
+            self._outputs.put(
+                ("defer", job.entry)
+            )  # cut by the host budget or the run's end, not by the page
+        elif isinstance(error, OffSiteRedirect):
+            self._redirected(job, error)
         elif error is not None:
-            self._outputs.put(("fail", entry, error.reason, str(error), error.status))
+            self._outputs.put(("fail", job.entry, error.reason, str(error), error.status))
             self._hold_off(site, error)
         else:
-            self._outputs.put(("page", entry, response))
+            self._outputs.put(("page", job.entry, response))
 
     def _hold_off(self, site: _Site, error: FetchError) -> None:
         """A 429 or 503 with ``Retry-After`` asks the client to stay away from the site, not
@@ -532,5 +590,4 @@ def _to_groups(entries, groups: int):
 
 
 def _site_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+    return site_of(url)

@@ -16,6 +16,11 @@ stable ``reason``, which the stages turn into failure documents:
   always verified), ``timeout``;
 - ``too_many_redirects`` after ``max_redirects`` hops (redirects are followed
   here, one checked hop at a time, never by ``requests``);
+- ``off_site_redirect`` (an ``OffSiteRedirect``, only with ``stay_on_site``):
+  a redirect to another site (scheme, host and port) is not followed but
+  handed back with its target, already checked like a hop, so that the
+  caller reads that site's robots.txt and spaces its requests first (the
+  page fetcher; redirects within the site are followed as usual);
 - ``too_large`` when the declared or the *decoded* body exceeds ``max_bytes``:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
@@ -86,7 +91,9 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["FetchError", "HttpFetcher", "HttpResponse", "check_url", "redirect_target"]
+__all__ = [
+    "FetchError", "HttpFetcher", "HttpResponse", "OffSiteRedirect", "check_url", "redirect_target", "site_of",
+]  # fmt: skip
 
 _LOG = logging.getLogger(__name__)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -115,6 +122,22 @@ class FetchError(Exception):
         self.status = status
         self.url = url
         self.retry_after = retry_after  # seconds, from the answer's Retry-After
+
+
+class OffSiteRedirect(FetchError):
+    """A redirect to another site, not followed (``HttpFetcher.get(stay_on_site=True)``):
+    ``url`` is its target (already checked against the host policy), ``redirects`` the
+    hops it took from the URL asked for, this one included."""
+
+    def __init__(self, message: str, url: str, status: int, redirects: int):
+        super().__init__("off_site_redirect", message, status=status, url=url)
+        self.redirects = redirects
+
+
+def site_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased: the unit of robots.txt and politeness."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,10 +452,19 @@ class HttpFetcher:
         self._session.close()
 
     def get(
-        self, url: str, headers: Mapping[str, str] | None = None, deadline: float | None = None
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+        *,
+        max_redirects: int | None = None,
+        stay_on_site: bool = False,
     ) -> HttpResponse:
         """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
-        (a ``clock()`` value) if that comes first."""
+        (a ``clock()`` value) if that comes first.  ``max_redirects`` lowers the
+        fetcher's own limit (what a chain begun elsewhere has left); with
+        ``stay_on_site`` a redirect to another site raises ``OffSiteRedirect``."""
+        limit = self._max_redirects if max_redirects is None else max(0, max_redirects)
         end = self._clock() + self._url_deadline
         if deadline is not None:
             end = min(end, deadline)
@@ -442,7 +474,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_guarded(url, headers, end)
+                response = self._get_guarded(url, headers, end, limit, stay_on_site)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -467,13 +499,15 @@ class HttpFetcher:
                 )
             return dataclasses.replace(response, attempts=attempt)
 
-    def _get_guarded(self, url: str, headers: Mapping[str, str] | None, end: float) -> HttpResponse:
+    def _get_guarded(
+        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+    ) -> HttpResponse:
         """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
         breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
         Location, an empty IP literal, superscript digits in a header each did) ended the whole
         run with a traceback."""
         try:
-            return self._get_once(url, headers, end)
+            return self._get_once(url, headers, end, limit, stay_on_site)
         except FetchError:
             raise
         except Exception as exc:
@@ -494,9 +528,11 @@ class HttpFetcher:
         self._sleep(delay)
         return True
 
-    def _get_once(self, url: str, headers: Mapping[str, str] | None, end: float) -> HttpResponse:
+    def _get_once(
+        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+    ) -> HttpResponse:
         current = url
-        for _hop in range(self._max_redirects + 1):
+        for hop in range(limit + 1):
             check_url(current, self._allow_private, self._resolver)
             left = end - self._clock()
             if left <= 0:
@@ -504,23 +540,29 @@ class HttpFetcher:
             watchdog = _Watchdog(min(self._total_timeout, left))
             self._policy.local.watchdog = watchdog
             try:
-                response, location = self._hop(current, headers, watchdog, min(self._timeout, left))
+                response, location, status = self._hop(current, headers, watchdog, min(self._timeout, left))
             finally:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
             if response is not None:
                 return response
+            if stay_on_site and hop < limit and site_of(location) != site_of(current):
+                check_url(location, self._allow_private, self._resolver)
+                raise OffSiteRedirect(
+                    f"{current} redirects to another site: {location}", url=location, status=status,
+                    redirects=hop + 1,
+                )  # fmt: skip
             current = location
         raise FetchError(
             "too_many_redirects",
-            f"more than {self._max_redirects} redirects from {url}",
+            f"more than {limit} redirects from {url}",
             url=url,
         )
 
     def _hop(
         self, url: str, headers, watchdog: _Watchdog, timeout: float
-    ) -> tuple[HttpResponse | None, str | None]:
-        """One request: (response, None), or (None, next URL) for a redirect."""
+    ) -> tuple[HttpResponse | None, str | None, int]:
+        """One request: (response, None, status), or (None, next URL, status) for a redirect."""
         import requests
 
         try:
@@ -555,7 +597,7 @@ class HttpFetcher:
         with resp:
             if resp.status_code in _REDIRECT_STATUSES and resp.headers.get("location"):
                 try:
-                    return None, urljoin(url, redirect_target(resp.headers["location"]))
+                    return None, urljoin(url, redirect_target(resp.headers["location"])), resp.status_code
                 except ValueError:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
@@ -569,6 +611,7 @@ class HttpFetcher:
                     content=body,
                 ),
                 None,
+                resp.status_code,
             )
 
     def _read_body(self, resp, url: str, watchdog: _Watchdog) -> bytes:

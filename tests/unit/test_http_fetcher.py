@@ -26,6 +26,7 @@ from newsbeam.connectors.http import (
     FetchError,
     HttpFetcher,
     HttpResponse,
+    OffSiteRedirect,
     check_url,
     parse_retry_after,
     redirect_target,
@@ -177,6 +178,12 @@ class _Hostile(BaseHTTPRequestHandler):
             self._send(302, Location="http://[]/")
         elif route == "/to-file":
             self._send(302, Location="file:///etc/passwd")
+        elif route == "/to-other-site":  # /to-other-site?n=2 -> /to-other-site?n=1 -> localhost:PORT/ok
+            n = int(urlsplit(self.path).query.partition("=")[2] or 0)
+            port = self.server.server_address[1]
+            self._send(
+                301, Location=f"/to-other-site?n={n - 1}" if n > 0 else f"http://localhost:{port}/ok?moved"
+            )
         elif route == "/to-metadata":
             self._send(302, Location="http://169.254.169.254/latest/meta-data/")
         elif route == "/to-metadata-v6":
@@ -432,6 +439,40 @@ def test_a_location_with_an_empty_ip_literal_is_a_bad_url(server):
 )
 def test_redirect_target_reads_the_header_bytes_as_utf8_or_percent_encodes_them(header, url):
     assert redirect_target(header) == url
+
+
+def test_a_redirect_to_another_site_is_handed_back_not_followed_with_stay_on_site(server):
+    """The page fetcher must read the other site's robots.txt and keep its pace before
+    requesting it: the target comes back checked, with the hops it took; redirects within
+    the site are followed as before."""
+    fetcher = _fetcher(max_redirects=5)
+    try:
+        with pytest.raises(OffSiteRedirect) as caught:
+            fetcher.get(server.url("/to-other-site?n=2"), stay_on_site=True)
+        port = server.server_address[1]
+        assert (caught.value.reason, caught.value.url) == (
+            "off_site_redirect",
+            f"http://localhost:{port}/ok?moved",
+        )
+        assert (caught.value.redirects, caught.value.status) == (3, 301)
+        assert server.hits["/ok?moved"] == 0
+        # what a chain begun elsewhere has left bounds it: 2 redirects left, the third is one too many
+        with pytest.raises(FetchError) as limited:
+            fetcher.get(server.url("/to-other-site?n=2"), stay_on_site=True, max_redirects=2)
+        assert limited.value.reason == "too_many_redirects"
+        # without stay_on_site (feeds, robots.txt) the other site is fetched as before
+        assert fetcher.get(server.url("/to-other-site?n=0")).url == f"http://localhost:{port}/ok?moved"
+    finally:
+        fetcher.close()
+
+
+def test_an_off_site_redirect_target_is_checked_before_it_is_handed_back(server):
+    error = _fail(_fetcher(allow_private_hosts=True), server.url("/to-metadata"))
+    fetcher = _fetcher(allow_private_hosts=True)
+    with pytest.raises(FetchError) as caught:
+        fetcher.get(server.url("/to-metadata"), stay_on_site=True)
+    fetcher.close()
+    assert caught.value.reason == error.reason == "blocked_host"
 
 
 def test_redirect_to_file_url_is_a_bad_url(server):
