@@ -153,10 +153,15 @@ class SearchFilters:
                 clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
 
         any_of(["source.name", "source.domain"], self.outlets)
-        any_of(
-            ["entities.person", "entities.org", "entities.location", "entities.misc"],
-            self.entities,
-        )
+        if self.entities:
+            # Any case: documents tagged before names in capitals were
+            # title-cased keep "NEW YORK" (transforms/entities.display_name).
+            should = [
+                {"term": {field: {"value": name, "case_insensitive": True}}}
+                for field in ("entities.person", "entities.org", "entities.location", "entities.misc")
+                for name in self.entities
+            ]
+            clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
         any_of(["dateline.places"], self.places)
         any_of(["agency"], self.agencies)
         if self.languages:

@@ -269,3 +269,27 @@ def test_collapse_names_each_story_by_its_canonical_copy(es_settings, es_client,
     stories = _lines(capsys)
     assert [(s["id"], s["canonical"]) for s in stories] == [("a3", False)]
     assert stories[0]["copies"] == 3
+
+
+def test_entity_filter_ignores_case(es_settings, es_client, capsys):
+    """--entity "New York" also finds documents tagged before entity names in capitals were
+    title-cased (entities.location "NEW YORK"), and a name typed in any case."""
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    tagged = {"old": ["NEW YORK"], "new": ["New York"], "other": ["New Yorker"]}
+    for doc_id, places in tagged.items():
+        es_client.index(
+            index=es_settings.articles_alias,
+            id=doc_id,
+            document={
+                "title": doc_id,
+                "url": f"https://example.org/{doc_id}",
+                "entities": {"location": places},
+            },
+        )
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix, "--json"]
+    for typed in ("New York", "new york", "NEW YORK"):
+        assert main(["search", "--entity", typed, *common]) == 0
+        assert sorted(h["id"] for h in _lines(capsys)) == ["new", "old"], typed
