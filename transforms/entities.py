@@ -443,8 +443,9 @@ def _has_vowel(word: str) -> bool:
 
 
 def _title_word(word: str) -> str:
-    """``AL-ARISH`` → ``Al-Arish``, ``O'HARE`` → ``O'Hare`` (a trailing ``'S`` stays small)."""
-    parts = re.split(r"([-'’])", word.lower())
+    """``AL-ARISH`` → ``Al-Arish``, ``O'HARE`` → ``O'Hare``, ``BRASILIA/SAO`` →
+    ``Brasilia/Sao`` (a trailing ``'S`` stays small)."""
+    parts = re.split(r"([-'’/])", word.lower())
     for j, part in enumerate(parts):
         if part and not (j > 0 and parts[j - 1] in "'’" and len(part) == 1):
             parts[j] = part[0].upper() + part[1:]

@@ -384,6 +384,7 @@ def test_a_name_in_capitals_takes_the_spelling_the_article_uses_elsewhere():
         ("BANK OF ENGLAND", "ORG", "Bank of England"),
         ("AL-ARISH", "GPE", "Al-Arish"),
         ("O'HARE", "FAC", "O'Hare"),
+        ("BRASILIA/SAO", "ORG", "Brasilia/Sao"),  # a two-place dateline read as one name
         ("ST. LOUIS", "GPE", "St. Louis"),
         # acronyms stay: a short word alone, a dotted word, a word of two letters or without a vowel
         ("NATO", "ORG", "NATO"),
