@@ -48,8 +48,9 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
   name (``U.S.``/``US``), shown in a spelling with small letters when the
   document has one (``New York`` over a dateline's ``NEW YORK``), else the
   most frequent; a name written only in capitals is title-cased, acronyms
-  kept (``REUTERS`` → ``Reuters``, ``NATO``, ``UN Security Council``; rule in
-  ``display_name``), so one place or outlet is one keyword across articles;
+  kept (``ISLAMABAD`` → ``Islamabad``, ``NATO``, ``UNICEF``, ``UN Security
+  Council``; rule in ``display_name``), so one place is one keyword across
+  articles;
   a short form joins the one full name it abbreviates when exactly one name
   in the document fits: a surname to the person
   (``Putin`` → ``Vladimir Putin``, unless the model reads that form mostly as
@@ -435,7 +436,7 @@ _SMALL_WORDS = frozenset(
         "y",
     }
 )
-_ACRONYM_MAX_LETTERS = 4  # a name of one word in capitals up to this long is an acronym: NATO, FIFA
+_ACRONYM_MAX_LETTERS = 3  # a place or person of one word in capitals up to this long is an acronym: UAE
 
 
 def _has_vowel(word: str) -> bool:
@@ -452,27 +453,29 @@ def _title_word(word: str) -> str:
     return "".join(parts)
 
 
-def display_name(name: str) -> str:
+def display_name(name: str, kind: str = "org") -> str:
     """The stored form of a name the article writes only in capitals
     (``NEW YORK`` from a dateline, ``REUTERS``), so that it is one keyword
     with the same name written normally elsewhere (pure).
 
     A name with a small letter, or with fewer than two letters, is returned
-    as it is; so is an acronym: one word of up to four letters (``NATO``,
-    ``UN``) or a word with dots (``U.S.``).  Otherwise each word is title-cased
+    as it is; so is an acronym: an organisation's name of one word (``NATO``,
+    ``UNICEF``, ``NAFTA``), a place's or person's of one word up to three
+    letters (``UAE``, ``UK``), or a word with dots (``U.S.``); a place of one
+    longer word is a dateline's (``IRAN`` → ``Iran``).  Otherwise each word is title-cased
     (``New York``, ``Reuters``) except the words that read as acronyms inside a
     name — two letters or fewer (``UN``, ``DC``), dotted (``U.S.``), without
     a vowel (``BBC``) or with an ampersand (``AT&T``) — which stay in capitals, and the small joining words
     after the first word (``of``, ``de``, ...), which go to small letters:
     ``UN SECURITY COUNCIL`` → ``UN Security Council``, ``BANK OF ENGLAND`` →
-    ``Bank of England``.  Longer acronyms alone are title-cased (``NAFTA`` →
-    ``Nafta``, as some newsrooms write them); the spelling the same article
-    uses elsewhere wins over this rule (``merge_mentions``)."""
+    ``Bank of England``.  The spelling the same article uses elsewhere wins
+    over this rule (``merge_mentions``)."""
     letters = [ch for ch in name if ch.isalpha()]
     if len(letters) < 2 or _has_lower(name):
         return name
     words = name.split(" ")
-    if len(words) == 1 and (len(letters) <= _ACRONYM_MAX_LETTERS or "." in name):
+    alone = len(words) == 1 and "/" not in name and "-" not in name  # not HONG KONG/SHANGHAI, AL-ARISH
+    if alone and (kind == "org" or len(letters) <= _ACRONYM_MAX_LETTERS or "." in name):
         return name
     out = []
     for i, word in enumerate(words):
@@ -602,7 +605,7 @@ def merge_mentions(
         head = forms[head_key]
         count = sum(m.count for m in members)
         first = min(m.first for m in members)
-        by_type[head.kind].append((count, first, display_name(head.display)))
+        by_type[head.kind].append((count, first, display_name(head.display, head.kind)))
     for kind, items in by_type.items():
         kept = sorted(items, key=lambda item: (-item[0], item[1]))[:max_per_type]
         result[kind] = [display for _, _, display in sorted(kept, key=lambda item: item[1])]
