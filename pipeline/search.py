@@ -50,6 +50,15 @@ _SOURCE = [
 # and cannot come from Elasticsearch's own markup.
 _PRE, _POST = "\ue000", "\ue001"
 _PASSAGE_CHARS = 160
+# --collapse: the copy that names a story (DESIGN.md: story.is_canonical is the
+# earliest copy; the date and URL order also pick one among copies that match
+# when the canonical one does not).
+_REPRESENTATIVE = "representative"
+_CANONICAL_FIRST = [
+    {"story.is_canonical": {"order": "desc", "missing": "_last"}},
+    {"published": {"order": "asc", "missing": "_last"}},
+    {"canonical_url": {"order": "asc", "missing": "_last"}},
+]
 
 # ESC-introduced sequences (CSI ... final byte, OSC/DCS/APC/PM ... ST or BEL,
 # two-character escapes), then any remaining C0/C1 control character.
@@ -144,10 +153,15 @@ class SearchFilters:
                 clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
 
         any_of(["source.name", "source.domain"], self.outlets)
-        any_of(
-            ["entities.person", "entities.org", "entities.location", "entities.misc"],
-            self.entities,
-        )
+        if self.entities:
+            # Any case: documents tagged before names in capitals were
+            # title-cased keep "NEW YORK" (transforms/entities.display_name).
+            should = [
+                {"term": {field: {"value": name, "case_insensitive": True}}}
+                for field in ("entities.person", "entities.org", "entities.location", "entities.misc")
+                for name in self.entities
+            ]
+            clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
         any_of(["dateline.places"], self.places)
         any_of(["agency"], self.agencies)
         if self.languages:
@@ -185,17 +199,29 @@ def build_search_body(
         body["sort"] = [{"published": {"order": "asc", "missing": "_last"}}, {"canonical_url": "asc"}]
     elif not text:
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, {"canonical_url": "asc"}]
+    highlight = {
+        "fields": {
+            "body": {"fragment_size": _PASSAGE_CHARS, "number_of_fragments": 1},
+            "title": {"number_of_fragments": 0},
+        },
+        "pre_tags": [_PRE],
+        "post_tags": [_POST],
+    }
     if text:
-        body["highlight"] = {
-            "fields": {
-                "body": {"fragment_size": _PASSAGE_CHARS, "number_of_fragments": 1},
-                "title": {"number_of_fragments": 0},
-            },
-            "pre_tags": [_PRE],
-            "post_tags": [_POST],
-        }
+        body["highlight"] = highlight
     if collapse:
-        body["collapse"] = {"field": "story.cluster_id"}
+        # One hit per story, ranked by the story's best-matching copy (the
+        # top-level sort); the story is shown as its canonical copy, else (a
+        # filter left that copy out) its earliest matching copy: the inner hit.
+        representative: dict[str, Any] = {
+            "name": _REPRESENTATIVE,
+            "size": 1,
+            "sort": _CANONICAL_FIRST,
+            "_source": _SOURCE,
+        }
+        if text:
+            representative["highlight"] = highlight
+        body["collapse"] = {"field": "story.cluster_id", "inner_hits": representative}
     return body
 
 
@@ -219,8 +245,10 @@ def search_articles(
     filters: SearchFilters | None = None,
 ) -> list[dict[str, Any]]:
     """Ranked hits (plain dicts, strings cleaned of control characters); with
-    ``collapse`` one hit per story (``story.cluster_id``), the story's
-    best-matching copy, with its number of copies and outlets.  The number of
+    ``collapse`` one hit per story (``story.cluster_id``), ranked by the
+    story's best-matching copy and shown as its canonical copy
+    (``story.is_canonical``; when a filter leaves that copy out, the earliest
+    copy that matches), with its number of copies and outlets.  The number of
     matching articles is in each hit's ``total`` (also when collapsed)."""
     return search_page(client, alias, query, size, collapse, filters)[0]
 
@@ -239,14 +267,15 @@ def search_page(
     if isinstance(total, dict):
         total = total.get("value", 0)
     hits = []
-    for hit in response["hits"]["hits"]:
+    for ranked in response["hits"]["hits"]:
+        hit = _representative(ranked) if collapse else ranked
         src = hit.get("_source", {})
         story = src.get("story") or {}
-        passage = _passage(hit)
+        passage = _passage(hit) or _passage(ranked)
         hits.append(
             {
                 "id": hit["_id"],
-                "score": hit.get("_score"),
+                "score": ranked.get("_score"),
                 "title": clean_text(src.get("title")) or None,
                 "source": clean_text(_source_name(src)) or None,
                 "published": src.get("published"),
@@ -254,6 +283,7 @@ def search_page(
                 "canonical_url": clean_text(src.get("canonical_url") or src.get("url")) or None,
                 "language": src.get("language"),
                 "cluster_id": story.get("cluster_id"),
+                "canonical": story.get("is_canonical"),
                 "copies": story.get("size", 1),
                 "passage": clean_text(passage.replace(_PRE, "").replace(_POST, "")) if passage else None,
                 "_passage_marked": clean_text(passage) if passage else None,
@@ -264,6 +294,15 @@ def search_page(
         for hit in hits:
             hit["outlets"] = outlets.get(hit["cluster_id"], [hit["source"]] if hit["source"] else [])
     return hits, int(total)
+
+
+def _representative(ranked: dict[str, Any]) -> dict[str, Any]:
+    """The copy that names a collapsed story: the inner hit (canonical copy
+    first, else the earliest that matches); the ranked hit itself when the
+    server gave no inner hit (an article without ``story.cluster_id``)."""
+    inner = ((ranked.get("inner_hits") or {}).get(_REPRESENTATIVE) or {}).get("hits") or {}
+    found = inner.get("hits") or []
+    return found[0] if found else ranked
 
 
 def _outlets_per_story(client, alias: str, cluster_ids: list[str]) -> dict[str, list[str]]:

@@ -45,8 +45,14 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
   place span ran into (``Uchiyama 6-2``) are cut.  Social handles, hashtags
   and URLs are not names and are dropped.
 * Within one document, spellings that differ only in case or dots are one
-  name (``U.S.``/``US``); a short form joins the one full name it abbreviates
-  when exactly one name in the document fits: a surname to the person
+  name (``U.S.``/``US``), shown in a spelling with small letters when the
+  document has one (``New York`` over a dateline's ``NEW YORK``), else the
+  most frequent; a name written only in capitals is title-cased, acronyms
+  kept (``ISLAMABAD`` → ``Islamabad``, ``NATO``, ``UNICEF``, ``UN Security
+  Council``; rule in ``display_name``), so one place is one keyword across
+  articles;
+  a short form joins the one full name it abbreviates when exactly one name
+  in the document fits: a surname to the person
   (``Putin`` → ``Vladimir Putin``, unless the model reads that form mostly as
   a place), a trailing part of an organisation's name to it (``Times`` →
   ``New York Times``), and an acronym to the organisation or place whose
@@ -103,6 +109,7 @@ import hashlib
 import importlib.util
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -124,6 +131,7 @@ __all__ = [
     "merge_mentions",
     "model_languages",
     "normalize_name",
+    "display_name",
     "preload_model",
     "resolve_model_name",
     "split_chunks",
@@ -399,6 +407,91 @@ def _is_acronym(name: str) -> bool:
     return 2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()
 
 
+def _has_lower(text: str) -> bool:
+    return any(ch.islower() for ch in text)
+
+
+# Words of a name in capitals that are written in small letters inside a name.
+_SMALL_WORDS = frozenset(
+    {
+        "of",
+        "the",
+        "and",
+        "for",
+        "on",
+        "in",
+        "at",
+        "de",
+        "du",
+        "des",
+        "da",
+        "del",
+        "do",
+        "dos",
+        "la",
+        "le",
+        "von",
+        "van",
+        "der",
+        "y",
+    }
+)
+_ACRONYM_MAX_LETTERS = 3  # a place or person of one word in capitals up to this long is an acronym: UAE
+
+
+def _has_vowel(word: str) -> bool:
+    return any(unicodedata.normalize("NFD", ch)[0] in "AEIOUaeiou" for ch in word)
+
+
+def _title_word(word: str) -> str:
+    """``AL-ARISH`` → ``Al-Arish``, ``O'HARE`` → ``O'Hare``, ``BRASILIA/SAO`` →
+    ``Brasilia/Sao`` (a trailing ``'S`` stays small)."""
+    parts = re.split(r"([-'’/])", word.lower())
+    for j, part in enumerate(parts):
+        if part and not (j > 0 and parts[j - 1] in "'’" and len(part) == 1):
+            parts[j] = part[0].upper() + part[1:]
+    return "".join(parts)
+
+
+def display_name(name: str, kind: str = "org") -> str:
+    """The stored form of a name the article writes only in capitals
+    (``NEW YORK`` from a dateline, ``REUTERS``), so that it is one keyword
+    with the same name written normally elsewhere (pure).
+
+    A name with a small letter, or with fewer than two letters, is returned
+    as it is; so is an acronym: an organisation's name of one word (``NATO``,
+    ``UNICEF``, ``NAFTA``), a place's or person's of one word up to three
+    letters (``UAE``, ``UK``), or a word with dots (``U.S.``); a place of one
+    longer word is a dateline's (``IRAN`` → ``Iran``).  Otherwise each word is title-cased
+    (``New York``, ``Reuters``) except the words that read as acronyms inside a
+    name — two letters or fewer (``UN``, ``DC``), dotted (``U.S.``), without
+    a vowel (``BBC``) or with an ampersand (``AT&T``) — which stay in capitals, and the small joining words
+    after the first word (``of``, ``de``, ...), which go to small letters:
+    ``UN SECURITY COUNCIL`` → ``UN Security Council``, ``BANK OF ENGLAND`` →
+    ``Bank of England``.  The spelling the same article uses elsewhere wins
+    over this rule (``merge_mentions``)."""
+    letters = [ch for ch in name if ch.isalpha()]
+    if len(letters) < 2 or _has_lower(name):
+        return name
+    words = name.split(" ")
+    alone = len(words) == 1 and "/" not in name and "-" not in name  # not HONG KONG/SHANGHAI, AL-ARISH
+    if alone and (kind == "org" or len(letters) <= _ACRONYM_MAX_LETTERS or "." in name):
+        return name
+    out = []
+    for i, word in enumerate(words):
+        bare = "".join(ch for ch in word if ch.isalpha())
+        if "." in word:
+            # U.S., D.C. stay; ST. LOUIS → St. Louis
+            out.append(_title_word(word) if bare.casefold() in _ABBREVIATIONS else word)
+        elif i > 0 and bare.casefold() in _SMALL_WORDS and bare == word:
+            out.append(word.lower())
+        elif len(bare) <= 2 or not _has_vowel(bare) or "&" in word:
+            out.append(word)  # UN, DC, BBC, AT&T
+        else:
+            out.append(_title_word(word))
+    return " ".join(out)
+
+
 @dataclasses.dataclass
 class _Form:
     key: str
@@ -419,13 +512,13 @@ class _Form:
 
     @property
     def display(self) -> str:
+        """The spelling shown: a spelling with small letters before one in
+        capitals only ("New York" over a dateline's "NEW YORK"), then the most
+        frequent, then the first."""
+
         def rank(item):
             text, count = item
-            return (
-                -count,
-                not any(c.islower() for c in text),
-                self.first_display[text],
-            )
+            return (not _has_lower(text), -count, self.first_display[text])
 
         return min(self.displays.items(), key=rank)[0]
 
@@ -472,8 +565,8 @@ def _alias_target(form: _Form, forms: dict[str, _Form]) -> _Form | None:
         ):
             candidates.append(other)
     if not candidates and len(words) == 1:
-        display = form.display
-        if _is_acronym(display) and kind in ("org", "location"):
+        display = next((d for d in form.displays if _is_acronym(d)), None)
+        if display is not None and kind in ("org", "location"):
             acronym = _acronym_key(display)
             candidates = [
                 other
@@ -512,7 +605,7 @@ def merge_mentions(
         head = forms[head_key]
         count = sum(m.count for m in members)
         first = min(m.first for m in members)
-        by_type[head.kind].append((count, first, head.display))
+        by_type[head.kind].append((count, first, display_name(head.display, head.kind)))
     for kind, items in by_type.items():
         kept = sorted(items, key=lambda item: (-item[0], item[1]))[:max_per_type]
         result[kind] = [display for _, _, display in sorted(kept, key=lambda item: item[1])]
@@ -534,7 +627,7 @@ def _variants(name: str, kind: str) -> list[str]:
     """Spellings under which ``name`` may appear in a text: itself, its
     dotted/undotted acronym form, a person's surname, an acronym of a
     multi-word organisation or place."""
-    variants = [name]
+    variants = [name, name.upper()]  # in capitals, as display_name reads "NEW YORK"
     if _is_acronym(name):
         letters = name.replace(".", "")
         variants += [letters, ".".join(letters) + "."]
@@ -561,8 +654,8 @@ def entities_from_cluster(text: str, tagged_entities: dict[str, Any]) -> dict[st
 
     Keeps each name of ``tagged_entities`` that occurs in ``text``, under its
     own spelling or one of the short forms tagging would have merged into it
-    (a person's surname, an acronym, dotted or not), case-sensitively and on
-    word boundaries; orders them by first occurrence in ``text``; keeps
+    (a person's surname, an acronym, dotted or not), case-sensitively (or in
+    capitals, as in a dateline) and on word boundaries; orders them by first occurrence in ``text``; keeps
     ``model``.  The names keep the member's full spelling.
 
     Where it differs from tagging ``text`` alone:

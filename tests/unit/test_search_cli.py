@@ -71,6 +71,17 @@ def test_filters_become_filter_clauses_and_story_sorts_earliest_first():
     assert "sort" not in ranked and "highlight" in ranked
 
 
+def test_collapse_ranks_stories_by_relevance_and_names_them_by_the_canonical_copy():
+    body = build_search_body("quake", SearchFilters(), collapse=True)
+    assert "sort" not in body  # stories rank by their best-matching copy
+    inner = body["collapse"]["inner_hits"]
+    assert body["collapse"]["field"] == "story.cluster_id" and inner["size"] == 1
+    assert [next(iter(key)) for key in inner["sort"]][:2] == ["story.is_canonical", "published"]
+    assert inner["sort"][0]["story.is_canonical"]["order"] == "desc"
+    assert inner["sort"][1]["published"]["order"] == "asc"
+    assert "highlight" in inner  # the passage is the shown copy's own
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
