@@ -329,6 +329,8 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
         )
     if failed is None:
         _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
+    else:  # kept too when the cluster answers again, so status lists the failed run
+        _keep_in_es(settings, document, logging.getLogger("newsbeam.report"), failed_run=True)
     if getattr(args, "summary_json", None):
         write_summary_json(document, args.summary_json)
     if not quiet:
@@ -338,20 +340,27 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     return 0
 
 
-def _keep_in_es(settings, document, log) -> None:
+def _keep_in_es(settings, document, log, failed_run: bool = False) -> None:
+    """Keep the summary in ``<prefix>-runs`` (with the counts status shows).  A failed
+    run's summary is tried once, briefly and without counts (status then counts live):
+    its cluster may be the reason it failed, and the error is already the message."""
     from elasticsearch import ApiError, TransportError
 
     from newsbeam.connectors.es import connect
     from newsbeam.pipeline.status import count_aliases
 
     es = settings.elasticsearch
-    client = connect(es, max_retries=2, request_timeout=120)
+    if failed_run:
+        client = connect(es, max_retries=0, request_timeout=5)
+    else:
+        client = connect(es, max_retries=2, request_timeout=120)
     try:
-        # what newsbeam status shows when counting live would be slow (the embedded server)
-        document["counts"] = count_aliases(client, [es.articles_alias, es.failures_alias, es.feeds_alias])
+        if not failed_run:
+            # what newsbeam status shows when counting live would be slow (the embedded server)
+            document["counts"] = count_aliases(client, [es.articles_alias, es.failures_alias, es.feeds_alias])
         record_run(client, es.runs_alias, document)
     except (ApiError, TransportError) as exc:
-        log.warning(
+        (log.debug if failed_run else log.warning)(
             "could not keep the run summary in %s (%s)", settings.elasticsearch.runs_alias, type(exc).__name__
         )
     finally:

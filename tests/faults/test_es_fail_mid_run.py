@@ -70,6 +70,19 @@ def setup(tmp_path, demo_site, index_prefix, monkeypatch):
     return argv, dead / index_prefix, tmp_path / "summary.json"
 
 
+def _run_statuses(es_url, prefix) -> list[str]:
+    """The statuses of the runs kept in <prefix>-runs, oldest first."""
+    from newsbeam.config.settings import ElasticsearchSettings
+    from newsbeam.connectors.es import connect
+
+    client = connect(ElasticsearchSettings(url=es_url))
+    try:
+        hits = client.search(index=f"{prefix}-runs", sort=[{"@timestamp": "asc"}], size=100)["hits"]["hits"]
+        return [hit["_source"]["status"] for hit in hits]
+    finally:
+        client.close()
+
+
 def _articles(es_url, prefix) -> list[str]:
     from newsbeam.config.settings import ElasticsearchSettings
     from newsbeam.connectors.es import connect
@@ -110,12 +123,15 @@ def test_bulk_503_mid_run(mode, setup, proxy, es_url, index_prefix, demo_site, e
     assert document["dead_letters"] == len(kept)
     assert document["entries"]["new"] >= len(want)
     assert "articles indexed" in out  # the summary table
+    # the cluster took everything but bulk writes: the failed run is listed by newsbeam status
+    assert _run_statuses(es_url, index_prefix) == ["failed"]
 
     outage.until = 0  # the cluster answers again: the next run replays the dead letters
     assert main(argv(proxy.url, mode="in_memory")) == 0
     capfd.readouterr()
     assert _articles(es_url, index_prefix) == want
     assert read_dead_letters(str(dead)) == []
+    assert _run_statuses(es_url, index_prefix) == ["failed", "ok"]
 
 
 @pytest.mark.parametrize("mode", RUNNER_MODES)
