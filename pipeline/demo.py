@@ -17,7 +17,7 @@ import yaml
 from newsbeam.connectors.embedded import EmbeddedServer
 from newsbeam.connectors.es import connect, describe
 from newsbeam.connectors.site_server import SiteServer, demo_site_dir
-from newsbeam.pipeline.report import print_summary
+from newsbeam.pipeline.report import keep_summary, print_summary
 from newsbeam.pipeline.run import resolve_models, run_batch
 from newsbeam.pipeline.search import format_hits, search_articles
 
@@ -64,6 +64,7 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
         )
         summary = run_batch(settings, options)
     print_summary(summary, settings, console)
+    keep_summary(summary, settings, "demo")  # newsbeam status lists it with the runs
     client = connect(settings.elasticsearch)
     try:
         client.indices.refresh(index=settings.elasticsearch.articles_alias)

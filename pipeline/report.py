@@ -340,6 +340,16 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     return 0
 
 
+def keep_summary(summary, settings, command: str) -> None:
+    """Keep a finished run's summary in ``<prefix>-runs`` (for a command that prints its
+    own report, like ``demo``), so ``newsbeam status`` lists it."""
+    import logging
+
+    _keep_in_es(
+        settings, summary_document(summary, settings, command=command), logging.getLogger("newsbeam.report")
+    )
+
+
 def _keep_in_es(settings, document, log, failed_run: bool = False) -> None:
     """Keep the summary in ``<prefix>-runs`` (with the counts status shows).  A failed
     run's summary is tried once, briefly and without counts (status then counts live):
