@@ -425,10 +425,10 @@ def _cmd_run(args, beam_args: list[str]) -> int:
             f"newsbeam: {summary.deferred} new entries left for the next run ({why}; "
             f"{summary.waves} waves indexed)"
         )
-    if all_feeds_failed(summary):  # exit 1 so cron notices
+    every_feed_failed = all_feeds_failed(summary)
+    if every_feed_failed:  # exit 1 so cron notices
         console.print(
-            f"newsbeam: every feed failed ({summary.get('news.feeds/failed')} of "
-            f"{summary.get('news.feeds/polled')}); see the failures above and in "
+            f"newsbeam: {every_feed_failed}; see the failures above and in "
             f"{settings.elasticsearch.failures_alias}"
         )
         return 1

@@ -13,7 +13,7 @@ the exit status when every feed failed.
   program): it would mix its articles with theirs.
 * ``InterruptWatch``: remembers that SIGINT arrived, so an interrupt wrapped
   by Beam into another exception still exits 130 with ``interrupted``.
-* ``all_feeds_failed(summary)``: every polled feed failed (exit 1 for cron).
+* ``all_feeds_failed(summary)``: the error when every polled feed failed (exit 1 for cron).
 """
 
 from __future__ import annotations
@@ -101,10 +101,12 @@ def check_own_server(server: EmbeddedServer) -> None:
     )
 
 
-def all_feeds_failed(summary) -> bool:
+def all_feeds_failed(summary) -> str | None:
+    """ "every feed failed (N of M)" when every polled feed failed (the run exits 1 and
+    its summary says so), else None."""
     polled = summary.get("news.feeds/polled")
     failed = summary.get("news.feeds/failed")
-    return failed > 0 and failed >= polled
+    return f"every feed failed ({failed} of {polled})" if failed > 0 and failed >= polled else None
 
 
 class InterruptWatch:

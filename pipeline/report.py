@@ -316,21 +316,18 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
             raise
     from newsbeam.pipeline.lifecycle import all_feeds_failed
 
-    every_feed_failed = failed is None and all_feeds_failed(summary)
-    status = "failed" if failed is not None or every_feed_failed else "ok"
-    document = summary_document(summary, settings, command=command, status=status)
     if failed is not None:
         from newsbeam.connectors.es import redact
 
-        document["error"] = redact(str(failed), settings.elasticsearch)
-    elif every_feed_failed:  # the command exits 1: a monitor of the file must see it too
-        document["error"] = (
-            f"every feed failed ({summary.get('news.feeds/failed')} of {summary.get('news.feeds/polled')})"
-        )
-    if failed is None:
-        _keep_in_es(settings, document, logging.getLogger("newsbeam.report"))  # adds "counts"
-    else:  # kept too when the cluster answers again, so status lists the failed run
-        _keep_in_es(settings, document, logging.getLogger("newsbeam.report"), failed_run=True)
+        error = redact(str(failed), settings.elasticsearch)
+    else:  # the command exits 1 when every feed failed: a monitor of the file must see it too
+        error = all_feeds_failed(summary)
+    status = "failed" if failed is not None or error else "ok"
+    document = summary_document(summary, settings, command=command, status=status)
+    if status == "failed":
+        document["error"] = error
+    # a failed run is kept too when the cluster answers, so status lists it; a good one adds "counts"
+    _keep_in_es(settings, document, logging.getLogger("newsbeam.report"), failed_run=failed is not None)
     if getattr(args, "summary_json", None):
         write_summary_json(document, args.summary_json)
     if not quiet:
