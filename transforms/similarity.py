@@ -722,11 +722,14 @@ def _found_paragraphs(small: Fingerprint, other_set: np.ndarray, config: DedupCo
     return found
 
 
-def _scores(a: Fingerprint, b: Fingerprint, config: DedupConfig) -> tuple[Scores, list[bool], list[bool]]:
-    """Scores, and which paragraphs of the smaller / larger are found in the other."""
+def _scores(
+    a: Fingerprint, b: Fingerprint, config: DedupConfig
+) -> tuple[Scores, list[bool], list[bool], bool]:
+    """Scores, which paragraphs of the smaller / larger are found in the other, and
+    whether ``a`` is the smaller (fewer distinct shingles, ties to ``a``)."""
     sa, sb = np.unique(a.shingle_array()), np.unique(b.shingle_array())
     if sa.size == 0 or sb.size == 0:
-        return Scores(0.0, 0.0), [], []
+        return Scores(0.0, 0.0), [], [], sa.size <= sb.size
     inter = np.intersect1d(sa, sb, assume_unique=True).size
     resemblance = inter / (sa.size + sb.size - inter)
     small, big_set, big, small_set = (a, sb, b, sa) if sa.size <= sb.size else (b, sa, a, sb)
@@ -739,7 +742,7 @@ def _scores(a: Fingerprint, b: Fingerprint, config: DedupConfig) -> tuple[Scores
         if ok:
             covered += end - start
         start = end
-    return Scores(resemblance, covered / total if total else 0.0), found, found_big
+    return Scores(resemblance, covered / total if total else 0.0), found, found_big, sa.size <= sb.size
 
 
 def similarity(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig | None = None) -> Scores:
@@ -818,14 +821,14 @@ def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     return same and not _conflicting_figures(fp_a, fp_b, config)
 
 
-def _new_figures(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> int:
+def _new_figures(doc: Fingerprint, other: Fingerprint, others: set[int], config: DedupConfig) -> int:
     """Distinct figures in ``doc``'s paragraphs found in ``other`` that
-    ``other`` nowhere carries."""
+    ``other`` nowhere carries (``others``: its figures)."""
     ends = doc.number_ends
     numbers = doc.number_array()
     region = _matched_region(doc, other, config)
     mine = {int(numbers[i]) for p in region for i in range((ends[p - 1] if p else 0), ends[p])}
-    return len(mine - {int(x) for x in other.number_array()})
+    return len(mine - others)
 
 
 def _conflicting_figures(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
@@ -845,7 +848,9 @@ def _conflicting_figures(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConf
     # figures in all of one side, shared paragraphs or not.
     if len(nums_a - nums_b) <= limit or len(nums_b - nums_a) <= limit:
         return False
-    return _new_figures(fp_a, fp_b, config) > limit and _new_figures(fp_b, fp_a, config) > limit
+    return (
+        _new_figures(fp_a, fp_b, nums_b, config) > limit and _new_figures(fp_b, fp_a, nums_a, config) > limit
+    )
 
 
 def _one_section(fp: Fingerprint, found: list[bool], config: DedupConfig) -> bool:
@@ -864,15 +869,15 @@ def _verbatim_copy(
     fp_a: Fingerprint,
     fp_b: Fingerprint,
     config: DedupConfig,
-    scored: tuple[Scores, list[bool], list[bool]] | None = None,
+    scored: tuple[Scores, list[bool], list[bool], bool] | None = None,
 ) -> bool:
     """Containment of verbatim 5-word runs (``scored``: ``_scores`` if known)."""
-    s, found_small, found_big = scored or _scores(fp_a, fp_b, config)
+    s, found_small, found_big, a_small = scored or _scores(fp_a, fp_b, config)
     if s.containment < config.min_containment:
         return False
-    a_small = np.unique(fp_a.shingle_array()).size <= np.unique(fp_b.shingle_array()).size
-    excerpt = _leading_excerpt(fp_a if a_small else fp_b, found_small, found_big, config)
-    if s.resemblance < config.min_resemblance and not excerpt:
+    small, big = (fp_a, fp_b) if a_small else (fp_b, fp_a)
+    excerpt_end = _excerpt_end(small, found_small, found_big, config)
+    if s.resemblance < config.min_resemblance and not excerpt_end:
         return False
     if (
         s.containment < config.strong_containment
@@ -891,17 +896,16 @@ def _verbatim_copy(
     # article with subheads keeps its intro, which lies inside the first
     # section.  A digest whose first item is that opening goes on about
     # other stories and keeps the one-section rule.
-    if excerpt and all(found_small):
-        small, big = (fp_a, fp_b) if a_small else (fp_b, fp_a)
-        if _continues(big, small, found_big, config):
-            return True
+    if excerpt_end and all(found_small) and _continues(big, small, excerpt_end, config):
+        return True
     return not _sectioned_partial(fp_a, fp_b, found_small, found_big, a_small, config)
 
 
-def _leading_excerpt(
+def _excerpt_end(
     small: Fingerprint, found_small: list[bool], found_big: list[bool], config: DedupConfig
-) -> bool:
-    """Whether the smaller text is the opening of the larger one: a
+) -> int:
+    """Where the matched block ends in the larger text (its paragraph count, 0 when
+    the smaller text is not a leading excerpt).  A leading excerpt is the opening of the larger one: a
     paywall-truncated or trimmed-from-the-end copy of a long article (its
     first two or three paragraphs), whose resemblance to the whole is far
     below ``min_resemblance`` (0.03-0.1 for an 800-2,000-word original).
@@ -911,21 +915,20 @@ def _leading_excerpt(
     ``min_excerpt_shingles`` (about a sentence): a brief whose text sits in
     the middle of a round-up is not the round-up's opening."""
     if small.n_shingles < config.min_excerpt_shingles:
-        return False
-    hits = [i for i, ok in enumerate(found_big) if ok]
-    if not hits or hits[0] >= config.anchor_paragraphs or not _anchored(found_small, config):
-        return False
-    return found_big[: hits[-1] + 1].count(False) <= config.max_unmatched_paragraphs
+        return 0
+    if not (_anchored(found_big, config) and _anchored(found_small, config)):
+        return 0
+    end = len(found_big) - found_big[::-1].index(True)  # one past the last paragraph found
+    return end if found_big[:end].count(False) <= config.max_unmatched_paragraphs else 0
 
 
-def _continues(big: Fingerprint, small: Fingerprint, found_big: list[bool], config: DedupConfig) -> bool:
-    """Whether ``big``, after the block ``small`` matches, still uses
-    ``excerpt_continuation`` of ``small``'s word pairs: the rest of the same
-    article (its names and phrases recur), not other stories."""
-    hits = [i for i, ok in enumerate(found_big) if ok]
-    if not hits or len(big.soft_ends) != len(found_big) or not small.soft:
+def _continues(big: Fingerprint, small: Fingerprint, block_end: int, config: DedupConfig) -> bool:
+    """Whether ``big``, after its first ``block_end`` paragraphs (the block ``small``
+    matches), still uses ``excerpt_continuation`` of ``small``'s word pairs: the rest
+    of the same article (its names and phrases recur), not other stories."""
+    if len(big.soft_ends) != len(big.paragraph_ends) or not small.soft:
         return False  # no word pairs stored: keep the one-section rule
-    rest = np.unique(big.soft_array()[big.soft_ends[hits[-1]] :])
+    rest = np.unique(big.soft_array()[big.soft_ends[block_end - 1] :])
     mine = np.unique(small.soft_array())
     return bool(np.isin(mine, rest).mean() >= config.excerpt_continuation)
 
