@@ -47,11 +47,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
 
+from newsbeam.connectors.http import site_of  # the unit of politeness and of the host budget
 from newsbeam.transforms.model import FeedEntry
 
 __all__ = [
@@ -71,12 +71,6 @@ TAKEN = "taken|"
 WAITING = "waiting|"
 HOST_MS = "host_ms|"
 DEFERRED = "deferred|"
-
-
-def site_of(url: str) -> str:
-    """scheme://host[:port] of ``url``: the unit of politeness and of the host budget."""
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
 
 
 @dataclasses.dataclass(frozen=True)

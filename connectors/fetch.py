@@ -224,7 +224,7 @@ class _FetchPageFn(beam.DoFn):
         _key, entries = keyed  # one site's entries, or a group of sites' (``balance_sites``)
         by_site: dict[str, list[FeedEntry]] = {}
         for entry in entries:
-            by_site.setdefault(_site_of(entry.link), []).append(entry)
+            by_site.setdefault(site_of(entry.link), []).append(entry)
         redirects = self._settings.max_redirects
         sites = [
             self._site(key, [_Job(e, e.link, redirects) for e in its], window, timestamp)
@@ -255,7 +255,7 @@ class _FetchPageFn(beam.DoFn):
         polled = [
             j.entry.feed_answered_at
             for j in site.queue
-            if j.entry.feed_answered_at and _site_of(j.entry.feed_url) == key
+            if j.entry.feed_answered_at and site_of(j.entry.feed_url) == key
         ]
         if polled:
             site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
@@ -274,7 +274,7 @@ class _FetchPageFn(beam.DoFn):
                 break
             where = None
             if isinstance(item, tuple) and isinstance(item[1], FeedEntry):
-                where = self._windows.get(_site_of(item[1].link))
+                where = self._windows.get(site_of(item[1].link))
             for output in self._emit(item):
                 if isinstance(output, pvalue.TaggedOutput):
                     yield pvalue.TaggedOutput(output.tag, self._windowed(output.value, where))
@@ -357,7 +357,7 @@ class _FetchPageFn(beam.DoFn):
     def _redirected(self, job: _Job, error: OffSiteRedirect) -> None:
         """A page redirected to another site: the entry queues there, behind that site's
         robots.txt and delay, with what is left of its redirects."""
-        key = _site_of(error.url)
+        key = site_of(error.url)
         moved = _Job(job.entry, error.url, job.redirects_left - error.redirects)
         self._adopt(self._site(key, [moved]))
 
@@ -545,7 +545,7 @@ class FetchPages(beam.PTransform):
         if self._groups is None or self._groups == 1:
             grouped = (
                 entries
-                | "BySite" >> beam.Map(lambda e: (_site_of(e.link), e))
+                | "BySite" >> beam.Map(lambda e: (site_of(e.link), e))
                 | "GroupBySite" >> beam.GroupByKey()
             )
         else:
@@ -583,11 +583,7 @@ def balance_sites(entries_per_site: dict[str, int], groups: int) -> dict[str, in
 def _to_groups(entries, groups: int):
     """All of a wave's entries → (group, entry), the sites balanced over ``groups``."""
     entries = list(entries)
-    sites = [_site_of(entry.link) for entry in entries]
+    sites = [site_of(entry.link) for entry in entries]
     assignment = balance_sites(Counter(sites), groups)
     for site, entry in zip(sites, entries):
         yield assignment[site], entry
-
-
-def _site_of(url: str) -> str:
-    return site_of(url)
