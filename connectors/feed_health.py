@@ -180,15 +180,12 @@ class _WriteHealthFn(beam.DoFn):
 
         alias = self._settings.feeds_alias
         ids = [feed_doc_id(status.feed_url) for status, _ in batch]
-        found = self._client.search(
-            index=alias, query={"ids": {"values": ids}}, size=len(ids), ignore_unavailable=True
-        )
-        previous = {hit["_id"]: hit["_source"] for hit in found["hits"]["hits"]}
+        previous = read_feed_docs(self._client, alias, [status.feed_url for status, _ in batch])
         failures_alias = self._settings.failures_alias
         actions = []
         for (status, new), doc_id in zip(batch, ids):
             complete = run_complete and status.feed_url not in incomplete
-            document = health_document(status, new, previous.get(doc_id), complete)
+            document = health_document(status, new, previous.get(status.feed_url), complete)
             actions.append({"_op_type": "index", "_index": alias, "_id": doc_id, "_source": document})
             failure = feed_failure(status, document["error_streak"])
             fid = failure_id("feed", status.feed_url)
