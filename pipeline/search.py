@@ -146,22 +146,25 @@ class SearchFilters:
         """The ``bool.filter`` clauses (pure)."""
         clauses: list[dict[str, Any]] = []
 
-        def any_of(fields: list[str], values: tuple[str, ...]) -> None:
+        def any_of(fields: list[str], values: tuple[str, ...], case_insensitive: bool = False) -> None:
             # Several values of one flag: any of them (OR); the flags: all (AND).
-            if values:
+            if not values:
+                return
+            if case_insensitive:  # one term per value: ``terms`` has no case_insensitive
+                should = [
+                    {"term": {field: {"value": value, "case_insensitive": True}}}
+                    for field in fields
+                    for value in values
+                ]
+            else:
                 should = [{"terms": {field: list(values)}} for field in fields]
-                clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
+            clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
 
         any_of(["source.name", "source.domain"], self.outlets)
-        if self.entities:
-            # Any case: documents tagged before names in capitals were
-            # title-cased keep "NEW YORK" (transforms/entities.display_name).
-            should = [
-                {"term": {field: {"value": name, "case_insensitive": True}}}
-                for field in ("entities.person", "entities.org", "entities.location", "entities.misc")
-                for name in self.entities
-            ]
-            clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
+        # Entities in any case: documents tagged before names in capitals were
+        # title-cased keep "NEW YORK" (transforms/entities.display_name).
+        entity_fields = ["entities.person", "entities.org", "entities.location", "entities.misc"]
+        any_of(entity_fields, self.entities, case_insensitive=True)
         any_of(["dateline.places"], self.places)
         any_of(["agency"], self.agencies)
         if self.languages:
