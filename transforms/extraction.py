@@ -783,17 +783,14 @@ _ARTICLE_TYPES = {
 
 
 def _iter_jsonld(data: Any) -> Iterable[dict]:
-    """The objects of a JSON-LD value, its lists and ``@graph``/``mainEntity``/
-    ``itemListElement`` members in document order, without recursion (a page may nest
-    them hundreds of levels deep)."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            yield item
-            stack.extend(item[key] for key in ("itemListElement", "mainEntity", "@graph") if key in item)
+    if isinstance(data, list):
+        for item in data:
+            yield from _iter_jsonld(item)
+    elif isinstance(data, dict):
+        yield data
+        for key in ("@graph", "mainEntity", "itemListElement"):
+            if key in data:
+                yield from _iter_jsonld(data[key])
 
 
 # Real pages' JSON-LD is a few levels deep; the walkers here (_iter_jsonld, _names) recurse.

@@ -243,8 +243,8 @@ def test_sandbox_survives_a_crashing_page(sandbox):
 
 def test_json_ld_nested_past_the_decoder_limit_or_deep_in_graphs_is_read_or_skipped():
     """A JSON-LD block nested deeper than the JSON decoder allows is skipped (it raised
-    RecursionError: the page had no body), and one nested hundreds of @graph levels deep
-    is read without recursion."""
+    RecursionError: the page had no body), and so is one nested hundreds of @graph levels
+    deep (past the walkers' depth limit): the body is kept, the title taken from <title>."""
     paragraph = (
         "<p>" + "The council approved the riverside plan after a long debate on Tuesday. " * 3 + "</p>"
     )
