@@ -44,6 +44,7 @@ __all__ = [
     "credit_line_agency",
     "find_credit_agency",
     "parse_dateline",
+    "title_word",
 ]
 
 
@@ -332,15 +333,19 @@ def _title_place(raw: str) -> str:
         if i > 0 and lowered in _PARTICLES:
             out.append(lowered)
             continue
-        parts = re.split(r"([-'’])", lowered)
-        fixed = []
-        for j, part in enumerate(parts):
-            # O'HARE -> O'Hare, but a trailing 'S stays lower.
-            if part and not (j > 0 and parts[j - 1] in "'’" and len(part) == 1):
-                part = part[0].upper() + part[1:]
-            fixed.append(part)
-        out.append("".join(fixed))
+        out.append(title_word(word))
     return " ".join(out)
+
+
+def title_word(word: str) -> str:
+    """One word in title case at each hyphen, apostrophe or slash: ``AL-ARISH`` →
+    ``Al-Arish``, ``O'HARE`` → ``O'Hare``, ``BRASILIA/SAO`` → ``Brasilia/Sao``; a
+    trailing ``'S`` stays small (pure; transforms/entities.py uses it too)."""
+    parts = re.split(r"([-'’/])", word.lower())
+    for j, part in enumerate(parts):
+        if part and not (j > 0 and parts[j - 1] in "'’" and len(part) == 1):
+            parts[j] = part[0].upper() + part[1:]
+    return "".join(parts)
 
 
 def _split_places(raw: str) -> tuple[str, ...]:

@@ -117,6 +117,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
+from newsbeam.transforms.dateline import title_word
 from newsbeam.transforms.model import Article
 
 __all__ = [
@@ -443,16 +444,6 @@ def _has_vowel(word: str) -> bool:
     return any(unicodedata.normalize("NFD", ch)[0] in "AEIOUaeiou" for ch in word)
 
 
-def _title_word(word: str) -> str:
-    """``AL-ARISH`` → ``Al-Arish``, ``O'HARE`` → ``O'Hare``, ``BRASILIA/SAO`` →
-    ``Brasilia/Sao`` (a trailing ``'S`` stays small)."""
-    parts = re.split(r"([-'’/])", word.lower())
-    for j, part in enumerate(parts):
-        if part and not (j > 0 and parts[j - 1] in "'’" and len(part) == 1):
-            parts[j] = part[0].upper() + part[1:]
-    return "".join(parts)
-
-
 def display_name(name: str, kind: str = "org") -> str:
     """The stored form of a name the article writes only in capitals
     (``NEW YORK`` from a dateline, ``REUTERS``), so that it is one keyword
@@ -482,13 +473,13 @@ def display_name(name: str, kind: str = "org") -> str:
         bare = "".join(ch for ch in word if ch.isalpha())
         if "." in word:
             # U.S., D.C. stay; ST. LOUIS → St. Louis
-            out.append(_title_word(word) if bare.casefold() in _ABBREVIATIONS else word)
+            out.append(title_word(word) if bare.casefold() in _ABBREVIATIONS else word)
         elif i > 0 and bare.casefold() in _SMALL_WORDS and bare == word:
             out.append(word.lower())
         elif len(bare) <= 2 or not _has_vowel(bare) or "&" in word:
             out.append(word)  # UN, DC, BBC, AT&T
         else:
-            out.append(_title_word(word))
+            out.append(title_word(word))
     return " ".join(out)
 
 
