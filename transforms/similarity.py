@@ -92,6 +92,7 @@ __all__ = [
     "cluster",
     "dedup_rows",
     "find_digests",
+    "find_shared_excerpts",
     "fingerprint",
     "is_copy",
     "normalize_paragraphs",
@@ -187,6 +188,13 @@ class DedupConfig:
       keeps the figures of the paragraphs it copies (a house rewrite at
       most swaps one, "ten" -> "10" aside).  On the bench sets every true
       copy pair has at most one such figure; the templated updates have 3-4.
+    * ``excerpt_share`` 0.5: a document that lies wholly inside two texts
+      which are not copies of each other, and is at most this share of each,
+      is only their common part (a paywalled opening that a follow-up also
+      reuses): it joins one of them and bridges nothing
+      (``find_shared_excerpts``).  On the bench sets 5 documents are such
+      excerpts (``rewrites``: an opening inside two rewrites of one story
+      that other copies link anyway); every figure is unchanged.
     * ``seed`` fixes the MinHash permutations for every worker and run.
 
     Thresholds follow from the arithmetic above and were checked on the
@@ -219,6 +227,7 @@ class DedupConfig:
     rewrite_min_resemblance: float = 0.03
     composite_sections: int = 2
     max_conflicting_figures: int = 1
+    excerpt_share: float = 0.5
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -240,6 +249,7 @@ class DedupConfig:
             "soft_resemblance",
             "rewrite_min_resemblance",
             "excerpt_continuation",
+            "excerpt_share",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -1029,6 +1039,58 @@ def find_digests(fps: Mapping[Any, Fingerprint], neighbours: Mapping[Any, set], 
     return digests
 
 
+def is_excerpt_of(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> bool:
+    """``doc`` lies wholly inside ``other`` (every paragraph found there; one
+    may be missing from three on) and is at most ``excerpt_share`` of its
+    words: a paywalled opening, a brief cut from the article."""
+    n = len(doc.paragraph_ends)
+    if n == 0 or doc.words > config.excerpt_share * other.words:
+        return False
+    missing = config.max_unmatched_paragraphs if n >= 3 else 0
+    return len(_matched_region(doc, other, config)) >= n - missing
+
+
+def find_shared_excerpts(
+    fps: Mapping[Any, Fingerprint],
+    neighbours: Mapping[Any, set],
+    config: DedupConfig,
+    times: Mapping[Any, float | None] | None = None,
+    docs: Iterable | None = None,
+) -> dict:
+    """Documents that are an excerpt of two others which are not copies of
+    each other: the opening paragraphs of an article that a later follow-up
+    also reuses word for word.  Such a document is only the common part, so
+    it joins one of them and must not bridge the two.  Returns ``{doc:
+    partner it joins}``: of the partners it is an excerpt of, the one
+    published closest to it (missing dates last), then the one with more
+    copies, then the smallest id.  ``fps`` and ``neighbours`` as for
+    ``find_digests``; ``times``: epoch seconds by document, when known;
+    ``docs``: decide for these only (default: every document)."""
+    times = times or {}
+    joins = {}
+    for doc in sorted(neighbours if docs is None else docs):
+        partners = neighbours.get(doc, ())
+        if len(partners) < 2 or doc not in fps:
+            continue
+        fp = fps[doc]
+        holders = sorted(p for p in partners if p in fps and is_excerpt_of(fp, fps[p], config))
+        split = any(
+            v not in neighbours.get(u, ()) and not is_copy(fps[u], fps[v], config)
+            for x, u in enumerate(holders)
+            for v in holders[x + 1 :]
+        )
+        if not split:
+            continue
+        own = times.get(doc)
+
+        def distance(p, own=own):
+            other = times.get(p)
+            return float("inf") if own is None or other is None else abs(other - own)
+
+        joins[doc] = min(holders, key=lambda p: (distance(p), -len(neighbours.get(p, ())), str(p)))
+    return joins
+
+
 def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) -> dict[str, str]:
     """Cluster id for every item ``(id, fingerprint, published)``.
 
@@ -1061,13 +1123,14 @@ def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) 
             neighbours[j].add(i)
 
     composite = find_digests(dict(enumerate(fps)), neighbours, config)
+    joins = find_shared_excerpts(dict(enumerate(fps)), neighbours, config, dict(enumerate(times)))
 
     uf = _UnionFind(n)
     for i, partners in neighbours.items():
         if i in composite:
             continue
         for j in partners:
-            if j not in composite:
+            if j not in composite and joins.get(i, j) == j and joins.get(j, i) == i:
                 uf.union(i, j)
 
     best: dict[int, int] = {}

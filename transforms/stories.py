@@ -54,7 +54,7 @@ import base64
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -64,8 +64,10 @@ from newsbeam.transforms.model import Article
 from newsbeam.transforms.similarity import (
     DedupConfig,
     Fingerprint,
+    _parse_time,
     band_keys,
     find_digests,
+    find_shared_excerpts,
     fingerprint,
     is_copy,
 )
@@ -159,16 +161,20 @@ def resolve_clusters(
     edges: Iterable[tuple[str, str]],
     matches: Iterable[tuple[str, IndexedCluster]],
     excluded: Iterable[str] = (),
+    joins: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[StoryUpdate]]:
     """Cluster assignments for a batch (pure, order-independent).
 
     ``nodes``: (id, published) of the batch's new articles; ``edges``:
     verified copy pairs among them; ``matches``: (new id, indexed cluster it
-    copies); ``excluded``: ids kept out of every cluster (digests).
+    copies); ``excluded``: ids kept out of every cluster (digests);
+    ``joins``: shared excerpts, each linked through its one edge to the
+    partner it joins (``find_shared_excerpts``).
     Returns the ``story`` of every new article and the updates that indexed
     clusters need.
     """
     excluded = set(excluded)
+    joins = joins or {}
     published = dict(nodes)
     parent: dict[str, str] = {}
 
@@ -188,7 +194,9 @@ def resolve_clusters(
     for doc_id in published:
         find(f"n:{doc_id}")
     for a, b in edges:
-        if a in published and b in published and a not in excluded and b not in excluded:
+        if a not in published or b not in published or a in excluded or b in excluded:
+            continue
+        if joins.get(a, b) == b and joins.get(b, a) == a:  # a shared excerpt links one partner only
             union(f"n:{a}", f"n:{b}")
     for doc_id, indexed in matches:
         if doc_id in published and doc_id not in excluded:
@@ -329,8 +337,9 @@ class _VerifyPairs(beam.PTransform):
 
 
 class _DigestsFn(beam.DoFn):
-    """For one document: its adjacency and fingerprint, and those of each copy
-    partner; yields the document's id when it is a digest."""
+    """For one document: its adjacency, fingerprint and date, and those of
+    each copy partner; yields ``(id, None)`` when it is a digest and ``(id,
+    partner)`` when it is a shared excerpt that joins only that partner."""
 
     def __init__(self, config: DedupConfig):
         self._config = config
@@ -339,20 +348,29 @@ class _DigestsFn(beam.DoFn):
         doc, entries = keyed
         fps: dict[str, Fingerprint] = {}
         neighbours: dict[str, set[str]] = {}
-        for doc_id, partners, fp in entries:
+        times: dict[str, float | None] = {}
+        for doc_id, partners, fp, published in entries:
             fps[doc_id] = fp
             neighbours[doc_id] = set(partners)
+            times[doc_id] = _parse_time(published)
         if len(neighbours.get(doc, ())) < 2:
             return
-        # find_digests decides for each document from its own neighbours and its
-        # partners' neighbours and fingerprints only: what is gathered here.
-        yield from find_digests(fps, neighbours, self._config) & {doc}
+        # Both decide for each document from its own neighbours and its partners'
+        # neighbours, fingerprints and dates only: what is gathered here.
+        if doc in find_digests(fps, neighbours, self._config):
+            yield doc, None
+            return
+        joins = find_shared_excerpts(fps, neighbours, self._config, times, docs=[doc])
+        if doc in joins:
+            yield doc, joins[doc]
 
 
 class _FindDigests(beam.PTransform):
-    """Verified edges + nodes → ids of digests, keyed by document and parallel:
-    each document with two or more partners meets its partners' fingerprints
-    and adjacency in one group (``find_digests`` on that neighbourhood)."""
+    """Verified edges + nodes → ``(id, None)`` for digests and ``(id,
+    partner)`` for shared excerpts, keyed by document and parallel: each
+    document with two or more partners meets its partners' fingerprints,
+    dates and adjacency in one group (``find_digests`` and
+    ``find_shared_excerpts`` on that neighbourhood)."""
 
     def __init__(self, nodes, config: DedupConfig):
         super().__init__()
@@ -366,15 +384,15 @@ class _FindDigests(beam.PTransform):
             | "GroupPartners" >> beam.GroupByKey()
             | "SortPartners" >> beam.MapTuple(lambda doc, ps: (doc, tuple(sorted(set(ps)))))
         )
-        fps = self._nodes | "FpById" >> beam.Map(lambda n: (n.id, n.fp))
+        fps = self._nodes | "FpById" >> beam.Map(lambda n: (n.id, (n.fp, n.published)))
 
         def spread(keyed):
             doc, grouped = keyed
             partners = next(iter(grouped["adjacency"]), None)
-            fp = next(iter(grouped["fp"]), None)
-            if partners is None or fp is None:
+            fp_published = next(iter(grouped["fp"]), None)
+            if partners is None or fp_published is None:
                 return
-            entry = (doc, partners, fp)
+            entry = (doc, partners, *fp_published)
             if len(partners) >= 2:
                 yield doc, entry
             for partner in partners:
@@ -393,16 +411,19 @@ def _resolve(
     nodes: list[tuple[str, str | None]],
     edges: list[tuple[str, str]],
     matches: list,
-    digests: Iterable[str],
+    bridges: Iterable[tuple[str, str | None]],
 ):
-    """The single-worker step: ids and dates, verified edges, indexed matches
-    and digest ids only (no fingerprints) → union-find."""
-    excluded = set(digests) | {doc_id for doc_id, indexed in matches if indexed is None}
+    """The single-worker step: ids and dates, verified edges, indexed matches,
+    digests and shared excerpts only (no fingerprints) → union-find."""
+    bridges = list(bridges)
+    excluded = {doc_id for doc_id, partner in bridges if partner is None}
+    excluded |= {doc_id for doc_id, indexed in matches if indexed is None}
     return resolve_clusters(
         nodes,
         edges,
         [(doc_id, indexed) for doc_id, indexed in matches if indexed is not None],
         excluded,
+        {doc_id: partner for doc_id, partner in bridges if partner is not None},
     )
 
 
@@ -447,7 +468,7 @@ class ClusterStories(beam.PTransform):
             matches = nodes | "LookupIndexed" >> LookupIndexedCopies(self._es, config)
         else:
             matches = articles.pipeline | "NoIndex" >> beam.Create([])
-        digests = edges | "FindDigests" >> _FindDigests(nodes, config)
+        bridges = edges | "FindDigests" >> _FindDigests(nodes, config)
         resolved = (
             nodes
             | "IdAndDate" >> beam.Map(lambda n: (n.id, n.published))
@@ -458,7 +479,7 @@ class ClusterStories(beam.PTransform):
                 _resolve,
                 beam.pvalue.AsList(edges),
                 beam.pvalue.AsList(matches),
-                beam.pvalue.AsList(digests),
+                beam.pvalue.AsList(bridges),
             )
         )
         stories = resolved | "Stories" >> beam.FlatMap(lambda r: sorted(r[0].items()))

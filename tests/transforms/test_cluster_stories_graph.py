@@ -90,3 +90,20 @@ def test_counters_count_pairs_per_shared_bucket_as_bucket_by_bucket_verification
         return sum(c.committed for c in found)
 
     assert (counter("candidate_pairs"), counter("copies")) == (len(pairs), copies)
+
+
+def test_an_opening_that_a_follow_up_reuses_joins_one_story_and_bridges_nothing():
+    """A paywalled copy of an article's first two paragraphs is also wholly
+    inside a follow-up that reuses them word for word: it joins the article
+    published closest to it, and the follow-up stays apart."""
+    rng = random.Random(2)
+    original, later = _story(rng, 10), _story(rng, 8)
+    articles = [
+        _article("a", "\n\n".join(original), "2020-06-27T10:00:00Z"),
+        _article("e", "\n\n".join(original[:2]), "2020-06-27T11:00:00Z"),
+        _article("f", "\n\n".join(original[:2] + later), "2020-06-30T09:00:00Z"),
+    ]
+    assert _graph_labels(articles) == {"a": "a", "e": "a", "f": "f"}
+    # Published next to the follow-up, the same excerpt joins the follow-up.
+    articles[1] = _article("e", "\n\n".join(original[:2]), "2020-06-30T08:00:00Z")
+    assert _graph_labels(articles) == {"a": "a", "e": "e", "f": "e"}

@@ -446,6 +446,56 @@ def test_paywalled_copy_holding_the_first_paragraphs_of_a_long_article_is_a_copy
         assert labels == {"long": "long", "paywalled": "long"}
 
 
+# A follow-up three days on that opens with the wire story's first two paragraphs.
+_FOLLOW_UP = [
+    "The White House said the president had not been briefed on the findings because they had not "
+    "been verified, a claim several lawmakers rejected.",
+    "The national security adviser told reporters that the intelligence agencies had disagreed about "
+    "the reports and that a dissenting view was still being examined.",
+    "Democrats on the House intelligence committee demanded the raw reporting and said they would "
+    "call the directors of the agencies to testify before the recess.",
+    "In Kabul, a spokesman for the Afghan government said it had passed information about the "
+    "payments to American officers months earlier.",
+    "The Taliban repeated its denial on Wednesday, saying its fighters had no need of foreign money "
+    "to carry out operations against occupying forces.",
+    "Russian officials called the new reports fabricated and said the embassy would demand an "
+    "apology from the newspapers that published them.",
+    "Some Republican senators said the allegations, if confirmed, should lead to new sanctions "
+    "against the Russian military intelligence service.",
+    "The Pentagon said it had found no evidence so far linking specific deaths to the alleged "
+    "payments but would keep investigating.",
+]
+
+
+def test_a_paywalled_opening_that_a_follow_up_reuses_does_not_bridge_the_two():
+    """The paywalled copy of a long article's first two paragraphs is also
+    wholly inside a follow-up that reuses those paragraphs word for word.
+    It copies both, the two are no copies of each other, and union-find put
+    all three in one story: the excerpt now joins one of them only."""
+    body = _seed_body()
+    long_article = fingerprint("\n\n".join(body + _BACKGROUND), CONFIG)
+    follow_up = fingerprint("\n\n".join(["Lawmakers demand answers", *body[:2], *_FOLLOW_UP]), CONFIG)
+    paywalled = fingerprint(
+        "\n\n".join(
+            ["Moscow denies bounty report", "WASHINGTON (Reuters) - " + body[0], body[1]]
+            + ["Subscribe to continue reading. Already a subscriber? Log in."]
+        ),
+        CONFIG,
+    )
+    assert is_copy(long_article, paywalled, CONFIG) and is_copy(follow_up, paywalled, CONFIG)
+    assert not is_copy(long_article, follow_up, CONFIG)
+    items = [
+        ("long", long_article, "2020-06-27T10:00:00Z"),
+        ("paywalled", paywalled, "2020-06-27T12:00:00Z"),
+        ("follow", follow_up, "2020-06-30T09:00:00Z"),
+    ]
+    assert cluster(items, CONFIG) == {"long": "long", "paywalled": "long", "follow": "follow"}
+    # Undated: the excerpt joins the partner with more copies (a reprint of the long article).
+    undated = [(doc_id, fp_, None) for doc_id, fp_, _ in items] + [("reprint", long_article, None)]
+    labels = cluster(undated, CONFIG)
+    assert labels["paywalled"] == labels["long"] == labels["reprint"] != labels["follow"]
+
+
 def test_a_brief_shorter_than_a_sentence_is_not_an_opening_copy():
     """The low-resemblance exemption needs ``min_excerpt_shingles`` (about a
     sentence): a caption-sized line that opens a long article stays apart."""

@@ -66,3 +66,11 @@ def test_articles_already_indexed_in_the_cluster_count_once():
     stories, updates = resolve_clusters(nodes, [("a", "b")], [("b", indexed), ("a", indexed)])
     assert stories == {"a": story("a", True, 3), "b": story("a", False, 3)}
     assert updates == [StoryUpdate("a", "a", 3, "a")]
+
+
+def test_a_shared_excerpt_links_only_the_partner_it_joins():
+    nodes = [("a", None), ("e", None), ("f", None)]
+    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": "a"})
+    assert stories == {"a": story("a", True, 2), "e": story("a", False, 2), "f": story("f", True, 1)}
+    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": "f"})
+    assert stories == {"a": story("a", True, 1), "e": story("e", True, 2), "f": story("e", False, 2)}
