@@ -7,7 +7,13 @@ candidate is verified with ``is_copy`` on its stored ``story_fp``; a second
 query per batch reads the canonical copy (id, published, size) of every
 cluster matched.  Output: ``(new id, IndexedCluster)``, or ``(new id,
 None)`` for an article that copies two unrelated indexed stories on
-disjoint parts of its text (a digest: kept out of clusters).
+disjoint parts of its text (a digest: kept out of clusters).  A shared
+excerpt links one story only (``transforms.similarity.find_shared_excerpts``):
+a new article that is wholly inside members of two indexed clusters joins
+the one with the member published closest to it; a new article that copies
+a cluster only through excerpts of itself, which another member of that
+cluster also holds while being no copy of the new article, does not join it
+(the excerpt joined the other story when it was indexed).
 
 ``ApplyStoryUpdates``: for each ``StoryUpdate``, the ids of the indexed
 articles of the old cluster are read (one query per batch of updates) and a
@@ -26,7 +32,7 @@ import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings
 from newsbeam.connectors.es_sink import IndexAction
-from newsbeam.transforms.similarity import DedupConfig, band_keys, is_copy
+from newsbeam.transforms.similarity import DedupConfig, _parse_time, band_keys, is_copy, is_excerpt_of
 
 __all__ = ["ApplyStoryUpdates", "LookupIndexedCopies"]
 
@@ -83,27 +89,77 @@ class _LookupFn(_EsDoFn):
             story = src.get("story") or {}
             candidates.append(
                 (hit["_id"], set(src.get("story_bands") or ()), decode_fingerprint(src["story_fp"]),
-                 story.get("cluster_id") or hit["_id"])
+                 story.get("cluster_id") or hit["_id"], src.get("published"))
             )  # fmt: skip
         matched: dict[str, dict[str, list]] = {}
         for node in nodes:
-            for cand_id, cand_keys, cand_fp, cluster_id in candidates:
+            for cand_id, cand_keys, cand_fp, cluster_id, published in candidates:
                 if cand_id == node.id:  # the same article, indexed by an earlier run
                     continue
                 if keys_of[node.id] & cand_keys and is_copy(node.fp, cand_fp, self._config):
-                    matched.setdefault(node.id, defaultdict(list))[cluster_id].append(cand_fp)
+                    matched.setdefault(node.id, defaultdict(list))[cluster_id].append(
+                        (cand_id, cand_fp, published)
+                    )
+        if not matched:
+            return
+        by_id = {node.id: node for node in nodes}
+        for node_id in list(matched):
+            kept = self._without_shared_excerpts(by_id[node_id], matched[node_id], candidates)
+            if kept:
+                matched[node_id] = kept
+            else:
+                del matched[node_id]
         if not matched:
             return
         clusters = self._clusters(sorted({c for per in matched.values() for c in per}))
-        by_id = {node.id: node for node in nodes}
         for node_id, per_cluster in sorted(matched.items()):
-            if len(per_cluster) >= 2 and self._is_digest(by_id[node_id].fp, per_cluster, _matched_region):
+            fps_per_cluster = {c: [fp for _, fp, _ in members] for c, members in per_cluster.items()}
+            if len(per_cluster) >= 2 and self._is_digest(by_id[node_id].fp, fps_per_cluster, _matched_region):
                 yield node_id, None
                 continue
             for cluster_id in sorted(per_cluster):
                 self._matches.inc()
                 info = clusters.get(cluster_id)
                 yield node_id, info or IndexedCluster(cluster_id, cluster_id, None, (cluster_id,))
+
+    def _without_shared_excerpts(
+        self, node, per_cluster: dict[str, list], candidates: list
+    ) -> dict[str, list]:
+        """``per_cluster`` (cluster id → matched members) without the clusters
+        ``node`` reaches only through a shared excerpt."""
+        config = self._config
+        kept = {}
+        for cluster_id, members in per_cluster.items():
+            if all(is_excerpt_of(fp, node.fp, config) for _, fp, _ in members):
+                matched_ids = {cand_id for cand_id, _, _ in members}
+                holders = [
+                    cand_fp
+                    for cand_id, _, cand_fp, cand_cluster, _ in candidates
+                    if cand_cluster == cluster_id and cand_id not in matched_ids and cand_id != node.id
+                ]
+                if any(
+                    is_excerpt_of(fp, holder, config) and not is_copy(node.fp, holder, config)
+                    for _, fp, _ in members
+                    for holder in holders
+                ):
+                    continue  # the excerpt joined the other story when it was indexed
+            kept[cluster_id] = members
+        holding = {
+            cluster_id: [published for _, fp, published in members if is_excerpt_of(node.fp, fp, config)]
+            for cluster_id, members in kept.items()
+        }
+        holding = {cluster_id: dates for cluster_id, dates in holding.items() if dates}
+        if len(holding) >= 2:
+            own = _parse_time(node.published)
+
+            def distance(cluster_id):
+                times = [_parse_time(p) for p in holding[cluster_id]]
+                gaps = [abs(t - own) for t in times if t is not None and own is not None]
+                return (min(gaps) if gaps else float("inf"), cluster_id)
+
+            chosen = min(holding, key=distance)
+            kept = {c: m for c, m in kept.items() if c == chosen or c not in holding}
+        return kept
 
     def _is_digest(self, fp, per_cluster, matched_region) -> bool:
         regions = {

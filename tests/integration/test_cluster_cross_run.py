@@ -227,3 +227,66 @@ def test_paywalled_copy_indexed_first_is_joined_by_the_long_original_and_a_later
     assert {third[i]["cluster_id"] for i in story} == {cluster_id}
     assert {third[i]["size"] for i in story} == {3}
     assert [i for i in story if third[i]["is_canonical"]] == [ids["original"]]
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        # The excerpt is indexed with the original; the follow-up comes later.
+        (("wire", ["original", "paywalled"]), ("later", ["follow"])),
+        # Original and follow-up are indexed apart; the excerpt comes last.
+        (("wire", ["original"]), ("later", ["follow"]), ("paywall", ["paywalled"])),
+    ],
+    ids=["follow-up-last", "excerpt-last"],
+)
+def test_a_paywalled_opening_that_a_follow_up_reuses_links_one_story_across_runs(
+    demo_settings, es_client, tmp_path, runs
+):
+    """The paywalled copy of an article's first two paragraphs is also wholly
+    inside a follow-up that reuses them word for word.  Whatever the order of
+    the runs, it stays with the article published next to it and the
+    follow-up stays apart (before: the later run merged the two stories)."""
+    from tests.unit.test_similarity import _BACKGROUND, _FOLLOW_UP
+
+    lines = [line.strip() for line in _SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    body = [lines[2].split(",", 1)[1], *lines[3:]]
+    rows = {
+        "original": {
+            "id": "original",
+            "headline": "Russia offered Taliban-linked militants bounties, report says",
+            "published": "2020-06-27T09:00:00Z",
+            "text": "\n\n".join(["WASHINGTON (Reuters) - " + body[0], *body[1:], *_BACKGROUND]),
+        },
+        "paywalled": {
+            "id": "paywalled",
+            "headline": "Moscow denies bounty report",
+            "published": "2020-06-27T14:00:00Z",
+            "text": "\n\n".join(["ISLAMABAD: " + body[0], body[1], "Subscribe to continue reading."]),
+        },
+        "follow": {
+            "id": "follow",
+            "headline": "Lawmakers demand answers on bounty reports",
+            "published": "2020-06-30T09:00:00Z",
+            "text": "\n\n".join(["WASHINGTON (Reuters) - " + body[0], body[1], *_FOLLOW_UP]),
+        },
+    }
+    root = tmp_path / "site"
+    for outlet, slugs in runs:
+        _write_outlet(root, outlet, [rows[slug] for slug in slugs])
+    alias = demo_settings.elasticsearch.articles_alias
+    with SiteServer(root) as site:
+        ids = {
+            slug: doc_id_for_url(f"{site.base_url}/{outlet}/{slug}.html")
+            for outlet, slugs in runs
+            for slug in slugs
+        }
+        for outlet, _slugs in runs:
+            settings = demo_settings.model_copy(
+                update={"feeds": (FeedSpec(url=f"{site.base_url}/{outlet}/feed.xml", name=outlet),)}
+            )
+            run_batch(settings, beam_options([]))
+    stories = _stories(es_client, alias)
+    assert stories[ids["paywalled"]]["cluster_id"] == stories[ids["original"]]["cluster_id"]
+    assert {stories[ids[s]]["size"] for s in ("original", "paywalled")} == {2}
+    assert stories[ids["follow"]]["cluster_id"] != stories[ids["original"]]["cluster_id"]
+    assert stories[ids["follow"]]["size"] == 1
