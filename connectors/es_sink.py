@@ -19,10 +19,12 @@ or a timeout, and every item answered 429, 502, 503 or 504, are sent again
 after ``RetryPolicy.delay``: exponential backoff from ``initial_backoff``
 with jitter, capped at ``max_backoff``; a ``Retry-After`` header (seconds)
 is honoured up to ``max_retry_after``.  A request answered 413 is split in
-halves.  After ``max_retries`` retries the actions are ``unwritten``.
-Items rejected with any other status (mapping conflicts, bad documents)
-are not retried: they become ``failed`` with a stable reason
-(``mapping_error``, ``version_conflict``, ``http_<status>``).
+halves, down to a single action, which is then ``failed`` with reason
+``too_large`` (larger than the server's ``http.max_content_length``: no
+retry, run or replay could write it).  After ``max_retries`` retries the
+actions are ``unwritten``.  Items rejected with any other status (mapping
+conflicts, bad documents) are not retried: they become ``failed`` with a
+stable reason (``mapping_error``, ``version_conflict``, ``http_<status>``).
 
 Idempotency: ids are deterministic (canonical URL for articles, stage and
 URL for failures, feed URL for feed health), so retries and re-runs write
@@ -409,10 +411,21 @@ class BulkWriter:
                 status = int(getattr(exc.meta, "status", 0) or 0)
                 self._metric("bulk_latency_ms").update(int((self._clock() - started) * 1000))
                 if status == 413 and len(pending) > 1:
+                    self._metric("rejected").inc(len(outcome.rejected))  # the halves count their own
                     half = len(pending) // 2
                     outcome.extend(self.write(pending[:half]))
                     outcome.extend(self.write(pending[half:]))
                     return outcome
+                if status == 413:  # one action larger than any request the server takes: for good
+                    (action,) = pending
+                    size = len(bulk_lines(action).encode("utf-8"))
+                    message = (
+                        f"the server refused a {size}-byte bulk request holding only this document "
+                        "(HTTP 413: over its http.max_content_length)"
+                    )
+                    _LOG.warning("document %s rejected: %s", action.id, message)
+                    outcome.rejected.append((action, self._failure(action, "too_large", 413, message)))
+                    break
                 error = f"HTTP {status} {getattr(exc, 'error', '') or ''}".strip()
                 if status not in RETRY_STATUSES or retry >= self._policy.max_retries:
                     return self._give_up(outcome, pending, error, retry)
@@ -442,16 +455,7 @@ class BulkWriter:
                     again.append(action)
                 else:
                     status = int(info.get("status") or 0)
-                    failure = Failure(
-                        url=action.url or action.id,
-                        stage="index",
-                        reason=reason or "unknown",
-                        http_status=status or None,
-                        error=_item_message(info),
-                        # the article's feed, so a rejected document counts against it
-                        feed_url=((action.source or {}).get("feed") or {}).get("url"),
-                        at=utcnow_iso(),
-                    )
+                    failure = self._failure(action, reason or "unknown", status or None, _item_message(info))
                     outcome.rejected.append((action, failure))
             self._metric("written").inc(ok)
             if again and retry >= self._policy.max_retries:
@@ -461,6 +465,19 @@ class BulkWriter:
             pending = again
         self._metric("rejected").inc(len(outcome.rejected))
         return outcome
+
+    @staticmethod
+    def _failure(action: IndexAction, reason: str, status: int | None, error: str) -> Failure:
+        return Failure(
+            url=action.url or action.id,
+            stage="index",
+            reason=reason,
+            http_status=status,
+            error=error,
+            # the article's feed, so a rejected document counts against it
+            feed_url=((action.source or {}).get("feed") or {}).get("url"),
+            at=utcnow_iso(),
+        )
 
     def _give_up(self, outcome: BulkOutcome, pending: list[IndexAction], error: str, retry: int):
         _LOG.error("%d documents not written after %d retries (%s)", len(pending), retry, error)
