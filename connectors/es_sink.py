@@ -107,6 +107,7 @@ __all__ = [
     "IndexAction",
     "RetryPolicy",
     "WriteToElasticsearch",
+    "bulk_chunks",
     "classify_item",
     "read_dead_letters",
     "replay_dead_letters",
@@ -220,6 +221,23 @@ def bulk_lines(action: IndexAction, index: str | None = None) -> str:
         "scripted_upsert": True,
     }
     return header + "\n" + dumps(body) + "\n"
+
+
+def bulk_chunks(actions: Sequence[IndexAction], max_bytes: int) -> list[tuple[list[IndexAction], list[str]]]:
+    """``actions`` in order, cut into requests of at most ``max_bytes`` bytes of
+    NDJSON each (an action larger than that alone), with their ``bulk_lines``."""
+    chunks: list[tuple[list[IndexAction], list[str]]] = []
+    size = 0
+    for action in actions:
+        lines = bulk_lines(action)
+        length = len(lines.encode("utf-8"))
+        if not chunks or size + length > max_bytes:
+            chunks.append(([], []))
+            size = 0
+        chunks[-1][0].append(action)
+        chunks[-1][1].append(lines)
+        size += length
+    return chunks
 
 
 def _dumps(value: Any) -> str:
@@ -821,16 +839,26 @@ class _TimedBulkFn(beam.DoFn):
     that buffers actions in state and sends them when ``max_docs`` are
     waiting, when a processing-time timer set by the first buffered action
     fires ``max_buffer_seconds`` later (so a quiet stream still writes what it
-    holds), and when the window ends (event-time timer).  ``clock``: the
+    holds), and when the window ends (event-time timer); each flush is sent
+    in requests of at most ``max_bytes`` (``bulk_chunks``).  ``clock``: the
     processing time the timer is set from (``time.time``; a test's
     ``TestStream`` clock starts at 0)."""
 
     def __init__(
-        self, settings, policy, max_docs, max_buffer_seconds, clear_failures_alias, dead_letter_dir, clock
+        self,
+        settings,
+        policy,
+        max_docs,
+        max_buffer_seconds,
+        clear_failures_alias,
+        dead_letter_dir,
+        clock,
+        max_bytes=None,
     ):
         self._settings = settings
         self._policy = policy
         self._max_docs = max_docs
+        self._max_bytes = max_bytes or settings.bulk_max_bytes
         self._max_buffer_seconds = max_buffer_seconds
         self._clear_failures_alias = clear_failures_alias
         self._dead_letter_dir = dead_letter_dir
@@ -887,9 +915,12 @@ class _TimedBulkFn(beam.DoFn):
         if not actions:
             return
         writer = BulkWriter(self._client, self._policy, metrics=self._metrics)
-        outcome, self._aliases = _write_settled(
-            writer, actions, None, self._aliases, self._clear_failures_alias, self._dead_letter_dir
-        )
+        outcome = BulkOutcome()
+        for chunk, lines in bulk_chunks(actions, self._max_bytes):
+            done, self._aliases = _write_settled(
+                writer, chunk, lines, self._aliases, self._clear_failures_alias, self._dead_letter_dir
+            )
+            outcome.extend(done)
         stamp = window.max_timestamp()
         for action in outcome.written:
             yield WindowedValue(action, stamp, (window,))
@@ -914,7 +945,8 @@ class WriteToElasticsearch(beam.PTransform):
     On unbounded input (a streaming pipeline) the actions are buffered in
     keyed state instead of per bundle (``_TimedBulkFn``): a batch is sent at
     ``max_docs`` actions, ``max_buffer_seconds`` (default 5) after its first
-    action even when no further action arrives, and at the end of its window.
+    action even when no further action arrives, and at the end of its window;
+    a batch is sent in requests of at most ``max_bytes`` each, as in batch.
 
     ``max_docs``/``max_bytes`` default to the settings' ``bulk_max_docs`` and
     ``bulk_max_bytes``; ``dead_letter_dir`` to the settings' ``dead_letter_dir``.
@@ -953,6 +985,7 @@ class WriteToElasticsearch(beam.PTransform):
             clear_failures_alias,
             dead_letter_dir if dead_letter_dir is not None else settings.dead_letter_dir,
             streaming_clock,
+            max_bytes or settings.bulk_max_bytes,
         )
         self._fn = _BulkIndexFn(
             settings,
