@@ -14,10 +14,15 @@ analyzer; ``<prefix>-<kind>@mappings``: the fields of the document
 contract) and one composable index template per kind
 (``<prefix>-<kind>-template`` for ``<prefix>-<kind>-*``), each with
 ``_meta.version``.  A template is (re)installed when it is missing or the
-shipped version is newer; a newer installed version is left alone.  When a
-mappings template is upgraded, its new fields are added to the indices that
-already exist behind the alias (``PUT _mapping``); a change that cannot be
-applied in place raises ``EsSetupError`` telling to roll the alias over.
+shipped version is newer; a newer installed version is left alone.  Every
+index made from a mappings template carries its version in the mappings'
+``_meta`` (``{"managed_by": "newsbeam", "version": N}``); an index behind an
+existing alias whose stamp is older (or missing) gets the new fields in place
+(``PUT _mapping``, which also moves the stamp), decided per index at every
+setup, not only by the setup that upgraded the template.  A change the write
+index cannot take raises ``EsSetupError`` telling to roll the alias over (at
+every setup until it is done); an older index that cannot take it keeps its
+mappings, with a warning.
 Then ``<prefix>-<kind>-000001`` is created with the alias (write index)
 when the alias does not exist.  Idempotent; it runs before a pipeline is
 built, never from inside a transform.
@@ -221,13 +226,14 @@ def _needs_install(name: str, installed: int | None, shipped: int) -> bool:
 
 def setup_indices(client, prefix: str) -> list[str]:
     """Install templates and create ``<prefix>-<kind>-000001`` behind each
-    alias when the alias does not exist yet.  Returns what was changed."""
+    alias when the alias does not exist yet; bring the mappings of the
+    indices behind an existing alias up to this newsbeam's (see
+    ``_upgrade_indices``).  Returns what was changed."""
     from elasticsearch import BadRequestError, NotFoundError
 
     changes: list[str] = []
-    upgraded: dict[str, dict[str, Any]] = {}  # kind -> new mappings, for existing indices
-    parts = ["settings", *TEMPLATE_KINDS]
-    for part in parts:
+    owned: dict[str, int] = {}  # kind -> shipped mappings version, when this newsbeam's templates rule
+    for part in ["settings", *TEMPLATE_KINDS]:
         body = load_template(f"component-{part}")
         name = _component_name(prefix, part)
         try:
@@ -235,11 +241,15 @@ def setup_indices(client, prefix: str) -> list[str]:
         except NotFoundError:
             found = []
         installed = _installed_version(found, "component_template")
-        if _needs_install(name, installed, body["_meta"]["version"]):
-            client.cluster.put_component_template(name=name, template=body["template"], meta=body["_meta"])
-            changes.append(f"component template {name} v{body['_meta']['version']}")
-            if installed is not None and part != "settings":
-                upgraded[part] = body["template"]["mappings"]
+        shipped = body["_meta"]["version"]
+        if _needs_install(name, installed, shipped):
+            template = dict(body["template"])
+            if part != "settings":
+                template["mappings"] = _stamped(template["mappings"], shipped)
+            client.cluster.put_component_template(name=name, template=template, meta=body["_meta"])
+            changes.append(f"component template {name} v{shipped}")
+        if part != "settings" and (installed is None or installed <= shipped):
+            owned[part] = shipped
     for kind in TEMPLATE_KINDS:
         alias = f"{prefix}-{kind}"
         body = load_template(kind)
@@ -259,11 +269,9 @@ def setup_indices(client, prefix: str) -> list[str]:
                 meta=body["_meta"],
             )
             changes.append(f"index template {name} v{body['_meta']['version']}")
-            if installed is not None and installed < 2:  # v1 carried its mappings inline
-                upgraded[kind] = load_template(f"component-{kind}")["template"]["mappings"]
         if client.indices.exists_alias(name=alias):
-            if kind in upgraded:
-                changes += _apply_mappings(client, alias, upgraded[kind])
+            if kind in owned:
+                changes += _upgrade_indices(client, alias, kind, owned[kind])
             continue
         if client.indices.exists(index=alias):
             raise EsSetupError(
@@ -282,22 +290,84 @@ def setup_indices(client, prefix: str) -> list[str]:
     return changes
 
 
-def _apply_mappings(client, alias: str, mappings: dict[str, Any]) -> list[str]:
-    """Add upgraded fields to the indices behind ``alias``."""
+def _stamped(mappings: dict[str, Any], version: int) -> dict[str, Any]:
+    """``mappings`` with the ``_meta`` that records, in every index made from
+    them, which version of this newsbeam's mappings the index has."""
+    return {**mappings, "_meta": {"managed_by": "newsbeam", "version": version}}
+
+
+def _index_versions(client, alias: str) -> dict[str, int | None]:
+    """The mappings version (``_meta.version``) of each index behind ``alias``;
+    ``None`` for an index made before indices were stamped, or by hand."""
+    found = client.indices.get_mapping(index=alias)
+    versions = {}
+    for index, body in dict(found).items():
+        meta = (body.get("mappings") or {}).get("_meta") or {}
+        version = meta.get("version") if meta.get("managed_by") == "newsbeam" else None
+        versions[index] = version if isinstance(version, int) else None
+    return versions
+
+
+def _upgrade_indices(client, alias: str, kind: str, shipped: int) -> list[str]:
+    """Add this newsbeam's fields of ``kind`` to the indices behind ``alias``
+    whose stamped mappings version is older (or missing).
+
+    Decided per index from its own stamp, not from whether this call upgraded
+    the template: a template installed by an earlier setup whose
+    ``PUT _mapping`` was refused (a field whose type changed) must not let
+    the next setup pass in silence over an index that never got the new
+    mappings.  An index stamped with a newer version is left alone."""
+    stale = sorted(index for index, version in _index_versions(client, alias).items()
+                   if version is None or version < shipped)  # fmt: skip
+    if not stale:
+        return []
+    mappings = _stamped(load_template(f"component-{kind}")["template"]["mappings"], shipped)
+    return _apply_mappings(client, alias, mappings, stale)
+
+
+def _write_index(client, alias: str) -> str | None:
+    found = dict(client.indices.get_alias(name=alias))
+    if len(found) == 1:
+        return next(iter(found))
+    for index, info in found.items():
+        if (info.get("aliases") or {}).get(alias, {}).get("is_write_index"):
+            return index
+    return None
+
+
+def _apply_mappings(client, alias: str, mappings: dict[str, Any], indices: list[str]) -> list[str]:
+    """Add upgraded fields to ``indices`` (behind ``alias``); the stamp
+    (``_meta``) goes with them, so a refused change leaves the old stamp.
+
+    The write index refusing raises ``EsSetupError`` (every setup, until the
+    alias is rolled over); an older index refusing is left with its mappings
+    and a warning: it still serves its documents, and after a rollover it is
+    where the refusal is expected to stay (reindexing it is the way out)."""
     from elasticsearch import BadRequestError
 
     changes = []
-    for index in sorted(client.indices.get_alias(name=alias)):
+    write = _write_index(client, alias)
+    for index in indices:
         try:
             client.indices.put_mapping(
                 index=index,
                 properties=mappings.get("properties", {}),
                 dynamic=mappings.get("dynamic"),
                 dynamic_templates=mappings.get("dynamic_templates"),
+                meta=mappings["_meta"],
             )
         except BadRequestError as exc:
             error = exc.body.get("error") if isinstance(exc.body, dict) else None
             reason = error.get("reason") if isinstance(error, dict) else None
+            if index != write:
+                _LOG.warning(
+                    "%s (behind %s, not its write index) keeps its older mappings: %s; its documents "
+                    "are still searched, reindex them into the alias to give them the new mappings",
+                    index,
+                    alias,
+                    reason or exc.message,
+                )
+                continue
             raise EsSetupError(
                 f"the new mappings of {alias} cannot be applied to {index} in place "
                 f"({reason or exc.message}); roll the alias over (POST /{alias}/_rollover) so a new index "

@@ -19,10 +19,12 @@ or a timeout, and every item answered 429, 502, 503 or 504, are sent again
 after ``RetryPolicy.delay``: exponential backoff from ``initial_backoff``
 with jitter, capped at ``max_backoff``; a ``Retry-After`` header (seconds)
 is honoured up to ``max_retry_after``.  A request answered 413 is split in
-halves.  After ``max_retries`` retries the actions are ``unwritten``.
-Items rejected with any other status (mapping conflicts, bad documents)
-are not retried: they become ``failed`` with a stable reason
-(``mapping_error``, ``version_conflict``, ``http_<status>``).
+halves, down to a single action, which is then ``failed`` with reason
+``too_large`` (larger than the server's ``http.max_content_length``: no
+retry, run or replay could write it).  After ``max_retries`` retries the
+actions are ``unwritten``.  Items rejected with any other status (mapping
+conflicts, bad documents) are not retried: they become ``failed`` with a
+stable reason (``mapping_error``, ``version_conflict``, ``http_<status>``).
 
 Idempotency: ids are deterministic (canonical URL for articles, stage and
 URL for failures, feed URL for feed health), so retries and re-runs write
@@ -105,6 +107,7 @@ __all__ = [
     "IndexAction",
     "RetryPolicy",
     "WriteToElasticsearch",
+    "bulk_chunks",
     "classify_item",
     "read_dead_letters",
     "replay_dead_letters",
@@ -218,6 +221,23 @@ def bulk_lines(action: IndexAction, index: str | None = None) -> str:
         "scripted_upsert": True,
     }
     return header + "\n" + dumps(body) + "\n"
+
+
+def bulk_chunks(actions: Sequence[IndexAction], max_bytes: int) -> list[tuple[list[IndexAction], list[str]]]:
+    """``actions`` in order, cut into requests of at most ``max_bytes`` bytes of
+    NDJSON each (an action larger than that alone), with their ``bulk_lines``."""
+    chunks: list[tuple[list[IndexAction], list[str]]] = []
+    size = 0
+    for action in actions:
+        lines = bulk_lines(action)
+        length = len(lines.encode("utf-8"))
+        if not chunks or size + length > max_bytes:
+            chunks.append(([], []))
+            size = 0
+        chunks[-1][0].append(action)
+        chunks[-1][1].append(lines)
+        size += length
+    return chunks
 
 
 def _dumps(value: Any) -> str:
@@ -409,10 +429,21 @@ class BulkWriter:
                 status = int(getattr(exc.meta, "status", 0) or 0)
                 self._metric("bulk_latency_ms").update(int((self._clock() - started) * 1000))
                 if status == 413 and len(pending) > 1:
+                    self._metric("rejected").inc(len(outcome.rejected))  # the halves count their own
                     half = len(pending) // 2
                     outcome.extend(self.write(pending[:half]))
                     outcome.extend(self.write(pending[half:]))
                     return outcome
+                if status == 413:  # one action larger than any request the server takes: for good
+                    (action,) = pending
+                    size = len(bulk_lines(action).encode("utf-8"))
+                    message = (
+                        f"the server refused a {size}-byte bulk request holding only this document "
+                        "(HTTP 413: over its http.max_content_length)"
+                    )
+                    _LOG.warning("document %s rejected: %s", action.id, message)
+                    outcome.rejected.append((action, self._failure(action, "too_large", 413, message)))
+                    break
                 error = f"HTTP {status} {getattr(exc, 'error', '') or ''}".strip()
                 if status not in RETRY_STATUSES or retry >= self._policy.max_retries:
                     return self._give_up(outcome, pending, error, retry)
@@ -442,16 +473,7 @@ class BulkWriter:
                     again.append(action)
                 else:
                     status = int(info.get("status") or 0)
-                    failure = Failure(
-                        url=action.url or action.id,
-                        stage="index",
-                        reason=reason or "unknown",
-                        http_status=status or None,
-                        error=_item_message(info),
-                        # the article's feed, so a rejected document counts against it
-                        feed_url=((action.source or {}).get("feed") or {}).get("url"),
-                        at=utcnow_iso(),
-                    )
+                    failure = self._failure(action, reason or "unknown", status or None, _item_message(info))
                     outcome.rejected.append((action, failure))
             self._metric("written").inc(ok)
             if again and retry >= self._policy.max_retries:
@@ -461,6 +483,19 @@ class BulkWriter:
             pending = again
         self._metric("rejected").inc(len(outcome.rejected))
         return outcome
+
+    @staticmethod
+    def _failure(action: IndexAction, reason: str, status: int | None, error: str) -> Failure:
+        return Failure(
+            url=action.url or action.id,
+            stage="index",
+            reason=reason,
+            http_status=status,
+            error=error,
+            # the article's feed, so a rejected document counts against it
+            feed_url=((action.source or {}).get("feed") or {}).get("url"),
+            at=utcnow_iso(),
+        )
 
     def _give_up(self, outcome: BulkOutcome, pending: list[IndexAction], error: str, retry: int):
         _LOG.error("%d documents not written after %d retries (%s)", len(pending), retry, error)
@@ -804,16 +839,26 @@ class _TimedBulkFn(beam.DoFn):
     that buffers actions in state and sends them when ``max_docs`` are
     waiting, when a processing-time timer set by the first buffered action
     fires ``max_buffer_seconds`` later (so a quiet stream still writes what it
-    holds), and when the window ends (event-time timer).  ``clock``: the
+    holds), and when the window ends (event-time timer); each flush is sent
+    in requests of at most ``max_bytes`` (``bulk_chunks``).  ``clock``: the
     processing time the timer is set from (``time.time``; a test's
     ``TestStream`` clock starts at 0)."""
 
     def __init__(
-        self, settings, policy, max_docs, max_buffer_seconds, clear_failures_alias, dead_letter_dir, clock
+        self,
+        settings,
+        policy,
+        max_docs,
+        max_buffer_seconds,
+        clear_failures_alias,
+        dead_letter_dir,
+        clock,
+        max_bytes=None,
     ):
         self._settings = settings
         self._policy = policy
         self._max_docs = max_docs
+        self._max_bytes = max_bytes or settings.bulk_max_bytes
         self._max_buffer_seconds = max_buffer_seconds
         self._clear_failures_alias = clear_failures_alias
         self._dead_letter_dir = dead_letter_dir
@@ -870,9 +915,12 @@ class _TimedBulkFn(beam.DoFn):
         if not actions:
             return
         writer = BulkWriter(self._client, self._policy, metrics=self._metrics)
-        outcome, self._aliases = _write_settled(
-            writer, actions, None, self._aliases, self._clear_failures_alias, self._dead_letter_dir
-        )
+        outcome = BulkOutcome()
+        for chunk, lines in bulk_chunks(actions, self._max_bytes):
+            done, self._aliases = _write_settled(
+                writer, chunk, lines, self._aliases, self._clear_failures_alias, self._dead_letter_dir
+            )
+            outcome.extend(done)
         stamp = window.max_timestamp()
         for action in outcome.written:
             yield WindowedValue(action, stamp, (window,))
@@ -897,7 +945,8 @@ class WriteToElasticsearch(beam.PTransform):
     On unbounded input (a streaming pipeline) the actions are buffered in
     keyed state instead of per bundle (``_TimedBulkFn``): a batch is sent at
     ``max_docs`` actions, ``max_buffer_seconds`` (default 5) after its first
-    action even when no further action arrives, and at the end of its window.
+    action even when no further action arrives, and at the end of its window;
+    a batch is sent in requests of at most ``max_bytes`` each, as in batch.
 
     ``max_docs``/``max_bytes`` default to the settings' ``bulk_max_docs`` and
     ``bulk_max_bytes``; ``dead_letter_dir`` to the settings' ``dead_letter_dir``.
@@ -936,6 +985,7 @@ class WriteToElasticsearch(beam.PTransform):
             clear_failures_alias,
             dead_letter_dir if dead_letter_dir is not None else settings.dead_letter_dir,
             streaming_clock,
+            max_bytes or settings.bulk_max_bytes,
         )
         self._fn = _BulkIndexFn(
             settings,

@@ -29,6 +29,7 @@ __all__ = [
     "search_page",
     "SearchFilters",
     "build_search_body",
+    "check_query",
     "clean_text",
     "format_hits",
     "parse_time",
@@ -179,6 +180,32 @@ class SearchFilters:
                 bounds["lte"] = self.until
             clauses.append({"range": {"published": bounds}})
         return clauses
+
+
+# A search's words become term clauses, one per word and field (title, body); Elasticsearch
+# 8 refuses a query over its clause limit (``too_many_nested_clauses``), which is at least
+# 1024 whatever the heap.  The standard tokenizer cuts a longer word into 255-character tokens.
+MAX_QUERY_WORDS = 500
+MAX_QUERY_CHARS = 10_000
+_WORD = re.compile(r"\w+")
+_MAX_TOKEN_CHARS = 255
+
+
+def check_query(query: str | None) -> None:
+    """``ValueError`` (a usage error) for a query too long to send: more than
+    ``MAX_QUERY_CHARS`` characters or ``MAX_QUERY_WORDS`` words."""
+    text = (query or "").strip()
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValueError(
+            f"QUERY: {len(text)} characters, more than the {MAX_QUERY_CHARS} a search takes; "
+            "search for fewer words (a few distinctive ones rank best), or use filters"
+        )
+    words = sum(-(-len(word) // _MAX_TOKEN_CHARS) for word in _WORD.findall(text))
+    if words > MAX_QUERY_WORDS:
+        raise ValueError(
+            f"QUERY: {words} words, more than the {MAX_QUERY_WORDS} a search takes; "
+            "search for fewer words (a few distinctive ones rank best), or use filters"
+        )
 
 
 def build_search_body(
@@ -511,6 +538,7 @@ def run_search(args, load_settings, usage_error) -> int:
     from newsbeam.connectors.es import EsUnavailable, connect, describe, ping
 
     try:
+        check_query(args.query)
         filters = filters_from_args(args)
     except ValueError as exc:
         raise usage_error(str(exc)) from None

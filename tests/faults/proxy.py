@@ -18,6 +18,10 @@ every request to the upstream server, except when a scripted fault matches:
 - ``Outage(status, seconds, path="")``: answer every matching request
   (default: every request) with ``status`` for ``seconds`` from when it is
   added, however many there are: a cluster down for a while;
+- ``ContentLimit(max_bytes)``: answer every matching request whose body is
+  longer than ``max_bytes`` with 413 and no body, as Elasticsearch does over
+  its ``http.max_content_length`` (100 MB by default; the embedded server
+  has no such limit);
 
 Faults apply to requests whose path contains ``path`` (default ``_bulk``)
 and are used up in the order they were added.  When the upstream cannot be
@@ -38,7 +42,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-__all__ = ["FaultProxy", "Hook", "ItemStatus", "Outage", "ResetAfterForward", "WholeRequest"]
+__all__ = ["ContentLimit", "FaultProxy", "Hook", "ItemStatus", "Outage", "ResetAfterForward", "WholeRequest"]
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -86,6 +90,13 @@ class Outage:
         return time.monotonic() < self.until
 
 
+@dataclasses.dataclass
+class ContentLimit:
+    max_bytes: int
+    path: str = "_bulk"
+    answered: int = 0  # requests answered 413
+
+
 def _split_bulk(body: bytes) -> list[tuple[dict, list[bytes]]]:
     """Bulk NDJSON → [(header, [raw lines of the action])]."""
     lines = [line for line in body.split(b"\n") if line.strip()]
@@ -125,6 +136,8 @@ class FaultProxy:
                 if isinstance(fault, Hook):
                     fault.callback()
                     fault = None
+                if isinstance(fault, ContentLimit):
+                    return self._answer(413, b"", {"Content-Type": "text/plain"})
                 if isinstance(fault, WholeRequest):
                     payload = json.dumps(
                         {"error": {"type": "fault_injected", "reason": "injected"}, "status": fault.status}
@@ -212,6 +225,11 @@ class FaultProxy:
                 if fault.path in path and fault.active:
                     fault.answered += 1
                     return WholeRequest(fault.status)
+                continue
+            if isinstance(fault, ContentLimit):
+                if fault.path in path and len(body) > fault.max_bytes:
+                    fault.answered += 1
+                    return fault
                 continue
             if fault.path in path and fault.times > 0 and getattr(fault, "body", b"") in body:
                 fault.times -= 1

@@ -30,7 +30,7 @@ from newsbeam.connectors.es_sink import (
     replay_dead_letters,
 )
 from newsbeam.transforms.model import doc_id_for_url, failure_id
-from tests.faults.proxy import FaultProxy, Hook, ItemStatus, ResetAfterForward, WholeRequest
+from tests.faults.proxy import ContentLimit, FaultProxy, Hook, ItemStatus, ResetAfterForward, WholeRequest
 
 pytestmark = [pytest.mark.es]
 
@@ -204,6 +204,23 @@ def test_mapping_conflicts_end_in_failures_index_with_reason(proxied, proxy, es_
     )
     assert "published" in stored["error"]
     assert counters["rejected"] == 2
+
+
+def test_a_document_over_the_servers_content_limit_is_a_failure_not_unwritten(proxied, proxy, es_client):
+    # One article too big for any request the server takes (http.max_content_length):
+    # the request is split down to it, and it is rejected for good (too_large, in the
+    # failures index); it used to be "unwritten", failing every run and every replay.
+    alias = proxied.articles_alias
+    actions = actions_for(alias, 6)
+    big_url = "https://example.org/story/huge"
+    big = IndexAction(alias, doc_id_for_url(big_url), doc(big_url, body="word " * 20_000), big_url, "upsert")
+    proxy.add(ContentLimit(50_000))
+    out, counters = run_graph(proxied, actions[:3] + [big] + actions[3:])
+    assert out == {"written": sorted(a.id for a in actions), "failed": [(big_url, "too_large")]}
+    assert ids_in(es_client, alias) == sorted(a.id for a in actions)
+    stored = es_client.get(index=proxied.failures_alias, id=failure_id("index", big_url))["_source"]
+    assert (stored["stage"], stored["reason"], stored["http"]["status"]) == ("index", "too_large", 413)
+    assert counters["rejected"] == 1 and "unwritten" not in counters
 
 
 def test_retries_exhausted_go_to_dead_letter_file_and_replay(proxied, proxy, es_client, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from newsbeam.connectors.es import setup_indices
+from newsbeam.connectors.es import EsSetupError, setup_indices
 from newsbeam.connectors.es_sink import (
     BulkWriter,
     IndexAction,
@@ -151,6 +151,36 @@ def test_setup_upgrades_an_older_installed_version(es_client, index_prefix):
         name=f"{index_prefix}-articles@mappings", template={"mappings": {}}, meta={"version": 99}
     )
     assert setup_indices(es_client, index_prefix) == []
+
+
+def test_setup_keeps_refusing_mappings_it_could_not_apply(es_client, index_prefix):
+    # An installation whose articles index has a field of another type (story.size a
+    # keyword): the new mappings cannot go in place.  The first setup says so; it has
+    # already installed the new templates, and the second setup used to find them
+    # current and pass in silence, leaving the index without title, body, story, ...
+    alias = f"{index_prefix}-articles"
+    old = {"dynamic": "false", "properties": {"url": {"type": "keyword"}, "story": {"properties": {
+        "size": {"type": "keyword"}}}}}  # fmt: skip
+    es_client.cluster.put_component_template(
+        name=f"{index_prefix}-articles@mappings", template={"mappings": old}, meta={"version": 2}
+    )
+    es_client.indices.create(index=f"{alias}-000001", aliases={alias: {"is_write_index": True}}, mappings=old)
+    for _attempt in range(2):
+        with pytest.raises(EsSetupError, match=r"story\.size.*roll the alias over"):
+            setup_indices(es_client, index_prefix)
+    props = es_client.indices.get_mapping(index=f"{alias}-000001")[f"{alias}-000001"]["mappings"][
+        "properties"
+    ]
+    assert "title" not in props
+    # Rolled over as told: the new index gets the mappings, the old one is left as it is.
+    es_client.indices.rollover(alias=alias, new_index=f"{alias}-000002")
+    changes = setup_indices(es_client, index_prefix)
+    assert not any("mappings of" in change for change in changes)
+    props = es_client.indices.get_mapping(index=f"{alias}-000002")[f"{alias}-000002"]["mappings"][
+        "properties"
+    ]
+    assert props["story"]["properties"]["size"]["type"] == "integer"
+    assert props["title"]["analyzer"] == "news_english"
 
 
 def test_upsert_keeps_story_and_first_seen_and_merges_urls(es_settings, es_client):

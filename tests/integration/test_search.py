@@ -187,6 +187,38 @@ def test_a_query_without_accents_finds_the_accented_words(es_settings, es_client
         assert [hit["title"] for hit in _lines(capsys)] == ["Coffee growers march in Bogotá"], query
 
 
+def test_the_longest_query_taken_is_answered_and_a_longer_one_is_a_usage_error(
+    es_settings, es_client, capsys
+):
+    # MAX_QUERY_WORDS words over title and body stay under Elasticsearch 8's smallest clause
+    # limit (1024); a longer query is refused before it is sent, exit 2, not an "Elasticsearch
+    # refused the search" (exit 1) from a cluster, or a search the embedded server takes.
+    from newsbeam.connectors.es import setup_indices
+    from newsbeam.pipeline.search import MAX_QUERY_WORDS
+
+    setup_indices(es_client, es_settings.index_prefix)
+    es_client.index(
+        index=es_settings.articles_alias,
+        id="harbour",
+        document={
+            "title": "Harbour strike ends",
+            "body": "Dockers went back to work.",
+            "url": "https://e.org/h",
+        },
+        refresh=True,
+    )
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix, "--json"]
+    words = ["harbour"] + [f"filler{i}" for i in range(MAX_QUERY_WORDS - 1)]
+    assert main(["search", " ".join(words), *common]) == 0
+    assert [hit["title"] for hit in _lines(capsys)] == ["Harbour strike ends"]
+    assert main(["search", " ".join([*words, "strike"]), *common]) == 2
+    err = capsys.readouterr().err
+    assert f"QUERY: {MAX_QUERY_WORDS + 1} words, more than the {MAX_QUERY_WORDS}" in err
+    assert "Traceback" not in err
+    assert main(["search", "x" * 60_000, *common]) == 2
+    assert "QUERY: 60000 characters" in capsys.readouterr().err
+
+
 def _story_doc(title, body, outlet, published, cluster, canonical, size):
     return {
         "title": title,
