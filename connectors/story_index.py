@@ -13,7 +13,10 @@ a new article that is wholly inside members of two indexed clusters joins
 the one with the member published closest to it; a new article that copies
 a cluster only through excerpts of itself, which another member of that
 cluster also holds while being no copy of the new article, does not join it
-(the excerpt joined the other story when it was indexed).
+(the excerpt joined the other story when it was indexed).  A match where
+the new article is an excerpt of the indexed member says so
+(``IndexedCluster.excerpt``): such an article links no article of its own
+batch that does not copy the same indexed story.
 
 ``ApplyStoryUpdates``: for each ``StoryUpdate``, the ids of the indexed
 articles of the old cluster are read (one query per batch of updates) and a
@@ -26,6 +29,7 @@ bundle: a lookup is never silently treated as "no copies".
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import apache_beam as beam
@@ -117,10 +121,15 @@ class _LookupFn(_EsDoFn):
             if len(per_cluster) >= 2 and self._is_digest(by_id[node_id].fp, fps_per_cluster, _matched_region):
                 yield node_id, None
                 continue
+            fp = by_id[node_id].fp
             for cluster_id in sorted(per_cluster):
                 self._matches.inc()
-                info = clusters.get(cluster_id)
-                yield node_id, info or IndexedCluster(cluster_id, cluster_id, None, (cluster_id,))
+                info = clusters.get(cluster_id) or IndexedCluster(cluster_id, cluster_id, None, (cluster_id,))
+                if any(
+                    is_excerpt_of(fp, member_fp, self._config) for _, member_fp, _ in per_cluster[cluster_id]
+                ):
+                    info = dataclasses.replace(info, excerpt=True)
+                yield node_id, info
 
     def _without_shared_excerpts(
         self, node, per_cluster: dict[str, list], candidates: list

@@ -124,12 +124,15 @@ def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
 class IndexedCluster:
     """A cluster of articles indexed by earlier runs, with its members' ids
     (a re-extracted or re-fetched article may be in the batch and in the
-    index at once: sizes count it once)."""
+    index at once: sizes count it once).  ``excerpt``: the new article that
+    matched it lies wholly inside the member it matched (an opening cut from
+    it), so it may not bridge that story to another one of its batch."""
 
     cluster_id: str
     canonical_id: str
     canonical_published: str | None
     members: tuple[str, ...]
+    excerpt: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,12 +172,29 @@ def resolve_clusters(
     verified copy pairs among them; ``matches``: (new id, indexed cluster it
     copies); ``excluded``: ids kept out of every cluster (digests);
     ``joins``: shared excerpts, each linked through its one edge to the
-    partner it joins (``find_shared_excerpts``).
+    partner it joins (``find_shared_excerpts``).  An article that is an
+    excerpt of an indexed cluster (``IndexedCluster.excerpt``) keeps only
+    its edges to articles that match that cluster too: it is the opening of
+    the indexed story, and another article it copies but the story does not
+    (a follow-up reusing that opening) stays apart.
     Returns the ``story`` of every new article and the updates that indexed
     clusters need.
     """
     excluded = set(excluded)
     joins = joins or {}
+    matches = list(matches)
+    matched: dict[str, set[str]] = defaultdict(set)
+    anchored: dict[str, set[str]] = defaultdict(set)  # excerpts of indexed clusters
+    for doc_id, indexed in matches:
+        matched[doc_id].add(indexed.cluster_id)
+        if indexed.excerpt:
+            anchored[doc_id].add(indexed.cluster_id)
+
+    def linked(a: str, b: str) -> bool:
+        if joins.get(a, b) != b or joins.get(b, a) != a:  # a shared excerpt links one partner only
+            return False
+        return all(not anchored.get(x) or anchored[x] & matched.get(y, set()) for x, y in ((a, b), (b, a)))
+
     published = dict(nodes)
     parent: dict[str, str] = {}
 
@@ -196,7 +216,7 @@ def resolve_clusters(
     for a, b in edges:
         if a not in published or b not in published or a in excluded or b in excluded:
             continue
-        if joins.get(a, b) == b and joins.get(b, a) == a:  # a shared excerpt links one partner only
+        if linked(a, b):
             union(f"n:{a}", f"n:{b}")
     for doc_id, indexed in matches:
         if doc_id in published and doc_id not in excluded:

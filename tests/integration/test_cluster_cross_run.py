@@ -236,8 +236,10 @@ def test_paywalled_copy_indexed_first_is_joined_by_the_long_original_and_a_later
         (("wire", ["original", "paywalled"]), ("later", ["follow"])),
         # Original and follow-up are indexed apart; the excerpt comes last.
         (("wire", ["original"]), ("later", ["follow"]), ("paywall", ["paywalled"])),
+        # Excerpt and follow-up arrive in one run after the original.
+        (("wire", ["original"]), ("later", ["paywalled", "follow"])),
     ],
-    ids=["follow-up-last", "excerpt-last"],
+    ids=["follow-up-last", "excerpt-last", "together-after"],
 )
 def test_a_paywalled_opening_that_a_follow_up_reuses_links_one_story_across_runs(
     demo_settings, es_client, tmp_path, runs

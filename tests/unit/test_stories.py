@@ -74,3 +74,17 @@ def test_a_shared_excerpt_links_only_the_partner_it_joins():
     assert stories == {"a": story("a", True, 2), "e": story("a", False, 2), "f": story("f", True, 1)}
     stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": "f"})
     assert stories == {"a": story("a", True, 1), "e": story("e", True, 2), "f": story("e", False, 2)}
+
+
+def test_an_excerpt_of_an_indexed_story_links_only_articles_that_copy_it_too():
+    """``e`` is the opening of the indexed story ``k``; ``f`` copies ``e`` but
+    not ``k`` (a follow-up reusing the opening), ``g`` copies both."""
+    indexed = IndexedCluster("k", "k", "2020-06-27T09:00:00Z", ("k",))
+    nodes = [("e", None), ("f", None), ("g", None)]
+    edges = [("e", "f"), ("e", "g")]
+    as_excerpt = IndexedCluster("k", "k", "2020-06-27T09:00:00Z", ("k",), excerpt=True)
+    stories, _ = resolve_clusters(nodes, edges, [("e", as_excerpt), ("g", indexed)])
+    assert stories == {"e": story("k", False, 3), "f": story("f", True, 1), "g": story("k", False, 3)}
+    # Matched as a whole copy, it links all three as before.
+    stories, _ = resolve_clusters(nodes, edges, [("e", indexed), ("g", indexed)])
+    assert {s["cluster_id"] for s in stories.values()} == {"k"}
