@@ -448,6 +448,63 @@ def _split_long_line(line: str) -> list[str]:
     return groups
 
 
+# Characters that never show: soft hyphens, zero-width spaces and joiners, the
+# word joiner and BOM.  CMSs put them inside words (hyphenation hints), which
+# split a word into two tokens in one copy and not in another.
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+# Hard-wrapped text (plain-text wire copy, e-mail, <pre>, OCR of newspaper
+# columns): every line ends where the width did, not where a paragraph did.
+_WRAP_MIN_LINES = 6
+_WRAP_WIDTH = (20, 120)
+_TERMINAL_RE = re.compile(r"[.!?…:;\"”’')\]。！？」』]\s*$")
+
+
+def _unwrap(text: str) -> str:
+    """Hard-wrapped text joined back into paragraphs; any other text as is.
+
+    Wrapped when, of six or more lines, the long lines share one width
+    (20-120 characters), seven in ten reach 60% of it, two in five end
+    mid-sentence and three in ten are followed by a line that starts in
+    lower case (a sentence going on).  Lines are then joined; a paragraph
+    ends at a blank line, or at a line that ends a sentence well short of
+    the width.  A word hyphenated across lines is joined back."""
+    lines = text.splitlines()
+    full = [line.strip() for line in lines if line.strip()]
+    if len(full) < _WRAP_MIN_LINES:
+        return text
+    lengths = sorted(len(line) for line in full)
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    if not _WRAP_WIDTH[0] <= width <= _WRAP_WIDTH[1]:
+        return text
+    if sum(n >= 0.6 * width for n in lengths) < 0.7 * len(full):
+        return text
+    if sum(not _TERMINAL_RE.search(line) for line in full) < 0.4 * len(full):
+        return text
+    if sum(nxt[:1].islower() for nxt in full[1:]) < 0.3 * len(full):
+        return text
+    paragraphs: list[str] = []
+    current = ""
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            if current:
+                paragraphs.append(current)
+            current = ""
+            continue
+        if not current:
+            current = line
+        elif current.endswith("-") and current[-2:-1].isalpha() and line[:1].islower():
+            current = current[:-1] + line
+        else:
+            current = f"{current} {line}"
+        if _TERMINAL_RE.search(line) and len(line) < 0.8 * width:
+            paragraphs.append(current)
+            current = ""
+    if current:
+        paragraphs.append(current)
+    return "\n".join(paragraphs)
+
+
 def _headline_line(line: str) -> bool:
     return _word_count(line) <= 20 and not re.search(r"[.!?…。！？][\"”’')」』]?\s*$", line)
 
@@ -463,7 +520,9 @@ def _tokens(paragraph: str) -> list[str]:
 def normalize_paragraphs(text: str) -> list[list[str]]:
     """The body's paragraphs as token lists, for fingerprinting only.
 
-    The dateline is cut, then every line is a paragraph; credit lines
+    Invisible characters (soft hyphens, zero-width spaces) are removed and
+    hard-wrapped text is joined back into paragraphs (``_unwrap``); the
+    dateline is cut, then every line is a paragraph; credit lines
     ("— Reuters"), bylines, editor's notes, corrections and boilerplate
     (copyright, subscribe, related links) are dropped.
     """
@@ -477,6 +536,7 @@ def _normalize(text: str) -> tuple[list[list[str]], tuple[int, ...]]:
     headline + opening of several stories) or of a long article."""
     if not text:
         return [], ()
+    text = _unwrap(_INVISIBLE_RE.sub("", text))
     dateline = parse_dateline(text)
     if dateline.span:
         # Drop the headline lines above the dateline too.

@@ -5,8 +5,10 @@ import json
 import pathlib
 import pickle
 import random
+import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -615,3 +617,56 @@ def test_digest_whose_first_item_is_a_paywalled_copy_stays_apart():
         [("a-story", fp(body), None), ("b-copy", fp(opening), None), ("c-digest", digest, None)], CONFIG
     )
     assert labels == {"a-story": "a-story", "b-copy": "a-story", "c-digest": "c-digest"}
+
+
+def test_soft_hyphens_and_zero_width_characters_inside_words_do_not_split_them():
+    """CMSs put hyphenation hints (U+00AD) and zero-width spaces inside long
+    words; they never show, but split each such word into two tokens, so a
+    copy carrying them matched 1 of 22 bench originals."""
+    for mark in ("\u00ad", "\u200b", "\u2060"):
+        hinted = [
+            re.sub(r"(\w{4})(\w{3,})", lambda m, mark=mark: m.group(1) + mark + m.group(2), p)
+            for p in ORIGINAL
+        ]
+        assert hinted != ORIGINAL
+        assert is_copy(fp(ORIGINAL), fp(hinted), CONFIG)
+
+
+def _wrapped(paragraphs, width, blank_lines=True, hyphenate=False):
+    """The paragraphs as hard-wrapped plain text (wire copy, e-mail, OCR of a column)."""
+    out = []
+    for paragraph in paragraphs:
+        lines = textwrap.wrap(paragraph, width)
+        if hyphenate:  # move the first half of the next line's first long word up, with a hyphen
+            for i in range(len(lines) - 1):
+                head, _, rest = lines[i + 1].partition(" ")
+                if len(head) > 7 and head.isalpha():
+                    lines[i] += " " + head[:4] + "-"
+                    lines[i + 1] = (head[4:] + " " + rest).strip()
+        out.append("\n".join(lines))
+    return ("\n\n" if blank_lines else "\n").join(out)
+
+
+def test_hard_wrapped_text_is_joined_back_into_paragraphs():
+    """Plain-text copy wrapped at a fixed width ends every line mid-sentence:
+    each line was a paragraph (or an inner headline), so a copy of the seed
+    story in 35-character columns was no copy of it, and on the bench sets
+    wrapped copies matched 12-16 of 22 originals."""
+    body = _seed_body()
+    for width, blank_lines, hyphenate in (
+        (70, False, False),
+        (35, True, True),
+        (35, False, True),
+        (100, True, False),
+    ):
+        wrapped = _wrapped(body, width, blank_lines, hyphenate)
+        assert is_copy(fp(body), fingerprint(wrapped, CONFIG), CONFIG), (width, blank_lines, hyphenate)
+        # A follow-up reusing the first two paragraphs stays apart, wrapped alike.
+        follow_up = _wrapped(
+            ["Lawmakers demand answers", *body[:2], *_FOLLOW_UP], width, blank_lines, hyphenate
+        )
+        assert not is_copy(fingerprint(wrapped, CONFIG), fingerprint(follow_up, CONFIG), CONFIG)
+    # One paragraph per line, a list of short lines: not wrapped, left as they are.
+    assert normalize_paragraphs("\n".join(ORIGINAL)) == [p for x in ORIGINAL for p in normalize_paragraphs(x)]
+    schedule = "\n".join(f"Stage {i} – Interlagos to Curitiba, {i + 3} March" for i in range(1, 12))
+    assert len(normalize_paragraphs(schedule)) >= 10
