@@ -500,12 +500,10 @@ class _FetchPageFn(beam.DoFn):
         )  # fmt: skip
 
     def _page(self, entry: FeedEntry, response):
-        if response.content_type and response.content_type not in _HTML_TYPES:
+        content_type, charset = response.media_type
+        if content_type and content_type not in _HTML_TYPES:
             yield self._fail(
-                entry,
-                "not_html",
-                f"{response.url} is {response.content_type}, not HTML",
-                response.status,
+                entry, "not_html", f"{response.url} is {content_type}, not HTML", response.status
             )
             return
         self._fetched.inc()
@@ -516,8 +514,8 @@ class _FetchPageFn(beam.DoFn):
             final_url=response.url,
             status=response.status,
             content=response.content,
-            content_type=response.content_type,
-            encoding=response.charset,
+            content_type=content_type,
+            encoding=charset,
             fetched_at=utcnow_iso(),
         )
 

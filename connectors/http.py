@@ -149,12 +149,17 @@ class HttpResponse:
     attempts: int = 1
 
     @property
+    def media_type(self) -> tuple[str | None, str | None]:
+        """(type, charset) of the ``Content-Type`` header, read once: ``content_type, charset``."""
+        return _mime_type(self.headers.get("content-type") or "")
+
+    @property
     def content_type(self) -> str | None:
-        return _mime_type(self.headers.get("content-type") or "")[0]
+        return self.media_type[0]
 
     @property
     def charset(self) -> str | None:
-        return _mime_type(self.headers.get("content-type") or "")[1]
+        return self.media_type[1]
 
 
 def _mime_type(value: str) -> tuple[str | None, str | None]:
@@ -691,14 +696,16 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if _ascii_digits(value):
-        return min(float(value), MAX_RETRY_AFTER_SECONDS)  # float('9' * 400) is inf
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_SECONDS)
+        seconds = float(value)  # float('9' * 400) is inf
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = max(0.0, when.timestamp() - time.time())
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def _has_brotli() -> bool:
