@@ -17,10 +17,12 @@ stable ``reason``, which the stages turn into failure documents:
 - ``too_many_redirects`` after ``max_redirects`` hops (redirects are followed
   here, one checked hop at a time, never by ``requests``);
 - ``off_site_redirect`` (an ``OffSiteRedirect``, only with ``stay_on_site``):
-  a redirect to another site (scheme, host and port) is not followed but
-  handed back with its target, already checked like a hop, so that the
-  caller reads that site's robots.txt and spaces its requests first (the
-  page fetcher; redirects within the site are followed as usual);
+  a redirect to another origin (scheme, host and port: ``http://a`` to
+  ``https://a`` too) is not followed but handed back with its target,
+  already checked like a hop, so that the caller reads that origin's
+  robots.txt (RFC 9309 rules are per origin) and, on another host, spaces
+  its requests first (the page fetcher; redirects within the origin are
+  followed as usual);
 - ``too_large`` when the declared or the *decoded* body exceeds ``max_bytes``:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
@@ -92,7 +94,8 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 __all__ = [
-    "FetchError", "HttpFetcher", "HttpResponse", "OffSiteRedirect", "check_url", "redirect_target", "site_of",
+    "FetchError", "HttpFetcher", "HttpResponse", "OffSiteRedirect", "check_url", "origin_of",
+    "redirect_target", "site_of",
 ]  # fmt: skip
 
 _LOG = logging.getLogger(__name__)
@@ -134,10 +137,61 @@ class OffSiteRedirect(FetchError):
         self.redirects = redirects
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def site_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower-cased: the unit of robots.txt and politeness."""
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+    """``host[:port]`` of ``url``: the unit of politeness (one request in flight, ``host_delay``,
+    a ``Retry-After`` hold, the host budget).  The host is lower-cased and IDNA-encoded
+    (``BÜcher.de`` -> ``xn--bcher-kva.de``), the scheme is left out and so is the scheme's default
+    port: ``http://host/``, ``https://host/`` and ``https://host:443/`` are one site, one server
+    asked twice as often when scheduled as two.  A port that is not its scheme's default stays in
+    the key (``host:8080``): it is a server of its own as often as not (another service, a
+    staging copy, each of the test suite's loopback servers), and an explicit port in a feed's
+    links is rare enough that keeping it apart costs little politeness.  robots.txt is not read
+    per site but per origin (``origin_of``, RFC 9309)."""
+    return _origin(url)[1]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, normalised like ``site_of`` (no user info, no default
+    port): the unit of robots.txt (RFC 9309 section 2.3: scheme, host and port)."""
+    scheme, site = _origin(url)
+    return f"{scheme}://{site}"
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """(scheme, ``site_of``) of ``url``; never raises: a URL too broken to split keeps its
+    lower-cased network location as it is (it fails as ``bad_url`` when requested)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        scheme, _, rest = url.partition("://")
+        return scheme.lower(), rest.split("/", 1)[0].rpartition("@")[2].lower()
+    scheme = parts.scheme.lower()
+    host = _idna(parts.hostname or "")
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return scheme, host
+
+
+def _idna(host: str) -> str:
+    """``host`` (lower-cased by urlsplit) in its ASCII form, as it is looked up and connected to;
+    as it is when it has none (an invalid label)."""
+    if host.isascii():
+        return host
+    try:
+        import idna
+
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (ImportError, UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
 
 
 @dataclasses.dataclass(frozen=True)
@@ -468,7 +522,7 @@ class HttpFetcher:
         """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
         (a ``clock()`` value) if that comes first.  ``max_redirects`` lowers the
         fetcher's own limit (what a chain begun elsewhere has left); with
-        ``stay_on_site`` a redirect to another site raises ``OffSiteRedirect``."""
+        ``stay_on_site`` a redirect to another origin raises ``OffSiteRedirect``."""
         limit = self._max_redirects if max_redirects is None else max(0, max_redirects)
         end = self._clock() + self._url_deadline
         if deadline is not None:
@@ -551,10 +605,10 @@ class HttpFetcher:
                 self._policy.local.watchdog = None
             if response is not None:
                 return response
-            if stay_on_site and hop < limit and site_of(location) != site_of(current):
+            if stay_on_site and hop < limit and origin_of(location) != origin_of(current):
                 check_url(location, self._allow_private, self._resolver)
                 raise OffSiteRedirect(
-                    f"{current} redirects to another site: {location}", url=location, status=status,
+                    f"{current} redirects to another origin: {location}", url=location, status=status,
                     redirects=hop + 1,
                 )  # fmt: skip
             current = location
