@@ -20,7 +20,9 @@ is on the same site, its response counts as the previous request.
 robots.txt is per origin (scheme, host and port: ``origin_of``), read once
 per run for each origin a site's pages are on and obeyed (RFC 9309, with
 protego: ``robots_disallowed``; an unreachable robots.txt means complete
-disallow, ``robots_unavailable``, retried by later runs).  A page redirected to
+disallow, ``robots_unavailable``, retried by later runs; only its first
+``ROBOTS_PARSE_LIMIT`` bytes are read, whatever ``fetch.max_bytes``, and a
+longer one is obeyed up to its last whole line there).  A page redirected to
 another origin is not followed there by the request: the entry queues at
 the target's site (read from its ``Location``; the same site from ``http``
 to ``https`` of a host, where it is the next request), behind that origin's
@@ -86,11 +88,22 @@ _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _AGENT = "newsbeam"  # the product token robots.txt groups are matched against
 _DONE = object()  # the scheduler's last event of a bundle
 _INTAKE_POLL = 0.05  # seconds: how often a busy scheduler looks for new sites
+# RFC 9309 section 2.5: a robots.txt is parsed up to a limit of at least 500 KiB, not ignored when
+# larger.  Only that much is read (whatever fetch.max_bytes), and parsed up to its last whole line.
+ROBOTS_PARSE_LIMIT = 512 * 1024
+
+
+def robots_prefix(content: bytes) -> bytes:
+    """The whole lines of a robots.txt cut short: up to its last line break (none: nothing),
+    so that a rule cut in the middle (``Disallow: /priv``) is not obeyed as another rule."""
+    end = max(content.rfind(b"\n"), content.rfind(b"\r"))
+    return content[: end + 1]
 
 
 def robots_verdict(fetch_error: FetchError | None) -> str:
     """What a failed robots.txt request means (RFC 9309, section 2.3.1):
-    "allow" (4xx: there are no rules; or a file too large to read),
+    "allow" (4xx: there are no rules; also ``too_large``, which the page fetcher no longer
+    gets: it reads a robots.txt up to ``ROBOTS_PARSE_LIMIT``),
     "disallow" (the server or the network failed: assume complete disallow)
     or "refused" (newsbeam's host policy refused the site itself)."""
     if fetch_error is None:
@@ -184,6 +197,7 @@ class _FetchPageFn(beam.DoFn):
             max_workers=self._settings.max_connections, thread_name_prefix="newsbeam-fetch"
         )
         self._progress = Progress(_LOG, "pages fetched")
+        self._robots_cut: set[str] = set()  # origins whose long robots.txt was logged as cut
 
     def teardown(self):
         pool = getattr(self, "_pool", None)
@@ -206,9 +220,17 @@ class _FetchPageFn(beam.DoFn):
 
     # -- one request, on a pool thread ------------------------------------------
 
-    def _get(self, url: str, accept: str, deadline: float | None = None, redirects: int | None = None):
+    def _get(
+        self,
+        url: str,
+        accept: str,
+        deadline: float | None = None,
+        redirects: int | None = None,
+        prefix: int | None = None,
+    ):
         """Runs on a pool thread: one ``requests`` session per thread.  A page request
-        (``redirects`` given) stops at a redirect to another origin (``OffSiteRedirect``).
+        (``redirects`` given) stops at a redirect to another origin (``OffSiteRedirect``);
+        with ``prefix`` only the body's first bytes are read (robots.txt).
         Returns (response, error, seconds spent)."""
         fetcher = getattr(self._local, "fetcher", None)
         if fetcher is None:
@@ -220,8 +242,9 @@ class _FetchPageFn(beam.DoFn):
         try:
             page = redirects is not None
             response = fetcher.get(
-                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects, stay_on_site=page
-            )
+                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects,
+                stay_on_site=page, prefix=prefix,
+            )  # fmt: skip
             return response, None, self._since(started)
         except FetchError as exc:
             return None, exc, self._since(started)
@@ -411,7 +434,9 @@ class _FetchPageFn(beam.DoFn):
                 future = self._pool.submit(self._get, job.url, _ACCEPT, until, job.redirects_left)
             else:  # the first request to an origin is its robots.txt
                 job = None
-                future = self._pool.submit(self._get, f"{origin}/robots.txt", "text/plain,*/*;q=0.5", until)
+                future = self._pool.submit(
+                    self._get, f"{origin}/robots.txt", "text/plain,*/*;q=0.5", until, None, ROBOTS_PARSE_LIMIT
+                )
             if site.requested:  # the pause since its previous request was spent on this site
                 site.host.spent += site.delay
             site.busy = site.requested = True
@@ -503,8 +528,16 @@ class _FetchPageFn(beam.DoFn):
                 verdict=robots_verdict(error), message=f"{origin}/robots.txt: {error}"
             )
             return
-        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
-        rules = Protego.parse(text)
+        content = response.content
+        if response.truncated:  # parsed up to its last whole line (RFC 9309 section 2.5)
+            content = robots_prefix(content)
+            if origin not in self._robots_cut:
+                self._robots_cut.add(origin)
+                _LOG.warning(
+                    "%s/robots.txt is larger than %d KiB: only its first %d bytes (whole lines) are obeyed",
+                    origin, ROBOTS_PARSE_LIMIT // 1024, len(content),
+                )  # fmt: skip
+        rules = Protego.parse(content.decode("utf-8", "replace"))
         site.robots[origin] = _Robots(rules=rules)
         crawl_delay = rules.crawl_delay(_AGENT)
         if crawl_delay:

@@ -26,7 +26,10 @@ stable ``reason``, which the stages turn into failure documents:
 - ``too_large`` when the declared or the *decoded* body exceeds ``max_bytes``:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
-  ``max_bytes`` of memory and a few socket buffers of traffic;
+  ``max_bytes`` of memory and a few socket buffers of traffic.  With
+  ``prefix=n`` a longer body is no error: its first ``n`` bytes come back,
+  ``HttpResponse.truncated`` set (robots.txt, which RFC 9309 has parsed up
+  to a limit rather than ignored);
 - ``bad_response`` for an answer so malformed that requests or urllib3
   raise something else than their own errors (never retried; the message
   names the exception, ``-v`` logs its traceback);
@@ -201,6 +204,7 @@ class HttpResponse:
     headers: Mapping[str, str]
     content: bytes
     attempts: int = 1
+    truncated: bool = False  # the body went on past the ``prefix`` asked for
 
     @property
     def media_type(self) -> tuple[str | None, str | None]:
@@ -518,11 +522,16 @@ class HttpFetcher:
         *,
         max_redirects: int | None = None,
         stay_on_site: bool = False,
+        prefix: int | None = None,
     ) -> HttpResponse:
         """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
         (a ``clock()`` value) if that comes first.  ``max_redirects`` lowers the
         fetcher's own limit (what a chain begun elsewhere has left); with
-        ``stay_on_site`` a redirect to another origin raises ``OffSiteRedirect``."""
+        ``stay_on_site`` a redirect to another origin raises ``OffSiteRedirect``;
+        with ``prefix`` at most that many bytes of the body are read, the rest
+        left unread (``truncated``) instead of ``too_large`` (``max_bytes`` does not apply)."""
+        if prefix is not None and prefix <= 0:
+            raise ValueError("HttpFetcher.get: prefix must be positive")
         limit = self._max_redirects if max_redirects is None else max(0, max_redirects)
         end = self._clock() + self._url_deadline
         if deadline is not None:
@@ -533,7 +542,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_guarded(url, headers, end, limit, stay_on_site)
+                response = self._get_guarded(url, headers, end, limit, stay_on_site, prefix)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -559,14 +568,20 @@ class HttpFetcher:
             return dataclasses.replace(response, attempts=attempt)
 
     def _get_guarded(
-        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        end: float,
+        limit: int,
+        stay_on_site: bool,
+        prefix: int | None,
     ) -> HttpResponse:
         """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
         breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
         Location, an empty IP literal, superscript digits in a header each did) ended the whole
         run with a traceback."""
         try:
-            return self._get_once(url, headers, end, limit, stay_on_site)
+            return self._get_once(url, headers, end, limit, stay_on_site, prefix)
         except FetchError:
             raise
         except Exception as exc:
@@ -588,7 +603,13 @@ class HttpFetcher:
         return True
 
     def _get_once(
-        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        end: float,
+        limit: int,
+        stay_on_site: bool,
+        prefix: int | None,
     ) -> HttpResponse:
         current = url
         for hop in range(limit + 1):
@@ -599,7 +620,9 @@ class HttpFetcher:
             watchdog = _Watchdog(min(self._total_timeout, left))
             self._policy.local.watchdog = watchdog
             try:
-                response, location, status = self._hop(current, headers, watchdog, min(self._timeout, left))
+                response, location, status = self._hop(
+                    current, headers, watchdog, min(self._timeout, left), prefix
+                )
             finally:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
@@ -619,7 +642,7 @@ class HttpFetcher:
         )
 
     def _hop(
-        self, url: str, headers, watchdog: _Watchdog, timeout: float
+        self, url: str, headers, watchdog: _Watchdog, timeout: float, prefix: int | None = None
     ) -> tuple[HttpResponse | None, str | None, int]:
         """One request: (response, None, status), or (None, next URL, status) for a redirect."""
         import requests
@@ -661,20 +684,24 @@ class HttpFetcher:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
                     ) from None
-            body = self._read_body(resp, url, watchdog)
+            body, truncated = self._read_body(resp, url, watchdog, prefix)
             return (
                 HttpResponse(
                     url=url,
                     status=resp.status_code,
                     headers={k.lower(): v for k, v in resp.headers.items()},
                     content=body,
+                    truncated=truncated,
                 ),
                 None,
                 resp.status_code,
             )
 
-    def _read_body(self, resp, url: str, watchdog: _Watchdog) -> bytes:
-        """Read the decoded body in chunks, stopping at the size cap and the deadline.
+    def _read_body(
+        self, resp, url: str, watchdog: _Watchdog, prefix: int | None = None
+    ) -> tuple[bytes, bool]:
+        """Read the decoded body in chunks, stopping at the size cap and the deadline;
+        with ``prefix``, stopping after that many bytes instead: (body, whether there was more).
 
         ``read1`` returns whatever one socket read brings (decoded and capped at
         ``_CHUNK``); ``iter_content`` would block until a whole chunk arrived.
@@ -682,7 +709,7 @@ class HttpFetcher:
         from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
 
         declared = (resp.headers.get("content-length") or "").strip()
-        if _ascii_digits(declared) and int(declared) > self._max_bytes:
+        if prefix is None and _ascii_digits(declared) and int(declared) > self._max_bytes:
             raise FetchError(
                 "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes})",
                 status=resp.status_code, url=url,
@@ -697,7 +724,10 @@ class HttpFetcher:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > self._max_bytes:
+                if prefix is not None and size > prefix:
+                    chunks.append(chunk[: len(chunk) - (size - prefix)])
+                    return b"".join(chunks), True  # the rest is left unread: the connection is closed
+                if prefix is None and size > self._max_bytes:
                     raise FetchError(
                         "too_large", f"{url} is larger than {self._max_bytes} bytes",
                         status=resp.status_code, url=url,
@@ -722,7 +752,7 @@ class HttpFetcher:
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
         if watchdog.fired:
             raise FetchError("timeout", f"body of {url} not received within the deadline", url=url)
-        return b"".join(chunks)
+        return b"".join(chunks), False
 
 
 def _conditional(headers: Mapping[str, str] | None) -> bool:

@@ -339,6 +339,22 @@ def test_undeclared_50_mb_body_stops_reading_at_the_cap(server):
     assert server.sent[path] < 16 * MB
 
 
+def test_a_prefix_reads_the_first_bytes_of_a_body_larger_than_max_bytes(server):
+    """robots.txt is read this way (RFC 9309 2.5: parse up to a limit, not ignore): a declared
+    50 MB body is no ``too_large`` but its first bytes, the rest left unsent on the server."""
+    path = "/big-declared?t=prefix"
+    fetcher = _fetcher(max_bytes=1000)
+    try:
+        response = fetcher.get(server.url(path), prefix=100_000)
+        whole = fetcher.get(server.url("/ok"), prefix=100_000)
+    finally:
+        fetcher.close()
+    assert (response.status, response.content, response.truncated) == (200, bytes(100_000), True)
+    assert server.done[path].wait(10)
+    assert server.sent[path] < 16 * MB
+    assert (whole.content, whole.truncated) == ("caf\xe9".encode("latin-1"), False)  # shorter: all of it
+
+
 @pytest.mark.parametrize(
     ("url", "site", "origin"),
     [
