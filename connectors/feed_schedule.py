@@ -55,6 +55,12 @@ def _http_date(value: str | None) -> float | None:
     return when.timestamp()
 
 
+def _hint(seconds: float) -> float | None:
+    """A hint of ``seconds``: at most ``MAX_HINT_SECONDS`` (a year; ``max-age=9999999999`` or a
+    ``<ttl>`` of ``1e38`` minutes is no schedule), None when it is no wait at all."""
+    return min(seconds, MAX_HINT_SECONDS) if seconds > 0 else None
+
+
 def header_poll_hint(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds the response may be cached: ``Cache-Control: max-age`` (or
     ``s-maxage``), else ``Expires`` minus ``Date`` (or now).  ``no-cache``,
@@ -62,14 +68,13 @@ def header_poll_hint(headers: Mapping[str, str], now: float | None = None) -> fl
     cache_control = _header(headers, "cache-control") or ""
     ages = [int(m) for m in _MAX_AGE.findall(cache_control[:2000])]
     if ages:
-        return min(float(max(ages)), MAX_HINT_SECONDS) or None
+        return _hint(float(max(ages)))
     expires = _http_date(_header(headers, "expires"))
     if expires is None:
         return None
     base = _http_date(_header(headers, "date"))
     base = base if base is not None else (time.time() if now is None else now)
-    left = expires - base
-    return min(left, MAX_HINT_SECONDS) if left > 0 else None
+    return _hint(expires - base)
 
 
 def _number(value) -> float | None:
@@ -91,7 +96,7 @@ def feed_poll_hint(channel: Mapping[str, object]) -> float | None:
     if period in _PERIOD_SECONDS:
         frequency = _number(channel.get("sy_updatefrequency")) or 1.0
         hints.append(_PERIOD_SECONDS[period] / max(frequency, 1e-3))
-    return min(max(hints), MAX_HINT_SECONDS) if hints else None
+    return _hint(max(hints)) if hints else None
 
 
 def retry_after_hint(headers: Mapping[str, str] | None) -> float | None:

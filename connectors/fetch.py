@@ -10,20 +10,26 @@ Guarantees: one pooled session per DoFn instance (``setup``); every
 redirect hop is checked against the host policy; bodies are capped at
 ``fetch.max_bytes``; timeouts, 429 and 5xx are retried with backoff and
 jitter before the entry is recorded as failed.  Politeness: entries are
-grouped by site (scheme, host and port); each site's robots.txt is read
-once per run and obeyed (RFC 9309, with protego: ``robots_disallowed``;
-an unreachable robots.txt means complete disallow, ``robots_unavailable``,
-retried by later runs); a site has at most one request in flight, and each
+grouped by site, that is by host (``site_of``: ``http://`` and ``https://``
+of a host are one site, one server; a port other than the scheme's default
+is a site of its own); a site has at most one request in flight, and each
 of its requests (robots.txt included) starts ``fetch.host_delay`` seconds
 after the previous one ended, or the site's ``Crawl-delay`` if larger
 (capped at ``fetch.max_crawl_delay``); when the feed that listed the entries
-is on the same site, its response counts as the previous request.  A page
-redirected to another site is not followed there by the request: the entry
-queues at the target site (read from its ``Location``), behind that site's
-robots.txt and delay, with what is left of ``fetch.max_redirects`` for the
-whole chain; its failures and pages still carry the entry the feed gave
-(``FetchedPage.final_url`` is where it ended).  Redirects within a site are
-followed at once.  A page
+is on the same site, its response counts as the previous request.
+robots.txt is per origin (scheme, host and port: ``origin_of``), read once
+per run for each origin a site's pages are on and obeyed (RFC 9309, with
+protego: ``robots_disallowed``; an unreachable robots.txt means complete
+disallow, ``robots_unavailable``, retried by later runs; only its first
+``ROBOTS_PARSE_LIMIT`` bytes are read, whatever ``fetch.max_bytes``, and a
+longer one is obeyed up to its last whole line there).  A page redirected to
+another origin is not followed there by the request: the entry queues at
+the target's site (read from its ``Location``; the same site from ``http``
+to ``https`` of a host, where it is the next request), behind that origin's
+robots.txt and the site's delay, with what is left of ``fetch.max_redirects``
+for the whole chain; its failures and pages still carry the entry the feed
+gave (``FetchedPage.final_url`` is where it ended).  Redirects within an
+origin are followed at once.  A page
 answered 429 or 503 with ``Retry-After`` holds its whole site that long (its
 other entries go to the next run when that passes the site's budget).  Different
 sites are fetched at the same time, inside each worker, up to
@@ -67,7 +73,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors import budget
-from newsbeam.connectors.http import FetchError, HttpFetcher, OffSiteRedirect, site_of
+from newsbeam.connectors.http import FetchError, HttpFetcher, OffSiteRedirect, origin_of, site_of
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
 from newsbeam.transforms.progress import Progress
 
@@ -82,11 +88,22 @@ _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 _AGENT = "newsbeam"  # the product token robots.txt groups are matched against
 _DONE = object()  # the scheduler's last event of a bundle
 _INTAKE_POLL = 0.05  # seconds: how often a busy scheduler looks for new sites
+# RFC 9309 section 2.5: a robots.txt is parsed up to a limit of at least 500 KiB, not ignored when
+# larger.  Only that much is read (whatever fetch.max_bytes), and parsed up to its last whole line.
+ROBOTS_PARSE_LIMIT = 512 * 1024
+
+
+def robots_prefix(content: bytes) -> bytes:
+    """The whole lines of a robots.txt cut short: up to its last line break (none: nothing),
+    so that a rule cut in the middle (``Disallow: /priv``) is not obeyed as another rule."""
+    end = max(content.rfind(b"\n"), content.rfind(b"\r"))
+    return content[: end + 1]
 
 
 def robots_verdict(fetch_error: FetchError | None) -> str:
     """What a failed robots.txt request means (RFC 9309, section 2.3.1):
-    "allow" (4xx: there are no rules; or a file too large to read),
+    "allow" (4xx: there are no rules; also ``too_large``, which the page fetcher no longer
+    gets: it reads a robots.txt up to ``ROBOTS_PARSE_LIMIT``),
     "disallow" (the server or the network failed: assume complete disallow)
     or "refused" (newsbeam's host policy refused the site itself)."""
     if fetch_error is None:
@@ -112,14 +129,24 @@ class _Job:
         self.redirects_left = redirects_left
 
 
-class _Site:
-    """One site's state during a bundle: what is left to fetch, its robots.txt
-    verdict and delay, and when the next request to it may start."""
+class _Robots:
+    """One origin's robots.txt, once read: its rules (protego) or, when it could not be
+    read, the verdict that stands for them (``robots_verdict``) and why."""
 
-    __slots__ = (
-        "key", "queue", "rules", "verdict", "message", "delay", "ready_at", "busy", "robots_read",
-        "host", "requested", "reported",
-    )  # fmt: skip
+    __slots__ = ("rules", "verdict", "message")
+
+    def __init__(self, rules=None, verdict: str = "allow", message: str = ""):
+        self.rules = rules
+        self.verdict = verdict
+        self.message = message
+
+
+class _Site:
+    """One site's (host's, ``site_of``) state during a bundle: what is left to fetch, the
+    robots.txt of each of its origins read so far (http and https have one each), its delay,
+    and when the next request to it may start."""
+
+    __slots__ = ("key", "queue", "robots", "delay", "ready_at", "busy", "host", "requested", "reported")
 
     def __init__(self, key: str, jobs, delay: float, host: budget.HostClock):
         self.key = key
@@ -127,13 +154,10 @@ class _Site:
         self.requested = False
         self.reported = 0  # milliseconds of host.spent already counted in host_ms
         self.queue: deque[_Job] = deque(sorted(jobs, key=lambda j: j.entry.url))
-        self.rules = None
-        self.verdict = "allow"
-        self.message = ""
+        self.robots: dict[str, _Robots] = {}  # origin -> its robots.txt, once read
         self.delay = delay
         self.ready_at = 0.0  # monotonic time before which no request to this site starts
         self.busy = False  # a request to this site is in flight
-        self.robots_read = False
 
 
 class _FetchPageFn(beam.DoFn):
@@ -143,11 +167,12 @@ class _FetchPageFn(beam.DoFn):
     A scheduler thread per bundle starts requests on a pool of
     ``fetch.max_connections`` threads: a site gets a request only when it has
     none in flight and its delay since the end of its previous request
-    (``fetch.host_delay`` or its ``Crawl-delay``) has passed; its robots.txt
-    is its first request.  The DoFn's own thread emits each page as soon as it
-    has arrived (in ``process`` for what is ready, then in ``finish_bundle``),
-    so the stages fused after this one (extraction, entity tagging) run while
-    other sites download, and downloads go on while those stages compute.  The scheduler
+    (``fetch.host_delay`` or its ``Crawl-delay``) has passed; the robots.txt of
+    an origin (``http://host``, ``https://host``) is its first request there.
+    The DoFn's own thread emits each page as soon as it has arrived (in
+    ``process`` for what is ready, then in ``finish_bundle``), so the stages
+    fused after this one (extraction, entity tagging) run while other sites
+    download, and downloads go on while those stages compute.  The scheduler
     sleeps only when every site it holds is waiting for its delay."""
 
     def __init__(
@@ -172,6 +197,7 @@ class _FetchPageFn(beam.DoFn):
             max_workers=self._settings.max_connections, thread_name_prefix="newsbeam-fetch"
         )
         self._progress = Progress(_LOG, "pages fetched")
+        self._robots_cut: set[str] = set()  # origins whose long robots.txt was logged as cut
 
     def teardown(self):
         pool = getattr(self, "_pool", None)
@@ -183,7 +209,7 @@ class _FetchPageFn(beam.DoFn):
     def start_bundle(self):
         self._sites: list[_Site] = []  # the scheduler's own
         self._windows: dict = {}  # site key -> (timestamp, window) of its input
-        self._inflight: dict = {}  # future -> (site, _Job or None for robots.txt); the scheduler's own
+        self._inflight: dict = {}  # future -> (site, _Job or None: robots.txt, origin); the scheduler's
         self._known: dict[str, _Site] = {}  # site key -> its state, done or not; the scheduler's own
         self._intake: list[_Site] = []  # handed over by process(), under _intake_lock
         self._intake_lock = threading.Lock()
@@ -194,9 +220,17 @@ class _FetchPageFn(beam.DoFn):
 
     # -- one request, on a pool thread ------------------------------------------
 
-    def _get(self, url: str, accept: str, deadline: float | None = None, redirects: int | None = None):
+    def _get(
+        self,
+        url: str,
+        accept: str,
+        deadline: float | None = None,
+        redirects: int | None = None,
+        prefix: int | None = None,
+    ):
         """Runs on a pool thread: one ``requests`` session per thread.  A page request
-        (``redirects`` given) stops at a redirect to another site (``OffSiteRedirect``).
+        (``redirects`` given) stops at a redirect to another origin (``OffSiteRedirect``);
+        with ``prefix`` only the body's first bytes are read (robots.txt).
         Returns (response, error, seconds spent)."""
         fetcher = getattr(self._local, "fetcher", None)
         if fetcher is None:
@@ -208,8 +242,9 @@ class _FetchPageFn(beam.DoFn):
         try:
             page = redirects is not None
             response = fetcher.get(
-                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects, stay_on_site=page
-            )
+                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects,
+                stay_on_site=page, prefix=prefix,
+            )  # fmt: skip
             return response, None, self._since(started)
         except FetchError as exc:
             return None, exc, self._since(started)
@@ -259,7 +294,6 @@ class _FetchPageFn(beam.DoFn):
         ]
         if polled:
             site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
-        site.robots_read = not self._settings.respect_robots
         return site
 
     def finish_bundle(self):
@@ -338,8 +372,8 @@ class _FetchPageFn(beam.DoFn):
                 timeout = _INTAKE_POLL if timeout is None else min(timeout, _INTAKE_POLL)
             done, _ = futures_wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                site, job = self._inflight.pop(future)
-                self._arrived(site, job, *future.result())
+                site, job, origin = self._inflight.pop(future)
+                self._arrived(site, job, origin, *future.result())
 
     def _adopt(self, site: _Site) -> None:
         """Schedule ``site``; a site already known in this bundle (a redirect led there
@@ -354,12 +388,17 @@ class _FetchPageFn(beam.DoFn):
         if known not in self._sites:  # it was done: back on the list
             self._sites.append(known)
 
-    def _redirected(self, job: _Job, error: OffSiteRedirect) -> None:
-        """A page redirected to another site: the entry queues there, behind that site's
-        robots.txt and delay, with what is left of its redirects."""
+    def _redirected(self, site: _Site, job: _Job, error: OffSiteRedirect) -> None:
+        """A page redirected to another origin: the entry queues at its site, behind that
+        origin's robots.txt and the site's delay, with what is left of its redirects.  On the
+        same host (``http://a`` to ``https://a``) that is this site: the entry is its next
+        request (one pace, one budget for both schemes); else another site."""
         key = site_of(error.url)
         moved = _Job(job.entry, error.url, job.redirects_left - error.redirects)
-        self._adopt(self._site(key, [moved]))
+        if key == site.key:
+            site.queue.appendleft(moved)
+        else:
+            self._adopt(self._site(key, [moved]))
 
     def _launch(self) -> float | None:
         """Submit one request to each site that may have one, within
@@ -371,7 +410,7 @@ class _FetchPageFn(beam.DoFn):
         for site in self._sites:
             if not site.busy and site.queue and not self._within_budget(site):
                 self._defer_all(site)  # the host's budget or the run's time is used up: next run
-            if not site.queue and (site.robots_read or not site.requested) and not site.busy:
+            if not site.queue and not site.busy:
                 # done: dropped from the list (kept in _known: a redirect may bring it back)
                 spent = int(site.host.spent * 1000) - site.reported
                 site.reported += spent
@@ -380,26 +419,28 @@ class _FetchPageFn(beam.DoFn):
             remaining.append(site)
             if site.busy:
                 continue
-            if site.robots_read:
-                self._refuse(site)
-                if not site.queue:
-                    continue
+            self._refuse(site)
+            if not site.queue:
+                continue
             if site.ready_at > now:
                 next_ready = site.ready_at if next_ready is None else min(next_ready, site.ready_at)
                 continue
             if len(self._inflight) >= self._settings.max_connections:
                 continue
             until = site.host.until()
-            if site.robots_read:
+            origin = origin_of(site.queue[0].url)
+            if origin in site.robots or not self._settings.respect_robots:
                 job = site.queue.popleft()
                 future = self._pool.submit(self._get, job.url, _ACCEPT, until, job.redirects_left)
-            else:
+            else:  # the first request to an origin is its robots.txt
                 job = None
-                future = self._pool.submit(self._get, f"{site.key}/robots.txt", "text/plain,*/*;q=0.5", until)
+                future = self._pool.submit(
+                    self._get, f"{origin}/robots.txt", "text/plain,*/*;q=0.5", until, None, ROBOTS_PARSE_LIMIT
+                )
             if site.requested:  # the pause since its previous request was spent on this site
                 site.host.spent += site.delay
             site.busy = site.requested = True
-            self._inflight[future] = (site, job)
+            self._inflight[future] = (site, job, origin)
         self._sites = remaining
         return next_ready
 
@@ -414,21 +455,26 @@ class _FetchPageFn(beam.DoFn):
             self._outputs.put(("defer", site.queue.popleft().entry))
 
     def _refuse(self, site: _Site) -> None:
-        """Record the site's queued entries robots.txt does not let us fetch."""
+        """Record the site's queued entries the robots.txt of their origin, when read, does
+        not let us fetch (up to the first one it does, or whose robots.txt is still to read)."""
         while site.queue:
             job = site.queue[0]
+            origin = origin_of(job.url)
+            robots = site.robots.get(origin)
             via = "" if job.url == job.entry.link else f" (redirected from {job.entry.link})"
-            if site.verdict == "disallow":
-                why = f"robots.txt unavailable, so disallowed: {site.message}{via}"
+            if robots is None:
+                return
+            if robots.verdict == "disallow":
+                why = f"robots.txt unavailable, so disallowed: {robots.message}{via}"
                 self._outputs.put(("fail", site.queue.popleft().entry, "robots_unavailable", why, None))
-            elif site.rules is not None and not site.rules.can_fetch(job.url, _AGENT):
-                why = f"{job.url} is disallowed by {site.key}/robots.txt{via}"
+            elif robots.rules is not None and not robots.rules.can_fetch(job.url, _AGENT):
+                why = f"{job.url} is disallowed by {origin}/robots.txt{via}"
                 self._outputs.put(("fail", site.queue.popleft().entry, "robots_disallowed", why, None))
             else:
                 return
 
     def _arrived(
-        self, site: _Site, job: _Job | None, response, error: FetchError | None, spent: float
+        self, site: _Site, job: _Job | None, origin: str, response, error: FetchError | None, spent: float
     ) -> None:
         site.busy = False
         site.host.spent += spent
@@ -436,18 +482,15 @@ class _FetchPageFn(beam.DoFn):
         cut = error is not None and error.reason == "timeout" and site.host.remaining() <= 0.01
         if job is None:
             if cut:  # robots.txt cut by the budget, not refused by the site: all for the next run
-                site.robots_read = True
                 self._defer_all(site)
                 return
-            self._read_robots(site, response, error)
-            if site.verdict == "disallow":
-                site.ready_at = 0.0  # nothing more is requested from it
+            self._read_robots(site, origin, response, error)
         elif cut:
             self._outputs.put(
                 ("defer", job.entry)
             )  # cut by the host budget or the run's end, not by the page
         elif isinstance(error, OffSiteRedirect):
-            self._redirected(job, error)
+            self._redirected(site, job, error)
         elif error is not None:
             self._outputs.put(("fail", job.entry, error.reason, str(error), error.status))
             self._hold_off(site, error)
@@ -475,17 +518,28 @@ class _FetchPageFn(beam.DoFn):
         site.host.spent += max(0.0, wait - site.delay)  # the launch charges the usual delay
         site.ready_at = max(site.ready_at, self._clock() + wait)
 
-    def _read_robots(self, site: _Site, response, error: FetchError | None) -> None:
+    def _read_robots(self, site: _Site, origin: str, response, error: FetchError | None) -> None:
+        """Record ``origin``'s robots.txt; its ``Crawl-delay`` paces the whole site (the
+        largest of its origins')."""
         from protego import Protego
 
-        site.robots_read = True
         if error is not None:
-            site.verdict = robots_verdict(error)
-            site.message = f"{site.key}/robots.txt: {error}"
+            site.robots[origin] = _Robots(
+                verdict=robots_verdict(error), message=f"{origin}/robots.txt: {error}"
+            )
             return
-        text = response.content[:500_000].decode("utf-8", "replace")  # RFC 9309: parse at least 500 KiB
-        site.rules = Protego.parse(text)
-        crawl_delay = site.rules.crawl_delay(_AGENT)
+        content = response.content
+        if response.truncated:  # parsed up to its last whole line (RFC 9309 section 2.5)
+            content = robots_prefix(content)
+            if origin not in self._robots_cut:
+                self._robots_cut.add(origin)
+                _LOG.warning(
+                    "%s/robots.txt is larger than %d KiB: only its first %d bytes (whole lines) are obeyed",
+                    origin, ROBOTS_PARSE_LIMIT // 1024, len(content),
+                )  # fmt: skip
+        rules = Protego.parse(content.decode("utf-8", "replace"))
+        site.robots[origin] = _Robots(rules=rules)
+        crawl_delay = rules.crawl_delay(_AGENT)
         if crawl_delay:
             site.delay = max(site.delay, min(float(crawl_delay), self._settings.max_crawl_delay))
             site.ready_at = self._clock() + site.delay
@@ -500,12 +554,10 @@ class _FetchPageFn(beam.DoFn):
         )  # fmt: skip
 
     def _page(self, entry: FeedEntry, response):
-        if response.content_type and response.content_type not in _HTML_TYPES:
+        content_type, charset = response.media_type
+        if content_type and content_type not in _HTML_TYPES:
             yield self._fail(
-                entry,
-                "not_html",
-                f"{response.url} is {response.content_type}, not HTML",
-                response.status,
+                entry, "not_html", f"{response.url} is {content_type}, not HTML", response.status
             )
             return
         self._fetched.inc()
@@ -516,8 +568,8 @@ class _FetchPageFn(beam.DoFn):
             final_url=response.url,
             status=response.status,
             content=response.content,
-            content_type=response.content_type,
-            encoding=response.charset,
+            content_type=content_type,
+            encoding=charset,
             fetched_at=utcnow_iso(),
         )
 

@@ -17,14 +17,19 @@ stable ``reason``, which the stages turn into failure documents:
 - ``too_many_redirects`` after ``max_redirects`` hops (redirects are followed
   here, one checked hop at a time, never by ``requests``);
 - ``off_site_redirect`` (an ``OffSiteRedirect``, only with ``stay_on_site``):
-  a redirect to another site (scheme, host and port) is not followed but
-  handed back with its target, already checked like a hop, so that the
-  caller reads that site's robots.txt and spaces its requests first (the
-  page fetcher; redirects within the site are followed as usual);
+  a redirect to another origin (scheme, host and port: ``http://a`` to
+  ``https://a`` too) is not followed but handed back with its target,
+  already checked like a hop, so that the caller reads that origin's
+  robots.txt (RFC 9309 rules are per origin) and, on another host, spaces
+  its requests first (the page fetcher; redirects within the origin are
+  followed as usual);
 - ``too_large`` when the declared or the *decoded* body exceeds ``max_bytes``:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
-  ``max_bytes`` of memory and a few socket buffers of traffic;
+  ``max_bytes`` of memory and a few socket buffers of traffic.  With
+  ``prefix=n`` a longer body is no error: its first ``n`` bytes come back,
+  ``HttpResponse.truncated`` set (robots.txt, which RFC 9309 has parsed up
+  to a limit rather than ignored);
 - ``bad_response`` for an answer so malformed that requests or urllib3
   raise something else than their own errors (never retried; the message
   names the exception, ``-v`` logs its traceback);
@@ -92,7 +97,8 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 __all__ = [
-    "FetchError", "HttpFetcher", "HttpResponse", "OffSiteRedirect", "check_url", "redirect_target", "site_of",
+    "FetchError", "HttpFetcher", "HttpResponse", "OffSiteRedirect", "check_url", "origin_of",
+    "redirect_target", "site_of",
 ]  # fmt: skip
 
 _LOG = logging.getLogger(__name__)
@@ -134,10 +140,61 @@ class OffSiteRedirect(FetchError):
         self.redirects = redirects
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def site_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower-cased: the unit of robots.txt and politeness."""
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+    """``host[:port]`` of ``url``: the unit of politeness (one request in flight, ``host_delay``,
+    a ``Retry-After`` hold, the host budget).  The host is lower-cased and IDNA-encoded
+    (``BÜcher.de`` -> ``xn--bcher-kva.de``), the scheme is left out and so is the scheme's default
+    port: ``http://host/``, ``https://host/`` and ``https://host:443/`` are one site, one server
+    asked twice as often when scheduled as two.  A port that is not its scheme's default stays in
+    the key (``host:8080``): it is a server of its own as often as not (another service, a
+    staging copy, each of the test suite's loopback servers), and an explicit port in a feed's
+    links is rare enough that keeping it apart costs little politeness.  robots.txt is not read
+    per site but per origin (``origin_of``, RFC 9309)."""
+    return _origin(url)[1]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, normalised like ``site_of`` (no user info, no default
+    port): the unit of robots.txt (RFC 9309 section 2.3: scheme, host and port)."""
+    scheme, site = _origin(url)
+    return f"{scheme}://{site}"
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """(scheme, ``site_of``) of ``url``; never raises: a URL too broken to split keeps its
+    lower-cased network location as it is (it fails as ``bad_url`` when requested)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        scheme, _, rest = url.partition("://")
+        return scheme.lower(), rest.split("/", 1)[0].rpartition("@")[2].lower()
+    scheme = parts.scheme.lower()
+    host = _idna(parts.hostname or "")
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return scheme, host
+
+
+def _idna(host: str) -> str:
+    """``host`` (lower-cased by urlsplit) in its ASCII form, as it is looked up and connected to;
+    as it is when it has none (an invalid label)."""
+    if host.isascii():
+        return host
+    try:
+        import idna
+
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (ImportError, UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,14 +204,20 @@ class HttpResponse:
     headers: Mapping[str, str]
     content: bytes
     attempts: int = 1
+    truncated: bool = False  # the body went on past the ``prefix`` asked for
+
+    @property
+    def media_type(self) -> tuple[str | None, str | None]:
+        """(type, charset) of the ``Content-Type`` header, read once: ``content_type, charset``."""
+        return _mime_type(self.headers.get("content-type") or "")
 
     @property
     def content_type(self) -> str | None:
-        return _mime_type(self.headers.get("content-type") or "")[0]
+        return self.media_type[0]
 
     @property
     def charset(self) -> str | None:
-        return _mime_type(self.headers.get("content-type") or "")[1]
+        return self.media_type[1]
 
 
 def _mime_type(value: str) -> tuple[str | None, str | None]:
@@ -459,11 +522,16 @@ class HttpFetcher:
         *,
         max_redirects: int | None = None,
         stay_on_site: bool = False,
+        prefix: int | None = None,
     ) -> HttpResponse:
         """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
         (a ``clock()`` value) if that comes first.  ``max_redirects`` lowers the
         fetcher's own limit (what a chain begun elsewhere has left); with
-        ``stay_on_site`` a redirect to another site raises ``OffSiteRedirect``."""
+        ``stay_on_site`` a redirect to another origin raises ``OffSiteRedirect``;
+        with ``prefix`` at most that many bytes of the body are read, the rest
+        left unread (``truncated``) instead of ``too_large`` (``max_bytes`` does not apply)."""
+        if prefix is not None and prefix <= 0:
+            raise ValueError("HttpFetcher.get: prefix must be positive")
         limit = self._max_redirects if max_redirects is None else max(0, max_redirects)
         end = self._clock() + self._url_deadline
         if deadline is not None:
@@ -474,7 +542,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_guarded(url, headers, end, limit, stay_on_site)
+                response = self._get_guarded(url, headers, end, limit, stay_on_site, prefix)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -500,14 +568,20 @@ class HttpFetcher:
             return dataclasses.replace(response, attempts=attempt)
 
     def _get_guarded(
-        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        end: float,
+        limit: int,
+        stay_on_site: bool,
+        prefix: int | None,
     ) -> HttpResponse:
         """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
         breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
         Location, an empty IP literal, superscript digits in a header each did) ended the whole
         run with a traceback."""
         try:
-            return self._get_once(url, headers, end, limit, stay_on_site)
+            return self._get_once(url, headers, end, limit, stay_on_site, prefix)
         except FetchError:
             raise
         except Exception as exc:
@@ -529,7 +603,13 @@ class HttpFetcher:
         return True
 
     def _get_once(
-        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        end: float,
+        limit: int,
+        stay_on_site: bool,
+        prefix: int | None,
     ) -> HttpResponse:
         current = url
         for hop in range(limit + 1):
@@ -540,16 +620,18 @@ class HttpFetcher:
             watchdog = _Watchdog(min(self._total_timeout, left))
             self._policy.local.watchdog = watchdog
             try:
-                response, location, status = self._hop(current, headers, watchdog, min(self._timeout, left))
+                response, location, status = self._hop(
+                    current, headers, watchdog, min(self._timeout, left), prefix
+                )
             finally:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
             if response is not None:
                 return response
-            if stay_on_site and hop < limit and site_of(location) != site_of(current):
+            if stay_on_site and hop < limit and origin_of(location) != origin_of(current):
                 check_url(location, self._allow_private, self._resolver)
                 raise OffSiteRedirect(
-                    f"{current} redirects to another site: {location}", url=location, status=status,
+                    f"{current} redirects to another origin: {location}", url=location, status=status,
                     redirects=hop + 1,
                 )  # fmt: skip
             current = location
@@ -560,7 +642,7 @@ class HttpFetcher:
         )
 
     def _hop(
-        self, url: str, headers, watchdog: _Watchdog, timeout: float
+        self, url: str, headers, watchdog: _Watchdog, timeout: float, prefix: int | None = None
     ) -> tuple[HttpResponse | None, str | None, int]:
         """One request: (response, None, status), or (None, next URL, status) for a redirect."""
         import requests
@@ -602,20 +684,24 @@ class HttpFetcher:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
                     ) from None
-            body = self._read_body(resp, url, watchdog)
+            body, truncated = self._read_body(resp, url, watchdog, prefix)
             return (
                 HttpResponse(
                     url=url,
                     status=resp.status_code,
                     headers={k.lower(): v for k, v in resp.headers.items()},
                     content=body,
+                    truncated=truncated,
                 ),
                 None,
                 resp.status_code,
             )
 
-    def _read_body(self, resp, url: str, watchdog: _Watchdog) -> bytes:
-        """Read the decoded body in chunks, stopping at the size cap and the deadline.
+    def _read_body(
+        self, resp, url: str, watchdog: _Watchdog, prefix: int | None = None
+    ) -> tuple[bytes, bool]:
+        """Read the decoded body in chunks, stopping at the size cap and the deadline;
+        with ``prefix``, stopping after that many bytes instead: (body, whether there was more).
 
         ``read1`` returns whatever one socket read brings (decoded and capped at
         ``_CHUNK``); ``iter_content`` would block until a whole chunk arrived.
@@ -623,7 +709,7 @@ class HttpFetcher:
         from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError
 
         declared = (resp.headers.get("content-length") or "").strip()
-        if _ascii_digits(declared) and int(declared) > self._max_bytes:
+        if prefix is None and _ascii_digits(declared) and int(declared) > self._max_bytes:
             raise FetchError(
                 "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes})",
                 status=resp.status_code, url=url,
@@ -638,7 +724,10 @@ class HttpFetcher:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > self._max_bytes:
+                if prefix is not None and size > prefix:
+                    chunks.append(chunk[: len(chunk) - (size - prefix)])
+                    return b"".join(chunks), True  # the rest is left unread: the connection is closed
+                if prefix is None and size > self._max_bytes:
                     raise FetchError(
                         "too_large", f"{url} is larger than {self._max_bytes} bytes",
                         status=resp.status_code, url=url,
@@ -663,7 +752,7 @@ class HttpFetcher:
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
         if watchdog.fired:
             raise FetchError("timeout", f"body of {url} not received within the deadline", url=url)
-        return b"".join(chunks)
+        return b"".join(chunks), False
 
 
 def _conditional(headers: Mapping[str, str] | None) -> bool:
@@ -691,14 +780,16 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if _ascii_digits(value):
-        return min(float(value), MAX_RETRY_AFTER_SECONDS)  # float('9' * 400) is inf
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_SECONDS)
+        seconds = float(value)  # float('9' * 400) is inf
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = max(0.0, when.timestamp() - time.time())
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def _has_brotli() -> bool:

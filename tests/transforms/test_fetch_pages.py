@@ -183,3 +183,27 @@ def test_fetched_legacy_pages_extract_their_text_not_mojibake():
                 out.articles | beam.Map(lambda a: a.title),
                 equal_to(["Café crème brûlée in Zürich", "Café crème in Zürich, señor"]),
             )
+
+
+def test_a_pages_content_type_header_is_parsed_once(monkeypatch):
+    """The header is split and searched for its type and charset once per page, not once for
+    each of the three looks at its type and one at its charset."""
+    from newsbeam.connectors import http
+    from newsbeam.connectors.fetch import _FetchPageFn
+    from newsbeam.connectors.http import HttpResponse
+
+    calls = []
+    parse = http._mime_type
+    monkeypatch.setattr(http, "_mime_type", lambda value: calls.append(value) or parse(value))
+    url = "http://news.example/a.html"
+    response = HttpResponse(
+        url=url, status=200, headers={"content-type": "text/html; charset=koi8-r"}, content=b"x"
+    )
+    fn = _FetchPageFn(SETTINGS)
+    fn.setup()
+    try:
+        (page,) = fn._page(_entry(url), response)
+    finally:
+        fn.teardown()
+    assert (page.content_type, page.encoding) == ("text/html", "koi8-r")
+    assert len(calls) == 1

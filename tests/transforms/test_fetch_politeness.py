@@ -308,3 +308,54 @@ def test_a_retry_after_past_the_budget_leaves_the_sites_other_entries_for_the_ne
         ("deferred", "b.html"), ("deferred", "c.html"), ("deferred", "d.html"), ("failed", "a.html")
     ]  # fmt: skip
     assert site.requests == ["/robots.txt", "/a.html"]  # no page more to a site that asked for an hour
+
+
+def _long_robots(limit: int) -> str:
+    """A robots.txt longer than ``limit`` bytes: ``/private/`` disallowed at its head, a line
+    cut at the limit right after ``Disallow: /`` (everything, if obeyed cut), ``/b.html`` past it."""
+    head = "User-agent: *\nDisallow: /private/\n"
+    cut = "Disallow: /"
+    padding = limit - len(head) - len(cut)
+    lines = ["#" * 99 + "\n"] * (padding // 100 - 1)
+    lines.append("#" * (padding - 100 * len(lines) - 1) + "\n")
+    text = head + "".join(lines) + cut + "never-requested\nDisallow: /b.html\n"
+    assert text.index("never-requested") == limit
+    return text
+
+
+def test_a_robots_txt_larger_than_max_bytes_is_obeyed_on_its_first_whole_lines(tmp_path, caplog):
+    """RFC 9309 2.5: a crawler parses a robots.txt up to a limit of at least 500 KiB; one
+    longer than fetch.max_bytes (too_large) was taken for absent, everything allowed."""
+    from newsbeam.connectors.fetch import ROBOTS_PARSE_LIMIT
+
+    assert ROBOTS_PARSE_LIMIT >= 500 * 1024
+    root = _site(tmp_path, _long_robots(ROBOTS_PARSE_LIMIT))
+    settings = SETTINGS.model_copy(update={"max_bytes": 100_000})  # less than the robots.txt
+    fn = _FetchPageFn(settings)
+    fn.setup()
+    outputs = []
+    try:
+        with SiteServer(root) as site, caplog.at_level("WARNING", logger="newsbeam.connectors.fetch"):
+            for _bundle in range(2):  # robots.txt is read again by each bundle, said to be cut once
+                fn.start_bundle()
+                outputs += list(fn.process((site.base_url, _entries(site.base_url))))
+                outputs += [getattr(o, "value", o) for o in fn.finish_bundle()]
+    finally:
+        fn.teardown()
+    outputs = [getattr(o, "value", o) for o in outputs]
+    failures = sorted((o.url.rsplit("/", 1)[1], o.reason) for o in outputs if isinstance(o, Failure))
+    pages = sorted(o.entry.url.rsplit("/", 1)[1] for o in outputs if isinstance(o, FetchedPage))
+    # /private/ is kept out; the cut line does not disallow all; /b.html's rule was past the limit
+    assert failures == [("d.html", "robots_disallowed")] * 2
+    assert pages == ["a.html", "a.html", "b.html", "b.html", "c.html", "c.html"]
+    assert site.requests.count("/robots.txt") == 2
+    warnings = [r.getMessage() for r in caplog.records if "robots.txt is larger" in r.getMessage()]
+    assert len(warnings) == 1 and site.base_url in warnings[0], warnings  # said once per site
+
+
+def test_robots_prefix_ends_at_the_last_line_break():
+    from newsbeam.connectors.fetch import robots_prefix
+
+    assert robots_prefix(b"User-agent: *\nDisallow: /a\nDisallow: /") == b"User-agent: *\nDisallow: /a\n"
+    assert robots_prefix(b"User-agent: *\r\nDisallow: /a\rDisallow: /") == b"User-agent: *\r\nDisallow: /a\r"
+    assert robots_prefix(b"Disallow: /") == b""

@@ -28,8 +28,10 @@ from newsbeam.connectors.http import (
     HttpResponse,
     OffSiteRedirect,
     check_url,
+    origin_of,
     parse_retry_after,
     redirect_target,
+    site_of,
 )
 
 MB = 1 << 20
@@ -335,6 +337,43 @@ def test_undeclared_50_mb_body_stops_reading_at_the_cap(server):
     assert time.monotonic() - started < 5
     assert server.done[path].wait(10)
     assert server.sent[path] < 16 * MB
+
+
+def test_a_prefix_reads_the_first_bytes_of_a_body_larger_than_max_bytes(server):
+    """robots.txt is read this way (RFC 9309 2.5: parse up to a limit, not ignore): a declared
+    50 MB body is no ``too_large`` but its first bytes, the rest left unsent on the server."""
+    path = "/big-declared?t=prefix"
+    fetcher = _fetcher(max_bytes=1000)
+    try:
+        response = fetcher.get(server.url(path), prefix=100_000)
+        whole = fetcher.get(server.url("/ok"), prefix=100_000)
+    finally:
+        fetcher.close()
+    assert (response.status, response.content, response.truncated) == (200, bytes(100_000), True)
+    assert server.done[path].wait(10)
+    assert server.sent[path] < 16 * MB
+    assert (whole.content, whole.truncated) == ("caf\xe9".encode("latin-1"), False)  # shorter: all of it
+
+
+@pytest.mark.parametrize(
+    ("url", "site", "origin"),
+    [
+        ("http://News.Example/a", "news.example", "http://news.example"),
+        ("https://news.example/a", "news.example", "https://news.example"),
+        ("https://news.example:443/a", "news.example", "https://news.example"),
+        ("http://user:pw@NEWS.example:80/a", "news.example", "http://news.example"),
+        ("https://news.example:8443/a", "news.example:8443", "https://news.example:8443"),
+        ("http://news.example:443/a", "news.example:443", "http://news.example:443"),
+        ("https://B\xdcCHER.de/a", "xn--bcher-kva.de", "https://xn--bcher-kva.de"),
+        ("http://xn--bcher-kva.de/b", "xn--bcher-kva.de", "http://xn--bcher-kva.de"),
+        ("http://[::1]:8080/a", "[::1]:8080", "http://[::1]:8080"),
+        ("http://h:99999/a", "h:99999", "http://h:99999"),  # a bad port: kept as written, never raises
+    ],
+)
+def test_a_site_is_a_host_for_politeness_and_an_origin_for_robots_txt(url, site, origin):
+    """http and https (and a spelled-out default port) of one host are one server to be polite
+    to; robots.txt stays per origin (RFC 9309); a port of its own stays a site of its own."""
+    assert (site_of(url), origin_of(url)) == (site, origin)
 
 
 def test_gzip_bomb_is_cut_off_without_inflating_it(server):
