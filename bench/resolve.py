@@ -66,7 +66,7 @@ def synthetic_inputs(n: int, seed: int = 7):
             )
         i += size
     for doc_id in rng.sample(ids, n // 1000):
-        digests.append((doc_id, None))  # (id, None): a digest; (id, partner): a shared excerpt
+        digests.append((doc_id, None))  # (id, None): a digest; (id, partners): a shared excerpt
     return nodes, edges, matches, digests
 
 

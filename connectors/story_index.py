@@ -10,7 +10,8 @@ None)`` for an article that copies two unrelated indexed stories on
 disjoint parts of its text (a digest: kept out of clusters).  A shared
 excerpt links one story only (``transforms.similarity.find_shared_excerpts``):
 a new article that is wholly inside members of two indexed clusters joins
-the one with the member published closest to it; a new article that copies
+one (the one that goes on about it after the excerpt, then the one published
+closest to it); a new article that copies
 a cluster only through excerpts of itself, which another member of that
 cluster also holds while being no copy of the new article, does not join it
 (the excerpt joined the other story when it was indexed).  A match where
@@ -36,7 +37,14 @@ import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings
 from newsbeam.connectors.es_sink import IndexAction
-from newsbeam.transforms.similarity import DedupConfig, _parse_time, band_keys, is_copy, is_excerpt_of
+from newsbeam.transforms.similarity import (
+    DedupConfig,
+    _goes_on,
+    _parse_time,
+    band_keys,
+    is_copy,
+    is_excerpt_of,
+)
 
 __all__ = ["ApplyStoryUpdates", "LookupIndexedCopies"]
 
@@ -154,19 +162,23 @@ class _LookupFn(_EsDoFn):
                     continue  # the excerpt joined the other story when it was indexed
             kept[cluster_id] = members
         holding = {
-            cluster_id: [published for _, fp, published in members if is_excerpt_of(node.fp, fp, config)]
+            cluster_id: [
+                (fp, published) for _, fp, published in members if is_excerpt_of(node.fp, fp, config)
+            ]
             for cluster_id, members in kept.items()
         }
-        holding = {cluster_id: dates for cluster_id, dates in holding.items() if dates}
+        holding = {cluster_id: held for cluster_id, held in holding.items() if held}
         if len(holding) >= 2:
             own = _parse_time(node.published)
 
-            def distance(cluster_id):
-                times = [_parse_time(p) for p in holding[cluster_id]]
+            def rank(cluster_id):  # as find_shared_excerpts ranks partners
+                held = holding[cluster_id]
+                times = [_parse_time(published) for _, published in held]
                 gaps = [abs(t - own) for t in times if t is not None and own is not None]
-                return (min(gaps) if gaps else float("inf"), cluster_id)
+                goes_on = any(_goes_on(fp, node.fp, config) for fp, _ in held)
+                return (not goes_on, min(gaps) if gaps else float("inf"), cluster_id)
 
-            chosen = min(holding, key=distance)
+            chosen = min(holding, key=rank)
             kept = {c: m for c, m in kept.items() if c == chosen or c not in holding}
         return kept
 

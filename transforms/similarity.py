@@ -1110,6 +1110,14 @@ def is_excerpt_of(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> 
     return len(_matched_region(doc, other, config)) >= n - missing
 
 
+def _goes_on(big: Fingerprint, small: Fingerprint, config: DedupConfig) -> bool:
+    """Whether ``big`` goes on, after the last of its paragraphs found in ``small``, about what
+    ``small`` is about (``_continues``): the article an excerpt was cut from, not a digest
+    that strings the same opening with other stories."""
+    region = _matched_region(big, small, config)
+    return bool(region) and _continues(big, small, max(region) + 1, config)
+
+
 def find_shared_excerpts(
     fps: Mapping[Any, Fingerprint],
     neighbours: Mapping[Any, set],
@@ -1121,9 +1129,12 @@ def find_shared_excerpts(
     each other: the opening paragraphs of an article that a later follow-up
     also reuses word for word.  Such a document is only the common part, so
     it joins one of them and must not bridge the two.  Returns ``{doc:
-    partner it joins}``: of the partners it is an excerpt of, the one
+    partners it is an excerpt of, best first}``: those that go on about
+    what it is about after the part it holds (``excerpt_continuation``; a
+    digest goes on about other stories) before the others, then the one
     published closest to it (missing dates last), then the one with more
-    copies, then the smallest id.  ``fps`` and ``neighbours`` as for
+    copies, then the smallest id.  It joins the first that is not a digest (``find_digests``
+    can name a partner that holds the excerpt among other stories).  ``fps`` and ``neighbours`` as for
     ``find_digests``; ``times``: epoch seconds by document, when known;
     ``docs``: decide for these only (default: every document)."""
     times = times or {}
@@ -1143,11 +1154,12 @@ def find_shared_excerpts(
             continue
         own = times.get(doc)
 
-        def distance(p, own=own):
+        def rank(p, own=own, fp=fp):
             other = times.get(p)
-            return float("inf") if own is None or other is None else abs(other - own)
+            distance = float("inf") if own is None or other is None else abs(other - own)
+            return (not _goes_on(fps[p], fp, config), distance, -len(neighbours.get(p, ())), str(p))
 
-        joins[doc] = min(holders, key=lambda p: (distance(p), -len(neighbours.get(p, ())), str(p)))
+        joins[doc] = tuple(sorted(holders, key=rank))
     return joins
 
 
@@ -1183,7 +1195,8 @@ def cluster(items: Sequence[tuple[str, Fingerprint, Any]], config: DedupConfig) 
             neighbours[j].add(i)
 
     composite = find_digests(dict(enumerate(fps)), neighbours, config)
-    joins = find_shared_excerpts(dict(enumerate(fps)), neighbours, config, dict(enumerate(times)))
+    ranked = find_shared_excerpts(dict(enumerate(fps)), neighbours, config, dict(enumerate(times)))
+    joins = {i: next((p for p in order if p not in composite), None) for i, order in ranked.items()}
 
     uf = _UnionFind(n)
     for i, partners in neighbours.items():

@@ -164,7 +164,7 @@ def resolve_clusters(
     edges: Iterable[tuple[str, str]],
     matches: Iterable[tuple[str, IndexedCluster]],
     excluded: Iterable[str] = (),
-    joins: Mapping[str, str] | None = None,
+    joins: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[StoryUpdate]]:
     """Cluster assignments for a batch (pure, order-independent).
 
@@ -172,7 +172,8 @@ def resolve_clusters(
     verified copy pairs among them; ``matches``: (new id, indexed cluster it
     copies); ``excluded``: ids kept out of every cluster (digests);
     ``joins``: shared excerpts, each linked through its one edge to the
-    partner it joins (``find_shared_excerpts``).  An article that is an
+    first of its ranked partners that is not excluded, or to none
+    (``find_shared_excerpts``).  An article that is an
     excerpt of an indexed cluster (``IndexedCluster.excerpt``) keeps only
     its edges to articles that match that cluster too: it is the opening of
     the indexed story, and another article it copies but the story does not
@@ -181,7 +182,9 @@ def resolve_clusters(
     clusters need.
     """
     excluded = set(excluded)
-    joins = joins or {}
+    joins = {
+        doc: next((p for p in ranked if p not in excluded), None) for doc, ranked in (joins or {}).items()
+    }
     matches = list(matches)
     matched: dict[str, set[str]] = defaultdict(set)
     anchored: dict[str, set[str]] = defaultdict(set)  # excerpts of indexed clusters
@@ -359,7 +362,8 @@ class _VerifyPairs(beam.PTransform):
 class _DigestsFn(beam.DoFn):
     """For one document: its adjacency, fingerprint and date, and those of
     each copy partner; yields ``(id, None)`` when it is a digest and ``(id,
-    partner)`` when it is a shared excerpt that joins only that partner."""
+    partners)`` when it is a shared excerpt that joins only one of those
+    partners (the first that is not a digest)."""
 
     def __init__(self, config: DedupConfig):
         self._config = config
@@ -431,19 +435,19 @@ def _resolve(
     nodes: list[tuple[str, str | None]],
     edges: list[tuple[str, str]],
     matches: list,
-    bridges: Iterable[tuple[str, str | None]],
+    bridges: Iterable[tuple[str, tuple[str, ...] | None]],
 ):
     """The single-worker step: ids and dates, verified edges, indexed matches,
     digests and shared excerpts only (no fingerprints) → union-find."""
     bridges = list(bridges)
-    excluded = {doc_id for doc_id, partner in bridges if partner is None}
+    excluded = {doc_id for doc_id, partners in bridges if partners is None}
     excluded |= {doc_id for doc_id, indexed in matches if indexed is None}
     return resolve_clusters(
         nodes,
         edges,
         [(doc_id, indexed) for doc_id, indexed in matches if indexed is not None],
         excluded,
-        {doc_id: partner for doc_id, partner in bridges if partner is not None},
+        {doc_id: partners for doc_id, partners in bridges if partners is not None},
     )
 
 

@@ -107,3 +107,32 @@ def test_an_opening_that_a_follow_up_reuses_joins_one_story_and_bridges_nothing(
     # Published next to the follow-up, the same excerpt joins the follow-up.
     articles[1] = _article("e", "\n\n".join(original[:2]), "2020-06-30T08:00:00Z")
     assert _graph_labels(articles) == {"a": "a", "e": "e", "f": "e"}
+
+
+def test_an_opening_also_carried_by_a_round_up_joins_its_story():
+    """The paywalled opening lies wholly inside its article and inside a
+    round-up (no inner headlines) that strings that opening with other
+    stories'.  The round-up was published closest to it, but only the
+    article goes on about the same things after the opening: the excerpt
+    joins the article (by date alone it joined the round-up, and before
+    shared excerpts were found it merged the two)."""
+    from tests.unit.test_similarity import _BACKGROUND, ORIGINAL, _seed_body
+
+    body = _seed_body()
+    round_up = [
+        *body[:2],
+        *ORIGINAL[:2],
+        "Crude prices rose on Friday after producers agreed deeper cuts to output, lifting the shares "
+        "of energy companies in early trading in London and New York.",
+        "Heavy rains flooded villages across southern Pakistan on Thursday, forcing thousands of "
+        "families to leave their homes, the provincial government said.",
+    ]
+    articles = [
+        _article("a", "\n\n".join(body + _BACKGROUND), "2020-06-27T08:00:00Z"),
+        _article("b", "\n\n".join(ORIGINAL), "2020-06-27T08:00:00Z"),
+        _article("d", "\n\n".join(round_up), "2020-06-27T12:00:00Z"),
+        _article("e", "\n\n".join(body[:2]), "2020-06-27T12:30:00Z"),
+    ]
+    labels = _graph_labels(articles)
+    assert labels["e"] == labels["a"] == "a"
+    assert labels["d"] == "d" and labels["b"] == "b"

@@ -70,10 +70,13 @@ def test_articles_already_indexed_in_the_cluster_count_once():
 
 def test_a_shared_excerpt_links_only_the_partner_it_joins():
     nodes = [("a", None), ("e", None), ("f", None)]
-    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": "a"})
+    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": ("a", "f")})
     assert stories == {"a": story("a", True, 2), "e": story("a", False, 2), "f": story("f", True, 1)}
-    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": "f"})
+    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], joins={"e": ("f", "a")})
     assert stories == {"a": story("a", True, 1), "e": story("e", True, 2), "f": story("e", False, 2)}
+    # Its first choice a digest (excluded), it joins the next.
+    stories, _ = resolve_clusters(nodes, [("a", "e"), ("e", "f")], [], ["f"], joins={"e": ("f", "a")})
+    assert stories == {"a": story("a", True, 2), "e": story("a", False, 2), "f": story("f", True, 1)}
 
 
 def test_an_excerpt_of_an_indexed_story_links_only_articles_that_copy_it_too():
