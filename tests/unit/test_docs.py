@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OUTSIDE = "../" + "shared"  # a folder beside the checkout, absent from a clone
+# Folders beside the checkout or on the machine it was written on, absent from a clone: the
+# project's shared folder (also named without "../", as the demo site's licence once did) and
+# the build machine's workspace.
+OUTSIDE = ("../" + "shared", "shared" + "/seed", "/" + "work/")
 
 
 def _tracked_text_files():
@@ -15,12 +18,18 @@ def _tracked_text_files():
     return [
         REPO / n
         for n in names
-        if n.endswith((".py", ".md", ".yaml", ".toml", ".cfg")) and (REPO / n).exists()
+        if n.endswith((".py", ".md", ".yaml", ".toml", ".cfg", ".txt", ".ini", ".service", ".timer", ".cron"))
+        and (REPO / n).exists()
     ]
 
 
 def test_nothing_points_outside_the_repository():
-    offenders = [str(p.relative_to(REPO)) for p in _tracked_text_files() if OUTSIDE in p.read_text("utf-8")]
+    offenders = [
+        f"{p.relative_to(REPO)}: {needle}"
+        for p in _tracked_text_files()
+        for needle in OUTSIDE
+        if needle in p.read_text("utf-8", errors="replace")
+    ]
     assert offenders == []
 
 
