@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--docs", type=int, default=20000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--docs", type=int, default=20000, help="documents written per run (default 20000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side, median taken (default 3)")
     parser.add_argument("--chunk", type=int, default=250, help="streaming_bulk chunk_size and sink max_docs")
     parser.add_argument("--sweep", default="100,250,500,1000,2000", help="sink max_docs values to sweep")
     args = parser.parse_args(argv)
