@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         "for run (e.g. --direct_running_mode=in_memory). Exit status: 0 success, 1 operational "
         "failure (also: another server answers on the port), 2 bad usage, 130 interrupted.",
     )
-    demo.add_argument("--config", metavar="FILE", help="YAML config merged over the shipped defaults")
+    demo.add_argument(
+        "--config", metavar="FILE", help="YAML config merged over the shipped defaults (env NEWSBEAM_CONFIG)"
+    )
     demo.add_argument(
         "--index-prefix", metavar="P", help="index prefix (default: elasticsearch.index_prefix, news)"
     )
@@ -167,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--config",
             metavar="FILE",
-            help="YAML config (embedded.port, embedded.data_dir)",
+            help="YAML config with embedded.port, embedded.data_dir (env NEWSBEAM_CONFIG)",
         )
         cmd.add_argument("--port", type=int, help="port (default: embedded.port, 9200)")
         cmd.add_argument(

@@ -224,3 +224,15 @@ def test_extract_help_names_its_real_limits():
     timeout = inspect.signature(run_extract_dir).parameters["timeout_s"].default
     assert f"too_large (over {MAX_FILE_BYTES // 1_000_000} MB)" in text
     assert f"timeout ({timeout:g} s)" in text
+
+
+def test_every_config_flag_names_its_environment_variable():
+    """Every command reads NEWSBEAM_CONFIG when --config is not given (cli._settings); demo's and
+    `es start/stop/status`'s help did not say so."""
+    missing = [
+        where
+        for where, text in _help_texts()
+        if where.endswith(" --config") and "NEWSBEAM_CONFIG" not in text
+    ]
+    assert len([where for where, _ in _help_texts() if where.endswith(" --config")]) >= 8
+    assert missing == []
