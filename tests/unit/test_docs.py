@@ -236,3 +236,16 @@ def test_every_config_flag_names_its_environment_variable():
     ]
     assert len([where for where, _ in _help_texts() if where.endswith(" --config")]) >= 8
     assert missing == []
+
+
+def test_every_repository_path_the_docs_name_exists():
+    """BENCHMARKS.md named a test file by an old name (tests/integration/test_skip_known_batches.py)."""
+    external = {"tests/evaldata.py"}  # trafilatura's own file, named by bench/README.md
+    pattern = (
+        r"(?<![\w/.])(?:tests|bench|config|examples|pipeline|transforms|connectors|docs)/[\w./-]+"
+        r"\.(?:py|json|yaml|html|cron|service|timer|ndjson|md|jsonl|txt|png)"
+    )
+    docs = ["README.md", "BENCHMARKS.md", "docs/DESIGN.md", "bench/README.md"]
+    named = {path for doc in docs for path in re.findall(pattern, (REPO / doc).read_text("utf-8"))}
+    assert len(named) > 30
+    assert sorted(p for p in named - external if not (REPO / p).exists()) == []
