@@ -314,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     from benchdata import data_root
 
     default = str(data_root())
-    ap.add_argument("--data", default=default)
-    ap.add_argument("--index-sizes", default="10000,100000")
+    ap.add_argument("--data", default=default, help=f"data root holding dedup/ (default: {default})")
+    ap.add_argument(
+        "--index-sizes",
+        default="10000,100000",
+        help="band-index sizes to time, comma-separated (default 10000,100000)",
+    )
     a = ap.parse_args(argv)
     smoke = os.path.join(a.data, "dedup", "data", "synthetic_smoke.jsonl")
     if not os.path.exists(smoke):

@@ -82,7 +82,7 @@ def write_input(path: Path, index: str, docs, op: str) -> Path:
 def run_streaming_bulk(client, path: Path, op: str, chunk_size: int) -> float:
     from elasticsearch import helpers
 
-    from newsbeam.connectors.es_sink import KEEP_FIELDS, MERGE_FIELDS, UPSERT_SCRIPT
+    from newsbeam.connectors.es_sink import IndexAction, bulk_lines
 
     def actions():
         with open(path, encoding="utf-8") as lines:
@@ -92,18 +92,16 @@ def run_streaming_bulk(client, path: Path, op: str, chunk_size: int) -> float:
                 if op == "index":
                     yield {"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
                 else:
+                    # The very body the sink sends (its script's params change with the sink: a
+                    # copy of them here once lacked one, and every item failed).
+                    header, body = bulk_lines(IndexAction(index, doc_id, source, op="upsert")).splitlines()
+                    meta = json.loads(header)["update"]
                     yield {
                         "_op_type": "update",
-                        "_index": index,
-                        "_id": doc_id,
-                        "retry_on_conflict": 3,
-                        "script": {
-                            "source": UPSERT_SCRIPT,
-                            "lang": "painless",
-                            "params": {"doc": source, "keep": list(KEEP_FIELDS), "merge": list(MERGE_FIELDS)},
-                        },
-                        "upsert": {},
-                        "scripted_upsert": True,
+                        "_index": meta["_index"],
+                        "_id": meta["_id"],
+                        "retry_on_conflict": meta["retry_on_conflict"],
+                        **json.loads(body),
                     }
 
     started = time.perf_counter()
@@ -171,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--docs", type=int, default=20000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--docs", type=int, default=20000, help="documents written per run (default 20000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side, median taken (default 3)")
     parser.add_argument("--chunk", type=int, default=250, help="streaming_bulk chunk_size and sink max_docs")
     parser.add_argument("--sweep", default="100,250,500,1000,2000", help="sink max_docs values to sweep")
     args = parser.parse_args(argv)

@@ -62,9 +62,16 @@ SNIPPET_DATASET = (
 )
 
 
-def _env_data(name: str) -> Path | None:
+#: The data root when ``NEWSBEAM_BENCH_DATA`` is unset, as for every benchmark (bench/benchdata.py).
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / ".bench-data"
+#: The snippet set's first build was split and tuned on before it grew from 82 to 103 pages: its
+#: half A, never to be counted as held out (bench/data/README.md).
+FIRST_BUILD_HALVES = Path(__file__).resolve().parent / "data" / "trafilatura_eval_first_build_halves.jsonl"
+
+
+def _env_data(name: str) -> Path:
     env = os.environ.get("NEWSBEAM_BENCH_DATA")
-    return Path(env) / name if env else None
+    return (Path(env) if env else DEFAULT_ROOT) / name
 
 
 def _load_score(data: Path):
@@ -289,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--data",
         type=Path,
-        default=_env_data("extraction"),
-        help="ScrapingHub benchmark folder (default: $NEWSBEAM_BENCH_DATA/extraction)",
+        default=None,
+        help="ScrapingHub benchmark folder (default: $NEWSBEAM_BENCH_DATA/extraction, "
+        "$NEWSBEAM_BENCH_DATA defaulting to .bench-data in the checkout)",
     )
     ap.add_argument(
         "--snippets",
@@ -311,13 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--tuned-before",
         type=Path,
+        default=FIRST_BUILD_HALVES,
         help="snippet set: JSONL rows {file, half} of an earlier build whose half A was tuned on; adds "
-        "a row for the half-B pages that were never in a tuning half",
+        "a row for the half-B pages that were never in a tuning half (default: the first build's, "
+        "bench/data/trafilatura_eval_first_build_halves.jsonl)",
     )
     args = ap.parse_args(argv)
-    data: Path | None = args.data
-    if data is None or not (data / "ground_truth.jsonl").exists() or not (data / "html").is_dir():
-        where = f"at {data}" if data else "(neither --data nor $NEWSBEAM_BENCH_DATA is set)"
+    data: Path = args.data or _env_data("extraction")
+    if not (data / "ground_truth.jsonl").exists() or not (data / "html").is_dir():
+        where = f"at {data}"
         print(
             f"error: extraction benchmark data not found {where}. It is {DATASET}; "
             "pass its folder with --data DIR or set NEWSBEAM_BENCH_DATA to the folder holding "
@@ -325,10 +335,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    snippets: Path | None = args.snippets or _env_data("trafilatura-eval")
-    have_snippets = snippets is not None and (snippets / "evaldata.jsonl").is_file()
+    snippets: Path = args.snippets or _env_data("trafilatura-eval")
+    have_snippets = (snippets / "evaldata.jsonl").is_file()
     if not have_snippets:
-        where = f"at {snippets}" if snippets else "(neither --snippets nor $NEWSBEAM_BENCH_DATA is set)"
+        where = f"at {snippets}"
         message = (
             f"snippet evaluation set not found {where}. It is {SNIPPET_DATASET}; pass its folder "
             "with --snippets DIR or put it at $NEWSBEAM_BENCH_DATA/trafilatura-eval."

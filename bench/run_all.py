@@ -19,12 +19,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = [
     "extraction",
+    "charset",
     "dedup",
     "ner",
     "es_sink",
     "status",
     "resolve",
     "throughput",
+    "runner_memory",
     "on_dask",
     "hostile",
     "stream_soak",

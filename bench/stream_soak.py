@@ -282,9 +282,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--minutes", type=float, default=30, help="length of the soak (default 30)")
     parser.add_argument("--warmup", type=float, default=5, help="minutes before the reference RSS")
-    parser.add_argument("--poll-interval", type=float, default=10)
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=10,
+        help="newsbeam stream --poll-interval, seconds (default 10)",
+    )
     parser.add_argument("--add-every", type=float, default=3, help="seconds between two new items")
     parser.add_argument(
         "--outage-at",

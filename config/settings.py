@@ -146,7 +146,7 @@ class DemoSettings(_Section):
 
 
 class FetchSettings(_Section):
-    user_agent: str = "newsbeam/0.1"
+    user_agent: str = "newsbeam/0.1 (+https://github.com/newsbeam/newsbeam)"
     timeout: float = Field(default=20, gt=0)
     max_bytes: int = Field(default=5_000_000, ge=1000)
     max_redirects: int = Field(default=5, ge=0, le=30)

@@ -27,8 +27,9 @@ Budgets, all leaving the rest *for the next run* (not failed, not lost):
   cut to what the host has left;
 - per run: ``run.max_run_time`` seconds: no page request starts after it,
   no wave starts after it; the wave in flight finishes extracting and
-  indexing what it fetched (bounded by the extraction time limit), so the
-  run ends cleanly a little after the limit.
+  indexing what it fetched, extraction stopping ``DEADLINE_GRACE`` (10 s)
+  past the limit (transforms/extract.py; a page cut there goes back to the
+  next run), so the run ends cleanly a little after the limit.
 
 A feed with entries left over keeps its stored ETag/Last-Modified (the
 feed-health writer is told it is incomplete), so the next poll is a full

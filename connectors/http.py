@@ -49,7 +49,7 @@ between them, every body read) ends within ``url_deadline`` seconds (default
 ``total_timeout``), or earlier at the ``deadline`` the caller passes (a
 ``time.monotonic()`` value: the fetcher's per-host budget, the run's end).
 Without it one URL could cost (retries+1) x (redirects+1) x total_timeout,
-about 17 minutes at the shipped defaults.  Each hop's watchdog and socket
+about 18 minutes at the shipped defaults (3 x 6 x 60 s).  Each hop's watchdog and socket
 timeout are shortened to what is left; a retry whose pause would pass the
 deadline is not made (the last error stands); a deadline passed mid-hop is
 ``timeout``.  Name resolution itself is bounded only by the system resolver.

@@ -24,8 +24,8 @@ _LOG = logging.getLogger("newsbeam")
 
 _DESCRIPTION = """\
 newsbeam reads RSS/Atom feeds, fetches and extracts each new article and
-indexes it into Elasticsearch, on Apache Beam (DirectRunner locally; Flink,
-Spark or Dataflow with --runner).
+indexes it into Elasticsearch, on Apache Beam (locally one worker process
+per CPU core; Dask, Flink, Spark or Dataflow with --runner).
 
 Start here:  newsbeam demo            (embedded server + demo site + one run)
 Then:        newsbeam run --feeds my-feeds.yaml
@@ -62,7 +62,8 @@ def _add_common(parser: argparse.ArgumentParser, feeds: bool = True) -> None:
     parser.add_argument(
         "--index-prefix",
         metavar="P",
-        help="names <P>-articles, <P>-failures, <P>-feeds, <P>-runs (default: news)",
+        help="names <P>-articles, <P>-failures, <P>-feeds, <P>-runs "
+        "(default: elasticsearch.index_prefix, news)",
     )
 
 
@@ -139,8 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         "for run (e.g. --direct_running_mode=in_memory). Exit status: 0 success, 1 operational "
         "failure (also: another server answers on the port), 2 bad usage, 130 interrupted.",
     )
-    demo.add_argument("--config", metavar="FILE", help="YAML config merged over the shipped defaults")
-    demo.add_argument("--index-prefix", metavar="P", help="index prefix (default: news)")
+    demo.add_argument(
+        "--config", metavar="FILE", help="YAML config merged over the shipped defaults (env NEWSBEAM_CONFIG)"
+    )
+    demo.add_argument(
+        "--index-prefix", metavar="P", help="index prefix (default: elasticsearch.index_prefix, news)"
+    )
     demo.add_argument(
         "--port",
         type=int,
@@ -164,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--config",
             metavar="FILE",
-            help="YAML config (embedded.port, embedded.data_dir)",
+            help="YAML config with embedded.port, embedded.data_dir (env NEWSBEAM_CONFIG)",
         )
         cmd.add_argument("--port", type=int, help="port (default: embedded.port, 9200)")
         cmd.add_argument(

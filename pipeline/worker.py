@@ -27,7 +27,7 @@ runner starts a worker (``python -m newsbeam.pipeline.worker``, the
 environment naming the control and logging endpoints), that process hands
 its environment to a standby that is ready, or about to be, and waits for it
 to end, exiting with its status (as ``/bin/sh``, exec'd in its place: about
-1 MB for the pipeline's duration instead of a 14 MB interpreter); the
+2 MB for the pipeline's duration instead of a 15 MB interpreter, BENCHMARKS.md); the
 standby runs Beam's SDK worker with that environment.  Each side ends when the
 other does.  With no standby (none started, or all taken or gone) the process
 runs the SDK worker itself, as before.

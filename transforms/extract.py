@@ -3,7 +3,9 @@
 Input ``FetchedPage``; outputs main ``Article`` and ``failed``
 ``Failure(stage="extract")`` with reason ``empty_text`` (no body, or fewer
 than ``extract.min_chars`` characters, a Chinese or Japanese character
-counting three: see ``body_size``) or ``extract_error``.
+counting three: see ``body_size``), ``timeout`` (over ``extract.timeout``; a page
+cut by the run's ``--max-run-time`` is deferred to the next run instead) or
+``extract_crash`` (the sandboxed extractor failed on the page).
 
 Identity (see "Identity" in DESIGN.md): the canonical URL is the page's
 ``rel=canonical`` on its own host (or a configured alias), else the normalized final URL; ``_id`` derives

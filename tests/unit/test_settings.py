@@ -94,3 +94,21 @@ def test_a_key_given_twice_is_named_not_silently_dropped(tmp_path):
         load_settings(feeds_path=feeds)
     merged = _write(tmp_path, "fetch:\n  <<: {timeout: 5, retries: 1}\n  timeout: 7\n")
     assert load_settings(merged).fetch.timeout == 7
+
+
+def test_the_shipped_yaml_and_the_models_defaults_agree():
+    """config/defaults.yaml is what a run uses; the models' own defaults are what code that builds
+    a section directly gets (``FetchSettings()`` in a benchmark, a test): the two must not differ
+    (the user agent did: without the project URL in the models)."""
+    from newsbeam.config.settings import Settings, defaults
+
+    models = Settings()
+    differ = []
+    for section, values in defaults().items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            real = getattr(getattr(models, section), key)
+            if (tuple(value) if isinstance(value, list) else value) != real:
+                differ.append(f"{section}.{key}: {value!r} in defaults.yaml, {real!r} in the model")
+    assert differ == []
