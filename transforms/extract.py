@@ -3,7 +3,10 @@
 Input ``FetchedPage``; outputs main ``Article`` and ``failed``
 ``Failure(stage="extract")`` with reason ``empty_text`` (no body, or fewer
 than ``extract.min_chars`` characters, a Chinese or Japanese character
-counting three: see ``body_size``) or ``extract_error``.
+counting three: see ``body_size``), ``not_article`` (a page that declares no
+article and is an error page, interstitial, login wall or list of teasers,
+``ExtractionResult.not_article``, or is not the page its feed entry announced,
+``unrelated_page``) or ``extract_error``.
 
 Identity (see "Identity" in DESIGN.md): the canonical URL is the page's
 ``rel=canonical`` on its own host (or a configured alias), else the normalized final URL; ``_id`` derives
@@ -50,6 +53,7 @@ __all__ = [
     "build_article",
     "choose_published",
     "merge_same_article",
+    "unrelated_page",
 ]
 
 _NS = "news.extract"
@@ -141,6 +145,43 @@ def body_size(body: str) -> int:
     return len(body) + (_DENSE_WEIGHT - 1) * len(_DENSE_RE.findall(body))
 
 
+# A title written in a script without spaces (Chinese, Japanese, Thai, Lao, Myanmar, Khmer) is a
+# few clause-long tokens: no word to compare.
+_UNSPACED_RE = re.compile(
+    r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+_TITLE_WORDS_MIN = 3
+
+
+def _title_words(text: str | None) -> set[str]:
+    return {w for w in re.findall(r"\w+", (text or "").lower()) if len(w) > 3}
+
+
+def unrelated_page(entry_title: str | None, result: ExtractionResult) -> str | None:
+    """Why the page is not the article the feed entry announced, if it is not: the page
+    declares no article (``result.article_evidence``), its title shares no word of four letters
+    or more with the entry's title, and its body holds fewer than half of them.  An error page,
+    a consent or login interstitial or a front page served with 200 instead of the article.
+
+    Words are compared, so a title of fewer than three words, or written without spaces
+    (Chinese, Japanese, Thai: its tokens are whole clauses), is not judged; nor is a page without
+    a title of its own."""
+    if result.article_evidence or not entry_title or not result.title:
+        return None
+    if len(re.findall(r"\w+", entry_title)) < _TITLE_WORDS_MIN or _UNSPACED_RE.search(entry_title):
+        return None
+    wanted = _title_words(entry_title)
+    if len(wanted) < 2 or wanted & _title_words(result.title):
+        return None
+    if 2 * len(wanted & _title_words(result.body)) >= len(wanted):
+        return None
+    return (
+        f"the page declares no article and is not the one the feed announced: its title "
+        f"{result.title!r} shares no word with the entry's title {entry_title!r}, and its text "
+        "holds fewer than half of them"
+    )
+
+
 def _site_domain(url: str) -> str | None:
     host = urlsplit(url).hostname
     if not host:
@@ -172,6 +213,18 @@ def build_article(
             reason="empty_text",
             http_status=page.status,
             error=f"extracted {len(body)} characters{dense} from {page.final_url} (minimum {min_chars})",
+            feed_url=entry.feed_url,
+            attempts=entry.attempts + 1,
+            at=page.fetched_at,
+        )
+    why = result.not_article or unrelated_page(entry.title, result)
+    if why:
+        return Failure(
+            url=entry.url,
+            stage="extract",
+            reason="not_article",
+            http_status=page.status,
+            error=f"{why}: {page.final_url}",
             feed_url=entry.feed_url,
             attempts=entry.attempts + 1,
             at=page.fetched_at,

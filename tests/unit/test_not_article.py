@@ -1,0 +1,149 @@
+"""Pages a feed links to that are no article: rejected as ``not_article``, on structure only.
+
+Fixtures (tests/fixtures/not_articles): an error page asking not to be indexed, an error page
+whose body is a "top stories" list, a section front, a tag page, a login wall and a consent wall;
+and three articles that must be kept: one that declares itself, a syndicated copy that declares
+itself and asks not to be indexed, and one on a plain site that declares nothing, asks not to be
+indexed and has a sign-in box in its header and a "most read" list beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from newsbeam.transforms.extract import build_article, unrelated_page
+from newsbeam.transforms.extraction import extract_article, run_extract_dir
+from newsbeam.transforms.model import Article, Failure, FeedEntry, FetchedPage
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "not_articles"
+FEED_TITLE = "Council approves plan to turn bus depots into homes"
+
+
+def _extract(name: str):
+    return extract_article((FIXTURES / name).read_bytes(), f"https://dailyledger.example/news/{name}")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("error_page_noindex.html", "robots noindex"),
+        ("error_page_teasers.html", "teasers"),
+        ("section_front.html", "teasers"),
+        ("tag_page.html", "teasers"),
+        ("login_wall.html", "login form"),
+    ],
+)
+def test_a_page_that_declares_no_article_and_is_built_as_none_is_rejected(name, why):
+    result = _extract(name)
+    assert result.body  # it has text: before, it was indexed as an article
+    assert result.not_article is not None and why in result.not_article
+    assert result.article_evidence is None
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence"),
+    [
+        ("article.html", "og:type"),
+        ("article_noindex_declared.html", "og:type"),
+        ("article_undeclared.html", None),
+    ],
+)
+def test_articles_stay_articles(name, evidence):
+    result = _extract(name)
+    assert result.not_article is None
+    assert result.article_evidence == evidence
+    assert result.body.startswith("The city council approved a plan on Tuesday")
+    assert "Storm Ciara" not in result.body  # the "most read" list is not the body
+
+
+def test_a_declared_article_is_never_judged_by_structure():
+    # the section front, declared an article by its og:type, is not rejected: a declaration wins
+    html = (FIXTURES / "section_front.html").read_text(encoding="utf-8")
+    html = html.replace('content="website"', 'content="article"').replace('"CollectionPage"', '"WebPage"')
+    result = extract_article(html)
+    assert result.article_evidence == "og:type"
+    assert result.not_article is None
+
+
+def _page(name: str, title: str | None = FEED_TITLE) -> FetchedPage:
+    link = f"https://dailyledger.example/news/{name}"
+    entry = FeedEntry(
+        feed_url="https://dailyledger.example/feed.xml",
+        feed_name="Daily Ledger",
+        link=link,
+        url=link,
+        title=title,
+        published="2026-11-28T09:00:00Z",
+    )
+    content = (FIXTURES / name).read_bytes()
+    return FetchedPage(
+        entry=entry,
+        final_url=entry.url,
+        status=200,
+        content=content,
+        content_type="text/html",
+        encoding="utf-8",
+        fetched_at="2026-11-28T10:00:00Z",
+    )
+
+
+def test_build_article_records_a_not_article_failure():
+    page = _page("section_front.html")
+    outcome = build_article(page, extract_article(page.content, page.final_url), 200)
+    assert isinstance(outcome, Failure)
+    assert (outcome.stage, outcome.reason, outcome.http_status) == ("extract", "not_article", 200)
+    assert "teasers" in outcome.error and page.final_url in outcome.error
+
+
+def test_a_page_that_is_not_the_announced_one_is_a_not_article_failure():
+    # a consent wall served with 200 instead of the article: long enough, declares nothing,
+    # and neither its title nor its text has the words of the entry's title
+    page = _page("consent_wall.html")
+    result = extract_article(page.content, page.final_url)
+    assert result.not_article is None and len(result.body) > 200  # the page alone cannot tell
+    outcome = build_article(page, result, 200)
+    assert isinstance(outcome, Failure) and outcome.reason == "not_article"
+    assert "We value your privacy" in outcome.error and FEED_TITLE in outcome.error
+
+
+def test_the_announced_article_is_kept_whatever_its_title():
+    page = _page("article_undeclared.html", title="Depot homes plan approved after two-year dispute")
+    outcome = build_article(page, extract_article(page.content, page.final_url), 200)
+    assert isinstance(outcome, Article)
+
+
+@pytest.mark.parametrize(
+    "entry_title",
+    [
+        None,
+        "Breaking news",  # too few words to compare
+        "待機児童、前年比3割減　東京都が発表",  # written without spaces: clause-long tokens
+    ],
+)
+def test_titles_that_cannot_be_compared_judge_nothing(entry_title):
+    result = _extract("consent_wall.html")
+    assert unrelated_page(entry_title, result) is None
+
+
+def test_a_declared_article_is_never_unrelated():
+    result = _extract("article.html")
+    assert unrelated_page("Storm leaves thousands without power in the north", result) is None
+
+
+def test_extract_cli_rows_of_pages_that_are_no_articles(tmp_path):
+    out = tmp_path / "rows.jsonl"
+    from collections import Counter
+
+    errors: Counter = Counter()
+    assert run_extract_dir(FIXTURES, out, errors=errors) == 9
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    rejected = {k for k, r in rows.items() if r.get("error") == "not_article"}
+    assert rejected == {"error_page_noindex", "error_page_teasers", "section_front", "tag_page", "login_wall"}
+    for key in rejected:
+        assert rows[key]["articleBody"] == "" and rows[key]["detail"]
+        assert rows[key]["title"]  # the metadata stays, so one sees what the page was
+    assert errors == Counter({"not_article": 5})
+    assert rows["article_undeclared"]["articleBody"] and "error" not in rows["article_undeclared"]
