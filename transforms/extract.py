@@ -6,7 +6,8 @@ than ``extract.min_chars`` characters, a Chinese or Japanese character
 counting three: see ``body_size``), ``not_article`` (a page that declares no
 article and is an error page, interstitial, login wall or list of teasers,
 ``ExtractionResult.not_article``, or is not the page its feed entry announced,
-``unrelated_page``) or ``extract_error``.
+``unrelated_page``, or the entry's link was redirected to a front page,
+``redirected_to_front``) or ``extract_error``.
 
 Identity (see "Identity" in DESIGN.md): the canonical URL is the page's
 ``rel=canonical`` on its own host (or a configured alias), else the normalized final URL; ``_id`` derives
@@ -53,6 +54,7 @@ __all__ = [
     "build_article",
     "choose_published",
     "merge_same_article",
+    "redirected_to_front",
     "unrelated_page",
 ]
 
@@ -157,6 +159,18 @@ def _title_words(text: str | None) -> set[str]:
     return {w for w in re.findall(r"\w+", (text or "").lower()) if len(w) > 3}
 
 
+def redirected_to_front(entry_url: str, final_url: str) -> str | None:
+    """Why the page is not the entry's article, if the entry's link, to a page of a site, was
+    redirected to a site's front page (the root path, no query: ``/?p=123`` is an article): the
+    way many sites answer a removed article, with their home page and 200."""
+    entry, final = urlsplit(entry_url), urlsplit(final_url)
+    if final.path not in ("", "/") or final.query:
+        return None
+    if entry.path in ("", "/") and not entry.query:
+        return None  # the feed linked to the front page itself
+    return f"the link {entry_url} was redirected to the front page of {final.hostname}"
+
+
 def unrelated_page(entry_title: str | None, result: ExtractionResult) -> str | None:
     """Why the page is not the article the feed entry announced, if it is not: the page
     declares no article (``result.article_evidence``), its title shares no word of four letters
@@ -217,7 +231,11 @@ def build_article(
             attempts=entry.attempts + 1,
             at=page.fetched_at,
         )
-    why = result.not_article or unrelated_page(entry.title, result)
+    why = (
+        redirected_to_front(entry.url, page.final_url)
+        or result.not_article
+        or unrelated_page(entry.title, result)
+    )
     if why:
         return Failure(
             url=entry.url,

@@ -9,6 +9,7 @@ indexed and has a sign-in box in its header and a "most read" list beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -147,3 +148,32 @@ def test_extract_cli_rows_of_pages_that_are_no_articles(tmp_path):
         assert rows[key]["title"]  # the metadata stays, so one sees what the page was
     assert errors == Counter({"not_article": 5})
     assert rows["article_undeclared"]["articleBody"] and "error" not in rows["article_undeclared"]
+
+
+@pytest.mark.parametrize(
+    ("final_url", "rejected"),
+    [
+        ("https://dailyledger.example/", True),
+        ("https://dailyledger.example", True),
+        ("https://www.dailyledger.example/", True),  # another host of the site, or another site
+        ("https://dailyledger.example/?p=123", False),  # an article addressed by its query
+        ("https://dailyledger.example/news/2026/11/28/depot-homes", False),
+    ],
+)
+def test_a_link_redirected_to_the_front_page_is_not_the_article(final_url, rejected):
+    # a removed article answered with the home page and 200: rejected whatever the page declares
+    page = dataclasses.replace(_page("article.html"), final_url=final_url)
+    outcome = build_article(page, extract_article(page.content, page.final_url), 200)
+    assert isinstance(outcome, Failure) is rejected
+    if rejected:
+        assert outcome.reason == "not_article" and "front page" in outcome.error
+
+
+def test_an_entry_linking_to_the_front_page_itself_is_judged_as_any_page():
+    page = _page("article.html")
+    page = dataclasses.replace(
+        page,
+        entry=dataclasses.replace(page.entry, url="https://dailyledger.example/"),
+        final_url="https://dailyledger.example/",
+    )
+    assert isinstance(build_article(page, extract_article(page.content, page.final_url), 200), Article)
