@@ -109,7 +109,8 @@ than ``WebPage``, a publication date in its metadata, an author):
   that asks the same keeps its article);
 * its text is a login form's (a password field in the element around its first line);
 * at least ``TEASER_SHARE`` of its body is teaser cards, each line beside or after a headline
-  link to another page, in an element holding little more: a section front, a tag page.
+  link to another page, in an element holding little more: a section front, a tag page (within
+  the page's budget only).
 
 None of the 284 benchmark pages is rejected (``bench/extraction.py`` counts them).
 
@@ -1242,14 +1243,15 @@ def _teaser_lines(tree, body: str) -> tuple[int, int, int]:
 
 
 def _not_article(
-    tree, metas: dict, ld: dict, body: str, authors, published_source
+    tree, metas: dict, ld: dict, body: str, authors, published_source, within_budget: bool = True
 ) -> tuple[str | None, dict]:
     """Why the page is not an article (None if it may be one), and the signals looked at.
 
     Only a page that declares no article (``_declares_article``) is judged, on its structure:
-    it asks search engines not to index it (an error page, an interstitial), it holds a
-    password field (a login wall), or its body is mostly teaser cards (a section front, a tag
-    page).  Never on the words it says."""
+    it asks search engines not to index it and has few paragraphs (an error page, an
+    interstitial), its text is a login form's (a login wall), or its body is mostly teaser cards
+    (a section front, a tag page; looked for only ``within_budget``: it searches the page once per
+    body line).  Never on the words it says."""
     signals: dict[str, Any] = {}
     evidence = _declares_article(metas, ld, authors, published_source)
     if evidence:
@@ -1265,6 +1267,8 @@ def _not_article(
         )
     if _login_wall(tree, body):
         return "the page declares no article and its text is a login form's", signals
+    if not within_budget:
+        return None, signals
     count, tokens, looked = _teaser_lines(tree, body)
     signals["teaser_lines"] = count
     total = len(_tokens(body))
@@ -1368,7 +1372,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         signals["standfirst_tokens"] = len(_tokens(lead))
         signals["body_tokens"] += signals["standfirst_tokens"]
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
-    not_article, page_signals = _not_article(tree, metas, ld, body, meta["authors"], source)
+    not_article, page_signals = _not_article(tree, metas, ld, body, meta["authors"], source, within_budget)
     signals.update(page_signals)
     provenance.update(method=method, signals=signals)
     return ExtractionResult(
