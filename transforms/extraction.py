@@ -802,14 +802,22 @@ _ARTICLE_TYPES = {
 
 
 def _iter_jsonld(data: Any) -> Iterable[dict]:
+    r"""The objects of a JSON-LD value, with those of its ``@graph``, its ``mainEntity`` and an
+    ``itemListElement`` of one item (a list wrapping the page's own object).  A list of several
+    items is a listing of other pages (a section front's carousel of ``NewsArticle``\ s): none of
+    them is this page, and taking the first one made a section front an article with that
+    article's headline and date."""
     if isinstance(data, list):
         for item in data:
             yield from _iter_jsonld(item)
     elif isinstance(data, dict):
         yield data
         for key in ("@graph", "mainEntity", "itemListElement"):
-            if key in data:
-                yield from _iter_jsonld(data[key])
+            value = data.get(key)
+            if key == "itemListElement" and isinstance(value, list) and len(value) > 1:
+                continue
+            if value is not None:
+                yield from _iter_jsonld(value)
 
 
 # Real pages' JSON-LD is a few levels deep; the walkers here (_iter_jsonld, _names) recurse.

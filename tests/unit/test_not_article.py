@@ -33,6 +33,7 @@ def _extract(name: str):
         ("error_page_noindex.html", "robots noindex"),
         ("error_page_teasers.html", "teasers"),
         ("section_front.html", "teasers"),
+        ("section_front_itemlist.html", "teasers"),  # its JSON-LD lists NewsArticles: other pages
         ("tag_page.html", "teasers"),
         ("login_wall.html", "login form"),
     ],
@@ -139,14 +140,21 @@ def test_extract_cli_rows_of_pages_that_are_no_articles(tmp_path):
     from collections import Counter
 
     errors: Counter = Counter()
-    assert run_extract_dir(FIXTURES, out, errors=errors) == 9
+    assert run_extract_dir(FIXTURES, out, errors=errors) == 10
     rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
     rejected = {k for k, r in rows.items() if r.get("error") == "not_article"}
-    assert rejected == {"error_page_noindex", "error_page_teasers", "section_front", "tag_page", "login_wall"}
+    assert rejected == {
+        "error_page_noindex",
+        "error_page_teasers",
+        "section_front",
+        "section_front_itemlist",
+        "tag_page",
+        "login_wall",
+    }
     for key in rejected:
         assert rows[key]["articleBody"] == "" and rows[key]["detail"]
         assert rows[key]["title"]  # the metadata stays, so one sees what the page was
-    assert errors == Counter({"not_article": 5})
+    assert errors == Counter({"not_article": 6})
     assert rows["article_undeclared"]["articleBody"] and "error" not in rows["article_undeclared"]
 
 
@@ -177,3 +185,22 @@ def test_an_entry_linking_to_the_front_page_itself_is_judged_as_any_page():
         final_url="https://dailyledger.example/",
     )
     assert isinstance(build_article(page, extract_article(page.content, page.final_url), 200), Article)
+
+
+def test_a_list_of_articles_in_json_ld_is_not_the_pages_article():
+    # a section front's carousel markup: an ItemList of NewsArticles, each another page; the first
+    # one gave the front its headline and date and made it a declared article
+    result = _extract("section_front_itemlist.html")
+    assert result.title == "Business"
+    assert result.published_source != "jsonld"
+
+
+def test_a_json_ld_list_of_one_article_wraps_the_pages_own():
+    html = (FIXTURES / "section_front_itemlist.html").read_text(encoding="utf-8")
+    start = html.index('{"@type": "NewsArticle", "position": 2')
+    end = html.index("}", start) + 1
+    one = html[: start - 2] + html[end:]  # the list without its second item
+    assert one.count('"@type": "NewsArticle"') == 1
+    result = extract_article(one)
+    assert result.title == "Central bank holds rates steady as inflation cools for a third month"
+    assert (result.published, result.article_evidence) == ("2026-11-28T08:00:00Z", "schema.org")
