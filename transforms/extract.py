@@ -38,6 +38,7 @@ from apache_beam import pvalue
 from newsbeam.config.settings import ExtractSettings
 from newsbeam.transforms.charset import decode_html
 from newsbeam.transforms.extraction import (
+    _UNSPACED_RE,
     ExtractionCrashed,
     ExtractionResult,
     ExtractionSandbox,
@@ -147,11 +148,8 @@ def body_size(body: str) -> int:
     return len(body) + (_DENSE_WEIGHT - 1) * len(_DENSE_RE.findall(body))
 
 
-# A title written in a script without spaces (Chinese, Japanese, Thai, Lao, Myanmar, Khmer) is a
-# few clause-long tokens: no word to compare.
-_UNSPACED_RE = re.compile(
-    r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-)
+# A title written in a script without spaces (Chinese, Japanese, Thai...: extraction's
+# _UNSPACED_RE) is a few clause-long tokens: no word to compare.
 _TITLE_WORDS_MIN = 3
 
 

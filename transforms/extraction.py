@@ -1132,8 +1132,6 @@ def _language(body: str, page_lang: str) -> str | None:
 
 # --------------------------------------------------------------------------- page kind
 
-#: og:type values that declare an article (``article``, and the ``article:...`` family).
-_OG_ARTICLE_RE = re.compile(r"article\b", re.IGNORECASE)
 #: A listing page: at least this many body lines are teasers, and they hold this share of it.
 TEASER_MIN_LINES = 3
 TEASER_SHARE = 0.5
@@ -1152,7 +1150,7 @@ def _declares_article(
     ``og:type``, a schema.org article type (``WebPage`` is not one), a publication date or an
     author in its metadata.  A page with any of these is never rejected as not an article."""
     og = _meta(metas, "og:type")
-    if og and _OG_ARTICLE_RE.match(og.strip()):
+    if og and og.strip().lower().split(":")[0] == "article":  # "article", "article:..."
         return "og:type"
     types = ld.get("@type")
     types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
