@@ -7,7 +7,8 @@ counting three: see ``body_size``), ``not_article`` (a page that declares no
 article and is an error page, interstitial, login wall or list of teasers,
 ``ExtractionResult.not_article``, or is not the page its feed entry announced,
 ``unrelated_page``, or the entry's link was redirected to a front page,
-``redirected_to_front``) or ``extract_error``.
+``redirected_to_front``, or it declares no article and names a front page as
+its canonical URL, ``names_front_page``) or ``extract_error``.
 
 Identity (see "Identity" in DESIGN.md): the canonical URL is the page's
 ``rel=canonical`` on its own host (or a configured alias), else the normalized final URL; ``_id`` derives
@@ -48,13 +49,14 @@ from newsbeam.transforms.extraction import (
 from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc, short_name
 from newsbeam.transforms.progress import Progress
-from newsbeam.transforms.urls import claims_canonical, normalize_url, resolve_canonical
+from newsbeam.transforms.urls import claims_canonical, is_front_page, normalize_url, resolve_canonical
 
 __all__ = [
     "ExtractArticles",
     "build_article",
     "choose_published",
     "merge_same_article",
+    "names_front_page",
     "redirected_to_front",
     "unrelated_page",
 ]
@@ -161,12 +163,22 @@ def redirected_to_front(entry_url: str, final_url: str) -> str | None:
     """Why the page is not the entry's article, if the entry's link, to a page of a site, was
     redirected to a site's front page (the root path, no query: ``/?p=123`` is an article): the
     way many sites answer a removed article, with their home page and 200."""
-    entry, final = urlsplit(entry_url), urlsplit(final_url)
-    if final.path not in ("", "/") or final.query:
+    if not is_front_page(final_url) or is_front_page(entry_url):
+        return None  # not a front page, or the feed linked to the front page itself
+    return f"the link {entry_url} was redirected to the front page of {urlsplit(final_url).hostname}"
+
+
+def names_front_page(final_url: str, result: ExtractionResult) -> str | None:
+    """Why the page is not an article, if it declares none (``result.article_evidence``) and
+    its ``rel=canonical`` names a site's front page while it is not one: an error page that
+    points search engines home.  (A page that declares an article keeps it, under its own URL:
+    see ``resolve_canonical``.)"""
+    if result.article_evidence or not result.canonical_href or is_front_page(final_url):
         return None
-    if entry.path in ("", "/") and not entry.query:
-        return None  # the feed linked to the front page itself
-    return f"the link {entry_url} was redirected to the front page of {final.hostname}"
+    named = normalize_url(result.canonical_href, base=final_url)
+    if not named or not is_front_page(named):
+        return None
+    return f"the page declares no article and names the front page {named} as its canonical URL"
 
 
 def unrelated_page(entry_title: str | None, result: ExtractionResult) -> str | None:
@@ -231,6 +243,7 @@ def build_article(
         )
     why = (
         redirected_to_front(entry.url, page.final_url)
+        or names_front_page(page.final_url, result)
         or result.not_article
         or unrelated_page(entry.title, result)
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,38 @@ def test_a_json_ld_list_of_one_article_wraps_the_pages_own():
     result = extract_article(one)
     assert result.title == "Central bank holds rates steady as inflation cools for a third month"
     assert (result.published, result.article_evidence) == ("2026-11-28T08:00:00Z", "schema.org")
+
+
+def _with_canonical(name: str, href: str) -> bytes:
+    html = (FIXTURES / name).read_text(encoding="utf-8")
+    html = re.sub(r'<link rel="canonical"[^>]*>', "", html)
+    return html.replace("</head>", f'<link rel="canonical" href="{href}"></head>', 1).encode()
+
+
+def test_an_undeclared_page_naming_the_front_page_as_canonical_is_not_an_article():
+    # an error page that points search engines home: before, it was indexed under the front
+    # page's id, and every such page of the site overwrote the same document
+    page = dataclasses.replace(
+        _page("article_undeclared.html"),
+        content=_with_canonical("error_page_teasers.html", "https://dailyledger.example/"),
+    )
+    result = extract_article(page.content, page.final_url)
+    result = dataclasses.replace(result, not_article=None)  # whatever else the page shows
+    outcome = build_article(page, result, 200)
+    assert isinstance(outcome, Failure) and outcome.reason == "not_article"
+    assert "names the front page https://dailyledger.example/ as its canonical URL" in outcome.error
+
+
+def test_an_article_naming_the_front_page_as_canonical_keeps_its_own_url():
+    # a misconfigured site names its home page on every article: each article stays one document
+    ids = set()
+    for name in ("a.html", "b.html"):
+        page = dataclasses.replace(
+            _page("article.html"), content=_with_canonical("article.html", "https://dailyledger.example/")
+        )
+        page = dataclasses.replace(page, final_url=f"https://dailyledger.example/news/{name}")
+        outcome = build_article(page, extract_article(page.content, page.final_url), 200)
+        assert isinstance(outcome, Article)
+        assert outcome.canonical_url == f"https://dailyledger.example/news/{name}"
+        ids.add(outcome.id)
+    assert len(ids) == 2
