@@ -97,6 +97,10 @@ search.  A page nested past the HTML parser's 256 levels gets no resiliparse wit
 time grows with the cube of the depth).  ``provenance`` records the extractor
 versions, the method chosen and the signals.
 
+Declared text: when the chosen body is empty (a client-rendered page: its HTML a shell a script
+fills), the text the page's JSON-LD article declares is the body (method ``jsonld``): its
+``articleBody``, or a live blog's ``liveBlogUpdate`` bodies, one paragraph a line.
+
 Not an article
 --------------
 After the body is chosen (``_choose_body`` is not changed by it), ``not_article`` says why
@@ -1143,6 +1147,22 @@ NOINDEX_MAX_PARAGRAPHS = 3
 TEASER_MAX_LINES = 80  # lines looked at (a longer body is an article or a book, not a front)
 
 
+def _jsonld_text(ld: dict) -> str:
+    """The text the page's JSON-LD article declares: its ``articleBody``, or a live blog's
+    updates (``liveBlogUpdate``, in the order given, each update's ``articleBody``), one
+    paragraph a line.  The body of a page whose HTML holds none (a client-rendered shell)."""
+    parts: list[str] = []
+    updates = ld.get("liveBlogUpdate")
+    for value in [ld.get("articleBody")] + [
+        u.get("articleBody")
+        for u in (updates if isinstance(updates, list) else [updates])
+        if isinstance(u, dict)
+    ]:
+        if isinstance(value, str):
+            parts.extend(line for line in (_unescape(_clean(p)) for p in value.splitlines()) if line)
+    return "\n".join(parts)
+
+
 def _declares_article(
     metas: dict, ld: dict, authors: tuple[str, ...], published_source: str | None
 ) -> str | None:
@@ -1378,6 +1398,11 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         signals["standfirst_tokens"] = len(_tokens(lead))
         signals["body_tokens"] += signals["standfirst_tokens"]
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
+    if not body:  # a client-rendered page: its text only in its JSON-LD (after _choose_body, not in it)
+        declared = _jsonld_text(ld)
+        if declared:
+            body, method = declared, "jsonld"
+            signals["body_tokens"] = len(_tokens(body))
     not_article, page_signals = _not_article(tree, metas, ld, body, meta["authors"], source, within_budget)
     signals.update(page_signals)
     provenance.update(method=method, signals=signals)
