@@ -97,6 +97,10 @@ search.  A page nested past the HTML parser's 256 levels gets no resiliparse wit
 time grows with the cube of the depth).  ``provenance`` records the extractor
 versions, the method chosen and the signals.
 
+Paywall: a page whose JSON-LD article is ``isAccessibleForFree`` false gets the signal
+``paywalled`` (``extraction.signals.paywalled`` in the index): its body may be an opening and
+a subscription offer.
+
 Declared text: when the chosen body is empty (a client-rendered page: its HTML a shell a script
 fills), the text the page's JSON-LD article declares is the body (method ``jsonld``): its
 ``articleBody``, or a live blog's ``liveBlogUpdate`` bodies, one paragraph a line.
@@ -1147,6 +1151,13 @@ NOINDEX_MAX_PARAGRAPHS = 3
 TEASER_MAX_LINES = 80  # lines looked at (a longer body is an article or a book, not a front)
 
 
+def _declared_paywalled(ld: dict) -> bool:
+    """Whether the page's JSON-LD article says it is not free to read (schema.org
+    ``isAccessibleForFree`` false: the page shows subscribers the text, others an opening)."""
+    value = ld.get("isAccessibleForFree")
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+
 def _jsonld_text(ld: dict) -> str:
     """The text the page's JSON-LD article declares: its ``articleBody``, or a live blog's
     updates (``liveBlogUpdate``, in the order given, each update's ``articleBody``), one
@@ -1403,6 +1414,8 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         if declared:
             body, method = declared, "jsonld"
             signals["body_tokens"] = len(_tokens(body))
+    if _declared_paywalled(ld):  # the body may be an opening only: an analyst filters on it
+        signals["paywalled"] = True
     not_article, page_signals = _not_article(tree, metas, ld, body, meta["authors"], source, within_budget)
     signals.update(page_signals)
     provenance.update(method=method, signals=signals)

@@ -240,3 +240,28 @@ def test_an_article_naming_the_front_page_as_canonical_keeps_its_own_url():
         assert outcome.canonical_url == f"https://dailyledger.example/news/{name}"
         ids.add(outcome.id)
     assert len(ids) == 2
+
+
+def test_a_page_declared_not_free_to_read_is_flagged_paywalled():
+    # the paywall fixture: an opening paragraph and a subscription offer, declared a NewsArticle
+    # that is not accessible for free; it stays an article, flagged for the analyst
+    html = _PAYWALL
+    result = extract_article(html)
+    assert result.not_article is None
+    assert result.provenance["signals"]["paywalled"] is True
+    free = extract_article(html.replace('"isAccessibleForFree": false', '"isAccessibleForFree": true'))
+    assert "paywalled" not in free.provenance["signals"]
+    assert "paywalled" not in _extract("article.html").provenance["signals"]
+
+
+_PAYWALL = (
+    '<html lang="en"><head><title>Council approves depot housing plan | The Daily Ledger</title>'
+    '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+    '"headline": "Council approves plan to turn bus depots into homes", "isAccessibleForFree": false}'
+    "</script></head><body><article><h1>Council approves plan to turn bus depots into homes</h1>"
+    "<p>The city council approved a plan on Tuesday to convert three disused bus depots into "
+    "affordable housing, ending a two-year dispute between residents and the transport authority.</p>"
+    '<div class="offer"><h2>Subscribe to continue reading</h2><p>Get unlimited access to our journalism, '
+    "including exclusive investigations and analysis, for one pound a week. Cancel anytime.</p>"
+    "</div></article></body></html>"
+)
