@@ -222,6 +222,12 @@ def _run_set(
     methods = Counter(r.provenance.get("method") for r in ours.values())
     print("methods chosen:", ", ".join(f"{m} {n}" for m, n in methods.most_common()))
     print("languages:", dict(langs.most_common()))
+    # every benchmark page is an article: each one rejected as none is a false rejection
+    rejected = sorted(k for k in ids if ours[k].not_article)
+    print(
+        f"rejected as not articles: {len(rejected)} of {len(ids)}"
+        + "".join(f"\n  {k}: {ours[k].not_article}" for k in rejected)
+    )
     return ours
 
 

@@ -3,9 +3,14 @@
 Input ``FetchedPage``; outputs main ``Article`` and ``failed``
 ``Failure(stage="extract")`` with reason ``empty_text`` (no body, or fewer
 than ``extract.min_chars`` characters, a Chinese or Japanese character
-counting three: see ``body_size``), ``timeout`` (over ``extract.timeout``; a page
-cut by the run's ``--max-run-time`` is deferred to the next run instead) or
-``extract_crash`` (the sandboxed extractor failed on the page).
+counting three: see ``body_size``), ``not_article`` (a page that declares no
+article and is an error page, interstitial, login wall or list of teasers,
+``ExtractionResult.not_article``, or is not the page its feed entry announced,
+``unrelated_page``, or the entry's link was redirected to a front page,
+``redirected_to_front``, or it declares no article and names a front page as
+its canonical URL, ``names_front_page``), ``timeout`` (over ``extract.timeout``;
+a page cut by the run's ``--max-run-time`` is deferred to the next run instead)
+or ``extract_crash`` (the sandboxed extractor failed on the page).
 
 Identity (see "Identity" in DESIGN.md): the canonical URL is the page's
 ``rel=canonical`` on its own host (or a configured alias), else the normalized final URL; ``_id`` derives
@@ -36,6 +41,7 @@ from apache_beam import pvalue
 from newsbeam.config.settings import ExtractSettings
 from newsbeam.transforms.charset import decode_html
 from newsbeam.transforms.extraction import (
+    _UNSPACED_RE,
     ExtractionCrashed,
     ExtractionResult,
     ExtractionSandbox,
@@ -45,13 +51,16 @@ from newsbeam.transforms.extraction import (
 from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
 from newsbeam.transforms.model import Article, Failure, FetchedPage, doc_id_for_url, iso_utc, short_name
 from newsbeam.transforms.progress import Progress
-from newsbeam.transforms.urls import claims_canonical, normalize_url, resolve_canonical
+from newsbeam.transforms.urls import claims_canonical, is_front_page, normalize_url, resolve_canonical
 
 __all__ = [
     "ExtractArticles",
     "build_article",
     "choose_published",
     "merge_same_article",
+    "names_front_page",
+    "redirected_to_front",
+    "unrelated_page",
 ]
 
 _NS = "news.extract"
@@ -143,6 +152,62 @@ def body_size(body: str) -> int:
     return len(body) + (_DENSE_WEIGHT - 1) * len(_DENSE_RE.findall(body))
 
 
+# A title written in a script without spaces (Chinese, Japanese, Thai...: extraction's
+# _UNSPACED_RE) is a few clause-long tokens: no word to compare.
+_TITLE_WORDS_MIN = 3
+
+
+def _title_words(text: str | None) -> set[str]:
+    return {w for w in re.findall(r"\w+", (text or "").lower()) if len(w) > 3}
+
+
+def redirected_to_front(entry_url: str, final_url: str) -> str | None:
+    """Why the page is not the entry's article, if the entry's link, to a page of a site, was
+    redirected to a site's front page (the root path, no query: ``/?p=123`` is an article): the
+    way many sites answer a removed article, with their home page and 200."""
+    if not is_front_page(final_url) or is_front_page(entry_url):
+        return None  # not a front page, or the feed linked to the front page itself
+    return f"the link {entry_url} was redirected to the front page of {urlsplit(final_url).hostname}"
+
+
+def names_front_page(final_url: str, result: ExtractionResult) -> str | None:
+    """Why the page is not an article, if it declares none (``result.article_evidence``) and
+    its ``rel=canonical`` names a site's front page while it is not one: an error page that
+    points search engines home.  (A page that declares an article keeps it, under its own URL:
+    see ``resolve_canonical``.)"""
+    if result.article_evidence or not result.canonical_href or is_front_page(final_url):
+        return None
+    named = normalize_url(result.canonical_href, base=final_url)
+    if not named or not is_front_page(named):
+        return None
+    return f"the page declares no article and names the front page {named} as its canonical URL"
+
+
+def unrelated_page(entry_title: str | None, result: ExtractionResult) -> str | None:
+    """Why the page is not the article the feed entry announced, if it is not: the page
+    declares no article (``result.article_evidence``), its title shares no word of four letters
+    or more with the entry's title, and its body holds fewer than half of them.  An error page,
+    a consent or login interstitial or a front page served with 200 instead of the article.
+
+    Words are compared, so a title of fewer than three words, or written without spaces
+    (Chinese, Japanese, Thai: its tokens are whole clauses), is not judged; nor is a page without
+    a title of its own."""
+    if result.article_evidence or not entry_title or not result.title:
+        return None
+    if len(re.findall(r"\w+", entry_title)) < _TITLE_WORDS_MIN or _UNSPACED_RE.search(entry_title):
+        return None
+    wanted = _title_words(entry_title)
+    if len(wanted) < 2 or wanted & _title_words(result.title):
+        return None
+    if 2 * len(wanted & _title_words(result.body)) >= len(wanted):
+        return None
+    return (
+        f"the page declares no article and is not the one the feed announced: its title "
+        f"{result.title!r} shares no word with the entry's title {entry_title!r}, and its text "
+        "holds fewer than half of them"
+    )
+
+
 def _site_domain(url: str) -> str | None:
     host = urlsplit(url).hostname
     if not host:
@@ -174,6 +239,23 @@ def build_article(
             reason="empty_text",
             http_status=page.status,
             error=f"extracted {len(body)} characters{dense} from {page.final_url} (minimum {min_chars})",
+            feed_url=entry.feed_url,
+            attempts=entry.attempts + 1,
+            at=page.fetched_at,
+        )
+    why = (
+        redirected_to_front(entry.url, page.final_url)
+        or names_front_page(page.final_url, result)
+        or result.not_article
+        or unrelated_page(entry.title, result)
+    )
+    if why:
+        return Failure(
+            url=entry.url,
+            stage="extract",
+            reason="not_article",
+            http_status=page.status,
+            error=f"{why}: {page.final_url}",
             feed_url=entry.feed_url,
             attempts=entry.attempts + 1,
             at=page.fetched_at,

@@ -97,6 +97,31 @@ search.  A page nested past the HTML parser's 256 levels gets no resiliparse wit
 time grows with the cube of the depth).  ``provenance`` records the extractor
 versions, the method chosen and the signals.
 
+Paywall: a page whose JSON-LD article is ``isAccessibleForFree`` false gets the signal
+``paywalled`` (``extraction.signals.paywalled`` in the index): its body may be an opening and
+a subscription offer.
+
+Declared text: when the chosen body is empty (a client-rendered page: its HTML a shell a script
+fills), the text the page's JSON-LD article declares is the body (method ``jsonld``): its
+``articleBody``, or a live blog's ``liveBlogUpdate`` bodies, one paragraph a line.
+
+Not an article
+--------------
+After the body is chosen (``_choose_body`` is not changed by it), ``not_article`` says why
+the page is no article, on structure alone, never on the words it says, and only for a page
+that declares none (``article_evidence``: an article ``og:type``, a schema.org type other
+than ``WebPage``, a publication date in its metadata, an author):
+
+* it asks search engines not to index it (``robots`` ``noindex``) and has fewer than
+  ``NOINDEX_MAX_PARAGRAPHS`` long lines: an error page, an interstitial (a syndicated copy
+  that asks the same keeps its article);
+* its text is a login form's (a password field in the element around its first line);
+* at least ``TEASER_SHARE`` of its body is teaser cards, each line beside or after a headline
+  link to another page, in an element holding little more: a section front, a tag page (within
+  the page's budget only).
+
+None of the 284 benchmark pages is rejected (``bench/extraction.py`` counts them).
+
 Metadata
 --------
 Title: the first declared title (JSON-LD ``headline`` > ``og:title`` > ``twitter:title``) that
@@ -212,6 +237,8 @@ class ExtractionResult:
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     published_raw: str | None = None  # the date as the page wrote it
     og_url: str | None = None  # og:url as written in the page
+    not_article: str | None = None  # why the page is no article (see _not_article); None: it may be one
+    article_evidence: str | None = None  # what declares the page an article (see _declares_article)
 
 
 class ExtractionTimeout(Exception):
@@ -783,14 +810,22 @@ _ARTICLE_TYPES = {
 
 
 def _iter_jsonld(data: Any) -> Iterable[dict]:
+    r"""The objects of a JSON-LD value, with those of its ``@graph``, its ``mainEntity`` and an
+    ``itemListElement`` of one item (a list wrapping the page's own object).  A list of several
+    items is a listing of other pages (a section front's carousel of ``NewsArticle``\ s): none of
+    them is this page, and taking the first one made a section front an article with that
+    article's headline and date."""
     if isinstance(data, list):
         for item in data:
             yield from _iter_jsonld(item)
     elif isinstance(data, dict):
         yield data
         for key in ("@graph", "mainEntity", "itemListElement"):
-            if key in data:
-                yield from _iter_jsonld(data[key])
+            value = data.get(key)
+            if key == "itemListElement" and isinstance(value, list) and len(value) > 1:
+                continue
+            if value is not None:
+                yield from _iter_jsonld(value)
 
 
 # Real pages' JSON-LD is a few levels deep; the walkers here (_iter_jsonld, _names) recurse.
@@ -1103,6 +1138,186 @@ def _language(body: str, page_lang: str) -> str | None:
     return code if re.fullmatch(r"[a-z]{2}", code or "") else None
 
 
+# --------------------------------------------------------------------------- page kind
+
+#: A listing page: at least this many body lines are teasers, and they hold this share of it.
+TEASER_MIN_LINES = 3
+TEASER_SHARE = 0.5
+#: A teaser card holds its summary line, a headline link and little more (tokens).
+TEASER_CARD_SLACK = 12
+#: A page asking not to be indexed is an error page or interstitial when its body has fewer long
+#: lines (>= SHORT_LINE_TOKENS tokens) than this: an undeclared syndicated copy keeps its article.
+NOINDEX_MAX_PARAGRAPHS = 3
+TEASER_MAX_LINES = 80  # lines looked at (a longer body is an article or a book, not a front)
+
+
+def _declared_paywalled(ld: dict) -> bool:
+    """Whether the page's JSON-LD article says it is not free to read (schema.org
+    ``isAccessibleForFree`` false: the page shows subscribers the text, others an opening)."""
+    value = ld.get("isAccessibleForFree")
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+
+def _jsonld_text(ld: dict) -> str:
+    """The text the page's JSON-LD article declares: its ``articleBody``, or a live blog's
+    updates (``liveBlogUpdate``, in the order given, each update's ``articleBody``), one
+    paragraph a line.  The body of a page whose HTML holds none (a client-rendered shell)."""
+    parts: list[str] = []
+    updates = ld.get("liveBlogUpdate")
+    for value in [ld.get("articleBody")] + [
+        u.get("articleBody")
+        for u in (updates if isinstance(updates, list) else [updates])
+        if isinstance(u, dict)
+    ]:
+        if isinstance(value, str):
+            parts.extend(line for line in (_unescape(_clean(p)) for p in value.splitlines()) if line)
+    return "\n".join(parts)
+
+
+def _declares_article(
+    metas: dict, ld: dict, authors: tuple[str, ...], published_source: str | None
+) -> str | None:
+    """The first evidence, if any, that the page presents itself as one article: an article
+    ``og:type``, a schema.org article type (``WebPage`` is not one), a publication date or an
+    author in its metadata.  A page with any of these is never rejected as not an article."""
+    og = _meta(metas, "og:type")
+    if og and og.strip().lower().split(":")[0] == "article":  # "article", "article:..."
+        return "og:type"
+    types = ld.get("@type")
+    types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
+    if types - {"WebPage"}:
+        return "schema.org"
+    if published_source in ("jsonld", "meta", "time"):
+        return "date"
+    if authors:
+        return "author"
+    return None
+
+
+def _robots_noindex(metas: dict) -> bool:
+    """Whether the page asks every search engine not to index it (``<meta name="robots">``)."""
+    values = [
+        v for (attr, key), vs in metas.items() if attr == "name" and key.lower() == "robots" for v in vs
+    ]
+    return any("noindex" in v.lower() or "none" in {p.strip() for p in v.lower().split(",")} for v in values)
+
+
+def _login_wall(tree, body: str) -> bool:
+    """Whether the body's first line sits in an element (up to ``HOLDER_LEVELS`` above it, never
+    the whole ``<body>``) that holds a password field: the text is a login form's, not an
+    article's beside a sign-in box in the page's header."""
+    root = tree.find(".//body")
+    first = next((toks for toks in map(_tokens, body.split("\n")) if toks), None)
+    if root is None or not first:
+        return False
+    element = _holder(root, first, len(first))
+    for _ in range(HOLDER_LEVELS):
+        if element is None or element is root or element.tag in ("html", "body"):
+            return False
+        if element.xpath(".//input[translate(@type, 'PASWORD', 'pasword') = 'password']"):
+            return True
+        element = element.getparent()
+    return False
+
+
+def _leading_link(element, toks: list[str]):
+    """The link to another page, of three words or more, whose text begins the line ``toks``
+    held by ``element`` (the link is inside it or around it), if any."""
+    for a in (*element.iterancestors("a"), *element.iter("a")):
+        if (a.get("href") or "#").startswith("#"):
+            continue
+        words = _tokens(a.text_content())
+        if _size(words) >= 3 and words == toks[: len(words)]:
+            return a
+    return None
+
+
+def _teaser_lines(tree, body: str) -> tuple[int, int, int]:
+    """(teaser lines, their tokens, lines looked at): body lines shown as a teaser card, an element
+    that holds the line, a link of three words or more to another page outside the line (its
+    headline), and nothing much else.  A section front, a tag page or a "most read" list is made
+    of them; an article's paragraph sits in the article, a card far larger than itself."""
+    root = tree.find(".//body")
+    if root is None:
+        return 0, 0, 0
+    count = tokens = looked = 0
+    for line in body.split("\n")[:TEASER_MAX_LINES]:
+        toks = _tokens(line)
+        if _size(toks) < 4:
+            continue
+        looked += 1
+        element = _holder(root, toks, len(toks))
+        if element is None:
+            continue
+        lead = _leading_link(element, toks)
+        if lead is not None:  # the line starts with a headline link: a card of the headline and its summary
+            card = element if lead is element or element in lead.iterancestors() else lead.getparent()
+            if card is not None and len(_tokens(card.text_content())) <= len(toks) + TEASER_CARD_SLACK:
+                count, tokens = count + 1, tokens + len(toks)
+            continue
+        card = element
+        for _ in range(3):
+            card = card.getparent()
+            if card is None or card is root:
+                break
+            card_size = len(_tokens(card.text_content()))
+            headline = next(
+                (
+                    a
+                    for a in card.iter("a")
+                    if not (a.get("href") or "#").startswith("#")
+                    and element not in a.iterancestors()
+                    and a not in element.iterdescendants()
+                    and _size(_tokens(a.text_content())) >= 3
+                ),
+                None,
+            )
+            if headline is not None:
+                if card_size <= len(toks) + len(_tokens(headline.text_content())) + TEASER_CARD_SLACK:
+                    count, tokens = count + 1, tokens + len(toks)
+                break
+    return count, tokens, looked
+
+
+def _not_article(
+    tree, metas: dict, ld: dict, body: str, authors, published_source, within_budget: bool = True
+) -> tuple[str | None, dict]:
+    """Why the page is not an article (None if it may be one), and the signals looked at.
+
+    Only a page that declares no article (``_declares_article``) is judged, on its structure:
+    it asks search engines not to index it and has few paragraphs (an error page, an
+    interstitial), its text is a login form's (a login wall), or its body is mostly teaser cards
+    (a section front, a tag page; looked for only ``within_budget``: it searches the page once per
+    body line).  Never on the words it says."""
+    signals: dict[str, Any] = {}
+    evidence = _declares_article(metas, ld, authors, published_source)
+    if evidence:
+        signals["article_evidence"] = evidence
+        return None, signals
+    if not body.strip():
+        return None, signals
+    paragraphs = sum(_size(_tokens(line)) >= SHORT_LINE_TOKENS for line in body.split("\n"))
+    if _robots_noindex(metas) and paragraphs < NOINDEX_MAX_PARAGRAPHS:
+        return (
+            "the page declares no article and asks search engines not to index it (robots noindex)",
+            signals,
+        )
+    if _login_wall(tree, body):
+        return "the page declares no article and its text is a login form's", signals
+    if not within_budget:
+        return None, signals
+    count, tokens, looked = _teaser_lines(tree, body)
+    signals["teaser_lines"] = count
+    total = len(_tokens(body))
+    if count >= TEASER_MIN_LINES and total and tokens >= TEASER_SHARE * total:
+        return (
+            f"the page declares no article and {count} of its {looked} body lines are teasers beside "
+            "links to other pages (a section front or tag page)",
+            signals,
+        )
+    return None, signals
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1194,6 +1409,15 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         signals["standfirst_tokens"] = len(_tokens(lead))
         signals["body_tokens"] += signals["standfirst_tokens"]
     signals["jsonld_body_tokens"] = len(_tokens(ld_body)) if isinstance(ld_body, str) else 0
+    if not body:  # a client-rendered page: its text only in its JSON-LD (after _choose_body, not in it)
+        declared = _jsonld_text(ld)
+        if declared:
+            body, method = declared, "jsonld"
+            signals["body_tokens"] = len(_tokens(body))
+    if _declared_paywalled(ld):  # the body may be an opening only: an analyst filters on it
+        signals["paywalled"] = True
+    not_article, page_signals = _not_article(tree, metas, ld, body, meta["authors"], source, within_budget)
+    signals.update(page_signals)
     provenance.update(method=method, signals=signals)
     return ExtractionResult(
         body=body,
@@ -1204,6 +1428,8 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         canonical_href=canonical,
         provenance=provenance,
         published_raw=published_raw,
+        not_article=not_article,
+        article_evidence=page_signals.get("article_evidence"),
         **meta,
     )
 
@@ -1420,7 +1646,10 @@ def run_extract_dir(
     ``timeout_s`` or crashes the extractor gets a row with an empty ``articleBody`` and an
     ``error`` (``timeout``, ``extract_crash``) instead of stopping the whole directory, and so
     does a file that cannot be read (``unreadable``, ``not_a_file``, ``too_large``; with the
-    reason in ``detail``).  ``errors``, when given, counts the rows by error."""
+    reason in ``detail``).  A page that is no article (``ExtractionResult.not_article``: a
+    section front, a login wall, an error page asking not to be indexed) gets an empty
+    ``articleBody``, ``error`` ``not_article`` and the reason in ``detail``, as ``newsbeam run``
+    records it.  ``errors``, when given, counts the rows by error."""
     files = sorted(p for p in Path(input_dir).glob("*.html") if not p.is_dir())
     with ExtractionSandbox(extract_fn) as sandbox, open(output_path, "w", encoding="utf-8") as out:
         for path in files:
@@ -1431,18 +1660,24 @@ def run_extract_dir(
             row = None
             if content is not None:
                 try:
-                    row = result_to_row(doc_id, sandbox.extract_with_limit(content, None, timeout_s))
+                    result = sandbox.extract_with_limit(content, None, timeout_s)
+                    row = result_to_row(doc_id, result)
                 except ExtractionTimeout:
                     error = "timeout"
                 except ExtractionCrashed:
                     error = "extract_crash"
+                else:
+                    if result.not_article:  # what `newsbeam run` records as a not_article failure
+                        row.update(articleBody="", error="not_article", detail=result.not_article)
+                        if errors is not None:
+                            errors["not_article"] += 1
             if row is None:
                 row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": error}
                 if detail:
                     row["detail"] = detail
                 if errors is not None:
                     errors[error] += 1
-            elif not row["articleBody"] and errors is not None:
+            elif not row["articleBody"] and "error" not in row and errors is not None:
                 errors[NO_TEXT] += 1  # read and extracted, no article text in it
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(files)

@@ -35,6 +35,7 @@ __all__ = [
     "CanonicalizeUrls",
     "claims_canonical",
     "normalize_url",
+    "is_front_page",
     "resolve_canonical",
     "same_host",
     "same_site",
@@ -156,13 +157,27 @@ def resolve_canonical(
 ) -> str:
     """The canonical URL of a fetched page: its ``rel=canonical`` when present,
     valid and on the page's own host (or an alias of it, see ``same_host``),
-    else the normalized final URL."""
+    else the normalized final URL.  A canonical that is its site's front page
+    (``is_front_page``) names no article of a page that is not one: an error page
+    or a misconfigured site that names it on every page made all of them one
+    document, each overwriting the last."""
     normalized_final = normalize_url(final_url) or final_url
     if canonical_href:
         candidate = normalize_url(canonical_href, base=final_url)
-        if candidate and same_host(candidate, normalized_final, aliases):
+        if (
+            candidate
+            and same_host(candidate, normalized_final, aliases)
+            and (not is_front_page(candidate) or is_front_page(normalized_final))
+        ):
             return candidate
     return normalized_final
+
+
+def is_front_page(url: str) -> bool:
+    """Whether ``url`` is a site's front page: the root path without a query (``/?p=123`` is
+    an article of a site that addresses its pages by query)."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
 
 
 def claims_canonical(url: str, canonical_url: str) -> bool:

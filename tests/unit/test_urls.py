@@ -107,3 +107,11 @@ def test_user_info_is_not_part_of_an_articles_identity():
         normalize_url("/b.html", "https://reader:s3cret@example.org/feed.xml") == "https://example.org/b.html"
     )
     assert without_userinfo("https://reader:s3cret@example.org/a?to=x@y") == "https://example.org/a?to=x@y"
+
+
+def test_a_canonical_front_page_names_no_article_of_another_page():
+    assert resolve_canonical("https://x.com/news/a", "https://x.com/") == "https://x.com/news/a"
+    assert resolve_canonical("https://x.com/news/a", "/") == "https://x.com/news/a"
+    assert resolve_canonical("https://x.com/?p=1", "https://x.com/") == "https://x.com/?p=1"
+    assert resolve_canonical("https://x.com/news/a", "https://x.com/?p=12") == "https://x.com/?p=12"
+    assert resolve_canonical("https://x.com/?utm_source=feed", "https://x.com/") == "https://x.com/"
