@@ -483,25 +483,24 @@ def _unwrap(text: str) -> str:
     if sum(nxt[:1].islower() for nxt in full[1:]) < 0.3 * len(full):
         return text
     paragraphs: list[str] = []
-    current = ""
+    parts: list[str] = []  # of the paragraph being joined: lines, and the spaces between them
     for raw in lines:
         line = raw.strip()
         if not line:
-            if current:
-                paragraphs.append(current)
-            current = ""
+            if parts:
+                paragraphs.append("".join(parts))
+            parts = []
             continue
-        if not current:
-            current = line
-        elif current.endswith("-") and current[-2:-1].isalpha() and line[:1].islower():
-            current = current[:-1] + line
-        else:
-            current = f"{current} {line}"
+        if parts and parts[-1].endswith("-") and parts[-1][-2:-1].isalpha() and line[:1].islower():
+            parts[-1] = parts[-1][:-1]  # a word hyphenated across the break
+        elif parts:
+            parts.append(" ")
+        parts.append(line)
         if _TERMINAL_RE.search(line) and len(line) < 0.8 * width:
-            paragraphs.append(current)
-            current = ""
-    if current:
-        paragraphs.append(current)
+            paragraphs.append("".join(parts))
+            parts = []
+    if parts:
+        paragraphs.append("".join(parts))
     return "\n".join(paragraphs)
 
 

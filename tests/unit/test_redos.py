@@ -36,7 +36,7 @@ CASES = {
     "similarity headline": "similarity._headline_line('.' + ' ' * 200000 + 'x')",
     "similarity terminal": "similarity._TERMINAL_RE.search(('.' + ' ' * 2000 + 'x') * 100)",
     "similarity invisible": "similarity._INVISIBLE_RE.sub('', '\u00ad' * 200000 + 'x')",
-    "similarity unwrap": "similarity._unwrap(('word ' * 12 + 'go-\n') * 20000)",
+    "similarity unwrap": "similarity._unwrap(('word ' * 12 + 'go-\\n') * 20000)",
     # A credit line of blanks: cubic before (2 s at 100 blanks, 200 allowed).
     "dateline credit line": "dateline.credit_line_agency('By A' + ' ' * 190 + '. x')",
     "dateline credit line bracket": "dateline.credit_line_agency('(' + ' ' * 190 + 'x')",
