@@ -13,6 +13,8 @@ the exit status when every feed failed.
   program): it would mix its articles with theirs.
 * ``InterruptWatch``: remembers that SIGINT arrived, so an interrupt wrapped
   by Beam into another exception still exits 130 with ``interrupted``.
+* ``stop_signal()``: the name of the signal (``SIGINT``/``SIGTERM``) that stopped the command,
+  or None; what the run summary of an interrupted run records.
 * ``all_feeds_failed(summary)``: the error when every polled feed failed (exit 1 for cron).
 """
 
@@ -30,6 +32,7 @@ __all__ = [
     "check_own_server",
     "embedded_default",
     "ensure_embedded",
+    "stop_signal",
     "unreachable_hint",
 ]
 
@@ -109,6 +112,14 @@ def all_feeds_failed(summary) -> str | None:
     return f"every feed failed ({failed} of {polled})" if failed > 0 and failed >= polled else None
 
 
+_STOPPED_BY: list[str] = []  # the signal of the InterruptWatch that fired last (one at most)
+
+
+def stop_signal() -> str | None:
+    """``"SIGINT"`` or ``"SIGTERM"`` once the command's ``InterruptWatch`` caught it, else None."""
+    return _STOPPED_BY[0] if _STOPPED_BY else None
+
+
 class InterruptWatch:
     """Context manager: SIGINT raises KeyboardInterrupt as usual and sets ``fired``; so does
     SIGTERM (a scheduler or ``kill`` stopping the command), which sets ``terminated`` too, so the
@@ -126,9 +137,12 @@ class InterruptWatch:
     def _handler(self, signum, frame):
         self.fired = True
         self.terminated = self.terminated or signum == signal.SIGTERM
+        if not _STOPPED_BY:
+            _STOPPED_BY.append(signal.Signals(signum).name)
         raise KeyboardInterrupt
 
     def __enter__(self):
+        _STOPPED_BY.clear()  # main() may run more than once in a process (tests)
         try:
             for signum in self._SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handler)

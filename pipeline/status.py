@@ -293,6 +293,14 @@ def _short(value: Any) -> str:
     return text[:19].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" else text
 
 
+def _run_state(run: dict[str, Any]) -> str:
+    """`` (FAILED)``, or the signal that stopped the run (`` (SIGINT)``: Ctrl-C, `` (SIGTERM)``),
+    after a run's command; '' for one that ended well (short: the table fits 80 columns)."""
+    if run.get("status") != "failed":
+        return ""
+    return f" ({run['signal']})" if run.get("signal") in ("SIGINT", "SIGTERM") else " (FAILED)"
+
+
 def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, console, where: str) -> None:
     """Tables on ``console``; every string from Elasticsearch is cleaned and
     printed as Text (feed names and errors come from the network)."""
@@ -319,13 +327,13 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
 
     runs = Table(title="last runs", title_justify="left")
     for column in ("started", "command", "seconds", "feeds", "new", "indexed", "failures", "dead letters"):
-        runs.add_column(column)
+        runs.add_column(column, min_width=9 if column == "command" else None)  # "(SIGTERM)"
     for run in status["runs"]:
         polled = run.get("feeds") or {}
         runs.add_row(
             *row(
                 _short(run.get("started")),
-                run.get("command", "") + (" (FAILED)" if run.get("status") == "failed" else ""),
+                run.get("command", "") + _run_state(run),
                 f"{run.get('seconds', 0):.1f}",
                 f"{polled.get('polled', 0)} ({polled.get('failed', 0)} failed)",
                 str((run.get("entries") or {}).get("new", 0)),
@@ -335,6 +343,11 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
             )
         )
     console.print(runs if status["runs"] else Text("last runs: none recorded yet"))
+    last = status["runs"][0] if status["runs"] else None
+    if last and last.get("status") == "failed" and last.get("error"):
+        # what went wrong and what the next run does, as the run said it (the table has no room)
+        what = "" if last.get("signal") else "failed: "  # the error of a stop names its signal
+        console.print(Text(clean_text(f"last run {what}{last['error']}")))
 
     feeds = Table(title=f"feed health ({status['feeds_total']} feeds)", title_justify="left")
     for column in ("feed", "last poll", "status", "new items", "error streak", "next poll"):
