@@ -29,6 +29,16 @@ behind an advanced validator, so the next start fetches it again.
 
 One writer: the stream holds the writer lease of its index prefix
 (``connectors/lease.py``) for its whole life and stops when it loses it.
+
+Record: a stream is one document in ``<prefix>-runs`` (``command: stream``,
+``_id`` from its start, host and pid, as a run's), written when it starts and
+after every cycle: the run summary's figures summed over its cycles, and
+``cycles`` (``run``, ``failed``, ``last``: when the last one ended,
+``last_error``: why it failed, when it did).  ``status`` is ``running`` while
+it works, ``ok`` after a clean stop, ``failed`` (with ``error``) when it gave
+up; a stream that was killed stays ``running``, and ``newsbeam status``
+says when its pid is gone.  Each write is one brief try: an unreachable
+cluster delays no cycle.
 """
 
 from __future__ import annotations
@@ -217,6 +227,83 @@ def _cycle_line(report: CycleReport) -> str:
     )
 
 
+class StreamRecord:
+    """The stream's document in ``<prefix>-runs`` (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, started: float):
+        from collections import Counter
+
+        self._settings = settings
+        self._started = started
+        self._counters: Counter[str] = Counter()
+        self._failures: Counter[str] = Counter()
+        self._replayed = 0
+        self._counts: dict[str, int] | None = None
+        self.cycles = 0
+        self.failed = 0
+        self.last: float | None = None
+        self.last_error: str | None = None
+
+    def add(self, report: CycleReport, now: float) -> None:
+        self.cycles += 1
+        self.last = now
+        if report.summary is None:
+            self.failed += 1
+            self.last_error = report.error
+            return
+        self.last_error = None
+        self._counters.update(report.summary.counters)
+        self._failures.update(report.summary.failures_by_reason)
+        self._replayed += report.summary.replayed
+
+    def document(self, status: str, now: float, error: str | None = None) -> dict[str, Any]:
+        from newsbeam.pipeline.report import summary_document
+
+        summary = RunSummary(
+            counters=dict(self._counters),
+            failures_by_reason=dict(sorted(self._failures.items())),
+            seconds=max(0.0, now - self._started),
+            replayed=self._replayed,
+            waves=self.cycles,
+        )
+        document = summary_document(summary, self._settings, command="stream", finished=now, status=status)
+        document["started"] = _iso_ms(self._started)  # the record's id: the same at every write
+        document["cycles"] = {
+            "run": self.cycles,
+            "failed": self.failed,
+            "last": _iso_ms(self.last) if self.last is not None else None,
+            "last_error": self.last_error,
+        }
+        if self._counts is not None:
+            document["counts"] = self._counts
+        if error:
+            document["error"] = error
+        return document
+
+    def write(self, client, status: str, now: float, error: str | None = None, count: bool = False) -> None:
+        """Index the document (one try, 5 s); ``count``: refresh the aliases' document counts
+        first (what ``newsbeam status`` shows on the embedded server, which counts by scanning)."""
+        from elasticsearch import ApiError, TransportError
+
+        from newsbeam.pipeline.report import record_run
+        from newsbeam.pipeline.status import count_aliases
+
+        es = self._settings.elasticsearch
+        brief = client.options(request_timeout=5, max_retries=0)
+        try:
+            if count:
+                self._counts = count_aliases(brief, [es.articles_alias, es.failures_alias, es.feeds_alias])
+            record_run(brief, es.runs_alias, self.document(status, now, error))
+        except (ApiError, TransportError) as exc:
+            _LOG.debug("could not record the stream in %s (%s)", es.runs_alias, type(exc).__name__)
+
+
+def _iso_ms(stamp: float) -> str:
+    from newsbeam.pipeline.report import _iso as iso
+
+    return iso(stamp)
+
+
 def run_stream(
     settings: Settings,
     pipeline_options,
@@ -252,18 +339,29 @@ def run_stream(
         # The sandbox children (extraction, feed parsing) outlive each cycle: started
         # once in the first cycle, not spawned again by every cycle's new pipeline.
         keep_children(True)
+        record = StreamRecord(settings, clock())
+        record.write(client, "running", clock())
         try:
-            return _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock)
+            cycles = _loop(
+                settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record
+            )
+        except Exception as exc:  # the stream gave up (lease lost, cycles failing in a row)
+            from newsbeam.connectors.es import redact
+
+            record.write(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
+            raise
         finally:
             keep_children(False)
             lease.release()
+        record.write(client, "ok", clock())
+        return cycles
     except (ApiError, TransportError) as exc:
         raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None
     finally:
         client.close()
 
 
-def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock) -> int:
+def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record=None) -> int:
     from elasticsearch import ApiError, TransportError
 
     config = settings.stream
@@ -287,6 +385,10 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
             cycles += 1
             report = _cycle(settings, pipeline_options, lease, due, cycles)
             _LOG.info(_cycle_line(report))
+            if record is not None:
+                record.add(report, clock())
+                wrote = report.summary is not None and report.summary.get("news.es/written") > 0
+                record.write(client, "running", clock(), count=wrote)
             if on_cycle is not None:
                 on_cycle(report)
             try:
