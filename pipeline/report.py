@@ -132,7 +132,9 @@ def summary_document(
             "written": get("news.run/failures_written"),
             "by_stage_reason": dict(summary.failures_by_reason),
         },
-        "dead_letters": get("news.run/dead_letters"),
+        # documents kept for the next run; those the folder could not take are fetched again
+        "dead_letters": max(0, get("news.run/dead_letters") - get("news.es/dead_letters_lost")),
+        "dead_letters_lost": get("news.es/dead_letters_lost"),
         "replayed": summary.replayed,
         "per_feed": [{"url": url, **figures} for url, figures in per_feed(summary.counters).items()],
     }

@@ -500,6 +500,7 @@ def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
         if name.startswith(f"{ES_ERRORS}/") and value
     }
     where = f"Elasticsearch at {describe(es)}"
+    lost = summary.get("news.es/dead_letters_lost")
     if errors:
         # The first failed request in the graph's order: lookups, writes, feed health.
         first = min(errors, key=lambda name: (_ORDER.get(name.split(":")[0], len(_ORDER)), name))
@@ -513,7 +514,13 @@ def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
         cause = f"{where} cannot be reached"
     else:
         cause = f"{where} did not accept every document after retries"
-    parts = [cause + _dead_letter_note(summary.unwritten, folder)]
+    parts = [cause + _dead_letter_note(summary.unwritten - lost, folder)]
+    if lost:
+        parts.append(
+            f"{lost} documents could not be kept in {folder} either (no space left, or no permission "
+            "to write there; see the log): they are not recorded as indexed, so the next run fetches "
+            "them again"
+        )
     unanswered = summary.get("news.known/unanswered")
     if unanswered:
         parts.append(
