@@ -151,6 +151,7 @@ class InterruptWatch:
         return self
 
     def __exit__(self, *exc):
+        _STOPPED_BY.clear()  # the command is over: a later run in this process was not stopped
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         return False
