@@ -3,7 +3,7 @@
 Exit status: 0 success; 1 an operational failure (Elasticsearch unreachable,
 documents not written, the embedded server failing, every feed failed); 2 bad
 usage or configuration, with a message naming the flag or key and no
-traceback; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+traceback; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 129 hung up (SIGHUP).
 Beam's own flags (``--runner``, ``--direct_running_mode``, ``--setup_file``,
 ...) pass through ``run``; a flag neither newsbeam nor Beam knows is refused.
 """
@@ -38,7 +38,8 @@ ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_CA_CERTS, ES_CLOUD_ID), else the
 config file (--config or NEWSBEAM_CONFIG), else the embedded server.
 
 exit status: 0 success, 1 operational failure (for run also: every feed failed),
-2 bad usage or configuration, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+2 bad usage or configuration, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM),
+129 hung up (SIGHUP: the terminal closed).
 """
 
 
@@ -816,13 +817,22 @@ def _hint(args, exc) -> str:
 
 
 def _stopped(err, watch) -> int:
-    """Ctrl-C: "interrupted", exit 130; SIGTERM: "terminated", exit 143 (128 + the signal, as a
-    shell reports a command the signal killed)."""
-    if watch.terminated:
-        err.print("newsbeam: terminated (SIGTERM); what was written stays, the next run resumes")
-        return 143
-    err.print("newsbeam: interrupted")
-    return 130
+    """Ctrl-C: "interrupted", exit 130; SIGTERM: "terminated", exit 143; SIGHUP (the terminal
+    closed): "hung up", exit 129 (128 + the signal, as a shell reports a command the signal
+    killed)."""
+    import signal
+
+    if watch.signum == signal.SIGHUP:
+        message, code = "newsbeam: hung up (SIGHUP); what was written stays, the next run resumes", 129
+    elif watch.terminated:
+        message, code = "newsbeam: terminated (SIGTERM); what was written stays, the next run resumes", 143
+    else:
+        message, code = "newsbeam: interrupted", 130
+    try:
+        err.print(message)
+    except OSError:  # the terminal that hung up is gone
+        pass
+    return code
 
 
 # Flags naming a file, directory or URL: an empty value (a script's unset variable) is a mistake.

@@ -13,7 +13,7 @@ the exit status when every feed failed.
   program): it would mix its articles with theirs.
 * ``InterruptWatch``: remembers that SIGINT arrived, so an interrupt wrapped
   by Beam into another exception still exits 130 with ``interrupted``.
-* ``stop_signal()``: the name of the signal (``SIGINT``/``SIGTERM``) that stopped the command,
+* ``stop_signal()``: the name of the signal (``SIGINT``/``SIGTERM``/``SIGHUP``) that stopped the command,
   or None; what the run summary of an interrupted run records.
 * ``all_feeds_failed(summary)``: the error when every polled feed failed (exit 1 for cron).
 """
@@ -122,21 +122,24 @@ def stop_signal() -> str | None:
 
 class InterruptWatch:
     """Context manager: SIGINT raises KeyboardInterrupt as usual and sets ``fired``; so does
-    SIGTERM (a scheduler or ``kill`` stopping the command), which sets ``terminated`` too, so the
-    command stops the same orderly way (its worker processes and children stopped, its lease
-    released) instead of dying at once.  ``newsbeam stream`` installs its own SIGTERM handler
-    inside (it finishes the cycle in flight)."""
+    SIGTERM (a scheduler or ``kill`` stopping the command), which sets ``terminated`` too, and
+    SIGHUP (the terminal or ssh session of a run started by hand closed), so the command stops
+    the same orderly way (its worker processes and children stopped, its lease released, the
+    stop recorded) instead of dying at once; ``signum`` is the signal.  ``newsbeam stream``
+    installs its own handlers inside (it finishes the cycle in flight)."""
 
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self):
         self.fired = False
         self.terminated = False
+        self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame):
         self.fired = True
         self.terminated = self.terminated or signum == signal.SIGTERM
+        self.signum = self.signum or signum
         if not _STOPPED_BY:
             _STOPPED_BY.append(signal.Signals(signum).name)
         raise KeyboardInterrupt

@@ -292,7 +292,7 @@ def write_failed_summary(args, settings, command: str, error: Exception, seconds
 
 
 def _record_stop(args, settings, command: str, exc: BaseException, seconds: float) -> None:
-    """A run stopped by Ctrl-C or SIGTERM: ``status: failed`` with the ``signal`` and what
+    """A run stopped by Ctrl-C, SIGTERM or SIGHUP: ``status: failed`` with the ``signal`` and what
     the finished waves did (``RunInterrupted.summary``) in ``--summary-json`` and
     ``<prefix>-runs`` (one brief try), so neither keeps showing the previous run's ``ok`` and
     ``newsbeam status`` tells what happened.  Never raises: the interrupt goes on."""
@@ -306,7 +306,7 @@ def _record_stop(args, settings, command: str, exc: BaseException, seconds: floa
     if summary is None:
         summary = RunSummary(counters={}, failures_by_reason={}, seconds=seconds, waves=0)
     wave = getattr(exc, "wave", None)
-    how = "terminated (SIGTERM)" if name == "SIGTERM" else f"interrupted ({name})"
+    how = {"SIGTERM": "terminated (SIGTERM)", "SIGHUP": "hung up (SIGHUP)"}.get(name, f"interrupted ({name})")
     where = f" in wave {wave}" if wave else " before its pipeline ran"
     earlier = "what earlier waves wrote stays; " if wave and wave > 1 else ""
     document = summary_document(summary, settings, command=command, status="failed")

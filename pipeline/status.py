@@ -313,7 +313,7 @@ def _run_state(run: dict[str, Any]) -> str:
         return " (GONE)" if _gone(run) else " (running)"
     if run.get("status") != "failed":
         return ""
-    return f" ({run['signal']})" if run.get("signal") in ("SIGINT", "SIGTERM") else " (FAILED)"
+    return f" ({run['signal']})" if run.get("signal") in ("SIGINT", "SIGTERM", "SIGHUP") else " (FAILED)"
 
 
 def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, console, where: str) -> None:

@@ -149,7 +149,7 @@ def write_schedule(client, alias: str, docs: Mapping[str, Mapping[str, Any]], co
 
 
 class StopSignal:
-    """First SIGINT/SIGTERM: finish the cycle in flight, then stop (``requested``).
+    """First SIGINT/SIGTERM/SIGHUP: finish the cycle in flight, then stop (``requested``).
     Second signal, or ``timeout`` seconds after the first: exit at once."""
 
     def __init__(self, timeout: float, exit_now: Callable[[int], None] = os._exit):
@@ -194,7 +194,7 @@ class StopSignal:
         self._exit_now(128 + signum)
 
     def install(self) -> StopSignal:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
