@@ -805,13 +805,16 @@ def _cluster_named(args) -> bool:
 
 
 def _hint(args, exc) -> str:
-    """Name ``newsbeam es start`` when the unreachable server is the embedded default."""
-    if "cannot reach Elasticsearch" not in str(exc) or _cluster_named(args):
+    """Name ``newsbeam es start`` when the unreachable server is the embedded default (at the
+    start: "cannot reach Elasticsearch"; in the middle of a run: "... cannot be reached")."""
+    text = str(exc)
+    during_run = "cannot be reached" in text
+    if not (during_run or "cannot reach Elasticsearch" in text) or _cluster_named(args):
         return ""
     from newsbeam.pipeline.lifecycle import unreachable_hint
 
     try:
-        return unreachable_hint(_settings(args))
+        return unreachable_hint(_settings(args), during_run=during_run)
     except Exception:  # the hint is a courtesy; never hide the error
         return ""
 

@@ -56,12 +56,21 @@ def _server(settings) -> EmbeddedServer:
     return EmbeddedServer(port=settings.embedded.port, data_dir=settings.embedded.data_dir)
 
 
-def unreachable_hint(settings) -> str:
-    """'' or a hint naming ``newsbeam es start`` for the embedded default URL."""
+def unreachable_hint(settings, during_run: bool = False) -> str:
+    """'' or a hint naming ``newsbeam es start`` for the embedded default URL; ``during_run``:
+    the server answered when the run started and went away in the middle (stopped, killed, out
+    of memory), which the operator learns from its log, and the next run starts it again."""
     if not embedded_default(settings):
         return ""
     server = _server(settings)
     recorded = server.recorded()
+    if during_run and recorded is None:
+        return (
+            f" (the embedded server of this state directory stopped during the run: see {server.log_file}; "
+            "the next newsbeam run starts it again, or start it with `newsbeam es start"
+            + ("" if settings.embedded.port == 9200 else f" --port {settings.embedded.port}")
+            + "`)"
+        )
     if recorded is not None and recorded[1] not in (None, server.port):
         # "runs but does not answer" sent the operator to a log with nothing wrong in it.
         other = recorded[1]
