@@ -411,6 +411,14 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     summary = done.get("summary")
     if code or summary is None:
         return code
+    not_archived = summary.get("news.archive/pages_not_written")
+    if not_archived:
+        from newsbeam.pipeline.build import archive_dir
+
+        _console(True, logging.WARNING).print(
+            f"newsbeam: {not_archived} pages could not be archived in {archive_dir(settings)} (see the "
+            "errors above); their articles were indexed, but newsbeam reextract will not see them"
+        )
     not_polled = summary.get("news.feeds/not_polled")
     if not_polled:
         _console(True, logging.WARNING).print(

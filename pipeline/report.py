@@ -135,6 +135,7 @@ def summary_document(
         # documents kept for the next run; those the folder could not take are fetched again
         "dead_letters": max(0, get("news.run/dead_letters") - get("news.es/dead_letters_lost")),
         "dead_letters_lost": get("news.es/dead_letters_lost"),
+        "pages_not_archived": get("news.archive/pages_not_written"),  # the archive folder refused them
         "replayed": summary.replayed,
         "per_feed": [{"url": url, **figures} for url, figures in per_feed(summary.counters).items()],
     }

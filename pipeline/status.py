@@ -370,7 +370,10 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
             f", the last one at {_short(cycles['last'])}" if cycles.get("last") else ""
         )
         if _gone(last):
-            text += "; its process is gone without recording its end (killed?): start it again"
+            text += (
+                "; its process is gone without recording its end (killed, or Elasticsearch did not "
+                "answer when it stopped): start it again if it should run"
+            )
         elif cycles.get("last_error"):
             text += f"; the last cycle failed (it is retried): {cycles['last_error']}"
         console.print(Text(clean_text(text)))
