@@ -227,6 +227,9 @@ def _cycle_line(report: CycleReport) -> str:
     )
 
 
+COUNT_EVERY = 300.0  # seconds between two counts of the indices for the stream's record
+
+
 class StreamRecord:
     """The stream's document in ``<prefix>-runs`` (see the module's docstring)."""
 
@@ -239,6 +242,7 @@ class StreamRecord:
         self._failures: Counter[str] = Counter()
         self._replayed = 0
         self._counts: dict[str, int] | None = None
+        self._counted_at: float | None = None
         self.cycles = 0
         self.failed = 0
         self.last: float | None = None
@@ -291,8 +295,10 @@ class StreamRecord:
         es = self._settings.elasticsearch
         brief = client.options(request_timeout=5, max_retries=0)
         try:
-            if count:
+            # At most every COUNT_EVERY seconds: the embedded server counts by scanning.
+            if count and (self._counted_at is None or now - self._counted_at >= COUNT_EVERY):
                 self._counts = count_aliases(brief, [es.articles_alias, es.failures_alias, es.feeds_alias])
+                self._counted_at = now
             record_run(brief, es.runs_alias, self.document(status, now, error))
         except (ApiError, TransportError) as exc:
             _LOG.debug("could not record the stream in %s (%s)", es.runs_alias, type(exc).__name__)
