@@ -189,6 +189,12 @@ def test_elasticsearch_answering_503_mid_stream_loses_and_duplicates_nothing(
     docs = _indexed(es_client, es_settings.articles_alias)
     assert sorted(docs) == sorted(site.url(n) for n in range(6))  # once each, none lost
     assert not list((tmp_path / "dead").rglob("*.jsonl"))  # every dead letter was sent
+    # the stream's record in <prefix>-runs counts the failed cycles (newsbeam status shows them)
+    es_client.indices.refresh(index=es_settings.runs_alias)
+    (record,) = [hit["_source"] for hit in es_client.search(index=es_settings.runs_alias)["hits"]["hits"]]
+    assert record["command"] == "stream" and record["status"] == "ok", record
+    failed = sum(1 for r in reports if r.summary is None)
+    assert record["cycles"] == {**record["cycles"], "run": len(reports), "failed": failed}, record
 
 
 @pytest.mark.es
