@@ -367,6 +367,60 @@ def run_stream(
         client.close()
 
 
+def _what_failed(exc: Exception) -> str:
+    """``HTTP 503`` or the transport error's name: not its text, a page of nested connection errors."""
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    return f"HTTP {status}" if isinstance(status, int) and status else type(exc).__name__
+
+
+class _Outage:
+    """What the stream logs while Elasticsearch does not answer its schedule reads: the first
+    failure, then at most once every ``repeat`` seconds, and the recovery.  It logged the
+    failure's whole text at every attempt: with ``--poll-interval 2``, a page of nested
+    connection errors every 2 s for as long as the cluster was down, and no word when it
+    answered again."""
+
+    def __init__(self, where: str, repeat: float = 60.0, monotonic: Callable[[], float] = time.monotonic):
+        self._where = where
+        self._repeat = repeat
+        self._monotonic = monotonic
+        self._since: float | None = None
+        self._logged = 0.0
+        self._attempts = 0
+
+    def failed(self, exc: Exception, pause: float) -> None:
+        now = self._monotonic()
+        self._attempts += 1
+        if self._since is None:
+            self._since = self._logged = now
+            _LOG.warning(
+                "cannot read the feeds' schedule from Elasticsearch at %s (%s); trying again every "
+                "%.0f s or so, and the stream goes on when it answers",
+                self._where,
+                _what_failed(exc),
+                pause,
+            )
+        elif now - self._logged >= self._repeat:
+            self._logged = now
+            _LOG.warning(
+                "Elasticsearch at %s still does not answer (%s; %.0f s, %d attempts)",
+                self._where,
+                _what_failed(exc),
+                now - self._since,
+                self._attempts,
+            )
+
+    def answered(self) -> None:
+        if self._since is None:
+            return
+        _LOG.warning(
+            "Elasticsearch at %s answers again after %.0f s; the stream goes on",
+            self._where,
+            self._monotonic() - self._since,
+        )
+        self._since, self._attempts = None, 0
+
+
 def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record=None) -> int:
     from elasticsearch import ApiError, TransportError
 
@@ -375,6 +429,9 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
     cycles = 0
     es_pause = 0.0  # grows while Elasticsearch fails, so a down cluster is not hammered
     unexpected = 0
+    from newsbeam.connectors.es import describe
+
+    outage = _Outage(describe(settings.elasticsearch))
     while not stop.requested:
         if lease.lost:
             raise RunFailed(f"{lease.lost}; the stream stopped writing")
@@ -383,9 +440,10 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
             docs = read_feed_docs(client, alias, [feed.url for feed in settings.feeds])
         except (ApiError, TransportError) as exc:
             es_pause = min(max(es_pause * 2, 5.0), config.poll_interval)
-            _LOG.warning("cannot read the feeds' schedule (%s); trying again in %.0f s", exc, es_pause)
+            outage.failed(exc, es_pause)
             stop.wait(es_pause)
             continue
+        outage.answered()
         due = due_feeds(settings.feeds, docs, config, now)
         if due:
             cycles += 1
