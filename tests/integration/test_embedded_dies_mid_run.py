@@ -85,3 +85,26 @@ def test_the_embedded_server_killed_mid_run_is_named_and_the_next_run_restarts_i
         assert sorted(hit["_source"]["url"] for hit in hits) == sorted(urls)  # every article, once
     finally:
         server.stop()
+
+
+def test_a_killed_servers_zombie_is_not_a_running_server():
+    """A server killed but not reaped yet is a zombie: its command line reads as nothing, which
+    was taken for 'running' (``es status``, ``newsbeam status`` and the hint above said "runs but
+    does not answer" for a dead server)."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from newsbeam.connectors.embedded import _runs_noida
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:  # exited, not reaped
+            assert time.monotonic() < deadline, "the child did not exit"
+            time.sleep(0.05)
+        assert _runs_noida(child.pid, "") is False
+    finally:
+        child.wait()
