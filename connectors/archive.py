@@ -19,8 +19,15 @@ truncated) gives the pages read before the damage and a warning naming it;
 the other files are read all the same.  ``newsbeam reextract`` runs
 extraction and the stages after it over them, overwriting documents by id.
 
-Counters in ``news.archive``: ``pages_written``, ``pages_read``,
-``files_damaged``.
+A file that cannot be written (a full disk, a folder made read-only) does
+not stop the run: its pages go on to extraction and indexing as usual, the
+partial ``.tmp-`` file is removed, one error names the folder and the cause,
+and the pages count in ``pages_not_written`` (the run prints a warning), so
+a full archive disk at night costs the raw copies of those pages, not the
+articles.
+
+Counters in ``news.archive``: ``pages_written``, ``pages_not_written``,
+``pages_read``, ``files_damaged``.
 """
 
 from __future__ import annotations
@@ -142,6 +149,7 @@ class _WriteWarcFn(beam.DoFn):
     def __init__(self, directory: str):
         self._directory = directory.rstrip("/")
         self._written = beam.metrics.Metrics.counter(_NS, "pages_written")
+        self._not_written = beam.metrics.Metrics.counter(_NS, "pages_not_written")
 
     def start_bundle(self):
         self._pages: list[FetchedPage] = []
@@ -163,11 +171,25 @@ class _WriteWarcFn(beam.DoFn):
         name = f"newsbeam-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex}.warc.gz"
         final = FileSystems.join(self._directory, name)
         temporary = FileSystems.join(self._directory, f".tmp-{name}")
-        FileSystems.mkdirs(self._directory) if not FileSystems.exists(self._directory) else None
-        with FileSystems.create(temporary, compression_type="uncompressed") as handle:
-            handle.write(buffer.getvalue())
-        FileSystems.rename([temporary], [final])
-        self._written.inc(len(self._pages))
+        try:
+            FileSystems.mkdirs(self._directory) if not FileSystems.exists(self._directory) else None
+            with FileSystems.create(temporary, compression_type="uncompressed") as handle:
+                handle.write(buffer.getvalue())
+            FileSystems.rename([temporary], [final])
+        except OSError as exc:  # Beam's BeamIOError too: the pages were passed on already
+            try:
+                FileSystems.delete([temporary])
+            except Exception:
+                pass
+            _LOG.error(
+                "could not archive %d pages in %s (%s); they are indexed all the same",
+                len(self._pages),
+                self._directory,
+                getattr(exc, "strerror", None) or type(exc).__name__,
+            )
+            self._not_written.inc(len(self._pages))
+        else:
+            self._written.inc(len(self._pages))
         self._pages = []
 
 

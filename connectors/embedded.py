@@ -87,11 +87,15 @@ def _runs_noida(pgid: int, data_dir: str) -> bool:
     import psutil
 
     unreadable = False
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "status"]):
         try:
             if os.getpgid(proc.pid) != pgid:
                 continue
         except OSError:
+            continue
+        if proc.info.get("status") == psutil.STATUS_ZOMBIE:
+            # a killed server not reaped yet (its parent gone, an init that reaps late): its
+            # command line reads as None, which took it for "running but not answering"
             continue
         cmdline = proc.info.get("cmdline")
         if cmdline is None:

@@ -65,10 +65,14 @@ written to ``<dir>/unwritten-<time>-<random>.jsonl`` (Beam ``FileSystems``,
 so a ``gs://`` or ``s3://`` directory works on remote workers) by the DoFn
 itself, before it returns, so they survive a pipeline that later fails.
 ``replay_dead_letters`` sends them (same operations, same retries) and
-deletes each file once all its actions are written or rejected.
+deletes each file once all its actions are written or rejected.  When the
+file cannot be written either (a full disk, a folder made read-only), no
+half-written file stays, the actions remain ``unwritten`` (never recorded as
+indexed, so the next run fetches them again) and count in
+``dead_letters_lost``: the run reports it instead of failing on the error.
 
 Counters in ``news.es``: ``written``, ``retried``, ``rejected``,
-``unwritten``, ``failures_cleared``; distributions ``bulk_latency_ms`` and
+``unwritten``, ``dead_letters_lost``, ``failures_cleared``; distributions ``bulk_latency_ms`` and
 ``bulk_docs``.
 
 Example usage::
@@ -569,9 +573,17 @@ def write_dead_letters(folder: str, actions: Sequence[IndexAction]) -> str | Non
 
         os.makedirs(folder, exist_ok=True)
     data = "".join(action.to_json() + "\n" for action in actions).encode("utf-8")
-    with FileSystems.create(path + ".tmp") as handle:
-        handle.write(data)
-    FileSystems.rename([path + ".tmp"], [path])
+    try:
+        with FileSystems.create(path + ".tmp") as handle:
+            handle.write(data)
+        FileSystems.rename([path + ".tmp"], [path])
+    except BaseException:
+        # a full disk, a folder made read-only: no half-written file stays behind
+        try:
+            FileSystems.delete([path + ".tmp"])
+        except Exception:
+            pass
+        raise
     return path
 
 
@@ -640,8 +652,20 @@ def _write_settled(writer, actions, lines, aliases, clear_failures_alias, dead_l
     if clear_failures_alias and outcome.written:
         writer.clear_failures(clear_failures_alias, outcome.written)
     if outcome.unwritten and dead_letter_dir:
-        path = write_dead_letters(dead_letter_dir, outcome.unwritten)
-        _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
+        try:
+            path = write_dead_letters(dead_letter_dir, outcome.unwritten)
+        except OSError as exc:  # Beam's BeamIOError too
+            # Failures are data: the documents stay "unwritten" (never recorded as indexed, their
+            # feeds' validators not advanced), so the next run fetches them again; the run says so.
+            writer._metric("dead_letters_lost").inc(len(outcome.unwritten))
+            _LOG.error(
+                "%d unwritten documents could not be kept in %s either (%s); the next run fetches them again",
+                len(outcome.unwritten),
+                dead_letter_dir,
+                getattr(exc, "strerror", None) or type(exc).__name__,
+            )
+        else:
+            _LOG.error("%d unwritten documents saved to %s", len(outcome.unwritten), path)
     return outcome, writer._aliases
 
 
@@ -649,7 +673,7 @@ def _sink_metrics() -> dict:
     """The sink's counters and distributions (namespace ``news.es``), one set per DoFn."""
     metrics = {
         name: beam.metrics.Metrics.counter(_NS, name)
-        for name in ("written", "retried", "rejected", "unwritten", "failures_cleared")
+        for name in ("written", "retried", "rejected", "unwritten", "dead_letters_lost", "failures_cleared")
     }
     metrics["bulk_latency_ms"] = beam.metrics.Metrics.distribution(_NS, "bulk_latency_ms")
     metrics["bulk_docs"] = beam.metrics.Metrics.distribution(_NS, "bulk_docs")
@@ -798,6 +822,7 @@ class _Tally:
             "retried",
             "rejected",
             "unwritten",
+            "dead_letters_lost",
             "failures_cleared",
             "bulk_latency_ms",
             "bulk_docs",

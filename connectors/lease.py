@@ -186,7 +186,11 @@ class Lease:
                     refresh=True,
                 )
             except (ApiError, TransportError) as exc:
-                _LOG.warning("could not release the writer lease (%s); it expires by itself", exc)
+                # one short line (the exception's text is a page of nested connection errors);
+                # a holder of this host that is gone is taken over at once by the next writer
+                _LOG.warning(
+                    "could not release the writer lease (%s); it expires by itself", type(exc).__name__
+                )
             self.lost = "released"
 
     def __enter__(self) -> Lease:

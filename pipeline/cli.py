@@ -3,7 +3,7 @@
 Exit status: 0 success; 1 an operational failure (Elasticsearch unreachable,
 documents not written, the embedded server failing, every feed failed); 2 bad
 usage or configuration, with a message naming the flag or key and no
-traceback; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+traceback; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 129 hung up (SIGHUP).
 Beam's own flags (``--runner``, ``--direct_running_mode``, ``--setup_file``,
 ...) pass through ``run``; a flag neither newsbeam nor Beam knows is refused.
 """
@@ -38,7 +38,8 @@ ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_CA_CERTS, ES_CLOUD_ID), else the
 config file (--config or NEWSBEAM_CONFIG), else the embedded server.
 
 exit status: 0 success, 1 operational failure (for run also: every feed failed),
-2 bad usage or configuration, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+2 bad usage or configuration, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM),
+129 hung up (SIGHUP: the terminal closed).
 """
 
 
@@ -417,6 +418,14 @@ def _cmd_run(args, beam_args: list[str]) -> int:
     summary = done.get("summary")
     if code or summary is None:
         return code
+    not_archived = summary.get("news.archive/pages_not_written")
+    if not_archived:
+        from newsbeam.pipeline.build import archive_dir
+
+        _console(True, logging.WARNING).print(
+            f"newsbeam: {not_archived} pages could not be archived in {archive_dir(settings)} (see the "
+            "errors above); their articles were indexed, but newsbeam reextract will not see them"
+        )
     not_polled = summary.get("news.feeds/not_polled")
     if not_polled:
         _console(True, logging.WARNING).print(
@@ -811,25 +820,37 @@ def _cluster_named(args) -> bool:
 
 
 def _hint(args, exc) -> str:
-    """Name ``newsbeam es start`` when the unreachable server is the embedded default."""
-    if "cannot reach Elasticsearch" not in str(exc) or _cluster_named(args):
+    """Name ``newsbeam es start`` when the unreachable server is the embedded default (at the
+    start: "cannot reach Elasticsearch"; in the middle of a run: "... cannot be reached")."""
+    text = str(exc)
+    during_run = "cannot be reached" in text
+    if not (during_run or "cannot reach Elasticsearch" in text) or _cluster_named(args):
         return ""
     from newsbeam.pipeline.lifecycle import unreachable_hint
 
     try:
-        return unreachable_hint(_settings(args))
+        return unreachable_hint(_settings(args), during_run=during_run)
     except Exception:  # the hint is a courtesy; never hide the error
         return ""
 
 
 def _stopped(err, watch) -> int:
-    """Ctrl-C: "interrupted", exit 130; SIGTERM: "terminated", exit 143 (128 + the signal, as a
-    shell reports a command the signal killed)."""
-    if watch.terminated:
-        err.print("newsbeam: terminated (SIGTERM); what was written stays, the next run resumes")
-        return 143
-    err.print("newsbeam: interrupted")
-    return 130
+    """Ctrl-C: "interrupted", exit 130; SIGTERM: "terminated", exit 143; SIGHUP (the terminal
+    closed): "hung up", exit 129 (128 + the signal, as a shell reports a command the signal
+    killed)."""
+    import signal
+
+    if watch.signum == signal.SIGHUP:
+        message, code = "newsbeam: hung up (SIGHUP); what was written stays, the next run resumes", 129
+    elif watch.terminated:
+        message, code = "newsbeam: terminated (SIGTERM); what was written stays, the next run resumes", 143
+    else:
+        message, code = "newsbeam: interrupted", 130
+    try:
+        err.print(message)
+    except OSError:  # the terminal that hung up is gone
+        pass
+    return code
 
 
 # Flags naming a file, directory or URL: an empty value (a script's unset variable) is a mistake.

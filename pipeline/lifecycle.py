@@ -13,6 +13,8 @@ the exit status when every feed failed.
   program): it would mix its articles with theirs.
 * ``InterruptWatch``: remembers that SIGINT arrived, so an interrupt wrapped
   by Beam into another exception still exits 130 with ``interrupted``.
+* ``stop_signal()``: the name of the signal (``SIGINT``/``SIGTERM``/``SIGHUP``) that stopped the command,
+  or None; what the run summary of an interrupted run records.
 * ``all_feeds_failed(summary)``: the error when every polled feed failed (exit 1 for cron).
 """
 
@@ -30,6 +32,7 @@ __all__ = [
     "check_own_server",
     "embedded_default",
     "ensure_embedded",
+    "stop_signal",
     "unreachable_hint",
 ]
 
@@ -53,12 +56,21 @@ def _server(settings) -> EmbeddedServer:
     return EmbeddedServer(port=settings.embedded.port, data_dir=settings.embedded.data_dir)
 
 
-def unreachable_hint(settings) -> str:
-    """'' or a hint naming ``newsbeam es start`` for the embedded default URL."""
+def unreachable_hint(settings, during_run: bool = False) -> str:
+    """'' or a hint naming ``newsbeam es start`` for the embedded default URL; ``during_run``:
+    the server answered when the run started and went away in the middle (stopped, killed, out
+    of memory), which the operator learns from its log, and the next run starts it again."""
     if not embedded_default(settings):
         return ""
     server = _server(settings)
     recorded = server.recorded()
+    if during_run and recorded is None:
+        return (
+            f" (the embedded server of this state directory stopped during the run: see {server.log_file}; "
+            "the next newsbeam run starts it again, or start it with `newsbeam es start"
+            + ("" if settings.embedded.port == 9200 else f" --port {settings.embedded.port}")
+            + "`)"
+        )
     if recorded is not None and recorded[1] not in (None, server.port):
         # "runs but does not answer" sent the operator to a log with nothing wrong in it.
         other = recorded[1]
@@ -109,26 +121,40 @@ def all_feeds_failed(summary) -> str | None:
     return f"every feed failed ({failed} of {polled})" if failed > 0 and failed >= polled else None
 
 
+_STOPPED_BY: list[str] = []  # the signal of the InterruptWatch that fired last (one at most)
+
+
+def stop_signal() -> str | None:
+    """``"SIGINT"`` or ``"SIGTERM"`` once the command's ``InterruptWatch`` caught it, else None."""
+    return _STOPPED_BY[0] if _STOPPED_BY else None
+
+
 class InterruptWatch:
     """Context manager: SIGINT raises KeyboardInterrupt as usual and sets ``fired``; so does
-    SIGTERM (a scheduler or ``kill`` stopping the command), which sets ``terminated`` too, so the
-    command stops the same orderly way (its worker processes and children stopped, its lease
-    released) instead of dying at once.  ``newsbeam stream`` installs its own SIGTERM handler
-    inside (it finishes the cycle in flight)."""
+    SIGTERM (a scheduler or ``kill`` stopping the command), which sets ``terminated`` too, and
+    SIGHUP (the terminal or ssh session of a run started by hand closed), so the command stops
+    the same orderly way (its worker processes and children stopped, its lease released, the
+    stop recorded) instead of dying at once; ``signum`` is the signal.  ``newsbeam stream``
+    installs its own handlers inside (it finishes the cycle in flight)."""
 
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self):
         self.fired = False
         self.terminated = False
+        self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame):
         self.fired = True
         self.terminated = self.terminated or signum == signal.SIGTERM
+        self.signum = self.signum or signum
+        if not _STOPPED_BY:
+            _STOPPED_BY.append(signal.Signals(signum).name)
         raise KeyboardInterrupt
 
     def __enter__(self):
+        _STOPPED_BY.clear()  # main() may run more than once in a process (tests)
         try:
             for signum in self._SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handler)
@@ -137,6 +163,7 @@ class InterruptWatch:
         return self
 
     def __exit__(self, *exc):
+        _STOPPED_BY.clear()  # the command is over: a later run in this process was not stopped
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         return False

@@ -67,6 +67,35 @@ def worker_command() -> str:
     return f"trap '' INT; exec {shlex.quote(sys.executable)} -m {WORKER_MODULE} --driver-pid {os.getpid()}"
 
 
+_STANDBY_PREFIX = "newsbeam-workers-"
+
+
+def _sweep_left_behind(tmp: str) -> None:
+    """Remove the standby folders of drivers that are gone (``kill -9``, the OOM killer: no
+    ``close()`` ran), named ``newsbeam-workers-<driver pid>-*``; a cron line killed now and
+    then filled /tmp with them.  Folders of live drivers, and of other users, stay."""
+    import shutil
+
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_STANDBY_PREFIX):
+            continue
+        pid = name[len(_STANDBY_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its driver runs
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # another user's
+        shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+
+
 class _Standby:
     """The standby worker processes of this driver (see ``prestart``)."""
 
@@ -81,7 +110,8 @@ class _Standby:
         from newsbeam.pipeline.worker import STANDBY_ENV
 
         if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="newsbeam-workers-")
+            _sweep_left_behind(tempfile.gettempdir())
+            self.directory = tempfile.mkdtemp(prefix=f"{_STANDBY_PREFIX}{os.getpid()}-")
             os.environ[STANDBY_ENV] = self.directory
         self.procs = [p for p in self.procs if p.poll() is None]
         untaken = sum(1 for p in self.procs if not self._taken(p.pid))

@@ -132,7 +132,10 @@ def summary_document(
             "written": get("news.run/failures_written"),
             "by_stage_reason": dict(summary.failures_by_reason),
         },
-        "dead_letters": get("news.run/dead_letters"),
+        # documents kept for the next run; those the folder could not take are fetched again
+        "dead_letters": max(0, get("news.run/dead_letters") - get("news.es/dead_letters_lost")),
+        "dead_letters_lost": get("news.es/dead_letters_lost"),
+        "pages_not_archived": get("news.archive/pages_not_written"),  # the archive folder refused them
         "replayed": summary.replayed,
         "per_feed": [{"url": url, **figures} for url, figures in per_feed(summary.counters).items()],
     }
@@ -289,6 +292,39 @@ def write_failed_summary(args, settings, command: str, error: Exception, seconds
         pass
 
 
+def _record_stop(args, settings, command: str, exc: BaseException, seconds: float) -> None:
+    """A run stopped by Ctrl-C, SIGTERM or SIGHUP: ``status: failed`` with the ``signal`` and what
+    the finished waves did (``RunInterrupted.summary``) in ``--summary-json`` and
+    ``<prefix>-runs`` (one brief try), so neither keeps showing the previous run's ``ok`` and
+    ``newsbeam status`` tells what happened.  Never raises: the interrupt goes on."""
+    import logging
+
+    from newsbeam.pipeline.lifecycle import stop_signal
+    from newsbeam.pipeline.run import RunSummary
+
+    name = stop_signal() or "SIGINT"  # a KeyboardInterrupt without a handler is Ctrl-C
+    summary = getattr(exc, "summary", None)
+    if summary is None:
+        summary = RunSummary(counters={}, failures_by_reason={}, seconds=seconds, waves=0)
+    wave = getattr(exc, "wave", None)
+    how = {"SIGTERM": "terminated (SIGTERM)", "SIGHUP": "hung up (SIGHUP)"}.get(name, f"interrupted ({name})")
+    where = f" in wave {wave}" if wave else " before its pipeline ran"
+    earlier = "what earlier waves wrote stays; " if wave and wave > 1 else ""
+    document = summary_document(summary, settings, command=command, status="failed")
+    document["signal"] = name
+    document["error"] = f"{how}{where}; {earlier}the next run fetches the rest"
+    try:
+        _keep_in_es(settings, document, logging.getLogger("newsbeam.report"), failed_run=True)
+    except BaseException:  # a second signal while recording: the interrupt goes on
+        pass
+    path = getattr(args, "summary_json", None)
+    if path:
+        try:
+            write_summary_json(document, path)
+        except OSError:
+            pass
+
+
 def run_with_report(args, settings, runner, command: str = "run") -> int:
     """Run ``runner()`` (→ ``RunSummary``) with the live progress view, then
     print the summary, write ``--summary-json`` and keep it in ``<prefix>-runs``."""
@@ -296,6 +332,7 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
 
     from rich.console import Console
 
+    from newsbeam.pipeline.lifecycle import stop_signal
     from newsbeam.pipeline.live import LiveProgress
     from newsbeam.pipeline.run import RunFailed
 
@@ -311,8 +348,14 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
                 write_failed_summary(args, settings, command, exc, time.monotonic() - started)
                 raise
             failed, summary = exc, exc.summary
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: the stop is recorded, then main() reports it
+            _record_stop(args, settings, command, exc, time.monotonic() - started)
+            raise
         except Exception as exc:  # a usage error found at the start, or one nobody classified
-            write_failed_summary(args, settings, command, exc, time.monotonic() - started)
+            if stop_signal():  # an interrupt Beam wrapped into another exception
+                _record_stop(args, settings, command, exc, time.monotonic() - started)
+            else:
+                write_failed_summary(args, settings, command, exc, time.monotonic() - started)
             raise
     from newsbeam.pipeline.lifecycle import all_feeds_failed
 
@@ -326,6 +369,8 @@ def run_with_report(args, settings, runner, command: str = "run") -> int:
     document = summary_document(summary, settings, command=command, status=status)
     if status == "failed":
         document["error"] = error
+        if stop_signal():  # stopped by a signal while Elasticsearch failed
+            document["signal"] = stop_signal()
     # a failed run is kept too when the cluster answers, so status lists it; a good one adds "counts"
     _keep_in_es(settings, document, logging.getLogger("newsbeam.report"), failed_run=failed is not None)
     if getattr(args, "summary_json", None):

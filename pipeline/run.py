@@ -51,6 +51,7 @@ from newsbeam.pipeline.runners import runner_reports_metrics
 
 __all__ = [
     "RunFailed",
+    "RunInterrupted",
     "RunSummary",
     "dead_letter_dir",
     "replay_dead_letters",
@@ -67,6 +68,17 @@ class RunFailed(Exception):
     def __init__(self, message: str, summary: RunSummary | None = None):
         super().__init__(message)
         self.summary = summary
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run in wave ``wave``: ``summary`` has what the waves
+    before it did (their documents are written), so the run can be recorded as stopped
+    instead of vanishing from ``<prefix>-runs`` and ``--summary-json``."""
+
+    def __init__(self, summary: RunSummary, wave: int):
+        super().__init__(f"stopped in wave {wave}")
+        self.summary = summary
+        self.wave = wave
 
 
 @dataclasses.dataclass
@@ -367,61 +379,75 @@ def _run_graph(
     plan: budget.WavePlan | None = budget.WavePlan(deadline=deadline)
     waves, stopped = 0, False
     deferred: dict[str, int] = {}
-    while plan is not None:
-        waves += 1
-        wave_started = time.monotonic()
-        try:
-            local_runner.prestart(pipeline_options)  # the wave's workers start while its graph is built
-            with beam.Pipeline(options=pipeline_options) as p:
-                builder(p, settings, validators, plan)
-        except local_runner.WorkerLost as exc:
-            kept = _dead_letter_count(folder)
-            total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
-            raise RunFailed(
-                f"{exc}: the run stopped in wave {waves}{_dead_letter_note(kept, folder)}; what earlier "
-                "waves wrote stays, and the next run fetches the rest (fewer worker processes, "
-                "--direct_num_workers=1, need less memory)",
-                _summary(total, started, replayed, waves, False),
-            ) from None
-        except Exception:
-            if _reachable(es):
-                raise
-            # The wave's figures are lost with it: the summary has the earlier waves' and the
-            # documents its sink kept (counted from the files).
-            kept = _dead_letter_count(folder)
-            total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
-            summary = _summary(total, started, replayed, waves, False)
-            raise RunFailed(
-                f"Elasticsearch at {describe(es)} cannot be reached: the run stopped in wave {waves}"
-                f"{_dead_letter_note(kept, folder)}; articles not written are not recorded as indexed "
-                "and will be fetched again",
-                summary,
-            ) from None
-        _refresh(es)  # the next wave's SkipKnown must see this wave's articles
-        result = p.result
-        if runner_reports_metrics(result):
-            wave = _collect_counters(result)
-        else:
-            # A runner that reports no metrics: the summary has no counts, and
-            # unwritten documents are known by the dead-letter files the sink left.
-            _LOG.warning("this runner reports no metrics: the summary shows no counts")
-            wave = {"news.es/unwritten": _dead_letter_count(folder)}
-        _add_wave(total, wave, plan, deferred)
-        if wave.get("news.es/unwritten") or _es_failed(wave):
-            break
-        plan = _next_plan(plan, wave)
-        if plan is not None and deadline is not None and time.time() >= deadline:
+    try:
+        while plan is not None:
+            waves += 1
+            wave_started = time.monotonic()
+            try:
+                local_runner.prestart(pipeline_options)  # the wave's workers start while its graph is built
+                with beam.Pipeline(options=pipeline_options) as p:
+                    builder(p, settings, validators, plan)
+            except local_runner.WorkerLost as exc:
+                kept = _dead_letter_count(folder)
+                total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
+                raise RunFailed(
+                    f"{exc}: the run stopped in wave {waves}{_dead_letter_note(kept, folder)}; what earlier "
+                    "waves wrote stays, and the next run fetches the rest (fewer worker processes, "
+                    "--direct_num_workers=1, need less memory)",
+                    _summary(total, started, replayed, waves, False),
+                ) from None
+            except Exception:
+                if _reachable(es):
+                    raise
+                # The wave's figures are lost with it: the summary has the earlier waves' and the
+                # documents its sink kept (counted from the files).
+                kept = _dead_letter_count(folder)
+                total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
+                summary = _summary(total, started, replayed, waves, False)
+                raise RunFailed(
+                    f"Elasticsearch at {describe(es)} cannot be reached: the run stopped in wave {waves}"
+                    f"{_dead_letter_note(kept, folder)}; articles not written are not recorded as indexed "
+                    "and will be fetched again",
+                    summary,
+                ) from None
+            _refresh(es)  # the next wave's SkipKnown must see this wave's articles
+            result = p.result
+            if runner_reports_metrics(result):
+                wave = _collect_counters(result)
+            else:
+                # A runner that reports no metrics: the summary has no counts, and
+                # unwritten documents are known by the dead-letter files the sink left.
+                _LOG.warning("this runner reports no metrics: the summary shows no counts")
+                wave = {"news.es/unwritten": _dead_letter_count(folder)}
+            _add_wave(total, wave, plan, deferred)
+            if wave.get("news.es/unwritten") or _es_failed(wave):
+                break
+            plan = _next_plan(plan, wave)
+            if plan is not None and deadline is not None and time.time() >= deadline:
+                stopped = True
+                break
+            if plan is not None:
+                _LOG.info(
+                    "wave %d done in %.1f s; %d entries wait for the next wave",
+                    waves,
+                    time.monotonic() - wave_started,
+                    total[f"{budget.NS}/waiting"],
+                )
+        if deadline is not None and time.time() >= deadline and total[f"{budget.NS}/deferred"]:
             stopped = True
-            break
-        if plan is not None:
-            _LOG.info(
-                "wave %d done in %.1f s; %d entries wait for the next wave",
-                waves,
-                time.monotonic() - wave_started,
-                total[f"{budget.NS}/waiting"],
-            )
-    if deadline is not None and time.time() >= deadline and total[f"{budget.NS}/deferred"]:
-        stopped = True
+    except BaseException as exc:
+        from newsbeam.pipeline.lifecycle import stop_signal
+
+        if isinstance(exc, RunFailed) or not (isinstance(exc, KeyboardInterrupt) or stop_signal()):
+            raise
+        # Ctrl-C or SIGTERM (possibly wrapped by Beam): the finished waves' figures and the
+        # documents the wave in flight kept as dead letters go into the run's record.
+        try:
+            kept = _dead_letter_count(folder)
+        except Exception:  # never hide the interrupt
+            kept = 0
+        total["news.es/unwritten"] = total["news.run/dead_letters"] = kept
+        raise RunInterrupted(_summary(total, started, replayed, waves, False), waves) from None
     summary = _summary(total, started, replayed, waves, stopped)
     if summary.unwritten or _es_failed(summary.counters):
         raise RunFailed(_es_failure_message(summary, es, folder), summary)
@@ -474,6 +500,7 @@ def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
         if name.startswith(f"{ES_ERRORS}/") and value
     }
     where = f"Elasticsearch at {describe(es)}"
+    lost = summary.get("news.es/dead_letters_lost")
     if errors:
         # The first failed request in the graph's order: lookups, writes, feed health.
         first = min(errors, key=lambda name: (_ORDER.get(name.split(":")[0], len(_ORDER)), name))
@@ -487,7 +514,13 @@ def _es_failure_message(summary: RunSummary, es, folder: str) -> str:
         cause = f"{where} cannot be reached"
     else:
         cause = f"{where} did not accept every document after retries"
-    parts = [cause + _dead_letter_note(summary.unwritten, folder)]
+    parts = [cause + _dead_letter_note(summary.unwritten - lost, folder)]
+    if lost:
+        parts.append(
+            f"{lost} documents could not be kept in {folder} either (no space left, or no permission "
+            "to write there; see the log): they are not recorded as indexed, so the next run fetches "
+            "them again"
+        )
     unanswered = summary.get("news.known/unanswered")
     if unanswered:
         parts.append(

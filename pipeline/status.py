@@ -5,7 +5,8 @@ Read only, from Elasticsearch and the state directory:
 - document counts per index behind each alias (``<prefix>-articles``,
   ``-failures``, ``-feeds``, ``-runs``);
 - the last runs' summaries (``<prefix>-runs``, written by ``run`` /
-  ``reextract``: the same document as ``--summary-json``);
+  ``reextract``: the same document as ``--summary-json``; ``stream``: one
+  per stream, updated after each cycle, see pipeline/stream.py);
 - feed health (``<prefix>-feeds``, the fields Kibana's feed-health view
   shows): last poll (``@timestamp``), ``status``, ``new_items``,
   ``error_streak``, ``last_success``, and the expected next poll: the one
@@ -238,7 +239,8 @@ def embedded_state(settings) -> dict[str, Any]:
 
 
 def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
-    starts = [s for s in (_parse_iso(r.get("started")) for r in runs) if s]
+    # a stream's record is one per stream, not per poll: no measure of the schedule
+    starts = [s for s in (_parse_iso(r.get("started")) for r in runs if r.get("command") != "stream") if s]
     if len(starts) < 2:
         return None
     gap = starts[0] - starts[1]
@@ -293,6 +295,27 @@ def _short(value: Any) -> str:
     return text[:19].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" else text
 
 
+def _gone(run: dict[str, Any]) -> bool:
+    """A run recorded as running whose process on this host no longer exists (killed)."""
+    import socket
+
+    from newsbeam.connectors.lease import _pid_alive
+
+    pid = run.get("pid")
+    return run.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+
+
+def _run_state(run: dict[str, Any]) -> str:
+    """`` (FAILED)``, or the signal that stopped the run (`` (SIGINT)``: Ctrl-C, `` (SIGTERM)``),
+    after a run's command; a stream's `` (running)``, or `` (GONE)`` when its process is; '' for
+    one that ended well (short: the table fits 80 columns)."""
+    if run.get("status") == "running":
+        return " (GONE)" if _gone(run) else " (running)"
+    if run.get("status") != "failed":
+        return ""
+    return f" ({run['signal']})" if run.get("signal") in ("SIGINT", "SIGTERM", "SIGHUP") else " (FAILED)"
+
+
 def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, console, where: str) -> None:
     """Tables on ``console``; every string from Elasticsearch is cleaned and
     printed as Text (feed names and errors come from the network)."""
@@ -319,13 +342,13 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
 
     runs = Table(title="last runs", title_justify="left")
     for column in ("started", "command", "seconds", "feeds", "new", "indexed", "failures", "dead letters"):
-        runs.add_column(column)
+        runs.add_column(column, min_width=9 if column == "command" else None)  # "(SIGTERM)"
     for run in status["runs"]:
         polled = run.get("feeds") or {}
         runs.add_row(
             *row(
                 _short(run.get("started")),
-                run.get("command", "") + (" (FAILED)" if run.get("status") == "failed" else ""),
+                run.get("command", "") + _run_state(run),
                 f"{run.get('seconds', 0):.1f}",
                 f"{polled.get('polled', 0)} ({polled.get('failed', 0)} failed)",
                 str((run.get("entries") or {}).get("new", 0)),
@@ -335,6 +358,25 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
             )
         )
     console.print(runs if status["runs"] else Text("last runs: none recorded yet"))
+    last = status["runs"][0] if status["runs"] else None
+    if last and last.get("status") == "failed" and last.get("error"):
+        # what went wrong and what the next run does, as the run said it (the table has no room)
+        what = "" if last.get("signal") else "failed: "  # the error of a stop names its signal
+        console.print(Text(clean_text(f"last run {what}{last['error']}")))
+    elif last and last.get("status") == "running":
+        cycles = last.get("cycles") or {}
+        text = f"stream (pid {last.get('pid')} on {last.get('host')}): {cycles.get('run', 0)} cycles"
+        text += f", {cycles.get('failed', 0)} failed" + (
+            f", the last one at {_short(cycles['last'])}" if cycles.get("last") else ""
+        )
+        if _gone(last):
+            text += (
+                "; its process is gone without recording its end (killed, or Elasticsearch did not "
+                "answer when it stopped): start it again if it should run"
+            )
+        elif cycles.get("last_error"):
+            text += f"; the last cycle failed (it is retried): {cycles['last_error']}"
+        console.print(Text(clean_text(text)))
 
     feeds = Table(title=f"feed health ({status['feeds_total']} feeds)", title_justify="left")
     for column in ("feed", "last poll", "status", "new items", "error streak", "next poll"):

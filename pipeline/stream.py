@@ -29,6 +29,16 @@ behind an advanced validator, so the next start fetches it again.
 
 One writer: the stream holds the writer lease of its index prefix
 (``connectors/lease.py``) for its whole life and stops when it loses it.
+
+Record: a stream is one document in ``<prefix>-runs`` (``command: stream``,
+``_id`` from its start, host and pid, as a run's), written when it starts and
+after every cycle: the run summary's figures summed over its cycles, and
+``cycles`` (``run``, ``failed``, ``last``: when the last one ended,
+``last_error``: why it failed, when it did).  ``status`` is ``running`` while
+it works, ``ok`` after a clean stop, ``failed`` (with ``error``) when it gave
+up; a stream that was killed stays ``running``, and ``newsbeam status``
+says when its pid is gone.  Each write is one brief try: an unreachable
+cluster delays no cycle.
 """
 
 from __future__ import annotations
@@ -139,7 +149,7 @@ def write_schedule(client, alias: str, docs: Mapping[str, Mapping[str, Any]], co
 
 
 class StopSignal:
-    """First SIGINT/SIGTERM: finish the cycle in flight, then stop (``requested``).
+    """First SIGINT/SIGTERM/SIGHUP: finish the cycle in flight, then stop (``requested``).
     Second signal, or ``timeout`` seconds after the first: exit at once."""
 
     def __init__(self, timeout: float, exit_now: Callable[[int], None] = os._exit):
@@ -184,7 +194,7 @@ class StopSignal:
         self._exit_now(128 + signum)
 
     def install(self) -> StopSignal:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -215,6 +225,89 @@ def _cycle_line(report: CycleReport) -> str:
         f"{get('news.es/written')} documents written, {sum(report.summary.failures_by_reason.values())} "
         f"failures, {report.summary.seconds:.1f} s"
     )
+
+
+COUNT_EVERY = 300.0  # seconds between two counts of the indices for the stream's record
+
+
+class StreamRecord:
+    """The stream's document in ``<prefix>-runs`` (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, started: float):
+        from collections import Counter
+
+        self._settings = settings
+        self._started = started
+        self._counters: Counter[str] = Counter()
+        self._failures: Counter[str] = Counter()
+        self._replayed = 0
+        self._counts: dict[str, int] | None = None
+        self._counted_at: float | None = None
+        self.cycles = 0
+        self.failed = 0
+        self.last: float | None = None
+        self.last_error: str | None = None
+
+    def add(self, report: CycleReport, now: float) -> None:
+        self.cycles += 1
+        self.last = now
+        if report.summary is None:
+            self.failed += 1
+            self.last_error = report.error
+            return
+        self.last_error = None
+        self._counters.update(report.summary.counters)
+        self._failures.update(report.summary.failures_by_reason)
+        self._replayed += report.summary.replayed
+
+    def document(self, status: str, now: float, error: str | None = None) -> dict[str, Any]:
+        from newsbeam.pipeline.report import summary_document
+
+        summary = RunSummary(
+            counters=dict(self._counters),
+            failures_by_reason=dict(sorted(self._failures.items())),
+            seconds=max(0.0, now - self._started),
+            replayed=self._replayed,
+            waves=self.cycles,
+        )
+        document = summary_document(summary, self._settings, command="stream", finished=now, status=status)
+        document["started"] = _iso_ms(self._started)  # the record's id: the same at every write
+        document["cycles"] = {
+            "run": self.cycles,
+            "failed": self.failed,
+            "last": _iso_ms(self.last) if self.last is not None else None,
+            "last_error": self.last_error,
+        }
+        if self._counts is not None:
+            document["counts"] = self._counts
+        if error:
+            document["error"] = error
+        return document
+
+    def write(self, client, status: str, now: float, error: str | None = None, count: bool = False) -> None:
+        """Index the document (one try, 5 s); ``count``: refresh the aliases' document counts
+        first (what ``newsbeam status`` shows on the embedded server, which counts by scanning)."""
+        from elasticsearch import ApiError, TransportError
+
+        from newsbeam.pipeline.report import record_run
+        from newsbeam.pipeline.status import count_aliases
+
+        es = self._settings.elasticsearch
+        brief = client.options(request_timeout=5, max_retries=0)
+        try:
+            # At most every COUNT_EVERY seconds: the embedded server counts by scanning.
+            if count and (self._counted_at is None or now - self._counted_at >= COUNT_EVERY):
+                self._counts = count_aliases(brief, [es.articles_alias, es.failures_alias, es.feeds_alias])
+                self._counted_at = now
+            record_run(brief, es.runs_alias, self.document(status, now, error))
+        except (ApiError, TransportError) as exc:
+            _LOG.debug("could not record the stream in %s (%s)", es.runs_alias, type(exc).__name__)
+
+
+def _iso_ms(stamp: float) -> str:
+    from newsbeam.pipeline.report import _iso as iso
+
+    return iso(stamp)
 
 
 def run_stream(
@@ -252,18 +345,83 @@ def run_stream(
         # The sandbox children (extraction, feed parsing) outlive each cycle: started
         # once in the first cycle, not spawned again by every cycle's new pipeline.
         keep_children(True)
+        record = StreamRecord(settings, clock())
+        record.write(client, "running", clock())
         try:
-            return _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock)
+            cycles = _loop(
+                settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record
+            )
+        except Exception as exc:  # the stream gave up (lease lost, cycles failing in a row)
+            from newsbeam.connectors.es import redact
+
+            record.write(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
+            raise
         finally:
             keep_children(False)
             lease.release()
+        record.write(client, "ok", clock())
+        return cycles
     except (ApiError, TransportError) as exc:
         raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None
     finally:
         client.close()
 
 
-def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock) -> int:
+def _what_failed(exc: Exception) -> str:
+    """``HTTP 503`` or the transport error's name: not its text, a page of nested connection errors."""
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    return f"HTTP {status}" if isinstance(status, int) and status else type(exc).__name__
+
+
+class _Outage:
+    """What the stream logs while Elasticsearch does not answer its schedule reads: the first
+    failure, then at most once every ``repeat`` seconds, and the recovery.  It logged the
+    failure's whole text at every attempt: with ``--poll-interval 2``, a page of nested
+    connection errors every 2 s for as long as the cluster was down, and no word when it
+    answered again."""
+
+    def __init__(self, where: str, repeat: float = 60.0, monotonic: Callable[[], float] = time.monotonic):
+        self._where = where
+        self._repeat = repeat
+        self._monotonic = monotonic
+        self._since: float | None = None
+        self._logged = 0.0
+        self._attempts = 0
+
+    def failed(self, exc: Exception, pause: float) -> None:
+        now = self._monotonic()
+        self._attempts += 1
+        if self._since is None:
+            self._since = self._logged = now
+            _LOG.warning(
+                "cannot read the feeds' schedule from Elasticsearch at %s (%s); trying again every "
+                "%.0f s or so, and the stream goes on when it answers",
+                self._where,
+                _what_failed(exc),
+                pause,
+            )
+        elif now - self._logged >= self._repeat:
+            self._logged = now
+            _LOG.warning(
+                "Elasticsearch at %s still does not answer (%s; %.0f s, %d attempts)",
+                self._where,
+                _what_failed(exc),
+                now - self._since,
+                self._attempts,
+            )
+
+    def answered(self) -> None:
+        if self._since is None:
+            return
+        _LOG.warning(
+            "Elasticsearch at %s answers again after %.0f s; the stream goes on",
+            self._where,
+            self._monotonic() - self._since,
+        )
+        self._since, self._attempts = None, 0
+
+
+def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record=None) -> int:
     from elasticsearch import ApiError, TransportError
 
     config = settings.stream
@@ -271,6 +429,9 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
     cycles = 0
     es_pause = 0.0  # grows while Elasticsearch fails, so a down cluster is not hammered
     unexpected = 0
+    from newsbeam.connectors.es import describe
+
+    outage = _Outage(describe(settings.elasticsearch))
     while not stop.requested:
         if lease.lost:
             raise RunFailed(f"{lease.lost}; the stream stopped writing")
@@ -279,14 +440,19 @@ def _loop(settings, pipeline_options, client, lease, stop, max_cycles, on_cycle,
             docs = read_feed_docs(client, alias, [feed.url for feed in settings.feeds])
         except (ApiError, TransportError) as exc:
             es_pause = min(max(es_pause * 2, 5.0), config.poll_interval)
-            _LOG.warning("cannot read the feeds' schedule (%s); trying again in %.0f s", exc, es_pause)
+            outage.failed(exc, es_pause)
             stop.wait(es_pause)
             continue
+        outage.answered()
         due = due_feeds(settings.feeds, docs, config, now)
         if due:
             cycles += 1
             report = _cycle(settings, pipeline_options, lease, due, cycles)
             _LOG.info(_cycle_line(report))
+            if record is not None:
+                record.add(report, clock())
+                wrote = report.summary is not None and report.summary.get("news.es/written") > 0
+                record.write(client, "running", clock(), count=wrote)
             if on_cycle is not None:
                 on_cycle(report)
             try:

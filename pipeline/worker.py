@@ -244,6 +244,7 @@ def _standby(directory: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal: the driver stops the run in order
     limit_malloc_arenas()  # before Beam's threads start (pipeline/memory.py)
     driver = int(argv[argv.index("--driver-pid") + 1]) if "--driver-pid" in argv else None
     _die_with_driver(driver)

@@ -70,6 +70,7 @@ def _exit_with_parent(parent: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # it ends with its parent
     from newsbeam.pipeline.memory import map_large_blocks
 
     map_large_blocks()  # pages and their parse trees go back to the system when freed

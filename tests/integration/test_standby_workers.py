@@ -129,3 +129,28 @@ def test_the_pipeline_ends_without_waiting_for_its_standbys_teardown(options):
     assert finished, "the pipeline's end waited for its workers' interpreter teardown"
     local_runner.close_standby()
     assert all(proc.poll() is not None for proc in procs)
+
+
+def test_folders_of_drivers_killed_before_close_are_swept_by_the_next(options, tmp_path, monkeypatch):
+    """``kill -9`` of a run (or the OOM killer) leaves its ``newsbeam-workers-*`` folder in /tmp,
+    with its workers' socket and claim files; every such run added one.  The next driver removes
+    those whose driver is gone, and leaves a live driver's."""
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = tmp_path / f"newsbeam-workers-{gone.pid}-abc123"
+    left.mkdir()
+    (left / "4242.claimed").touch()
+    alive = tmp_path / f"newsbeam-workers-{os.getppid()}-def456"  # a driver that runs
+    alive.mkdir()
+    local_runner.prestart(options)
+    try:
+        directory = local_runner._STANDBY.directory
+        assert os.path.basename(directory).startswith(f"newsbeam-workers-{os.getpid()}-")
+        assert not left.exists() and alive.exists()
+    finally:
+        local_runner.close_standby()

@@ -189,11 +189,17 @@ def test_elasticsearch_answering_503_mid_stream_loses_and_duplicates_nothing(
     docs = _indexed(es_client, es_settings.articles_alias)
     assert sorted(docs) == sorted(site.url(n) for n in range(6))  # once each, none lost
     assert not list((tmp_path / "dead").rglob("*.jsonl"))  # every dead letter was sent
+    # the stream's record in <prefix>-runs counts the failed cycles (newsbeam status shows them)
+    es_client.indices.refresh(index=es_settings.runs_alias)
+    (record,) = [hit["_source"] for hit in es_client.search(index=es_settings.runs_alias)["hits"]["hits"]]
+    assert record["command"] == "stream" and record["status"] == "ok", record
+    failed = sum(1 for r in reports if r.summary is None)
+    assert record["cycles"] == {**record["cycles"], "run": len(reports), "failed": failed}, record
 
 
 @pytest.mark.es
 def test_elasticsearch_down_503_over_several_polls_loses_and_duplicates_nothing(
-    es_settings, es_client, tmp_path
+    es_settings, es_client, tmp_path, caplog
 ):
     """Every request to Elasticsearch answered 503 for 6 s (six poll
     intervals: schedule reads, bulk writes, feed health, lease renewals),
@@ -222,10 +228,17 @@ def test_elasticsearch_down_503_over_several_polls_loses_and_duplicates_nothing(
             ):
                 stop.request()
 
-        run_stream(settings, beam_options([]), stop=stop, on_cycle=on_cycle)
+        with caplog.at_level(logging.WARNING, logger="newsbeam.pipeline.stream"):
+            run_stream(settings, beam_options([]), stop=stop, on_cycle=on_cycle)
     assert reports[0].summary is not None
     # the outage spanned several polls: the schedule was read (and refused) again and again
     assert outage.answered >= 4, outage.answered
+    # ... which the log says once (not at every attempt, each with the error's whole text), and
+    # then that the cluster answers again
+    lines = [r.getMessage() for r in caplog.records if r.name == "newsbeam.pipeline.stream"]
+    refused = [line for line in lines if "cannot read the feeds' schedule" in line]
+    assert len(refused) == 1 and "(HTTP 503)" in refused[0], lines
+    assert any(f"Elasticsearch at {proxy.url} answers again after" in line for line in lines), lines
     docs = _indexed(es_client, es_settings.articles_alias)
     assert sorted(docs) == sorted(site.url(n) for n in range(6))  # once each, none lost
     copy = docs[site.url(3)]  # item 3 copies the story of item 1

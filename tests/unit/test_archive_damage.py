@@ -54,3 +54,37 @@ def test_read_archive_reads_the_good_files_past_a_damaged_one(tmp_path):
     with TestPipeline() as p:
         urls = p | ReadArchive(str(tmp_path)) | beam.Map(lambda page: page.entry.url)
         assert_that(urls, equal_to([_page(1).entry.url, _page(3).entry.url]))
+
+
+def test_a_full_archive_disk_loses_the_raw_copies_not_the_pages(tmp_path, monkeypatch, caplog):
+    """A full disk (ENOSPC part-way through a WARC file): the bundle raised, so the whole run
+    failed ('unexpected error: RuntimeError: OSError ...') and indexed none of the wave's
+    articles, and a half-written ``.tmp-`` file stayed in the archive folder.  Now the pages go
+    on, the partial file is removed, and the loss is counted and named."""
+    import errno
+
+    from apache_beam.io import filesystems
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from newsbeam.connectors.archive import ArchivePages
+
+    create = filesystems.FileSystems.create
+
+    def disk_full(path, *args, **kwargs):
+        handle = create(path, *args, **kwargs)
+        handle.write(b"WARC/1.0\r\n")
+        handle.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(filesystems.FileSystems, "create", staticmethod(disk_full))
+    pages = [_page(n) for n in range(3)]
+    with caplog.at_level(logging.ERROR, logger="newsbeam.connectors.archive"):
+        pipeline = TestPipeline()
+        out = pipeline | beam.Create(pages) | ArchivePages(str(tmp_path / "archive"))
+        assert_that(out | beam.Map(lambda page: page.final_url), equal_to([page.final_url for page in pages]))
+        result = pipeline.run()
+        result.wait_until_finish()
+    assert [p.name for p in (tmp_path / "archive").iterdir()] == []  # no half-written file
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
+    assert counters.get("pages_not_written") == 3 and not counters.get("pages_written"), counters
+    assert any("No space left on device" in r.getMessage() for r in caplog.records), caplog.text
