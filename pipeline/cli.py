@@ -867,6 +867,20 @@ def _empty_flag(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _summary_of_refusal(args, exc: Exception) -> None:
+    """``--summary-json`` of a command refused for its configuration (exit 2): ``status: failed``
+    and the message, not the 'ended before it wrote its summary' written at its start."""
+    path = getattr(args, "summary_json", None)
+    if not path:
+        return
+    from newsbeam.pipeline.report import write_started_summary
+
+    try:
+        write_started_summary(path, args.command, error=str(exc))
+    except OSError:  # the refusal is what the operator must see
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from newsbeam.pipeline.memory import limit_malloc_arenas
 
@@ -882,13 +896,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if hasattr(args, "log_format"):  # run, reextract: --log-format, --quiet, --summary-json
         from newsbeam.pipeline.logs import use_log_format
-        from newsbeam.pipeline.report import check_summary_path
+        from newsbeam.pipeline.report import check_summary_path, write_started_summary
 
         try:
             use_log_format(args.log_format, args.verbose)
             check_summary_path(args.summary_json)
+            write_started_summary(args.summary_json, args.command)
         except ValueError as exc:
             _console(stderr=True).print(f"newsbeam {args.command}: {exc}", markup=False)
+            return 2
+        except OSError as exc:
+            _console(stderr=True).print(f"newsbeam {args.command}: --summary-json: {exc}", markup=False)
             return 2
         if args.quiet:
             logging.getLogger("newsbeam").setLevel(logging.WARNING)
@@ -913,6 +931,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args, rest)
     except (ConfigError, UsageError) as exc:
         err.print(f"newsbeam: {exc}", markup=False)
+        _summary_of_refusal(args, exc)
         return 2
     except UnknownFlags as exc:
         err.print(

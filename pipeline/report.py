@@ -273,6 +273,31 @@ def check_summary_path(path: str | None) -> None:
         raise ValueError(f"--summary-json: cannot write in {folder}")
 
 
+_NOT_FINISHED = "the process ended before it wrote its summary (killed, or out of memory)"
+
+
+def write_started_summary(path: str | None, command: str, error: str = _NOT_FINISHED) -> None:
+    """``--summary-json`` with ``status: failed`` and ``error`` only, no figures.  Written as the
+    command starts (the default ``error``): every way the command ends overwrites it, and a
+    process killed before it can (``kill -9``, the OOM killer, a signal in its first seconds,
+    before the stop handler is installed) leaves this, never the previous run's ``ok``.  Also
+    for a command refused before any settings were read (a bad configuration: its message)."""
+    if not path:
+        return
+    started = time.time()
+    document = {
+        "version": SUMMARY_VERSION,
+        "command": command,
+        "status": "failed",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": _iso(started),
+        "@timestamp": _iso(started),
+        "error": error,
+    }
+    write_summary_json(document, path)
+
+
 def write_failed_summary(args, settings, command: str, error: Exception, seconds: float = 0.0) -> None:
     """``--summary-json`` for a run that failed before its pipeline had figures (Elasticsearch
     unreachable, the lease held, a bad folder): ``status: failed`` and the ``error``, so a monitor

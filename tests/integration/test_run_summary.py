@@ -172,3 +172,32 @@ def test_a_run_that_fails_at_its_start_still_writes_a_failed_summary(tmp_path, c
     assert "pw-secret" not in out.read_text()
     assert document["feeds"]["configured"] == 1 and document["documents"]["indexed"] == 0
     capsys.readouterr()
+
+
+def test_summary_json_says_failed_from_the_start_until_the_run_writes_its_own(tmp_path, capsys, monkeypatch):
+    """A run killed before it writes its summary (kill -9, the OOM killer, SIGTERM in its first
+    seconds, before the stop handler is installed) left the previous run's 'status: ok' in
+    --summary-json.  The file says failed from the start; a bad configuration (exit 2) says why."""
+    import newsbeam.pipeline.cli as cli
+
+    out = tmp_path / "last-run.json"
+    out.write_text(json.dumps({"status": "ok", "finished": "yesterday"}))
+    seen = {}
+
+    def killed_here(args, rest):  # what a monitor reads while the run is under way, or after kill -9
+        seen.update(json.loads(out.read_text()))
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_run", killed_here)
+    assert main(["run", "--quiet", "--summary-json", str(out)]) == 0
+    assert seen["status"] == "failed" and "ended before it wrote its summary" in seen["error"]
+    assert seen["command"] == "run" and "finished" not in seen
+    monkeypatch.undo()
+
+    out.write_text(json.dumps({"status": "ok", "finished": "yesterday"}))
+    config = tmp_path / "bad.yaml"
+    config.write_text("fetch:\n  host_delay: -3\n")
+    assert main(["run", "--config", str(config), "--quiet", "--summary-json", str(out)]) == 2
+    document = json.loads(out.read_text())
+    assert document["status"] == "failed" and "host_delay" in document["error"]
+    capsys.readouterr()
