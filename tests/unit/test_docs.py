@@ -243,7 +243,7 @@ def test_every_repository_path_the_docs_name_exists():
     external = {"tests/evaldata.py"}  # trafilatura's own file, named by bench/README.md
     pattern = (
         r"(?<![\w/.])(?:tests|bench|config|examples|pipeline|transforms|connectors|docs)/[\w./-]+"
-        r"\.(?:py|json|yaml|html|cron|service|timer|ndjson|md|jsonl|txt|png)"
+        r"\.(?:py|jsonl|ndjson|json|yaml|html|cron|service|timer|md|txt|png)\b"
     )
     docs = ["README.md", "BENCHMARKS.md", "docs/DESIGN.md", "bench/README.md"]
     named = {path for doc in docs for path in re.findall(pattern, (REPO / doc).read_text("utf-8"))}
