@@ -16,7 +16,10 @@ raises (the runner fails or retries the bundle); with
 in ``news.es_errors`` (connectors/es.py): the batch graph (pipeline/build.py)
 does not fetch them and keeps their feeds' validators, so the next run sees
 them again, and pipeline/run.py fails the run with its figures instead of a
-traceback.
+traceback.  With it too, entries whose retry is not due yet go to a third
+output, ``waiting``: their feeds also keep their validators, else the next
+poll of an unchanged feed answers 304 and the retry never comes (see
+``will_retry``).
 Counters in ``news.known``: ``known``, ``new``, ``retry_later``, ``given_up``,
 ``unanswered``.
 
@@ -38,10 +41,14 @@ import apache_beam as beam
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
 from newsbeam.transforms.model import FeedEntry
 
-__all__ = ["SkipKnown", "retry_due"]
+__all__ = ["RETRIED_STAGES", "SkipKnown", "retry_due", "will_retry"]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
+WAITING = "waiting"
+# Failures of these stages are tried again by a later run; a feed's own failure is its health's,
+# and an entry link that is not http(s) (stage ``feed``) never becomes one.
+RETRIED_STAGES = ("fetch", "extract", "index")
 _LOG = logging.getLogger(__name__)
 
 
@@ -59,6 +66,14 @@ def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: Fetch
         when = when.replace(tzinfo=dt.timezone.utc)
     wait = settings.failure_retry_after * (2 ** max(0, attempts - 1))
     return "retry" if (now - when).total_seconds() >= wait else "wait"
+
+
+def will_retry(failure, settings: FetchSettings) -> bool:
+    """Whether a later run tries ``failure`` (a ``Failure``) again.  The retry needs its entry
+    in the feed once more: the feed of such a failure must keep its validators (the batch graph
+    counts it as incomplete), or an unchanged feed answers the next poll with 304 and the entry,
+    a 404 fixed since, is never seen again."""
+    return failure.stage in RETRIED_STAGES and failure.attempts < settings.max_attempts
 
 
 class _LookupFn(beam.DoFn):
@@ -118,7 +133,7 @@ class _LookupFn(beam.DoFn):
             known.update([value] if isinstance(value, str) else value)
         failed: dict[str, tuple[int, str | None]] = {}
         for doc in failures:
-            if doc.get("stage") not in ("fetch", "extract", "index"):
+            if doc.get("stage") not in RETRIED_STAGES:
                 continue
             prev = failed.get(doc["url"], (0, None))
             attempts = max(prev[0], int(doc.get("attempts") or 1))
@@ -134,6 +149,8 @@ class _LookupFn(beam.DoFn):
                 verdict = retry_due(attempts, last, now, self._fetch)
                 if verdict == "wait":
                     self._wait.inc()
+                    if self._keep_unanswered:
+                        yield beam.pvalue.TaggedOutput(WAITING, entry)
                     continue
                 if verdict == "give_up":
                     self._given_up.inc()
@@ -145,8 +162,9 @@ class _LookupFn(beam.DoFn):
 
 class SkipKnown(beam.PTransform):
     """FeedEntry → FeedEntry not yet indexed (and not waiting for a retry);
-    with ``keep_unanswered``: outputs ``new`` (those) and ``unanswered``
-    (entries whose lookup Elasticsearch could not answer)."""
+    with ``keep_unanswered``: outputs ``new`` (those), ``unanswered``
+    (entries whose lookup Elasticsearch could not answer) and ``waiting``
+    (entries that failed before, whose retry is not due yet)."""
 
     def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings, keep_unanswered: bool = False):
         super().__init__()
@@ -163,7 +181,7 @@ class SkipKnown(beam.PTransform):
         # the index.  The last batch is flushed when the bundle ends.
         lookup = beam.ParDo(_LookupFn(self._es, self._fetch, self._keep_unanswered))
         if self._keep_unanswered:
-            lookup = lookup.with_outputs(UNANSWERED, main="new")
+            lookup = lookup.with_outputs(UNANSWERED, WAITING, main="new")
         return (
             entries
             | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
