@@ -71,9 +71,10 @@ _FEED_ACCEPT = (
 
 
 def _status_error(reason: str | None, message: str) -> str | None:
-    if reason is None:
-        return None
-    return "not a parseable feed" if reason == "malformed_feed" else message
+    """The error a feed's health (and its failure document) shows: the message that says why,
+    naming the feed ("... is an HTML page, not an RSS/Atom feed" after a site's redesign, "...
+    answered an empty body"), not one phrase for every ``malformed_feed``."""
+    return None if reason is None else message
 
 
 # Longer validators are not kept: http.etag is a keyword (doc values), which Elasticsearch

@@ -163,7 +163,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     status="malformed_feed",
                     http_status=200,
                     entries=0,
-                    error="not a parseable feed",
+                    error=f"{broken} {not_parseable}",
                 ),
                 FeedStatus(
                     feed_url=page,
@@ -171,7 +171,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     status="malformed_feed",
                     http_status=200,
                     entries=0,
-                    error="not a parseable feed",
+                    error=f"{page} is an HTML page, not an RSS/Atom feed",
                 ),
             ]
         ),  # fmt: skip
