@@ -25,7 +25,8 @@ Beam) and a body that takes longer than
 plainly an HTML document, not a feed, is ``malformed_feed`` without being
 parsed at all.  Counters in namespace
 ``news.feeds``: ``polled``, ``failed``, ``entries``, ``entries_without_link``,
-``entries_unsafe_link``, ``not_modified``, ``not_polled`` (the run's time limit came
+``entries_unsafe_link``, ``not_modified``, ``moved`` (answered after a permanent redirect,
+301 or 308: the status carries the new URL as ``moved_to``), ``not_polled`` (the run's time limit came
 first: see ``ReadFeeds``).
 
 Example usage::
@@ -119,6 +120,7 @@ class _ReadFeedFn(beam.DoFn):
         self._no_link = beam.metrics.Metrics.counter(_NS, "entries_without_link")
         self._unsafe_link = beam.metrics.Metrics.counter(_NS, "entries_unsafe_link")
         self._not_modified = beam.metrics.Metrics.counter(_NS, "not_modified")
+        self._moved_count = beam.metrics.Metrics.counter(_NS, "moved")
 
     def setup(self):
         from newsbeam.transforms.extraction import ExtractionSandbox
@@ -175,6 +177,20 @@ class _ReadFeedFn(beam.DoFn):
             return ParsedFeed([], None, "malformed_feed"), f"the feed parser crashed on {feed.url}"
         return parsed, f"{feed.url} is not a parseable RSS/Atom feed"
 
+    def _moved(self, response, feed: FeedSpec) -> str | None:
+        """Where the feed moved for good (301/308), for its health; counted and logged once per
+        poll, so the operator updates the feeds file instead of every poll taking the detour."""
+        moved = response.moved_to
+        if not moved or len(moved) > MAX_URL_CHARS:
+            return None
+        self._moved_count.inc()
+        _LOG.warning(
+            "feed %s has moved permanently to %s: update the feeds file",
+            mask_userinfo(feed.url),
+            mask_userinfo(moved),
+        )
+        return mask_userinfo(moved)
+
     def _until(self) -> float | None:
         """The run's deadline on the monotonic clock (``HttpFetcher.get``'s), or None."""
         if self._deadline is None:
@@ -217,6 +233,7 @@ class _ReadFeedFn(beam.DoFn):
                 STATUS_TAG,
                 FeedStatus(feed_url=feed.url, feed_name=feed.name, status="not_modified",
                            http_status=304, entries=0, polled_at=polled_at,
+                           moved_to=self._moved(response, feed),
                            poll_after=header_poll_hint(response.headers)),
             )  # fmt: skip
             return
@@ -250,6 +267,7 @@ class _ReadFeedFn(beam.DoFn):
                        error=_status_error(parsed.error, message), polled_at=polled_at,
                        etag=validator(response.headers.get("etag")),
                        last_modified=validator(response.headers.get("last-modified")),
+                       moved_to=self._moved(response, feed),
                        poll_after=combine(parsed.poll_after, header_poll_hint(response.headers))),
         )  # fmt: skip
         for entry in parsed.entries:

@@ -99,6 +99,7 @@ _LOG = logging.getLogger(__name__)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_REASONS = frozenset({"timeout", "connection_error", "incomplete_body"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})  # RFC 9110 15.4: references ought to be updated
 _LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
 _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
 _CHUNK = 65536
@@ -147,6 +148,9 @@ class HttpResponse:
     headers: Mapping[str, str]
     content: bytes
     attempts: int = 1
+    # Where the URL asked for has moved for good: the target of the 301/308 redirects that
+    # began the chain (a temporary one after them ends it), else None
+    moved_to: str | None = None
 
     @property
     def content_type(self) -> str | None:
@@ -531,7 +535,7 @@ class HttpFetcher:
     def _get_once(
         self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
     ) -> HttpResponse:
-        current = url
+        current, moved, permanent = url, None, True
         for hop in range(limit + 1):
             check_url(current, self._allow_private, self._resolver)
             left = end - self._clock()
@@ -545,7 +549,10 @@ class HttpFetcher:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
             if response is not None:
-                return response
+                return dataclasses.replace(response, moved_to=moved) if moved else response
+            permanent = permanent and status in _PERMANENT_REDIRECTS
+            if permanent:
+                moved = location
             if stay_on_site and hop < limit and site_of(location) != site_of(current):
                 check_url(location, self._allow_private, self._resolver)
                 raise OffSiteRedirect(

@@ -133,6 +133,7 @@ class FeedStatus:
     # Seconds the publisher asks clients to wait before the next poll (<ttl>,
     # sy:updatePeriod, Cache-Control/Expires, Retry-After): connectors/feed_schedule.py
     poll_after: float | None = None
+    moved_to: str | None = None  # the feed answered from here after a 301/308: update the config
 
 
 @dataclasses.dataclass(frozen=True)

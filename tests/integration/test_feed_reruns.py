@@ -71,3 +71,42 @@ def test_an_entry_that_failed_is_retried_though_the_feed_did_not_change(tmp_path
         quiet = run_batch(_settings(demo_settings, feed, 0), beam_options([]))
         assert site.not_modified == ["/feed.xml"]
         assert quiet.get("news.feeds/not_modified") == 1
+
+
+def test_a_feed_that_moved_for_good_is_shown_with_its_new_url(tmp_path, demo_settings, es_client):
+    """A 301/308 to the feed is followed every run (the feeds file is the operator's), and its
+    health and ``newsbeam status`` name the new URL so the operator can update the file."""
+    import json
+
+    from newsbeam.pipeline.status import collect_status, print_status
+
+    root = tmp_path / "site"
+    root.mkdir()
+    _page(root, "a", "harbour")
+    _feed(root, ["a"])
+    (root / "_redirects.json").write_text(json.dumps({"/old/feed.xml": "/feed.xml"}), encoding="utf-8")
+    with SiteServer(root, etags=True) as site:
+        feed = FeedSpec(url=f"{site.base_url}/old/feed.xml", name="Moved")
+        settings = _settings(demo_settings, feed, 3600)
+        summary = run_batch(settings, beam_options([]))
+        assert summary.get("news.run/articles_indexed") == 1
+        assert summary.get("news.feeds/moved") == 1
+        health = es_client.get(index=settings.elasticsearch.feeds_alias, id=feed_doc_id(feed.url))["_source"]
+        assert health["status"] == "ok"
+        assert health["http"]["moved_to"] == f"{site.base_url}/feed.xml"
+
+        again = run_batch(settings, beam_options([]))  # the 304 comes through the redirect
+        assert site.not_modified == ["/feed.xml"]
+        assert again.get("news.feeds/moved") == 1
+        health = es_client.get(index=settings.elasticsearch.feeds_alias, id=feed_doc_id(feed.url))["_source"]
+        assert (health["status"], health["http"]["moved_to"]) == ("not_modified", f"{site.base_url}/feed.xml")
+
+        status = collect_status(es_client, settings)
+        assert [f["moved_to"] for f in status["feeds"]] == [f"{site.base_url}/feed.xml"]
+        from io import StringIO
+
+        from rich.console import Console
+
+        out = StringIO()
+        print_status(status, None, Console(file=out, width=300), "test")
+        assert f"not_modified (moved to {site.base_url}/feed.xml)" in out.getvalue()

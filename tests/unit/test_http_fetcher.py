@@ -170,6 +170,10 @@ class _Hostile(BaseHTTPRequestHandler):
         elif route == "/hop":  # /hop?n=3 -> /hop?n=2 -> ... -> /ok
             n = int(urlsplit(self.path).query.partition("=")[2] or 0)
             self._send(301, Location=f"/hop?n={n - 1}" if n > 1 else "/ok")
+        elif route == "/moved-then-temporary":  # 308 -> 302 -> /ok
+            self._send(308, Location="/temporary")
+        elif route == "/temporary":
+            self._send(302, Location="/ok")
         elif route == "/to-latin1":  # the raw byte 0xe9 in the Location, as many servers send it
             self._send(302, Location="/ok?q=caf\xe9")
         elif route == "/to-utf8":  # the UTF-8 bytes of "é"
@@ -410,6 +414,20 @@ def test_redirect_chain_within_the_limit_is_followed(server):
     response = fetcher.get(server.url("/hop?n=3"))
     fetcher.close()
     assert (response.status, response.url) == (200, server.url("/ok"))
+
+
+@pytest.mark.parametrize(
+    ("path", "moved_to"),
+    [("/hop?n=2", "/ok"), ("/moved-then-temporary", "/temporary"), ("/to-utf8", None), ("/ok", None)],
+)
+def test_a_permanent_redirect_is_reported_as_moved_to(server, path, moved_to):
+    """Where the URL asked for moved for good: the target of the 301/308 hops that begin the chain
+    (a feed that moved is then shown to the operator, whose feeds file still has the old URL)."""
+    fetcher = _fetcher(max_redirects=3)
+    response = fetcher.get(server.url(path))
+    fetcher.close()
+    assert response.status == 200
+    assert response.moved_to == (server.url(moved_to) if moved_to else None)
 
 
 @pytest.mark.parametrize(("path", "final"), [("/to-latin1", "/ok?q=caf%E9"), ("/to-utf8", "/ok?q=caf\xe9")])
