@@ -203,6 +203,9 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
+                # feedparser answers updated_parsed with the published date when there is no
+                # updated element: only the entry's own counts as a revision time
+                updated=_struct_to_iso(item.get("updated_parsed")) if "updated" in item else None,
             )
         )
     return ParsedFeed(

@@ -20,8 +20,13 @@ traceback.  With it too, entries whose retry is not due yet go to a third
 output, ``waiting``: their feeds also keep their validators, else the next
 poll of an unchanged feed answers 304 and the retry never comes (see
 ``will_retry``).
-Counters in ``news.known``: ``known``, ``new``, ``retry_later``, ``given_up``,
-``unanswered``.
+An indexed article is fetched again when its feed entry says it was revised
+(``is_revision``: the entry's own ``updated`` time is later than the one
+stored with the article, ``entry_updated``): a correction reaches the index
+(same ``_id``, the text replaced) instead of being skipped as known for ever.
+
+Counters in ``news.known``: ``known``, ``new``, ``revised``, ``retry_later``,
+``given_up``, ``unanswered``.
 
 Example usage::
 
@@ -39,9 +44,9 @@ import logging
 import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
-from newsbeam.transforms.model import FeedEntry
+from newsbeam.transforms.model import FeedEntry, mask_userinfo
 
-__all__ = ["RETRIED_STAGES", "SkipKnown", "retry_due", "will_retry"]
+__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "will_retry"]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
@@ -68,6 +73,34 @@ def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: Fetch
     return "retry" if (now - when).total_seconds() >= wait else "wait"
 
 
+def _instant(value: str | None) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -> bool:
+    """Whether ``entry`` revises an indexed article: its own ``updated`` time is later than the one
+    stored with the article (``entry_updated``), and the article came from this entry's feed
+    (``stored``: (``feed.url``, ``entry_updated``) of each indexed article with the entry's URL).
+
+    Only a stored time counts: an article indexed before its entry had one (or before newsbeam
+    kept it) is never fetched again on that account, so no feed is fetched in full at once.  The
+    feed must be the article's own: another feed's copy only adds URLs to it (connectors/es_sink.py),
+    so its time would never be stored and the page would be fetched on every run."""
+    new = _instant(entry.updated)
+    if new is None:
+        return False
+    feed = mask_userinfo(entry.feed_url)
+    for feed_url, updated in stored:
+        old = _instant(updated)
+        if feed_url == feed and old is not None and new > old:
+            return True
+    return False
+
+
 def will_retry(failure, settings: FetchSettings) -> bool:
     """Whether a later run tries ``failure`` (a ``Failure``) again.  The retry needs its entry
     in the feed once more: the feed of such a failure must keep its validators (the batch graph
@@ -84,6 +117,7 @@ class _LookupFn(beam.DoFn):
         self._client = None
         self._unanswered = beam.metrics.Metrics.counter(_NS, UNANSWERED)
         self._known = beam.metrics.Metrics.counter(_NS, "known")
+        self._revised = beam.metrics.Metrics.counter(_NS, "revised")
         self._new = beam.metrics.Metrics.counter(_NS, "new")
         self._wait = beam.metrics.Metrics.counter(_NS, "retry_later")
         self._given_up = beam.metrics.Metrics.counter(_NS, "given_up")
@@ -112,7 +146,9 @@ class _LookupFn(beam.DoFn):
 
         urls = sorted({entry.url for entry in batch})
         try:
-            articles = self._search_terms(self._es_settings.articles_alias, "urls", urls, ["urls"])
+            articles = self._search_terms(
+                self._es_settings.articles_alias, "urls", urls, ["urls", "feed.url", "entry_updated"]
+            )
             failures = self._search_terms(
                 self._es_settings.failures_alias, "url", urls, ["url", "attempts", "@timestamp", "stage"]
             )
@@ -127,10 +163,12 @@ class _LookupFn(beam.DoFn):
             for entry in batch:
                 yield beam.pvalue.TaggedOutput(UNANSWERED, entry)
             return
-        known: set[str] = set()
+        known: dict[str, list[tuple[str | None, str | None]]] = {}
         for doc in articles:
             value = doc.get("urls") or []
-            known.update([value] if isinstance(value, str) else value)
+            stored = ((doc.get("feed") or {}).get("url"), doc.get("entry_updated"))
+            for url in [value] if isinstance(value, str) else value:
+                known.setdefault(url, []).append(stored)
         failed: dict[str, tuple[int, str | None]] = {}
         for doc in failures:
             if doc.get("stage") not in RETRIED_STAGES:
@@ -141,9 +179,12 @@ class _LookupFn(beam.DoFn):
             failed[doc["url"]] = (attempts, last)
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
+            revision = False
             if entry.url in known:
-                self._known.inc()
-                continue
+                if not is_revision(entry, known[entry.url]):
+                    self._known.inc()
+                    continue
+                revision = True  # fetched again (a correction), unless a failed retry waits
             if entry.url in failed:
                 attempts, last = failed[entry.url]
                 verdict = retry_due(attempts, last, now, self._fetch)
@@ -156,7 +197,7 @@ class _LookupFn(beam.DoFn):
                     self._given_up.inc()
                     continue
                 entry = dataclasses.replace(entry, attempts=attempts)
-            self._new.inc()
+            (self._revised if revision else self._new).inc()
             yield entry
 
 

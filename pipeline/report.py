@@ -106,6 +106,7 @@ def summary_document(
             "invalid_link": get("news.urls/invalid_link"),
             "new": get("news.known/new"),
             "known": get("news.known/known"),
+            "revised": get("news.known/revised"),  # indexed, updated in the feed since: fetched again
             "retry_later": get("news.known/retry_later"),
             "given_up": get("news.known/given_up"),
         },
@@ -187,6 +188,7 @@ def summary_rows(summary) -> list[tuple[str, int]]:
         ("feed entries", get("news.feeds/entries")),
         ("already indexed (skipped)", get("news.known/known")),
         ("failed before, retry later", get("news.known/retry_later")),
+        ("revised since indexed (fetched again)", get("news.known/revised")),
         ("new entries", get("news.known/new")),
         ("pages fetched", get("news.fetch/fetched")),
         (

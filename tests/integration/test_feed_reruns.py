@@ -110,3 +110,60 @@ def test_a_feed_that_moved_for_good_is_shown_with_its_new_url(tmp_path, demo_set
         out = StringIO()
         print_status(status, None, Console(file=out, width=300), "test")
         assert f"not_modified (moved to {site.base_url}/feed.xml)" in out.getvalue()
+
+
+REVISED_FEED = """<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Revisions</title>
+<entry><title>{title}</title><link href="{{{{BASE_URL}}}}/a.html"/><id>urn:a</id>
+<published>2024-01-01T10:00:00Z</published><updated>{updated}</updated></entry>
+<entry><title>Other</title><link href="{{{{BASE_URL}}}}/b.html"/><id>urn:b</id>
+<updated>2024-01-01T11:00:00Z</updated></entry></feed>"""
+
+
+def test_an_entry_updated_in_its_feed_is_fetched_again_and_its_article_replaced(
+    tmp_path, demo_settings, es_client
+):
+    """A correction: the same entry (same link) with a later ``updated`` time is fetched again and
+    its article rewritten in place (same ``_id``); an unchanged time keeps it skipped as known."""
+    root = tmp_path / "site"
+    root.mkdir()
+    _page(root, "a", "harbour")
+    _page(root, "b", "railway")
+
+    def feed_file(title: str, updated: str) -> None:
+        (root / "feed.xml").write_text(REVISED_FEED.format(title=title, updated=updated), encoding="utf-8")
+
+    feed_file("The harbour story", "2024-01-01T10:00:00Z")
+    with SiteServer(root) as site:
+        feed = FeedSpec(url=f"{site.base_url}/feed.xml", name="Revisions")
+        settings = _settings(demo_settings, feed, 3600)
+        articles = settings.elasticsearch.articles_alias
+
+        def stored() -> dict[str, tuple[str, str]]:
+            es_client.indices.refresh(index=articles)
+            hits = es_client.search(index=articles)["hits"]["hits"]
+            return {
+                hit["_id"]: (hit["_source"]["title"], hit["_source"].get("entry_updated")) for hit in hits
+            }
+
+        first = run_batch(settings, beam_options([]))
+        assert first.get("news.run/articles_indexed") == 2
+        before = stored()
+
+        unchanged = run_batch(settings, beam_options([]))
+        assert (unchanged.get("news.known/known"), unchanged.get("news.known/revised")) == (2, 0)
+
+        _page(root, "a", "corrected harbour")
+        feed_file("The corrected harbour story", "2024-01-02T09:30:00Z")
+        pages_before = site.requests.count("/a.html")
+        revised = run_batch(settings, beam_options([]))
+        assert (revised.get("news.known/known"), revised.get("news.known/revised")) == (1, 1)
+        assert site.requests.count("/a.html") == pages_before + 1
+        after = stored()
+        assert set(after) == set(before)  # rewritten in place, nothing duplicated
+        assert sorted(after.values()) == [
+            ("The corrected harbour story", "2024-01-02T09:30:00Z"),
+            ("The railway story", "2024-01-01T11:00:00Z"),
+        ]
+
+        again = run_batch(settings, beam_options([]))  # the revision is now the stored one
+        assert (again.get("news.known/known"), again.get("news.known/revised")) == (2, 0)
