@@ -208,7 +208,12 @@ class _FetchPageFn(beam.DoFn):
         try:
             page = redirects is not None
             response = fetcher.get(
-                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects, stay_on_site=page
+                url,
+                headers={"Accept": accept},
+                deadline=deadline,
+                max_redirects=redirects,
+                stay_on_site=page,
+                content_types=_HTML_TYPES if page else None,  # a PDF or an mp3 is refused unread
             )
             return response, None, self._since(started)
         except FetchError as exc:

@@ -25,6 +25,9 @@ stable ``reason``, which the stages turn into failure documents:
   the body is read in small chunks and the connection is closed as soon as
   the cap is passed, so a 50 MB page or a 1 GB gzip bomb costs at most about
   ``max_bytes`` of memory and a few socket buffers of traffic;
+- ``not_html`` (only with ``content_types``): a 2xx answer whose declared
+  ``Content-Type`` is none of them, refused before its body is read (a link
+  to a 40 MB mp3 or a PDF costs its headers, not ``max_bytes`` of download);
 - ``bad_response`` for an answer so malformed that requests or urllib3
   raise something else than their own errors (never retried; the message
   names the exception, ``-v`` logs its traceback);
@@ -463,11 +466,13 @@ class HttpFetcher:
         *,
         max_redirects: int | None = None,
         stay_on_site: bool = False,
+        content_types: frozenset[str] | None = None,
     ) -> HttpResponse:
         """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
         (a ``clock()`` value) if that comes first.  ``max_redirects`` lowers the
         fetcher's own limit (what a chain begun elsewhere has left); with
-        ``stay_on_site`` a redirect to another site raises ``OffSiteRedirect``."""
+        ``stay_on_site`` a redirect to another site raises ``OffSiteRedirect``; with
+        ``content_types`` a 2xx answer of another declared type raises ``not_html`` unread."""
         limit = self._max_redirects if max_redirects is None else max(0, max_redirects)
         end = self._clock() + self._url_deadline
         if deadline is not None:
@@ -478,7 +483,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_guarded(url, headers, end, limit, stay_on_site)
+                response = self._get_guarded(url, headers, end, limit, stay_on_site, content_types)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -504,14 +509,20 @@ class HttpFetcher:
             return dataclasses.replace(response, attempts=attempt)
 
     def _get_guarded(
-        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        end: float,
+        limit: int,
+        stay_on_site: bool,
+        content_types: frozenset[str] | None = None,
     ) -> HttpResponse:
         """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
         breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
         Location, an empty IP literal, superscript digits in a header each did) ended the whole
         run with a traceback."""
         try:
-            return self._get_once(url, headers, end, limit, stay_on_site)
+            return self._get_once(url, headers, end, limit, stay_on_site, content_types)
         except FetchError:
             raise
         except Exception as exc:
@@ -533,7 +544,13 @@ class HttpFetcher:
         return True
 
     def _get_once(
-        self, url: str, headers: Mapping[str, str] | None, end: float, limit: int, stay_on_site: bool
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        end: float,
+        limit: int,
+        stay_on_site: bool,
+        content_types: frozenset[str] | None = None,
     ) -> HttpResponse:
         current, moved, permanent = url, None, True
         for hop in range(limit + 1):
@@ -544,7 +561,9 @@ class HttpFetcher:
             watchdog = _Watchdog(min(self._total_timeout, left))
             self._policy.local.watchdog = watchdog
             try:
-                response, location, status = self._hop(current, headers, watchdog, min(self._timeout, left))
+                response, location, status = self._hop(
+                    current, headers, watchdog, min(self._timeout, left), content_types
+                )
             finally:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
@@ -567,7 +586,12 @@ class HttpFetcher:
         )
 
     def _hop(
-        self, url: str, headers, watchdog: _Watchdog, timeout: float
+        self,
+        url: str,
+        headers,
+        watchdog: _Watchdog,
+        timeout: float,
+        content_types: frozenset[str] | None = None,
     ) -> tuple[HttpResponse | None, str | None, int]:
         """One request: (response, None, status), or (None, next URL, status) for a redirect."""
         import requests
@@ -609,6 +633,14 @@ class HttpFetcher:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
                     ) from None
+            mime = _mime_type(resp.headers.get("content-type") or "")[0]
+            if (
+                content_types is not None
+                and 200 <= resp.status_code < 300
+                and mime
+                and mime not in content_types
+            ):
+                raise FetchError("not_html", f"{url} is {mime}, not HTML", status=resp.status_code, url=url)
             body = self._read_body(resp, url, watchdog)
             return (
                 HttpResponse(

@@ -5,8 +5,8 @@ query on the ``urls`` field of the articles alias per batch: an entry whose
 normalized URL is any URL of an indexed article is known.  The failures
 alias is looked up the same way: a URL that failed before is retried only
 after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
-and given up after ``fetch.max_attempts``; the attempts so far travel on in
-``FeedEntry.attempts``.
+and given up after ``fetch.max_attempts`` (at once when its failure is final:
+``FINAL_REASONS``); the attempts so far travel on in ``FeedEntry.attempts``.
 
 Entries are never silently treated as new or as known.  If Elasticsearch
 cannot answer a lookup (after the client's retries), by default the lookup
@@ -54,12 +54,19 @@ WAITING = "waiting"
 # Failures of these stages are tried again by a later run; a feed's own failure is its health's,
 # and an entry link that is not http(s) (stage ``feed``) never becomes one.
 RETRIED_STAGES = ("fetch", "extract", "index")
+# Failures no retry mends: a link to a PDF or an mp3 stays one (``not_html``), and 410 Gone says
+# the page was removed for good (RFC 9110 15.5.11).  They are given up at once, so a podcast feed
+# is not fetched whole for the hours of their retries, nor each file requested five times.
+FINAL_REASONS = frozenset({"not_html", "http_410"})
 _LOG = logging.getLogger(__name__)
 
 
-def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings) -> str:
-    """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``."""
-    if attempts >= settings.max_attempts:
+def retry_due(
+    attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings, reason: str | None = None
+) -> str:
+    """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``
+    (``reason``: its last failure's; one of ``FINAL_REASONS`` is given up at once)."""
+    if attempts >= settings.max_attempts or reason in FINAL_REASONS:
         return "give_up"
     if not last:
         return "retry"
@@ -106,7 +113,11 @@ def will_retry(failure, settings: FetchSettings) -> bool:
     in the feed once more: the feed of such a failure must keep its validators (the batch graph
     counts it as incomplete), or an unchanged feed answers the next poll with 304 and the entry,
     a 404 fixed since, is never seen again."""
-    return failure.stage in RETRIED_STAGES and failure.attempts < settings.max_attempts
+    return (
+        failure.stage in RETRIED_STAGES
+        and failure.attempts < settings.max_attempts
+        and failure.reason not in FINAL_REASONS
+    )
 
 
 class _LookupFn(beam.DoFn):
@@ -150,7 +161,10 @@ class _LookupFn(beam.DoFn):
                 self._es_settings.articles_alias, "urls", urls, ["urls", "feed.url", "entry_updated"]
             )
             failures = self._search_terms(
-                self._es_settings.failures_alias, "url", urls, ["url", "attempts", "@timestamp", "stage"]
+                self._es_settings.failures_alias,
+                "url",
+                urls,
+                ["url", "attempts", "@timestamp", "stage", "reason"],
             )
         except (ApiError, TransportError) as exc:
             if not self._keep_unanswered:
@@ -169,14 +183,16 @@ class _LookupFn(beam.DoFn):
             stored = ((doc.get("feed") or {}).get("url"), doc.get("entry_updated"))
             for url in [value] if isinstance(value, str) else value:
                 known.setdefault(url, []).append(stored)
-        failed: dict[str, tuple[int, str | None]] = {}
+        failed: dict[str, tuple[int, str | None, str | None]] = {}
         for doc in failures:
             if doc.get("stage") not in RETRIED_STAGES:
                 continue
-            prev = failed.get(doc["url"], (0, None))
+            prev = failed.get(doc["url"], (0, None, None))
             attempts = max(prev[0], int(doc.get("attempts") or 1))
-            last = max(filter(None, [prev[1], doc.get("@timestamp")]), default=None)
-            failed[doc["url"]] = (attempts, last)
+            stamp = doc.get("@timestamp")
+            latest = not prev[1] or (stamp and stamp >= prev[1])  # the reason of the latest failure
+            last = max(filter(None, [prev[1], stamp]), default=None)
+            failed[doc["url"]] = (attempts, last, doc.get("reason") if latest else prev[2])
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             revision = False
@@ -186,8 +202,8 @@ class _LookupFn(beam.DoFn):
                     continue
                 revision = True  # fetched again (a correction), unless a failed retry waits
             if entry.url in failed:
-                attempts, last = failed[entry.url]
-                verdict = retry_due(attempts, last, now, self._fetch)
+                attempts, last, reason = failed[entry.url]
+                verdict = retry_due(attempts, last, now, self._fetch, reason)
                 if verdict == "wait":
                     self._wait.inc()
                     if self._keep_unanswered:

@@ -167,3 +167,35 @@ def test_an_entry_updated_in_its_feed_is_fetched_again_and_its_article_replaced(
 
         again = run_batch(settings, beam_options([]))  # the revision is now the stored one
         assert (again.get("news.known/known"), again.get("news.known/revised")) == (2, 0)
+
+
+def test_a_link_to_a_media_file_fails_once_and_is_not_retried(tmp_path, demo_settings, es_client):
+    """A podcast entry whose link is the episode itself: ``not_html`` is final, so the file is
+    requested once (refused on its headers) and the feed's validators advance at once."""
+    root = tmp_path / "site"
+    root.mkdir()
+    _page(root, "a", "harbour")
+    (root / "episode.mp3").write_bytes(b"ID3" + bytes(300_000))  # served as application/octet-stream
+    items = (
+        ITEM.format(title="a", name="a")
+        + "<item><title>Episode 1</title><link>{{BASE_URL}}/episode.mp3</link></item>"
+    )
+    (root / "feed.xml").write_text(FEED.format(items=items), encoding="utf-8")
+    with SiteServer(root, etags=True) as site:
+        feed = FeedSpec(url=f"{site.base_url}/feed.xml", name="Podcast")
+        settings = _settings(demo_settings, feed, 0)  # a retry would be due at once
+        first = run_batch(settings, beam_options([]))
+        assert first.failures_by_reason == {"fetch:not_html": 1}
+        assert first.get("news.run/articles_indexed") == 1
+
+        second = run_batch(settings, beam_options([]))
+        assert site.not_modified == ["/feed.xml"]  # nothing left to retry: the feed is unchanged
+        assert second.get("news.fetch/failed_not_html") == 0
+        assert site.requests.count("/episode.mp3") == 1
+
+        _page(root, "b", "railway")  # the feed changes: the episode is seen again, and given up
+        items += ITEM.format(title="b", name="b")
+        (root / "feed.xml").write_text(FEED.format(items=items), encoding="utf-8")
+        third = run_batch(settings, beam_options([]))
+        assert (third.get("news.known/new"), third.get("news.known/given_up")) == (1, 1)
+        assert site.requests.count("/episode.mp3") == 1

@@ -110,6 +110,13 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self._stream(50 * MB, bytes(64 * 1024))
             self.close_connection = True
+        elif route == "/big-audio":  # a podcast episode behind a feed entry's link
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._stream(50 * MB, bytes(64 * 1024))
+            self.close_connection = True
         elif route == "/bomb":
             bomb = self.server.bomb()
             self.send_response(200)
@@ -339,6 +346,23 @@ def test_undeclared_50_mb_body_stops_reading_at_the_cap(server):
     assert time.monotonic() - started < 5
     assert server.done[path].wait(10)
     assert server.sent[path] < 16 * MB
+
+
+def test_an_answer_of_an_unwanted_type_is_refused_before_its_body_is_read(server):
+    """A page request (``content_types``) for a link to a 50 MB mp3 costs its headers; it
+    downloaded ``max_bytes`` and failed ``too_large``, on every retry."""
+    path = "/big-audio?t=1"
+    fetcher = _fetcher()
+    with pytest.raises(FetchError) as caught:
+        fetcher.get(server.url(path), content_types=frozenset({"text/html"}))
+    fetcher.close()
+    assert (caught.value.reason, caught.value.status) == ("not_html", 200)
+    assert "audio/mpeg" in str(caught.value)
+    assert server.done[path].wait(10)
+    assert server.sent[path] < 16 * MB  # socket buffers only
+    ok = _fetcher()
+    assert ok.get(server.url("/ok"), content_types=frozenset({"text/html"})).status == 200
+    ok.close()
 
 
 def test_gzip_bomb_is_cut_off_without_inflating_it(server):
