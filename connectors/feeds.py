@@ -55,7 +55,7 @@ from newsbeam.connectors.feed_parse import (
     parse_job,
 )
 from newsbeam.connectors.feed_schedule import combine, header_poll_hint
-from newsbeam.connectors.http import FetchError, HttpFetcher
+from newsbeam.connectors.http import FetchError, HttpFetcher, site_of
 from newsbeam.transforms.model import MAX_URL_CHARS, Failure, FeedStatus, mask_userinfo, utcnow_iso
 
 __all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "looks_like_html", "parse_feed"]
@@ -108,10 +108,13 @@ class _ReadFeedFn(beam.DoFn):
         fetch_settings: FetchSettings,
         validators: Mapping[str, Mapping[str, str]],
         deadline: float | None = None,
+        sleep=time.sleep,
+        clock=time.monotonic,
     ):
         self._settings = fetch_settings
         self._validators = dict(validators)
         self._deadline = deadline  # the run's end, a time.time() value
+        self._sleep, self._clock = sleep, clock  # for the pause between two feeds of one site
         self._fetcher = None
         self._polled = beam.metrics.Metrics.counter(_NS, "polled")
         self._not_polled = beam.metrics.Metrics.counter(_NS, "not_polled")
@@ -131,6 +134,7 @@ class _ReadFeedFn(beam.DoFn):
         # cycle); it starts again, warmed up first, on the next parse.
         self._sandbox = IdleCloser(ExtractionSandbox(parse_job), CHILD_IDLE_SECONDS, on_close=self._cooled)
         self._warm = False
+        self._answered: dict[str, float] = {}  # site -> clock() when its last feed request ended
 
     def _cooled(self):
         self._warm = False
@@ -197,12 +201,32 @@ class _ReadFeedFn(beam.DoFn):
             return None
         return time.monotonic() + (self._deadline - time.time())
 
+    def _pace(self, site: str, until: float | None) -> bool:
+        """Wait until ``fetch.host_delay`` has passed since this site's last feed request ended
+        (``ReadFeeds`` hands one site's feeds to one worker, one after the other); False, without
+        waiting, when the run's deadline comes first."""
+        last = self._answered.get(site)
+        wait = 0.0 if last is None else last + self._settings.host_delay - self._clock()
+        if wait <= 0:
+            return True
+        if until is not None and time.monotonic() + wait >= until:
+            return False
+        self._sleep(wait)
+        return True
+
     def process(self, feed: FeedSpec):
-        polled_at = utcnow_iso()
         until = self._until()
-        if until is not None and time.monotonic() >= until:
+        site = site_of(feed.url)
+        if (until is not None and time.monotonic() >= until) or not self._pace(site, until):
             self._skip(feed)  # the run's time is up before this feed's turn
             return
+        polled_at = utcnow_iso()
+        try:
+            yield from self._poll(feed, polled_at, until)
+        finally:
+            self._answered[site] = self._clock()
+
+    def _poll(self, feed: FeedSpec, polled_at: str, until: float | None):
         try:
             headers = {"Accept": _FEED_ACCEPT, **conditional_headers(self._validators.get(feed.url))}
             response = self._fetcher.get(feed.url, headers=headers, deadline=until)
@@ -277,9 +301,15 @@ class _ReadFeedFn(beam.DoFn):
 class ReadFeeds(beam.PTransform):
     """FeedSpec → FeedEntry (main), Failure (``failed``), FeedStatus (``status``).
 
+    Feeds of one site (scheme, host and port) are polled one after the other,
+    ``fetch.host_delay`` apart (in a bounded input; a stream of polls is spread
+    feed by feed), as pages are: a newspaper's thirty section feeds are not
+    thirty requests at once.
+
     ``deadline``: the run's end (a ``time.time()`` value, ``--max-run-time``): no feed request
-    starts after it and one in flight is cut at it; such a feed gives nothing (no failure, no
-    status, its validators kept), counted in ``not_polled``, and the next run polls it."""
+    starts after it (nor a pause before one that would end past it) and one in flight is cut
+    at it; such a feed gives nothing (no failure, no status, its validators kept), counted in
+    ``not_polled``, and the next run polls it."""
 
     def __init__(
         self,
@@ -295,11 +325,19 @@ class ReadFeeds(beam.PTransform):
         self._deadline = deadline
 
     def expand(self, feeds):
-        return (
-            feeds
-            | "Spread" >> beam.Reshuffle()
-            | "Poll"
-            >> beam.ParDo(_ReadFeedFn(self._settings, self._validators, self._deadline)).with_outputs(
-                FAILED_TAG, STATUS_TAG, main="entries"
+        if getattr(feeds, "is_bounded", True):
+            # One site's feeds go to one worker and are polled one after the other, host_delay
+            # apart: 30 section feeds of one newspaper were 30 requests within a fraction of a
+            # second, where its pages are spaced host_delay apart.  (Grouping also spreads the
+            # sites over the workers, as the Reshuffle did.)
+            spread = (
+                feeds
+                | "BySite" >> beam.Map(lambda feed: (site_of(feed.url), feed))
+                | "GroupBySite" >> beam.GroupByKey()
+                | "OneByOne" >> beam.FlatMapTuple(lambda _site, its: sorted(its, key=lambda f: f.url))
             )
-        )
+        else:  # a stream of polls (newsbeam's unbounded graph): a grouping would wait for ever
+            spread = feeds | "Spread" >> beam.Reshuffle()
+        return spread | "Poll" >> beam.ParDo(
+            _ReadFeedFn(self._settings, self._validators, self._deadline)
+        ).with_outputs(FAILED_TAG, STATUS_TAG, main="entries")
