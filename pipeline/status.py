@@ -352,6 +352,12 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
             )
         )
     console.print(feeds if status["feeds"] else Text("feed health: no feed polled yet"))
+    # Why each failing feed fails (the table has only its reason code): an HTML page since a
+    # redesign, an HTTP status, a timeout, each naming the feed.
+    failing = [f for f in status["feeds"] if f["error"] and f["status"] not in ("ok", "not_modified")]
+    for feed in failing:
+        name = clean_text(feed["name"] or feed["url"])
+        console.print(Text(f"  {name}: {clean_text(feed['error'])}"))
 
     failures = Table(title=f"failures ({status['failures']['total']})", title_justify="left")
     for column in ("stage", "reason", "count"):
