@@ -6,7 +6,8 @@ Input: a PCollection of ``FeedSpec`` (url, optional name).  Outputs, as a
 - main: ``FeedEntry`` per item with a link (relative links resolved against
   the URL the feed was fetched from and its ``Content-Location``);
 - ``failed``: a ``Failure(stage="feed")`` per feed that could not be polled
-  (HTTP error, timeout, blocked host, a body that is not a parseable feed);
+  (HTTP error, timeout, blocked host, a body that is not a parseable feed,
+  ``no_links``: items, none of which has a link);
 - ``status``: one ``FeedStatus`` per feed, for ``news-feeds``.
 
 A feed's failure is never fatal to the run.  Bytes are fetched with the
@@ -179,6 +180,8 @@ class _ReadFeedFn(beam.DoFn):
             return ParsedFeed([], None, "timeout"), f"parsing {feed.url} took longer than {limit:g} s"
         except ExtractionCrashed:
             return ParsedFeed([], None, "malformed_feed"), f"the feed parser crashed on {feed.url}"
+        if parsed.error == "no_links":
+            return parsed, f"none of the {parsed.without_link} items of {feed.url} has a link to an article"
         return parsed, f"{feed.url} is not a parseable RSS/Atom feed"
 
     def _moved(self, response, feed: FeedSpec) -> str | None:

@@ -440,3 +440,35 @@ def test_read_feeds_polls_one_site_s_feeds_one_after_the_other(base_url):
     asked.sort()
     assert len(asked) == 4
     assert min(b - a for a, b in zip(asked, asked[1:])) >= 0.3
+
+
+def test_a_feed_whose_items_all_lack_a_link_is_no_links_not_ok():
+    """After a redesign the feed still parses but its items lost <link> (a guid that is no
+    permalink is all they keep): "ok" with no entries hid that nothing could be fetched."""
+    items = "".join(
+        f"<item><title>Story {n}</title><guid isPermaLink='false'>id-{n}</guid></item>" for n in range(3)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Linkless</title>{items}</channel></rss>'
+    one = items + "<item><title>Linked</title><link>/a.html</link></item>"
+    partly = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Partly</title>{one}</channel></rss>'
+    routes = {
+        "/linkless.xml": (200, {"Content-Type": "application/rss+xml"}, body.encode()),
+        "/partly.xml": (200, {"Content-Type": "application/rss+xml"}, partly.encode()),
+    }
+    with serve_routes(routes) as base:
+        linkless, partial = f"{base}/linkless.xml", f"{base}/partly.xml"
+        with TestPipeline() as p:
+            polled = p | beam.Create([FeedSpec(url=linkless), FeedSpec(url=partial)]) | ReadFeeds(SETTINGS)
+            assert_that(
+                polled.status | beam.Map(lambda s: (s.feed_url, s.status, s.entries, s.error)),
+                equal_to([
+                    (linkless, "no_links", 0, f"none of the 3 items of {linkless} has a link to an article"),
+                    (partial, "ok", 1, None),
+                ]),
+                label="status",
+            )  # fmt: skip
+            assert_that(
+                polled.failed | beam.Map(lambda f: (f.url, f.stage, f.reason)),
+                equal_to([(linkless, "feed", "no_links")]),
+                label="failed",
+            )
