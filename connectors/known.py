@@ -25,8 +25,9 @@ An indexed article is fetched again when its feed entry says it was revised
 stored with the article, ``entry_updated``): a correction reaches the index
 (same ``_id``, the text replaced) instead of being skipped as known for ever.
 
-Counters in ``news.known``: ``known``, ``new``, ``revised``, ``retry_later``,
-``given_up``, ``unanswered``.
+Counters in ``news.known``: ``known``, ``new`` (to fetch), ``revised`` (of
+those, indexed articles fetched again), ``retry_later``, ``given_up``,
+``unanswered``.
 
 Example usage::
 
@@ -213,7 +214,9 @@ class _LookupFn(beam.DoFn):
                     self._given_up.inc()
                     continue
                 entry = dataclasses.replace(entry, attempts=attempts)
-            (self._revised if revision else self._new).inc()
+            self._new.inc()  # what is fetched: the per-feed figures count a revision as new too
+            if revision:
+                self._revised.inc()
             yield entry
 
 

@@ -157,6 +157,7 @@ def test_an_entry_updated_in_its_feed_is_fetched_again_and_its_article_replaced(
         pages_before = site.requests.count("/a.html")
         revised = run_batch(settings, beam_options([]))
         assert (revised.get("news.known/known"), revised.get("news.known/revised")) == (1, 1)
+        assert revised.get("news.known/new") == 1  # a revision is fetched, as new entries are
         assert site.requests.count("/a.html") == pages_before + 1
         after = stored()
         assert set(after) == set(before)  # rewritten in place, nothing duplicated
