@@ -109,8 +109,8 @@ class FeedEntry:
     published: str | None = None  # ISO 8601 UTC, from the feed entry
     summary: str | None = None
     entry_id: str | None = None
-    # ISO 8601 UTC of the entry's own "updated" (Atom <updated>, atom:updated or dc:modified in
-    # RSS), when it has one: a later value than the one stored with the article is a revision
+    # ISO 8601 UTC of the entry's own "updated" (Atom <updated>, atom:updated, dc:date or
+    # dc:modified), when it has one: a later value than the one stored with the article is a revision
     updated: str | None = None
     attempts: int = 0  # earlier failed attempts at this URL (from news-failures)
     # time.time() when the feed's response arrived: the fetcher leaves the feed's own site
