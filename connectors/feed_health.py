@@ -101,7 +101,12 @@ def health_document(
             "title": status.title,
         },
         "status": status.status,
-        "http": {"status": status.http_status, **validators},
+        # moved_to: the feed answered from there after a 301/308 (the operator updates the feeds file)
+        "http": {
+            "status": status.http_status,
+            **validators,
+            **({"moved_to": status.moved_to} if status.moved_to else {}),
+        },
         "entries": status.entries,
         "new_items": new_items,
         "error": mask_userinfo(status.error),

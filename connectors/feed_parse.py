@@ -63,7 +63,7 @@ class ParsedFeed:
 
     entries: list[FeedEntry]
     title: str | None
-    error: str | None  # a failure reason (``malformed_feed``) or None
+    error: str | None  # a failure reason (``malformed_feed``, ``no_links``) or None
     without_link: int = 0  # items with no link at all
     unsafe_link: int = 0  # items whose link is not an http(s) URL (javascript:, file:, ...) or too long
     unsafe_links: tuple[str, ...] = ()  # those links, for their failure documents
@@ -171,7 +171,8 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     body with no entries *and* a parse error, or with no entries and no feed
     format at all (an empty body, an XML document of another kind, which
     feedparser does not flag), is a failure (``malformed_feed``): an empty
-    ``<rss>`` or ``<feed>`` is a healthy feed with nothing in it.
+    ``<rss>`` or ``<feed>`` is a healthy feed with nothing in it; one whose
+    items all lack a link is ``no_links`` (nothing of it can be fetched).
     """
     import feedparser
 
@@ -203,10 +204,16 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
+                # feedparser answers updated_parsed with the published date when there is no
+                # updated element: only the entry's own counts as a revision time
+                updated=_struct_to_iso(item.get("updated_parsed")) if "updated" in item else None,
             )
         )
+    # Items, none of which has a link (a redesign that dropped <link>, a guid that is no
+    # permalink): the feed gives nothing to fetch, which "ok" with no entries would hide.
+    error = "no_links" if not entries and without_link else None
     return ParsedFeed(
-        entries, title, None, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
+        entries, title, error, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
     )
 
 

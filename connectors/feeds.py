@@ -6,7 +6,8 @@ Input: a PCollection of ``FeedSpec`` (url, optional name).  Outputs, as a
 - main: ``FeedEntry`` per item with a link (relative links resolved against
   the URL the feed was fetched from and its ``Content-Location``);
 - ``failed``: a ``Failure(stage="feed")`` per feed that could not be polled
-  (HTTP error, timeout, blocked host, a body that is not a parseable feed);
+  (HTTP error, timeout, blocked host, a body that is not a parseable feed,
+  ``no_links``: items, none of which has a link);
 - ``status``: one ``FeedStatus`` per feed, for ``news-feeds``.
 
 A feed's failure is never fatal to the run.  Bytes are fetched with the
@@ -25,7 +26,8 @@ Beam) and a body that takes longer than
 plainly an HTML document, not a feed, is ``malformed_feed`` without being
 parsed at all.  Counters in namespace
 ``news.feeds``: ``polled``, ``failed``, ``entries``, ``entries_without_link``,
-``entries_unsafe_link``, ``not_modified``, ``not_polled`` (the run's time limit came
+``entries_unsafe_link``, ``not_modified``, ``moved`` (answered after a permanent redirect,
+301 or 308: the status carries the new URL as ``moved_to``), ``not_polled`` (the run's time limit came
 first: see ``ReadFeeds``).
 
 Example usage::
@@ -54,7 +56,7 @@ from newsbeam.connectors.feed_parse import (
     parse_job,
 )
 from newsbeam.connectors.feed_schedule import combine, header_poll_hint
-from newsbeam.connectors.http import FetchError, HttpFetcher
+from newsbeam.connectors.http import FetchError, HttpFetcher, site_of
 from newsbeam.transforms.model import MAX_URL_CHARS, Failure, FeedStatus, mask_userinfo, utcnow_iso
 
 __all__ = ["ParsedFeed", "ReadFeeds", "feed_base_url", "looks_like_html", "parse_feed"]
@@ -71,9 +73,10 @@ _FEED_ACCEPT = (
 
 
 def _status_error(reason: str | None, message: str) -> str | None:
-    if reason is None:
-        return None
-    return "not a parseable feed" if reason == "malformed_feed" else message
+    """The error a feed's health (and its failure document) shows: the message that says why,
+    naming the feed ("... is an HTML page, not an RSS/Atom feed" after a site's redesign, "...
+    answered an empty body"), not one phrase for every ``malformed_feed``."""
+    return None if reason is None else message
 
 
 # Longer validators are not kept: http.etag is a keyword (doc values), which Elasticsearch
@@ -106,10 +109,13 @@ class _ReadFeedFn(beam.DoFn):
         fetch_settings: FetchSettings,
         validators: Mapping[str, Mapping[str, str]],
         deadline: float | None = None,
+        sleep=time.sleep,
+        clock=time.monotonic,
     ):
         self._settings = fetch_settings
         self._validators = dict(validators)
         self._deadline = deadline  # the run's end, a time.time() value
+        self._sleep, self._clock = sleep, clock  # for the pause between two feeds of one site
         self._fetcher = None
         self._polled = beam.metrics.Metrics.counter(_NS, "polled")
         self._not_polled = beam.metrics.Metrics.counter(_NS, "not_polled")
@@ -118,6 +124,7 @@ class _ReadFeedFn(beam.DoFn):
         self._no_link = beam.metrics.Metrics.counter(_NS, "entries_without_link")
         self._unsafe_link = beam.metrics.Metrics.counter(_NS, "entries_unsafe_link")
         self._not_modified = beam.metrics.Metrics.counter(_NS, "not_modified")
+        self._moved_count = beam.metrics.Metrics.counter(_NS, "moved")
 
     def setup(self):
         from newsbeam.transforms.extraction import ExtractionSandbox
@@ -128,6 +135,7 @@ class _ReadFeedFn(beam.DoFn):
         # cycle); it starts again, warmed up first, on the next parse.
         self._sandbox = IdleCloser(ExtractionSandbox(parse_job), CHILD_IDLE_SECONDS, on_close=self._cooled)
         self._warm = False
+        self._answered: dict[str, float] = {}  # site -> clock() when its last feed request ended
 
     def _cooled(self):
         self._warm = False
@@ -172,7 +180,23 @@ class _ReadFeedFn(beam.DoFn):
             return ParsedFeed([], None, "timeout"), f"parsing {feed.url} took longer than {limit:g} s"
         except ExtractionCrashed:
             return ParsedFeed([], None, "malformed_feed"), f"the feed parser crashed on {feed.url}"
+        if parsed.error == "no_links":
+            return parsed, f"none of the {parsed.without_link} items of {feed.url} has a link to an article"
         return parsed, f"{feed.url} is not a parseable RSS/Atom feed"
+
+    def _moved(self, response, feed: FeedSpec) -> str | None:
+        """Where the feed moved for good (301/308), for its health; counted and logged once per
+        poll, so the operator updates the feeds file instead of every poll taking the detour."""
+        moved = response.moved_to
+        if not moved or len(moved) > MAX_URL_CHARS:
+            return None
+        self._moved_count.inc()
+        _LOG.warning(
+            "feed %s has moved permanently to %s: update the feeds file",
+            mask_userinfo(feed.url),
+            mask_userinfo(moved),
+        )
+        return mask_userinfo(moved)
 
     def _until(self) -> float | None:
         """The run's deadline on the monotonic clock (``HttpFetcher.get``'s), or None."""
@@ -180,12 +204,32 @@ class _ReadFeedFn(beam.DoFn):
             return None
         return time.monotonic() + (self._deadline - time.time())
 
+    def _pace(self, site: str, until: float | None) -> bool:
+        """Wait until ``fetch.host_delay`` has passed since this site's last feed request ended
+        (``ReadFeeds`` hands one site's feeds to one worker, one after the other); False, without
+        waiting, when the run's deadline comes first."""
+        last = self._answered.get(site)
+        wait = 0.0 if last is None else last + self._settings.host_delay - self._clock()
+        if wait <= 0:
+            return True
+        if until is not None and time.monotonic() + wait >= until:
+            return False
+        self._sleep(wait)
+        return True
+
     def process(self, feed: FeedSpec):
-        polled_at = utcnow_iso()
         until = self._until()
-        if until is not None and time.monotonic() >= until:
+        site = site_of(feed.url)
+        if (until is not None and time.monotonic() >= until) or not self._pace(site, until):
             self._skip(feed)  # the run's time is up before this feed's turn
             return
+        polled_at = utcnow_iso()
+        try:
+            yield from self._poll(feed, polled_at, until)
+        finally:
+            self._answered[site] = self._clock()
+
+    def _poll(self, feed: FeedSpec, polled_at: str, until: float | None):
         try:
             headers = {"Accept": _FEED_ACCEPT, **conditional_headers(self._validators.get(feed.url))}
             response = self._fetcher.get(feed.url, headers=headers, deadline=until)
@@ -216,6 +260,7 @@ class _ReadFeedFn(beam.DoFn):
                 STATUS_TAG,
                 FeedStatus(feed_url=feed.url, feed_name=feed.name, status="not_modified",
                            http_status=304, entries=0, polled_at=polled_at,
+                           moved_to=self._moved(response, feed),
                            poll_after=header_poll_hint(response.headers)),
             )  # fmt: skip
             return
@@ -249,6 +294,7 @@ class _ReadFeedFn(beam.DoFn):
                        error=_status_error(parsed.error, message), polled_at=polled_at,
                        etag=validator(response.headers.get("etag")),
                        last_modified=validator(response.headers.get("last-modified")),
+                       moved_to=self._moved(response, feed),
                        poll_after=combine(parsed.poll_after, header_poll_hint(response.headers))),
         )  # fmt: skip
         for entry in parsed.entries:
@@ -258,9 +304,15 @@ class _ReadFeedFn(beam.DoFn):
 class ReadFeeds(beam.PTransform):
     """FeedSpec → FeedEntry (main), Failure (``failed``), FeedStatus (``status``).
 
+    Feeds of one site (scheme, host and port) are polled one after the other,
+    ``fetch.host_delay`` apart (in a bounded input; a stream of polls is spread
+    feed by feed), as pages are: a newspaper's thirty section feeds are not
+    thirty requests at once.
+
     ``deadline``: the run's end (a ``time.time()`` value, ``--max-run-time``): no feed request
-    starts after it and one in flight is cut at it; such a feed gives nothing (no failure, no
-    status, its validators kept), counted in ``not_polled``, and the next run polls it."""
+    starts after it (nor a pause before one that would end past it) and one in flight is cut
+    at it; such a feed gives nothing (no failure, no status, its validators kept), counted in
+    ``not_polled``, and the next run polls it."""
 
     def __init__(
         self,
@@ -276,11 +328,19 @@ class ReadFeeds(beam.PTransform):
         self._deadline = deadline
 
     def expand(self, feeds):
-        return (
-            feeds
-            | "Spread" >> beam.Reshuffle()
-            | "Poll"
-            >> beam.ParDo(_ReadFeedFn(self._settings, self._validators, self._deadline)).with_outputs(
-                FAILED_TAG, STATUS_TAG, main="entries"
+        if getattr(feeds, "is_bounded", True):
+            # One site's feeds go to one worker and are polled one after the other, host_delay
+            # apart: 30 section feeds of one newspaper were 30 requests within a fraction of a
+            # second, where its pages are spaced host_delay apart.  (Grouping also spreads the
+            # sites over the workers, as the Reshuffle did.)
+            spread = (
+                feeds
+                | "BySite" >> beam.Map(lambda feed: (site_of(feed.url), feed))
+                | "GroupBySite" >> beam.GroupByKey()
+                | "OneByOne" >> beam.FlatMapTuple(lambda _site, its: sorted(its, key=lambda f: f.url))
             )
-        )
+        else:  # a stream of polls (newsbeam's unbounded graph): a grouping would wait for ever
+            spread = feeds | "Spread" >> beam.Reshuffle()
+        return spread | "Poll" >> beam.ParDo(
+            _ReadFeedFn(self._settings, self._validators, self._deadline)
+        ).with_outputs(FAILED_TAG, STATUS_TAG, main="entries")

@@ -242,9 +242,14 @@ class _FetchPageFn(beam.DoFn):
         try:
             page = redirects is not None
             response = fetcher.get(
-                url, headers={"Accept": accept}, deadline=deadline, max_redirects=redirects,
-                stay_on_site=page, prefix=prefix,
-            )  # fmt: skip
+                url,
+                headers={"Accept": accept},
+                deadline=deadline,
+                max_redirects=redirects,
+                stay_on_site=page,
+                prefix=prefix,
+                content_types=_HTML_TYPES if page else None,  # a PDF or an mp3 is refused unread
+            )
             return response, None, self._since(started)
         except FetchError as exc:
             return None, exc, self._since(started)

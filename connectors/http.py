@@ -30,6 +30,9 @@ stable ``reason``, which the stages turn into failure documents:
   ``prefix=n`` a longer body is no error: its first ``n`` bytes come back,
   ``HttpResponse.truncated`` set (robots.txt, which RFC 9309 has parsed up
   to a limit rather than ignored);
+- ``not_html`` (only with ``content_types``): a 2xx answer whose declared
+  ``Content-Type`` is none of them, refused before its body is read (a link
+  to a 40 MB mp3 or a PDF costs its headers, not ``max_bytes`` of download);
 - ``bad_response`` for an answer so malformed that requests or urllib3
   raise something else than their own errors (never retried; the message
   names the exception, ``-v`` logs its traceback);
@@ -105,6 +108,7 @@ _LOG = logging.getLogger(__name__)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_REASONS = frozenset({"timeout", "connection_error", "incomplete_body"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})  # RFC 9110 15.4: references ought to be updated
 _LINK_LOCAL_V4 = ipaddress.ip_network("169.254.0.0/16")
 _LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
 _CHUNK = 65536
@@ -205,6 +209,9 @@ class HttpResponse:
     content: bytes
     attempts: int = 1
     truncated: bool = False  # the body went on past the ``prefix`` asked for
+    # Where the URL asked for has moved for good: the target of the 301/308 redirects that
+    # began the chain (a temporary one after them ends it), else None
+    moved_to: str | None = None
 
     @property
     def media_type(self) -> tuple[str | None, str | None]:
@@ -523,13 +530,15 @@ class HttpFetcher:
         max_redirects: int | None = None,
         stay_on_site: bool = False,
         prefix: int | None = None,
+        content_types: frozenset[str] | None = None,
     ) -> HttpResponse:
         """GET ``url`` within ``url_deadline`` seconds in all, or by ``deadline``
         (a ``clock()`` value) if that comes first.  ``max_redirects`` lowers the
         fetcher's own limit (what a chain begun elsewhere has left); with
         ``stay_on_site`` a redirect to another origin raises ``OffSiteRedirect``;
         with ``prefix`` at most that many bytes of the body are read, the rest
-        left unread (``truncated``) instead of ``too_large`` (``max_bytes`` does not apply)."""
+        left unread (``truncated``) instead of ``too_large`` (``max_bytes`` does not apply);
+        with ``content_types`` a 2xx answer of another declared type raises ``not_html`` unread."""
         if prefix is not None and prefix <= 0:
             raise ValueError("HttpFetcher.get: prefix must be positive")
         limit = self._max_redirects if max_redirects is None else max(0, max_redirects)
@@ -542,7 +551,7 @@ class HttpFetcher:
             if self._clock() >= end:
                 raise FetchError("timeout", f"no time left to fetch {url} (deadline passed)", url=url)
             try:
-                response = self._get_guarded(url, headers, end, limit, stay_on_site, prefix)
+                response = self._get_guarded(url, headers, end, limit, stay_on_site, prefix, content_types)
             except FetchError as exc:
                 if (
                     exc.reason in _RETRY_REASONS
@@ -575,13 +584,14 @@ class HttpFetcher:
         limit: int,
         stay_on_site: bool,
         prefix: int | None,
+        content_types: frozenset[str] | None = None,
     ) -> HttpResponse:
         """``_get_once``, with any other exception a ``bad_response`` of this URL: an answer that
         breaks requests or urllib3 in a way no ``RequestException`` covers (a Latin-1 byte in a
         Location, an empty IP literal, superscript digits in a header each did) ended the whole
         run with a traceback."""
         try:
-            return self._get_once(url, headers, end, limit, stay_on_site, prefix)
+            return self._get_once(url, headers, end, limit, stay_on_site, prefix, content_types)
         except FetchError:
             raise
         except Exception as exc:
@@ -610,8 +620,9 @@ class HttpFetcher:
         limit: int,
         stay_on_site: bool,
         prefix: int | None,
+        content_types: frozenset[str] | None = None,
     ) -> HttpResponse:
-        current = url
+        current, moved, permanent = url, None, True
         for hop in range(limit + 1):
             check_url(current, self._allow_private, self._resolver)
             left = end - self._clock()
@@ -621,13 +632,16 @@ class HttpFetcher:
             self._policy.local.watchdog = watchdog
             try:
                 response, location, status = self._hop(
-                    current, headers, watchdog, min(self._timeout, left), prefix
+                    current, headers, watchdog, min(self._timeout, left), prefix, content_types
                 )
             finally:
                 watchdog.cancel()
                 self._policy.local.watchdog = None
             if response is not None:
-                return response
+                return dataclasses.replace(response, moved_to=moved) if moved else response
+            permanent = permanent and status in _PERMANENT_REDIRECTS
+            if permanent:
+                moved = location
             if stay_on_site and hop < limit and origin_of(location) != origin_of(current):
                 check_url(location, self._allow_private, self._resolver)
                 raise OffSiteRedirect(
@@ -642,7 +656,13 @@ class HttpFetcher:
         )
 
     def _hop(
-        self, url: str, headers, watchdog: _Watchdog, timeout: float, prefix: int | None = None
+        self,
+        url: str,
+        headers,
+        watchdog: _Watchdog,
+        timeout: float,
+        prefix: int | None = None,
+        content_types: frozenset[str] | None = None,
     ) -> tuple[HttpResponse | None, str | None, int]:
         """One request: (response, None, status), or (None, next URL, status) for a redirect."""
         import requests
@@ -684,6 +704,14 @@ class HttpFetcher:
                     raise FetchError(
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
                     ) from None
+            mime = _mime_type(resp.headers.get("content-type") or "")[0]
+            if (
+                content_types is not None
+                and 200 <= resp.status_code < 300
+                and mime
+                and mime not in content_types
+            ):
+                raise FetchError("not_html", f"{url} is {mime}, not HTML", status=resp.status_code, url=url)
             body, truncated = self._read_body(resp, url, watchdog, prefix)
             return (
                 HttpResponse(

@@ -5,8 +5,8 @@ query on the ``urls`` field of the articles alias per batch: an entry whose
 normalized URL is any URL of an indexed article is known.  The failures
 alias is looked up the same way: a URL that failed before is retried only
 after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
-and given up after ``fetch.max_attempts``; the attempts so far travel on in
-``FeedEntry.attempts``.
+and given up after ``fetch.max_attempts`` (at once when its failure is final:
+``FINAL_REASONS``); the attempts so far travel on in ``FeedEntry.attempts``.
 
 Entries are never silently treated as new or as known.  If Elasticsearch
 cannot answer a lookup (after the client's retries), by default the lookup
@@ -16,8 +16,17 @@ raises (the runner fails or retries the bundle); with
 in ``news.es_errors`` (connectors/es.py): the batch graph (pipeline/build.py)
 does not fetch them and keeps their feeds' validators, so the next run sees
 them again, and pipeline/run.py fails the run with its figures instead of a
-traceback.
-Counters in ``news.known``: ``known``, ``new``, ``retry_later``, ``given_up``,
+traceback.  With it too, entries whose retry is not due yet go to a third
+output, ``waiting``: their feeds also keep their validators, else the next
+poll of an unchanged feed answers 304 and the retry never comes (see
+``will_retry``).
+An indexed article is fetched again when its feed entry says it was revised
+(``is_revision``: the entry's own ``updated`` time is later than the one
+stored with the article, ``entry_updated``): a correction reaches the index
+(same ``_id``, the text replaced) instead of being skipped as known for ever.
+
+Counters in ``news.known``: ``known``, ``new`` (to fetch), ``revised`` (of
+those, indexed articles fetched again), ``retry_later``, ``given_up``,
 ``unanswered``.
 
 Example usage::
@@ -36,18 +45,29 @@ import logging
 import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
-from newsbeam.transforms.model import FeedEntry
+from newsbeam.transforms.model import FeedEntry, mask_userinfo
 
-__all__ = ["SkipKnown", "retry_due"]
+__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "will_retry"]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
+WAITING = "waiting"
+# Failures of these stages are tried again by a later run; a feed's own failure is its health's,
+# and an entry link that is not http(s) (stage ``feed``) never becomes one.
+RETRIED_STAGES = ("fetch", "extract", "index")
+# Failures no retry mends: a link to a PDF or an mp3 stays one (``not_html``), and 410 Gone says
+# the page was removed for good (RFC 9110 15.5.11).  They are given up at once, so a podcast feed
+# is not fetched whole for the hours of their retries, nor each file requested five times.
+FINAL_REASONS = frozenset({"not_html", "http_410"})
 _LOG = logging.getLogger(__name__)
 
 
-def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings) -> str:
-    """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``."""
-    if attempts >= settings.max_attempts:
+def retry_due(
+    attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings, reason: str | None = None
+) -> str:
+    """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``
+    (``reason``: its last failure's; one of ``FINAL_REASONS`` is given up at once)."""
+    if attempts >= settings.max_attempts or reason in FINAL_REASONS:
         return "give_up"
     if not last:
         return "retry"
@@ -61,6 +81,46 @@ def retry_due(attempts: int, last: str | None, now: dt.datetime, settings: Fetch
     return "retry" if (now - when).total_seconds() >= wait else "wait"
 
 
+def _instant(value: str | None) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -> bool:
+    """Whether ``entry`` revises an indexed article: its own ``updated`` time is later than the one
+    stored with the article (``entry_updated``), and the article came from this entry's feed
+    (``stored``: (``feed.url``, ``entry_updated``) of each indexed article with the entry's URL).
+
+    Only a stored time counts: an article indexed before its entry had one (or before newsbeam
+    kept it) is never fetched again on that account, so no feed is fetched in full at once.  The
+    feed must be the article's own: another feed's copy only adds URLs to it (connectors/es_sink.py),
+    so its time would never be stored and the page would be fetched on every run."""
+    new = _instant(entry.updated)
+    if new is None:
+        return False
+    feed = mask_userinfo(entry.feed_url)
+    for feed_url, updated in stored:
+        old = _instant(updated)
+        if feed_url == feed and old is not None and new > old:
+            return True
+    return False
+
+
+def will_retry(failure, settings: FetchSettings) -> bool:
+    """Whether a later run tries ``failure`` (a ``Failure``) again.  The retry needs its entry
+    in the feed once more: the feed of such a failure must keep its validators (the batch graph
+    counts it as incomplete), or an unchanged feed answers the next poll with 304 and the entry,
+    a 404 fixed since, is never seen again."""
+    return (
+        failure.stage in RETRIED_STAGES
+        and failure.attempts < settings.max_attempts
+        and failure.reason not in FINAL_REASONS
+    )
+
+
 class _LookupFn(beam.DoFn):
     def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings, keep_unanswered: bool = False):
         self._es_settings = es
@@ -69,6 +129,7 @@ class _LookupFn(beam.DoFn):
         self._client = None
         self._unanswered = beam.metrics.Metrics.counter(_NS, UNANSWERED)
         self._known = beam.metrics.Metrics.counter(_NS, "known")
+        self._revised = beam.metrics.Metrics.counter(_NS, "revised")
         self._new = beam.metrics.Metrics.counter(_NS, "new")
         self._wait = beam.metrics.Metrics.counter(_NS, "retry_later")
         self._given_up = beam.metrics.Metrics.counter(_NS, "given_up")
@@ -97,9 +158,14 @@ class _LookupFn(beam.DoFn):
 
         urls = sorted({entry.url for entry in batch})
         try:
-            articles = self._search_terms(self._es_settings.articles_alias, "urls", urls, ["urls"])
+            articles = self._search_terms(
+                self._es_settings.articles_alias, "urls", urls, ["urls", "feed.url", "entry_updated"]
+            )
             failures = self._search_terms(
-                self._es_settings.failures_alias, "url", urls, ["url", "attempts", "@timestamp", "stage"]
+                self._es_settings.failures_alias,
+                "url",
+                urls,
+                ["url", "attempts", "@timestamp", "stage", "reason"],
             )
         except (ApiError, TransportError) as exc:
             if not self._keep_unanswered:
@@ -112,41 +178,53 @@ class _LookupFn(beam.DoFn):
             for entry in batch:
                 yield beam.pvalue.TaggedOutput(UNANSWERED, entry)
             return
-        known: set[str] = set()
+        known: dict[str, list[tuple[str | None, str | None]]] = {}
         for doc in articles:
             value = doc.get("urls") or []
-            known.update([value] if isinstance(value, str) else value)
-        failed: dict[str, tuple[int, str | None]] = {}
+            stored = ((doc.get("feed") or {}).get("url"), doc.get("entry_updated"))
+            for url in [value] if isinstance(value, str) else value:
+                known.setdefault(url, []).append(stored)
+        failed: dict[str, tuple[int, str | None, str | None]] = {}
         for doc in failures:
-            if doc.get("stage") not in ("fetch", "extract", "index"):
+            if doc.get("stage") not in RETRIED_STAGES:
                 continue
-            prev = failed.get(doc["url"], (0, None))
+            prev = failed.get(doc["url"], (0, None, None))
             attempts = max(prev[0], int(doc.get("attempts") or 1))
-            last = max(filter(None, [prev[1], doc.get("@timestamp")]), default=None)
-            failed[doc["url"]] = (attempts, last)
+            stamp = doc.get("@timestamp")
+            latest = not prev[1] or (stamp and stamp >= prev[1])  # the reason of the latest failure
+            last = max(filter(None, [prev[1], stamp]), default=None)
+            failed[doc["url"]] = (attempts, last, doc.get("reason") if latest else prev[2])
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
+            revision = False
             if entry.url in known:
-                self._known.inc()
-                continue
+                if not is_revision(entry, known[entry.url]):
+                    self._known.inc()
+                    continue
+                revision = True  # fetched again (a correction), unless a failed retry waits
             if entry.url in failed:
-                attempts, last = failed[entry.url]
-                verdict = retry_due(attempts, last, now, self._fetch)
+                attempts, last, reason = failed[entry.url]
+                verdict = retry_due(attempts, last, now, self._fetch, reason)
                 if verdict == "wait":
                     self._wait.inc()
+                    if self._keep_unanswered:
+                        yield beam.pvalue.TaggedOutput(WAITING, entry)
                     continue
                 if verdict == "give_up":
                     self._given_up.inc()
                     continue
                 entry = dataclasses.replace(entry, attempts=attempts)
-            self._new.inc()
+            self._new.inc()  # what is fetched: the per-feed figures count a revision as new too
+            if revision:
+                self._revised.inc()
             yield entry
 
 
 class SkipKnown(beam.PTransform):
     """FeedEntry → FeedEntry not yet indexed (and not waiting for a retry);
-    with ``keep_unanswered``: outputs ``new`` (those) and ``unanswered``
-    (entries whose lookup Elasticsearch could not answer)."""
+    with ``keep_unanswered``: outputs ``new`` (those), ``unanswered``
+    (entries whose lookup Elasticsearch could not answer) and ``waiting``
+    (entries that failed before, whose retry is not due yet)."""
 
     def __init__(self, es: ElasticsearchSettings, fetch: FetchSettings, keep_unanswered: bool = False):
         super().__init__()
@@ -163,7 +241,7 @@ class SkipKnown(beam.PTransform):
         # the index.  The last batch is flushed when the bundle ends.
         lookup = beam.ParDo(_LookupFn(self._es, self._fetch, self._keep_unanswered))
         if self._keep_unanswered:
-            lookup = lookup.with_outputs(UNANSWERED, main="new")
+            lookup = lookup.with_outputs(UNANSWERED, WAITING, main="new")
         return (
             entries
             | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)

@@ -9,7 +9,9 @@ takes at most ``run.wave_size`` new entries within the per-feed budget;
 the rest are ``held`` for a later wave or the next run, and their feeds
 keep their old validators (``incomplete``), as do the feeds of entries
 whose known-URL lookup Elasticsearch did not answer (``unanswered``: not
-fetched, seen again by the next run).
+fetched, seen again by the next run) and of entries a later run retries
+(failed now, or ``waiting`` for a retry that is not due: a 304 to an
+unchanged feed would hide them from every later run).
 
 Entity tagging runs inside ``ExtractArticles``, before copies that share an
 id are merged (see ``_tagging``); its model starts loading in each worker
@@ -30,7 +32,7 @@ from newsbeam.connectors.es_sink import IndexAction, WriteToElasticsearch
 from newsbeam.connectors.feed_health import WriteFeedHealth
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.connectors.fetch import FetchPages
-from newsbeam.connectors.known import SkipKnown
+from newsbeam.connectors.known import SkipKnown, will_retry
 from newsbeam.pipeline import run_counters
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.model import Article, Failure
@@ -160,8 +162,14 @@ def build_pipeline(
     # failures of single entries (a link that is not http(s)) go with the others.
     entry_failures = polled.failed | "EntryFailures" >> beam.Filter(lambda f: f.url != f.feed_url)
     built = _extract_and_index(pages, settings, feed_order, [entry_failures, fetched.failed], plan.deadline)
+    # A feed with an entry to retry later (one that failed now, or waits for its retry) keeps its
+    # validators too: a 304 would hide that entry from every later run.
+    fetch_settings = settings.fetch
+    retried = built.failures | "ToRetry" >> beam.Filter(
+        lambda f: bool(f.feed_url) and will_retry(f, fetch_settings)
+    )
     incomplete = (
-        (wave.held, fetched.deferred, looked_up.unanswered, built.deferred)
+        (wave.held, fetched.deferred, looked_up.unanswered, looked_up.waiting, built.deferred, retried)
         | "NotDone" >> beam.Flatten()
         | "ItsFeed" >> beam.Map(lambda e: e.feed_url)
         | "IncompleteFeeds" >> beam.Distinct()

@@ -106,6 +106,7 @@ def summary_document(
             "invalid_link": get("news.urls/invalid_link"),
             "new": get("news.known/new"),
             "known": get("news.known/known"),
+            "revised": get("news.known/revised"),  # of "new": indexed, updated in its feed since
             "retry_later": get("news.known/retry_later"),
             "given_up": get("news.known/given_up"),
         },
@@ -191,6 +192,7 @@ def summary_rows(summary) -> list[tuple[str, int]]:
         ("already indexed (skipped)", get("news.known/known")),
         ("failed before, retry later", get("news.known/retry_later")),
         ("new entries", get("news.known/new")),
+        ("  of them revised since indexed", get("news.known/revised")),
         ("pages fetched", get("news.fetch/fetched")),
         (
             "pages archived / read from the archive",

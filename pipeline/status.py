@@ -136,7 +136,7 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
         size=FEEDS_SHOWN,
         track_total_hits=True,
         query={"match_all": {}},
-        source=[*FEED_HEALTH_FIELDS, "feed.title", "error", "schedule.next_poll"],
+        source=[*FEED_HEALTH_FIELDS, "feed.title", "error", "schedule.next_poll", "http.moved_to"],
         ignore_unavailable=True,
     )
     total = response["hits"]["total"]
@@ -164,6 +164,7 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
                 "last_success": src.get("last_success"),
                 "error": mask_userinfo(src.get("error")),
                 "next_poll": next_poll,
+                "moved_to": mask_userinfo((src.get("http") or {}).get("moved_to")),
             }
         )
     # the failing ones first, then by name
@@ -386,13 +387,19 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
             *row(
                 feed["name"] or feed["url"],
                 _short(feed["last_poll"]),
-                feed["status"],
+                feed["status"] + (f" (moved to {feed['moved_to']})" if feed.get("moved_to") else ""),
                 str(feed["new_items"]),
                 str(feed["error_streak"]),
                 _short(feed["next_poll"]) or "unknown",
             )
         )
     console.print(feeds if status["feeds"] else Text("feed health: no feed polled yet"))
+    # Why each failing feed fails (the table has only its reason code): an HTML page since a
+    # redesign, an HTTP status, a timeout, each naming the feed.
+    failing = [f for f in status["feeds"] if f["error"] and f["status"] not in ("ok", "not_modified")]
+    for feed in failing:
+        name = clean_text(feed["name"] or feed["url"])
+        console.print(Text(f"  {name}: {clean_text(feed['error'])}"))
 
     failures = Table(title=f"failures ({status['failures']['total']})", title_justify="left")
     for column in ("stage", "reason", "count"):

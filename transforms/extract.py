@@ -287,6 +287,7 @@ def build_article(
         source_name=short_name(entry.feed_name or result.sitename),
         feed_url=entry.feed_url,
         entry_url=entry.url,
+        entry_updated=entry.updated,
         language=result.language,
         extraction={**result.provenance, "date_source": result.published_source},
     )

@@ -109,6 +109,9 @@ class FeedEntry:
     published: str | None = None  # ISO 8601 UTC, from the feed entry
     summary: str | None = None
     entry_id: str | None = None
+    # ISO 8601 UTC of the entry's own "updated" (Atom <updated>, atom:updated, dc:date or
+    # dc:modified), when it has one: a later value than the one stored with the article is a revision
+    updated: str | None = None
     attempts: int = 0  # earlier failed attempts at this URL (from news-failures)
     # time.time() when the feed's response arrived: the fetcher leaves the feed's own site
     # host_delay after it before its first request there (connectors/fetch.py); a time, not
@@ -133,6 +136,7 @@ class FeedStatus:
     # Seconds the publisher asks clients to wait before the next poll (<ttl>,
     # sy:updatePeriod, Cache-Control/Expires, Retry-After): connectors/feed_schedule.py
     poll_after: float | None = None
+    moved_to: str | None = None  # the feed answered from here after a 301/308: update the config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +170,7 @@ class Article:
     source_name: str | None = None
     feed_url: str | None = None
     entry_url: str | None = None  # normalized link of the feed entry (identity of its failures)
+    entry_updated: str | None = None  # the feed entry's ``updated`` when the page was fetched
     language: str | None = None
     extraction: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Filled by later stages; None or empty until they run.
@@ -191,6 +196,7 @@ class Article:
             "first_seen": self.first_seen,
             "source": {"domain": self.source_domain, "name": self.source_name},
             "feed": {"url": mask_userinfo(self.feed_url)},
+            "entry_updated": self.entry_updated,
             "language": self.language,
             "extraction": dict(self.extraction),
         }

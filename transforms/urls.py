@@ -192,7 +192,8 @@ class CanonicalizeUrls(beam.PTransform):
     Entries whose link is not an http(s) URL are dropped and counted
     (``news.urls/invalid_link``); repeats of one URL across feeds keep the
     entry of the feed that comes first in configuration order (``order``),
-    then the smallest feed URL, so any arrival order gives the same result.
+    then the smallest feed URL, then the smallest link, then the latest
+    ``updated`` time, so any arrival order gives the same result.
     """
 
     def __init__(self, feed_order: dict[str, int] | None = None):
@@ -203,7 +204,9 @@ class CanonicalizeUrls(beam.PTransform):
         order = self._order
 
         def rank(entry: FeedEntry):
-            return (order.get(entry.feed_url, len(order)), entry.feed_url, entry.link)
+            # Of one link listed twice in a feed (a live blog's item per update), the latest
+            # revision, so that SkipKnown sees it whatever the arrival order.
+            return (order.get(entry.feed_url, len(order)), entry.feed_url, entry.link, -_revised_at(entry))
 
         return (
             entries
@@ -215,6 +218,19 @@ class CanonicalizeUrls(beam.PTransform):
 
 
 _invalid = beam.metrics.Metrics.counter("news.urls", "invalid_link")
+
+
+def _revised_at(entry: FeedEntry) -> float:
+    """The entry's own ``updated`` time as a POSIX timestamp; -inf without one (or unreadable)."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat((entry.updated or "").replace("Z", "+00:00"))
+    except ValueError:
+        return float("-inf")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
 
 
 def _normalize_entry(entry: FeedEntry):

@@ -89,6 +89,11 @@ def test_status_after_runs(demo_settings, expected, es_client, capsys, monkeypat
     table = out.out
     for text in ("documents", "last runs", "feed health", "failures", "http_404", "error streak"):
         assert text in table
+    # why the failing feed fails, not only its reason code
+    assert any(
+        line.strip().endswith("/broken/feed.xml is not a parseable RSS/Atom feed")
+        for line in table.splitlines()
+    ), table
     assert "writer lease: held by newsbeam stream (pid 4242 on h1)" in table
     assert "embedded server:" in table
 

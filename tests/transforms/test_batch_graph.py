@@ -22,10 +22,11 @@ def _labels(options_args: list[str]) -> set[str]:
 
 
 def test_the_feeds_are_spread_once_before_they_are_read():
-    """ReadFeeds spreads the feeds over the workers (its own Reshuffle); a second
-    one in Create was one more stage before the first feed request."""
+    """ReadFeeds spreads the feeds over the workers (its own grouping by site, which also
+    keeps one site's feeds on one worker, polled host_delay apart); a Reshuffle in Create was
+    one more stage before the first feed request."""
     labels = _labels(["--direct_num_workers=2"])
-    assert any(label.startswith("ReadFeeds/Spread") for label in labels)
+    assert any(label.startswith("ReadFeeds/GroupBySite") for label in labels)
     assert not any(label.startswith("Feeds/MaybeReshuffle/Reshuffle") for label in labels)
 
 

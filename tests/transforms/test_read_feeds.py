@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.feeds import ReadFeeds
+from newsbeam.connectors.http import HttpFetcher
 from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
 from tests.routes import serve_routes
 
@@ -163,7 +164,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     status="malformed_feed",
                     http_status=200,
                     entries=0,
-                    error="not a parseable feed",
+                    error=f"{broken} {not_parseable}",
                 ),
                 FeedStatus(
                     feed_url=page,
@@ -171,7 +172,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     status="malformed_feed",
                     http_status=200,
                     entries=0,
-                    error="not a parseable feed",
+                    error=f"{page} is an HTML page, not an RSS/Atom feed",
                 ),
             ]
         ),  # fmt: skip
@@ -374,3 +375,100 @@ def test_a_validator_too_long_to_store_is_not_kept():
             polled.status | beam.Map(lambda s: (s.status, s.etag, s.last_modified)),
             equal_to([("ok", None, None)]),
         )
+
+
+class _FakeClock:
+    """Time that passes only when the reader sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def test_feeds_of_one_site_are_polled_host_delay_apart(base_url):
+    """Thirty section feeds of one newspaper were thirty requests within a fraction of a second;
+    its pages are spaced ``host_delay`` apart, and so are its feeds now.  Another site's feed
+    does not wait."""
+    from newsbeam.connectors.feeds import _ReadFeedFn
+
+    clock = _FakeClock()
+    fn = _ReadFeedFn(SETTINGS.model_copy(update={"host_delay": 2.5}), {}, sleep=clock.sleep, clock=clock)
+    fn.setup()
+    other = base_url.replace("127.0.0.1", "localhost")  # the same server, another site
+    try:
+        for url in (
+            f"{base_url}/feed.xml",
+            f"{base_url}/missing.xml",
+            f"{other}/feed.xml",
+            f"{base_url}/feed.xml",
+        ):
+            list(fn.process(FeedSpec(url=url)))
+            clock.now += 1.0  # each answer takes a second
+    finally:
+        fn.teardown()
+    # after 1 s of the first answer, the second waits 1.5 s more; the other site's feed none; the
+    # fourth comes 2 s after the second's answer (the other site's poll took 1 s): 0.5 s
+    assert clock.sleeps == [1.5, 0.5]
+
+
+def test_read_feeds_polls_one_site_s_feeds_one_after_the_other(base_url):
+    """In the pipeline, one site's feeds go to one worker, polled host_delay apart."""
+    import time
+
+    asked: list[float] = []
+    settings = SETTINGS.model_copy(update={"host_delay": 0.3})
+    real_get = HttpFetcher.get
+
+    def get(self, url, *args, **kwargs):
+        asked.append(time.monotonic())
+        return real_get(self, url, *args, **kwargs)
+
+    paths = ("feed.xml", "missing.xml", "broken.xml", "page.html")
+    specs = [FeedSpec(url=f"{base_url}/{path}") for path in paths]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HttpFetcher, "get", get)
+        with TestPipeline() as p:
+            polled = p | beam.Create(specs) | ReadFeeds(settings)
+            assert_that(polled.status | beam.Map(lambda s: s.feed_url), equal_to([s.url for s in specs]))
+    asked.sort()
+    assert len(asked) == 4
+    assert min(b - a for a, b in zip(asked, asked[1:])) >= 0.3
+
+
+def test_a_feed_whose_items_all_lack_a_link_is_no_links_not_ok():
+    """After a redesign the feed still parses but its items lost <link> (a guid that is no
+    permalink is all they keep): "ok" with no entries hid that nothing could be fetched."""
+    items = "".join(
+        f"<item><title>Story {n}</title><guid isPermaLink='false'>id-{n}</guid></item>" for n in range(3)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Linkless</title>{items}</channel></rss>'
+    one = items + "<item><title>Linked</title><link>/a.html</link></item>"
+    partly = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Partly</title>{one}</channel></rss>'
+    routes = {
+        "/linkless.xml": (200, {"Content-Type": "application/rss+xml"}, body.encode()),
+        "/partly.xml": (200, {"Content-Type": "application/rss+xml"}, partly.encode()),
+    }
+    with serve_routes(routes) as base:
+        linkless, partial = f"{base}/linkless.xml", f"{base}/partly.xml"
+        with TestPipeline() as p:
+            polled = p | beam.Create([FeedSpec(url=linkless), FeedSpec(url=partial)]) | ReadFeeds(SETTINGS)
+            assert_that(
+                polled.status | beam.Map(lambda s: (s.feed_url, s.status, s.entries, s.error)),
+                equal_to([
+                    (linkless, "no_links", 0, f"none of the 3 items of {linkless} has a link to an article"),
+                    (partial, "ok", 1, None),
+                ]),
+                label="status",
+            )  # fmt: skip
+            assert_that(
+                polled.failed | beam.Map(lambda f: (f.url, f.stage, f.reason)),
+                equal_to([(linkless, "feed", "no_links")]),
+                label="failed",
+            )

@@ -149,8 +149,12 @@ def test_feed_through_newsbeam_path(name, corpus_server, fetcher):
     assert parsed.without_link == without_link
     assert len(parsed.entries) + parsed.unsafe_link == len(direct.entries) - without_link
     assert len(parsed.entries) == expected_total - without_link - parsed.unsafe_link
-    if parsed.error:
+    if parsed.error == "no_links":  # items, none of which has a link
+        assert (parsed.entries, parsed.without_link > 0) == ([], True)
+    elif parsed.error:
         assert (parsed.error, parsed.entries) == ("malformed_feed", [])
+    else:
+        assert parsed.entries or not without_link
 
     for entry in parsed.entries:
         assert entry.feed_url == url

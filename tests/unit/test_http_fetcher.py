@@ -112,6 +112,13 @@ class _Hostile(BaseHTTPRequestHandler):
             self.end_headers()
             self._stream(50 * MB, bytes(64 * 1024))
             self.close_connection = True
+        elif route == "/big-audio":  # a podcast episode behind a feed entry's link
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._stream(50 * MB, bytes(64 * 1024))
+            self.close_connection = True
         elif route == "/bomb":
             bomb = self.server.bomb()
             self.send_response(200)
@@ -172,6 +179,10 @@ class _Hostile(BaseHTTPRequestHandler):
         elif route == "/hop":  # /hop?n=3 -> /hop?n=2 -> ... -> /ok
             n = int(urlsplit(self.path).query.partition("=")[2] or 0)
             self._send(301, Location=f"/hop?n={n - 1}" if n > 1 else "/ok")
+        elif route == "/moved-then-temporary":  # 308 -> 302 -> /ok
+            self._send(308, Location="/temporary")
+        elif route == "/temporary":
+            self._send(302, Location="/ok")
         elif route == "/to-latin1":  # the raw byte 0xe9 in the Location, as many servers send it
             self._send(302, Location="/ok?q=caf\xe9")
         elif route == "/to-utf8":  # the UTF-8 bytes of "é"
@@ -376,6 +387,23 @@ def test_a_site_is_a_host_for_politeness_and_an_origin_for_robots_txt(url, site,
     assert (site_of(url), origin_of(url)) == (site, origin)
 
 
+def test_an_answer_of_an_unwanted_type_is_refused_before_its_body_is_read(server):
+    """A page request (``content_types``) for a link to a 50 MB mp3 costs its headers; it
+    downloaded ``max_bytes`` and failed ``too_large``, on every retry."""
+    path = "/big-audio?t=1"
+    fetcher = _fetcher()
+    with pytest.raises(FetchError) as caught:
+        fetcher.get(server.url(path), content_types=frozenset({"text/html"}))
+    fetcher.close()
+    assert (caught.value.reason, caught.value.status) == ("not_html", 200)
+    assert "audio/mpeg" in str(caught.value)
+    assert server.done[path].wait(10)
+    assert server.sent[path] < 16 * MB  # socket buffers only
+    ok = _fetcher()
+    assert ok.get(server.url("/ok"), content_types=frozenset({"text/html"})).status == 200
+    ok.close()
+
+
 def test_gzip_bomb_is_cut_off_without_inflating_it(server):
     server.bomb()  # build it outside the measurement
     tracemalloc.start()
@@ -449,6 +477,20 @@ def test_redirect_chain_within_the_limit_is_followed(server):
     response = fetcher.get(server.url("/hop?n=3"))
     fetcher.close()
     assert (response.status, response.url) == (200, server.url("/ok"))
+
+
+@pytest.mark.parametrize(
+    ("path", "moved_to"),
+    [("/hop?n=2", "/ok"), ("/moved-then-temporary", "/temporary"), ("/to-utf8", None), ("/ok", None)],
+)
+def test_a_permanent_redirect_is_reported_as_moved_to(server, path, moved_to):
+    """Where the URL asked for moved for good: the target of the 301/308 hops that begin the chain
+    (a feed that moved is then shown to the operator, whose feeds file still has the old URL)."""
+    fetcher = _fetcher(max_redirects=3)
+    response = fetcher.get(server.url(path))
+    fetcher.close()
+    assert response.status == 200
+    assert response.moved_to == (server.url(moved_to) if moved_to else None)
 
 
 @pytest.mark.parametrize(("path", "final"), [("/to-latin1", "/ok?q=caf%E9"), ("/to-utf8", "/ok?q=caf\xe9")])
