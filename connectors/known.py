@@ -89,6 +89,12 @@ def _instant(value: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
+# A revision time this close to the feed's answer (or after it) is the feed's clock, not an edit:
+# a feed generated on request stamps every entry with "now", and each would be fetched again at
+# every poll.  A real correction settles past it by the next poll and is fetched then.
+REVISION_SETTLE_S = 15 * 60
+
+
 def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -> bool:
     """Whether ``entry`` revises an indexed article: its own ``updated`` time is later than the one
     stored with the article (``entry_updated``), and the article came from this entry's feed
@@ -97,10 +103,16 @@ def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -
     Only a stored time counts: an article indexed before its entry had one (or before newsbeam
     kept it) is never fetched again on that account, so no feed is fetched in full at once.  The
     feed must be the article's own: another feed's copy only adds URLs to it (connectors/es_sink.py),
-    so its time would never be stored and the page would be fetched on every run."""
+    so its time would never be stored and the page would be fetched on every run.  A time less
+    than ``REVISION_SETTLE_S`` before the feed answered (``feed_answered_at``) is not one yet: a
+    feed that stamps its entries with the time it was generated would have every article fetched
+    again at every poll."""
     new = _instant(entry.updated)
     if new is None:
         return False
+    answered = entry.feed_answered_at
+    if answered is not None and new.timestamp() > answered - REVISION_SETTLE_S:
+        return False  # the feed's clock (see REVISION_SETTLE_S); a real edit is seen next poll
     feed = mask_userinfo(entry.feed_url)
     for feed_url, updated in stored:
         old = _instant(updated)

@@ -56,3 +56,20 @@ def test_only_an_entry_s_own_updated_element_is_its_revision_time():
         ("http://news.test/a", "2024-01-01T10:00:00Z", None),
         ("http://news.test/b", "2024-01-01T10:00:00Z", "2024-01-02T10:00:00Z"),
     ]
+
+
+def test_a_feed_that_stamps_its_entries_with_the_time_it_answered_revises_nothing():
+    """A feed generated on request gives every entry ``updated`` = now: each indexed article would
+    be fetched again at every poll.  A time settled ``REVISION_SETTLE_S`` before the feed's
+    answer is a revision; a real edit made just before the poll is fetched at the next one."""
+    import dataclasses
+    import datetime as dt
+
+    from newsbeam.connectors.known import REVISION_SETTLE_S
+
+    stored = [(FEED, "2024-01-01T10:00:00Z")]
+    answered = dt.datetime(2024, 1, 2, 10, 0, tzinfo=dt.timezone.utc).timestamp()
+    for seconds_before, revised in ((0, False), (-30, False), (60, False), (REVISION_SETTLE_S + 60, True)):
+        when = dt.datetime.fromtimestamp(answered - seconds_before, dt.timezone.utc).isoformat()
+        entry = dataclasses.replace(_entry(when), feed_answered_at=answered)
+        assert is_revision(entry, stored) is revised, seconds_before
