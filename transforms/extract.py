@@ -225,6 +225,19 @@ def build_article(
     ``canonical_aliases``: host groups whose pages may name each other as
     canonical (see ``resolve_canonical``)."""
     entry = page.entry
+
+    def failure(reason: str, error: str) -> Failure:
+        return Failure(
+            url=entry.url,
+            stage="extract",
+            reason=reason,
+            http_status=page.status,
+            error=error,
+            feed_url=entry.feed_url,
+            attempts=entry.attempts + 1,
+            at=page.fetched_at,
+        )
+
     body = result.body.strip()
     size = body_size(body)
     if size < max(1, min_chars):
@@ -233,15 +246,9 @@ def build_article(
             if size != len(body)
             else ""
         )
-        return Failure(
-            url=entry.url,
-            stage="extract",
-            reason="empty_text",
-            http_status=page.status,
-            error=f"extracted {len(body)} characters{dense} from {page.final_url} (minimum {min_chars})",
-            feed_url=entry.feed_url,
-            attempts=entry.attempts + 1,
-            at=page.fetched_at,
+        return failure(
+            "empty_text",
+            f"extracted {len(body)} characters{dense} from {page.final_url} (minimum {min_chars})",
         )
     why = (
         redirected_to_front(entry.url, page.final_url)
@@ -250,16 +257,7 @@ def build_article(
         or unrelated_page(entry.title, result)
     )
     if why:
-        return Failure(
-            url=entry.url,
-            stage="extract",
-            reason="not_article",
-            http_status=page.status,
-            error=f"{why}: {page.final_url}",
-            feed_url=entry.feed_url,
-            attempts=entry.attempts + 1,
-            at=page.fetched_at,
-        )
+        return failure("not_article", f"{why}: {page.final_url}")
     canonical = resolve_canonical(page.final_url, result.canonical_href, canonical_aliases)
     urls = {entry.url, canonical}
     final = normalize_url(page.final_url)

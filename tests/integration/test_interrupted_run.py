@@ -13,25 +13,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from newsbeam.pipeline.cli import main
+from tests.integration.test_ctrl_c import _wait_for
 from tests.stream.live_site import LiveSite
 
 pytestmark = [pytest.mark.es]
-
-
-def _wait_for(predicate, timeout, what, proc):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended ({proc.returncode}) before {what}: {proc.communicate()}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _runs(es_client, prefix):
