@@ -228,11 +228,22 @@ class DedupConfig:
     composite_sections: int = 2
     max_conflicting_figures: int = 1
     excerpt_share: float = 0.5
+    char_gram: int = 5
+    char_sample: int = 4
+    char_paragraph_match: float = 0.5
+    char_containment: float = 0.75
+    char_resemblance: float = 0.15
+    char_band_gram: int = 7
+    char_bands: int = 32
     seed: int = 1
 
     def __post_init__(self) -> None:
         if self.shingle_size < 1:
             raise ValueError(f"shingle_size must be >= 1, got {self.shingle_size}")
+        if self.char_gram < 1 or self.char_sample < 1:
+            raise ValueError(
+                f"char_gram and char_sample must be >= 1, got {self.char_gram} and {self.char_sample}"
+            )
         if self.min_excerpt_shingles < 1:
             raise ValueError(f"min_excerpt_shingles must be >= 1, got {self.min_excerpt_shingles}")
         if self.bands * self.rows > self.num_perm:
@@ -250,6 +261,9 @@ class DedupConfig:
             "rewrite_min_resemblance",
             "excerpt_continuation",
             "excerpt_share",
+            "char_paragraph_match",
+            "char_containment",
+            "char_resemblance",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -288,6 +302,9 @@ class Fingerprint:
     numbers: bytes = b""
     number_ends: tuple[int, ...] = ()
     lead_next: tuple[int, ...] = ()
+    chars: bytes = b""
+    char_ends: tuple[int, ...] = ()
+    char_minhash: tuple[int, ...] = ()
 
     @property
     def n_shingles(self) -> int:
@@ -302,10 +319,13 @@ class Fingerprint:
     def number_array(self) -> np.ndarray:
         return np.frombuffer(self.numbers, dtype="<u4")
 
+    def char_array(self) -> np.ndarray:
+        return np.frombuffer(self.chars, dtype="<u2")
+
     def stored_size(self) -> int:
         """Bytes of the verification data (shingles, word pairs, paragraph ends)."""
-        ends = len(self.paragraph_ends) + len(self.soft_ends) + len(self.number_ends)
-        return len(self.shingles) + len(self.soft) + len(self.numbers) + 2 * ends
+        ends = len(self.paragraph_ends) + len(self.soft_ends) + len(self.number_ends) + len(self.char_ends)
+        return len(self.shingles) + len(self.soft) + len(self.numbers) + len(self.chars) + 2 * ends
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,16 +421,21 @@ def _is_noise_sentence(stripped: str) -> bool:
 
 def _is_noise_line(line: str) -> bool:
     """A credit, byline or boilerplate line.  A long line is noise only when
-    most of its words sit in boilerplate sentences (a footer of several
-    boilerplate sentences), not because one sentence mentions "sign up for"."""
+    most of its words, or most of its sentences (three or more), are
+    boilerplate (a footer of several boilerplate sentences), not because one
+    sentence mentions "sign up for"."""
     stripped = line.strip()
     if not stripped:
         return True
     words = _word_count(stripped)
     if words <= _NOISE_MAX_WORDS:
         return _is_noise_sentence(stripped)
-    noisy = sum(_word_count(s) for s in _sentences(stripped) if _is_noise_sentence(s))
-    return noisy >= 0.6 * words
+    sentences = _sentences(stripped)
+    flags = [_is_noise_sentence(s) for s in sentences]
+    noisy = sum(_word_count(s) for s, flag in zip(sentences, flags) if flag)
+    # Or most of its sentences, three or more: a footer whose longest sentence
+    # an OCR error or a typo hid from the patterns ("Re1ated coverage: ...").
+    return noisy >= 0.6 * words or sum(flags) >= max(3, 0.6 * len(sentences))
 
 
 def _sentences(line: str) -> list[str]:
@@ -722,6 +747,8 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
         lead_next = tuple(int(x) for x in _minhash(np.unique(second), config)[: config.lead_bands])
     soft, soft_ends = _soft_hashes(paragraphs, wh)
     numbers, number_ends = _figures(paragraphs)
+    chars, char_ends = _char_hashes(paragraphs, config)
+    char_mh = _char_minhash(paragraphs, config) if config.char_bands else ()
     return Fingerprint(
         minhash=tuple(int(x) for x in mh) if distinct.size else (),
         lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
@@ -734,7 +761,58 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
         sections=sections,
         numbers=numbers,
         number_ends=number_ends,
+        chars=chars,
+        char_ends=char_ends,
+        char_minhash=char_mh,
     )
+
+
+def _char_runs(paragraphs: list[list[str]], k: int, sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of a sample (one in ``sample``, chosen by hash, so two
+    texts keep the same runs) of each paragraph's ``k``-character runs of its
+    words joined without spaces, in document order, and the paragraph ends."""
+    joined = ["".join(para) for para in paragraphs]
+    lengths = np.fromiter((len(j) for j in joined), dtype=np.int64, count=len(joined))
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    n = int(starts[-1]) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint32), np.zeros(len(joined), dtype=np.int64)
+    # Code points, not UTF-8 bytes: a Cyrillic or Greek run is as long as a Latin one.
+    data = np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4")
+    mix = _mixers(k)
+    acc = np.zeros(n, dtype=np.uint32)
+    for j in range(k):
+        acc += data[j : j + n] * mix[j]
+    hashes = _fmix32(acc)
+    # A run belongs to the paragraph holding its first character and must end inside it.
+    para_of = np.repeat(np.arange(len(joined)), lengths)[:n]
+    keep = (np.arange(n) + k <= starts[para_of + 1]) & (hashes % np.uint32(sample) == 0)
+    return hashes[keep], np.searchsorted(np.flatnonzero(keep), starts[1:], side="left")
+
+
+def _char_hashes(paragraphs: list[list[str]], config: DedupConfig) -> tuple[bytes, tuple[int, ...]]:
+    """The noise signal (``Fingerprint.chars``): 16-bit hashes of sampled
+    ``char_gram``-character runs per paragraph (``_char_runs``).  A character error
+    spoils ``char_gram`` runs, not the five-word runs and word pairs around
+    it; a merged word spoils nothing."""
+    if not paragraphs:
+        return b"", ()
+    hashes, ends = _char_runs(paragraphs, config.char_gram, config.char_sample)
+    return (hashes >> np.uint32(16)).astype("<u2").tobytes(), tuple(int(x) for x in ends)
+
+
+def _char_minhash(paragraphs: list[list[str]], config: DedupConfig) -> tuple[int, ...]:
+    """MinHash (``char_bands`` x ``rows`` values) of the sampled
+    ``char_band_gram``-character runs: candidates for copies whose 5-word runs
+    noise has broken."""
+    if not paragraphs:
+        return ()
+    hashes, _ = _char_runs(paragraphs, config.char_band_gram, config.char_sample)
+    if hashes.size < config.min_shingles:
+        return ()
+    a, b = _permutations(config.char_bands * config.rows, config.seed + 1)
+    hv = _fmix32(np.unique(hashes))[:, None]
+    return tuple(int(x) for x in (hv * a[None, :] + b[None, :]).min(axis=0))
 
 
 def _figures(paragraphs: list[list[str]]) -> tuple[bytes, tuple[int, ...]]:
@@ -772,6 +850,8 @@ def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
         keys.append(_key("L", fp.lead))
     if fp.lead_next and fp.lead_next != fp.lead:
         keys.append(_key("L", fp.lead_next))
+    cm = fp.char_minhash
+    keys.extend(_key(f"C{i:02d}", cm[i * r : (i + 1) * r]) for i in range(len(cm) // r))
     return tuple(keys)
 
 
@@ -875,6 +955,51 @@ def _rewritten_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -
     return not _sectioned_partial(fp_a, fp_b, found_small, found_big, a_small, config)
 
 
+def char_scores(
+    fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig
+) -> tuple[Scores, list[bool], list[bool], bool]:
+    """The noise signal: resemblance and paragraph containment over sampled
+    character runs (``Fingerprint.chars``), which paragraphs of the smaller /
+    larger text are found in the other, and whether ``fp_a`` is the smaller.
+    Zero scores when either side has none (fingerprints stored before the
+    signal existed)."""
+    a, b = fp_a.char_array(), fp_b.char_array()
+    if (
+        a.size == 0
+        or b.size == 0
+        or len(fp_a.char_ends) != len(fp_a.paragraph_ends)
+        or len(fp_b.char_ends) != len(fp_b.paragraph_ends)
+    ):
+        return Scores(0.0, 0.0), [], [], True
+    sa, sb = np.unique(a), np.unique(b)
+    inter = np.intersect1d(sa, sb, assume_unique=True).size
+    resemblance = inter / (sa.size + sb.size - inter)
+    a_small = sa.size <= sb.size
+    (small, small_ends, big_set), (big, big_ends, small_set) = (
+        ((a, fp_a.char_ends, sb), (b, fp_b.char_ends, sa))
+        if a_small
+        else ((b, fp_b.char_ends, sa), (a, fp_a.char_ends, sb))
+    )
+    found, containment = _paragraph_presence(small, small_ends, big_set, config.char_paragraph_match)
+    found_big, _ = _paragraph_presence(big, big_ends, small_set, config.char_paragraph_match)
+    return Scores(resemblance, containment), found, found_big, a_small
+
+
+def _noisy_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
+    """The third signal: a copy with character noise on either side (OCR,
+    typos), verified like the rewrite signal over character runs."""
+    s, found_small, found_big, a_small = char_scores(fp_a, fp_b, config)
+    if s.containment < config.char_containment or s.resemblance < config.char_resemblance:
+        return False
+    if found_small.count(False) > config.max_unmatched_paragraphs:
+        return False
+    if not (_anchored(found_small, config) and _anchored(found_big, config)):
+        return False
+    if s.resemblance >= config.anchor_exempt_resemblance:
+        return True
+    return not _sectioned_partial(fp_a, fp_b, found_small, found_big, a_small, config)
+
+
 def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
     """Whether two articles are copies of one story (see ``DedupConfig``):
     by containment of verbatim 5-word runs, or else by the rewrite signal."""
@@ -884,8 +1009,13 @@ def is_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bool:
         scored = _scores(fp_a, fp_b, config)
         # Topic neighbours that became candidates through a stock phrase share
         # almost no 5-word runs: skip the second signal's work for them.
-        same = _verbatim_copy(fp_a, fp_b, config, scored) or (
-            scored[0].resemblance >= config.rewrite_min_resemblance and _rewritten_copy(fp_a, fp_b, config)
+        same = (
+            _verbatim_copy(fp_a, fp_b, config, scored)
+            or (
+                scored[0].resemblance >= config.rewrite_min_resemblance
+                and _rewritten_copy(fp_a, fp_b, config)
+            )
+            or _noisy_copy(fp_a, fp_b, config)
         )
     return same and not _conflicting_figures(fp_a, fp_b, config)
 
@@ -1061,8 +1191,9 @@ class _UnionFind:
 
 
 def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -> frozenset[int]:
-    """Indices of ``doc``'s paragraphs found in ``other``: by 5-word runs, or
-    close by word pairs (a rewritten copy's paragraphs)."""
+    """Indices of ``doc``'s paragraphs found in ``other``: by 5-word runs,
+    close by word pairs (a rewritten copy's paragraphs) or by character runs
+    (a noisy copy's)."""
     found = _found_paragraphs(doc, np.unique(other.shingle_array()), config)
     region = {i for i, ok in enumerate(found) if ok}
     if doc.soft and other.soft and len(doc.soft_ends) == len(found):
@@ -1070,6 +1201,11 @@ def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -
             doc.soft_array(), doc.soft_ends, np.unique(other.soft_array()), config.soft_paragraph_match
         )
         region.update(i for i, ok in enumerate(close) if ok)
+    if doc.chars and other.chars and len(doc.char_ends) == len(found):
+        near, _ = _paragraph_presence(
+            doc.char_array(), doc.char_ends, np.unique(other.char_array()), config.char_paragraph_match
+        )
+        region.update(i for i, ok in enumerate(near) if ok)
     return frozenset(region)
 
 

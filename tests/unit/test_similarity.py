@@ -164,14 +164,17 @@ def test_dedup_rows_contract_aliases_and_every_id_once():
 def test_fingerprint_is_picklable_and_compact():
     f = fp(ORIGINAL)
     assert pickle.loads(pickle.dumps(f)) == f
-    ends = len(f.paragraph_ends) + len(f.soft_ends) + len(f.number_ends)
-    assert f.stored_size() == 4 * f.n_shingles + len(f.soft) + len(f.numbers) + 2 * ends
+    ends = len(f.paragraph_ends) + len(f.soft_ends) + len(f.number_ends) + len(f.char_ends)
+    assert f.stored_size() == 4 * f.n_shingles + len(f.soft) + len(f.numbers) + len(f.chars) + 2 * ends
     assert len(f.numbers) == 4 * f.number_ends[-1] > 0
     assert len(f.soft) == 2 * f.soft_ends[-1]
+    assert len(f.chars) == 2 * f.char_ends[-1] > 0
     keys = band_keys(f, CONFIG)
-    assert len(keys) == CONFIG.bands + 2  # the lead and the second paragraph's opening
+    # the lead and the second paragraph's opening, then the character bands
+    assert len(keys) == CONFIG.bands + 2 + CONFIG.char_bands
     assert keys[0].startswith("00:") and len(keys[0]) == 15
-    assert keys[-1].startswith("L:")
+    assert keys[CONFIG.bands + 1].startswith("L:")
+    assert keys[-1].startswith(f"C{CONFIG.char_bands - 1:02d}:")
 
 
 GOLDEN_KEYS = ("00:c4aa5004bb3e", "01:5d9e2e64c7de")
@@ -306,8 +309,9 @@ def test_house_rewrite_is_a_copy_by_the_rewrite_signal_only():
 
     assert not _verbatim_copy(original, rewrite, CONFIG)
     assert soft_scores(original, rewrite, CONFIG)[0].containment >= CONFIG.soft_containment
-    # A fingerprint stored before the signal existed (no word pairs) is verified by containment only.
-    legacy = dataclasses.replace(rewrite, soft=b"", soft_ends=())
+    # A fingerprint stored before the signal existed (no word pairs, nor the
+    # later character runs) is verified by containment only.
+    legacy = dataclasses.replace(rewrite, soft=b"", soft_ends=(), chars=b"", char_ends=())
     assert not is_copy(original, legacy, CONFIG)
 
 
@@ -347,8 +351,10 @@ def test_stored_fingerprint_round_trip_keeps_the_rewrite_signal_and_reads_old_do
     )
     assert is_copy(fp(ORIGINAL), back, CONFIG)
     assert (back.numbers, back.number_ends) == (f.numbers, f.number_ends)
-    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q", "n", "m")})
+    assert (back.chars, back.char_ends) == (f.chars, f.char_ends)
+    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q", "n", "m", "c", "e")})
     assert old.soft == b"" and old.soft_ends == () and old.number_ends == ()
+    assert old.chars == b"" and old.char_ends == ()
     assert not is_copy(fp(ORIGINAL), old, CONFIG)
 
 
