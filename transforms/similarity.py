@@ -233,8 +233,9 @@ class DedupConfig:
     char_paragraph_match: float = 0.5
     char_containment: float = 0.75
     char_resemblance: float = 0.15
+    char_strong_containment: float = 0.9
     char_band_gram: int = 7
-    char_bands: int = 32
+    char_bands: int = 16
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -264,6 +265,7 @@ class DedupConfig:
             "char_paragraph_match",
             "char_containment",
             "char_resemblance",
+            "char_strong_containment",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -321,6 +323,23 @@ class Fingerprint:
 
     def char_array(self) -> np.ndarray:
         return np.frombuffer(self.chars, dtype="<u2")
+
+    # The distinct values, computed once per fingerprint: a fingerprint meets
+    # every candidate of its batch.  Not pickled (``__getstate__``).
+    @functools.cached_property
+    def distinct_shingles(self) -> np.ndarray:
+        return np.unique(self.shingle_array())
+
+    @functools.cached_property
+    def distinct_soft(self) -> np.ndarray:
+        return np.unique(self.soft_array())
+
+    @functools.cached_property
+    def distinct_chars(self) -> np.ndarray:
+        return np.unique(self.char_array())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def stored_size(self) -> int:
         """Bytes of the verification data (shingles, word pairs, paragraph ends)."""
@@ -747,8 +766,9 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
         lead_next = tuple(int(x) for x in _minhash(np.unique(second), config)[: config.lead_bands])
     soft, soft_ends = _soft_hashes(paragraphs, wh)
     numbers, number_ends = _figures(paragraphs)
-    chars, char_ends = _char_hashes(paragraphs, config)
-    char_mh = _char_minhash(paragraphs, config) if config.char_bands else ()
+    codes = _char_data(paragraphs)
+    chars, char_ends = _char_hashes(paragraphs, config, codes)
+    char_mh = _char_minhash(paragraphs, config, codes) if config.char_bands else ()
     return Fingerprint(
         minhash=tuple(int(x) for x in mh) if distinct.size else (),
         lead=tuple(int(x) for x in lead_vals) if distinct.size else (),
@@ -767,47 +787,60 @@ def fingerprint(text: str, config: DedupConfig) -> Fingerprint:
     )
 
 
-def _char_runs(paragraphs: list[list[str]], k: int, sample: int) -> tuple[np.ndarray, np.ndarray]:
+def _char_runs(
+    paragraphs: list[list[str]], k: int, sample: int, data: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """32-bit hashes of a sample (one in ``sample``, chosen by hash, so two
     texts keep the same runs) of each paragraph's ``k``-character runs of its
-    words joined without spaces, in document order, and the paragraph ends."""
-    joined = ["".join(para) for para in paragraphs]
-    lengths = np.fromiter((len(j) for j in joined), dtype=np.int64, count=len(joined))
-    starts = np.concatenate(([0], np.cumsum(lengths)))
-    n = int(starts[-1]) - k + 1
+    words joined without spaces, in document order, and the paragraph ends.
+    ``data``: ``_char_data(paragraphs)`` if known."""
+    codes, starts = data if data is not None else _char_data(paragraphs)
+    n = codes.size - k + 1
     if n <= 0:
-        return np.zeros(0, dtype=np.uint32), np.zeros(len(joined), dtype=np.int64)
-    # Code points, not UTF-8 bytes: a Cyrillic or Greek run is as long as a Latin one.
-    data = np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4")
+        return np.zeros(0, dtype=np.uint32), np.zeros(len(paragraphs), dtype=np.int64)
     mix = _mixers(k)
-    acc = np.zeros(n, dtype=np.uint32)
-    for j in range(k):
-        acc += data[j : j + n] * mix[j]
+    acc = codes[:n] * mix[0]
+    for j in range(1, k):
+        acc += codes[j : j + n] * mix[j]
     hashes = _fmix32(acc)
     # A run belongs to the paragraph holding its first character and must end inside it.
-    para_of = np.repeat(np.arange(len(joined)), lengths)[:n]
+    para_of = np.repeat(np.arange(len(paragraphs)), np.diff(starts))[:n]
     keep = (np.arange(n) + k <= starts[para_of + 1]) & (hashes % np.uint32(sample) == 0)
     return hashes[keep], np.searchsorted(np.flatnonzero(keep), starts[1:], side="left")
 
 
-def _char_hashes(paragraphs: list[list[str]], config: DedupConfig) -> tuple[bytes, tuple[int, ...]]:
+def _char_data(paragraphs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of all paragraphs' words joined without spaces (code
+    points, not UTF-8 bytes: a Cyrillic or Greek run is as long as a Latin
+    one), and where each paragraph starts (plus the end)."""
+    joined = ["".join(para) for para in paragraphs]
+    lengths = np.fromiter((len(j) for j in joined), dtype=np.int64, count=len(joined))
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    return np.frombuffer("".join(joined).encode("utf-32-le"), dtype="<u4"), starts
+
+
+def _char_hashes(
+    paragraphs: list[list[str]], config: DedupConfig, data: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[bytes, tuple[int, ...]]:
     """The noise signal (``Fingerprint.chars``): 16-bit hashes of sampled
     ``char_gram``-character runs per paragraph (``_char_runs``).  A character error
     spoils ``char_gram`` runs, not the five-word runs and word pairs around
     it; a merged word spoils nothing."""
     if not paragraphs:
         return b"", ()
-    hashes, ends = _char_runs(paragraphs, config.char_gram, config.char_sample)
+    hashes, ends = _char_runs(paragraphs, config.char_gram, config.char_sample, data)
     return (hashes >> np.uint32(16)).astype("<u2").tobytes(), tuple(int(x) for x in ends)
 
 
-def _char_minhash(paragraphs: list[list[str]], config: DedupConfig) -> tuple[int, ...]:
+def _char_minhash(
+    paragraphs: list[list[str]], config: DedupConfig, data: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[int, ...]:
     """MinHash (``char_bands`` x ``rows`` values) of the sampled
     ``char_band_gram``-character runs: candidates for copies whose 5-word runs
     noise has broken."""
     if not paragraphs:
         return ()
-    hashes, _ = _char_runs(paragraphs, config.char_band_gram, config.char_sample)
+    hashes, _ = _char_runs(paragraphs, config.char_band_gram, config.char_sample, data)
     if hashes.size < config.min_shingles:
         return ()
     a, b = _permutations(config.char_bands * config.rows, config.seed + 1)
@@ -876,7 +909,7 @@ def _scores(
 ) -> tuple[Scores, list[bool], list[bool], bool]:
     """Scores, which paragraphs of the smaller / larger are found in the other, and
     whether ``a`` is the smaller (fewer distinct shingles, ties to ``a``)."""
-    sa, sb = np.unique(a.shingle_array()), np.unique(b.shingle_array())
+    sa, sb = a.distinct_shingles, b.distinct_shingles
     if sa.size == 0 or sb.size == 0:
         return Scores(0.0, 0.0), [], [], sa.size <= sb.size
     inter = np.intersect1d(sa, sb, assume_unique=True).size
@@ -925,7 +958,7 @@ def soft_scores(
     a, b = fp_a.soft_array(), fp_b.soft_array()
     if a.size == 0 or b.size == 0 or not fp_a.soft_ends or not fp_b.soft_ends:
         return Scores(0.0, 0.0), [], []
-    sa, sb = np.unique(a), np.unique(b)
+    sa, sb = fp_a.distinct_soft, fp_b.distinct_soft
     inter = np.intersect1d(sa, sb, assume_unique=True).size
     resemblance = inter / (sa.size + sb.size - inter)
     (small, small_ends, big_set), (big, big_ends, small_set) = (
@@ -951,7 +984,7 @@ def _rewritten_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -
         return False
     if s.resemblance >= config.anchor_exempt_resemblance:
         return True
-    a_small = np.unique(fp_a.soft_array()).size <= np.unique(fp_b.soft_array()).size
+    a_small = fp_a.distinct_soft.size <= fp_b.distinct_soft.size
     return not _sectioned_partial(fp_a, fp_b, found_small, found_big, a_small, config)
 
 
@@ -971,10 +1004,12 @@ def char_scores(
         or len(fp_b.char_ends) != len(fp_b.paragraph_ends)
     ):
         return Scores(0.0, 0.0), [], [], True
-    sa, sb = np.unique(a), np.unique(b)
+    sa, sb = fp_a.distinct_chars, fp_b.distinct_chars
     inter = np.intersect1d(sa, sb, assume_unique=True).size
     resemblance = inter / (sa.size + sb.size - inter)
     a_small = sa.size <= sb.size
+    if resemblance < config.char_resemblance:  # not a copy: skip the paragraphs
+        return Scores(resemblance, 0.0), [], [], a_small
     (small, small_ends, big_set), (big, big_ends, small_set) = (
         ((a, fp_a.char_ends, sb), (b, fp_b.char_ends, sa))
         if a_small
@@ -991,7 +1026,10 @@ def _noisy_copy(fp_a: Fingerprint, fp_b: Fingerprint, config: DedupConfig) -> bo
     s, found_small, found_big, a_small = char_scores(fp_a, fp_b, config)
     if s.containment < config.char_containment or s.resemblance < config.char_resemblance:
         return False
-    if found_small.count(False) > config.max_unmatched_paragraphs:
+    if (
+        s.containment < config.char_strong_containment
+        and found_small.count(False) > config.max_unmatched_paragraphs
+    ):
         return False
     if not (_anchored(found_small, config) and _anchored(found_big, config)):
         return False
@@ -1128,7 +1166,7 @@ def _continues(big: Fingerprint, small: Fingerprint, block_end: int, config: Ded
     if len(big.soft_ends) != len(big.paragraph_ends) or not small.soft:
         return False  # no word pairs stored: keep the one-section rule
     rest = np.unique(big.soft_array()[big.soft_ends[block_end - 1] :])
-    mine = np.unique(small.soft_array())
+    mine = small.distinct_soft
     return bool(np.isin(mine, rest).mean() >= config.excerpt_continuation)
 
 
@@ -1194,16 +1232,16 @@ def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -
     """Indices of ``doc``'s paragraphs found in ``other``: by 5-word runs,
     close by word pairs (a rewritten copy's paragraphs) or by character runs
     (a noisy copy's)."""
-    found = _found_paragraphs(doc, np.unique(other.shingle_array()), config)
+    found = _found_paragraphs(doc, other.distinct_shingles, config)
     region = {i for i, ok in enumerate(found) if ok}
     if doc.soft and other.soft and len(doc.soft_ends) == len(found):
         close, _ = _paragraph_presence(
-            doc.soft_array(), doc.soft_ends, np.unique(other.soft_array()), config.soft_paragraph_match
+            doc.soft_array(), doc.soft_ends, other.distinct_soft, config.soft_paragraph_match
         )
         region.update(i for i, ok in enumerate(close) if ok)
     if doc.chars and other.chars and len(doc.char_ends) == len(found):
         near, _ = _paragraph_presence(
-            doc.char_array(), doc.char_ends, np.unique(other.char_array()), config.char_paragraph_match
+            doc.char_array(), doc.char_ends, other.distinct_chars, config.char_paragraph_match
         )
         region.update(i for i, ok in enumerate(near) if ok)
     return frozenset(region)
