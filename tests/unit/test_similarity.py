@@ -676,3 +676,79 @@ def test_hard_wrapped_text_is_joined_back_into_paragraphs():
     assert normalize_paragraphs("\n".join(ORIGINAL)) == [p for x in ORIGINAL for p in normalize_paragraphs(x)]
     schedule = "\n".join(f"Stage {i} – Interlagos to Curitiba, {i + 3} March" for i in range(1, 12))
     assert len(normalize_paragraphs(schedule)) >= 10
+
+
+_OCR = {"e": "c", "c": "e", "l": "1", "i": "l", "o": "0", "m": "rn", "h": "b", "u": "n", "n": "u"}
+
+
+def _ocr(paragraphs, seed, rate=0.03):
+    """OCR-like character errors at ``rate``: confusions, dropped letters, merged words."""
+    rng = random.Random(seed)
+    out = []
+    for para in paragraphs:
+        chars = []
+        for ch in para:
+            r = rng.random()
+            if r < rate * 0.6 and ch.lower() in _OCR:
+                chars.append(_OCR[ch.lower()])
+            elif not (r < rate * 0.8 and ch.isalpha() or r < rate and ch == " "):
+                chars.append(ch)
+        out.append("".join(chars))
+    return out
+
+
+_NOISY_FOLLOW_UP = [
+    "WASHINGTON — Mayors and water utilities on Friday urged the House to quickly approve "
+    "the water bill passed by the Senate, while conservative groups pledged to fight it.",
+    "Our cities have been patching century-old pipes for years, the head of the mayors' "
+    "conference said at a news conference outside the Capitol.",
+    ORIGINAL[3],
+    ORIGINAL[7],
+    "The Heritage Foundation called the bill a federal takeover of local responsibilities.",
+    "House Democrats said they expected a vote before the July 4 recess.",
+]
+
+
+def test_copies_with_ocr_errors_on_both_sides_are_found_by_the_character_signal():
+    from newsbeam.transforms.similarity import _rewritten_copy, _verbatim_copy
+
+    original = fp(_ocr(ORIGINAL, 1))
+    whole = fp(_ocr(ORIGINAL, 2))
+    trimmed = fp(_ocr(["ISLAMABAD: " + ORIGINAL[0].split(" - ", 1)[1]] + ORIGINAL[1:4], 3))
+    for copy in (whole, trimmed):
+        # About one word in eight is broken on each side: the word signals miss it.
+        assert not _verbatim_copy(original, copy, CONFIG) and not _rewritten_copy(original, copy, CONFIG)
+        assert set(band_keys(original, CONFIG)) & set(band_keys(copy, CONFIG))
+        assert is_copy(original, copy, CONFIG)
+    # Stored before the character signal existed: the word signals only.
+    legacy = dataclasses.replace(whole, chars=b"", char_ends=())
+    assert not is_copy(original, legacy, CONFIG)
+
+
+def test_noisy_follow_up_and_rival_report_stay_apart_from_noisy_copies():
+    items = [
+        ("o", fp(_ocr(ORIGINAL, 1)), None),
+        ("c", fp(_ocr(ORIGINAL[:6], 2)), None),
+        ("f", fp(_ocr(_NOISY_FOLLOW_UP, 4)), None),
+        ("r", fp(_ocr(RIVAL, 5)), None),
+    ]
+    for _, other, _ in items[2:]:
+        assert not is_copy(items[0][1], other, CONFIG)
+        assert not is_copy(items[1][1], other, CONFIG)
+    labels = cluster(items, CONFIG)
+    assert labels["o"] == labels["c"]
+    assert len({labels["o"], labels["f"], labels["r"]}) == 3
+
+
+def test_page_footer_whose_longest_sentence_is_misspelt_is_still_dropped():
+    footer = (
+        "Subscribe to City Ledger for unlimited access to breaking news, analysis and opinion. "
+        "Follow us on Twitter, Facebook and Instagram for the latest updates. Copyright City "
+        "Ledger. All rights reserved. This material may not be published, broadcast, rewritten or "
+        "redistributed without permission. Re1ated c0verage: markets open higher; weather alert "
+        "issued for the weekend; city council approves new budget; schools to reopen after "
+        "holiday; sports roundup and scores; letters to the editor; obituaries and notices."
+    )
+    assert normalize_paragraphs("\n\n".join(ORIGINAL[:2] + [footer])) == normalize_paragraphs(
+        "\n\n".join(ORIGINAL[:2])
+    )
