@@ -936,15 +936,9 @@ def band_keys(fp: Fingerprint, config: DedupConfig) -> tuple[str, ...]:
 
 
 def _found_paragraphs(small: Fingerprint, other_set: np.ndarray, config: DedupConfig) -> list[bool]:
-    arr = small.shingle_array()
-    present = np.isin(arr, other_set, assume_unique=False)
-    found = []
-    start = 0
-    for end in small.paragraph_ends:
-        size = end - start
-        found.append(size > 0 and present[start:end].sum() >= config.paragraph_match * size)
-        start = end
-    return found
+    return _paragraph_presence(
+        small.shingle_array(), small.paragraph_ends, other_set, config.paragraph_match
+    )[0]
 
 
 def _scores(
@@ -980,15 +974,17 @@ def _paragraph_presence(
 ) -> tuple[list[bool], float]:
     """Which paragraphs of ``arr`` have ``share`` of their hashes in
     ``other_set``, and the share of ``arr`` in those paragraphs."""
-    present = np.isin(arr, other_set)
-    found, covered, start = [], 0, 0
-    for end in ends:
-        size = end - start
-        ok = size > 0 and present[start:end].sum() >= share * size
-        found.append(bool(ok))
-        covered += size if ok else 0
-        start = end
-    return found, covered / arr.size if arr.size else 0.0
+    if not ends:
+        return [], 0.0
+    # 16-bit hashes: a lookup table, no sort.
+    present = np.isin(arr, other_set, kind="table" if arr.dtype.itemsize <= 2 else None)
+    stops = np.minimum(np.asarray(ends, dtype=np.int64), arr.size)
+    starts = np.concatenate(([0], stops[:-1]))
+    running = np.concatenate(([0], np.cumsum(present, dtype=np.int64)))
+    sizes = stops - starts
+    ok = (sizes > 0) & (running[stops] - running[starts] >= share * sizes)
+    covered = int(sizes[ok].sum())
+    return ok.tolist(), covered / arr.size if arr.size else 0.0
 
 
 def soft_scores(
@@ -1296,12 +1292,14 @@ def _matched_region(doc: Fingerprint, other: Fingerprint, config: DedupConfig) -
     (a noisy copy's)."""
     found = _found_paragraphs(doc, other.distinct_shingles, config)
     region = {i for i, ok in enumerate(found) if ok}
+    if len(region) == len(found):  # every paragraph found: nothing to add
+        return frozenset(region)
     if doc.soft and other.soft and len(doc.soft_ends) == len(found):
         close, _ = _paragraph_presence(
             doc.soft_array(), doc.soft_ends, other.distinct_soft, config.soft_paragraph_match
         )
         region.update(i for i, ok in enumerate(close) if ok)
-    if doc.chars and other.chars and len(doc.char_ends) == len(found):
+    if len(region) < len(found) and doc.chars and other.chars and len(doc.char_ends) == len(found):
         near, _ = _paragraph_presence(
             doc.char_array(), doc.char_ends, other.distinct_chars, config.char_paragraph_match
         )
