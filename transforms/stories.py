@@ -99,6 +99,8 @@ def encode_fingerprint(fp: Fingerprint) -> dict[str, Any]:
         "h": list(fp.sections),
         "n": base64.b64encode(fp.numbers).decode("ascii"),
         "m": list(fp.number_ends),
+        "c": base64.b64encode(fp.chars).decode("ascii"),
+        "e": list(fp.char_ends),
     }
 
 
@@ -117,6 +119,9 @@ def decode_fingerprint(data: dict[str, Any]) -> Fingerprint:
         # Absent in articles indexed before figures were compared: not checked.
         numbers=base64.b64decode(data.get("n", "")),
         number_ends=tuple(int(x) for x in data.get("m", ())),
+        # Absent in articles indexed before the noise signal: the word signals only.
+        chars=base64.b64decode(data.get("c", "")),
+        char_ends=tuple(int(x) for x in data.get("e", ())),
     )
 
 

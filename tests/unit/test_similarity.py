@@ -164,14 +164,17 @@ def test_dedup_rows_contract_aliases_and_every_id_once():
 def test_fingerprint_is_picklable_and_compact():
     f = fp(ORIGINAL)
     assert pickle.loads(pickle.dumps(f)) == f
-    ends = len(f.paragraph_ends) + len(f.soft_ends) + len(f.number_ends)
-    assert f.stored_size() == 4 * f.n_shingles + len(f.soft) + len(f.numbers) + 2 * ends
+    ends = len(f.paragraph_ends) + len(f.soft_ends) + len(f.number_ends) + len(f.char_ends)
+    assert f.stored_size() == 4 * f.n_shingles + len(f.soft) + len(f.numbers) + len(f.chars) + 2 * ends
     assert len(f.numbers) == 4 * f.number_ends[-1] > 0
     assert len(f.soft) == 2 * f.soft_ends[-1]
+    assert len(f.chars) == 2 * f.char_ends[-1] > 0
     keys = band_keys(f, CONFIG)
-    assert len(keys) == CONFIG.bands + 2  # the lead and the second paragraph's opening
+    # the lead and the second paragraph's opening, then the character bands
+    assert len(keys) == CONFIG.bands + 2 + CONFIG.char_bands
     assert keys[0].startswith("00:") and len(keys[0]) == 15
-    assert keys[-1].startswith("L:")
+    assert keys[CONFIG.bands + 1].startswith("L:")
+    assert keys[-1].startswith(f"C{CONFIG.char_bands - 1:02d}:")
 
 
 GOLDEN_KEYS = ("00:c4aa5004bb3e", "01:5d9e2e64c7de")
@@ -306,8 +309,9 @@ def test_house_rewrite_is_a_copy_by_the_rewrite_signal_only():
 
     assert not _verbatim_copy(original, rewrite, CONFIG)
     assert soft_scores(original, rewrite, CONFIG)[0].containment >= CONFIG.soft_containment
-    # A fingerprint stored before the signal existed (no word pairs) is verified by containment only.
-    legacy = dataclasses.replace(rewrite, soft=b"", soft_ends=())
+    # A fingerprint stored before the signal existed (no word pairs, nor the
+    # later character runs) is verified by containment only.
+    legacy = dataclasses.replace(rewrite, soft=b"", soft_ends=(), chars=b"", char_ends=())
     assert not is_copy(original, legacy, CONFIG)
 
 
@@ -347,8 +351,10 @@ def test_stored_fingerprint_round_trip_keeps_the_rewrite_signal_and_reads_old_do
     )
     assert is_copy(fp(ORIGINAL), back, CONFIG)
     assert (back.numbers, back.number_ends) == (f.numbers, f.number_ends)
-    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q", "n", "m")})
+    assert (back.chars, back.char_ends) == (f.chars, f.char_ends)
+    old = decode_fingerprint({k: v for k, v in data.items() if k not in ("b", "q", "n", "m", "c", "e")})
     assert old.soft == b"" and old.soft_ends == () and old.number_ends == ()
+    assert old.chars == b"" and old.char_ends == ()
     assert not is_copy(fp(ORIGINAL), old, CONFIG)
 
 
@@ -670,3 +676,79 @@ def test_hard_wrapped_text_is_joined_back_into_paragraphs():
     assert normalize_paragraphs("\n".join(ORIGINAL)) == [p for x in ORIGINAL for p in normalize_paragraphs(x)]
     schedule = "\n".join(f"Stage {i} – Interlagos to Curitiba, {i + 3} March" for i in range(1, 12))
     assert len(normalize_paragraphs(schedule)) >= 10
+
+
+_OCR = {"e": "c", "c": "e", "l": "1", "i": "l", "o": "0", "m": "rn", "h": "b", "u": "n", "n": "u"}
+
+
+def _ocr(paragraphs, seed, rate=0.03):
+    """OCR-like character errors at ``rate``: confusions, dropped letters, merged words."""
+    rng = random.Random(seed)
+    out = []
+    for para in paragraphs:
+        chars = []
+        for ch in para:
+            r = rng.random()
+            if r < rate * 0.6 and ch.lower() in _OCR:
+                chars.append(_OCR[ch.lower()])
+            elif not (r < rate * 0.8 and ch.isalpha() or r < rate and ch == " "):
+                chars.append(ch)
+        out.append("".join(chars))
+    return out
+
+
+_NOISY_FOLLOW_UP = [
+    "WASHINGTON — Mayors and water utilities on Friday urged the House to quickly approve "
+    "the water bill passed by the Senate, while conservative groups pledged to fight it.",
+    "Our cities have been patching century-old pipes for years, the head of the mayors' "
+    "conference said at a news conference outside the Capitol.",
+    ORIGINAL[3],
+    ORIGINAL[7],
+    "The Heritage Foundation called the bill a federal takeover of local responsibilities.",
+    "House Democrats said they expected a vote before the July 4 recess.",
+]
+
+
+def test_copies_with_ocr_errors_on_both_sides_are_found_by_the_character_signal():
+    from newsbeam.transforms.similarity import _rewritten_copy, _verbatim_copy
+
+    original = fp(_ocr(ORIGINAL, 1))
+    whole = fp(_ocr(ORIGINAL, 2))
+    trimmed = fp(_ocr(["ISLAMABAD: " + ORIGINAL[0].split(" - ", 1)[1]] + ORIGINAL[1:4], 3))
+    for copy in (whole, trimmed):
+        # About one word in eight is broken on each side: the word signals miss it.
+        assert not _verbatim_copy(original, copy, CONFIG) and not _rewritten_copy(original, copy, CONFIG)
+        assert set(band_keys(original, CONFIG)) & set(band_keys(copy, CONFIG))
+        assert is_copy(original, copy, CONFIG)
+    # Stored before the character signal existed: the word signals only.
+    legacy = dataclasses.replace(whole, chars=b"", char_ends=())
+    assert not is_copy(original, legacy, CONFIG)
+
+
+def test_noisy_follow_up_and_rival_report_stay_apart_from_noisy_copies():
+    items = [
+        ("o", fp(_ocr(ORIGINAL, 1)), None),
+        ("c", fp(_ocr(ORIGINAL[:6], 2)), None),
+        ("f", fp(_ocr(_NOISY_FOLLOW_UP, 4)), None),
+        ("r", fp(_ocr(RIVAL, 5)), None),
+    ]
+    for _, other, _ in items[2:]:
+        assert not is_copy(items[0][1], other, CONFIG)
+        assert not is_copy(items[1][1], other, CONFIG)
+    labels = cluster(items, CONFIG)
+    assert labels["o"] == labels["c"]
+    assert len({labels["o"], labels["f"], labels["r"]}) == 3
+
+
+def test_page_footer_whose_longest_sentence_is_misspelt_is_still_dropped():
+    footer = (
+        "Subscribe to City Ledger for unlimited access to breaking news, analysis and opinion. "
+        "Follow us on Twitter, Facebook and Instagram for the latest updates. Copyright City "
+        "Ledger. All rights reserved. This material may not be published, broadcast, rewritten or "
+        "redistributed without permission. Re1ated c0verage: markets open higher; weather alert "
+        "issued for the weekend; city council approves new budget; schools to reopen after "
+        "holiday; sports roundup and scores; letters to the editor; obituaries and notices."
+    )
+    assert normalize_paragraphs("\n\n".join(ORIGINAL[:2] + [footer])) == normalize_paragraphs(
+        "\n\n".join(ORIGINAL[:2])
+    )
