@@ -222,15 +222,20 @@ class DedupConfig:
       in the found paragraphs occur in the other text -- a copy with 4%
       errors on both sides keeps ~0.7-0.8, a reaction story that repeats
       the original's background in its own paragraph found one at 0.54.
-      Candidates: ``char_bands`` 24 more band keys (x ``rows`` 2) over the
-      sampled ``char_band_gram`` 13-character runs; shorter runs are shared
-      by unrelated texts (7 characters made every synthetic article of
-      ``bench/dedup.py``'s index a candidate of every other), longer ones
-      rarely survive 4% noise.  Chosen on the ``tune`` halves of
+      Candidates: the word band keys.  ``char_bands`` (default 0: none)
+      adds that many band keys (x ``rows`` 2) over the sampled
+      ``char_band_gram`` 13-character runs, for copies at 3-4% errors whose
+      word keys all broke; 24 of them raised the candidates per probe of
+      ``bench/dedup.py``'s 100,000-article index from 0.57 to 3.22 and the
+      cost per article from 3.1 to 4.7 ms (1.50x the cost at 10,000), so
+      they are off.  Shorter runs are shared by unrelated texts (7
+      characters made every synthetic article of the index a candidate of
+      every other), longer ones rarely survive 4% noise.  Chosen on the ``tune`` halves of
       ``wirecopies`` and ``rewrites`` and on the smoke set with
       ``bench/dedup.py:_ocr_noise`` at 1-4% on every text: precision 1.00
-      on all; recall at 4% 0.90 (smoke), 0.81 (both tune halves).  Short
-      texts (~250 words) at 4% are verified but often not candidates.
+      on all; recall at 2% 0.99 (smoke), 0.89 (wirecopies), 1.00
+      (rewrites); at 4% 0.54 / 0.29 / 0.26 without the character bands
+      (0.90 / 0.81 / 0.81 with them).
     * ``seed`` fixes the MinHash permutations for every worker and run.
 
     Thresholds follow from the arithmetic above and were checked on the
@@ -272,7 +277,7 @@ class DedupConfig:
     char_strong_containment: float = 0.9
     char_found_presence: float = 0.6
     char_band_gram: int = 13
-    char_bands: int = 24
+    char_bands: int = 0
     seed: int = 1
 
     def __post_init__(self) -> None:
