@@ -60,8 +60,8 @@ Determinism: no Python ``hash()``, no global RNG; the MinHash permutations
 come from ``DedupConfig.seed``, so every worker and every run computes the
 same band keys (``tests/unit/test_similarity.py`` pins a golden value).
 
-Stored size per article (500-word article, default config): 90 band keys,
-1,372 bytes as keywords (66 and 988 before the character bands); verification
+Stored size per article (500-word article, default config): 66 band keys,
+988 bytes as keywords (90 and 1,372 with ``char_bands`` 24); verification
 data (``Fingerprint`` ``shingles``, ``soft``, ``numbers``, ``chars``, their
 paragraph ends, section heads) about 8.5 bytes per word of real text, ~4.2 KB
 raw or ~5.6 KB base64 (6 bytes per word, ~3.0 KB raw, without ``chars``); the
