@@ -64,12 +64,11 @@ def _rows(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def accuracy(name: str, rows: list[dict], scorer, config: DedupConfig) -> dict:
-    t0 = time.process_time()
-    out = dedup_rows(rows, config)
-    cpu = time.process_time() - t0
+def _score(rows: list[dict], pred: dict[str, str], scorer) -> tuple[dict, int]:
+    """The scorer's figures for the predicted clusters ``pred`` against the gold clusters of
+    ``rows``, and how many pairs from different gold clusters were put together (topic
+    neighbours merged)."""
     gold = {str(r["id"]): str(r["cluster"]) for r in rows}
-    pred = {o["id"]: o["cluster"] for o in out}
     m = scorer.score(gold, pred, quiet=True, with_sklearn=False)
     by_pred = defaultdict(list)
     for i, c in pred.items():
@@ -81,6 +80,18 @@ def accuracy(name: str, rows: list[dict], scorer, config: DedupConfig) -> dict:
         for y in range(x + 1, len(members))
         if gold[members[x]] != gold[members[y]]
     )
+    return m, merged
+
+
+def _predict(rows: list[dict], config: DedupConfig) -> dict[str, str]:
+    return {o["id"]: o["cluster"] for o in dedup_rows(rows, config)}
+
+
+def accuracy(name: str, rows: list[dict], scorer, config: DedupConfig) -> dict:
+    t0 = time.process_time()
+    pred = _predict(rows, config)
+    cpu = time.process_time() - t0
+    m, merged = _score(rows, pred, scorer)
     print(
         f"{name:<28} n={len(rows):>4} ARI={100 * m['ARI']:6.2f} P={100 * m['pair_precision']:6.2f} "
         f"R={100 * m['pair_recall']:6.2f} F1={100 * m['pair_f1']:6.2f} "
@@ -153,13 +164,11 @@ def robustness(sets: list[tuple[str, list[dict]]], scorer, config: DedupConfig, 
     ]
     print(f"robustness: {share:.0%} of each set's texts changed (the others as given), pairwise P / R, ARI")
     for set_name, rows in sets:
-        gold = {str(r["id"]): str(r["cluster"]) for r in rows}
         cells = []
         for name, change in variants:
             rng = random.Random(1)
             changed = [dict(r, text=change(r.get("text") or "")) if rng.random() < share else r for r in rows]
-            pred = {o["id"]: o["cluster"] for o in dedup_rows(changed, config)}
-            m = scorer.score(gold, pred, quiet=True, with_sklearn=False)
+            m, _ = _score(rows, _predict(changed, config), scorer)
             p, r, ari = 100 * m["pair_precision"], 100 * m["pair_recall"], 100 * m["ARI"]
             cells.append(f"{name}: {p:.1f} / {r:.1f}, {ari:.1f}")
         print(f"    {set_name:<18} " + "; ".join(cells))
@@ -170,23 +179,11 @@ def noise_sweep(sets: list[tuple[str, list[dict]]], scorer, config: DedupConfig)
     noise at 1-4%: copies noisy on both sides, as in OCR'd newspapers."""
     print("char noise on every text (both copies), pairwise P / R, ARI, topic neighbours merged")
     for set_name, rows in sets:
-        gold = {str(r["id"]): str(r["cluster"]) for r in rows}
         cells = []
         for rate in (0.01, 0.02, 0.03, 0.04):
             noisy = _ocr_noise(rate)
             changed = [dict(r, text=noisy(r.get("text") or "")) for r in rows]
-            pred = {o["id"]: o["cluster"] for o in dedup_rows(changed, config)}
-            m = scorer.score(gold, pred, quiet=True, with_sklearn=False)
-            by_pred = defaultdict(list)
-            for i, c in pred.items():
-                by_pred[c].append(i)
-            merged = sum(
-                1
-                for members in by_pred.values()
-                for x in range(len(members))
-                for y in range(x + 1, len(members))
-                if gold[members[x]] != gold[members[y]]
-            )
+            m, merged = _score(rows, _predict(changed, config), scorer)
             p, r, ari = 100 * m["pair_precision"], 100 * m["pair_recall"], 100 * m["ARI"]
             cells.append(f"{rate:.0%}: {p:.1f} / {r:.1f}, {ari:.1f}, {merged}")
         print(f"    {set_name:<20} " + "; ".join(cells))
