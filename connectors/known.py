@@ -45,7 +45,7 @@ import logging
 import apache_beam as beam
 
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
-from newsbeam.transforms.model import FeedEntry, mask_userinfo
+from newsbeam.transforms.model import FeedEntry, mask_userinfo, parse_instant
 
 __all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "will_retry"]
 
@@ -69,24 +69,11 @@ def retry_due(
     (``reason``: its last failure's; one of ``FINAL_REASONS`` is given up at once)."""
     if attempts >= settings.max_attempts or reason in FINAL_REASONS:
         return "give_up"
-    if not last:
+    when = parse_instant(last)
+    if when is None:
         return "retry"
-    try:
-        when = dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
-    except ValueError:
-        return "retry"
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
     wait = settings.failure_retry_after * (2 ** max(0, attempts - 1))
     return "retry" if (now - when).total_seconds() >= wait else "wait"
-
-
-def _instant(value: str | None) -> dt.datetime | None:
-    try:
-        when = dt.datetime.fromisoformat((value or "").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
 # A revision time this close to the feed's answer (or after it) is the feed's clock, not an edit:
@@ -107,7 +94,7 @@ def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -
     than ``REVISION_SETTLE_S`` before the feed answered (``feed_answered_at``) is not one yet: a
     feed that stamps its entries with the time it was generated would have every article fetched
     again at every poll."""
-    new = _instant(entry.updated)
+    new = parse_instant(entry.updated)
     if new is None:
         return False
     answered = entry.feed_answered_at
@@ -115,7 +102,7 @@ def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -
         return False  # the feed's clock (see REVISION_SETTLE_S); a real edit is seen next poll
     feed = mask_userinfo(entry.feed_url)
     for feed_url, updated in stored:
-        old = _instant(updated)
+        old = parse_instant(updated)
         if feed_url == feed and old is not None and new > old:
             return True
     return False

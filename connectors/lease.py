@@ -28,6 +28,8 @@ import socket
 import threading
 from typing import Any
 
+from newsbeam.transforms.model import parse_instant
+
 __all__ = ["Lease", "LeaseHeld", "LeaseLost", "acquire_lease", "lease_index", "LEASE_ID"]
 
 _LOG = logging.getLogger(__name__)
@@ -57,15 +59,6 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _parse(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -91,7 +84,7 @@ def describe_holder(doc: dict[str, Any]) -> str:
 def stale_reason(doc: dict[str, Any], now: dt.datetime, host: str, index: str = "") -> str | None:
     """Why an existing lease may be taken without ``force`` (pure, but for the
     pid check of this host's holders), or None when its holder is alive."""
-    expires = _parse(doc.get("expires"))
+    expires = parse_instant(doc.get("expires"))
     if expires is None or expires <= now:
         return f"expired at {doc.get('expires')}"
     holder = doc.get("holder") or {}

@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from newsbeam.transforms.model import mask_userinfo
+from newsbeam.transforms.model import mask_userinfo, parse_instant
 
 __all__ = ["FAILURE_FIELDS", "FEED_HEALTH_FIELDS", "collect_status", "count_aliases", "print_status"]
 
@@ -50,16 +50,6 @@ FEED_HEALTH_FIELDS = (
 )
 FAILURE_FIELDS = ("stage", "reason")
 FEEDS_SHOWN = 1000  # feed health rows read (a feed list is small; more are counted, not listed)
-
-
-def _parse_iso(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -145,10 +135,10 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
     for hit in response["hits"]["hits"]:
         src = hit["_source"]
         feed = src.get("feed") or {}
-        last = _parse_iso(src.get("@timestamp"))
+        last = parse_instant(src.get("@timestamp"))
         # newsbeam stream stores each feed's next poll; one stored before the last poll is an old
         # stream's, overtaken by runs since.
-        scheduled = _parse_iso((src.get("schedule") or {}).get("next_poll"))
+        scheduled = parse_instant((src.get("schedule") or {}).get("next_poll"))
         if scheduled and last and scheduled >= last:
             next_poll = _iso(scheduled)
         else:
@@ -209,7 +199,7 @@ def _lease(client, prefix: str, now: datetime) -> dict[str, Any] | None:
     from newsbeam.connectors.lease import stale_reason
 
     src = found.get("_source") or {}
-    expires = _parse_iso(src.get("expires"))
+    expires = parse_instant(src.get("expires"))
     return {
         "holder": src.get("holder") or {},
         "since": src.get("since"),
@@ -241,7 +231,7 @@ def embedded_state(settings) -> dict[str, Any]:
 
 def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
     # a stream's record is one per stream, not per poll: no measure of the schedule
-    starts = [s for s in (_parse_iso(r.get("started")) for r in runs if r.get("command") != "stream") if s]
+    starts = [s for s in (parse_instant(r.get("started")) for r in runs if r.get("command") != "stream") if s]
     if len(starts) < 2:
         return None
     gap = starts[0] - starts[1]

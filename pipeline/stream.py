@@ -56,6 +56,7 @@ from typing import Any
 from newsbeam.config.settings import FeedSpec, Settings, StreamSettings
 from newsbeam.connectors.feed_health import read_feed_docs
 from newsbeam.pipeline.run import RunFailed, RunSummary, prepare_writer, run_batch
+from newsbeam.transforms.model import parse_instant
 
 __all__ = ["StopSignal", "due_feeds", "next_interval", "next_poll", "run_stream"]
 
@@ -67,15 +68,8 @@ _MAX_UNEXPECTED = 10  # unclassified cycle failures in a row before the stream g
 
 
 def _parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.timestamp()
+    when = parse_instant(value)
+    return None if when is None else when.timestamp()
 
 
 def _iso(stamp: float) -> str:

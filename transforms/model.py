@@ -78,6 +78,25 @@ def iso_utc(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def parse_instant(value: object) -> dt.datetime | None:
+    """An ISO 8601 time (``2020-06-27T09:05:00Z``, ``...+02:00``, ``2020-06-27``), a ``datetime`` or a
+    ``date`` as an aware ``datetime``; a value without offset is taken as UTC.  ``None`` for
+    anything else (empty, unreadable): the one reader of the times newsbeam stores and compares."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value.strip():
+        try:
+            # Python 3.10's fromisoformat knows no "Z".
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def utcnow_iso() -> str:
     return iso_utc(dt.datetime.now(dt.timezone.utc))
 

@@ -78,7 +78,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
 import re
@@ -91,6 +90,7 @@ from typing import Any
 import numpy as np
 
 from newsbeam.transforms.dateline import credit_line_agency, parse_dateline
+from newsbeam.transforms.model import parse_instant
 
 __all__ = [
     "DedupConfig",
@@ -1258,20 +1258,8 @@ def _anchored(found: list[bool], config: DedupConfig) -> bool:
 
 
 def _parse_time(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        moment = dt.datetime(value.year, value.month, value.day)
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
+    moment = parse_instant(value)
+    return None if moment is None else moment.timestamp()
 
 
 class _UnionFind:

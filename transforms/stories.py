@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -60,7 +59,7 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from newsbeam.transforms.dateline import parse_dateline
-from newsbeam.transforms.model import Article
+from newsbeam.transforms.model import Article, parse_instant
 from newsbeam.transforms.similarity import (
     DedupConfig,
     Fingerprint,
@@ -152,15 +151,9 @@ class StoryUpdate:
 
 def _time_key(published: str | None, doc_id: str) -> tuple:
     """Sort key: earliest ``published`` first, missing dates last, then id."""
-    if published:
-        try:
-            moment = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.timezone.utc)
-            return (0, moment.timestamp(), doc_id)
+    moment = parse_instant(published)
+    if moment is not None:
+        return (0, moment.timestamp(), doc_id)
     return (1, 0.0, doc_id)
 
 

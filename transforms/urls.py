@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import apache_beam as beam
 
-from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, parse_instant
 
 __all__ = [
     "CanonicalizeUrls",
@@ -222,15 +222,8 @@ _invalid = beam.metrics.Metrics.counter("news.urls", "invalid_link")
 
 def _revised_at(entry: FeedEntry) -> float:
     """The entry's own ``updated`` time as a POSIX timestamp; -inf without one (or unreadable)."""
-    import datetime as dt
-
-    try:
-        when = dt.datetime.fromisoformat((entry.updated or "").replace("Z", "+00:00"))
-    except ValueError:
-        return float("-inf")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.timestamp()
+    when = parse_instant(entry.updated)
+    return float("-inf") if when is None else when.timestamp()
 
 
 def _normalize_entry(entry: FeedEntry):
