@@ -404,16 +404,28 @@ class Scores:
 # --------------------------------------------------------------------------
 # Normalization
 
-_BOILERPLATE_RE = re.compile(
-    r"all rights reserved|^\s*subscribe\b|\bsubscribe (?:to|now)\b|follow us on|sign up for"
-    r"|may not be (?:re)?published|broadcast, rewritten|redistributed|^\s*(?:also )?read more\b"
-    r"|^\s*(?:also read|related(?: coverage| stories| articles)?|recommended|advertisement"
-    r"|click here|share this|download the .{0,80}? app)\b|^\s*copyright\b|©"
-    r"|published from a wire agency feed|has been (?:corrected|updated) to"
-    r"|^\s*(?:editor['’]?s note|correction|clarification|update(?:d)?)\s*[:\-–—]"
-    r"|^\s*(?:reporting|writing|editing|additional reporting) by\b",
+# Boilerplate: patterns at the start of a line, and phrases anywhere in it.  Two patterns, the
+# second searched in the lower-cased line without IGNORECASE: one case-blind pattern searched at
+# every position of every sentence was a fifth of a fingerprint's time (3.5x slower).
+_BOILERPLATE_START_RE = re.compile(
+    r"\s*(?:subscribe\b|(?:also )?read more\b"
+    r"|(?:also read|related(?: coverage| stories| articles)?|recommended|advertisement"
+    r"|click here|share this|download the .{0,80}? app)\b|copyright\b"
+    r"|(?:editor['’]?s note|correction|clarification|update(?:d)?)\s*[:\-–—]"
+    r"|(?:reporting|writing|editing|additional reporting) by\b)",
     re.IGNORECASE,
 )
+_BOILERPLATE_ANYWHERE_RE = re.compile(
+    r"all rights reserved|\bsubscribe (?:to|now)\b|follow us on|sign up for"
+    r"|may not be (?:re)?published|broadcast, rewritten|redistributed|©"
+    r"|published from a wire agency feed|has been (?:corrected|updated) to"
+)
+
+
+def _is_boilerplate(text: str) -> bool:
+    return bool(_BOILERPLATE_START_RE.match(text) or _BOILERPLATE_ANYWHERE_RE.search(text.lower()))
+
+
 # Linear: a name word ends only at a space, "," or "&" and "and" stands
 # between spaces, so a line splits into words one way ("By A" + "andA" * n
 # backtracked exponentially when "and" could sit inside a word).
@@ -421,13 +433,14 @@ _BYLINE_LINE_RE = re.compile(
     r"^\s*By\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}(?:(?:\s*[,&]\s*|\s+and\s+)[A-Z][\w.'’-]*"
     r"(?:\s+[A-Z][\w.'’-]*){0,3})*\s*$"
 )
+# (pattern, replacement, substrings of which every match holds one)
 _STYLE = [
-    (re.compile(r"\bu\.\s?s\.(?:\s?a\.)?"), "us "),
-    (re.compile(r"\bu\.\s?k\."), "uk "),
-    (re.compile(r"\bu\.\s?n\."), "un "),
-    (re.compile(r"\bper\s+cent\b"), "percent"),
-    (re.compile(r"\bmr\.|\bmrs\.|\bms\.|\bdr\."), lambda m: m.group(0)[:-1]),
-    (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),
+    (re.compile(r"\bu\.\s?s\.(?:\s?a\.)?"), "us ", ("u.",)),
+    (re.compile(r"\bu\.\s?k\."), "uk ", ("u.",)),
+    (re.compile(r"\bu\.\s?n\."), "un ", ("u.",)),
+    (re.compile(r"\bper\s+cent\b"), "percent", ("per",)),
+    (re.compile(r"\bmr\.|\bmrs\.|\bms\.|\bdr\."), lambda m: m.group(0)[:-1], ("r.", "s.")),
+    (re.compile(r"(?<=\d),(?=\d{3}\b)"), "", (",",)),
 ]
 _SPELLING = {
     "defence": "defense",
@@ -481,20 +494,21 @@ def _word_count(text: str) -> int:
 
 
 def _is_noise_sentence(stripped: str) -> bool:
-    if _BOILERPLATE_RE.search(stripped):
+    if _is_boilerplate(stripped):
         return True
     return bool(len(stripped) < 120 and (_BYLINE_LINE_RE.match(stripped) or credit_line_agency(stripped)))
 
 
-def _is_noise_line(line: str) -> bool:
+def _is_noise_line(line: str, words: int | None = None) -> bool:
     """A credit, byline or boilerplate line.  A long line is noise only when
     most of its words, or most of its sentences (three or more), are
     boilerplate (a footer of several boilerplate sentences), not because one
-    sentence mentions "sign up for"."""
+    sentence mentions "sign up for".  ``words``: the line's word count, when known."""
     stripped = line.strip()
     if not stripped:
         return True
-    words = _word_count(stripped)
+    if words is None:
+        words = _word_count(stripped)
     if words <= _NOISE_MAX_WORDS:
         return _is_noise_sentence(stripped)
     sentences = _sentences(stripped)
@@ -596,15 +610,18 @@ def _unwrap(text: str) -> str:
     return "\n".join(paragraphs)
 
 
-def _headline_line(line: str) -> bool:
-    return _word_count(line) <= 20 and not re.search(r"[.!?…。！？][\"”’')」』]?\s*$", line)
+def _headline_line(line: str, words: int | None = None) -> bool:
+    if (_word_count(line) if words is None else words) > 20:
+        return False
+    return not re.search(r"[.!?…。！？][\"”’')」』]?\s*$", line)
 
 
 def _tokens(paragraph: str) -> list[str]:
     text = unicodedata.normalize("NFKC", paragraph).lower()
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    for pattern, repl in _STYLE:
-        text = pattern.sub(repl, text)
+    for pattern, repl, needles in _STYLE:
+        if any(needle in text for needle in needles):  # a substring test is far cheaper than a sub
+            text = pattern.sub(repl, text)
     return [_SPELLING.get(tok, tok) for tok in _TOKEN_RE.findall(text)]
 
 
@@ -639,9 +656,10 @@ def _normalize(text: str) -> tuple[list[list[str]], tuple[int, ...]]:
     above: list[str] = []
     lines = [part for line in text.splitlines() for part in _split_long_line(line)]
     for line in lines:
-        if _is_noise_line(line):
+        words = _word_count(line)  # counted once for both tests
+        if _is_noise_line(line, words):
             continue
-        head = _headline_line(line)
+        head = _headline_line(line, words)
         if not in_body and head:
             above.append(line)
             continue  # headline lines repeated above the body

@@ -32,6 +32,9 @@ CASES = {
         "similarity.DedupConfig())"
     ),
     "similarity boilerplate": "similarity._is_noise_line('download the ' * 40000)",
+    "similarity boilerplate anywhere": (
+        "similarity._is_boilerplate('may not be ' * 40000 + 'has been ' * 40000)"
+    ),
     "similarity sentences": "similarity._sentences(('. ' + ' ' * 2000 + 'a') * 200)",
     "similarity headline": "similarity._headline_line('.' + ' ' * 200000 + 'x')",
     "similarity terminal": "similarity._TERMINAL_RE.search(('.' + ' ' * 2000 + 'x') * 100)",
@@ -116,7 +119,8 @@ def test_adversarial_lines_finish(tmp_path):
 
 AUDITED = {
     "newsbeam.transforms.similarity": {
-        "_BOILERPLATE_RE",
+        "_BOILERPLATE_START_RE",
+        "_BOILERPLATE_ANYWHERE_RE",
         "_BYLINE_LINE_RE",
         "_TOKEN_RE",
         "_SENTENCE_END",
