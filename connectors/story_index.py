@@ -52,6 +52,17 @@ _NS = "news.stories"
 _MAX_HITS = 10_000
 
 
+def _members_query(cluster_ids: list[str]) -> dict:
+    """Articles labelled with one of ``cluster_ids``, and the articles whose ``_id`` is one (a
+    cluster's id is its first member's ``_id``); callers check each hit's ``story.cluster_id``."""
+    return {
+        "bool": {
+            "should": [{"terms": {"story.cluster_id": cluster_ids}}, {"ids": {"values": cluster_ids}}],
+            "minimum_should_match": 1,
+        }
+    }
+
+
 class _EsDoFn(beam.DoFn):
     def __init__(self, settings: ElasticsearchSettings):
         self._settings = settings
@@ -201,15 +212,7 @@ class _LookupFn(_EsDoFn):
 
         response = self._client.search(
             index=self._settings.articles_alias,
-            query={
-                "bool": {
-                    "should": [
-                        {"terms": {"story.cluster_id": cluster_ids}},
-                        {"ids": {"values": cluster_ids}},
-                    ],
-                    "minimum_should_match": 1,
-                }
-            },
+            query=_members_query(cluster_ids),
             source=["story", "published"],
             size=_MAX_HITS,
         )
@@ -283,15 +286,7 @@ class _UpdatesFn(_EsDoFn):
         ``_MAX_HITS`` is asked again in halves."""
         response = self._client.search(
             index=self._settings.articles_alias,
-            query={
-                "bool": {
-                    "should": [
-                        {"terms": {"story.cluster_id": cluster_ids}},
-                        {"ids": {"values": cluster_ids}},
-                    ],
-                    "minimum_should_match": 1,
-                }
-            },
+            query=_members_query(cluster_ids),
             source=["story"],
             size=_MAX_HITS,
         )
