@@ -334,6 +334,36 @@ def datasketch_comparison(config: DedupConfig) -> None:
     )
 
 
+def offline_workers(config: DedupConfig, rows: int = 5000) -> None:
+    """``newsbeam dedup``'s default (fingerprints in one process per core) against one process,
+    wall clock, side by side on the same rows (synthetic articles, a fifth of them cut copies);
+    the labels must be identical."""
+    from newsbeam.pipeline.options import usable_cores
+
+    cores = usable_cores()
+    rng = random.Random(11)
+    vocab = _vocab(rng)
+    stories: list[str] = []
+    data = []
+    for i in range(rows):
+        if i % 5 == 4:
+            text = "\n\n".join(rng.choice(stories).split("\n\n")[:4])
+        else:
+            text = synthetic_article(rng, vocab)
+            stories.append(text)
+        data.append({"id": f"d{i}", "text": text})
+    print(f"newsbeam dedup --workers: one process against {cores} (the default), {rows} rows, wall clock")
+    walls, labels = {}, {}
+    for workers in (1, cores, 1, cores):  # twice each, interleaved: the best of two
+        t0 = time.perf_counter()
+        labels[workers] = dedup_rows(data, config, workers=workers)
+        walls[workers] = min(walls.get(workers, float("inf")), time.perf_counter() - t0)
+    print(
+        f"  1 process {walls[1]:.1f} s, {cores} processes {walls[cores]:.1f} s, "
+        f"speed-up {walls[1] / walls[cores]:.2f}x; labels identical: {labels[1] == labels[cores]}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     from benchdata import data_root
@@ -376,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     noise_sweep([("synthetic smoke", _rows(smoke)), *halves], scorer, config)
     datasketch_comparison(config)
+    offline_workers(config)
     scaling([int(x) for x in a.index_sizes.split(",") if x], config)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (ru_maxrss): {peak:.0f} MiB")

@@ -356,7 +356,34 @@ def main(argv: list[str] | None = None) -> int:
     _scrapinghub(data, args)
     if have_snippets:
         _snippets(snippets, args)
+    if not args.tuning:
+        offline_workers(data / "html")
     return 0
+
+
+def offline_workers(html_dir: Path) -> None:
+    """``newsbeam extract``'s default (one sandbox per core) against one sandbox, wall clock, side
+    by side on the same pages; the rows must be identical."""
+    import tempfile
+
+    from newsbeam.pipeline.options import usable_cores
+    from newsbeam.transforms.extraction import run_extract_dir
+
+    cores = usable_cores()
+    print(f"\n== newsbeam extract --workers: one sandbox against {cores} (the default), wall clock")
+    with tempfile.TemporaryDirectory() as tmp:
+        walls, outputs = {}, {}
+        for workers in (1, cores, 1, cores):  # twice each, interleaved: the best of two
+            out = Path(tmp) / f"out{workers}.jsonl"
+            t0 = time.perf_counter()
+            pages = run_extract_dir(html_dir, out, workers=workers)
+            walls[workers] = min(walls.get(workers, float("inf")), time.perf_counter() - t0)
+            outputs[workers] = [json.loads(line)["articleBody"] for line in out.read_text().splitlines()]
+    same = outputs[1] == outputs[cores]
+    print(
+        f"  {pages} pages: 1 worker {walls[1]:.1f} s, {cores} workers {walls[cores]:.1f} s, "
+        f"speed-up {walls[1] / walls[cores]:.2f}x; bodies identical: {same}"
+    )
 
 
 if __name__ == "__main__":

@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     extract.add_argument("--input-dir", required=True, metavar="DIR", help="directory of *.html files")
     extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")
+    _add_workers(extract, "pages extracted at once, each in its own process")
     extract.set_defaults(func=_cmd_extract, beam_args=False)
 
     dedup = sub.add_parser(
@@ -230,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--input", required=True, metavar="FILE.jsonl", help="rows to cluster")
     dedup.add_argument(
         "--output", required=True, metavar="FILE.jsonl", help="where to write {id, cluster} rows"
+    )
+    _add_workers(
+        dedup,
+        f"processes that fingerprint the texts of an input of {_DEDUP_POOL_MIN_ROWS:,} rows or more "
+        "(the clustering after it runs in one)",
     )
     dedup.set_defaults(func=_cmd_dedup, beam_args=False)
 
@@ -696,9 +702,14 @@ def _cmd_extract(args, _beam_args) -> int:
     output = Path(args.output)
     if output.parent and not output.parent.exists():
         raise UsageError(f"--output: directory {output.parent} does not exist")
+    workers = _workers(args)
     _open_output(output).close()  # before the work, so a bad --output fails at once
     errors: Counter = Counter()
-    count = run_extract_dir(input_dir, output, errors=errors)
+    from newsbeam.pipeline.offline import OfflineProgress
+
+    pages = sum(1 for p in input_dir.glob("*.html") if not p.is_dir())
+    with OfflineProgress(f"extracting {input_dir}", pages) as progress:
+        count = run_extract_dir(input_dir, output, errors=errors, workers=workers, progress=progress)
     failed = ", ".join(f"{n} {reason}" for reason, n in sorted(errors.items()))
     why = "; see their 'error' field" if set(errors) - {NO_TEXT} else ""
     _console(stderr=True).print(
@@ -706,6 +717,30 @@ def _cmd_extract(args, _beam_args) -> int:
         + (f" ({sum(errors.values())} without a body: {failed}{why})" if errors else "")
     )
     return 0
+
+
+# similarity.POOL_MIN_ROWS (not imported to build --help: numpy and the clustering core are slow to load)
+_DEDUP_POOL_MIN_ROWS = 1000
+
+
+def _add_workers(parser, what: str) -> None:
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help=f"{what} (default: one per CPU core, here {_cores()})"
+    )
+
+
+def _cores() -> int:
+    from newsbeam.pipeline.options import usable_cores
+
+    return usable_cores()
+
+
+def _workers(args) -> int:
+    if args.workers is None:
+        return _cores()
+    if not 1 <= args.workers <= 256:
+        raise UsageError(f"--workers: expected a number from 1 to 256, got {args.workers}")
+    return args.workers
 
 
 def _read_dedup_rows(path) -> list[dict[str, Any]]:
@@ -752,9 +787,13 @@ def _open_output(path):
 def _cmd_dedup(args, _beam_args) -> int:
     from newsbeam.transforms.similarity import DedupConfig, dedup_rows
 
+    workers = _workers(args)
     rows = _read_dedup_rows(args.input)
     out = _open_output(args.output)  # before the work, so a bad --output fails at once
-    labels = {row["id"]: row["cluster"] for row in dedup_rows(rows, DedupConfig())}
+    from newsbeam.pipeline.offline import OfflineProgress
+
+    with OfflineProgress(f"fingerprinting {args.input}", len(rows)) as progress:
+        labels = {row["id"]: row["cluster"] for row in dedup_rows(rows, DedupConfig(), workers, progress)}
     original = {str(row["id"]): row["id"] for row in rows}
     try:
         with out:

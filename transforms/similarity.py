@@ -84,7 +84,7 @@ import re
 import unicodedata
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,7 @@ __all__ = [
     "find_digests",
     "find_shared_excerpts",
     "fingerprint",
+    "fingerprints",
     "is_copy",
     "normalize_paragraphs",
     "similarity",
@@ -1465,21 +1466,76 @@ def _earlier(t_a: float | None, id_a: str, t_b: float | None, id_b: str) -> bool
     return key_a < key_b
 
 
-def dedup_rows(rows: Iterable[Mapping[str, Any]], config: DedupConfig) -> list[dict[str, str]]:
+# Fingerprints of a large input are computed by a pool of processes, this many texts per task:
+# large enough that a task's pickling is small next to its work (~3 ms a text), small enough that
+# progress moves.  Below POOL_MIN_ROWS a pool's start (~1 s: each process imports numpy and this
+# module) costs more than it saves.
+_POOL_CHUNK = 200
+POOL_MIN_ROWS = 1000
+
+
+def _fingerprint_texts(texts: list[str], config: DedupConfig) -> list[Fingerprint]:
+    return [fingerprint(text, config) for text in texts]
+
+
+def fingerprints(
+    texts: Sequence[str],
+    config: DedupConfig,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[Fingerprint]:
+    """``fingerprint`` of every text, in order; with ``workers`` > 1 and at least
+    ``POOL_MIN_ROWS`` texts, in that many processes.  ``progress(n)``: called with the number of
+    texts done so far, from this thread."""
+    if workers <= 1 or len(texts) < POOL_MIN_ROWS:
+        out = []
+        for start in range(0, len(texts), _POOL_CHUNK):
+            out.extend(_fingerprint_texts(list(texts[start : start + _POOL_CHUNK]), config))
+            if progress:
+                progress(len(out))
+        return out
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: no fork of a process whose other threads (a progress display) may hold locks
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    chunks = [list(texts[start : start + _POOL_CHUNK]) for start in range(0, len(texts), _POOL_CHUNK)]
+    out = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for done in pool.map(_fingerprint_texts, chunks, [config] * len(chunks)):
+            out.extend(done)
+            if progress:
+                progress(len(out))
+    return out
+
+
+def dedup_rows(
+    rows: Iterable[Mapping[str, Any]],
+    config: DedupConfig,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, str]]:
     """The ``newsbeam dedup`` contract: rows in, ``{"id", "cluster"}`` out.
 
     Input rows carry ``id`` and ``text`` (``title``/``headline`` and
     ``published``/``date`` optional; every other field, a gold ``cluster``
     included, is ignored).  Output has every input id exactly once, in input
-    order.
+    order.  ``workers`` and ``progress``: see ``fingerprints`` (the clustering
+    after it runs in this process).
     """
-    items = []
+    ids, texts, times = [], [], []
     for row in rows:
         if "id" not in row:
             raise ValueError("dedup: every row needs an 'id'")
         published = row.get("published")
         if published is None:
             published = row.get("date")
-        items.append((str(row["id"]), fingerprint(row.get("text") or "", config), published))
+        ids.append(str(row["id"]))
+        texts.append(row.get("text") or "")
+        times.append(published)
+    fps = fingerprints(texts, config, workers, progress)
+    del texts
+    items = list(zip(ids, fps, times))
     labels = cluster(items, config)
-    return [{"id": item_id, "cluster": labels[item_id]} for item_id, _, _ in items]
+    return [{"id": item_id, "cluster": labels[item_id]} for item_id in ids]

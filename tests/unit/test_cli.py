@@ -452,3 +452,22 @@ def test_demo_without_spacy_is_a_usage_error_before_any_server_starts(capsys, tm
     assert code == 2
     assert "entity tagging needs spaCy" in err and "ner.enabled: false" in err
     assert started == []  # nothing left running
+
+
+@pytest.mark.parametrize("command", ["dedup", "extract"])
+@pytest.mark.parametrize("workers", ["0", "257", "-1"])
+def test_offline_workers_out_of_range_is_a_usage_error(capsys, tmp_path, command, workers):
+    (tmp_path / "in.jsonl").write_text('{"id": 1, "text": "a"}\n')
+    where = ["--input", str(tmp_path / "in.jsonl")] if command == "dedup" else ["--input-dir", str(tmp_path)]
+    out = str(tmp_path / "o.jsonl")
+    code, _out, err = run(capsys, command, *where, "--output", out, "--workers", workers)
+    assert code == 2
+    assert f"--workers: expected a number from 1 to 256, got {workers}" in err
+    assert "Traceback" not in err
+
+
+def test_dedup_help_names_the_pool_threshold_of_the_code():
+    from newsbeam.pipeline import cli
+    from newsbeam.transforms.similarity import POOL_MIN_ROWS
+
+    assert cli._DEDUP_POOL_MIN_ROWS == POOL_MIN_ROWS

@@ -405,3 +405,59 @@ def test_provenance_names_the_extractor_and_its_version_as_the_contract_says():
     assert set(result.provenance["versions"]) == {"trafilatura", "resiliparse"}
     assert result.provenance["method"] and result.provenance["signals"]
     assert extract_article("", None).provenance["version"] == __version__  # an empty page too
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _timed_extract(html, url):
+    """Injected extractor: records when it ran (a file per page), dies on "crash"."""
+    if html == b"crash":
+        os._exit(3)
+    start = time.monotonic()
+    time.sleep(0.3)
+    log_dir = Path(os.environ["NEWSBEAM_TEST_TIMES"])
+    (log_dir / f"{os.getpid()}-{start}").write_text(f"{start} {time.monotonic()}")
+    return extraction.ExtractionResult(body=html.decode())
+
+
+def _intervals(log_dir: Path) -> list[tuple[float, float]]:
+    return sorted(tuple(map(float, p.read_text().split())) for p in log_dir.iterdir())
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_run_extract_dir_with_workers_keeps_file_order_and_every_row(tmp_path, monkeypatch, workers):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for i in range(8):
+        (pages / f"p{i}.html").write_bytes(f"page {i}".encode())
+    (pages / "p2.html").write_bytes(b"crash")
+    (pages / "p5.html").write_bytes(b"crash")
+    times = tmp_path / "times"
+    times.mkdir()
+    monkeypatch.setenv("NEWSBEAM_TEST_TIMES", str(times))
+    out = tmp_path / "out.jsonl"
+    done = []
+    errors = extraction.Counter()
+    count = run_extract_dir(
+        pages, out, _timed_extract, timeout_s=60, errors=errors, workers=workers, progress=done.append
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert count == 8 and [r["id"] for r in rows] == [f"p{i}" for i in range(8)]
+    assert errors == {"extract_crash": 2}, rows
+    assert [r["articleBody"] for r in rows] == [
+        "page 0",
+        "page 1",
+        "",
+        "page 3",
+        "page 4",
+        "",
+        "page 6",
+        "page 7",
+    ]
+    assert rows[2]["error"] == rows[5]["error"] == "extract_crash"
+    assert done == list(range(1, 9))
+    spans = _intervals(times)
+    overlapping = any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+    # one sandbox extracts one page at a time; several sandboxes extract pages at the same time
+    assert overlapping == (workers > 1)

@@ -760,3 +760,27 @@ def test_page_footer_whose_longest_sentence_is_misspelt_is_still_dropped():
     assert normalize_paragraphs("\n\n".join(ORIGINAL[:2] + [footer])) == normalize_paragraphs(
         "\n\n".join(ORIGINAL[:2])
     )
+
+
+def test_dedup_rows_in_worker_processes_labels_as_in_one(monkeypatch):
+    """A large input is fingerprinted by a pool of processes: same labels, in input order, with
+    progress up to every row."""
+    from newsbeam.transforms import similarity
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(400)]
+    stories = [" ".join(rng.choice(words) for _ in range(120)) + "." for _ in range(25)]
+    rows = []
+    for i in range(60):
+        story = stories[i % 25]
+        text = story if i < 25 else story[: len(story) * 2 // 3]  # the later copies are cut short
+        rows.append({"id": f"r{i}", "text": text, "published": f"2024-01-{1 + i % 28:02d}"})
+    monkeypatch.setattr(similarity, "POOL_MIN_ROWS", 10)
+    monkeypatch.setattr(similarity, "_POOL_CHUNK", 7)
+    done = []
+    pooled = similarity.dedup_rows(rows, DedupConfig(), workers=2, progress=done.append)
+    alone = similarity.dedup_rows(rows, DedupConfig(), workers=1)
+    assert pooled == alone
+    assert [r["id"] for r in pooled] == [f"r{i}" for i in range(60)]
+    assert len({r["cluster"] for r in pooled}) < 60  # copies grouped (the test checks something)
+    assert done[-1] == 60 and done == sorted(done)
