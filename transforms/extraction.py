@@ -849,6 +849,26 @@ def _within_depth(data: Any, limit: int) -> bool:
     return True
 
 
+# A "\ud800" escape alone (no pair) is valid JSON but no text: json.loads gives a lone
+# surrogate, which no UTF-8 writer takes.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(data: Any) -> Any:
+    """Parsed JSON with every lone surrogate in its strings replaced by U+FFFD (a pair of
+    escapes is one character already).  A headline or author holding one was written to
+    the output as is: the whole ``newsbeam extract`` stopped (UnicodeEncodeError, exit 1, the
+    rows of every other page lost), and ``newsbeam run`` stopped at the bulk write."""
+    if isinstance(data, str):
+        return _SURROGATE.sub("\ufffd", data)
+    if isinstance(data, list):
+        return [_without_surrogates(item) for item in data]
+    if isinstance(data, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in data.items()}
+    return data
+
+
 def _jsonld_article(tree) -> dict:
     """The most article-like JSON-LD object of the page (a WebPage only as a last resort).
 
@@ -869,6 +889,8 @@ def _jsonld_article(tree) -> dict:
                 continue
         if not _within_depth(data, _MAX_JSONLD_DEPTH):
             continue
+        if _SURROGATE_ESCAPE.search(raw):
+            data = _without_surrogates(data)
         for obj in _iter_jsonld(data):
             types = obj.get("@type")
             types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
