@@ -726,9 +726,14 @@ def _read_dedup_rows(path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or row.get("id") in (None, "") or not isinstance(row["id"], (str, int)):
+        if (
+            not isinstance(row, dict)
+            or row.get("id") in (None, "")
+            or not isinstance(row["id"], (str, int))
+            or isinstance(row["id"], bool)  # true would be the id "True"
+        ):
             raise UsageError(
-                f'--input {path}, line {number}: expected an object with an "id" (a string or number)'
+                f'--input {path}, line {number}: expected an object with an "id" (a string or an integer)'
             )
         text = row.get("text")
         if text is not None and not isinstance(text, str):
@@ -749,6 +754,18 @@ def _open_output(path):
         raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
 
 
+def _json_line(row: dict[str, Any]) -> str:
+    """One output line, UTF-8 encodable: an id holding a lone surrogate (an unpaired
+    "\\ud800" escape, valid JSON but no text) is written as the escape it was read as, so
+    every input id comes back exactly (before: exit 1 and a truncated output file)."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row)
+    return line + "\n"
+
+
 def _cmd_dedup(args, _beam_args) -> int:
     from newsbeam.transforms.similarity import DedupConfig, dedup_rows
 
@@ -760,9 +777,7 @@ def _cmd_dedup(args, _beam_args) -> int:
         with out:
             for row in rows:
                 key = str(row["id"])
-                out.write(
-                    json.dumps({"id": row["id"], "cluster": original[labels[key]]}, ensure_ascii=False) + "\n"
-                )
+                out.write(_json_line({"id": row["id"], "cluster": original[labels[key]]}))
     except OSError as exc:
         raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
     clusters = len(set(labels.values()))
