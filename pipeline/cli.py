@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         '"published", "authors", "language", "extraction"}. A file that cannot be read or extracted '
         'still gets its row, with an empty "articleBody" and an "error": unreadable, not_a_file, '
         "too_large (over 50 MB), timeout (30 s) or extract_crash; a page that is no article (a section "
-        'front, a login wall, an error page asking not to be indexed) gets "error": not_article and the '
-        'reason in "detail".',
+        "front, a login wall, an error page asking not to be indexed or naming a front page as its "
+        'canonical URL) gets "error": not_article and the reason in "detail".',
     )
     extract.add_argument("--input-dir", required=True, metavar="DIR", help="directory of *.html files")
     extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")

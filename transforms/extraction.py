@@ -178,6 +178,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsbeam.transforms.sandbox_child import CallFailed
 
@@ -1653,6 +1654,21 @@ def _read_input(path: Path) -> tuple[bytes | None, str | None, str | None]:
         return None, "unreadable", exc.strerror or str(exc)
 
 
+def saved_page_names_front_page(result: ExtractionResult) -> str | None:
+    """Why a saved page is no article, if it declares none (``result.article_evidence``) and its
+    ``rel=canonical`` names a site's front page (an absolute URL or ``/``, without a query): it is
+    that front page, or a page pointing search engines home (a soft 404).  ``newsbeam run``
+    rejects such a page the same way, knowing its URL (``transforms.extract.names_front_page``);
+    a saved file has none, so the page itself being the front page is no exception here."""
+    href = (result.canonical_href or "").split("#", 1)[0].strip()
+    if result.article_evidence or not href:
+        return None
+    parts = urlsplit(href)
+    if parts.path not in ("", "/") or parts.query or not (parts.netloc or href.startswith("/")):
+        return None
+    return f"the page declares no article and names the front page {href} as its canonical URL"
+
+
 def run_extract_dir(
     input_dir: str | Path,
     output_path: str | Path,
@@ -1669,7 +1685,8 @@ def run_extract_dir(
     ``error`` (``timeout``, ``extract_crash``) instead of stopping the whole directory, and so
     does a file that cannot be read (``unreadable``, ``not_a_file``, ``too_large``; with the
     reason in ``detail``).  A page that is no article (``ExtractionResult.not_article``: a
-    section front, a login wall, an error page asking not to be indexed) gets an empty
+    section front, a login wall, an error page asking not to be indexed; or
+    ``saved_page_names_front_page``: a page naming a front page as its canonical URL) gets an empty
     ``articleBody``, ``error`` ``not_article`` and the reason in ``detail``, as ``newsbeam run``
     records it.  ``errors``, when given, counts the rows by error."""
     files = sorted(p for p in Path(input_dir).glob("*.html") if not p.is_dir())
@@ -1689,8 +1706,9 @@ def run_extract_dir(
                 except ExtractionCrashed:
                     error = "extract_crash"
                 else:
-                    if result.not_article:  # what `newsbeam run` records as a not_article failure
-                        row.update(articleBody="", error="not_article", detail=result.not_article)
+                    why = result.not_article or saved_page_names_front_page(result)
+                    if why:  # what `newsbeam run` records as a not_article failure
+                        row.update(articleBody="", error="not_article", detail=why)
                         if errors is not None:
                             errors["not_article"] += 1
             if row is None:
