@@ -726,6 +726,8 @@ def _read_dedup_rows(path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:  # "[[[[..." past the decoder's limit: exit 1 and a traceback before
+            raise UsageError(f"--input {path}, line {number}: JSON nested too deeply to read") from None
         if (
             not isinstance(row, dict)
             or row.get("id") in (None, "")

@@ -229,6 +229,11 @@ def test_dedup_groups_copies_and_keeps_every_id(capsys, tmp_path):
         ('{"id": 1, "text": 5}\n', '"text" must be a string'),
         ('{"id": "a", "text": "x"}\n{"id": true, "text": "b"}\n', 'line 2: expected an object with an "id"'),
         ('{"id": 1.5, "text": "x"}\n', '"id" (a string or an integer)'),
+        pytest.param(
+            '{"id": 1, "text": "a"}\n{"id": 2, "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+            "line 2: JSON nested",
+            id="nested-100000-deep",
+        ),
     ],
 )
 def test_dedup_bad_input_names_the_line(capsys, tmp_path, content, message):
