@@ -89,6 +89,7 @@ import datetime as dt
 import json
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -178,11 +179,8 @@ class IndexAction:
             raise ValueError(f"IndexAction.op must be one of {OPS}, got {self.op!r}")
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"op": self.op, "index": self.index, "id": self.id, "source": self.source, "url": self.url},
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=str,
+        return _dumps(
+            {"op": self.op, "index": self.index, "id": self.id, "source": self.source, "url": self.url}
         )
 
     @classmethod
@@ -244,8 +242,16 @@ def bulk_chunks(actions: Sequence[IndexAction], max_bytes: int) -> list[tuple[li
     return chunks
 
 
+# A lone surrogate (a "\ud800" escape of some page's JSON, no pair) is no text: UTF-8 cannot
+# encode it, and one document holding it stopped the whole run at the bulk write.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON, UTF-8 encodable: a lone surrogate, only ever inside a string, becomes
+    U+FFFD (the replacement character), as a decoder shows a byte it cannot read."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 @dataclasses.dataclass(frozen=True)

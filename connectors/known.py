@@ -158,7 +158,10 @@ class _LookupFn(beam.DoFn):
         urls = sorted({entry.url for entry in batch})
         try:
             articles = self._search_terms(
-                self._es_settings.articles_alias, "urls", urls, ["urls", "feed.url", "entry_updated"]
+                self._es_settings.articles_alias,
+                "urls",
+                urls,
+                ["urls", "feed.url", "entry_updated", "canonical_url"],
             )
             failures = self._search_terms(
                 self._es_settings.failures_alias,
@@ -178,11 +181,14 @@ class _LookupFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(UNANSWERED, entry)
             return
         known: dict[str, list[tuple[str | None, str | None]]] = {}
+        canonicals: dict[str, set[str]] = {}  # URL -> canonical URLs of the articles holding it
         for doc in articles:
             value = doc.get("urls") or []
             stored = ((doc.get("feed") or {}).get("url"), doc.get("entry_updated"))
             for url in [value] if isinstance(value, str) else value:
                 known.setdefault(url, []).append(stored)
+                if doc.get("canonical_url"):
+                    canonicals.setdefault(url, set()).add(doc["canonical_url"])
         failed: dict[str, tuple[int, str | None, str | None]] = {}
         for doc in failures:
             if doc.get("stage") not in RETRIED_STAGES:
@@ -216,6 +222,10 @@ class _LookupFn(beam.DoFn):
             self._new.inc()  # what is fetched: the per-feed figures count a revision as new too
             if revision:
                 self._revised.inc()
+                # rewritten in place: under the _id it has, whatever canonical URL the page names now
+                entry = dataclasses.replace(
+                    entry, indexed_canonical=min(canonicals.get(entry.url, ()), default=None)
+                )
             yield entry
 
 

@@ -224,8 +224,9 @@ class _LookupFn(_EsDoFn):
         result = {}
         for cluster_id, docs in members.items():
             canonical_id, published = min(docs, key=lambda d: _time_key(d[1], d[0]))
-            members = tuple(sorted(doc_id for doc_id, _ in docs))
-            result[cluster_id] = IndexedCluster(cluster_id, canonical_id, published, members)
+            dated = tuple(sorted(docs))
+            members = tuple(doc_id for doc_id, _ in dated)
+            result[cluster_id] = IndexedCluster(cluster_id, canonical_id, published, members, dated=dated)
         return result
 
 

@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         '"published", "authors", "language", "extraction"}. A file that cannot be read or extracted '
         'still gets its row, with an empty "articleBody" and an "error": unreadable, not_a_file, '
         "too_large (over 50 MB), timeout (30 s) or extract_crash; a page that is no article (a section "
-        'front, a login wall, an error page asking not to be indexed) gets "error": not_article and the '
-        'reason in "detail".',
+        "front, a login wall, an error page asking not to be indexed or naming a front page as its "
+        'canonical URL) gets "error": not_article and the reason in "detail".',
     )
     extract.add_argument("--input-dir", required=True, metavar="DIR", help="directory of *.html files")
     extract.add_argument("--output", required=True, metavar="FILE.jsonl", help="where to write the rows")
@@ -761,9 +761,16 @@ def _read_dedup_rows(path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--input {path}, line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or row.get("id") in (None, "") or not isinstance(row["id"], (str, int)):
+        except RecursionError:  # "[[[[..." past the decoder's limit: exit 1 and a traceback before
+            raise UsageError(f"--input {path}, line {number}: JSON nested too deeply to read") from None
+        if (
+            not isinstance(row, dict)
+            or row.get("id") in (None, "")
+            or not isinstance(row["id"], (str, int))
+            or isinstance(row["id"], bool)  # true would be the id "True"
+        ):
             raise UsageError(
-                f'--input {path}, line {number}: expected an object with an "id" (a string or number)'
+                f'--input {path}, line {number}: expected an object with an "id" (a string or an integer)'
             )
         text = row.get("text")
         if text is not None and not isinstance(text, str):
@@ -784,6 +791,18 @@ def _open_output(path):
         raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
 
 
+def _json_line(row: dict[str, Any]) -> str:
+    """One output line, UTF-8 encodable: an id holding a lone surrogate (an unpaired
+    "\\ud800" escape, valid JSON but no text) is written as the escape it was read as, so
+    every input id comes back exactly (before: exit 1 and a truncated output file)."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row)
+    return line + "\n"
+
+
 def _cmd_dedup(args, _beam_args) -> int:
     from newsbeam.transforms.similarity import DedupConfig, dedup_rows
 
@@ -799,9 +818,7 @@ def _cmd_dedup(args, _beam_args) -> int:
         with out:
             for row in rows:
                 key = str(row["id"])
-                out.write(
-                    json.dumps({"id": row["id"], "cluster": original[labels[key]]}, ensure_ascii=False) + "\n"
-                )
+                out.write(_json_line({"id": row["id"], "cluster": original[labels[key]]}))
     except OSError as exc:
         raise UsageError(f"--output: cannot write {args.output}: {exc.strerror}") from None
     clusters = len(set(labels.values()))

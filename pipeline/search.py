@@ -161,13 +161,14 @@ class SearchFilters:
                 should = [{"terms": {field: list(values)}} for field in fields]
             clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
 
-        any_of(["source.name", "source.domain"], self.outlets)
-        # Entities in any case: documents tagged before names in capitals were
-        # title-cased keep "NEW YORK" (transforms/entities.display_name).
+        # Names in any case: `--place kabul`, `--agency ap` and `--outlet "the globe"` mean
+        # what is stored as "Kabul", "AP" and "The Globe"; and documents tagged before names
+        # in capitals were title-cased keep "NEW YORK" (transforms/entities.display_name).
+        any_of(["source.name", "source.domain"], self.outlets, case_insensitive=True)
         entity_fields = ["entities.person", "entities.org", "entities.location", "entities.misc"]
         any_of(entity_fields, self.entities, case_insensitive=True)
-        any_of(["dateline.places"], self.places)
-        any_of(["agency"], self.agencies)
+        any_of(["dateline.places"], self.places, case_insensitive=True)
+        any_of(["agency"], self.agencies, case_insensitive=True)
         if self.languages:
             clauses.append({"terms": {"language": list(self.languages)}})
         if self.story:

@@ -139,6 +139,8 @@ _KICKERS = {
     "opinion",
     "video",
     "photos",
+    "photo",
+    "file photo",
     "live",
     "alert",
     "urgent",
@@ -418,6 +420,8 @@ def _match_at(text: str, start: int) -> Dateline | None:
             and not (bare_comma and not has_marker and len(letters) < 4)
             # "NATO said": a plain space is a separator only with a marker.
             and not (sep.strip() == "" and not has_marker and not bare_newline)
+            # "COVID-19, the virus", "F-16 jets": a dash between a word and a figure joins them
+            and not (sep in ("-", "–", "—") and window[m.end() : m.end() + 1].isdigit())
         )
         if ok:
             agency = canonical_agency(m.group("agency") or m.group("tass"))

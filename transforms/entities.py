@@ -117,7 +117,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from newsbeam.transforms.dateline import title_word
+from newsbeam.transforms.dateline import parse_dateline, title_word
 from newsbeam.transforms.model import Article
 
 __all__ = [
@@ -137,6 +137,7 @@ __all__ = [
     "resolve_model_name",
     "split_chunks",
     "tag_texts",
+    "with_dateline_places",
 ]
 
 _NAMESPACE = "news.entities"
@@ -882,7 +883,43 @@ def tag_texts(
     mentions: list[list[Mention]] = [[] for _ in texts]
     for index, offset, key in pieces:
         mentions[index].extend(Mention(text, label, start + offset) for text, label, start in spans[key])
-    return [merge_mentions(found, max_per_type) for found in mentions]
+    return [
+        merge_mentions(with_dateline_places(text, found), max_per_type)
+        for text, found in zip(texts, mentions)
+    ]
+
+
+def with_dateline_places(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """``mentions`` with the places of ``text``'s dateline as locations (pure).
+
+    A wire dateline writes its places in capitals (``KABUL, Afghanistan (AP) —``,
+    ``ISLAMABAD-NEW YORK,``), which the small English model reads as organisations
+    (``CAIRO``, ``MOSCOW``, ``JERUSALEM``) or misses (``BEIRUT``, ``ISLAMABAD``).
+    transforms/dateline.py parses them (``dateline.places``): each place found in the
+    dateline as written becomes a ``GPE`` mention there, and the model's mentions that
+    overlap it are dropped, so ``entities.location`` holds the places ``dateline.places``
+    does (shown as ``display_name`` and ``merge_mentions`` show any name).  The rest of
+    the dateline (``Afghanistan``, the agency) keeps the model's mentions."""
+    dateline = parse_dateline(text)
+    if not dateline.places or dateline.span is None:
+        return list(mentions)
+    start, end = dateline.span
+    spots: list[tuple[int, int]] = []
+    at = start
+    for place in dateline.places:
+        found = re.compile(re.escape(place), re.IGNORECASE).search(text, at, end)
+        if found is None:
+            continue
+        spots.append(found.span())
+        at = found.end()
+    if not spots:
+        return list(mentions)
+    kept = [
+        m
+        for m in mentions
+        if not any(m.start < stop and m.start + len(m.text) > begin for begin, stop in spots)
+    ]
+    return kept + [Mention(text[begin:stop], "GPE", begin) for begin, stop in spots]
 
 
 class _RouteByLanguageFn(beam.DoFn):

@@ -258,8 +258,11 @@ def build_article(
     )
     if why:
         return failure("not_article", f"{why}: {page.final_url}")
-    canonical = resolve_canonical(page.final_url, result.canonical_href, canonical_aliases)
-    urls = {entry.url, canonical}
+    named = resolve_canonical(page.final_url, result.canonical_href, canonical_aliases)
+    # A revision keeps the canonical URL, hence the _id, its article is indexed under: a page that
+    # now names another canonical URL made a second document of the same article.
+    canonical = entry.indexed_canonical or named
+    urls = {entry.url, canonical, named}
     final = normalize_url(page.final_url)
     if final:
         urls.add(final)

@@ -179,6 +179,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsbeam.transforms.sandbox_child import CallFailed
 
@@ -850,6 +851,26 @@ def _within_depth(data: Any, limit: int) -> bool:
     return True
 
 
+# A "\ud800" escape alone (no pair) is valid JSON but no text: json.loads gives a lone
+# surrogate, which no UTF-8 writer takes.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(data: Any) -> Any:
+    """Parsed JSON with every lone surrogate in its strings replaced by U+FFFD (a pair of
+    escapes is one character already).  A headline or author holding one was written to
+    the output as is: the whole ``newsbeam extract`` stopped (UnicodeEncodeError, exit 1, the
+    rows of every other page lost), and ``newsbeam run`` stopped at the bulk write."""
+    if isinstance(data, str):
+        return _SURROGATE.sub("\ufffd", data)
+    if isinstance(data, list):
+        return [_without_surrogates(item) for item in data]
+    if isinstance(data, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in data.items()}
+    return data
+
+
 def _jsonld_article(tree) -> dict:
     """The most article-like JSON-LD object of the page (a WebPage only as a last resort).
 
@@ -870,6 +891,8 @@ def _jsonld_article(tree) -> dict:
                 continue
         if not _within_depth(data, _MAX_JSONLD_DEPTH):
             continue
+        if _SURROGATE_ESCAPE.search(raw):
+            data = _without_surrogates(data)
         for obj in _iter_jsonld(data):
             types = obj.get("@type")
             types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
@@ -1632,6 +1655,21 @@ def _read_input(path: Path) -> tuple[bytes | None, str | None, str | None]:
         return None, "unreadable", exc.strerror or str(exc)
 
 
+def saved_page_names_front_page(result: ExtractionResult) -> str | None:
+    """Why a saved page is no article, if it declares none (``result.article_evidence``) and its
+    ``rel=canonical`` names a site's front page (an absolute URL or ``/``, without a query): it is
+    that front page, or a page pointing search engines home (a soft 404).  ``newsbeam run``
+    rejects such a page the same way, knowing its URL (``transforms.extract.names_front_page``);
+    a saved file has none, so the page itself being the front page is no exception here."""
+    href = (result.canonical_href or "").split("#", 1)[0].strip()
+    if result.article_evidence or not href:
+        return None
+    parts = urlsplit(href)
+    if parts.path not in ("", "/") or parts.query or not (parts.netloc or href.startswith("/")):
+        return None
+    return f"the page declares no article and names the front page {href} as its canonical URL"
+
+
 def run_extract_dir(
     input_dir: str | Path,
     output_path: str | Path,
@@ -1650,7 +1688,8 @@ def run_extract_dir(
     ``error`` (``timeout``, ``extract_crash``) instead of stopping the whole directory, and so
     does a file that cannot be read (``unreadable``, ``not_a_file``, ``too_large``; with the
     reason in ``detail``).  A page that is no article (``ExtractionResult.not_article``: a
-    section front, a login wall, an error page asking not to be indexed) gets an empty
+    section front, a login wall, an error page asking not to be indexed; or
+    ``saved_page_names_front_page``: a page naming a front page as its canonical URL) gets an empty
     ``articleBody``, ``error`` ``not_article`` and the reason in ``detail``, as ``newsbeam run``
     records it.  ``errors``, when given, counts the rows by error.
 
@@ -1705,8 +1744,9 @@ def _extract_file(sandbox: ExtractionSandbox, path: Path, timeout_s: float) -> d
             error = "extract_crash"
         else:
             row = result_to_row(doc_id, result)
-            if result.not_article:  # what `newsbeam run` records as a not_article failure
-                row.update(articleBody="", error="not_article", detail=result.not_article)
+            why = result.not_article or saved_page_names_front_page(result)
+            if why:  # what `newsbeam run` records as a not_article failure
+                row.update(articleBody="", error="not_article", detail=why)
             return row
     row = {**result_to_row(doc_id, ExtractionResult(body="")), "error": error}
     if detail:

@@ -132,6 +132,9 @@ class FeedEntry:
     # dc:modified), when it has one: a later value than the one stored with the article is a revision
     updated: str | None = None
     attempts: int = 0  # earlier failed attempts at this URL (from news-failures)
+    # A revision (connectors/known.py): the canonical URL its article is indexed under. The
+    # article keeps it, and its _id, when the page now names another canonical URL.
+    indexed_canonical: str | None = None
     # time.time() when the feed's response arrived: the fetcher leaves the feed's own site
     # host_delay after it before its first request there (connectors/fetch.py); a time, not
     # part of what the entry is

@@ -130,13 +130,18 @@ class IndexedCluster:
     (a re-extracted or re-fetched article may be in the batch and in the
     index at once: sizes count it once).  ``excerpt``: the new article that
     matched it lies wholly inside the member it matched (an opening cut from
-    it), so it may not bridge that story to another one of its batch."""
+    it), so it may not bridge that story to another one of its batch.
+    ``dated``: (id, stored ``published``) of every member, when known: a
+    member in the batch again (re-fetched after its feed entry was revised)
+    counts with its new date, and the others with theirs, so the canonical
+    flag leaves a copy whose new date is no longer the earliest."""
 
     cluster_id: str
     canonical_id: str
     canonical_published: str | None
     members: tuple[str, ...]
     excerpt: bool = False
+    dated: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,11 +248,12 @@ def resolve_clusters(
         earliest_new = min(new_ids, key=lambda i: _time_key(published.get(i), i))
         target = indexed_ids[0] if indexed_ids else earliest_new
         size = len(set(new_ids).union(*(clusters[c].members for c in indexed_ids)))
-        candidates = [(published.get(i), i) for i in new_ids] + [
-            (clusters[c].canonical_published, clusters[c].canonical_id)
-            for c in indexed_ids
-            if clusters[c].canonical_id not in published  # a re-extracted copy counts with its new date
-        ]
+        candidates = [(published.get(i), i) for i in new_ids]
+        for c in indexed_ids:
+            # A member in the batch (re-extracted, re-fetched) counts with its new date: when it
+            # was the canonical copy, the earliest of the others may take over.
+            dated = clusters[c].dated or ((clusters[c].canonical_id, clusters[c].canonical_published),)
+            candidates += [(date, i) for i, date in dated if i not in published]
         canonical = min(candidates, key=lambda pc: _time_key(pc[0], pc[1]))[1]
         for doc_id in new_ids:
             stories[doc_id] = {"cluster_id": target, "is_canonical": doc_id == canonical, "size": size}

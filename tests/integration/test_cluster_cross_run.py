@@ -292,3 +292,48 @@ def test_a_paywalled_opening_that_a_follow_up_reuses_links_one_story_across_runs
     assert {stories[ids[s]]["size"] for s in ("original", "paywalled")} == {2}
     assert stories[ids["follow"]]["cluster_id"] != stories[ids["original"]]["cluster_id"]
     assert stories[ids["follow"]]["size"] == 1
+
+
+def test_a_revised_canonical_copy_dated_later_hands_the_flag_to_the_earliest_copy(
+    demo_settings, es_client, tmp_path
+):
+    """The canonical copy's feed entry is revised and its page now gives a later date: the
+    re-fetched article keeps its cluster, and the flag moves to the copy that is now the
+    earliest (before: the revised article kept it, dated two days after the copy)."""
+    import shutil
+
+    lines = [line.strip() for line in _SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    body = [lines[2].split(",", 1)[1], *lines[3:]]
+    rows = {
+        "original": {
+            "id": "original",
+            "headline": "Russia offered Taliban-linked militants bounties, report says",
+            "published": "2020-06-27T09:00:00Z",
+            "text": "\n\n".join(["WASHINGTON (Reuters) - " + body[0], *body[1:]]),
+        },
+        "copy": {
+            "id": "copy",
+            "headline": "Moscow denies bounty report",
+            "published": "2020-06-27T14:00:00Z",
+            "text": "\n\n".join(["ISLAMABAD-NEW YORK, " + body[0], *body[1:-2]]),
+        },
+    }
+    root = tmp_path / "site"
+    _write_outlet(root, "wire", [rows["original"], rows["copy"]])
+    alias = demo_settings.elasticsearch.articles_alias
+    with SiteServer(root) as site:
+        ids = {slug: doc_id_for_url(f"{site.base_url}/wire/{slug}.html") for slug in rows}
+        settings = demo_settings.model_copy(
+            update={"feeds": (FeedSpec(url=f"{site.base_url}/wire/feed.xml", name="wire"),)}
+        )
+        run_batch(settings, beam_options([]))
+        first = _stories(es_client, alias)
+        assert [i for i in ids.values() if first[i]["is_canonical"]] == [ids["original"]]
+        shutil.rmtree(root / "wire")
+        _write_outlet(root, "wire", [{**rows["original"], "published": "2020-06-29T09:00:00Z"}, rows["copy"]])
+        summary = run_batch(settings, beam_options([]))
+    assert summary.get("news.known/revised") == 1
+    after = _stories(es_client, alias)
+    assert {after[i]["cluster_id"] for i in ids.values()} == {first[ids["original"]]["cluster_id"]}
+    assert {after[i]["size"] for i in ids.values()} == {2}
+    assert [i for i in ids.values() if after[i]["is_canonical"]] == [ids["copy"]]

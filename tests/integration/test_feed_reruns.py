@@ -170,6 +170,43 @@ def test_an_entry_updated_in_its_feed_is_fetched_again_and_its_article_replaced(
         assert (again.get("news.known/known"), again.get("news.known/revised")) == (2, 0)
 
 
+def test_a_revision_whose_page_names_another_canonical_url_is_rewritten_in_place(
+    tmp_path, demo_settings, es_client
+):
+    """The corrected page now names a rel=canonical of its own site (a new slug): the article keeps
+    its _id and canonical URL and gains the new one among its ``urls`` (before: a second document of
+    the same article, both holding the entry's link)."""
+    root = tmp_path / "site"
+    root.mkdir()
+    _page(root, "a", "harbour")
+    _page(root, "b", "railway")
+
+    def feed_file(title: str, updated: str) -> None:
+        (root / "feed.xml").write_text(REVISED_FEED.format(title=title, updated=updated), encoding="utf-8")
+
+    feed_file("The harbour story", "2024-01-01T10:00:00Z")
+    with SiteServer(root) as site:
+        settings = _settings(demo_settings, FeedSpec(url=f"{site.base_url}/feed.xml", name="Revisions"), 3600)
+        articles = settings.elasticsearch.articles_alias
+        run_batch(settings, beam_options([]))
+        es_client.indices.refresh(index=articles)
+        before = {h["_id"]: h["_source"] for h in es_client.search(index=articles)["hits"]["hits"]}
+
+        _page(root, "a", "corrected harbour")
+        html = (root / "a.html").read_text(encoding="utf-8")
+        canonical = '<link rel="canonical" href="{{BASE_URL}}/harbour-story.html">'
+        (root / "a.html").write_text(html.replace("<head>", "<head>" + canonical, 1), encoding="utf-8")
+        feed_file("The corrected harbour story", "2024-01-02T09:30:00Z")
+        revised = run_batch(settings, beam_options([]))
+        assert revised.get("news.known/revised") == 1
+        es_client.indices.refresh(index=articles)
+        after = {h["_id"]: h["_source"] for h in es_client.search(index=articles)["hits"]["hits"]}
+    assert set(after) == set(before)
+    (doc_id,) = [i for i, doc in after.items() if doc["title"] == "The corrected harbour story"]
+    assert after[doc_id]["canonical_url"] == before[doc_id]["canonical_url"] == f"{site.base_url}/a.html"
+    assert set(after[doc_id]["urls"]) == {f"{site.base_url}/a.html", f"{site.base_url}/harbour-story.html"}
+
+
 def test_a_link_to_a_media_file_fails_once_and_is_not_retried(tmp_path, demo_settings, es_client):
     """A podcast entry whose link is the episode itself: ``not_html`` is final, so the file is
     requested once (refused on its headers) and the feed's validators advance at once."""

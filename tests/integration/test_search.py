@@ -325,3 +325,40 @@ def test_entity_filter_ignores_case(es_settings, es_client, capsys):
     for typed in ("New York", "new york", "NEW YORK"):
         assert main(["search", "--entity", typed, *common]) == 0
         assert sorted(h["id"] for h in _lines(capsys)) == ["new", "old"], typed
+
+
+def test_outlet_place_and_agency_filters_ignore_case(es_settings, es_client, capsys):
+    """--outlet, --place and --agency typed in any case find the stored spelling
+    ("The Globe", "Kabul", "AP"); other names stay out (before: only the exact
+    spelling matched, and `--place kabul` printed "no articles match")."""
+    from newsbeam.connectors.es import setup_indices
+
+    setup_indices(es_client, es_settings.index_prefix)
+    docs = {
+        "kabul": ("The Globe", "globe.example", ["Kabul"], "AP"),
+        "delhi": ("Delhi Times", "times.example", ["New Delhi"], "Reuters"),
+    }
+    for doc_id, (outlet, domain, places, agency) in docs.items():
+        es_client.index(
+            index=es_settings.articles_alias,
+            id=doc_id,
+            document={
+                "title": doc_id,
+                "url": f"https://{domain}/{doc_id}",
+                "source": {"name": outlet, "domain": domain},
+                "dateline": {"places": places},
+                "agency": agency,
+            },
+        )
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    common = ["--es-url", es_settings.url, "--index-prefix", es_settings.index_prefix, "--json"]
+    for flag, typed, found in [
+        ("--place", "kabul", "kabul"),
+        ("--place", "NEW DELHI", "delhi"),
+        ("--agency", "ap", "kabul"),
+        ("--agency", "REUTERS", "delhi"),
+        ("--outlet", "the globe", "kabul"),
+        ("--outlet", "TIMES.EXAMPLE", "delhi"),
+    ]:
+        assert main(["search", flag, typed, *common]) == 0
+        assert [h["id"] for h in _lines(capsys)] == [found], (flag, typed)

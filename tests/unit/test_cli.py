@@ -227,6 +227,13 @@ def test_dedup_groups_copies_and_keeps_every_id(capsys, tmp_path):
         ('{"text": "no id"}\n', "line 1: expected an object"),
         ('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n', "appears twice"),
         ('{"id": 1, "text": 5}\n', '"text" must be a string'),
+        ('{"id": "a", "text": "x"}\n{"id": true, "text": "b"}\n', 'line 2: expected an object with an "id"'),
+        ('{"id": 1.5, "text": "x"}\n', '"id" (a string or an integer)'),
+        pytest.param(
+            '{"id": 1, "text": "a"}\n{"id": 2, "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+            "line 2: JSON nested",
+            id="nested-100000-deep",
+        ),
     ],
 )
 def test_dedup_bad_input_names_the_line(capsys, tmp_path, content, message):
@@ -236,6 +243,19 @@ def test_dedup_bad_input_names_the_line(capsys, tmp_path, content, message):
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_dedup_gives_back_an_id_holding_a_lone_surrogate_exactly(capsys, tmp_path):
+    # '"\\ud800"' is valid JSON but no text: writing it as UTF-8 stopped dedup (exit 1, output cut)
+    import json
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a\\ud800", "text": "x"}\n{"id": "b", "text": "Zürich y"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    code, _out, err = run(capsys, "dedup", "--input", str(src), "--output", str(out))
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [row["id"] for row in rows] == ["a\ud800", "b"]
 
 
 @pytest.mark.parametrize(

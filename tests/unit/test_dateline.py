@@ -251,6 +251,9 @@ NEGATIVES = [
     "НАТО заявило в понедельник, что направит войска.",
     "MAYO CLINIC researchers said on Monday.",
     "Editor's note: This story was corrected on Monday.\n\nThe council met behind closed doors.",
+    "COVID-19, the disease caused by the coronavirus, spread quickly.",  # a dash joining a figure
+    "F-16 jets flew over the capital on Monday.",
+    "FILE PHOTO: A man walks past the central bank in Frankfurt.",  # a caption's kicker
     "",
 ]
 

@@ -17,6 +17,7 @@ from newsbeam.transforms.entities import (
     resolve_model_name,
     split_chunks,
     tag_texts,
+    with_dateline_places,
 )
 
 SEED = pathlib.Path(__file__).parent.parent / "fixtures" / "seed" / "wire-story.txt"
@@ -244,6 +245,27 @@ def test_model_languages_from_package_names():
     assert model_languages("my-model") is None
 
 
+def test_dateline_places_replace_the_models_reading_of_them():
+    # "CAIRO" read as an organisation, "ISLAMABAD" missed: the dateline's places are locations
+    text = "CAIRO (AP) — Egypt said on Monday."
+    found = [Mention("CAIRO", "ORG", 0), Mention("AP", "ORG", 7), Mention("Egypt", "GPE", 13)]
+    assert merge_mentions(with_dateline_places(text, found)) == empty(org=["AP"], location=["Cairo", "Egypt"])
+    text = "ISLAMABAD-NEW YORK, A Russian unit offered rewards."
+    found = [Mention("NEW YORK", "GPE", 10), Mention("Russian", "NORP", 22)]
+    assert merge_mentions(with_dateline_places(text, found)) == empty(
+        location=["Islamabad", "New York"], misc=["Russian"]
+    )
+
+
+def test_the_rest_of_a_dateline_and_texts_without_one_keep_the_models_mentions():
+    text = "KABUL, Afghanistan (AP) — Officials in Kabul said."
+    found = [Mention("KABUL", "ORG", 0), Mention("Afghanistan", "GPE", 7), Mention("Kabul", "GPE", 42)]
+    assert merge_mentions(with_dateline_places(text, found)) == empty(location=["Kabul", "Afghanistan"])
+    plain = "The Cairo office said on Monday."
+    found = [Mention("Cairo", "ORG", 4)]
+    assert with_dateline_places(plain, found) == found
+
+
 # -- with the model: golden seed, long texts, copies ---------------------------
 
 
@@ -264,6 +286,18 @@ def test_seed_golden_entities(nlp):
     # short forms were merged, not listed beside their full names
     assert not {"Trump", "Putin"} & set(tagged["person"] + tagged["org"])
     assert not {"Times", "NSC", "US", "U.S."} & set(tagged["org"] + tagged["location"])
+
+
+def test_dateline_cities_in_capitals_are_locations(nlp):
+    # the small model reads these capitals as organisations or misses them
+    texts = [
+        "CAIRO (AP) — Egypt said on Monday it would reopen the crossing.",
+        "JERUSALEM (AP) — Israel said on Monday it would reopen the crossing.",
+        "BEIRUT (AP) — Israeli strikes hit southern Lebanon on Monday.",
+    ]
+    tagged = tag_texts(nlp, texts)
+    assert [t["location"][0] for t in tagged] == ["Cairo", "Jerusalem", "Beirut"]
+    assert not {"CAIRO", "JERUSALEM", "BEIRUT"} & {name for t in tagged for name in t["org"]}
 
 
 def test_long_body_is_chunked_not_truncated(nlp):

@@ -128,6 +128,15 @@ def test_index_action_round_trips_through_a_dead_letter_line():
     assert IndexAction.from_json(old) == IndexAction("news-articles", "a2", {"t": 1})
 
 
+def test_a_lone_surrogate_is_written_as_a_replacement_character():
+    # UTF-8 cannot encode "\ud800": one such title stopped the whole run at the bulk write
+    action = IndexAction("news-articles", "a1", {"title": "Bad \ud800 title", "t": "Zürich"}, op="upsert")
+    for line in (*bulk_lines(action).splitlines(), action.to_json()):
+        line.encode("utf-8")
+    doc = json.loads(bulk_lines(IndexAction("x", "a1", action.source)).splitlines()[1])
+    assert doc == {"title": "Bad \ufffd title", "t": "Zürich"}
+
+
 def test_index_action_refuses_unknown_operation():
     with pytest.raises(ValueError, match="op"):
         IndexAction("x", "1", {}, op="replace")

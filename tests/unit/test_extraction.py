@@ -84,6 +84,28 @@ def test_json_ld_nested_too_deep_is_ignored_and_the_article_kept(deep):
     assert result.authors == ("Jane Doe", "John Roe")
 
 
+def test_a_lone_surrogate_escape_in_json_ld_becomes_a_replacement_character(tmp_path):
+    """A headline or author holding an unpaired "\\ud800" escape (valid JSON, no text) was
+    kept as a lone surrogate: writing the row stopped the whole `newsbeam extract` (exit 1,
+    every other page's row lost) and the bulk write stopped `newsbeam run`."""
+    ld = (
+        '{"@type": "NewsArticle", "headline": "Council \\ud800approves plan \\ud83d\\ude00", '
+        '"author": {"name": "Jane \\udc01Doe"}}'
+    )
+    page = _page("article_jsonld_en.html").replace(
+        b"<head>", b'<head><script type="application/ld+json">' + ld.encode() + b"</script>", 1
+    )
+    result = extract_article(page)
+    assert result.title == "Council \ufffdapproves plan \U0001f600"  # a pair is one character
+    assert "Jane \ufffdDoe" in result.authors
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.html").write_bytes(page)
+    (tmp_path / "in" / "b.html").write_bytes(_page("article_jsonld_en.html"))
+    assert run_extract_dir(tmp_path / "in", tmp_path / "out.jsonl") == 2
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["title"] for row in rows] == [result.title, "Council approves riverside plan"]
+
+
 def test_provenance_names_versions_method_and_signals():
     result = extract_article(_page("article_jsonld_en.html"))
     prov = result.provenance

@@ -265,3 +265,48 @@ _PAYWALL = (
     "including exclusive investigations and analysis, for one pound a week. Cancel anytime.</p>"
     "</div></article></body></html>"
 )
+
+
+_SOFT_404 = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Page not found | The Daily Ledger</title>{canonical}</head><body>
+<header><nav><a href="/">Home</a> <a href="/world/">World</a> <a href="/business/">Business</a></nav></header>
+<main><h1>Sorry, we could not find that page</h1>
+<p>The page you were looking for may have been moved or deleted, or it never existed. Please check the
+address for typos, or use the search box above to find what you are looking for on our site.</p>
+<p>You might also be interested in the latest headlines from our newsroom, updated throughout the day
+with news from home and around the world, and in our most popular stories of the week.</p>
+<p>If you followed a link from another website, please let them know it is broken; if you think the
+error is ours, contact our support team and include the address you tried to reach.</p>
+</main></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("canonical", "rejected"),
+    [
+        ('<link rel="canonical" href="https://dailyledger.example/">', True),
+        ('<link rel="canonical" href="/">', True),
+        ('<link rel="canonical" href="https://dailyledger.example/?p=123">', False),  # an article by query
+        ('<link rel="canonical" href="https://dailyledger.example/news/depots">', False),
+        ("", False),
+    ],
+    ids=["absolute-front", "root-path", "query", "article-path", "none"],
+)
+def test_extract_cli_rejects_a_saved_page_naming_a_front_page_as_canonical(tmp_path, canonical, rejected):
+    """`newsbeam run` rejects an undeclared page naming a front page as its canonical URL (a
+    soft 404 pointing search engines home), knowing the page's URL; `newsbeam extract` knows no
+    URL and returned the error page's text as an article's."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "gone.html").write_text(_SOFT_404.format(canonical=canonical), encoding="utf-8")
+    declared = (FIXTURES / "article.html").read_text(encoding="utf-8")
+    if canonical:  # an article that declares itself keeps its text whatever it names
+        declared = declared.replace("<head>", "<head>" + canonical, 1)
+    (tmp_path / "in" / "kept.html").write_text(declared, encoding="utf-8")
+    out = tmp_path / "rows.jsonl"
+    assert run_extract_dir(tmp_path / "in", out) == 2
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert rows["kept"]["articleBody"] and "error" not in rows["kept"]
+    if rejected:
+        assert rows["gone"]["error"] == "not_article" and rows["gone"]["articleBody"] == ""
+        assert "names the front page" in rows["gone"]["detail"]
+    else:
+        assert rows["gone"]["articleBody"] and "error" not in rows["gone"]

@@ -46,6 +46,19 @@ def test_an_earlier_copy_only_moves_the_canonical_flag():
     assert updates == [StoryUpdate("c1", "c1", 3, "n")]
 
 
+def test_a_revised_canonical_copy_dated_later_hands_the_flag_to_the_earliest_other_member():
+    # "r" was the canonical copy; its feed entry was revised and the page re-fetched with a later
+    # date: the earliest of the other members takes the flag (before: "r" kept it)
+    dated = (("a", "2020-06-27T06:00:00Z"), ("b", None), ("r", "2020-06-27T05:00:00Z"))
+    indexed = IndexedCluster("r", "r", "2020-06-27T05:00:00Z", ("a", "b", "r"), dated=dated)
+    stories, updates = resolve_clusters([("r", "2020-07-02T00:00:00Z")], [], [("r", indexed)])
+    assert stories == {"r": story("r", False, 3)}
+    assert updates == [StoryUpdate("r", "r", 3, "a")]
+    # dated earlier still, it keeps the flag
+    stories, updates = resolve_clusters([("r", "2020-06-26T00:00:00Z")], [], [("r", indexed)])
+    assert stories == {"r": story("r", True, 3)} and updates == [StoryUpdate("r", "r", 3, "r")]
+
+
 def test_an_article_matching_two_indexed_clusters_merges_them_into_the_smaller_id():
     first = IndexedCluster("k2", "k2", "2020-06-27T09:00:00Z", ("k2", "k3"))
     second = IndexedCluster("k1", "k9", "2020-06-27T11:00:00Z", ("k9",))
