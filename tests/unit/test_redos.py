@@ -65,6 +65,8 @@ CASES = {
     "extraction title separator": "extraction._TITLE_SEPARATOR_RE.split('a ' * 50000 + '| x')",
     "extraction label": "extraction._LABEL_RE.match('Read more' + ' ' * 100000 + 'x')",
     "extraction label after": "extraction._LABEL_RE.match('Read: ' + ' ' * 100000)",
+    "extraction surrogate escape": "extraction._SURROGATE_ESCAPE.search('\\\\u' * 100000 + 'x')",
+    "extraction surrogates": "extraction._without_surrogates({'a': ['\\ud800' * 100000]})",
     "extraction promotion": "extraction._promotion_texts('READ' + ' ' * 240 + 'x')",
     # not a pattern: rule 8's link lookup compared every line with every link before (quadratic:
     # about three minutes for 40,000 promotion-like lines on a page of 40,000 links)
@@ -154,6 +156,8 @@ AUDITED = {
         "_SLUG_RE",
         "_TITLE_SEPARATOR_RE",
         "_UNSPACED_RE",
+        "_SURROGATE",
+        "_SURROGATE_ESCAPE",
     },
     "newsbeam.transforms.urls": {"_WWW"},
     "newsbeam.connectors.es": {"_USERINFO"},
