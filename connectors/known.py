@@ -47,7 +47,7 @@ import apache_beam as beam
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
 from newsbeam.transforms.model import FeedEntry, mask_userinfo, parse_instant
 
-__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "will_retry"]
+__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "other_scheme", "retry_due", "will_retry"]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
@@ -80,6 +80,16 @@ def retry_due(
 # a feed generated on request stamps every entry with "now", and each would be fetched again at
 # every poll.  A real correction settles past it by the next poll and is fetched then.
 REVISION_SETTLE_S = 15 * 60
+
+
+def other_scheme(url: str) -> str:
+    """``url`` under the other of http and https: a site that moves to https (or back) changes
+    every link of its feed, and its articles are the ones already indexed."""
+    if url.startswith("https://"):
+        return "http://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "https://" + url[len("http://") :]
+    return url
 
 
 def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -> bool:
@@ -160,7 +170,7 @@ class _LookupFn(beam.DoFn):
             articles = self._search_terms(
                 self._es_settings.articles_alias,
                 "urls",
-                urls,
+                sorted({variant for url in urls for variant in (url, other_scheme(url))}),
                 ["urls", "feed.url", "entry_updated", "canonical_url"],
             )
             failures = self._search_terms(
@@ -202,8 +212,10 @@ class _LookupFn(beam.DoFn):
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             revision = False
-            if entry.url in known:
-                if not is_revision(entry, known[entry.url]):
+            # known under the other scheme: the site moved to https (or back), not a new article
+            seen = entry.url if entry.url in known else other_scheme(entry.url)
+            if seen in known:
+                if not is_revision(entry, known[seen]):
                     self._known.inc()
                     continue
                 revision = True  # fetched again (a correction), unless a failed retry waits
@@ -224,7 +236,7 @@ class _LookupFn(beam.DoFn):
                 self._revised.inc()
                 # rewritten in place: under the _id it has, whatever canonical URL the page names now
                 entry = dataclasses.replace(
-                    entry, indexed_canonical=min(canonicals.get(entry.url, ()), default=None)
+                    entry, indexed_canonical=min(canonicals.get(seen, ()), default=None)
                 )
             yield entry
 

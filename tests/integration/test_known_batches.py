@@ -35,6 +35,25 @@ def test_entries_are_looked_up_in_full_batches(es_client, es_settings, index_pre
     with TestPipeline() as p:
         new = p | beam.Create(entries) | SkipKnown(settings, FetchSettings()) | beam.Map(lambda e: e.url)
         assert_that(new, equal_to([u for u in urls if u != "http://example.com/7"]))
-    # 25 URLs in batches of 10: three queries to the articles and three to the failures.
-    assert sorted(size for index, size in searches if index == es_settings.articles_alias) == [5, 10, 10]
+    # 25 URLs in batches of 10: three queries to the articles (each URL under http and https)
+    # and three to the failures.
+    assert sorted(size for index, size in searches if index == es_settings.articles_alias) == [10, 20, 20]
     assert sorted(size for index, size in searches if index == es_settings.failures_alias) == [5, 10, 10]
+
+
+def test_an_article_known_under_the_other_scheme_is_not_fetched_again(es_client, es_settings, index_prefix):
+    """A site that moves to https changes every link of its feed: its articles are those already
+    indexed under http (and back), not new ones to fetch and index a second time."""
+    setup_indices(es_client, index_prefix)
+    for doc_id, url in (("a", "http://example.com/old-story"), ("b", "https://example.com/secure-story")):
+        es_client.index(index=es_settings.articles_alias, id=doc_id, document={"url": url, "urls": [url]})
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    urls = [
+        "https://example.com/old-story",
+        "http://example.com/secure-story",
+        "https://example.com/new-story",
+    ]
+    entries = [FeedEntry(feed_url="https://example.com/feed", feed_name="F", link=u, url=u) for u in urls]
+    with TestPipeline() as p:
+        new = p | beam.Create(entries) | SkipKnown(es_settings, FetchSettings()) | beam.Map(lambda e: e.url)
+        assert_that(new, equal_to(["https://example.com/new-story"]))
