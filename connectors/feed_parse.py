@@ -23,7 +23,7 @@ from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from newsbeam.connectors.feed_schedule import feed_poll_hint
-from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, short_name
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, entry_key, short_name
 
 __all__ = [
     "FeedRef",
@@ -184,6 +184,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         return ParsedFeed([], title, "malformed_feed")
     entries, without_link, unsafe, unsafe_links = [], 0, 0, []
+    shared = _shared_guids(parsed.entries)
     for item in parsed.entries:
         link = (item.get("link") or "").strip()
         if not link:
@@ -204,6 +205,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
+                entry_key=None if _guid(item) in shared else entry_key(feed.url, _guid(item)),
                 # feedparser answers updated_parsed with the published date when there is no
                 # updated element: only the entry's own counts as a revision time
                 updated=_struct_to_iso(item.get("updated_parsed")) if "updated" in item else None,
@@ -215,6 +217,22 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     return ParsedFeed(
         entries, title, error, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
     )
+
+
+def _guid(item) -> str:
+    return str(item.get("id") or "").strip()
+
+
+def _shared_guids(items) -> set[str]:
+    """Guids this feed gives to entries with different links: such a guid names no one article
+    (a CMS that writes one guid, or the feed's own URL, on every item), so it is no identity and
+    each of those entries is known by its link alone."""
+    links: dict[str, set[str]] = {}
+    for item in items:
+        guid = _guid(item)
+        if guid:
+            links.setdefault(guid, set()).add((item.get("link") or "").strip())
+    return {guid for guid, seen in links.items() if len(seen) > 1}
 
 
 def looks_like_html(content: bytes) -> bool:

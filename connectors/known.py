@@ -2,7 +2,10 @@
 
 Entries are batched (``BatchElements``) and looked up with one ``terms``
 query on the ``urls`` field of the articles alias per batch: an entry whose
-normalized URL is any URL of an indexed article is known.  The failures
+normalized URL is any URL of an indexed article is known.  So is an entry
+whose feed-scoped guid (``entry_key``) is stored with an indexed article
+(``entry_keys``), its link changed since (``same_guid``; counted in
+``known_by_guid`` too).  The failures
 alias is looked up the same way: a URL that failed before is retried only
 after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
 and given up after ``fetch.max_attempts`` (at once when its failure is final:
@@ -47,7 +50,7 @@ import apache_beam as beam
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
 from newsbeam.transforms.model import FeedEntry, mask_userinfo
 
-__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "will_retry"]
+__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "same_guid", "will_retry"]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
@@ -121,6 +124,27 @@ def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -
     return False
 
 
+# Two dates of one article (the feed entry's, the stored article's) further apart than this name
+# two articles: a guid the publisher reuses (a daily digest's fixed guid, ids restarted by a new CMS).
+GUID_SAME_WITHIN_S = 2 * 86400
+
+
+def same_guid(entry: FeedEntry, published: list[str | None] | None) -> bool:
+    """Whether ``entry``, whose link is not indexed, is an indexed article all the same: its
+    feed-scoped guid (``entry_key``) is stored with an article (``published``: the published
+    time of each such article), unless both dates are known and more than
+    ``GUID_SAME_WITHIN_S`` apart (a reused guid).  A publisher that changes an article's slug
+    keeps its guid: without this, every such change indexed the article a second time."""
+    if not entry.entry_key or not published:
+        return False
+    mine = _instant(entry.published)
+    for stored in published:
+        theirs = _instant(stored)
+        if mine is None or theirs is None or abs((mine - theirs).total_seconds()) <= GUID_SAME_WITHIN_S:
+            return True
+    return False
+
+
 def will_retry(failure, settings: FetchSettings) -> bool:
     """Whether a later run tries ``failure`` (a ``Failure``) again.  The retry needs its entry
     in the feed once more: the feed of such a failure must keep its validators (the batch graph
@@ -145,6 +169,7 @@ class _LookupFn(beam.DoFn):
         self._new = beam.metrics.Metrics.counter(_NS, "new")
         self._wait = beam.metrics.Metrics.counter(_NS, "retry_later")
         self._given_up = beam.metrics.Metrics.counter(_NS, "given_up")
+        self._by_guid = beam.metrics.Metrics.counter(_NS, "known_by_guid")
 
     def setup(self):
         from newsbeam.connectors.es import connect
@@ -165,14 +190,27 @@ class _LookupFn(beam.DoFn):
         )
         return [hit["_source"] for hit in response["hits"]["hits"]]
 
+    def _search_articles(self, urls: list[str], keys: list[str]):
+        """Indexed articles with one of ``urls`` or ``entry_keys`` (one query)."""
+        query: dict = {"terms": {"urls": urls}}
+        if keys:
+            query = {"bool": {"should": [query, {"terms": {"entry_keys": keys}}], "minimum_should_match": 1}}
+        response = self._client.search(
+            index=self._es_settings.articles_alias,
+            query=query,
+            source=["urls", "feed.url", "entry_updated", "entry_keys", "published"],
+            size=10_000,
+            ignore_unavailable=True,
+        )
+        return [hit["_source"] for hit in response["hits"]["hits"]]
+
     def process(self, batch: list[FeedEntry]):
         from elasticsearch import ApiError, TransportError
 
         urls = sorted({entry.url for entry in batch})
+        keys = sorted({entry.entry_key for entry in batch if entry.entry_key})
         try:
-            articles = self._search_terms(
-                self._es_settings.articles_alias, "urls", urls, ["urls", "feed.url", "entry_updated"]
-            )
+            articles = self._search_articles(urls, keys)
             failures = self._search_terms(
                 self._es_settings.failures_alias,
                 "url",
@@ -191,11 +229,15 @@ class _LookupFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(UNANSWERED, entry)
             return
         known: dict[str, list[tuple[str | None, str | None]]] = {}
+        keyed: dict[str, list[str | None]] = {}  # entry_key -> published of its articles
         for doc in articles:
             value = doc.get("urls") or []
             stored = ((doc.get("feed") or {}).get("url"), doc.get("entry_updated"))
             for url in [value] if isinstance(value, str) else value:
                 known.setdefault(url, []).append(stored)
+            value = doc.get("entry_keys") or []
+            for key in [value] if isinstance(value, str) else value:
+                keyed.setdefault(key, []).append(doc.get("published"))
         failed: dict[str, tuple[int, str | None, str | None]] = {}
         for doc in failures:
             if doc.get("stage") not in RETRIED_STAGES:
@@ -209,6 +251,10 @@ class _LookupFn(beam.DoFn):
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             revision = False
+            if entry.url not in known and same_guid(entry, keyed.get(entry.entry_key or "")):
+                self._known.inc()  # its link changed, its guid did not: the article is indexed
+                self._by_guid.inc()
+                continue
             if entry.url in known:
                 if not is_revision(entry, known[entry.url]):
                     self._known.inc()

@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.connectors.http import HttpFetcher
-from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
+from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus, entry_key
 from tests.routes import serve_routes
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -84,6 +84,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     published="2025-06-03T07:30:00Z",
                     summary="One.",
                     entry_id=f"{base_url}/g1",  # feedparser resolves a permalink guid like a URI
+                    entry_key=entry_key(feed, f"{base_url}/g1"),
                 ),
                 FeedEntry(
                     feed_url=feed,
@@ -92,6 +93,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     url="http://elsewhere.example/second",
                     title="Second",
                     entry_id=f"{base_url}/g2",
+                    entry_key=entry_key(feed, f"{base_url}/g2"),
                 ),
             ]
         ),
