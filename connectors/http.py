@@ -37,8 +37,10 @@ stable ``reason``, which the stages turn into failure documents:
   raise something else than their own errors (never retried; the message
   names the exception, ``-v`` logs its traceback);
 - ``incomplete_body`` when the connection ends before the declared
-  ``Content-Length`` (retried like a connection error); ``decode_error`` for
-  a corrupt gzip/deflate/br body;
+  ``Content-Length``, or a gzip body ends inside its compressed data (the
+  transfer whole, the stream cut: urllib3 would hand back its first part)
+  (retried like a connection error); ``decode_error`` for a corrupt
+  gzip/deflate/br body;
 - ``http_<status>`` for any final status outside 2xx (304 is returned as is
   to a conditional request, one with ``If-None-Match`` or ``If-Modified-Since``).
 
@@ -780,7 +782,34 @@ class HttpFetcher:
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
         if watchdog.fired:
             raise FetchError("timeout", f"body of {url} not received within the deadline", url=url)
+        if size and _gzip_cut_short(raw):
+            raise FetchError(
+                "incomplete_body", f"{url}: its gzip body ends before the end of its compressed data",
+                status=resp.status_code, url=url,
+            )  # fmt: skip
         return b"".join(chunks), False
+
+
+def _gzip_cut_short(raw) -> bool:
+    """Whether the body just read was ``Content-Encoding: gzip`` and ended inside its first gzip
+    member: a server (or a proxy) that cut the compressed stream while its ``Content-Length``
+    or last chunk said the transfer was whole.  urllib3 returns what it could decompress
+    without a word, so a truncated feed came back as its first items, parsed as a healthy feed
+    whose new validators then hid the missing items from every later poll.  Reads urllib3's
+    decoder state (``GzipDecoder``: its zlib object reached no end); a urllib3 without it
+    answers False."""
+    from urllib3 import response
+
+    gzip_decoder = getattr(response, "GzipDecoder", None)
+    first_member = getattr(getattr(response, "GzipDecoderState", None), "FIRST_MEMBER", 0)
+    decoder = getattr(raw, "_decoder", None)
+    for part in getattr(decoder, "_decoders", None) or [decoder]:  # MultiDecoder: gzip, br
+        if gzip_decoder is None or not isinstance(part, gzip_decoder):
+            continue
+        stream = getattr(part, "_obj", None)
+        if getattr(part, "_state", None) == first_member and getattr(stream, "eof", True) is False:
+            return True
+    return False
 
 
 def _conditional(headers: Mapping[str, str] | None) -> bool:

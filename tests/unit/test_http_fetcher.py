@@ -11,6 +11,7 @@ the resolver is injected for the DNS-rebinding cases.
 from __future__ import annotations
 
 import collections
+import gzip
 import socket
 import struct
 import threading
@@ -97,6 +98,10 @@ class _Hostile(BaseHTTPRequestHandler):
         route = urlsplit(self.path).path
         if route == "/ok":
             self._send(200, "caf\xe9".encode("latin-1"), 'text/html; Charset="ISO-8859-1"')
+        elif route in ("/gzip-cut", "/gzip-whole", "/gzip-two-members"):
+            whole = gzip.compress(b"<rss><channel>" + b"<item>x</item>" * 500 + b"</channel></rss>")
+            body = {"/gzip-cut": whole[: len(whole) // 2], "/gzip-whole": whole}.get(route, whole + whole)
+            self._send(200, body, "application/rss+xml", Content_Encoding="gzip")
         elif route == "/pdf":
             self._send(200, b"%PDF-1.4", "application/pdf")
         elif route == "/big-declared":
@@ -449,6 +454,20 @@ def test_a_chunked_body_cut_short_is_incomplete_and_says_so(server):
     error = _fail(_fetcher(), server.url("/short-chunked"))
     assert error.reason == "incomplete_body"
     assert str(error).endswith("connection closed before the last chunk")  # it declared no length
+
+
+def test_a_gzip_body_cut_inside_its_compressed_data_is_incomplete(server):
+    # Content-Length matches what was sent, but the gzip stream inside it stops half-way:
+    # urllib3 hands back the first half decompressed without a word
+    error = _fail(_fetcher(), server.url("/gzip-cut"))
+    assert error.reason == "incomplete_body"
+    assert "gzip body ends before" in str(error)
+    fetcher = _fetcher()
+    try:
+        assert fetcher.get(server.url("/gzip-whole")).content.endswith(b"</channel></rss>")
+        assert fetcher.get(server.url("/gzip-two-members")).content.count(b"</rss>") == 2
+    finally:
+        fetcher.close()
 
 
 def test_body_shorter_than_content_length_is_retried(server):
