@@ -179,6 +179,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     base = feed_base_url(final_url, headers)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers["content-location"] = base
+    content = _bom_to_utf8(content, response_headers)
     parsed = feedparser.parse(repair_char_refs(content), response_headers=response_headers)
     title = short_name((parsed.feed.get("title") or "").strip())
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
@@ -217,6 +218,31 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     return ParsedFeed(
         entries, title, error, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
     )
+
+
+# Byte order marks, longest first (UTF-32 LE starts like UTF-16 LE).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _bom_to_utf8(content: bytes, headers: dict[str, str]) -> bytes:
+    """A body that starts with a byte order mark, as UTF-8 without it; ``headers`` (lower-cased
+    names) then say ``charset=utf-8``.  The mark decides the encoding, whatever the
+    ``Content-Type`` charset claims (as browsers and the WHATWG encoding standard have it):
+    feedparser believed the header, and a UTF-16 feed served as ``text/xml; charset=utf-8``
+    was ``malformed_feed`` (a UTF-8 one with a BOM served as ISO-8859-1 would be mojibake)."""
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            text = content[len(bom) :].decode(encoding, errors="replace")
+            mime = (headers.get("content-type") or "").split(";")[0].strip() or "application/xml"
+            headers["content-type"] = f"{mime}; charset=utf-8"
+            return text.encode("utf-8")
+    return content
 
 
 def _guid(item) -> str:
