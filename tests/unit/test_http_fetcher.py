@@ -29,6 +29,7 @@ from newsbeam.connectors.http import (
     HttpResponse,
     OffSiteRedirect,
     check_url,
+    looks_like_markup,
     origin_of,
     parse_retry_after,
     redirect_target,
@@ -123,6 +124,19 @@ class _Hostile(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self._stream(50 * MB, bytes(64 * 1024))
+            self.close_connection = True
+        elif route == "/octet-html":  # a page on a server or bucket with no type for it
+            self._send(
+                200, b"\n  <!DOCTYPE html><html><body><p>hello</p></body></html>", "binary/octet-stream"
+            )
+        elif route == "/octet-short":
+            self._send(200, b"ID3\x03\x00 not a page", "application/octet-stream")
+        elif route == "/octet-audio":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._stream(50 * MB, b"ID3" + bytes(64 * 1024 - 3))
             self.close_connection = True
         elif route == "/bomb":
             bomb = self.server.bomb()
@@ -407,6 +421,43 @@ def test_an_answer_of_an_unwanted_type_is_refused_before_its_body_is_read(server
     ok = _fetcher()
     assert ok.get(server.url("/ok"), content_types=frozenset({"text/html"})).status == 200
     ok.close()
+
+
+def test_a_body_of_no_declared_type_is_read_as_far_as_it_takes_to_tell(server):
+    """``application/octet-stream`` says nothing: an HTML page served so is fetched (it was
+    refused as not_html, and given up at once); an mp3 served so costs its first chunks."""
+    html = frozenset({"text/html"})
+    fetcher = _fetcher()
+    try:
+        page = fetcher.get(server.url("/octet-html"), content_types=html)
+        assert page.content.endswith(b"</html>")
+        for path in ("/octet-short", "/octet-audio?t=1"):
+            with pytest.raises(FetchError) as caught:
+                fetcher.get(server.url(path), content_types=html)
+            assert (caught.value.reason, caught.value.status) == ("not_html", 200)
+            assert "does not start as an HTML page" in str(caught.value)
+    finally:
+        fetcher.close()
+    assert server.done["/octet-audio?t=1"].wait(10)
+    assert server.sent["/octet-audio?t=1"] < 16 * MB  # socket buffers only
+
+
+@pytest.mark.parametrize(
+    ("head", "markup"),
+    [
+        (b"<!DOCTYPE html><html>", True),
+        (b"\xef\xbb\xbf\n <html lang=en>", True),
+        (b"<!-- generated --><div>", True),
+        (b"<p>text", True),
+        (b"<pre>x", False),  # <p followed by a letter is another tag
+        (b"<?xml version='1.0'?><rss>", False),
+        (b"%PDF-1.4", False),
+        (b"ID3\x03", False),
+        (b"", False),
+    ],
+)
+def test_looks_like_markup(head, markup):
+    assert looks_like_markup(head) is markup
 
 
 def test_gzip_bomb_is_cut_off_without_inflating_it(server):
