@@ -42,7 +42,8 @@ stable ``reason``, which the stages turn into failure documents:
   ``Content-Length``, or a gzip body ends inside its compressed data (the
   transfer whole, the stream cut: urllib3 would hand back its first part)
   (retried like a connection error); ``decode_error`` for a corrupt
-  gzip/deflate/br body;
+  gzip/deflate/br body (a body labelled gzip that does not start as gzip is
+  read as it is: ``_gzip_label_lies``);
 - ``http_<status>`` for any final status outside 2xx (304 is returned as is
   to a conditional request, one with ``If-None-Match`` or ``If-Modified-Since``).
 
@@ -757,8 +758,9 @@ class HttpFetcher:
         raw = resp.raw
         chunks, size = [], 0
         try:
+            decode = not _gzip_label_lies(resp)
             while True:
-                chunk = raw.read1(_CHUNK, decode_content=True)
+                chunk = raw.read1(_CHUNK, decode_content=decode)
                 if watchdog.fired:
                     break
                 if not chunk:
@@ -832,6 +834,24 @@ def looks_like_markup(head: bytes) -> bool:
             if opening == b"<!--" or rest in (b" ", b">", b"\t", b"\n", b"\r", b"\x0c", b"/"):
                 return True
     return False
+
+
+def _gzip_label_lies(resp) -> bool:
+    """Whether a body labelled ``Content-Encoding: gzip`` plainly is not gzip: its first bytes
+    (peeked, not consumed) are not the gzip magic number.  Such a server (a static file server
+    or CDN adding the header to a file it did not compress) had the feed or page fail with
+    ``decode_error`` on every poll, where feed readers and feedparser's own fetching read the
+    body as it is; it is read as it is here too.  A body that starts as gzip and is damaged
+    later stays a ``decode_error``."""
+    if (resp.headers.get("content-encoding") or "").strip().lower() not in ("gzip", "x-gzip"):
+        return False
+    if (resp.headers.get("content-length") or "").strip() == "0" or resp.status_code in (204, 304):
+        return False  # no body to peek at (peeking would wait for bytes that never come)
+    peek = getattr(getattr(resp.raw, "_fp", None), "peek", None)
+    if peek is None:
+        return False
+    head = peek(2)[:2]
+    return bool(head) and not b"\x1f\x8b".startswith(head)
 
 
 def _gzip_cut_short(raw) -> bool:

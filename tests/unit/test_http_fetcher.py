@@ -99,6 +99,14 @@ class _Hostile(BaseHTTPRequestHandler):
         route = urlsplit(self.path).path
         if route == "/ok":
             self._send(200, "caf\xe9".encode("latin-1"), 'text/html; Charset="ISO-8859-1"')
+        elif route == "/gzip-label-lies":  # a plain body the server labels gzip
+            self._send(200, b"<rss><channel><item>x</item></channel></rss>", "application/rss+xml",
+                       Content_Encoding="gzip")  # fmt: skip
+        elif route == "/gzip-damaged":  # gzip from its first bytes, garbage after
+            body = gzip.compress(b"<rss>" + b"<item>x</item>" * 200)
+            self._send(200, body[:12] + b"\x00garbage" * 20, "application/rss+xml", Content_Encoding="gzip")
+        elif route == "/gzip-empty":
+            self._send(200, b"", "application/rss+xml", Content_Encoding="gzip")
         elif route in ("/gzip-cut", "/gzip-whole", "/gzip-two-members"):
             whole = gzip.compress(b"<rss><channel>" + b"<item>x</item>" * 500 + b"</channel></rss>")
             body = {"/gzip-cut": whole[: len(whole) // 2], "/gzip-whole": whole}.get(route, whole + whole)
@@ -519,6 +527,19 @@ def test_a_gzip_body_cut_inside_its_compressed_data_is_incomplete(server):
         assert fetcher.get(server.url("/gzip-two-members")).content.count(b"</rss>") == 2
     finally:
         fetcher.close()
+
+
+def test_a_plain_body_labelled_gzip_is_read_as_it_is(server):
+    fetcher = _fetcher(timeout=5.0)
+    try:
+        assert fetcher.get(server.url("/gzip-label-lies")).content == (
+            b"<rss><channel><item>x</item></channel></rss>"
+        )
+        assert fetcher.get(server.url("/gzip-empty")).content == b""  # nothing to peek at: no wait
+        assert fetcher.get(server.url("/gzip-whole")).content.endswith(b"</rss>")  # the same session
+    finally:
+        fetcher.close()
+    assert _fail(_fetcher(), server.url("/gzip-damaged")).reason == "decode_error"
 
 
 def test_body_shorter_than_content_length_is_retried(server):
