@@ -27,6 +27,7 @@ from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, entry_key, short
 
 __all__ = [
     "FeedRef",
+    "advertised_feeds",
     "ParsedFeed",
     "feed_base_url",
     "looks_like_html",
@@ -268,6 +269,35 @@ def looks_like_html(content: bytes) -> bool:
     if not head.startswith((b"<!doctype html", b"<html")):
         return False
     return not any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
+
+
+_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/rdf+xml")
+
+
+def advertised_feeds(content: bytes, base_url: str, limit: int = 3) -> list[str]:
+    """The feeds an HTML page advertises (``<link rel="alternate" type="application/rss+xml"
+    href=...>`` in its first 64 KiB), resolved against ``base_url``: an operator who put a
+    site's address in the feeds file is told which feed URL to put there instead.  Pure."""
+    found: list[str] = []
+    for tag in _LINK_TAG.findall(content[:65536]):
+        attributes = {
+            name.lower(): (a if a is not None else b if b is not None else c)
+            for name, a, b, c in (
+                (m.group(1), m.group(2), m.group(3), m.group(4)) for m in _ATTRIBUTE.finditer(tag)
+            )
+        }
+        rel = (attributes.get(b"rel") or b"").lower().split()
+        kind = (attributes.get(b"type") or b"").strip().lower()
+        href = (attributes.get(b"href") or b"").strip()
+        if b"alternate" in rel and kind in _FEED_TYPES and href:
+            url = _http_url(href.decode("utf-8", "replace"), base_url)
+            if url and url not in found:
+                found.append(url)
+        if len(found) >= limit:
+            break
+    return found
 
 
 def parse_job(content: bytes, job) -> ParsedFeed:

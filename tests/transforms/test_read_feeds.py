@@ -29,7 +29,13 @@ RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 ROUTES = {
     "/feed.xml": (200, "application/rss+xml", RSS),
     "/broken.xml": (200, "text/xml", b"<<< this is not a feed"),
-    "/page.html": (200, "text/html", b"<html><body><p>Just a page</p></body></html>"),
+    # the site's page put in the feeds file: it names its feed
+    "/page.html": (
+        200,
+        "text/html",
+        b'<html><head><link rel="alternate" type="application/rss+xml" href="feed.xml"></head>'
+        b"<body><p>Just a page</p></body></html>",
+    ),
 }
 
 
@@ -100,6 +106,8 @@ def test_read_feeds_outputs_and_counters(base_url):
         label="entries",
     )
     not_parseable = "is not a parseable RSS/Atom feed"
+    html_page = "is an HTML page, not an RSS/Atom feed; "
+    html_page += f"the page links to the feed {feed}: put that in the feeds file"
     assert_that(
         polled.failed | "BlankFailed" >> beam.Map(_blank),
         equal_to(
@@ -133,7 +141,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     stage="feed",
                     reason="malformed_feed",
                     http_status=200,
-                    error=f"{page} is an HTML page, not an RSS/Atom feed",
+                    error=f"{page} {html_page}",
                     feed_url=page,
                 ),
             ]
@@ -174,7 +182,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     status="malformed_feed",
                     http_status=200,
                     entries=0,
-                    error=f"{page} is an HTML page, not an RSS/Atom feed",
+                    error=f"{page} {html_page}",
                 ),
             ]
         ),  # fmt: skip
