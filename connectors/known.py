@@ -2,7 +2,8 @@
 
 Entries are batched (``BatchElements``) and looked up with one ``terms``
 query on the ``urls`` field of the articles alias per batch: an entry whose
-normalized URL is any URL of an indexed article is known.  So is an entry
+normalized URL is any URL of an indexed article is known (``http`` and
+``https`` of one URL are one: ``scheme_twin``).  So is an entry
 whose feed-scoped guid (``entry_key``) is stored with an indexed article
 (``entry_keys``), its link changed since (``same_guid``; counted in
 ``known_by_guid`` too).  The failures
@@ -50,7 +51,15 @@ import apache_beam as beam
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
 from newsbeam.transforms.model import FeedEntry, mask_userinfo
 
-__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "retry_due", "same_guid", "will_retry"]
+__all__ = [
+    "RETRIED_STAGES",
+    "SkipKnown",
+    "is_revision",
+    "retry_due",
+    "same_guid",
+    "scheme_twin",
+    "will_retry",
+]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
@@ -122,6 +131,15 @@ def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -
         if feed_url == feed and old is not None and new > old:
             return True
     return False
+
+
+def scheme_twin(url: str) -> str:
+    """``url`` with ``http`` and ``https`` swapped: the same article on a site that moved to
+    https, whose feed now links every article anew (each was indexed a second time)."""
+    for one, other in (("http://", "https://"), ("https://", "http://")):
+        if url.startswith(one):
+            return other + url[len(one) :]
+    return url
 
 
 # Two dates of one article (the feed entry's, the stored article's) further apart than this name
@@ -207,7 +225,7 @@ class _LookupFn(beam.DoFn):
     def process(self, batch: list[FeedEntry]):
         from elasticsearch import ApiError, TransportError
 
-        urls = sorted({entry.url for entry in batch})
+        urls = sorted({entry.url for entry in batch} | {scheme_twin(entry.url) for entry in batch})
         keys = sorted({entry.entry_key for entry in batch if entry.entry_key})
         try:
             articles = self._search_articles(urls, keys)
@@ -251,12 +269,14 @@ class _LookupFn(beam.DoFn):
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             revision = False
-            if entry.url not in known and same_guid(entry, keyed.get(entry.entry_key or "")):
+            # A site that moved from http to https (or back) links the same articles anew.
+            stored = known.get(entry.url, []) + known.get(scheme_twin(entry.url), [])
+            if not stored and same_guid(entry, keyed.get(entry.entry_key or "")):
                 self._known.inc()  # its link changed, its guid did not: the article is indexed
                 self._by_guid.inc()
                 continue
-            if entry.url in known:
-                if not is_revision(entry, known[entry.url]):
+            if stored:
+                if not is_revision(entry, stored):
                     self._known.inc()
                     continue
                 revision = True  # fetched again (a correction), unless a failed retry waits
