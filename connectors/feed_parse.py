@@ -161,7 +161,7 @@ def repair_char_refs(content: bytes) -> bytes:
 
 
 def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[str, str]) -> ParsedFeed:
-    """Parse feed bytes into ``FeedEntry`` values.  Pure.
+    """Parse feed bytes (RSS, Atom, RDF, or a JSON Feed) into ``FeedEntry`` values.  Pure.
 
     ``headers`` are the response headers (they carry the charset and the
     ``Content-Location``); relative links resolve against
@@ -181,7 +181,9 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers["content-location"] = base
     content = _bom_to_utf8(content, response_headers)
-    parsed = feedparser.parse(repair_char_refs(content), response_headers=response_headers)
+    parsed = _json_feed(content)
+    if parsed is None:
+        parsed = feedparser.parse(repair_char_refs(content), response_headers=response_headers)
     title = short_name((parsed.feed.get("title") or "").strip())
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         return ParsedFeed([], title, "malformed_feed")
@@ -219,6 +221,64 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     return ParsedFeed(
         entries, title, error, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
     )
+
+
+class _JsonFeed(dict):
+    """A JSON Feed as much as ``parse_feed`` reads of feedparser's result."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+
+def _json_time(value) -> time.struct_time | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).utctimetuple()
+
+
+_JSON_SUMMARY = ("summary", "content_text")
+
+
+def _json_feed(content: bytes) -> _JsonFeed | None:
+    """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1), which feedparser does not read, in
+    the shape of feedparser's result: items with ``url`` (else ``external_url``) as their link,
+    ``id`` as guid, ``date_published``/``date_modified`` as dates.  None when the body is not
+    one (every other body goes to feedparser)."""
+    import json
+
+    head = content[:64].lstrip()
+    if not head.startswith(b"{"):
+        return None
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or "jsonfeed.org/version/" not in str(document.get("version") or ""):
+        return None
+    entries = []
+    for item in document.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        entry = {
+            "link": link if isinstance(link, str) else "",
+            "id": str(item["id"]) if isinstance(item.get("id"), (str, int)) else None,
+            "title": item.get("title") if isinstance(item.get("title"), str) else None,
+            "summary": next(
+                (item[k] for k in ("summary", "content_text") if isinstance(item.get(k), str)), None
+            ),
+            "published_parsed": _json_time(item.get("date_published")),
+        }
+        if _json_time(item.get("date_modified")) is not None:
+            entry["updated"] = item["date_modified"]
+            entry["updated_parsed"] = _json_time(item["date_modified"])
+        entries.append(entry)
+    title = document.get("title") if isinstance(document.get("title"), str) else ""
+    return _JsonFeed(entries=entries, feed={"title": title}, bozo=False, version="json")
 
 
 # Byte order marks, longest first (UTF-32 LE starts like UTF-16 LE).
