@@ -33,7 +33,7 @@ replaces the document's fields with the new ones *except* the fields listed
 in ``KEEP_FIELDS`` (``story``: cluster flags maintained by later partial
 ``update`` actions; ``first_seen``, ``feed`` and ``source``: where and by
 which outlet the article was first seen), which keep their stored value, and the
-fields in ``MERGE_FIELDS`` (``urls``), whose stored values are kept and the
+fields in ``MERGE_FIELDS`` (``urls``, ``entry_keys``), whose stored values are kept and the
 new ones appended.  A replay of an old dead letter therefore never reverts
 newer cluster flags nor forgets a URL.  A page that arrives through a
 *different feed* than the stored article's (``feed.url``) only adds its
@@ -126,7 +126,7 @@ UNWRITTEN_TAG = "unwritten"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 OPS = ("index", "upsert", "update", "delete")
 KEEP_FIELDS = ("story", "first_seen", "feed", "source")
-MERGE_FIELDS = ("urls",)
+MERGE_FIELDS = ("urls", "entry_keys")
 CLEARED_STAGES = ("fetch", "extract", "index")
 
 # Painless kept to the subset the embedded server runs too (no String.compareTo,
@@ -143,7 +143,7 @@ for (f in params.merge) {
     def add = params.doc[f];
     if (add != null) { for (u in add) { if (!m.contains(u)) { m.add(u); } } }
     merged[f] = m;
-  }
+  } else if (params.doc[f] != null) { merged[f] = params.doc[f]; }
 }
 def oldFeed = null;
 if (ctx._source.containsKey('feed') && ctx._source.feed instanceof Map) { oldFeed = ctx._source.feed.url; }

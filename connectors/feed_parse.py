@@ -23,10 +23,11 @@ from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from newsbeam.connectors.feed_schedule import feed_poll_hint
-from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, short_name
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, entry_key, short_name
 
 __all__ = [
     "FeedRef",
+    "advertised_feeds",
     "ParsedFeed",
     "feed_base_url",
     "looks_like_html",
@@ -160,7 +161,7 @@ def repair_char_refs(content: bytes) -> bytes:
 
 
 def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[str, str]) -> ParsedFeed:
-    """Parse feed bytes into ``FeedEntry`` values.  Pure.
+    """Parse feed bytes (RSS, Atom, RDF, or a JSON Feed) into ``FeedEntry`` values.  Pure.
 
     ``headers`` are the response headers (they carry the charset and the
     ``Content-Location``); relative links resolve against
@@ -179,11 +180,15 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     base = feed_base_url(final_url, headers)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers["content-location"] = base
-    parsed = feedparser.parse(repair_char_refs(content), response_headers=response_headers)
+    content = _bom_to_utf8(content, response_headers)
+    parsed = _json_feed(content)
+    if parsed is None:
+        parsed = feedparser.parse(repair_char_refs(content), response_headers=response_headers)
     title = short_name((parsed.feed.get("title") or "").strip())
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         return ParsedFeed([], title, "malformed_feed")
     entries, without_link, unsafe, unsafe_links = [], 0, 0, []
+    shared = _shared_guids(parsed.entries)
     for item in parsed.entries:
         link = (item.get("link") or "").strip()
         if not link:
@@ -204,6 +209,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
+                entry_key=None if _guid(item) in shared else entry_key(feed.url, _guid(item)),
                 # feedparser answers updated_parsed with the published date when there is no
                 # updated element: only the entry's own counts as a revision time
                 updated=_struct_to_iso(item.get("updated_parsed")) if "updated" in item else None,
@@ -217,6 +223,105 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     )
 
 
+class _JsonFeed(dict):
+    """A JSON Feed as much as ``parse_feed`` reads of feedparser's result."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+
+def _json_time(value) -> time.struct_time | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).utctimetuple()
+
+
+_JSON_SUMMARY = ("summary", "content_text")
+
+
+def _json_feed(content: bytes) -> _JsonFeed | None:
+    """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1), which feedparser does not read, in
+    the shape of feedparser's result: items with ``url`` (else ``external_url``) as their link,
+    ``id`` as guid, ``date_published``/``date_modified`` as dates.  None when the body is not
+    one (every other body goes to feedparser)."""
+    import json
+
+    head = content[:64].lstrip()
+    if not head.startswith(b"{"):
+        return None
+    try:
+        document = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or "jsonfeed.org/version/" not in str(document.get("version") or ""):
+        return None
+    entries = []
+    for item in document.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        entry = {
+            "link": link if isinstance(link, str) else "",
+            "id": str(item["id"]) if isinstance(item.get("id"), (str, int)) else None,
+            "title": item.get("title") if isinstance(item.get("title"), str) else None,
+            "summary": next(
+                (item[k] for k in ("summary", "content_text") if isinstance(item.get(k), str)), None
+            ),
+            "published_parsed": _json_time(item.get("date_published")),
+        }
+        if _json_time(item.get("date_modified")) is not None:
+            entry["updated"] = item["date_modified"]
+            entry["updated_parsed"] = _json_time(item["date_modified"])
+        entries.append(entry)
+    title = document.get("title") if isinstance(document.get("title"), str) else ""
+    return _JsonFeed(entries=entries, feed={"title": title}, bozo=False, version="json")
+
+
+# Byte order marks, longest first (UTF-32 LE starts like UTF-16 LE).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _bom_to_utf8(content: bytes, headers: dict[str, str]) -> bytes:
+    """A body that starts with a byte order mark, as UTF-8 without it; ``headers`` (lower-cased
+    names) then say ``charset=utf-8``.  The mark decides the encoding, whatever the
+    ``Content-Type`` charset claims (as browsers and the WHATWG encoding standard have it):
+    feedparser believed the header, and a UTF-16 feed served as ``text/xml; charset=utf-8``
+    was ``malformed_feed`` (a UTF-8 one with a BOM served as ISO-8859-1 would be mojibake)."""
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            text = content[len(bom) :].decode(encoding, errors="replace")
+            mime = (headers.get("content-type") or "").split(";")[0].strip() or "application/xml"
+            headers["content-type"] = f"{mime}; charset=utf-8"
+            return text.encode("utf-8")
+    return content
+
+
+def _guid(item) -> str:
+    return str(item.get("id") or "").strip()
+
+
+def _shared_guids(items) -> set[str]:
+    """Guids this feed gives to entries with different links: such a guid names no one article
+    (a CMS that writes one guid, or the feed's own URL, on every item), so it is no identity and
+    each of those entries is known by its link alone."""
+    links: dict[str, set[str]] = {}
+    for item in items:
+        guid = _guid(item)
+        if guid:
+            links.setdefault(guid, set()).add((item.get("link") or "").strip())
+    return {guid for guid, seen in links.items() if len(seen) > 1}
+
+
 def looks_like_html(content: bytes) -> bool:
     """True for a body that is plainly an HTML document (``<!DOCTYPE html>`` or
     ``<html`` first) with no RSS, Atom or RDF root element near its start."""
@@ -224,6 +329,35 @@ def looks_like_html(content: bytes) -> bool:
     if not head.startswith((b"<!doctype html", b"<html")):
         return False
     return not any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
+
+
+_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/rdf+xml")
+
+
+def advertised_feeds(content: bytes, base_url: str, limit: int = 3) -> list[str]:
+    """The feeds an HTML page advertises (``<link rel="alternate" type="application/rss+xml"
+    href=...>`` in its first 64 KiB), resolved against ``base_url``: an operator who put a
+    site's address in the feeds file is told which feed URL to put there instead.  Pure."""
+    found: list[str] = []
+    for tag in _LINK_TAG.findall(content[:65536]):
+        attributes = {
+            name.lower(): (a if a is not None else b if b is not None else c)
+            for name, a, b, c in (
+                (m.group(1), m.group(2), m.group(3), m.group(4)) for m in _ATTRIBUTE.finditer(tag)
+            )
+        }
+        rel = (attributes.get(b"rel") or b"").lower().split()
+        kind = (attributes.get(b"type") or b"").strip().lower()
+        href = (attributes.get(b"href") or b"").strip()
+        if b"alternate" in rel and kind in _FEED_TYPES and href:
+            url = _http_url(href.decode("utf-8", "replace"), base_url)
+            if url and url not in found:
+                found.append(url)
+        if len(found) >= limit:
+            break
+    return found
 
 
 def parse_job(content: bytes, job) -> ParsedFeed:

@@ -50,6 +50,7 @@ from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.feed_parse import (
     FeedRef,
     ParsedFeed,
+    advertised_feeds,
     feed_base_url,
     looks_like_html,
     parse_feed,
@@ -67,7 +68,7 @@ FAILED_TAG = "failed"
 STATUS_TAG = "status"
 
 _FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/feed+json;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 
@@ -160,7 +161,12 @@ class _ReadFeedFn(beam.DoFn):
         if not response.content.strip():
             return ParsedFeed([], None, "malformed_feed"), f"{feed.url} answered an empty body, not a feed"
         if looks_like_html(response.content):
-            return ParsedFeed([], None, "malformed_feed"), f"{feed.url} is an HTML page, not an RSS/Atom feed"
+            message = f"{feed.url} is an HTML page, not an RSS/Atom feed"
+            advertised = advertised_feeds(response.content, response.url)
+            if advertised:  # the site's address in the feeds file: name the feed it links to
+                links = " and ".join(advertised)
+                message += f"; the page links to the feed {links}: put that in the feeds file"
+            return ParsedFeed([], None, "malformed_feed"), message
         limit = self._settings.feed_parse_timeout
         # A FeedRef, not the FeedSpec: the child then needs neither pydantic nor the settings module.
         job = (FeedRef(feed.url, feed.name), response.url, dict(response.headers))

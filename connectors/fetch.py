@@ -73,7 +73,14 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.config.settings import FetchSettings
 from newsbeam.connectors import budget
-from newsbeam.connectors.http import FetchError, HttpFetcher, OffSiteRedirect, origin_of, site_of
+from newsbeam.connectors.http import (
+    SNIFFED_TYPES,
+    FetchError,
+    HttpFetcher,
+    OffSiteRedirect,
+    origin_of,
+    site_of,
+)
 from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
 from newsbeam.transforms.progress import Progress
 
@@ -560,6 +567,8 @@ class _FetchPageFn(beam.DoFn):
 
     def _page(self, entry: FeedEntry, response):
         content_type, charset = response.media_type
+        if content_type in SNIFFED_TYPES:  # the fetcher found an HTML page in it (looks_like_markup)
+            content_type = "text/html"
         if content_type and content_type not in _HTML_TYPES:
             yield self._fail(
                 entry, "not_html", f"{response.url} is {content_type}, not HTML", response.status

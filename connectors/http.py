@@ -33,12 +33,17 @@ stable ``reason``, which the stages turn into failure documents:
 - ``not_html`` (only with ``content_types``): a 2xx answer whose declared
   ``Content-Type`` is none of them, refused before its body is read (a link
   to a 40 MB mp3 or a PDF costs its headers, not ``max_bytes`` of download);
+  a type that says nothing (``SNIFFED_TYPES``: ``application/octet-stream``...)
+  is judged by its first kilobyte instead (``looks_like_markup``);
 - ``bad_response`` for an answer so malformed that requests or urllib3
   raise something else than their own errors (never retried; the message
   names the exception, ``-v`` logs its traceback);
 - ``incomplete_body`` when the connection ends before the declared
-  ``Content-Length`` (retried like a connection error); ``decode_error`` for
-  a corrupt gzip/deflate/br body;
+  ``Content-Length``, or a gzip body ends inside its compressed data (the
+  transfer whole, the stream cut: urllib3 would hand back its first part)
+  (retried like a connection error); ``decode_error`` for a corrupt
+  gzip/deflate/br body (a body labelled gzip that does not start as gzip is
+  read as it is: ``_gzip_label_lies``);
 - ``http_<status>`` for any final status outside 2xx (304 is returned as is
   to a conditional request, one with ``If-None-Match`` or ``If-Modified-Since``).
 
@@ -705,14 +710,11 @@ class HttpFetcher:
                         "bad_url", f"invalid redirect from {url}", status=resp.status_code, url=url
                     ) from None
             mime = _mime_type(resp.headers.get("content-type") or "")[0]
-            if (
-                content_types is not None
-                and 200 <= resp.status_code < 300
-                and mime
-                and mime not in content_types
-            ):
+            checked = content_types is not None and 200 <= resp.status_code < 300 and bool(mime)
+            sniff = checked and mime in SNIFFED_TYPES  # a type that says nothing: the body tells
+            if checked and not sniff and mime not in content_types:
                 raise FetchError("not_html", f"{url} is {mime}, not HTML", status=resp.status_code, url=url)
-            body, truncated = self._read_body(resp, url, watchdog, prefix)
+            body, truncated = self._read_body(resp, url, watchdog, prefix, sniff=mime if sniff else None)
             return (
                 HttpResponse(
                     url=url,
@@ -725,11 +727,22 @@ class HttpFetcher:
                 resp.status_code,
             )
 
+    @staticmethod
+    def _sniffed(head: bytes, mime: str, resp, url: str) -> None:
+        if not looks_like_markup(head):
+            raise FetchError(
+                "not_html", f"{url} is {mime} and does not start as an HTML page",
+                status=resp.status_code, url=url,
+            )  # fmt: skip
+
     def _read_body(
-        self, resp, url: str, watchdog: _Watchdog, prefix: int | None = None
+        self, resp, url: str, watchdog: _Watchdog, prefix: int | None = None, sniff: str | None = None
     ) -> tuple[bytes, bool]:
         """Read the decoded body in chunks, stopping at the size cap and the deadline;
         with ``prefix``, stopping after that many bytes instead: (body, whether there was more).
+        ``sniff`` (the declared type, one of ``SNIFFED_TYPES``): once its first ``SNIFF_BYTES``
+        have arrived, a body that does not start as an HTML document (``looks_like_markup``) is
+        ``not_html``, the rest left unread.
 
         ``read1`` returns whatever one socket read brings (decoded and capped at
         ``_CHUNK``); ``iter_content`` would block until a whole chunk arrived.
@@ -745,8 +758,9 @@ class HttpFetcher:
         raw = resp.raw
         chunks, size = [], 0
         try:
+            decode = not _gzip_label_lies(resp)
             while True:
-                chunk = raw.read1(_CHUNK, decode_content=True)
+                chunk = raw.read1(_CHUNK, decode_content=decode)
                 if watchdog.fired:
                     break
                 if not chunk:
@@ -755,12 +769,15 @@ class HttpFetcher:
                 if prefix is not None and size > prefix:
                     chunks.append(chunk[: len(chunk) - (size - prefix)])
                     return b"".join(chunks), True  # the rest is left unread: the connection is closed
+                chunks.append(chunk)
+                if sniff and size >= SNIFF_BYTES:
+                    self._sniffed(b"".join(chunks), sniff, resp, url)
+                    sniff = None
                 if prefix is None and size > self._max_bytes:
                     raise FetchError(
                         "too_large", f"{url} is larger than {self._max_bytes} bytes",
                         status=resp.status_code, url=url,
                     )  # fmt: skip
-                chunks.append(chunk)
         except DecodeError as exc:
             raise FetchError(
                 "decode_error",
@@ -780,7 +797,83 @@ class HttpFetcher:
             raise FetchError("connection_error", f"reading {url}: {_short(exc)}", url=url) from None
         if watchdog.fired:
             raise FetchError("timeout", f"body of {url} not received within the deadline", url=url)
+        if sniff:  # the whole body was shorter than SNIFF_BYTES
+            self._sniffed(b"".join(chunks), sniff, resp, url)
+        if size and _gzip_cut_short(raw):
+            raise FetchError(
+                "incomplete_body", f"{url}: its gzip body ends before the end of its compressed data",
+                status=resp.status_code, url=url,
+            )  # fmt: skip
         return b"".join(chunks), False
+
+
+# Declared types that say nothing of the body: a web server or bucket with no type for the file
+# (S3 and others answer binary/octet-stream for an object uploaded without one).  An HTML page
+# served so is read far enough to tell (``looks_like_markup``); before, it was refused unread as
+# not_html, and given up at once.
+SNIFFED_TYPES = frozenset(
+    {"application/octet-stream", "binary/octet-stream", "application/unknown", "unknown/unknown"}
+)
+SNIFF_BYTES = 1024
+# The WHATWG MIME sniffing standard's HTML patterns (section 7.1): a tag name that opens an HTML
+# document, after optional white space, followed by a space or ">".
+_MARKUP_OPENINGS = tuple(
+    f"<{tag}".encode()
+    for tag in ("!doctype html", "html", "head", "script", "iframe", "h1", "div", "font", "table",
+                "a", "style", "title", "b", "body", "br", "p", "!--", "meta", "article")
+)  # fmt: skip
+
+
+def looks_like_markup(head: bytes) -> bool:
+    """Whether a body starts as an HTML document (pure; a UTF-8 byte order mark and leading white
+    space aside): the WHATWG sniffing patterns, ``<meta`` and ``<article`` added."""
+    text = head[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x0c").lower()
+    for opening in _MARKUP_OPENINGS:
+        if text.startswith(opening):
+            rest = text[len(opening) : len(opening) + 1]
+            if opening == b"<!--" or rest in (b" ", b">", b"\t", b"\n", b"\r", b"\x0c", b"/"):
+                return True
+    return False
+
+
+def _gzip_label_lies(resp) -> bool:
+    """Whether a body labelled ``Content-Encoding: gzip`` plainly is not gzip: its first bytes
+    (peeked, not consumed) are not the gzip magic number.  Such a server (a static file server
+    or CDN adding the header to a file it did not compress) had the feed or page fail with
+    ``decode_error`` on every poll, where feed readers and feedparser's own fetching read the
+    body as it is; it is read as it is here too.  A body that starts as gzip and is damaged
+    later stays a ``decode_error``."""
+    if (resp.headers.get("content-encoding") or "").strip().lower() not in ("gzip", "x-gzip"):
+        return False
+    if (resp.headers.get("content-length") or "").strip() == "0" or resp.status_code in (204, 304):
+        return False  # no body to peek at (peeking would wait for bytes that never come)
+    peek = getattr(getattr(resp.raw, "_fp", None), "peek", None)
+    if peek is None:
+        return False
+    head = peek(2)[:2]
+    return bool(head) and not b"\x1f\x8b".startswith(head)
+
+
+def _gzip_cut_short(raw) -> bool:
+    """Whether the body just read was ``Content-Encoding: gzip`` and ended inside its first gzip
+    member: a server (or a proxy) that cut the compressed stream while its ``Content-Length``
+    or last chunk said the transfer was whole.  urllib3 returns what it could decompress
+    without a word, so a truncated feed came back as its first items, parsed as a healthy feed
+    whose new validators then hid the missing items from every later poll.  Reads urllib3's
+    decoder state (``GzipDecoder``: its zlib object reached no end); a urllib3 without it
+    answers False."""
+    from urllib3 import response
+
+    gzip_decoder = getattr(response, "GzipDecoder", None)
+    first_member = getattr(getattr(response, "GzipDecoderState", None), "FIRST_MEMBER", 0)
+    decoder = getattr(raw, "_decoder", None)
+    for part in getattr(decoder, "_decoders", None) or [decoder]:  # MultiDecoder: gzip, br
+        if gzip_decoder is None or not isinstance(part, gzip_decoder):
+            continue
+        stream = getattr(part, "_obj", None)
+        if getattr(part, "_state", None) == first_member and getattr(stream, "eof", True) is False:
+            return True
+    return False
 
 
 def _conditional(headers: Mapping[str, str] | None) -> bool:

@@ -2,7 +2,11 @@
 
 Entries are batched (``BatchElements``) and looked up with one ``terms``
 query on the ``urls`` field of the articles alias per batch: an entry whose
-normalized URL is any URL of an indexed article is known.  The failures
+normalized URL is any URL of an indexed article is known (``http`` and
+``https`` of one URL are one: ``scheme_twin``).  So is an entry
+whose feed-scoped guid (``entry_key``) is stored with an indexed article
+(``entry_keys``), its link changed since (``same_guid``; counted in
+``known_by_guid`` too).  The failures
 alias is looked up the same way: a URL that failed before is retried only
 after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
 and given up after ``fetch.max_attempts`` (at once when its failure is final:
@@ -47,7 +51,15 @@ import apache_beam as beam
 from newsbeam.config.settings import ElasticsearchSettings, FetchSettings
 from newsbeam.transforms.model import FeedEntry, mask_userinfo, parse_instant
 
-__all__ = ["RETRIED_STAGES", "SkipKnown", "is_revision", "other_scheme", "retry_due", "will_retry"]
+__all__ = [
+    "RETRIED_STAGES",
+    "SkipKnown",
+    "is_revision",
+    "retry_due",
+    "same_guid",
+    "scheme_twin",
+    "will_retry",
+]
 
 _NS = "news.known"
 UNANSWERED = "unanswered"
@@ -82,16 +94,6 @@ def retry_due(
 REVISION_SETTLE_S = 15 * 60
 
 
-def other_scheme(url: str) -> str:
-    """``url`` under the other of http and https: a site that moves to https (or back) changes
-    every link of its feed, and its articles are the ones already indexed."""
-    if url.startswith("https://"):
-        return "http://" + url[len("https://") :]
-    if url.startswith("http://"):
-        return "https://" + url[len("http://") :]
-    return url
-
-
 def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -> bool:
     """Whether ``entry`` revises an indexed article: its own ``updated`` time is later than the one
     stored with the article (``entry_updated``), and the article came from this entry's feed
@@ -114,6 +116,36 @@ def is_revision(entry: FeedEntry, stored: list[tuple[str | None, str | None]]) -
     for feed_url, updated in stored:
         old = parse_instant(updated)
         if feed_url == feed and old is not None and new > old:
+            return True
+    return False
+
+
+def scheme_twin(url: str) -> str:
+    """``url`` with ``http`` and ``https`` swapped: the same article on a site that moved to
+    https, whose feed now links every article anew (each was indexed a second time)."""
+    for one, other in (("http://", "https://"), ("https://", "http://")):
+        if url.startswith(one):
+            return other + url[len(one) :]
+    return url
+
+
+# Two dates of one article (the feed entry's, the stored article's) further apart than this name
+# two articles: a guid the publisher reuses (a daily digest's fixed guid, ids restarted by a new CMS).
+GUID_SAME_WITHIN_S = 2 * 86400
+
+
+def same_guid(entry: FeedEntry, published: list[str | None] | None) -> bool:
+    """Whether ``entry``, whose link is not indexed, is an indexed article all the same: its
+    feed-scoped guid (``entry_key``) is stored with an article (``published``: the published
+    time of each such article), unless both dates are known and more than
+    ``GUID_SAME_WITHIN_S`` apart (a reused guid).  A publisher that changes an article's slug
+    keeps its guid: without this, every such change indexed the article a second time."""
+    if not entry.entry_key or not published:
+        return False
+    mine = _instant(entry.published)
+    for stored in published:
+        theirs = _instant(stored)
+        if mine is None or theirs is None or abs((mine - theirs).total_seconds()) <= GUID_SAME_WITHIN_S:
             return True
     return False
 
@@ -142,6 +174,7 @@ class _LookupFn(beam.DoFn):
         self._new = beam.metrics.Metrics.counter(_NS, "new")
         self._wait = beam.metrics.Metrics.counter(_NS, "retry_later")
         self._given_up = beam.metrics.Metrics.counter(_NS, "given_up")
+        self._by_guid = beam.metrics.Metrics.counter(_NS, "known_by_guid")
 
     def setup(self):
         from newsbeam.connectors.es import connect
@@ -162,17 +195,27 @@ class _LookupFn(beam.DoFn):
         )
         return [hit["_source"] for hit in response["hits"]["hits"]]
 
+    def _search_articles(self, urls: list[str], keys: list[str]):
+        """Indexed articles with one of ``urls`` or ``entry_keys`` (one query)."""
+        query: dict = {"terms": {"urls": urls}}
+        if keys:
+            query = {"bool": {"should": [query, {"terms": {"entry_keys": keys}}], "minimum_should_match": 1}}
+        response = self._client.search(
+            index=self._es_settings.articles_alias,
+            query=query,
+            source=["urls", "feed.url", "entry_updated", "entry_keys", "published", "canonical_url"],
+            size=10_000,
+            ignore_unavailable=True,
+        )
+        return [hit["_source"] for hit in response["hits"]["hits"]]
+
     def process(self, batch: list[FeedEntry]):
         from elasticsearch import ApiError, TransportError
 
-        urls = sorted({entry.url for entry in batch})
+        urls = sorted({entry.url for entry in batch} | {scheme_twin(entry.url) for entry in batch})
+        keys = sorted({entry.entry_key for entry in batch if entry.entry_key})
         try:
-            articles = self._search_terms(
-                self._es_settings.articles_alias,
-                "urls",
-                sorted({variant for url in urls for variant in (url, other_scheme(url))}),
-                ["urls", "feed.url", "entry_updated", "canonical_url"],
-            )
+            articles = self._search_articles(urls, keys)
             failures = self._search_terms(
                 self._es_settings.failures_alias,
                 "url",
@@ -192,6 +235,7 @@ class _LookupFn(beam.DoFn):
             return
         known: dict[str, list[tuple[str | None, str | None]]] = {}
         canonicals: dict[str, set[str]] = {}  # URL -> canonical URLs of the articles holding it
+        keyed: dict[str, list[str | None]] = {}  # entry_key -> published of its articles
         for doc in articles:
             value = doc.get("urls") or []
             stored = ((doc.get("feed") or {}).get("url"), doc.get("entry_updated"))
@@ -199,6 +243,9 @@ class _LookupFn(beam.DoFn):
                 known.setdefault(url, []).append(stored)
                 if doc.get("canonical_url"):
                     canonicals.setdefault(url, set()).add(doc["canonical_url"])
+            value = doc.get("entry_keys") or []
+            for key in [value] if isinstance(value, str) else value:
+                keyed.setdefault(key, []).append(doc.get("published"))
         failed: dict[str, tuple[int, str | None, str | None]] = {}
         for doc in failures:
             if doc.get("stage") not in RETRIED_STAGES:
@@ -212,10 +259,14 @@ class _LookupFn(beam.DoFn):
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             revision = False
-            # known under the other scheme: the site moved to https (or back), not a new article
-            seen = entry.url if entry.url in known else other_scheme(entry.url)
-            if seen in known:
-                if not is_revision(entry, known[seen]):
+            # A site that moved from http to https (or back) links the same articles anew.
+            stored = known.get(entry.url, []) + known.get(scheme_twin(entry.url), [])
+            if not stored and same_guid(entry, keyed.get(entry.entry_key or "")):
+                self._known.inc()  # its link changed, its guid did not: the article is indexed
+                self._by_guid.inc()
+                continue
+            if stored:
+                if not is_revision(entry, stored):
                     self._known.inc()
                     continue
                 revision = True  # fetched again (a correction), unless a failed retry waits
@@ -235,9 +286,8 @@ class _LookupFn(beam.DoFn):
             if revision:
                 self._revised.inc()
                 # rewritten in place: under the _id it has, whatever canonical URL the page names now
-                entry = dataclasses.replace(
-                    entry, indexed_canonical=min(canonicals.get(seen, ()), default=None)
-                )
+                held = canonicals.get(entry.url, set()) | canonicals.get(scheme_twin(entry.url), set())
+                entry = dataclasses.replace(entry, indexed_canonical=min(held, default=None))
             yield entry
 
 

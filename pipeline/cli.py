@@ -437,6 +437,10 @@ def _cmd_run(args, beam_args: list[str]) -> int:
         _console(True, logging.WARNING).print(
             f"newsbeam: {not_polled} feeds not polled (the time limit was reached); the next run polls them"
         )
+    if summary.held:
+        from newsbeam.pipeline.report import held_message
+
+        _console(True, logging.WARNING).print(held_message(summary.held))
     if summary.deferred:
         why = (
             "the time limit was reached"

@@ -115,9 +115,12 @@ def check_own_server(server: EmbeddedServer) -> None:
 
 def all_feeds_failed(summary) -> str | None:
     """ "every feed failed (N of M)" when every polled feed failed (the run exits 1 and
-    its summary says so), else None."""
-    polled = summary.get("news.feeds/polled")
-    failed = summary.get("news.feeds/failed")
+    its summary says so), else None.  A feed held back (its last poll answered 410 Gone, or
+    asked to wait with ``Retry-After``) counts as failed: a feeds file of removed feeds still
+    exits 1 on the runs that skip them."""
+    held = summary.get("news.feeds/held")
+    polled = summary.get("news.feeds/polled") + held
+    failed = summary.get("news.feeds/failed") + held
     return f"every feed failed ({failed} of {polled})" if failed > 0 and failed >= polled else None
 
 

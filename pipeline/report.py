@@ -33,6 +33,7 @@ __all__ = [
     "record_run",
     "summary_document",
     "summary_line",
+    "held_message",
     "summary_rows",
     "write_failed_summary",
     "write_summary_json",
@@ -98,6 +99,7 @@ def summary_document(
             "not_modified": get("news.feeds/not_modified"),
             "failed": get("news.feeds/failed"),
             "not_polled": get("news.feeds/not_polled"),  # the run's time limit came first
+            "held": get("news.feeds/held"),  # last poll: 410 Gone, or Retry-After not yet passed
         },
         "entries": {
             "seen": get("news.feeds/entries"),
@@ -182,12 +184,33 @@ def record_run(client, runs_alias: str, document: dict[str, Any]) -> None:
     client.index(index=runs_alias, id=run_id, document=document, refresh="wait_for")
 
 
+def held_message(held, shown: int = 5) -> str:
+    """What ``newsbeam run`` says about the feeds it did not poll (``RunSummary.held``): each
+    feed, why, and from when it is polled again; a gone feed should leave the feeds file."""
+    from newsbeam.transforms.model import mask_userinfo
+
+    parts = []
+    for hold in held[:shown]:
+        url = mask_userinfo(hold.feed_url)
+        again = datetime.fromtimestamp(hold.until, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if hold.reason == "gone":
+            parts.append(
+                f"{url} answered 410 Gone at {hold.last_poll} (removed for good: take it out of the "
+                f"feeds file; probed again from {again})"
+            )
+        else:
+            parts.append(f"{url} asked to wait (Retry-After) at {hold.last_poll}; polled again from {again}")
+    more = f"; and {len(held) - shown} more (newsbeam status lists them)" if len(held) > shown else ""
+    return f"newsbeam: {len(held)} feeds not polled: " + "; ".join(parts) + more
+
+
 def summary_rows(summary) -> list[tuple[str, int]]:
     get = summary.get
     return [
         ("feeds polled", get("news.feeds/polled")),
         ("feeds failed", get("news.feeds/failed")),
         ("feeds unchanged (304)", get("news.feeds/not_modified")),
+        ("feeds held (410 Gone, Retry-After)", get("news.feeds/held")),
         ("feed entries", get("news.feeds/entries")),
         ("already indexed (skipped)", get("news.known/known")),
         ("failed before, retry later", get("news.known/retry_later")),

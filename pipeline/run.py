@@ -27,6 +27,12 @@ recorded (both seen again by the next run).  The transforms count these
 failures instead of raising (connectors/known.py, connectors/feed_health.py),
 so no worker prints a traceback; a wave that raises all the same is
 reported the same way when the cluster no longer answers.
+
+Before the first wave, ``newsbeam run`` leaves out the feeds whose last poll
+asked it not to come back yet (``feed_holds``: 410 Gone, re-probed after
+``stream.reprobe_interval``; a ``Retry-After`` on a failed poll, up to
+``stream.max_hint``); they are counted in ``news.feeds/held`` and listed in
+``RunSummary.held`` for the command to name.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from newsbeam.config.settings import Settings
 from newsbeam.connectors import budget
 from newsbeam.connectors.embedded import state_dir
 from newsbeam.connectors.es import ES_ERRORS, EsUnavailable, connect, describe, ping, setup_indices
+from newsbeam.connectors.feed_schedule import FeedHold, batch_hold
 from newsbeam.pipeline import local_runner
 from newsbeam.pipeline.build import build_pipeline
 from newsbeam.pipeline.runners import runner_reports_metrics
@@ -59,6 +66,7 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+HELD = "news.feeds/held"  # feeds a run did not poll: their last poll said gone, or Retry-After
 
 
 class RunFailed(Exception):
@@ -89,6 +97,8 @@ class RunSummary:
     replayed: int = 0
     waves: int = 1
     stopped_at_time_limit: bool = False
+    # feeds not polled because their last poll asked not to come back yet (410 Gone, Retry-After)
+    held: tuple[FeedHold, ...] = ()
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
@@ -235,6 +245,18 @@ def feed_validators(client, alias: str, feed_urls: Iterable[str]) -> dict[str, d
     return validators
 
 
+def feed_holds(client, alias: str, settings: Settings, now: float) -> list[FeedHold]:
+    """The configured feeds a batch run does not poll now (``batch_hold``: gone, or a
+    ``Retry-After`` not yet passed), from their ``news-feeds`` documents."""
+    from newsbeam.connectors.feed_health import read_feed_docs
+
+    urls = [feed.url for feed in settings.feeds]
+    docs = read_feed_docs(client, alias, urls, ["status", "@timestamp", "schedule.hint_seconds"])
+    stream = settings.stream
+    holds = [batch_hold(url, docs.get(url), now, stream.reprobe_interval, stream.max_hint) for url in urls]
+    return [hold for hold in holds if hold is not None]
+
+
 def _refresh(es) -> None:
     """Make this run's writes searchable now, so a run started right after
     this one recognises every URL it indexed (the refresh interval would
@@ -357,9 +379,21 @@ def run_batch(
         local_runner.prestart(pipeline_options)
         replayed = replay_dead_letters(client, settings)
         validators = feed_validators(client, es.feeds_alias, [feed.url for feed in settings.feeds])
-        return _run_graph(
-            settings, pipeline_options, builder, folder, validators, replayed, started, deadline
+        held: list[FeedHold] = []
+        if command == "run":  # a stream schedules each feed itself (pipeline/stream.py)
+            held = feed_holds(client, es.feeds_alias, settings, time.time())
+            if held:
+                skip = {hold.feed_url for hold in held}
+                settings = settings.model_copy(
+                    update={"feeds": tuple(feed for feed in settings.feeds if feed.url not in skip)}
+                )
+                if not settings.feeds:  # nothing to poll: no pipeline at all
+                    summary = _summary(Counter({HELD: len(held)}), started, replayed, 0, False)
+                    return dataclasses.replace(summary, held=tuple(held))
+        summary = _run_graph(
+            settings, pipeline_options, builder, folder, validators, replayed, started, deadline, len(held)
         )
+        return dataclasses.replace(summary, held=tuple(held))
     finally:
         local_runner.close_standby()  # the standby workers no wave took
         if own_lease is not None:
@@ -368,14 +402,14 @@ def run_batch(
 
 
 def _run_graph(
-    settings, pipeline_options, builder, folder, validators, replayed, started, deadline
+    settings, pipeline_options, builder, folder, validators, replayed, started, deadline, held=0
 ) -> RunSummary:
     es = settings.elasticsearch
     # The sink itself writes what it could not send, so it survives a failing pipeline.
     es = es.model_copy(update={"dead_letter_dir": folder})
     settings = settings.model_copy(update={"elasticsearch": es})
 
-    total: Counter[str] = Counter()
+    total: Counter[str] = Counter({HELD: held} if held else {})
     plan: budget.WavePlan | None = budget.WavePlan(deadline=deadline)
     waves, stopped = 0, False
     deferred: dict[str, int] = {}

@@ -120,13 +120,24 @@ def _runs(client, alias: str, size: int) -> list[dict[str, Any]]:
     return [hit["_source"] for hit in response["hits"]["hits"]]
 
 
-def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[str, Any]], int]:
+def _feeds(client, alias: str, interval: timedelta | None, stream=None) -> tuple[list[dict[str, Any]], int]:
+    """``stream``: the ``StreamSettings`` a ``newsbeam run`` holds feeds by (gone, Retry-After):
+    such a feed's next poll is not before its hold ends (``batch_hold``)."""
+    from newsbeam.connectors.feed_schedule import batch_hold
+
     response = client.search(
         index=alias,
         size=FEEDS_SHOWN,
         track_total_hits=True,
         query={"match_all": {}},
-        source=[*FEED_HEALTH_FIELDS, "feed.title", "error", "schedule.next_poll", "http.moved_to"],
+        source=[
+            *FEED_HEALTH_FIELDS,
+            "feed.title",
+            "error",
+            "schedule.next_poll",
+            "schedule.hint_seconds",
+            "http.moved_to",
+        ],  # fmt: skip
         ignore_unavailable=True,
     )
     total = response["hits"]["total"]
@@ -143,6 +154,13 @@ def _feeds(client, alias: str, interval: timedelta | None) -> tuple[list[dict[st
             next_poll = _iso(scheduled)
         else:
             next_poll = _iso(last + interval) if last and interval else None
+            hold = (
+                None if stream is None else batch_hold("", src, 0.0, stream.reprobe_interval, stream.max_hint)
+            )
+            if hold is not None and (
+                last is None or interval is None or hold.until > (last + interval).timestamp()
+            ):
+                next_poll = _iso(datetime.fromtimestamp(hold.until, timezone.utc))
         feeds.append(
             {
                 "url": mask_userinfo(feed.get("url")),  # older documents kept the user info
@@ -258,7 +276,7 @@ def collect_status(
 
     last_runs = timed("runs", _runs, client, es.runs_alias, runs)
     interval = _interval(last_runs)
-    feeds, feeds_total = timed("feeds", _feeds, client, es.feeds_alias, interval)
+    feeds, feeds_total = timed("feeds", _feeds, client, es.feeds_alias, interval, settings.stream)
     aliases = [es.articles_alias, es.failures_alias, es.feeds_alias, es.runs_alias]
     live = set(aliases)
     if not exact and timed("info", counts_by_scanning, client):

@@ -14,7 +14,8 @@ after ``poll_interval`` raised by its own hint (``<ttl>``,
 ``stream.max_hint``); a failing feed after ``poll_interval`` doubled per
 consecutive failure (capped by ``stream.max_backoff``, raised by
 ``Retry-After``); a feed that failed ``stream.disable_after`` times in a
-row is only re-probed every ``stream.reprobe_interval``.  All of it is
+row, or that answered 410 Gone (removed for good: no backoff mends it), is
+only re-probed every ``stream.reprobe_interval``.  All of it is
 computed from the feed's ``news-feeds`` document (last poll time, error
 streak, hint), and the resulting ``schedule.next_poll`` is written back
 there: a restarted stream resumes where it left off, and ``newsbeam status``
@@ -55,6 +56,7 @@ from typing import Any
 
 from newsbeam.config.settings import FeedSpec, Settings, StreamSettings
 from newsbeam.connectors.feed_health import read_feed_docs
+from newsbeam.connectors.feed_schedule import GONE_STATUS
 from newsbeam.pipeline.run import RunFailed, RunSummary, prepare_writer, run_batch
 from newsbeam.transforms.model import parse_instant
 
@@ -91,6 +93,8 @@ def next_interval(doc: Mapping[str, Any], config: StreamSettings) -> tuple[float
         return config.poll_interval, "poll interval"
     if streak >= config.disable_after:
         return max(config.reprobe_interval, hint), "disabled, re-probe"
+    if doc.get("status") == GONE_STATUS:  # 410: removed for good, no backoff will mend it
+        return max(config.reprobe_interval, hint), "gone, re-probe"
     backoff = min(config.poll_interval * 2 ** min(streak, 30), config.max_backoff)
     return max(backoff, hint), "backoff"
 

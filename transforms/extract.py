@@ -289,6 +289,7 @@ def build_article(
         feed_url=entry.feed_url,
         entry_url=entry.url,
         entry_updated=entry.updated,
+        entry_keys=(entry.entry_key,) if entry.entry_key else (),
         language=result.language,
         extraction={**result.provenance, "date_source": result.published_source},
     )
@@ -452,8 +453,8 @@ def merge_same_article(copies, feed_order: dict[str, int]) -> Article:
     The page that *is* the canonical URL wins over pages that only claim it
     (a comments or AMP page whose ``rel=canonical`` names the article); then
     the entry of the feed first in configuration order, then the smallest URL,
-    so the result does not depend on arrival order; ``urls`` is the union of
-    every copy's.
+    so the result does not depend on arrival order; ``urls`` (and ``entry_keys``) is the
+    union of every copy's.
     """
     copies = list(copies)
     first = min(
@@ -466,4 +467,5 @@ def merge_same_article(copies, feed_order: dict[str, int]) -> Article:
         ),
     )
     urls = sorted({u for a in copies for u in a.urls})
-    return dataclasses.replace(first, urls=tuple(urls))
+    keys = sorted({k for a in copies for k in a.entry_keys})
+    return dataclasses.replace(first, urls=tuple(urls), entry_keys=tuple(keys))

@@ -110,6 +110,18 @@ def doc_id_for_url(canonical_url: str) -> str:
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
 
 
+MAX_GUID_CHARS = 2048  # a longer guid is no identity (a body pasted into <guid>)
+
+
+def entry_key(feed_url: str, guid: str | None) -> str | None:
+    """The identity of a feed entry by its guid (RSS ``<guid>``, Atom ``<id>``), scoped to its
+    feed (two publishers' numeric ids do not meet): 32 hex digits, or None without a guid."""
+    guid = (guid or "").strip()
+    if not guid or len(guid) > MAX_GUID_CHARS:
+        return None
+    return hashlib.sha256(f"{mask_userinfo(feed_url)}\n{guid}".encode()).hexdigest()[:32]
+
+
 def failure_id(stage: str, url: str) -> str:
     """The ``_id`` of the failure document for ``url`` at ``stage``: a retry
     of the same URL at the same stage updates the same document."""
@@ -135,6 +147,10 @@ class FeedEntry:
     # A revision (connectors/known.py): the canonical URL its article is indexed under. The
     # article keeps it, and its _id, when the page now names another canonical URL.
     indexed_canonical: str | None = None
+    # The entry's guid/id scoped to its feed (``entry_key``): the article's identity when the
+    # publisher changes the link (a new slug) but not the guid; None when the entry has no
+    # guid, or one this poll's feed gives to entries with other links (no identity then)
+    entry_key: str | None = None
     # time.time() when the feed's response arrived: the fetcher leaves the feed's own site
     # host_delay after it before its first request there (connectors/fetch.py); a time, not
     # part of what the entry is
@@ -193,6 +209,7 @@ class Article:
     feed_url: str | None = None
     entry_url: str | None = None  # normalized link of the feed entry (identity of its failures)
     entry_updated: str | None = None  # the feed entry's ``updated`` when the page was fetched
+    entry_keys: tuple[str, ...] = ()  # feed-scoped guids of its entries (``entry_key``)
     language: str | None = None
     extraction: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Filled by later stages; None or empty until they run.
@@ -222,6 +239,8 @@ class Article:
             "language": self.language,
             "extraction": dict(self.extraction),
         }
+        if self.entry_keys:
+            doc["entry_keys"] = list(self.entry_keys)
         if self.dateline_places:
             doc["dateline"] = {"places": list(self.dateline_places)}
         if self.agency:

@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.config.settings import FeedSpec, FetchSettings
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.connectors.http import HttpFetcher
-from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus
+from newsbeam.transforms.model import Failure, FeedEntry, FeedStatus, entry_key
 from tests.routes import serve_routes
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -29,7 +29,13 @@ RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 ROUTES = {
     "/feed.xml": (200, "application/rss+xml", RSS),
     "/broken.xml": (200, "text/xml", b"<<< this is not a feed"),
-    "/page.html": (200, "text/html", b"<html><body><p>Just a page</p></body></html>"),
+    # the site's page put in the feeds file: it names its feed
+    "/page.html": (
+        200,
+        "text/html",
+        b'<html><head><link rel="alternate" type="application/rss+xml" href="feed.xml"></head>'
+        b"<body><p>Just a page</p></body></html>",
+    ),
 }
 
 
@@ -84,6 +90,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     published="2025-06-03T07:30:00Z",
                     summary="One.",
                     entry_id=f"{base_url}/g1",  # feedparser resolves a permalink guid like a URI
+                    entry_key=entry_key(feed, f"{base_url}/g1"),
                 ),
                 FeedEntry(
                     feed_url=feed,
@@ -92,12 +99,15 @@ def test_read_feeds_outputs_and_counters(base_url):
                     url="http://elsewhere.example/second",
                     title="Second",
                     entry_id=f"{base_url}/g2",
+                    entry_key=entry_key(feed, f"{base_url}/g2"),
                 ),
             ]
         ),
         label="entries",
     )
     not_parseable = "is not a parseable RSS/Atom feed"
+    html_page = "is an HTML page, not an RSS/Atom feed; "
+    html_page += f"the page links to the feed {feed}: put that in the feeds file"
     assert_that(
         polled.failed | "BlankFailed" >> beam.Map(_blank),
         equal_to(
@@ -131,7 +141,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     stage="feed",
                     reason="malformed_feed",
                     http_status=200,
-                    error=f"{page} is an HTML page, not an RSS/Atom feed",
+                    error=f"{page} {html_page}",
                     feed_url=page,
                 ),
             ]
@@ -172,7 +182,7 @@ def test_read_feeds_outputs_and_counters(base_url):
                     status="malformed_feed",
                     http_status=200,
                     entries=0,
-                    error=f"{page} is an HTML page, not an RSS/Atom feed",
+                    error=f"{page} {html_page}",
                 ),
             ]
         ),  # fmt: skip

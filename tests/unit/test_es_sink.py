@@ -101,7 +101,7 @@ def test_bulk_lines_per_operation():
             "params": {
                 "doc": source,
                 "keep": ["story", "first_seen", "feed", "source"],
-                "merge": ["urls"],
+                "merge": ["urls", "entry_keys"],
                 "claimed": False,  # no url and canonical_url: not a page claiming another's URL
             },
         },

@@ -137,6 +137,13 @@ def test_feed_through_newsbeam_path(name, corpus_server, fetcher):
     assert elapsed < TIME_BOUND
     assert response.content == (CORPUS / name).read_bytes()
 
+    if name.endswith(".json"):  # a JSON Feed, which feedparser does not read: newsbeam reads it itself
+        items = json.loads(response.content)["items"]
+        linked = [i for i in items if i.get("url") or i.get("external_url")]
+        assert (parsed.error, parsed.without_link) == (None, len(items) - len(linked))
+        assert len(parsed.entries) + parsed.unsafe_link == len(linked) > 0
+        _check_links(parsed, url, corpus_server)
+        return
     # The same bytes and headers, straight into feedparser.
     headers = {k.lower(): v for k, v in _headers(item).items()}
     direct = feedparser.parse(
@@ -155,7 +162,10 @@ def test_feed_through_newsbeam_path(name, corpus_server, fetcher):
         assert (parsed.error, parsed.entries) == ("malformed_feed", [])
     else:
         assert parsed.entries or not without_link
+    _check_links(parsed, url, corpus_server)
 
+
+def _check_links(parsed, url: str, corpus_server: str) -> None:
     for entry in parsed.entries:
         assert entry.feed_url == url
         assert entry.link == entry.url

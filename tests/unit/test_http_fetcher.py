@@ -11,6 +11,7 @@ the resolver is injected for the DNS-rebinding cases.
 from __future__ import annotations
 
 import collections
+import gzip
 import socket
 import struct
 import threading
@@ -28,6 +29,7 @@ from newsbeam.connectors.http import (
     HttpResponse,
     OffSiteRedirect,
     check_url,
+    looks_like_markup,
     origin_of,
     parse_retry_after,
     redirect_target,
@@ -97,6 +99,18 @@ class _Hostile(BaseHTTPRequestHandler):
         route = urlsplit(self.path).path
         if route == "/ok":
             self._send(200, "caf\xe9".encode("latin-1"), 'text/html; Charset="ISO-8859-1"')
+        elif route == "/gzip-label-lies":  # a plain body the server labels gzip
+            self._send(200, b"<rss><channel><item>x</item></channel></rss>", "application/rss+xml",
+                       Content_Encoding="gzip")  # fmt: skip
+        elif route == "/gzip-damaged":  # gzip from its first bytes, garbage after
+            body = gzip.compress(b"<rss>" + b"<item>x</item>" * 200)
+            self._send(200, body[:12] + b"\x00garbage" * 20, "application/rss+xml", Content_Encoding="gzip")
+        elif route == "/gzip-empty":
+            self._send(200, b"", "application/rss+xml", Content_Encoding="gzip")
+        elif route in ("/gzip-cut", "/gzip-whole", "/gzip-two-members"):
+            whole = gzip.compress(b"<rss><channel>" + b"<item>x</item>" * 500 + b"</channel></rss>")
+            body = {"/gzip-cut": whole[: len(whole) // 2], "/gzip-whole": whole}.get(route, whole + whole)
+            self._send(200, body, "application/rss+xml", Content_Encoding="gzip")
         elif route == "/pdf":
             self._send(200, b"%PDF-1.4", "application/pdf")
         elif route == "/big-declared":
@@ -118,6 +132,19 @@ class _Hostile(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self._stream(50 * MB, bytes(64 * 1024))
+            self.close_connection = True
+        elif route == "/octet-html":  # a page on a server or bucket with no type for it
+            self._send(
+                200, b"\n  <!DOCTYPE html><html><body><p>hello</p></body></html>", "binary/octet-stream"
+            )
+        elif route == "/octet-short":
+            self._send(200, b"ID3\x03\x00 not a page", "application/octet-stream")
+        elif route == "/octet-audio":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._stream(50 * MB, b"ID3" + bytes(64 * 1024 - 3))
             self.close_connection = True
         elif route == "/bomb":
             bomb = self.server.bomb()
@@ -404,6 +431,43 @@ def test_an_answer_of_an_unwanted_type_is_refused_before_its_body_is_read(server
     ok.close()
 
 
+def test_a_body_of_no_declared_type_is_read_as_far_as_it_takes_to_tell(server):
+    """``application/octet-stream`` says nothing: an HTML page served so is fetched (it was
+    refused as not_html, and given up at once); an mp3 served so costs its first chunks."""
+    html = frozenset({"text/html"})
+    fetcher = _fetcher()
+    try:
+        page = fetcher.get(server.url("/octet-html"), content_types=html)
+        assert page.content.endswith(b"</html>")
+        for path in ("/octet-short", "/octet-audio?t=1"):
+            with pytest.raises(FetchError) as caught:
+                fetcher.get(server.url(path), content_types=html)
+            assert (caught.value.reason, caught.value.status) == ("not_html", 200)
+            assert "does not start as an HTML page" in str(caught.value)
+    finally:
+        fetcher.close()
+    assert server.done["/octet-audio?t=1"].wait(10)
+    assert server.sent["/octet-audio?t=1"] < 16 * MB  # socket buffers only
+
+
+@pytest.mark.parametrize(
+    ("head", "markup"),
+    [
+        (b"<!DOCTYPE html><html>", True),
+        (b"\xef\xbb\xbf\n <html lang=en>", True),
+        (b"<!-- generated --><div>", True),
+        (b"<p>text", True),
+        (b"<pre>x", False),  # <p followed by a letter is another tag
+        (b"<?xml version='1.0'?><rss>", False),
+        (b"%PDF-1.4", False),
+        (b"ID3\x03", False),
+        (b"", False),
+    ],
+)
+def test_looks_like_markup(head, markup):
+    assert looks_like_markup(head) is markup
+
+
 def test_gzip_bomb_is_cut_off_without_inflating_it(server):
     server.bomb()  # build it outside the measurement
     tracemalloc.start()
@@ -449,6 +513,33 @@ def test_a_chunked_body_cut_short_is_incomplete_and_says_so(server):
     error = _fail(_fetcher(), server.url("/short-chunked"))
     assert error.reason == "incomplete_body"
     assert str(error).endswith("connection closed before the last chunk")  # it declared no length
+
+
+def test_a_gzip_body_cut_inside_its_compressed_data_is_incomplete(server):
+    # Content-Length matches what was sent, but the gzip stream inside it stops half-way:
+    # urllib3 hands back the first half decompressed without a word
+    error = _fail(_fetcher(), server.url("/gzip-cut"))
+    assert error.reason == "incomplete_body"
+    assert "gzip body ends before" in str(error)
+    fetcher = _fetcher()
+    try:
+        assert fetcher.get(server.url("/gzip-whole")).content.endswith(b"</channel></rss>")
+        assert fetcher.get(server.url("/gzip-two-members")).content.count(b"</rss>") == 2
+    finally:
+        fetcher.close()
+
+
+def test_a_plain_body_labelled_gzip_is_read_as_it_is(server):
+    fetcher = _fetcher(timeout=5.0)
+    try:
+        assert fetcher.get(server.url("/gzip-label-lies")).content == (
+            b"<rss><channel><item>x</item></channel></rss>"
+        )
+        assert fetcher.get(server.url("/gzip-empty")).content == b""  # nothing to peek at: no wait
+        assert fetcher.get(server.url("/gzip-whole")).content.endswith(b"</rss>")  # the same session
+    finally:
+        fetcher.close()
+    assert _fail(_fetcher(), server.url("/gzip-damaged")).reason == "decode_error"
 
 
 def test_body_shorter_than_content_length_is_retried(server):

@@ -1,0 +1,99 @@
+"""A feed that answered 410 Gone is not requested by the next runs until its re-probe, nor a
+feed whose failed poll asked to wait with Retry-After before that time; the run names them,
+and a feeds file where every feed is gone still exits as "every feed failed"."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from newsbeam.config.settings import FeedSpec
+from newsbeam.connectors.feed_health import feed_doc_id
+from newsbeam.pipeline.lifecycle import all_feeds_failed
+from newsbeam.pipeline.options import beam_options
+from newsbeam.pipeline.run import run_batch
+
+pytestmark = pytest.mark.slow
+
+EMPTY = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>'
+ROUTES = {
+    "/gone.xml": (410, {}, b"gone"),
+    "/busy.xml": (429, {"Retry-After": "3600"}, b"slow down"),
+    "/broken.xml": (500, {}, b"oops"),  # no Retry-After: polled every run, as before
+    "/quiet.xml": (200, {"Content-Type": "application/rss+xml"}, EMPTY),
+}
+
+
+@pytest.fixture
+def server():
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            requests.append(self.path)
+            status, headers, body = ROUTES.get(self.path, (404, {}, b""))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_gone_and_retry_after_feeds_are_held_until_due(server, demo_settings, es_client):
+    base, requests = server
+    feeds = tuple(FeedSpec(url=f"{base}{path}") for path in ROUTES)
+    settings = demo_settings.model_copy(update={"feeds": feeds})
+    settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"retries": 0})})
+    alias = settings.elasticsearch.feeds_alias
+
+    first = run_batch(settings, beam_options([]))
+    assert sorted(requests) == sorted(ROUTES)
+    assert (first.get("news.feeds/polled"), first.get("news.feeds/held"), first.held) == (4, 0, ())
+
+    requests.clear()
+    second = run_batch(settings, beam_options([]))
+    assert sorted(requests) == ["/broken.xml", "/quiet.xml"]
+    assert {(h.feed_url, h.reason) for h in second.held} == {
+        (f"{base}/gone.xml", "gone"),
+        (f"{base}/busy.xml", "retry_after"),
+    }
+    assert (second.get("news.feeds/polled"), second.get("news.feeds/held")) == (2, 2)
+    gone = es_client.get(index=alias, id=feed_doc_id(f"{base}/gone.xml"))["_source"]
+    assert (gone["status"], gone["error_streak"]) == ("http_410", 1)  # the record stays as it was
+
+    # once the re-probe is due (the last poll 7 hours ago), the gone feed is requested again
+    for path in ("/gone.xml", "/busy.xml"):
+        es_client.update(
+            index=alias,
+            id=feed_doc_id(f"{base}{path}"),
+            doc={"@timestamp": "2020-01-01T00:00:00Z"},
+            refresh=True,
+        )
+    requests.clear()
+    third = run_batch(settings, beam_options([]))
+    assert sorted(requests) == sorted(ROUTES)
+    assert third.held == ()
+
+
+def test_a_feeds_file_of_gone_feeds_still_fails(server, demo_settings):
+    base, requests = server
+    settings = demo_settings.model_copy(update={"feeds": (FeedSpec(url=f"{base}/gone.xml"),)})
+    assert all_feeds_failed(run_batch(settings, beam_options([]))) == "every feed failed (1 of 1)"
+    requests.clear()
+    second = run_batch(settings, beam_options([]))
+    assert requests == []
+    assert all_feeds_failed(second) == "every feed failed (1 of 1)"
