@@ -142,9 +142,9 @@ def same_guid(entry: FeedEntry, published: list[str | None] | None) -> bool:
     keeps its guid: without this, every such change indexed the article a second time."""
     if not entry.entry_key or not published:
         return False
-    mine = _instant(entry.published)
+    mine = parse_instant(entry.published)
     for stored in published:
-        theirs = _instant(stored)
+        theirs = parse_instant(stored)
         if mine is None or theirs is None or abs((mine - theirs).total_seconds()) <= GUID_SAME_WITHIN_S:
             return True
     return False
