@@ -23,7 +23,7 @@ from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from newsbeam.connectors.feed_schedule import feed_poll_hint
-from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, entry_key, short_name
+from newsbeam.transforms.model import MAX_URL_CHARS, FeedEntry, entry_key, parse_instant, short_name
 
 __all__ = [
     "FeedRef",
@@ -231,13 +231,8 @@ class _JsonFeed(dict):
 
 
 def _json_time(value) -> time.struct_time | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).utctimetuple()
+    when = parse_instant(value) if isinstance(value, str) else None
+    return None if when is None else when.utctimetuple()
 
 
 _JSON_SUMMARY = ("summary", "content_text")

@@ -16,7 +16,6 @@ hint that cannot be read is ignored, never an error.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import email.utils
 import re
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 from newsbeam.connectors.http import MAX_RETRY_AFTER_SECONDS as MAX_HINT_SECONDS
 from newsbeam.connectors.http import parse_retry_after
+from newsbeam.transforms.model import parse_instant
 
 __all__ = [
     "GONE_STATUS",
@@ -139,11 +139,8 @@ class FeedHold:
 
 
 def _iso_time(value: Any) -> float | None:
-    try:
-        when = dt.datetime.fromisoformat(str(value or "").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+    when = parse_instant(value)
+    return None if when is None else when.timestamp()
 
 
 def batch_hold(
