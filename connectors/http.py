@@ -752,7 +752,7 @@ class HttpFetcher:
         declared = (resp.headers.get("content-length") or "").strip()
         if prefix is None and _ascii_digits(declared) and int(declared) > self._max_bytes:
             raise FetchError(
-                "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes})",
+                "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes}, fetch.max_bytes)",
                 status=resp.status_code, url=url,
             )  # fmt: skip
         raw = resp.raw
@@ -775,7 +775,7 @@ class HttpFetcher:
                     sniff = None
                 if prefix is None and size > self._max_bytes:
                     raise FetchError(
-                        "too_large", f"{url} is larger than {self._max_bytes} bytes",
+                        "too_large", f"{url} is larger than {self._max_bytes} bytes (fetch.max_bytes)",
                         status=resp.status_code, url=url,
                     )  # fmt: skip
         except DecodeError as exc:

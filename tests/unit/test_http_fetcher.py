@@ -371,7 +371,7 @@ def test_undeclared_50_mb_body_stops_reading_at_the_cap(server):
     started = time.monotonic()
     error = _fail(_fetcher(), server.url(path))
     assert error.reason == "too_large"
-    assert "larger than 1000000 bytes" in str(error)
+    assert "larger than 1000000 bytes (fetch.max_bytes)" in str(error)  # names the setting to raise
     assert time.monotonic() - started < 5
     assert server.done[path].wait(10)
     assert server.sent[path] < 16 * MB
