@@ -905,9 +905,13 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             _console(stderr=True).print(f"newsbeam {args.command}: {exc}", markup=False)
             return 2
-        except OSError as exc:
-            _console(stderr=True).print(f"newsbeam {args.command}: --summary-json: {exc}", markup=False)
-            return 2
+        except OSError as exc:  # the checks above passed: a full disk or an I/O error, not usage
+            _console(stderr=True).print(
+                f"newsbeam {args.command}: --summary-json: cannot write {args.summary_json}: "
+                f"{exc.strerror or exc}; nothing was run",
+                markup=False,
+            )
+            return 1
         if args.quiet:
             logging.getLogger("newsbeam").setLevel(logging.WARNING)
 

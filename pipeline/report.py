@@ -173,10 +173,17 @@ def summary_line(document: dict[str, Any]) -> str:
 def write_summary_json(document: dict[str, Any], path: str) -> None:
     """Write atomically (a temporary file renamed), so a reader never sees half."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no empty .tmp-<pid> file left beside it, one per run
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def record_run(client, runs_alias: str, document: dict[str, Any], refresh: str | bool = "wait_for") -> None:
