@@ -452,3 +452,31 @@ def test_demo_without_spacy_is_a_usage_error_before_any_server_starts(capsys, tm
     assert code == 2
     assert "entity tagging needs spaCy" in err and "ner.enabled: false" in err
     assert started == []  # nothing left running
+
+
+def test_a_reader_that_closes_the_pipe_is_no_unexpected_error(monkeypatch, capsys):
+    """``newsbeam search --json | head -3``: the JSON lines hit a closed pipe, and newsbeam said
+    'unexpected error: BrokenPipeError ... run again with -v'; it now stops without a word, exit
+    1, as its tables' console does."""
+    import sys
+
+    from newsbeam.pipeline import search
+
+    def lines(*_args):
+        for n in range(100_000):
+            print(f'{{"title": "hit {n}"}}')
+        return 0
+
+    monkeypatch.setattr(search, "run_search", lines)
+    read, write = os.pipe()
+    os.close(read)
+    saved = os.dup(1)
+    try:
+        with os.fdopen(write, "w", closefd=True) as broken:
+            monkeypatch.setattr(sys, "stdout", broken)
+            assert main(["search", "anything"]) == 1
+            monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert "unexpected error" not in capsys.readouterr().err
