@@ -172,6 +172,8 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
     try:
         return dict(client.info())
     except ApiError as exc:
+        if _not_elasticsearch(exc):
+            raise EsUnavailable(_not_elasticsearch(exc, settings)) from None
         raise EsUnavailable(
             f"Elasticsearch at {describe(settings)} answered HTTP {exc.meta.status}: "
             f"{redact(exc.message, settings)}"
@@ -182,11 +184,30 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
         ) from None
 
 
+def _not_elasticsearch(exc: Exception, settings: ElasticsearchSettings | None = None) -> str:
+    """'' unless the client refused the answer because the server is not Elasticsearch (no
+    ``X-Elastic-Product`` header: another service on that port, a proxy's page); then the message,
+    instead of 'answered HTTP 200: The client noticed that the server is not Elasticsearch and we
+    do not support this unknown product'."""
+    from elasticsearch import UnsupportedProductError
+
+    if not isinstance(exc, UnsupportedProductError):
+        return ""
+    where = describe(settings) if settings is not None else "that address"
+    return (
+        f"the server at {where} answers, but it is not Elasticsearch (its answer lacks the "
+        "X-Elastic-Product header that Elasticsearch and the embedded server send): check the URL "
+        "and port (--es-url, ES_URL, elasticsearch.url)"
+    )
+
+
 def refused(exc: Exception, settings: ElasticsearchSettings, what: str) -> EsUnavailable:
     """``EsUnavailable`` naming the cluster, the request and Elasticsearch's own reason, for an
     error of the client (``ApiError``, ``TransportError``) outside a pipeline: an API key without
     the privilege to install templates was an 'unexpected error: AuthorizationException(403,
     'security_exception')' naming neither."""
+    if _not_elasticsearch(exc):
+        return EsUnavailable(_not_elasticsearch(exc, settings))
     where = f"Elasticsearch at {describe(settings)}"
     status = getattr(getattr(exc, "meta", None), "status", None)
     if not isinstance(status, int):  # a transport error: nothing answered
