@@ -293,6 +293,7 @@ def setup_indices(client, prefix: str) -> list[str]:
         if client.indices.exists_alias(name=alias):
             if kind in owned:
                 changes += _upgrade_indices(client, alias, kind, owned[kind])
+                _warn_old_analysis(client, alias, kind)
             continue
         if client.indices.exists(index=alias):
             raise EsSetupError(
@@ -344,6 +345,53 @@ def _upgrade_indices(client, alias: str, kind: str, shipped: int) -> list[str]:
         return []
     mappings = _stamped(load_template(f"component-{kind}")["template"]["mappings"], shipped)
     return _apply_mappings(client, alias, mappings, stale)
+
+
+def _normalized(value: Any) -> Any:
+    """Settings as Elasticsearch returns them: every scalar a string."""
+    if isinstance(value, dict):
+        return {key: _normalized(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalized(item) for item in value]
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _uses_analyzers(mappings: Any) -> bool:
+    if isinstance(mappings, dict):
+        return "analyzer" in mappings or any(_uses_analyzers(value) for value in mappings.values())
+    return isinstance(mappings, list) and any(_uses_analyzers(value) for value in mappings)
+
+
+def _warn_old_analysis(client, alias: str, kind: str) -> None:
+    """Warn when the write index behind ``alias`` analyses text otherwise than this newsbeam's
+    settings (``<prefix>@settings``: the analyzers of ``title`` and ``body``).  Analysis settings
+    cannot change on an existing index, so an upgrade that changes them reaches only indices
+    created after it: the template was upgraded and nothing said that new articles still went
+    into the old analysis.  Older indices behind the alias are left in peace (reindexing them is
+    the operator's choice); only the write index is checked, at every setup until it is rolled
+    over."""
+    if not _uses_analyzers(load_template(f"component-{kind}")["template"]["mappings"]):
+        return
+    shipped = load_template("component-settings")["template"]["settings"].get("analysis") or {}
+    write = _write_index(client, alias)
+    if write is None:
+        return
+    found = dict(client.indices.get_settings(index=write)).get(write) or {}
+    current = ((found.get("settings") or {}).get("index") or {}).get("analysis") or {}
+    if _normalized(current) == _normalized(shipped):
+        return
+    _LOG.warning(
+        "%s (the write index of %s) was created with other text analysis than this newsbeam's "
+        "(the analyzers of title and body in %s@settings); an existing index cannot change it, "
+        "so new articles are analysed the old way until the alias is rolled over: POST /%s/_rollover "
+        "(the next index gets the new analysis; the articles already in %s keep the old one unless "
+        "reindexed into the alias)",
+        write,
+        alias,
+        alias[: -len(f"-{kind}")],
+        alias,
+        write,
+    )
 
 
 def _write_index(client, alias: str) -> str | None:
