@@ -5,8 +5,11 @@ Read only, from Elasticsearch and the state directory:
 - document counts per index behind each alias (``<prefix>-articles``,
   ``-failures``, ``-feeds``, ``-runs``);
 - the last runs' summaries (``<prefix>-runs``, written by ``run`` /
-  ``reextract``: the same document as ``--summary-json``; ``stream``: one
-  per stream, updated after each cycle, see pipeline/stream.py);
+  ``reextract``: the same document as ``--summary-json``, first as
+  ``running`` once the run holds the writer lease, see
+  ``report.open_run_record``; ``stream``: one per stream, updated after
+  each cycle, see pipeline/stream.py); a ``running`` one whose process is
+  gone, or whose lease is not its own any more, is shown as GONE;
 - feed health (``<prefix>-feeds``, the fields Kibana's feed-health view
   shows): last poll (``@timestamp``), ``status``, ``new_items``,
   ``error_streak``, ``last_success``, and the expected next poll: the one
