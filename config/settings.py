@@ -297,6 +297,29 @@ def _read_yaml(path: Path, what: str, allow_list: bool = False) -> Any:
     return data
 
 
+def _check_sections(
+    data: dict[str, Any], shipped: dict[str, Any], source: str, prefix: str = ""
+) -> dict[str, Any]:
+    """``data`` (a config file) with its sections checked against the shipped defaults': a
+    section given a value that is not a mapping (``elasticsearch: 5``) is a ``ConfigError``
+    naming the key, and an empty one (``fetch:`` with every line commented out) counts as empty.
+    Merged as they were, a flag's or the environment's value for that section (``--es-url``)
+    replaced the bad value and the run went on without a word about the mistake."""
+    checked = {}
+    for key, value in data.items():
+        default = shipped.get(key) if isinstance(shipped, dict) else None
+        if isinstance(default, dict):
+            if value is None:
+                value = {}
+            elif not isinstance(value, dict):
+                shown = repr(value)
+                shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                raise ConfigError(f"{source}: {prefix}{key}: expected a mapping of settings (got {shown})")
+            value = _check_sections(value, default, source, f"{prefix}{key}.")
+        checked[key] = value
+    return checked
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -373,8 +396,8 @@ def load_settings(
     data = defaults()
     source = "defaults"
     if config_path is not None:
-        data = _merge(data, _read_yaml(Path(config_path), "config file"))
         source = f"config file {config_path}"
+        data = _merge(data, _check_sections(_read_yaml(Path(config_path), "config file"), data, source))
     if feeds_path is not None:
         data["feeds"] = load_feeds_file(feeds_path)
         source = f"{source} / feeds file {feeds_path}"

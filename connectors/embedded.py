@@ -249,7 +249,19 @@ class EmbeddedServer:
             raise EmbeddedError(f"cannot run {command[0]}: {exc.strerror}") from None
         finally:
             log.close()
-        self.pid_file.write_text(f"{proc.pid}\n{self.port}\n{self.data_dir}\n")
+        try:
+            self.pid_file.write_text(f"{proc.pid}\n{self.port}\n{self.data_dir}\n")
+        except OSError as exc:
+            # Without its pid file the server would run where `es stop` and status cannot see it.
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            with contextlib.suppress(OSError):
+                self.pid_file.unlink()
+            raise EmbeddedError(
+                f"cannot write {self.pid_file}: {exc.strerror}; the embedded server was not started "
+                f"(free space in the state directory {self.root}, or set NEWSBEAM_STATE_DIR)"
+            ) from None
         if not self._wait_until_up(timeout, proc.pid, proc):
             self.stop()
             tail = self._log_tail()

@@ -172,6 +172,8 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
     try:
         return dict(client.info())
     except ApiError as exc:
+        if _not_elasticsearch(exc):
+            raise EsUnavailable(_not_elasticsearch(exc, settings)) from None
         raise EsUnavailable(
             f"Elasticsearch at {describe(settings)} answered HTTP {exc.meta.status}: "
             f"{redact(exc.message, settings)}"
@@ -182,11 +184,30 @@ def ping(client, settings: ElasticsearchSettings) -> dict[str, Any]:
         ) from None
 
 
+def _not_elasticsearch(exc: Exception, settings: ElasticsearchSettings | None = None) -> str:
+    """'' unless the client refused the answer because the server is not Elasticsearch (no
+    ``X-Elastic-Product`` header: another service on that port, a proxy's page); then the message,
+    instead of 'answered HTTP 200: The client noticed that the server is not Elasticsearch and we
+    do not support this unknown product'."""
+    from elasticsearch import UnsupportedProductError
+
+    if not isinstance(exc, UnsupportedProductError):
+        return ""
+    where = describe(settings) if settings is not None else "that address"
+    return (
+        f"the server at {where} answers, but it is not Elasticsearch (its answer lacks the "
+        "X-Elastic-Product header that Elasticsearch and the embedded server send): check the URL "
+        "and port (--es-url, ES_URL, elasticsearch.url)"
+    )
+
+
 def refused(exc: Exception, settings: ElasticsearchSettings, what: str) -> EsUnavailable:
     """``EsUnavailable`` naming the cluster, the request and Elasticsearch's own reason, for an
     error of the client (``ApiError``, ``TransportError``) outside a pipeline: an API key without
     the privilege to install templates was an 'unexpected error: AuthorizationException(403,
     'security_exception')' naming neither."""
+    if _not_elasticsearch(exc):
+        return EsUnavailable(_not_elasticsearch(exc, settings))
     where = f"Elasticsearch at {describe(settings)}"
     status = getattr(getattr(exc, "meta", None), "status", None)
     if not isinstance(status, int):  # a transport error: nothing answered
@@ -272,6 +293,7 @@ def setup_indices(client, prefix: str) -> list[str]:
         if client.indices.exists_alias(name=alias):
             if kind in owned:
                 changes += _upgrade_indices(client, alias, kind, owned[kind])
+                _warn_old_analysis(client, alias, kind)
             continue
         if client.indices.exists(index=alias):
             raise EsSetupError(
@@ -323,6 +345,53 @@ def _upgrade_indices(client, alias: str, kind: str, shipped: int) -> list[str]:
         return []
     mappings = _stamped(load_template(f"component-{kind}")["template"]["mappings"], shipped)
     return _apply_mappings(client, alias, mappings, stale)
+
+
+def _normalized(value: Any) -> Any:
+    """Settings as Elasticsearch returns them: every scalar a string."""
+    if isinstance(value, dict):
+        return {key: _normalized(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalized(item) for item in value]
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _uses_analyzers(mappings: Any) -> bool:
+    if isinstance(mappings, dict):
+        return "analyzer" in mappings or any(_uses_analyzers(value) for value in mappings.values())
+    return isinstance(mappings, list) and any(_uses_analyzers(value) for value in mappings)
+
+
+def _warn_old_analysis(client, alias: str, kind: str) -> None:
+    """Warn when the write index behind ``alias`` analyses text otherwise than this newsbeam's
+    settings (``<prefix>@settings``: the analyzers of ``title`` and ``body``).  Analysis settings
+    cannot change on an existing index, so an upgrade that changes them reaches only indices
+    created after it: the template was upgraded and nothing said that new articles still went
+    into the old analysis.  Older indices behind the alias are left in peace (reindexing them is
+    the operator's choice); only the write index is checked, at every setup until it is rolled
+    over."""
+    if not _uses_analyzers(load_template(f"component-{kind}")["template"]["mappings"]):
+        return
+    shipped = load_template("component-settings")["template"]["settings"].get("analysis") or {}
+    write = _write_index(client, alias)
+    if write is None:
+        return
+    found = dict(client.indices.get_settings(index=write)).get(write) or {}
+    current = ((found.get("settings") or {}).get("index") or {}).get("analysis") or {}
+    if _normalized(current) == _normalized(shipped):
+        return
+    _LOG.warning(
+        "%s (the write index of %s) was created with other text analysis than this newsbeam's "
+        "(the analyzers of title and body in %s@settings); an existing index cannot change it, "
+        "so new articles are analysed the old way until the alias is rolled over: POST /%s/_rollover "
+        "(the next index gets the new analysis; the articles already in %s keep the old one unless "
+        "reindexed into the alias)",
+        write,
+        alias,
+        alias[: -len(f"-{kind}")],
+        alias,
+        write,
+    )
 
 
 def _write_index(client, alias: str) -> str | None:

@@ -111,6 +111,11 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Each renewal or release is one try of at most this long: with the client's own timeout
+        # and retries (30 s, 3 tries), a cluster that hung kept a renewal going past the lease's
+        # expiry, and the release at the end of a stopped run waited for it, then for its own
+        # 90 s: SIGTERM took 190 s to stop a run whose cluster did not answer.
+        self._request_timeout = max(1.0, min(10.0, ttl / 6))
 
     def renew(self) -> None:
         """Push ``renewed``/``expires`` forward; raises ``LeaseLost`` when
@@ -123,7 +128,7 @@ class Lease:
             now = _now()
             doc = {**self.doc, "renewed": _iso(now), "expires": _iso(now + dt.timedelta(seconds=self.ttl))}
             try:
-                response = self._client.index(
+                response = self._brief(self._request_timeout).index(
                     index=self.index,
                     id=LEASE_ID,
                     document=doc,
@@ -167,11 +172,17 @@ class Lease:
         if self._thread is not None:
             self._thread.join(timeout=5)
         _ACTIVE.discard(self.index)
-        with self._lock:
+        if not self._lock.acquire(timeout=self._request_timeout + 1):  # a renewal hangs: so would this
+            _LOG.warning(
+                "could not release the writer lease (Elasticsearch does not answer); it expires by itself"
+            )
+            self.lost = "released"
+            return
+        try:
             if self.lost:
                 return
             try:
-                self._client.options(ignore_status=(404, 409)).delete(
+                self._brief(5.0).options(ignore_status=(404, 409)).delete(
                     index=self.index,
                     id=LEASE_ID,
                     if_seq_no=self._seq_no,
@@ -185,6 +196,12 @@ class Lease:
                     "could not release the writer lease (%s); it expires by itself", type(exc).__name__
                 )
             self.lost = "released"
+        finally:
+            self._lock.release()
+
+    def _brief(self, timeout: float):
+        """The lease's client for one try of at most ``timeout`` seconds."""
+        return self._client.options(request_timeout=timeout, max_retries=0)
 
     def __enter__(self) -> Lease:
         return self

@@ -941,6 +941,26 @@ def _summary_of_refusal(args, exc: Exception) -> None:
         pass
 
 
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (``| head``).  Its output is
+    then sent to /dev/null, so the interpreter's last flush does not complain either; a
+    ``BrokenPipeError`` of anything else (a socket) is not this."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(event & select.POLLERR for _fd, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no real file behind stdout (a test's capture)
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return gone
+
+
 def main(argv: list[str] | None = None) -> int:
     from newsbeam.pipeline.memory import limit_malloc_arenas
 
@@ -965,9 +985,13 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             _console(stderr=True).print(f"newsbeam {args.command}: {exc}", markup=False)
             return 2
-        except OSError as exc:
-            _console(stderr=True).print(f"newsbeam {args.command}: --summary-json: {exc}", markup=False)
-            return 2
+        except OSError as exc:  # the checks above passed: a full disk or an I/O error, not usage
+            _console(stderr=True).print(
+                f"newsbeam {args.command}: --summary-json: cannot write {args.summary_json}: "
+                f"{exc.strerror or exc}; nothing was run",
+                markup=False,
+            )
+            return 1
         if args.quiet:
             logging.getLogger("newsbeam").setLevel(logging.WARNING)
 
@@ -1013,6 +1037,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, or a failure nobody classified: one line, exit 1
         if watch.fired or "KeyboardInterrupt" in f"{type(exc).__name__} {exc}":  # wrapped by Beam
             return _stopped(err, watch)
+        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+            # `newsbeam search --json | head -3`: the reader closed the pipe.  No message, exit 1,
+            # as the tables' console (rich) does when the same happens to them.
+            return 1
         if args.verbose:
             raise
         first = str(exc).splitlines()[0][:300] if str(exc) else ""

@@ -62,7 +62,7 @@ def run_demo(settings, options, console, start_embedded: bool = True) -> int:
             f"demo news site at {site.base_url} ({len(feeds)} feeds); indexing into "
             f"{describe(settings.elasticsearch)}"
         )
-        summary = run_batch(settings, options)
+        summary = run_batch(settings, options, command="demo")  # its lease and record name it
     print_summary(summary, settings, console)
     keep_summary(summary, settings, "demo")  # newsbeam status lists it with the runs
     client = connect(settings.elasticsearch)

@@ -30,6 +30,8 @@ from typing import Any
 __all__ = [
     "print_summary",
     "reconcile",
+    "close_run_record",
+    "open_run_record",
     "record_run",
     "summary_document",
     "summary_line",
@@ -81,6 +83,8 @@ def summary_document(
     finished = finished if finished is not None else time.time()
     seconds = round(summary.seconds, 3)
     indexed = get("news.run/articles_indexed")
+    # the run's record in <prefix>-runs was opened with this start (its _id): see open_run_record
+    started = getattr(summary, "started_at", None) or finished - summary.seconds
     return {
         "version": SUMMARY_VERSION,
         "command": command,
@@ -88,7 +92,7 @@ def summary_document(
         "index_prefix": settings.elasticsearch.index_prefix,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "started": _iso(finished - summary.seconds),
+        "started": _iso(started),
         "finished": _iso(finished),
         "@timestamp": _iso(finished),
         "seconds": seconds,
@@ -171,17 +175,79 @@ def summary_line(document: dict[str, Any]) -> str:
 def write_summary_json(document: dict[str, Any], path: str) -> None:
     """Write atomically (a temporary file renamed), so a reader never sees half."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no empty .tmp-<pid> file left beside it, one per run
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
-def record_run(client, runs_alias: str, document: dict[str, Any]) -> None:
+def record_run(client, runs_alias: str, document: dict[str, Any], refresh: str | bool = "wait_for") -> None:
     """Keep the summary in ``<prefix>-runs`` for ``newsbeam status``; a run
     id from its start time and host makes a retry overwrite, not add."""
     run_id = f"{document['started']}-{document['host']}-{document['pid']}"
-    client.index(index=runs_alias, id=run_id, document=document, refresh="wait_for")
+    client.index(index=runs_alias, id=run_id, document=document, refresh=refresh)
+
+
+def open_run_record(client, settings, command: str, started_at: float) -> None:
+    """Record a writer (``run``, ``reextract``, ``demo``) as ``status: running`` in
+    ``<prefix>-runs`` as soon as it holds the writer lease, under the ``_id`` its final summary
+    overwrites (``RunSummary.started_at``): a run killed before it could record its end
+    (``kill -9``, the OOM killer, the machine going down) left no trace in ``newsbeam status``,
+    which showed the run before it as the last one.  Status shows this record as ``(running)``
+    while its process lives and holds the lease, ``(GONE)`` once it does not.  One brief try:
+    the cluster just answered the lease."""
+    import logging
+
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.pipeline.run import RunSummary
+
+    empty = RunSummary(counters={}, failures_by_reason={}, seconds=0.0, waves=0, started_at=started_at)
+    document = summary_document(empty, settings, command=command, finished=started_at, status="running")
+    try:
+        brief = client.options(request_timeout=5, max_retries=0)
+        record_run(brief, settings.elasticsearch.runs_alias, document, refresh=True)
+    except (ApiError, TransportError) as exc:
+        logging.getLogger("newsbeam.report").debug(
+            "could not record the run's start in %s (%s)",
+            settings.elasticsearch.runs_alias,
+            type(exc).__name__,
+        )
+
+
+def close_run_record(client, settings, command: str, summary, error: BaseException | None = None) -> None:
+    """Replace the ``running`` record of ``open_run_record`` with the run's end: ``ok`` with the
+    summary's figures, or ``failed`` with the ``error`` (and the ``signal`` of a stop).  The
+    command's own report (``run_with_report``, ``demo``) then overwrites it with the index counts
+    and its final words; this keeps the record right for every caller of ``run_batch`` and when
+    that report never comes.  One brief try, never raises."""
+    import logging
+
+    from newsbeam.connectors.es import redact
+    from newsbeam.pipeline.lifecycle import stop_signal
+
+    status = "ok" if error is None else "failed"
+    try:
+        document = summary_document(summary, settings, command=command, status=status)
+        if error is not None:
+            stopped = isinstance(error, KeyboardInterrupt) or stop_signal()
+            if stopped:
+                document["signal"] = stop_signal() or "SIGINT"
+            text = redact(str(error), settings.elasticsearch) if not stopped else ""
+            document["error"] = text or f"stopped by {document.get('signal') or type(error).__name__}"
+        brief = client.options(request_timeout=5, max_retries=0)
+        record_run(brief, settings.elasticsearch.runs_alias, document, refresh=True)
+    except BaseException as exc:  # the run's own outcome (or a second Ctrl-C) goes on
+        logging.getLogger("newsbeam.report").debug(
+            "could not record the run's end in %s (%s)", settings.elasticsearch.runs_alias, type(exc).__name__
+        )
 
 
 def held_message(held, shown: int = 5) -> str:

@@ -54,6 +54,7 @@ from newsbeam.connectors.es import ES_ERRORS, EsUnavailable, connect, describe, 
 from newsbeam.connectors.feed_schedule import FeedHold, batch_hold
 from newsbeam.pipeline import local_runner
 from newsbeam.pipeline.build import build_pipeline
+from newsbeam.pipeline.report import close_run_record, open_run_record
 from newsbeam.pipeline.runners import runner_reports_metrics
 
 __all__ = [
@@ -99,6 +100,8 @@ class RunSummary:
     stopped_at_time_limit: bool = False
     # feeds not polled because their last poll asked not to come back yet (410 Gone, Retry-After)
     held: tuple[FeedHold, ...] = ()
+    # time.time() when run_batch started: the _id of the run's record in <prefix>-runs
+    started_at: float | None = None
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
@@ -361,18 +364,22 @@ def run_batch(
     the caller already holds (``newsbeam stream``); ``force``: take over a
     lease another writer holds."""
     started = time.monotonic()
+    started_at = time.time()
     max_run_time = settings.run.max_run_time
-    deadline = time.time() + max_run_time if max_run_time else None
+    deadline = started_at + max_run_time if max_run_time else None
     settings = resolve_models(settings)
     check_local_dirs(settings)
     folder = dead_letter_dir(settings)
     es = settings.elasticsearch
     client = connect(es)
     own_lease = None
+    recorded = False  # this run's "running" record is in <prefix>-runs (see report.open_run_record)
     try:
         if lease is None:
             own_lease = prepare_writer(client, settings, command, force)
-        else:  # the caller (newsbeam stream) prepared the cluster and holds the lease
+            open_run_record(client, settings, command, started_at)
+            recorded = True
+        else:  # the caller (newsbeam stream) prepared the cluster, holds the lease and keeps the record
             setup_indices(client, es.index_prefix)
         # Once this run may write: worker processes import Beam while the dead letters are replayed
         # and the graph is built (a run refused by the lease starts none).
@@ -387,13 +394,37 @@ def run_batch(
                 settings = settings.model_copy(
                     update={"feeds": tuple(feed for feed in settings.feeds if feed.url not in skip)}
                 )
-                if not settings.feeds:  # nothing to poll: no pipeline at all
-                    summary = _summary(Counter({HELD: len(held)}), started, replayed, 0, False)
-                    return dataclasses.replace(summary, held=tuple(held))
-        summary = _run_graph(
-            settings, pipeline_options, builder, folder, validators, replayed, started, deadline, len(held)
-        )
-        return dataclasses.replace(summary, held=tuple(held))
+        if held and not settings.feeds:  # nothing to poll: no pipeline at all
+            summary = _summary(Counter({HELD: len(held)}), started, replayed, 0, False)
+        else:
+            summary = _run_graph(
+                settings,
+                pipeline_options,
+                builder,
+                folder,
+                validators,
+                replayed,
+                started,
+                deadline,
+                len(held),
+            )
+        summary = dataclasses.replace(summary, held=tuple(held), started_at=started_at)
+        if recorded:
+            close_run_record(client, settings, command, summary, None)
+        return summary
+    except BaseException as exc:
+        summary = getattr(exc, "summary", None)
+        if summary is not None:  # the caller records it under the record's _id
+            summary.started_at = started_at
+        if recorded:
+            if summary is None:
+                summary = RunSummary({}, {}, time.monotonic() - started, waves=0, started_at=started_at)
+                from newsbeam.pipeline.lifecycle import stop_signal
+
+                if isinstance(exc, KeyboardInterrupt) or stop_signal():
+                    exc.summary = summary  # the stop is recorded under this run's _id, not a new one
+            close_run_record(client, settings, command, summary, exc)
+        raise
     finally:
         local_runner.close_standby()  # the standby workers no wave took
         if own_lease is not None:

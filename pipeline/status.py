@@ -5,8 +5,11 @@ Read only, from Elasticsearch and the state directory:
 - document counts per index behind each alias (``<prefix>-articles``,
   ``-failures``, ``-feeds``, ``-runs``);
 - the last runs' summaries (``<prefix>-runs``, written by ``run`` /
-  ``reextract``: the same document as ``--summary-json``; ``stream``: one
-  per stream, updated after each cycle, see pipeline/stream.py);
+  ``reextract``: the same document as ``--summary-json``, first as
+  ``running`` once the run holds the writer lease, see
+  ``report.open_run_record``; ``stream``: one per stream, updated after
+  each cycle, see pipeline/stream.py); a ``running`` one whose process is
+  gone, or whose lease is not its own any more, is shown as GONE;
 - feed health (``<prefix>-feeds``, the fields Kibana's feed-health view
   shows): last poll (``@timestamp``), ``status``, ``new_items``,
   ``error_streak``, ``last_success``, and the expected next poll: the one
@@ -281,16 +284,22 @@ def collect_status(
     live = set(aliases)
     if not exact and timed("info", counts_by_scanning, client):
         live.discard(es.articles_alias)  # the one index that grows without bound
+    lease = timed("lease", _lease, client, es.index_prefix, now)
+    for run in last_runs:
+        if run.get("status") == "running":  # still at work, or killed before it recorded its end
+            run["gone"] = _gone(run, lease or {})
+    # the latest run that recorded the counts (one in progress, or that failed, has none)
+    counted = next((run for run in last_runs if run.get("counts")), None)
     status = {
         "at": _iso(now),
         "index_prefix": es.index_prefix,
-        "indices": timed("indices", _counts, client, aliases, last_runs[0] if last_runs else None, live),
+        "indices": timed("indices", _counts, client, aliases, counted, live),
         "runs": last_runs,
         "poll_interval_seconds": interval.total_seconds() if interval else None,
         "feeds": feeds,
         "feeds_total": feeds_total,
         "failures": timed("failures", _failures, client, es.failures_alias),
-        "lease": timed("lease", _lease, client, es.index_prefix, now),
+        "lease": lease,
     }
     status["timings_ms"] = timings
     status["seconds"] = round(time.monotonic() - started, 3)
@@ -304,20 +313,34 @@ def _short(value: Any) -> str:
     return text[:19].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" else text
 
 
-def _gone(run: dict[str, Any]) -> bool:
-    """A run recorded as running whose process on this host no longer exists (killed)."""
+def _gone(run: dict[str, Any], lease: dict[str, Any] | None = None) -> bool:
+    """A run recorded as running that no longer runs (killed before it could record its end):
+    its process on this host no longer exists, or, seen from anywhere, the writer lease every
+    running writer holds (``<prefix>-locks``) is not its own any more (expired, released, or
+    another writer's).  Set by ``collect_status`` as ``gone``; tables built without it ask the
+    pid (this host) only."""
     import socket
 
     from newsbeam.connectors.lease import _pid_alive
 
+    if "gone" in run:
+        return bool(run["gone"])
     pid = run.get("pid")
-    return run.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+    if run.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+        return True
+    if lease is None:
+        return False
+    holder = lease.get("holder") or {}
+    return (
+        lease.get("expired") or bool(lease.get("stale"))
+        or (holder.get("host"), holder.get("pid")) != (run.get("host"), pid)
+    )  # fmt: skip
 
 
 def _run_state(run: dict[str, Any]) -> str:
     """`` (FAILED)``, or the signal that stopped the run (`` (SIGINT)``: Ctrl-C, `` (SIGTERM)``),
-    after a run's command; a stream's `` (running)``, or `` (GONE)`` when its process is; '' for
-    one that ended well (short: the table fits 80 columns)."""
+    after a run's command; `` (running)`` while a run or stream works, or `` (GONE)`` when its
+    process is; '' for one that ended well (short: the table fits 80 columns)."""
     if run.get("status") == "running":
         return " (GONE)" if _gone(run) else " (running)"
     if run.get("status") != "failed":
@@ -372,6 +395,19 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
         # what went wrong and what the next run does, as the run said it (the table has no room)
         what = "" if last.get("signal") else "failed: "  # the error of a stop names its signal
         console.print(Text(clean_text(f"last run {what}{last['error']}")))
+    elif last and last.get("status") == "running" and last.get("command") != "stream":
+        text = (
+            f"{last.get('command')} (pid {last.get('pid')} on {last.get('host')}) started at "
+            f"{_short(last.get('started'))}"
+        )
+        if _gone(last):
+            text += (
+                " and is gone without recording its end (killed with kill -9, out of memory, or its "
+                "machine stopped): the waves it finished stay written, the next run fetches the rest"
+            )
+        else:
+            text += " and is still at work"
+        console.print(Text(clean_text(text)))
     elif last and last.get("status") == "running":
         cycles = last.get("cycles") or {}
         text = f"stream (pid {last.get('pid')} on {last.get('host')}): {cycles.get('run', 0)} cycles"

@@ -23,7 +23,8 @@ can show when each feed is next polled.
 
 Stopping: the first SIGINT/SIGTERM lets the cycle in flight finish (its
 documents written, its validators advanced) and then exits 0; if that takes
-longer than ``stream.stop_timeout``, or at a second signal, the process
+longer than ``stream.stop_timeout``, at a second signal, or once Elasticsearch
+has not answered for 15 s after the signal (``StopSignal.watch``), the process
 exits at once (status 130 for SIGINT, 143 for SIGTERM): nothing is lost,
 because what the cycle had not written is neither recorded as indexed nor
 behind an advanced validator, so the next start fetches it again.
@@ -60,7 +61,7 @@ from newsbeam.connectors.feed_schedule import GONE_STATUS
 from newsbeam.pipeline.run import RunFailed, RunSummary, prepare_writer, run_batch
 from newsbeam.transforms.model import parse_instant
 
-__all__ = ["StopSignal", "due_feeds", "next_interval", "next_poll", "run_stream"]
+__all__ = ["StopSignal", "cluster_probe", "due_feeds", "next_interval", "next_poll", "run_stream"]
 
 _LOG = logging.getLogger(__name__)
 _MAX_UNEXPECTED = 10  # unclassified cycle failures in a row before the stream gives up (exit 1)
@@ -148,12 +149,27 @@ def write_schedule(client, alias: str, docs: Mapping[str, Mapping[str, Any]], co
 
 class StopSignal:
     """First SIGINT/SIGTERM/SIGHUP: finish the cycle in flight, then stop (``requested``).
-    Second signal, or ``timeout`` seconds after the first: exit at once."""
+    Second signal, or ``timeout`` seconds after the first: exit at once.  Also at once when
+    ``probe`` (set by ``watch``: does Elasticsearch answer?) has failed for ``grace`` seconds
+    after the first signal: a cycle whose cluster does not answer cannot write anything, and
+    each of its requests waits out the client's timeouts and retries (90 s with the defaults),
+    so the stop took the whole ``timeout`` (300 s) with nothing to gain."""
 
-    def __init__(self, timeout: float, exit_now: Callable[[int], None] = os._exit):
+    def __init__(
+        self,
+        timeout: float,
+        exit_now: Callable[[int], None] = os._exit,
+        grace: float = 15.0,
+        every: float = 2.0,
+    ):
         self._event = threading.Event()
+        self._ended = threading.Event()  # uninstalled: the watchdog has nothing left to watch
         self._timeout = timeout
         self._exit_now = exit_now
+        self._grace = grace
+        self._every = every
+        self._probe: Callable[[], str | None] | None = None
+        self._where = "Elasticsearch"
         self._previous: dict[int, Any] = {}
         self.signum: int | None = None
 
@@ -167,6 +183,12 @@ class StopSignal:
     def request(self, signum: int = signal.SIGTERM) -> None:
         self.signum = signum
         self._event.set()
+
+    def watch(self, probe: Callable[[], str | None], where: str) -> None:
+        """After a stop signal, ask ``probe`` (None: the cluster answers; else what failed) every
+        few seconds, and exit at once once it has failed for ``grace`` seconds in a row."""
+        self._probe = probe
+        self._where = where
 
     def _handle(self, signum, _frame) -> None:
         name = signal.Signals(signum).name
@@ -185,11 +207,37 @@ class StopSignal:
         timer = threading.Timer(self._timeout, self._too_slow, args=(signum,))
         timer.daemon = True
         timer.start()
+        if self._probe is not None:
+            threading.Thread(target=self._watchdog, args=(signum,), name="newsbeam-stop", daemon=True).start()
 
     def _too_slow(self, signum: int) -> None:
         _LOG.error("the cycle in flight did not finish within %.0f s of the stop signal: stopping at once",
                    self._timeout)  # fmt: skip
         self._exit_now(128 + signum)
+
+    def _watchdog(self, signum: int) -> None:
+        failing_since: float | None = None
+        while not self._ended.is_set():
+            asked = time.monotonic()
+            why = self._probe()
+            if why is None:
+                failing_since = None
+            else:
+                failing_since = asked if failing_since is None else failing_since
+                if time.monotonic() - failing_since >= self._grace and not self._ended.is_set():
+                    _LOG.error(
+                        "%s: Elasticsearch at %s has not answered for %.0f s (%s): stopping now instead "
+                        "of waiting for the cycle in flight, which cannot write; what it did not write is "
+                        "neither recorded as indexed nor behind an advanced validator, so the next start "
+                        "fetches it again",
+                        signal.Signals(signum).name,
+                        self._where,
+                        time.monotonic() - failing_since,
+                        why,
+                    )
+                    self._exit_now(128 + signum)
+                    return
+            self._ended.wait(self._every)
 
     def install(self) -> StopSignal:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: a closed terminal
@@ -197,9 +245,30 @@ class StopSignal:
         return self
 
     def uninstall(self) -> None:
+        self._ended.set()
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+
+def cluster_probe(es) -> Callable[[], str | None]:
+    """A probe for ``StopSignal.watch``: None when Elasticsearch answers ``GET /`` within 5 s,
+    else what failed (``HTTP 503``, ``ConnectionTimeout``)."""
+    from newsbeam.connectors.es import connect
+
+    def probe() -> str | None:
+        from elasticsearch import ApiError, TransportError
+
+        client = connect(es, max_retries=0, request_timeout=5)
+        try:
+            client.info()
+            return None
+        except (ApiError, TransportError) as exc:
+            return _what_failed(exc)
+        finally:
+            client.close()
+
+    return probe
 
 
 # -- the loop ------------------------------------------------------------------
@@ -337,6 +406,7 @@ def run_stream(
     from newsbeam.transforms.extraction import keep_children
 
     stop = stop or StopSignal(config.stop_timeout)
+    stop.watch(cluster_probe(es), describe(es))
     client = connect(es)
     try:
         lease = prepare_writer(client, settings, "stream", force)

@@ -18,6 +18,10 @@ every request to the upstream server, except when a scripted fault matches:
 - ``Outage(status, seconds, path="")``: answer every matching request
   (default: every request) with ``status`` for ``seconds`` from when it is
   added, however many there are: a cluster down for a while;
+- ``Stall(seconds, path="")``: hold every matching request (default: every request) without
+  an answer for ``seconds`` from when it is added, then reset its connection: a cluster that
+  hangs (stopped with SIGSTOP, a network that drops packets), where the client waits out its
+  timeouts;
 - ``ContentLimit(max_bytes)``: answer every matching request whose body is
   longer than ``max_bytes`` with 413 and no body, as Elasticsearch does over
   its ``http.max_content_length`` (100 MB by default; the embedded server
@@ -42,7 +46,16 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-__all__ = ["ContentLimit", "FaultProxy", "Hook", "ItemStatus", "Outage", "ResetAfterForward", "WholeRequest"]
+__all__ = [
+    "ContentLimit",
+    "FaultProxy",
+    "Hook",
+    "ItemStatus",
+    "Outage",
+    "ResetAfterForward",
+    "Stall",
+    "WholeRequest",
+]
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -84,6 +97,17 @@ class Outage:
     path: str = ""
     until: float = 0.0  # set when added (monotonic clock)
     answered: int = 0  # requests answered with ``status``
+
+    @property
+    def active(self) -> bool:
+        return time.monotonic() < self.until
+
+
+@dataclasses.dataclass
+class Stall:
+    seconds: float = 60.0
+    path: str = ""
+    until: float = 0.0  # set when added (monotonic clock)
 
     @property
     def active(self) -> bool:
@@ -136,6 +160,9 @@ class FaultProxy:
                 if isinstance(fault, Hook):
                     fault.callback()
                     fault = None
+                if isinstance(fault, Stall):
+                    time.sleep(max(0.0, fault.until - time.monotonic()))
+                    return self._reset()
                 if isinstance(fault, ContentLimit):
                     return self._answer(413, b"", {"Content-Type": "text/plain"})
                 if isinstance(fault, WholeRequest):
@@ -214,7 +241,7 @@ class FaultProxy:
 
     def add(self, fault) -> FaultProxy:
         with self.lock:
-            if isinstance(fault, Outage):
+            if isinstance(fault, (Outage, Stall)):
                 fault.until = time.monotonic() + fault.seconds
             self.faults.append(fault)
         return self
@@ -225,6 +252,10 @@ class FaultProxy:
                 if fault.path in path and fault.active:
                     fault.answered += 1
                     return WholeRequest(fault.status)
+                continue
+            if isinstance(fault, Stall):
+                if fault.path in path and fault.active:
+                    return fault
                 continue
             if isinstance(fault, ContentLimit):
                 if fault.path in path and len(body) > fault.max_bytes:

@@ -267,3 +267,36 @@ def test_two_starts_at_once_spawn_one_server(tmp_path, monkeypatch):
             except ProcessLookupError:
                 pass
             proc.wait()
+
+
+def test_a_pid_file_the_disk_cannot_take_leaves_no_server_behind(tmp_path, monkeypatch, capsys):
+    """A full state directory: the server was spawned, writing its pid file failed, and the start
+    ended in 'unexpected error: OSError: [Errno 28]' with the server possibly running where
+    ``es stop`` and status could not see it.  It is stopped, and the message names the file."""
+    import errno
+    from pathlib import Path
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    port = free_port()
+    write_text = Path.write_text
+    spawned = []
+    real_popen = __import__("subprocess").Popen
+
+    def popen(*args, **kwargs):
+        spawned.append(real_popen(*args, **kwargs))
+        return spawned[-1]
+
+    def full(self, *args, **kwargs):
+        if self.name == "es.pid":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr("newsbeam.connectors.embedded.subprocess.Popen", popen)
+    monkeypatch.setattr(Path, "write_text", full)
+    assert main(["es", "start", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'es.pid'}: No space left on device" in err, err
+    assert "unexpected error" not in err, err
+    assert len(spawned) == 1 and spawned[0].poll() is not None  # the spawned server was stopped
+    with pytest.raises(ProcessLookupError):
+        os.killpg(spawned[0].pid, 0)

@@ -86,3 +86,54 @@ def test_a_run_stopped_mid_wave_is_recorded_as_stopped_and_the_next_run_complete
     assert sorted(hit["_source"]["url"] for hit in hits) == sorted(urls)
     assert json.loads(summary.read_text())["status"] == "ok"
     assert [r["status"] for r in _runs(es_client, prefix)] == ["ok", "failed"]
+
+
+def test_a_run_killed_without_a_chance_to_record_its_end_shows_as_gone(
+    es_settings, es_client, tmp_path, monkeypatch, capsys
+):
+    """``kill -9`` (or the OOM killer) leaves the run no moment to record anything: it was in
+    ``<prefix>-runs`` nowhere, so ``newsbeam status`` showed the run before it as the last one.
+    A run is recorded as ``running`` once it holds the lease; status shows it while it works and
+    as gone once its process is."""
+    prefix = es_settings.index_prefix
+    with LiveSite() as site:
+        urls = site.add(3)
+        config = site.write_config(tmp_path, run={"wave_size": 2})
+        site.hold_after(2)
+        argv = ["run", "--config", str(config), "--es-url", es_settings.url, "--index-prefix", prefix,
+                "--allow-private-hosts", "--quiet", "--direct_running_mode=in_memory"]  # fmt: skip
+        env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "newsbeam", *argv], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _wait_for(lambda: len(site.served) >= 3, 120, "the second wave's page", proc)
+            # while it works: one record, running, that status shows as such
+            runs = _runs(es_client, prefix)
+            assert [(r["command"], r["status"], r["pid"]) for r in runs] == [("run", "running", proc.pid)]
+            assert main(["status", "--es-url", es_settings.url, "--index-prefix", prefix]) == 0
+            shown = " ".join(capsys.readouterr().out.split())
+            assert "(running)" in shown and "is still at work" in shown, shown
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            site.release()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert main(["status", "--es-url", es_settings.url, "--index-prefix", prefix, "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert [(r["status"], r["gone"]) for r in shown["runs"]] == [("running", True)], shown["runs"]
+        assert main(["status", "--es-url", es_settings.url, "--index-prefix", prefix]) == 0
+        shown = " ".join(capsys.readouterr().out.split())
+        assert "(GONE)" in shown and "is gone without recording its end" in shown, shown
+
+        # the next run takes the dead run's lease, indexes the rest and records itself beside it
+        monkeypatch.setenv("NEWSBEAM_STATE_DIR", env["NEWSBEAM_STATE_DIR"])
+        assert main(argv) == 0
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    hits = es_client.search(index=es_settings.articles_alias, size=100)["hits"]["hits"]
+    assert sorted(hit["_source"]["url"] for hit in hits) == sorted(urls)
+    runs = _runs(es_client, prefix)
+    assert [(r["status"], r["pid"]) for r in runs] == [("ok", os.getpid()), ("running", proc.pid)], runs

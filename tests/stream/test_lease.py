@@ -83,3 +83,30 @@ def test_two_racing_writers_cannot_both_win(es_client, index_prefix):
         won = [lease for lease in pool.map(take, range(4)) if lease is not None]
     assert len(won) == 1
     won[0].release()
+
+
+def test_renewal_and_release_against_a_hung_cluster_take_seconds_not_minutes(es_settings, index_prefix):
+    """A cluster that stopped answering (SIGSTOP, packets dropped): each renewal and the release
+    went through the client's timeout and retries (30 s, 3 tries), so a renewal outlived the lease
+    and the release at the end of a stopped run waited for it, then for itself: SIGTERM took
+    190 s to stop such a run.  Each is now one brief try."""
+    import time
+
+    from newsbeam.connectors.es import connect
+    from tests.faults.proxy import FaultProxy, Stall
+
+    with FaultProxy(es_settings.url) as proxy:
+        client = connect(es_settings.model_copy(update={"url": proxy.url}))
+        try:
+            lease = acquire_lease(client, index_prefix, "run", ttl=30)
+            proxy.add(Stall(seconds=300))
+            started = time.monotonic()
+            with pytest.raises(Exception) as raised:  # the client's ConnectionTimeout
+                lease.renew()
+            assert "Timeout" in type(raised.value).__name__, raised.value
+            assert time.monotonic() - started < 15
+            started = time.monotonic()
+            lease.release()  # logs that it could not, and returns
+            assert time.monotonic() - started < 15
+        finally:
+            client.close()

@@ -106,3 +106,38 @@ def test_sigterm_mid_cycle_finishes_it_and_a_restart_adds_the_rest(es_settings, 
         assert stream.returncode == 0, err
         urls = _urls(es_client, es_settings.articles_alias)
         assert sorted(urls) == sorted(site.url(n) for n in range(10))  # each once
+
+
+def test_sigterm_while_elasticsearch_hangs_stops_within_seconds_not_the_stop_timeout(
+    es_settings, es_client, tmp_path
+):
+    """Elasticsearch stopped answering (SIGSTOP, a network dropping packets) and the operator
+    stops the stream: each request of the cycle in flight waited out the client's timeout and
+    retries (90 s), so the stop took the whole stop_timeout (300 s by default) for a cycle that
+    could write nothing.  It now stops once the cluster has not answered for 15 s, saying why."""
+    from tests.faults.proxy import FaultProxy, Stall
+
+    with LiveSite() as site, FaultProxy(es_settings.url) as proxy:
+        site.add(2)
+        config = site.write_config(tmp_path, stream={"stop_timeout": 240})
+        proxied = es_settings.model_copy(update={"url": proxy.url})
+        stream = _start(config, proxied, tmp_path)
+        try:
+            alias = es_settings.articles_alias
+            indexed = lambda: es_client.indices.exists_alias(name=alias) and len(_urls(es_client, alias)) >= 2  # noqa: E731
+            _wait_for(indexed, 180, "the first cycle")
+            proxy.add(Stall(seconds=600))
+            time.sleep(1)
+            stream.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            _out, err = stream.communicate(timeout=120)
+            took = time.monotonic() - signalled
+        finally:
+            if stream.poll() is None:
+                stream.kill()
+                stream.wait()
+    assert stream.returncode == 128 + signal.SIGTERM, err
+    assert took < 60, (took, err)
+    assert f"Elasticsearch at {proxy.url} has not answered for" in err, err
+    assert "stopping now instead of waiting for the cycle in flight" in err, err
+    assert "Traceback" not in err, err

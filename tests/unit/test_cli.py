@@ -491,3 +491,65 @@ def test_dedup_help_names_the_pool_threshold_of_the_code():
     from newsbeam.transforms.similarity import POOL_MIN_ROWS
 
     assert cli._DEDUP_POOL_MIN_ROWS == POOL_MIN_ROWS
+
+
+def test_a_reader_that_closes_the_pipe_is_no_unexpected_error(monkeypatch, capsys):
+    """``newsbeam search --json | head -3``: the JSON lines hit a closed pipe, and newsbeam said
+    'unexpected error: BrokenPipeError ... run again with -v'; it now stops without a word, exit
+    1, as its tables' console does."""
+    import sys
+
+    from newsbeam.pipeline import search
+
+    def lines(*_args):
+        for n in range(100_000):
+            print(f'{{"title": "hit {n}"}}')
+        return 0
+
+    monkeypatch.setattr(search, "run_search", lines)
+    read, write = os.pipe()
+    os.close(read)
+    saved = os.dup(1)
+    try:
+        with os.fdopen(write, "w", closefd=True) as broken:
+            monkeypatch.setattr(sys, "stdout", broken)
+            assert main(["search", "anything"]) == 1
+            monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert "unexpected error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["search", "x"], ["es", "setup"], ["status"]])
+def test_a_server_that_is_not_elasticsearch_is_named_as_such(command, capsys, tmp_path, monkeypatch):
+    """``--es-url`` at another service (a web server, Kibana's port): the message was 'answered
+    HTTP 200: The client noticed that the server is not Elasticsearch and we do not support this
+    unknown product'."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotElasticsearch(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"hello": "world"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotElasticsearch)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert main([*command, "--es-url", url]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"the server at {url} answers, but it is not Elasticsearch" in err, err
+    assert "check the URL and port" in err and "HTTP 200" not in err, err

@@ -145,3 +145,43 @@ def test_the_summary_table_names_the_command_that_ran():
         out = io.StringIO()
         print_summary(summary, load_settings(), Console(file=out, width=120), command)
         assert f"newsbeam {command} (2.0 s" in out.getvalue()
+
+
+def test_a_summary_the_disk_cannot_take_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """A full disk left an empty ``FILE.tmp-<pid>`` beside ``--summary-json FILE`` at every run."""
+    import errno
+
+    from newsbeam.pipeline import report
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report.json, "dump", full)
+    path = tmp_path / "last-run.json"
+    try:
+        report.write_summary_json({"status": "ok"}, str(path))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    else:
+        raise AssertionError("the write did not fail")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_summary_file_the_disk_cannot_take_at_the_start_is_an_operational_failure(
+    tmp_path, monkeypatch, capsys
+):
+    """Exit 1 (not 2, a usage error) naming the file and the reason, and nothing runs."""
+    import errno
+
+    from newsbeam.pipeline import report
+    from newsbeam.pipeline.cli import main
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report, "write_started_summary", full)
+    path = tmp_path / "last-run.json"
+    code = main(["run", "--feeds", str(tmp_path / "never-read.yaml"), "--summary-json", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert f"--summary-json: cannot write {path}: No space left on device; nothing was run" in err, err

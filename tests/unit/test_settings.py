@@ -112,3 +112,32 @@ def test_the_shipped_yaml_and_the_models_defaults_agree():
             if (tuple(value) if isinstance(value, list) else value) != real:
                 differ.append(f"{section}.{key}: {value!r} in defaults.yaml, {real!r} in the model")
     assert differ == []
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("elasticsearch: 5\n", "elasticsearch: expected a mapping of settings (got 5)"),
+        ("fetch: [1, 2]\n", "fetch: expected a mapping of settings (got [1, 2])"),
+        (
+            "elasticsearch: http://es:9200\n",
+            "elasticsearch: expected a mapping of settings (got 'http://es:9200')",
+        ),
+    ],
+)
+def test_a_section_that_is_not_a_mapping_is_named_even_when_a_flag_sets_that_section(tmp_path, text, message):
+    """``--es-url`` (or ``ES_URL``) merged its section over the config's ``elasticsearch: 5``, so
+    the mistake vanished without a word; a flag never hides a bad section."""
+    path = _write(tmp_path, text)
+    overrides = {"elasticsearch": {"url": "http://127.0.0.1:9200"}, "fetch": {"allow_private_hosts": True}}
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, overrides=overrides)
+    assert f"config file {path}: {message}" in str(info.value)
+
+
+def test_an_empty_section_keeps_the_defaults(tmp_path):
+    """``fetch:`` with every setting commented out is an empty section, not an error."""
+    path = _write(tmp_path, "fetch:\n#  timeout: 5\nelasticsearch:\n  index_prefix: wire\n")
+    settings = load_settings(path)
+    assert settings.fetch.timeout == load_settings().fetch.timeout
+    assert settings.elasticsearch.index_prefix == "wire"
