@@ -42,8 +42,16 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
   (``the Taliban`` → ``Taliban``; the indefinite ones almost never begin a
   name, so they are kept); titles are stripped from person names
   (``President Donald Trump`` → ``Donald Trump``), and numbers a person or
-  place span ran into (``Uchiyama 6-2``) are cut.  Social handles, hashtags
-  and URLs are not names and are dropped.
+  place span ran into (``Uchiyama 6-2``) are cut.  A person's name also ends
+  at a number, possessive or slash inside it (``Aiden Haig 1 goal``, ``Jeff
+  Bezos's Blue Origin``, ``Joshua Roberts/Reuters``); words in small letters
+  a span ran into before a name go (``rookie Emil Bemstrom``, ``federal Bureau
+  of Prisons``; particles such as ``de`` stay), and so does an unclosed
+  ``(...`` at its end.  A span holding a social handle, hashtag or URL is not
+  a name and is dropped, and so is one without a capital letter in a script
+  that has them (``n't``, ``marijuana legalization``, ``commerce ministry``:
+  words the model misread; known loss: brands written in small letters,
+  ``ecobee``).
 * Within one document, spellings that differ only in case or dots are one
   name (``U.S.``/``US``), shown in a spelling with small letters when the
   document has one (``New York`` over a dateline's ``NEW YORK``), else the
@@ -307,7 +315,7 @@ _TITLES = (
 _TITLE_RE = re.compile(r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|(?<=s)['’])$", re.IGNORECASE)
-_EDGE_PUNCT = "\"'“”‘’«»‹›()[]{}<>,;:!?*•·|/\\-–—_~…"
+_EDGE_PUNCT = "\"'“”‘’«»‹›()[]{}<>,;:!?*•·|/\\-–—_~…&@=®©™°#%¼½¾"
 _ABBREVIATIONS = frozenset(
     {
         "inc",
@@ -329,7 +337,16 @@ _ABBREVIATIONS = frozenset(
 # first digit starts it, so a token splits one way (``[^\sA-Za-z]*\d`` was
 # exponential on " 11 11 11 ... x"); _strip_trailing_numbers applies it token by token.
 _NUMBER_TOKEN_RE = re.compile(r"[^\sA-Za-z\d]*\d[^\sA-Za-z]*")
-_NON_NAME_RE = re.compile(r"^[@#]|://|^www\.", re.IGNORECASE)
+# A handle, hashtag or URL anywhere in the span ("Twitter @michaeldwall", "pic.twitter.com/4p7S").
+_NON_NAME_RE = re.compile(r"(?:^|\s)[@#]\w|://|(?:^|\s)www\.|\b[\w-]+\.[a-z]{2,}/", re.IGNORECASE)
+# Small words that begin names in many languages: "de Gaulle", "van Gogh", "al-Assad".
+_NAME_PARTICLES = frozenset(
+    {"de", "da", "di", "do", "dos", "das", "del", "della", "du", "des", "la", "le", "van", "von",
+     "der", "den", "ter", "ten", "zu", "al", "el", "bin", "ibn", "ben", "bint", "d'", "d’"}
+)  # fmt: skip
+# A person's name ends at a possessive inside it ("Jeff Bezos's Blue Origin") or a slash
+# ("Joshua Roberts/Reuters", a photo credit).
+_PERSON_CUT_RE = re.compile(r"['’]s\s.*$|\s*/.*$")
 
 
 def _strip_edges(name: str) -> str:
@@ -352,9 +369,40 @@ def _strip_trailing_numbers(name: str) -> str:
     return " ".join(words)
 
 
+def _strip_leading_small_words(name: str) -> str:
+    """``name`` without the words in small letters that the span ran into before
+    the name ("rookie Emil Bemstrom", "a MacBook Pro", "s Haqqani" of a split
+    possessive); a name's own particles stay ("de Gaulle"), and so do a word
+    with a capital inside ("xCloud", "eBay") and one with a digit ("17th Street")."""
+    words = name.split(" ")
+    while (
+        len(words) > 1
+        and not any(ch.isupper() for ch in words[0])
+        and any(ch.islower() for ch in words[0])  # scripts without case keep theirs
+        and words[0].isalpha()  # not "17th Street"
+        and words[0] not in _NAME_PARTICLES
+    ):
+        words.pop(0)
+    return " ".join(words)
+
+
+def _person_words(name: str) -> str:
+    """A person's name up to a possessive, slash or number inside it ("Aiden Haig
+    1 goal" → "Aiden Haig"), without number tokens before it ("3 Mouse")."""
+    name = _PERSON_CUT_RE.sub("", name)
+    words = name.split(" ")
+    while len(words) > 1 and _NUMBER_TOKEN_RE.fullmatch(words[0]):
+        words.pop(0)
+    for i, word in enumerate(words[1:], 1):
+        if _NUMBER_TOKEN_RE.fullmatch(word):
+            return " ".join(words[:i])
+    return " ".join(words)
+
+
 def normalize_name(text: str, kind: str) -> str | None:
     """The display form of one entity span of type ``kind``, or ``None`` when
-    nothing name-like is left (a handle, a hashtag, punctuation only...)."""
+    nothing name-like is left (a handle, a hashtag, punctuation only, words in
+    small letters only...)."""
     name = " ".join(text.split())
     if _NON_NAME_RE.search(name):
         return None
@@ -363,14 +411,22 @@ def normalize_name(text: str, kind: str) -> str | None:
         name = _strip_edges(name)
         name = _POSSESSIVE_RE.sub("", name)
         name = _ARTICLE_RE.sub("", name)
+        name = _strip_leading_small_words(name)
+        if name.count("(") > name.count(")"):  # "Ministry of Energy (MOTIE": the span ended inside
+            name = name[: name.rindex("(")]
         if kind == "person":
             name = _TITLE_RE.sub("", name)
+            name = _person_words(name)
         if kind in ("person", "location"):
             # "Uchiyama 6-2": a score or number the span ran into; product and
             # event names ("Apollo 11") and orgs ("Group of 7") keep theirs.
             name = _strip_trailing_numbers(name)
         if name == before:
             break
+    # A name is written with a capital in scripts that have them: "n’t", "anesthesia",
+    # "commerce ministry" are words the model misread (scripts without case keep theirs).
+    if any(ch.islower() for ch in name) and not any(ch.isupper() for ch in name):
+        return None
     if sum(ch.isalpha() for ch in name) < 2 and not (len(name) == 1 and name.isupper()):
         return None
     if not any(ch.isalpha() for ch in name):
