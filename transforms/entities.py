@@ -115,6 +115,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.util
+import os
 import re
 import threading
 import unicodedata
@@ -217,16 +218,37 @@ def resolve_model_name(model: str | None = None) -> str:
         )
     if not isinstance(model, str) or not model.strip():
         raise ModelUnavailableError(f"ner.model must be a model name, got {model!r}")
-    if _installed(model) or _looks_like_model_dir(model):
+    if _looks_like_model_dir(model):
         return model
+    if _installed(model):
+        if not any(os.path.isfile(os.path.join(f, "meta.json")) for f in _package_folders(model)):
+            raise ModelUnavailableError(
+                f"ner.model: {model!r} is an installed Python package but not a spaCy model "
+                "(it has no meta.json); name a spaCy model package such as en_core_web_sm"
+            )
+        return model
+    if os.sep in model or "/" in model or model.startswith("."):
+        raise ModelUnavailableError(
+            f"ner.model: {model!r} is not a spaCy model directory (no config.cfg there) "
+            "nor an installed model package"
+        )
     raise ModelUnavailableError(
         f"ner.model: spaCy model {model!r} is not installed: pip install {_pip_package(model)}"
     )
 
 
-def _looks_like_model_dir(model: str) -> bool:
-    import os
+def _package_folders(model: str) -> list[str]:
+    """The folders of the installed top-level package ``model`` (none for other names)."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", model):
+        return []
+    try:
+        spec = importlib.util.find_spec(model)
+    except (ImportError, ValueError):
+        return []
+    return list(spec.submodule_search_locations or ()) if spec is not None else []
 
+
+def _looks_like_model_dir(model: str) -> bool:
     return os.path.isfile(os.path.join(model, "config.cfg"))
 
 
@@ -251,15 +273,8 @@ def model_languages(model: str | None) -> frozenset[str] | None:
 def _meta_language(model: str) -> str | None:
     """``lang`` from the ``meta.json`` of a model directory or installed model package."""
     import json
-    import os
 
-    folders = [model]
-    if not _looks_like_model_dir(model) and re.fullmatch(r"[A-Za-z_]\w*", model):
-        try:
-            spec = importlib.util.find_spec(model)
-        except (ImportError, ValueError):
-            spec = None
-        folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    folders = [model] if _looks_like_model_dir(model) else _package_folders(model) or [model]
     for folder in folders:
         try:
             with open(os.path.join(folder, "meta.json"), encoding="utf-8") as handle:

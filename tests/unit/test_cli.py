@@ -491,3 +491,23 @@ def test_dedup_help_names_the_pool_threshold_of_the_code():
     from newsbeam.transforms.similarity import POOL_MIN_ROWS
 
     assert cli._DEDUP_POOL_MIN_ROWS == POOL_MIN_ROWS
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("numpy", "ner.model: 'numpy' is an installed Python package but not a spaCy model"),
+        ("./models/missing-ner", "ner.model: './models/missing-ner' is not a spaCy model directory"),
+    ],
+    ids=["package-not-model", "missing-directory"],
+)
+def test_ner_model_that_is_not_a_model_is_a_usage_error(capsys, tmp_path, model, message):
+    """``ner.model: numpy`` passed the check (an installed package) and failed in the
+    workers once the first article was tagged; a directory path that does not exist was
+    told to ``pip install`` it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"ner:\n  model: {model}\nfeeds:\n  - url: http://127.0.0.1:9/f\n")
+    code, _out, err = run(capsys, "run", "--config", str(config), "--es-url", "http://127.0.0.1:9")
+    assert code == 2
+    assert message in err and "ner.enabled: false" in err
+    assert "Traceback" not in err and "pip install" not in err
