@@ -38,7 +38,9 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
   keyword facets; they are dropped.
 * Whitespace and newlines collapse to one space; surrounding punctuation and
   quotes are stripped (an abbreviation's final dot stays: ``U.S.``, ``Inc.``);
-  possessives go (``Russia's`` → ``Russia``); a leading definite article goes
+  possessives go (``Russia's`` → ``Russia``), and a place's possessive that
+  opens a span goes when the document names the place apart (``India's
+  Supreme Court`` → ``Supreme Court``); a leading definite article goes
   (``the Taliban`` → ``Taliban``; the indefinite ones almost never begin a
   name, so they are kept); titles are stripped from person names
   (``President Donald Trump`` → ``Donald Trump``), and numbers a person or
@@ -614,6 +616,35 @@ class _Form:
         return min(self.displays.items(), key=rank)[0]
 
 
+_POSSESSOR_RE = re.compile(r"^(\S.*?)['’]s\s+(?=\S)")
+
+
+def _without_place_possessors(mentions: list[Mention]) -> list[Mention]:
+    """``mentions`` where a span that opens with a place's possessive (``India's
+    Supreme Court``, ``Houston's Cynthia Woods Mitchell Pavilion``) is the name
+    after it, when the document names that place as a place elsewhere: the
+    place has its own mention, and the span names what it owns.  A possessor
+    that is not a place stays (``McDonald's Corp.``, ``People's Liberation
+    Army``), as does a person's (cut by ``normalize_name``)."""
+    places = set()
+    for mention in mentions:
+        if LABEL_TYPES.get(mention.label) == "location":
+            name = normalize_name(mention.text, "location")
+            if name is not None:
+                places.add(_key(name))
+    if not places:
+        return mentions
+    result = []
+    for mention in mentions:
+        match = _POSSESSOR_RE.match(mention.text)
+        if match and LABEL_TYPES.get(mention.label) not in (None, "person"):
+            owner = normalize_name(match.group(1), "location")
+            if owner is not None and _key(owner) in places:
+                mention = Mention(mention.text[match.end() :], mention.label, mention.start + match.end())
+        result.append(mention)
+    return result
+
+
 def _collect_forms(mentions: Iterable[Mention]) -> dict[str, _Form]:
     forms: dict[str, _Form] = {}
     for mention in sorted(mentions, key=lambda m: m.start):
@@ -679,7 +710,7 @@ def merge_mentions(
     """
     if max_per_type < 1:
         raise ValueError(f"max_per_type must be positive, got {max_per_type}")
-    forms = _collect_forms(mentions)
+    forms = _collect_forms(_without_place_possessors(list(mentions)))
     # Resolve aliases against full names only (a full name is never an alias
     # itself because an alias is always strictly shorter than its target).
     targets = {key: _alias_target(form, forms) for key, form in forms.items()}

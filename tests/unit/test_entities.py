@@ -205,6 +205,26 @@ def test_a_name_under_several_labels_takes_the_most_frequent():
     assert merge_mentions(found) == empty(location=["Amazon"])
 
 
+def test_a_place_possessive_opening_a_span_goes_when_the_place_is_named_apart():
+    """'India’s Supreme Court', 'Vietnam’s Communist Party', 'Houston’s The Cynthia Woods
+    Mitchell Pavilion' were keywords of their own on the ScrapingHub pages, next to the
+    place's own mention: the span names what the place owns."""
+    found = mentions(
+        ("India", "GPE"),
+        ("India’s Supreme Court", "ORG"),
+        ("Houston", "GPE"),
+        ("Houston's The Cynthia Woods Mitchell Pavilion", "FAC"),
+        ("McDonald's Corp.", "ORG"),  # not a place's: kept
+        ("People’s Liberation Army", "ORG"),
+        ("Paris's Louvre", "FAC"),  # Paris not named as a place apart: kept
+    )
+    assert merge_mentions(found) == empty(
+        org=["Supreme Court", "McDonald's Corp.", "People’s Liberation Army"],
+        location=["India", "Houston"],
+        misc=["Cynthia Woods Mitchell Pavilion", "Paris's Louvre"],
+    )
+
+
 def test_cap_keeps_most_mentioned_in_first_mention_order():
     found = mentions(
         ("Aa Corp", "ORG"),
