@@ -204,6 +204,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 published=_struct_to_iso(item.get("published_parsed") or item.get("updated_parsed")),
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
+                authors=entry_authors(item),
                 # feedparser answers updated_parsed with the published date when there is no
                 # updated element: only the entry's own counts as a revision time
                 updated=_struct_to_iso(item.get("updated_parsed")) if "updated" in item else None,
@@ -215,6 +216,25 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
     return ParsedFeed(
         entries, title, error, without_link, unsafe, tuple(unsafe_links), feed_poll_hint(parsed.feed)
     )
+
+
+_RSS_AUTHOR_NAME_RE = re.compile(r"\(([^()@]+)\)")
+
+
+def entry_authors(item: Mapping) -> tuple[str, ...]:
+    """The names a feed item gives as its authors (pure): atom:author and dc:creator names;
+    an RSS ``<author>`` is an e-mail address, with the name in parentheses when there is one
+    ("jane@example.com (Jane Doe)": feedparser splits that one wrongly, so it is read here);
+    at most 20, each at most 200 characters."""
+    raw = item.get("author")
+    if isinstance(raw, str) and "@" in raw:
+        names = _RSS_AUTHOR_NAME_RE.findall(raw)
+    else:
+        names = [a.get("name") for a in item.get("authors") or () if isinstance(a, Mapping)]
+        if not any(names) and isinstance(raw, str):
+            names = [raw]
+    cleaned = [" ".join(n.split())[:200] for n in names if isinstance(n, str) and n.strip()]
+    return tuple(dict.fromkeys(cleaned))[:20]
 
 
 def looks_like_html(content: bytes) -> bool:

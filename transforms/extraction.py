@@ -1203,7 +1203,25 @@ def _authors(metas: dict, ld: dict, site: set[str] = frozenset()) -> tuple[str, 
         meta = _meta(metas, "author", "article:author", "parsely-author", "sailthru.author")
         if meta and not meta.lower().startswith("http"):
             bylines = [meta]
-    names = [name for byline in bylines for name in _byline_names(byline, site)]
+    return _unique_names(name for byline in bylines for name in _byline_names(byline, site))
+
+
+def clean_authors(
+    bylines: Iterable[str], url: str | None = None, sitename: str | None = None
+) -> tuple[str, ...]:
+    """The writers named by ``bylines`` from elsewhere (a feed entry's authors), cleaned as a
+    page's are (``_byline_names``) for the site of ``url`` / ``sitename``; an e-mail address or
+    a URL is no name (pure)."""
+    site = _site_words(url, sitename)
+    names = []
+    for byline in bylines:
+        byline = _clean(byline)
+        if byline and "@" not in byline and "://" not in byline:
+            names += _byline_names(byline, site)
+    return _unique_names(names)
+
+
+def _unique_names(names: Iterable[str]) -> tuple[str, ...]:
     unique: dict[str, str] = {}
     for name in names:
         unique.setdefault(name.casefold(), name)
