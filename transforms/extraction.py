@@ -1136,6 +1136,7 @@ def _unescape(value: str | None) -> str | None:
 # "By", "Analysis by", "Written by:" before a byline's names.
 _BYLINE_PREFIX_RE = re.compile(r"^(?:[^\W\d_]+\s+){0,2}?by\s*:?\s+(?=\S)", re.IGNORECASE)
 _BYLINE_SPLIT_RE = re.compile(r"\s*(?:[;|]|,|\s&\s|\band\b)\s*", re.IGNORECASE)
+_SURNAME_FIRST_RE = re.compile(r"[^\W\d_][\w'’-]+,\s*[^\W\d_][\w'’-]*(?:\s+[^\W\d_]\.?)?")
 _NAME_SUFFIX_RE = re.compile(r"(?:jr|sr|ii|iii|iv)\.?", re.IGNORECASE)
 # Words of a byline part that gives the writer's job or desk, not a name ("AP Auto Writer",
 # "CNN Editor-at-large", "NJ Advance Media for NJ.com").
@@ -1159,10 +1160,16 @@ def _byline_names(byline: str, site: set[str]) -> list[str]:
     "MS"), gives a job or desk ("AP Auto Writer", "Staff"), or names the site (a word or the
     joined words of its host or name: "CNN Business" on cnn.com, "Business Insider" on
     businessinsider.de), unless it is a wire agency (kept: ``agency`` is read from it).  A
-    name written only in capitals is title-cased word by word."""
+    name written only in capitals is title-cased word by word.  Two words around one comma
+    ("Smith, John") are one name written surname first, unless one is an agency or in
+    capitals ("AFP, Reuters")."""
     from newsbeam.transforms.dateline import canonical_agency
 
     text = _BYLINE_PREFIX_RE.sub("", byline, count=1)
+    if _SURNAME_FIRST_RE.fullmatch(text) and not any(  # "Smith, John": one name, surname first
+        canonical_agency(part) or part.strip().isupper() for part in text.split(",")
+    ):  # (not "AFP, Reuters", "CNN, AP")
+        return [text]
     parts: list[str] = []
     for part in _BYLINE_SPLIT_RE.split(text):
         part = part.strip(" -–—:").lstrip(".")

@@ -95,6 +95,8 @@ def test_json_ld_nested_too_deep_is_ignored_and_the_article_kept(deep):
         ('"Martin Luther King, Jr."', ("Martin Luther King Jr.",)),
         ('{"name": "Jane Doe, John Roe"}', ("Jane Doe", "John Roe")),
         ('["Jane Doe", "JANE DOE"]', ("Jane Doe",)),
+        ('"Doe, Jane"', ("Doe, Jane",)),  # one name, surname first
+        ('"AFP, Reuters"', ("AFP", "Reuters")),
     ],
     ids=[
         "by-caps-role",
@@ -105,6 +107,8 @@ def test_json_ld_nested_too_deep_is_ignored_and_the_article_kept(deep):
         "jr",
         "two",
         "case-dup",
+        "surname-first",
+        "agencies",
     ],
 )
 def test_authors_are_the_names_of_the_byline(author, expected):
