@@ -356,6 +356,9 @@ _TITLES = (
     "adm", "admiral", "maj", "major",
     "judge", "justice", "ambassador", "spokesman", "spokeswoman", "spokesperson",
     "chairman", "chairwoman", "ceo",
+    # sport: a player's position or a coach's job written before the name ("Winger Sam Okafor")
+    "head coach", "coach", "manager", "winger", "striker", "midfielder", "defender", "goalkeeper",
+    "quarterback", "pitcher", "rookie",
 )  # fmt: skip
 _TITLE_RE = re.compile(r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^the\s+", re.IGNORECASE)

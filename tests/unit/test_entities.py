@@ -71,6 +71,8 @@ def test_normalize_name_rules(raw, kind, expected):
         ("Joshua Roberts/Reuters", "person", "Joshua Roberts"),
         ("3 Mouse", "person", "Mouse"),
         ("rookie Emil Bemstrom", "person", "Emil Bemstrom"),
+        ("Winger Sam Okafor", "person", "Sam Okafor"),
+        ("Head coach Ryan Holt", "person", "Ryan Holt"),
         ("s Haqqani", "person", "Haqqani"),
         ("federal Bureau of Prisons", "org", "Bureau of Prisons"),
         ("a White House", "org", "White House"),
