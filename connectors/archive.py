@@ -138,7 +138,9 @@ def _read_records(stream, pages: list[FetchedPage]) -> None:
             if parent not in pending:
                 continue
             url, status, content, media, charset, fetched_at = pending.pop(parent)
-            entry = FeedEntry(**json.loads(record.content_stream().read().decode("utf-8")))
+            fields = json.loads(record.content_stream().read().decode("utf-8"))
+            fields["authors"] = tuple(fields.get("authors") or ())  # a JSON list; FeedEntry is hashable
+            entry = FeedEntry(**fields)
             pages.append(
                 FetchedPage(entry=entry, final_url=url, status=status, content=content,
                             content_type=media, encoding=charset, fetched_at=fetched_at)

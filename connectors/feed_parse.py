@@ -210,6 +210,7 @@ def parse_feed(content: bytes, feed: FeedRef, final_url: str, headers: Mapping[s
                 summary=(item.get("summary") or "")[:2000] or None,
                 entry_id=item.get("id"),
                 entry_key=None if _guid(item) in shared else entry_key(feed.url, _guid(item)),
+                authors=entry_authors(item),
                 # feedparser answers updated_parsed with the published date when there is no
                 # updated element: only the entry's own counts as a revision time
                 updated=_struct_to_iso(item.get("updated_parsed")) if "updated" in item else None,
@@ -268,6 +269,9 @@ def _json_feed(content: bytes) -> _JsonFeed | None:
             ),
             "published_parsed": _json_time(item.get("date_published")),
         }
+        # authors (version 1.1) or author (1.0): objects with a name
+        people = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
+        entry["authors"] = [p for p in people if isinstance(p, dict)]
         if _json_time(item.get("date_modified")) is not None:
             entry["updated"] = item["date_modified"]
             entry["updated_parsed"] = _json_time(item["date_modified"])
@@ -315,6 +319,25 @@ def _shared_guids(items) -> set[str]:
         if guid:
             links.setdefault(guid, set()).add((item.get("link") or "").strip())
     return {guid for guid, seen in links.items() if len(seen) > 1}
+
+
+_RSS_AUTHOR_NAME_RE = re.compile(r"\(([^()@]+)\)")
+
+
+def entry_authors(item: Mapping) -> tuple[str, ...]:
+    """The names a feed item gives as its authors (pure): atom:author and dc:creator names;
+    an RSS ``<author>`` is an e-mail address, with the name in parentheses when there is one
+    ("jane@example.com (Jane Doe)": feedparser splits that one wrongly, so it is read here);
+    at most 20, each at most 200 characters."""
+    raw = item.get("author")
+    if isinstance(raw, str) and "@" in raw:
+        names = _RSS_AUTHOR_NAME_RE.findall(raw)
+    else:
+        names = [a.get("name") for a in item.get("authors") or () if isinstance(a, Mapping)]
+        if not any(names) and isinstance(raw, str):
+            names = [raw]
+    cleaned = [" ".join(n.split())[:200] for n in names if isinstance(n, str) and n.strip()]
+    return tuple(dict.fromkeys(cleaned))[:20]
 
 
 def looks_like_html(content: bytes) -> bool:

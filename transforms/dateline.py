@@ -483,6 +483,24 @@ def find_credit_agency(text: str) -> str | None:
     return None
 
 
+def _spelling_in_text(place: str, text: str, after: int) -> str:
+    """``place`` as the article writes it after its dateline, when it does so with a
+    capital opening each word (particles aside) and small letters ("SANTA FE," → "Santa Fe", where the rule of
+    ``_title_place`` keeps a two-letter word such as "FE" in capitals, as for "DC");
+    else ``place`` (pure)."""
+    pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, place.split())) + r"(?!\w)", re.IGNORECASE)
+    for match in pattern.finditer(text, after, after + 20_000):
+        written = " ".join(match.group().split())
+        words = written.split()
+        if (
+            written != place
+            and any(ch.islower() for ch in written)
+            and all(w[0].isupper() or w in _PARTICLES for w in words)
+        ):
+            return written
+    return place
+
+
 def parse_dateline(text: str, metadata_author: str | None = None) -> Dateline:
     """The dateline opening ``text`` and the agency the article credits.
 
@@ -499,6 +517,8 @@ def parse_dateline(text: str, metadata_author: str | None = None) -> Dateline:
             break
     places = found.places if found else ()
     span = found.span if found else None
+    if span is not None:
+        places = tuple(_spelling_in_text(place, text, span[1]) for place in places)
     agency = found.agency if found else None
     if agency is None:
         agency = find_credit_agency(text)

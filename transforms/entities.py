@@ -38,12 +38,22 @@ Normalization (pure functions, ``normalize_name`` and ``merge_mentions``)
   keyword facets; they are dropped.
 * Whitespace and newlines collapse to one space; surrounding punctuation and
   quotes are stripped (an abbreviation's final dot stays: ``U.S.``, ``Inc.``);
-  possessives go (``Russia's`` → ``Russia``); a leading definite article goes
+  possessives go (``Russia's`` → ``Russia``), and a place's possessive that
+  opens a span goes when the document names the place apart (``India's
+  Supreme Court`` → ``Supreme Court``); a leading definite article goes
   (``the Taliban`` → ``Taliban``; the indefinite ones almost never begin a
   name, so they are kept); titles are stripped from person names
   (``President Donald Trump`` → ``Donald Trump``), and numbers a person or
-  place span ran into (``Uchiyama 6-2``) are cut.  Social handles, hashtags
-  and URLs are not names and are dropped.
+  place span ran into (``Uchiyama 6-2``) are cut.  A person's name also ends
+  at a number, possessive or slash inside it (``Aiden Haig 1 goal``, ``Jeff
+  Bezos's Blue Origin``, ``Joshua Roberts/Reuters``); words in small letters
+  a span ran into before a name go (``rookie Emil Bemstrom``, ``federal Bureau
+  of Prisons``; particles such as ``de`` stay), and so does an unclosed
+  ``(...`` at its end.  A span holding a social handle, hashtag or URL is not
+  a name and is dropped, and so is one without a capital letter in a script
+  that has them (``n't``, ``marijuana legalization``, ``commerce ministry``:
+  words the model misread; known loss: brands written in small letters,
+  ``ecobee``).
 * Within one document, spellings that differ only in case or dots are one
   name (``U.S.``/``US``), shown in a spelling with small letters when the
   document has one (``New York`` over a dateline's ``NEW YORK``), else the
@@ -107,6 +117,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.util
+import os
 import re
 import threading
 import unicodedata
@@ -209,30 +220,72 @@ def resolve_model_name(model: str | None = None) -> str:
         )
     if not isinstance(model, str) or not model.strip():
         raise ModelUnavailableError(f"ner.model must be a model name, got {model!r}")
-    if _installed(model) or _looks_like_model_dir(model):
+    if _looks_like_model_dir(model):
         return model
+    if _installed(model):
+        if not any(os.path.isfile(os.path.join(f, "meta.json")) for f in _package_folders(model)):
+            raise ModelUnavailableError(
+                f"ner.model: {model!r} is an installed Python package but not a spaCy model "
+                "(it has no meta.json); name a spaCy model package such as en_core_web_sm"
+            )
+        return model
+    if os.sep in model or "/" in model or model.startswith("."):
+        raise ModelUnavailableError(
+            f"ner.model: {model!r} is not a spaCy model directory (no config.cfg there) "
+            "nor an installed model package"
+        )
     raise ModelUnavailableError(
         f"ner.model: spaCy model {model!r} is not installed: pip install {_pip_package(model)}"
     )
 
 
-def _looks_like_model_dir(model: str) -> bool:
-    import os
+def _package_folders(model: str) -> list[str]:
+    """The folders of the installed top-level package ``model`` (none for other names)."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", model):
+        return []
+    try:
+        spec = importlib.util.find_spec(model)
+    except (ImportError, ValueError):
+        return []
+    return list(spec.submodule_search_locations or ()) if spec is not None else []
 
+
+def _looks_like_model_dir(model: str) -> bool:
     return os.path.isfile(os.path.join(model, "config.cfg"))
 
 
 def model_languages(model: str | None) -> frozenset[str] | None:
-    """Languages a model covers, from spaCy's package naming (``en_core_web_sm``
-    → ``{"en"}``); ``None`` for multi-language (``xx_``) or unknown names.
+    """Languages a model covers: the ``lang`` of its ``meta.json`` (a model
+    directory's, or an installed package's; read as a file, nothing loaded),
+    else spaCy's package naming (``en_core_web_sm`` → ``{"en"}``); ``None``
+    for a multi-language model (``xx``) or one whose language is unknown.
     ``None`` as model means the defaults, which are all English."""
     if model is None:
         return frozenset(m.split("_", 1)[0] for m in DEFAULT_MODELS)
-    base = re.split(r"[\\/]", model.rstrip("\\/"))[-1]
-    match = re.match(r"([a-z]{2,3})_", base)
-    if not match or match.group(1) == "xx":
+    lang = _meta_language(model)
+    if lang is None:
+        base = re.split(r"[\\/]", model.rstrip("\\/"))[-1]
+        match = re.match(r"([a-z]{2,3})_", base)
+        lang = match.group(1) if match else None
+    if not lang or lang == "xx":
         return None
-    return frozenset({match.group(1)})
+    return frozenset({lang})
+
+
+def _meta_language(model: str) -> str | None:
+    """``lang`` from the ``meta.json`` of a model directory or installed model package."""
+    import json
+
+    folders = [model] if _looks_like_model_dir(model) else _package_folders(model) or [model]
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "meta.json"), encoding="utf-8") as handle:
+                lang = json.load(handle).get("lang")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(lang, str) and re.fullmatch(r"[a-z]{2,3}", lang):
+            return lang
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -303,11 +356,14 @@ _TITLES = (
     "adm", "admiral", "maj", "major",
     "judge", "justice", "ambassador", "spokesman", "spokeswoman", "spokesperson",
     "chairman", "chairwoman", "ceo",
+    # sport: a player's position or a coach's job written before the name ("Winger Sam Okafor")
+    "head coach", "coach", "manager", "winger", "striker", "midfielder", "defender", "goalkeeper",
+    "quarterback", "pitcher", "rookie",
 )  # fmt: skip
 _TITLE_RE = re.compile(r"^(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\.?(?:\s+|$)", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|(?<=s)['’])$", re.IGNORECASE)
-_EDGE_PUNCT = "\"'“”‘’«»‹›()[]{}<>,;:!?*•·|/\\-–—_~…"
+_EDGE_PUNCT = "\"'“”‘’«»‹›()[]{}<>,;:!?*•·|/\\-–—_~…&@=®©™°#%¼½¾"
 _ABBREVIATIONS = frozenset(
     {
         "inc",
@@ -329,7 +385,16 @@ _ABBREVIATIONS = frozenset(
 # first digit starts it, so a token splits one way (``[^\sA-Za-z]*\d`` was
 # exponential on " 11 11 11 ... x"); _strip_trailing_numbers applies it token by token.
 _NUMBER_TOKEN_RE = re.compile(r"[^\sA-Za-z\d]*\d[^\sA-Za-z]*")
-_NON_NAME_RE = re.compile(r"^[@#]|://|^www\.", re.IGNORECASE)
+# A handle, hashtag or URL anywhere in the span ("Twitter @michaeldwall", "pic.twitter.com/4p7S").
+_NON_NAME_RE = re.compile(r"(?:^|\s)[@#]\w|://|(?:^|\s)www\.|\b[\w-]+\.[a-z]{2,}/", re.IGNORECASE)
+# Small words that begin names in many languages: "de Gaulle", "van Gogh", "al-Assad".
+_NAME_PARTICLES = frozenset(
+    {"de", "da", "di", "do", "dos", "das", "del", "della", "du", "des", "la", "le", "van", "von",
+     "der", "den", "ter", "ten", "zu", "al", "el", "bin", "ibn", "ben", "bint", "d'", "d’"}
+)  # fmt: skip
+# A person's name ends at a possessive inside it ("Jeff Bezos's Blue Origin") or a slash
+# ("Joshua Roberts/Reuters", a photo credit).
+_PERSON_CUT_RE = re.compile(r"['’]s\s.*$|\s*/.*$")
 
 
 def _strip_edges(name: str) -> str:
@@ -352,9 +417,40 @@ def _strip_trailing_numbers(name: str) -> str:
     return " ".join(words)
 
 
+def _strip_leading_small_words(name: str) -> str:
+    """``name`` without the words in small letters that the span ran into before
+    the name ("rookie Emil Bemstrom", "a MacBook Pro", "s Haqqani" of a split
+    possessive); a name's own particles stay ("de Gaulle"), and so do a word
+    with a capital inside ("xCloud", "eBay") and one with a digit ("17th Street")."""
+    words = name.split(" ")
+    while (
+        len(words) > 1
+        and not any(ch.isupper() for ch in words[0])
+        and any(ch.islower() for ch in words[0])  # scripts without case keep theirs
+        and words[0].isalpha()  # not "17th Street"
+        and words[0] not in _NAME_PARTICLES
+    ):
+        words.pop(0)
+    return " ".join(words)
+
+
+def _person_words(name: str) -> str:
+    """A person's name up to a possessive, slash or number inside it ("Aiden Haig
+    1 goal" → "Aiden Haig"), without number tokens before it ("3 Mouse")."""
+    name = _PERSON_CUT_RE.sub("", name)
+    words = name.split(" ")
+    while len(words) > 1 and _NUMBER_TOKEN_RE.fullmatch(words[0]):
+        words.pop(0)
+    for i, word in enumerate(words[1:], 1):
+        if _NUMBER_TOKEN_RE.fullmatch(word):
+            return " ".join(words[:i])
+    return " ".join(words)
+
+
 def normalize_name(text: str, kind: str) -> str | None:
     """The display form of one entity span of type ``kind``, or ``None`` when
-    nothing name-like is left (a handle, a hashtag, punctuation only...)."""
+    nothing name-like is left (a handle, a hashtag, punctuation only, words in
+    small letters only...)."""
     name = " ".join(text.split())
     if _NON_NAME_RE.search(name):
         return None
@@ -363,14 +459,22 @@ def normalize_name(text: str, kind: str) -> str | None:
         name = _strip_edges(name)
         name = _POSSESSIVE_RE.sub("", name)
         name = _ARTICLE_RE.sub("", name)
+        name = _strip_leading_small_words(name)
+        if name.count("(") > name.count(")"):  # "Ministry of Energy (MOTIE": the span ended inside
+            name = name[: name.rindex("(")]
         if kind == "person":
             name = _TITLE_RE.sub("", name)
+            name = _person_words(name)
         if kind in ("person", "location"):
             # "Uchiyama 6-2": a score or number the span ran into; product and
             # event names ("Apollo 11") and orgs ("Group of 7") keep theirs.
             name = _strip_trailing_numbers(name)
         if name == before:
             break
+    # A name is written with a capital in scripts that have them: "n’t", "anesthesia",
+    # "commerce ministry" are words the model misread (scripts without case keep theirs).
+    if any(ch.islower() for ch in name) and not any(ch.isupper() for ch in name):
+        return None
     if sum(ch.isalpha() for ch in name) < 2 and not (len(name) == 1 and name.isupper()):
         return None
     if not any(ch.isalpha() for ch in name):
@@ -515,6 +619,35 @@ class _Form:
         return min(self.displays.items(), key=rank)[0]
 
 
+_POSSESSOR_RE = re.compile(r"^(\S.*?)['’]s\s+(?=\S)")
+
+
+def _without_place_possessors(mentions: list[Mention]) -> list[Mention]:
+    """``mentions`` where a span that opens with a place's possessive (``India's
+    Supreme Court``, ``Houston's Cynthia Woods Mitchell Pavilion``) is the name
+    after it, when the document names that place as a place elsewhere: the
+    place has its own mention, and the span names what it owns.  A possessor
+    that is not a place stays (``McDonald's Corp.``, ``People's Liberation
+    Army``), as does a person's (cut by ``normalize_name``)."""
+    places = set()
+    for mention in mentions:
+        if LABEL_TYPES.get(mention.label) == "location":
+            name = normalize_name(mention.text, "location")
+            if name is not None:
+                places.add(_key(name))
+    if not places:
+        return mentions
+    result = []
+    for mention in mentions:
+        match = _POSSESSOR_RE.match(mention.text)
+        if match and LABEL_TYPES.get(mention.label) not in (None, "person"):
+            owner = normalize_name(match.group(1), "location")
+            if owner is not None and _key(owner) in places:
+                mention = Mention(mention.text[match.end() :], mention.label, mention.start + match.end())
+        result.append(mention)
+    return result
+
+
 def _collect_forms(mentions: Iterable[Mention]) -> dict[str, _Form]:
     forms: dict[str, _Form] = {}
     for mention in sorted(mentions, key=lambda m: m.start):
@@ -580,7 +713,7 @@ def merge_mentions(
     """
     if max_per_type < 1:
         raise ValueError(f"max_per_type must be positive, got {max_per_type}")
-    forms = _collect_forms(mentions)
+    forms = _collect_forms(_without_place_possessors(list(mentions)))
     # Resolve aliases against full names only (a full name is never an alias
     # itself because an alias is always strictly shorter than its target).
     targets = {key: _alias_target(form, forms) for key, form in forms.items()}
@@ -1006,7 +1139,8 @@ class TagEntities(beam.PTransform):
       batch_size: most articles per ``nlp.pipe`` call (``ner.batch_size``).
       chunk_chars: longest text handed to spaCy at once (``ner.chunk_chars``).
       languages: ISO 639-1 codes to tag; default: the model's language from
-        its name (``en_core_web_sm`` → ``en``), every language for ``xx_``.
+        its ``meta.json``, else its name (``en_core_web_sm`` → ``en``); every
+        language for ``xx`` or a model whose language is unknown.
     """
 
     def __init__(

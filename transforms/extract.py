@@ -46,6 +46,7 @@ from newsbeam.transforms.extraction import (
     ExtractionResult,
     ExtractionSandbox,
     ExtractionTimeout,
+    clean_authors,
     parse_iso_datetime,
 )
 from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
@@ -280,7 +281,9 @@ def build_article(
         urls=tuple(sorted(urls)),
         title=result.title or entry.title,
         body=body,
-        authors=tuple(result.authors),
+        # the page's bylines, else the feed entry's (cleaned the same way)
+        authors=tuple(result.authors)
+        or clean_authors(entry.authors, canonical, entry.feed_name or result.sitename),
         published=published,
         published_source=published_source,
         first_seen=page.fetched_at,

@@ -1133,13 +1133,106 @@ def _unescape(value: str | None) -> str | None:
     return value
 
 
-def _authors(metas: dict, ld: dict) -> tuple[str, ...]:
-    names = [n for n in (_unescape(_clean(x)) for x in _names(ld.get("author"))) if n]
-    if not names:
+# "By", "Analysis by", "Written by:" before a byline's names.
+_BYLINE_PREFIX_RE = re.compile(r"^(?:[^\W\d_]+\s+){0,2}?by\s*:?\s+(?=\S)", re.IGNORECASE)
+_BYLINE_SPLIT_RE = re.compile(r"\s*(?:[;|]|,|\s&\s|\band\b)\s*", re.IGNORECASE)
+_SURNAME_FIRST_RE = re.compile(r"[^\W\d_][\w'’-]+,\s*[^\W\d_][\w'’-]*(?:\s+[^\W\d_]\.?)?")
+_NAME_SUFFIX_RE = re.compile(r"(?:jr|sr|ii|iii|iv)\.?", re.IGNORECASE)
+# Words of a byline part that gives the writer's job or desk, not a name ("AP Auto Writer",
+# "CNN Editor-at-large", "NJ Advance Media for NJ.com").
+_ROLE_RE = re.compile(
+    r"\b(?:writers?|editors?|correspondents?|reporters?|columnists?|contributors?|contributing"
+    r"|producers?|staff|bureau|desk|photographers?|journalists?|for)\b",
+    re.IGNORECASE,
+)
+_GENERIC_HOST_WORDS = frozenset({"www", "com", "net", "org", "news", "the", "and", "online"})
+
+
+def _byline_names(byline: str, site: set[str]) -> list[str]:
+    """The people one byline string names (pure): ``By TOM KRISHER, AP Auto Writer`` →
+    ``Tom Krisher``; ``By MEG KINNARD and ERRIN HAINES, Associated Press`` → the two writers
+    and the agency; ``Jill Disis, CNN Business`` → ``Jill Disis``; ``Ilana Muhlstein, MS, RDN``
+    → ``Ilana Muhlstein``.
+
+    A leading "By" (or "Analysis by", ...) goes; the names are split at commas, semicolons,
+    bars, "and" and "&"; a "Jr." after a comma stays with its name.  The first name is always
+    kept; a later part is left out when it is one word (an outlet or a degree: "Futurism",
+    "MS"), gives a job or desk ("AP Auto Writer", "Staff"), or names the site (a word or the
+    joined words of its host or name: "CNN Business" on cnn.com, "Business Insider" on
+    businessinsider.de), unless it is a wire agency (kept: ``agency`` is read from it).  A
+    name written only in capitals is title-cased word by word.  Two words around one comma
+    ("Smith, John") are one name written surname first, unless one is an agency or in
+    capitals ("AFP, Reuters")."""
+    from newsbeam.transforms.dateline import canonical_agency
+
+    text = _BYLINE_PREFIX_RE.sub("", byline, count=1)
+    if _SURNAME_FIRST_RE.fullmatch(text) and not any(  # "Smith, John": one name, surname first
+        canonical_agency(part) or part.strip().isupper() for part in text.split(",")
+    ):  # (not "AFP, Reuters", "CNN, AP")
+        return [text]
+    parts: list[str] = []
+    for part in _BYLINE_SPLIT_RE.split(text):
+        part = part.strip(" -–—:").lstrip(".")
+        if not part:
+            continue
+        if parts and _NAME_SUFFIX_RE.fullmatch(part):
+            parts[-1] = f"{parts[-1]} {part}"
+            continue
+        parts.append(part)
+    site_words = {w for w in site if len(w) >= 3 and w not in _GENERIC_HOST_WORDS}
+    names: list[str] = []
+    for i, part in enumerate(parts):
+        if i > 0 and not canonical_agency(part):
+            words = _words(part)
+            joined = "".join(_tokens(part.lower()))
+            if len(part.split()) < 2 or _ROLE_RE.search(part) or words & site_words or joined in site_words:
+                continue
+        names.append(_capitalized_name(part))
+    return names
+
+
+def _capitalized_name(name: str) -> str:
+    """A name of two words or more written only in capitals, title-cased (``JANIE HAR`` →
+    ``Janie Har``); other names as they are."""
+    words = name.split()
+    if len(words) < 2 or any(ch.islower() for ch in name) or not any(ch.isupper() for ch in name):
+        return name
+    from newsbeam.transforms.dateline import title_word
+
+    return " ".join(w if len(w.rstrip(".")) <= 1 else title_word(w) for w in words)
+
+
+def _authors(metas: dict, ld: dict, site: set[str] = frozenset()) -> tuple[str, ...]:
+    """The article's writers: JSON-LD ``author`` names, else the ``<meta>`` author's, each
+    byline cleaned by ``_byline_names``; ``site`` holds the words naming the site."""
+    bylines = [n for n in (_unescape(_clean(x)) for x in _names(ld.get("author"))) if n]
+    if not bylines:
         meta = _meta(metas, "author", "article:author", "parsely-author", "sailthru.author")
         if meta and not meta.lower().startswith("http"):
-            names = [a.strip() for a in re.split(r";|\band\b|,", meta) if a.strip()]
-    return tuple(dict.fromkeys(names))
+            bylines = [meta]
+    return _unique_names(name for byline in bylines for name in _byline_names(byline, site))
+
+
+def clean_authors(
+    bylines: Iterable[str], url: str | None = None, sitename: str | None = None
+) -> tuple[str, ...]:
+    """The writers named by ``bylines`` from elsewhere (a feed entry's authors), cleaned as a
+    page's are (``_byline_names``) for the site of ``url`` / ``sitename``; an e-mail address or
+    a URL is no name (pure)."""
+    site = _site_words(url, sitename)
+    names = []
+    for byline in bylines:
+        byline = _clean(byline)
+        if byline and "@" not in byline and "://" not in byline:
+            names += _byline_names(byline, site)
+    return _unique_names(names)
+
+
+def _unique_names(names: Iterable[str]) -> tuple[str, ...]:
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.casefold(), name)
+    return tuple(unique.values())
 
 
 def _sitename(metas: dict, ld: dict) -> str | None:
@@ -1407,7 +1500,7 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         published_raw = source = None
     meta = {
         "title": _title(tree, metas, ld, page_url, sitename),
-        "authors": _authors(metas, ld),
+        "authors": _authors(metas, ld, _site_words(page_url, sitename)),
         "sitename": sitename,
         "og_url": _meta(metas, "og:url"),
     }

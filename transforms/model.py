@@ -140,6 +140,9 @@ class FeedEntry:
     published: str | None = None  # ISO 8601 UTC, from the feed entry
     summary: str | None = None
     entry_id: str | None = None
+    # The entry's authors as the feed writes them (dc:creator, <author>, atom:author), for a
+    # page that names none
+    authors: tuple[str, ...] = ()
     # ISO 8601 UTC of the entry's own "updated" (Atom <updated>, atom:updated, dc:date or
     # dc:modified), when it has one: a later value than the one stored with the article is a revision
     updated: str | None = None

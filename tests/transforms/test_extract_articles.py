@@ -189,3 +189,30 @@ def test_extract_articles_gives_the_deferred_entries():
         assert_that(out.articles, equal_to([]), label="articles")
         assert_that(out.failed, equal_to([]), label="failed")
         assert_that(out.deferred | beam.Map(lambda e: e.url), equal_to([BASE + PAGE]), label="deferred")
+
+
+def test_a_page_without_byline_takes_the_feed_entrys_authors():
+    """The feed's dc:creator or atom:author was read by feedparser and then dropped: an
+    article whose page names no writer had no ``authors`` although its feed named them."""
+    from newsbeam.transforms.extract import build_article
+    from newsbeam.transforms.extraction import extract_article
+
+    content = (demo_site_dir() / PAGE.lstrip("/")).read_bytes()
+    bylineless = content.replace(b'"author": [', b'"contributor": [')
+    assert bylineless != content
+    fetched = page(PAGE, content=bylineless)
+    fetched = dataclasses.replace(
+        fetched,
+        entry=dataclasses.replace(
+            fetched.entry, authors=("By JANE DOE, Frontier Herald Staff", "x@y.example")
+        ),
+    )
+    article = build_article(fetched, extract_article(fetched.content, fetched.final_url), 200)
+    assert article.authors == ("Jane Doe",)
+    with_byline = page(PAGE)
+    with_byline = dataclasses.replace(
+        with_byline, entry=dataclasses.replace(with_byline.entry, authors=("Jane Doe",))
+    )
+    assert build_article(
+        with_byline, extract_article(with_byline.content, with_byline.final_url), 200
+    ).authors == ("APP",)  # the page's own byline wins

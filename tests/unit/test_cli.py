@@ -553,3 +553,23 @@ def test_a_server_that_is_not_elasticsearch_is_named_as_such(command, capsys, tm
     err = " ".join(capsys.readouterr().err.split())
     assert f"the server at {url} answers, but it is not Elasticsearch" in err, err
     assert "check the URL and port" in err and "HTTP 200" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("numpy", "ner.model: 'numpy' is an installed Python package but not a spaCy model"),
+        ("./models/missing-ner", "ner.model: './models/missing-ner' is not a spaCy model directory"),
+    ],
+    ids=["package-not-model", "missing-directory"],
+)
+def test_ner_model_that_is_not_a_model_is_a_usage_error(capsys, tmp_path, model, message):
+    """``ner.model: numpy`` passed the check (an installed package) and failed in the
+    workers once the first article was tagged; a directory path that does not exist was
+    told to ``pip install`` it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"ner:\n  model: {model}\nfeeds:\n  - url: http://127.0.0.1:9/f\n")
+    code, _out, err = run(capsys, "run", "--config", str(config), "--es-url", "http://127.0.0.1:9")
+    assert code == 2
+    assert message in err and "ner.enabled: false" in err
+    assert "Traceback" not in err and "pip install" not in err

@@ -309,3 +309,19 @@ def test_canonical_agency():
     assert canonical_agency("PTI, Reuters") == "PTI"
     assert canonical_agency("Reuters Health") == "Reuters"
     assert canonical_agency("Metro Herald") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("SANTA FE, N.M. (AP) — A cat missing in Santa Fe for five years was found.", ("Santa Fe",)),
+        ("SANTA FE, N.M. (AP) — A cat missing for five years was found.", ("Santa FE",)),  # no other spelling
+        ("WASHINGTON DC (Reuters) - The Washington dc office said.", ("Washington DC",)),
+        ("RIO DE JANEIRO (Reuters) - Police in Rio de Janeiro said.", ("Rio de Janeiro",)),
+    ],
+)
+def test_a_place_takes_the_spelling_the_article_uses_after_its_dateline(text, places):
+    """ "SANTA FE, N.M. (AP) —" gave the keyword "Santa FE" (a two-letter word stays in
+    capitals, as "DC" does) while the article writes "Santa Fe": the analyst's filter on
+    ``dateline.places`` met two spellings of one city."""
+    assert parse_dateline(text).places == places

@@ -336,3 +336,26 @@ def test_invalid_numeric_character_references_lose_no_feed(ref, title):
         (title, "https://news.example/a"),
         ("Other", "https://news.example/b"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("<author>jane@news.example (Jane Doe)</author>", ("Jane Doe",)),  # feedparser: 'ple (Jane Doe'
+        ("<author>noreply@blogger.com</author>", ()),
+        ("<dc:creator>Jane Doe</dc:creator><dc:creator>John Roe</dc:creator>", ("Jane Doe", "John Roe")),
+        (
+            "<dc:creator>By JANE DOE, Staff Writer</dc:creator>",
+            ("By JANE DOE, Staff Writer",),
+        ),  # cleaned later
+        ("", ()),
+    ],
+    ids=["rss-email-name", "rss-email-only", "dc-creators", "raw-byline", "none"],
+)
+def test_entry_authors_are_read_from_the_feed(item, expected):
+    content = (
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>'
+        f"<item><title>a</title><link>https://news.example/a</link>{item}</item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(content, FeedSpec(url=FEED_URL), FEED_URL, {"content-type": "application/rss+xml"})
+    assert [e.authors for e in parsed.entries] == [expected]

@@ -22,9 +22,10 @@ def test_a_json_feed_gives_its_items():
             "title": "Example JSON",
             "items": [
                 {"id": "a1", "url": "/news/a", "title": "A", "summary": "One.",
-                 "date_published": "2026-11-29T10:00:00+02:00"},
+                 "date_published": "2026-11-29T10:00:00+02:00",
+                 "authors": [{"name": "Jane Doe"}, {"url": "https://x.example"}, "junk"]},
                 {"id": 7, "external_url": "https://other.example/b", "title": "B",
-                 "date_modified": "2026-11-29T11:00:00Z"},
+                 "date_modified": "2026-11-29T11:00:00Z", "author": {"name": "Ann Roe"}},
                 {"id": "c", "url": "javascript:alert(1)"},
                 {"id": "d", "title": "no link"},
                 "not an item",
@@ -42,6 +43,7 @@ def test_a_json_feed_gives_its_items():
         "https://example.org/news/a", "A", "2026-11-29T08:00:00Z", "One.", None,
     )  # fmt: skip
     assert first.entry_key == entry_key(URL, "a1")
+    assert (first.authors, second.authors) == (("Jane Doe",), ("Ann Roe",))  # 1.1 authors, 1.0 author
     assert (second.link, second.updated, second.entry_key) == (
         "https://other.example/b", "2026-11-29T11:00:00Z", entry_key(URL, "7"),
     )  # fmt: skip
