@@ -85,7 +85,11 @@ def test_live_progress_draws_only_on_a_terminal_and_stops(monkeypatch):
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=100)
     with LiveProgress(settings, console, interval=0.05):
-        time.sleep(0.5)
+        # until the first refresh has drawn the figures (a fixed 0.5 s was too short on a loaded
+        # machine, where the thread's first client import alone can take longer)
+        deadline = time.monotonic() + 30
+        while "articles indexed" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert "articles indexed" in out.getvalue()
 
     plain = io.StringIO()
