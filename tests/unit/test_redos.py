@@ -54,6 +54,9 @@ CASES = {
     # " 11" * n: exponential before (27 s at 25 tokens).
     "entities trailing number": "entities.normalize_name('Ab' + ' 11' * 40 + ' x', 'person')",
     "entities long name": "entities.normalize_name('Ab' + ' 1' * 20000 + ' x', 'location')",
+    # A run of blanks before no "/": quadratic before (7 s for 50,000).
+    "entities person cut": "entities._person_words('A' + ' ' * 200000 + 'x')",
+    "entities possessor": "entities._POSSESSOR_RE.match('a' + \"'s\" * 100000 + ' ' * 100000)",
     "entities chunks": "entities.split_chunks('a. ' * 100000, 20000)",
     # "<link " * n: quadratic before (19 s for 120 kB).
     "entities first occurrence": "entities._first_occurrence('Ab ' * 50000 + 'x', 'Ab Ab Ab Cd', 'person')",
@@ -67,6 +70,11 @@ CASES = {
     "extraction label after": "extraction._LABEL_RE.match('Read: ' + ' ' * 100000)",
     "extraction surrogate escape": "extraction._SURROGATE_ESCAPE.search('\\\\u' * 100000 + 'x')",
     "extraction surrogates": "extraction._without_surrogates({'a': ['\\ud800' * 100000]})",
+    # A byline of blanks without a separator: quadratic before (127 s for 50,000).
+    "extraction byline split": "extraction._byline_names('a' + ' ' * 200000 + 'b', set())",
+    "extraction byline prefix": "extraction._byline_names('ab ' * 3 + ' ' * 100000 + 'by', set())",
+    "extraction byline words": "extraction._byline_names('a' * 100000 + ', ' + 'b' * 100000 + ' Jr', set())",
+    "extraction byline roles": "extraction._ROLE_RE.search('writ' * 100000)",
     "extraction promotion": "extraction._promotion_texts('READ' + ' ' * 240 + 'x')",
     # not a pattern: rule 8's link lookup compared every line with every link before (quadratic:
     # about three minutes for 40,000 promotion-like lines on a page of 40,000 links)
@@ -144,6 +152,8 @@ AUDITED = {
         "_POSSESSIVE_RE",
         "_NUMBER_TOKEN_RE",
         "_NON_NAME_RE",
+        "_PERSON_CUT_RE",
+        "_POSSESSOR_RE",
     },
     "newsbeam.transforms.extraction": {
         "_TOKEN_RE",
@@ -158,6 +168,11 @@ AUDITED = {
         "_UNSPACED_RE",
         "_SURROGATE",
         "_SURROGATE_ESCAPE",
+        "_BYLINE_PREFIX_RE",
+        "_BYLINE_SPLIT_RE",
+        "_NAME_SUFFIX_RE",
+        "_ROLE_RE",
+        "_SURNAME_FIRST_RE",
     },
     "newsbeam.transforms.urls": {"_WWW"},
     "newsbeam.connectors.es": {"_USERINFO"},
