@@ -12,14 +12,17 @@ Routes = Mapping[str, tuple[int, Mapping[str, str], bytes]]
 
 
 @contextmanager
-def serve_routes(routes: Routes) -> Iterator[str]:
-    """Serve ``routes`` on 127.0.0.1 at a free port; yields the base URL."""
+def serve_routes(routes: Routes, requests: list[str] | None = None) -> Iterator[str]:
+    """Serve ``routes`` on 127.0.0.1 at a free port; yields the base URL.  ``requests``, when
+    given, gets the path of every request."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format, *args):
             pass
 
         def do_GET(self):
+            if requests is not None:
+                requests.append(self.path)
             status, headers, body = routes.get(self.path, (404, {"Content-Type": "text/plain"}, b"not found"))
             self.send_response(status)
             for name, value in headers.items():

@@ -4,9 +4,6 @@ and a feeds file where every feed is gone still exits as "every feed failed"."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from newsbeam.config.settings import FeedSpec
@@ -14,6 +11,7 @@ from newsbeam.connectors.feed_health import feed_doc_id
 from newsbeam.pipeline.lifecycle import all_feeds_failed
 from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.run import run_batch
+from tests.routes import serve_routes
 
 pytestmark = pytest.mark.slow
 
@@ -29,28 +27,8 @@ ROUTES = {
 @pytest.fixture
 def server():
     requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            requests.append(self.path)
-            status, headers, body = ROUTES.get(self.path, (404, {}, b""))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_routes(ROUTES, requests) as base:
+        yield base, requests
 
 
 def test_gone_and_retry_after_feeds_are_held_until_due(server, demo_settings, es_client):
