@@ -698,7 +698,7 @@ def _cmd_kibana_import(args, _beam_args) -> int:
 def _cmd_extract(args, _beam_args) -> int:
     from pathlib import Path
 
-    from newsbeam.transforms.extraction import NO_TEXT, run_extract_dir
+    from newsbeam.transforms.extraction import NO_TEXT, html_files, run_extract_dir
 
     input_dir = Path(args.input_dir)
     if not input_dir.is_dir():
@@ -711,8 +711,7 @@ def _cmd_extract(args, _beam_args) -> int:
     errors: Counter = Counter()
     from newsbeam.pipeline.offline import OfflineProgress
 
-    pages = sum(1 for p in input_dir.glob("*.html") if not p.is_dir())
-    with OfflineProgress(f"extracting {input_dir}", pages) as progress:
+    with OfflineProgress(f"extracting {input_dir}", len(html_files(input_dir))) as progress:
         count = run_extract_dir(input_dir, output, errors=errors, workers=workers, progress=progress)
     failed = ", ".join(f"{n} {reason}" for reason, n in sorted(errors.items()))
     why = "; see their 'error' field" if set(errors) - {NO_TEXT} else ""

@@ -1765,6 +1765,12 @@ def saved_page_names_front_page(result: ExtractionResult) -> str | None:
     return f"the page declares no article and names the front page {href} as its canonical URL"
 
 
+def html_files(input_dir: str | Path) -> list[Path]:
+    """The ``*.html`` entries of ``input_dir`` that ``run_extract_dir`` gives a row each, sorted
+    by name (a directory named ``*.html`` is none)."""
+    return sorted(p for p in Path(input_dir).glob("*.html") if not p.is_dir())
+
+
 def run_extract_dir(
     input_dir: str | Path,
     output_path: str | Path,
@@ -1791,7 +1797,7 @@ def run_extract_dir(
     ``workers``: pages extracted at once, each thread with its own sandbox (child process); rows
     are written in file order whatever the order they finish in.  ``progress(n)``: called with
     the number of rows written so far, from this thread."""
-    files = sorted(p for p in Path(input_dir).glob("*.html") if not p.is_dir())
+    files = html_files(input_dir)
     workers = max(1, min(workers, len(files)))
     local = threading.local()
     sandboxes: list[ExtractionSandbox] = []

@@ -1547,7 +1547,6 @@ def dedup_rows(
         texts.append(row.get("text") or "")
         times.append(published)
     fps = fingerprints(texts, config, workers, progress)
-    del texts
     items = list(zip(ids, fps, times))
     labels = cluster(items, config)
     return [{"id": item_id, "cluster": labels[item_id]} for item_id in ids]
