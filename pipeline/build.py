@@ -33,7 +33,7 @@ from newsbeam.connectors.feed_health import WriteFeedHealth
 from newsbeam.connectors.feeds import ReadFeeds
 from newsbeam.connectors.fetch import FetchPages
 from newsbeam.connectors.known import SkipKnown, will_retry
-from newsbeam.pipeline import run_counters
+from newsbeam.pipeline import introspection, run_counters
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.model import Article, Failure
 from newsbeam.transforms.urls import CanonicalizeUrls
@@ -128,6 +128,7 @@ def build_pipeline(
     """``feed_validators``: feed URL → {etag, last_modified} read from
     ``news-feeds`` before the run, for conditional GETs.  ``plan``: this
     wave's feeds and budgets (default: the first wave, every feed)."""
+    introspection.install()  # Beam's DoFn introspection once per DoFn (pipeline/introspection.py)
     es = settings.elasticsearch
     plan = plan or WavePlan()
     feed_order = {feed.url: i for i, feed in enumerate(settings.feeds)}

@@ -599,9 +599,11 @@ def build_stream_pipeline(
     from newsbeam.connectors.feeds import ReadFeeds
     from newsbeam.connectors.fetch import FetchPages
     from newsbeam.connectors.known import SkipKnown
+    from newsbeam.pipeline import introspection
     from newsbeam.pipeline.build import _extract_and_index
     from newsbeam.transforms.urls import CanonicalizeUrls
 
+    introspection.install()
     es = settings.elasticsearch
     feeds = list(settings.feeds)
     feed_order = {feed.url: i for i, feed in enumerate(feeds)}
