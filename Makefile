@@ -46,8 +46,11 @@ $(ES9_DIR)/.installed: setup.py | $(VENV)/.installed
 	$(ES9_ENV) $(BIN)/python -c "import elasticsearch as e, sys; print('elasticsearch client', e.__versionstr__); sys.exit(e.__version__[0] != 9)"
 	touch $@
 
+# Only the tests marked es_client: between them every kind of request the product sends (setup,
+# bulk and its failures, lookups, story updates, the lease, search, status, a whole run); the
+# other Elasticsearch tests exercise the pipeline around the same calls.
 test-es9: $(ES9_DIR)/.installed
-	$(ES9_ENV) $(BIN)/python -m pytest -m "es and (not slow or es_client)" -q $(PYTEST_XDIST) $(PYTEST_ARGS)
+	$(ES9_ENV) $(BIN)/python -m pytest -m "es and es_client" -q $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # bench/throughput.py needs the bench extra (matplotlib, psutil).
 bench: $(VENV)/.installed

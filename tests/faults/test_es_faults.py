@@ -32,7 +32,7 @@ from newsbeam.connectors.es_sink import (
 from newsbeam.transforms.model import doc_id_for_url, failure_id
 from tests.faults.proxy import ContentLimit, FaultProxy, Hook, ItemStatus, ResetAfterForward, WholeRequest
 
-pytestmark = [pytest.mark.es]
+pytestmark = [pytest.mark.es, pytest.mark.es_client]
 
 FAST = RetryPolicy(max_retries=4, initial_backoff=0.001, max_backoff=0.01)
 

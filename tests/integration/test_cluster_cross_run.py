@@ -16,7 +16,7 @@ from newsbeam.pipeline.options import beam_options
 from newsbeam.pipeline.run import run_batch
 from newsbeam.transforms.model import doc_id_for_url
 
-pytestmark = [pytest.mark.slow, pytest.mark.es_client]
+pytestmark = [pytest.mark.slow]
 
 
 def _stories(client, alias):

@@ -15,7 +15,7 @@ from newsbeam.pipeline.run import run_batch
 from newsbeam.transforms.model import doc_id_for_url, failure_id
 from newsbeam.transforms.urls import normalize_url
 
-pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.es_client]
+pytestmark = [pytest.mark.es, pytest.mark.slow]
 
 RUNNERS = {
     "in_memory": ["--direct_running_mode=in_memory"],
@@ -29,7 +29,13 @@ def _all_docs(client, alias):
     return {hit["_id"]: hit["_source"] for hit in response["hits"]["hits"]}
 
 
-@pytest.mark.parametrize("mode", ["in_memory", pytest.param("default", marks=pytest.mark.default_runner)])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param("in_memory", marks=pytest.mark.es_client),
+        pytest.param("default", marks=pytest.mark.default_runner),
+    ],
+)
 def test_run_indexes_exactly_the_demo_articles(mode, demo_settings, demo_site, expected, es_client):
     settings = demo_settings
     options = beam_options(RUNNERS[mode], batch=True)

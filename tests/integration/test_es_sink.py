@@ -23,7 +23,7 @@ from newsbeam.connectors.es_sink import (
 )
 from newsbeam.transforms.model import doc_id_for_url, failure_id
 
-pytestmark = [pytest.mark.es]
+pytestmark = [pytest.mark.es, pytest.mark.es_client]
 
 FAST = RetryPolicy(max_retries=3, initial_backoff=0.001, max_backoff=0.005)
 

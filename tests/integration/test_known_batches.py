@@ -15,7 +15,7 @@ from newsbeam.connectors.es import setup_indices
 from newsbeam.connectors.known import SkipKnown
 from newsbeam.transforms.model import FeedEntry
 
-pytestmark = [pytest.mark.es]
+pytestmark = [pytest.mark.es, pytest.mark.es_client]
 
 
 def test_entries_are_looked_up_in_full_batches(es_client, es_settings, index_prefix, record_calls):

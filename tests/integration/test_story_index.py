@@ -14,7 +14,7 @@ from newsbeam.connectors.es import setup_indices
 from newsbeam.connectors.story_index import ApplyStoryUpdates
 from newsbeam.transforms.stories import StoryUpdate
 
-pytestmark = [pytest.mark.es]
+pytestmark = [pytest.mark.es, pytest.mark.es_client]
 
 # id -> story.cluster_id as indexed (None: no story field, the article is its own cluster)
 INDEXED = {

@@ -10,6 +10,8 @@ import pytest
 
 from newsbeam.connectors.lease import LEASE_ID, LeaseHeld, LeaseLost, acquire_lease, lease_index
 
+pytestmark = pytest.mark.es_client  # rerun with the 9.x client (make test-es9)
+
 
 def _doc(es_client, prefix):
     return es_client.get(index=lease_index(prefix), id=LEASE_ID)["_source"]

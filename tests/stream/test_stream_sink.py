@@ -14,7 +14,7 @@ from newsbeam.connectors.es import setup_indices
 from newsbeam.connectors.es_sink import IndexAction, WriteToElasticsearch, bulk_lines
 from tests.faults.proxy import FaultProxy
 
-pytestmark = pytest.mark.es
+pytestmark = [pytest.mark.es, pytest.mark.es_client]
 
 
 def _action(alias, n):
