@@ -344,6 +344,9 @@ def prepare_writer(client, settings: Settings, command: str, force: bool = False
     except (ApiError, TransportError) as exc:
         what = f"the writer lease in {es.index_prefix}-locks"
         raise RunFailed(f"{refused(exc, es, what)}; nothing was fetched or recorded") from None
+    from newsbeam.pipeline.report import record_unrecorded
+
+    record_unrecorded(client, settings)  # ends of earlier streams the cluster did not take then
     return lease.start_renewing()
 
 

@@ -259,6 +259,25 @@ def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
     return gap if gap.total_seconds() > 0 else None
 
 
+def _with_unrecorded(runs: list[dict[str, Any]], settings) -> list[dict[str, Any]]:
+    """Each ``running`` record whose end the cluster did not take when it came (kept in the state
+    directory by ``report.keep_unrecorded``, until the next writer records it) replaced by that
+    end, with ``pending``: the file it is kept in."""
+    from newsbeam.pipeline.report import run_id, unrecorded_runs
+
+    kept = unrecorded_runs(settings)
+    if not kept:
+        return runs
+    shown = []
+    for run in runs:
+        try:
+            found = kept.get(run_id(run)) if run.get("status") == "running" else None
+        except KeyError:
+            found = None
+        shown.append({**found[1], "pending": str(found[0])} if found else run)
+    return shown
+
+
 def collect_status(
     client, settings, runs: int = 5, now: datetime | None = None, exact: bool = False
 ) -> dict[str, Any]:
@@ -277,7 +296,7 @@ def collect_status(
         finally:
             timings[name] = round((time.monotonic() - t0) * 1000, 1)
 
-    last_runs = timed("runs", _runs, client, es.runs_alias, runs)
+    last_runs = _with_unrecorded(timed("runs", _runs, client, es.runs_alias, runs), settings)
     interval = _interval(last_runs)
     feeds, feeds_total = timed("feeds", _feeds, client, es.feeds_alias, interval, settings.stream)
     aliases = [es.articles_alias, es.failures_alias, es.feeds_alias, es.runs_alias]
@@ -422,6 +441,20 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
         elif cycles.get("last_error"):
             text += f"; the last cycle failed (it is retried): {cycles['last_error']}"
         console.print(Text(clean_text(text)))
+
+    for run in status["runs"]:
+        if run.get("pending"):
+            why = (run.get("unrecorded") or {}).get("why") or "Elasticsearch did not take it"
+            console.print(
+                Text(
+                    clean_text(
+                        f"{run.get('command')} (pid {run.get('pid')} on {run.get('host')}, started "
+                        f"{_short(run.get('started'))}) ended {run.get('status')} at "
+                        f"{_short(run.get('finished'))} but could not record it then: {why}; "
+                        f"kept in {run['pending']}, the next run or stream records it"
+                    )
+                )
+            )
 
     feeds = Table(title=f"feed health ({status['feeds_total']} feeds)", title_justify="left")
     for column in ("feed", "last poll", "status", "new items", "error streak", "next poll"):

@@ -39,8 +39,11 @@ after every cycle: the run summary's figures summed over its cycles, and
 ``last_error``: why it failed, when it did).  ``status`` is ``running`` while
 it works, ``ok`` after a clean stop, ``failed`` (with ``error``) when it gave
 up; a stream that was killed stays ``running``, and ``newsbeam status``
-says when its pid is gone.  Each write is one brief try: an unreachable
-cluster delays no cycle.
+says when its pid is gone.  Each write during the stream is one brief try:
+an unreachable cluster delays no cycle.  The last (``ok``/``failed``) is
+tried for ``CLOSE_BUDGET`` seconds, then kept in the state directory
+(``report.keep_unrecorded``), where ``newsbeam status`` finds it and the
+next run or stream records it.
 """
 
 from __future__ import annotations
@@ -295,6 +298,9 @@ def _cycle_line(report: CycleReport) -> str:
 
 
 COUNT_EVERY = 300.0  # seconds between two counts of the indices for the stream's record
+# Seconds the end of a stream is tried for (once a second): below StopSignal's grace (15 s), after
+# which a stop whose cluster does not answer exits at once; a cluster restarting takes a few seconds.
+CLOSE_BUDGET = 10.0
 
 
 class StreamRecord:
@@ -351,9 +357,12 @@ class StreamRecord:
             document["error"] = error
         return document
 
-    def write(self, client, status: str, now: float, error: str | None = None, count: bool = False) -> None:
+    def write(
+        self, client, status: str, now: float, error: str | None = None, count: bool = False
+    ) -> str | None:
         """Index the document (one try, 5 s); ``count``: refresh the aliases' document counts
-        first (what ``newsbeam status`` shows on the embedded server, which counts by scanning)."""
+        first (what ``newsbeam status`` shows on the embedded server, which counts by scanning).
+        Returns None once written, else what failed (``HTTP 503``, ``ConnectionError``)."""
         from elasticsearch import ApiError, TransportError
 
         from newsbeam.pipeline.report import record_run
@@ -369,6 +378,54 @@ class StreamRecord:
             record_run(brief, es.runs_alias, self.document(status, now, error))
         except (ApiError, TransportError) as exc:
             _LOG.debug("could not record the stream in %s (%s)", es.runs_alias, type(exc).__name__)
+            return _what_failed(exc)
+        return None
+
+    def close(
+        self,
+        client,
+        status: str,
+        now: float,
+        error: str | None = None,
+        budget: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> bool:
+        """Record the stream's end (``ok``, ``failed``), trying again every second for ``budget``
+        seconds (``CLOSE_BUDGET``): one try left a stream stopped while Elasticsearch did not
+        answer ``running`` for good, shown as GONE by ``newsbeam status`` as if it had been
+        killed.  When every try fails the end is kept in the state directory
+        (``report.keep_unrecorded``): status shows it from there, and the next run or stream of
+        this prefix records it; the log says so.  Returns whether it was written now."""
+        from newsbeam.pipeline.report import keep_unrecorded
+
+        budget = CLOSE_BUDGET if budget is None else budget
+        started = monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            why = self.write(client, status, now, error)
+            if why is None:
+                return True
+            if monotonic() - started + 1.0 > budget:
+                break
+            sleep(1.0)
+        es = self._settings.elasticsearch
+        from newsbeam.connectors.es import describe
+
+        spent = monotonic() - started
+        what = f"Elasticsearch at {describe(es)} did not take it ({why}, {tries} tries in {spent:.0f} s)"
+        kept = keep_unrecorded(self._settings, self.document(status, now, error), what)
+        _LOG.error(
+            "could not record the stream's end (%s) in %s: %s; %s",
+            status,
+            es.runs_alias,
+            what,
+            f"kept in {kept}: newsbeam status shows it from there, and the next run or stream records it"
+            if kept
+            else "newsbeam status shows this stream as GONE",
+        )
+        return False
 
 
 def _iso_ms(stamp: float) -> str:
@@ -422,12 +479,13 @@ def run_stream(
         except Exception as exc:  # the stream gave up (lease lost, cycles failing in a row)
             from newsbeam.connectors.es import redact
 
-            record.write(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
+            lease.release()  # first: the next writer may take over at once
+            record.close(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
             raise
         finally:
             keep_children(False)
             lease.release()
-        record.write(client, "ok", clock())
+        record.close(client, "ok", clock())
         return cycles
     except (ApiError, TransportError) as exc:
         raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None
