@@ -271,6 +271,9 @@ class Failure:
     feed_url: str | None = None
     attempts: int = 1
     at: str | None = None  # ISO 8601 UTC
+    # No retry mends it, whatever its reason's usual verdict: a link whose page is a site's front
+    # or section page (``not_article``) stays one.  Later runs give it up (connectors/known.py).
+    final: bool = False
 
     @property
     def id(self) -> str:
@@ -288,4 +291,5 @@ class Failure:
             "feed": {"url": mask_userinfo(self.feed_url)},
             "attempts": self.attempts,
             "@timestamp": self.at,
+            **({"final": True} if self.final else {}),
         }
