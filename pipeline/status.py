@@ -17,7 +17,8 @@ Read only, from Elasticsearch and the state directory:
   plus the interval between the two latest runs (the schedule as observed;
   unknown with fewer than two runs);
 - failures by ``stage`` and ``reason`` (``<prefix>-failures``, one
-  aggregation);
+  aggregation), and the sites a page's ``Retry-After`` holds (one bounded
+  search of the failures of the last ``stream.max_hint`` seconds);
 - the writer lease (``<prefix>-locks``, ``_id`` ``writer``: ``holder.host``,
   ``holder.pid``, ``holder.command``, ``since``, ``renewed``, ``expires``),
   "none" when the index or document is missing;
@@ -259,6 +260,26 @@ def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
     return gap if gap.total_seconds() > 0 else None
 
 
+def _site_holds(client, settings, now: datetime) -> list[dict[str, Any]]:
+    """The sites no page is requested from yet (a page's 429/503 with ``Retry-After`` in an earlier
+    run, ``feed_schedule.site_hold``), the latest-ending first."""
+    from newsbeam.connectors.feed_schedule import read_site_holds
+
+    holds = read_site_holds(
+        client, settings.elasticsearch.failures_alias, now.timestamp(), settings.stream.max_hint
+    )
+    return [
+        {
+            "site": hold.site,
+            "until": _iso(datetime.fromtimestamp(hold.until, timezone.utc)),
+            "url": mask_userinfo(hold.url),
+            "status": hold.status,
+            "asked_at": hold.asked_at,
+        }
+        for hold in sorted(holds.values(), key=lambda h: (-h.until, h.site))
+    ]
+
+
 def _with_unrecorded(runs: list[dict[str, Any]], settings) -> list[dict[str, Any]]:
     """Each ``running`` record whose end the cluster did not take when it came (kept in the state
     directory by ``report.keep_unrecorded``, until the next writer records it) replaced by that
@@ -318,6 +339,7 @@ def collect_status(
         "feeds": feeds,
         "feeds_total": feeds_total,
         "failures": timed("failures", _failures, client, es.failures_alias),
+        "site_holds": timed("site_holds", _site_holds, client, settings, now),
         "lease": lease,
     }
     status["timings_ms"] = timings
@@ -477,6 +499,18 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
     for feed in failing:
         name = clean_text(feed["name"] or feed["url"])
         console.print(Text(f"  {name}: {clean_text(feed['error'])}"))
+
+    # A site whose page asked to wait (429/503 with Retry-After): no run requests it before then.
+    for hold in status.get("site_holds") or []:
+        console.print(
+            Text(
+                clean_text(
+                    f"site {hold['site']} held until {_short(hold['until'])}: {hold['url']} answered "
+                    f"HTTP {hold['status']} with Retry-After at {_short(hold['asked_at'])}; its pages "
+                    "wait for a run after that"
+                )
+            )
+        )
 
     failures = Table(title=f"failures ({status['failures']['total']})", title_justify="left")
     for column in ("stage", "reason", "count"):

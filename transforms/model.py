@@ -274,6 +274,9 @@ class Failure:
     # No retry mends it, whatever its reason's usual verdict: a link whose page is a site's front
     # or section page (``not_article``) stays one.  Later runs give it up (connectors/known.py).
     final: bool = False
+    # Seconds the page's site asked to be left alone (429/503 with ``Retry-After``): later runs
+    # hold the whole site that long from ``at`` (capped: connectors/feed_schedule.py ``site_hold``).
+    retry_after: float | None = None
 
     @property
     def id(self) -> str:
@@ -292,4 +295,5 @@ class Failure:
             "attempts": self.attempts,
             "@timestamp": self.at,
             **({"final": True} if self.final else {}),
+            **({"retry_after": self.retry_after} if self.retry_after else {}),
         }
