@@ -175,6 +175,9 @@ class StopSignal:
         self._where = "Elasticsearch"
         self._previous: dict[int, Any] = {}
         self.signum: int | None = None
+        # Called with the signal number just before an exit at once (second signal, too slow, the
+        # cluster not answering): the stream keeps its record's end where status finds it.
+        self.before_exit: Callable[[int], None] | None = None
 
     @property
     def requested(self) -> bool:
@@ -198,7 +201,7 @@ class StopSignal:
         if self._event.is_set():
             _LOG.warning("%s again: stopping at once; what the cycle in flight did not write is "
                          "fetched again by the next start", name)  # fmt: skip
-            self._exit_now(128 + signum)
+            self._exit(signum)
             return
         _LOG.warning(
             "%s: finishing the cycle in flight (at most %.0f s), then stopping; "
@@ -213,10 +216,18 @@ class StopSignal:
         if self._probe is not None:
             threading.Thread(target=self._watchdog, args=(signum,), name="newsbeam-stop", daemon=True).start()
 
+    def _exit(self, signum: int) -> None:
+        if self.before_exit is not None:
+            try:
+                self.before_exit(signum)
+            except Exception:  # the exit at once goes on whatever happens here
+                _LOG.exception("could not keep the stream's end before stopping")
+        self._exit_now(128 + signum)
+
     def _too_slow(self, signum: int) -> None:
         _LOG.error("the cycle in flight did not finish within %.0f s of the stop signal: stopping at once",
                    self._timeout)  # fmt: skip
-        self._exit_now(128 + signum)
+        self._exit(signum)
 
     def _watchdog(self, signum: int) -> None:
         failing_since: float | None = None
@@ -238,7 +249,7 @@ class StopSignal:
                         time.monotonic() - failing_since,
                         why,
                     )
-                    self._exit_now(128 + signum)
+                    self._exit(signum)
                     return
             self._ended.wait(self._every)
 
@@ -358,18 +369,25 @@ class StreamRecord:
         return document
 
     def write(
-        self, client, status: str, now: float, error: str | None = None, count: bool = False
+        self,
+        client,
+        status: str,
+        now: float,
+        error: str | None = None,
+        count: bool = False,
+        timeout: float = 5.0,
     ) -> str | None:
-        """Index the document (one try, 5 s); ``count``: refresh the aliases' document counts
-        first (what ``newsbeam status`` shows on the embedded server, which counts by scanning).
-        Returns None once written, else what failed (``HTTP 503``, ``ConnectionError``)."""
+        """Index the document (one try, ``timeout`` seconds); ``count``: refresh the aliases'
+        document counts first (what ``newsbeam status`` shows on the embedded server, which counts
+        by scanning).  Returns None once written, else what failed (``HTTP 503``,
+        ``ConnectionError``)."""
         from elasticsearch import ApiError, TransportError
 
         from newsbeam.pipeline.report import record_run
         from newsbeam.pipeline.status import count_aliases
 
         es = self._settings.elasticsearch
-        brief = client.options(request_timeout=5, max_retries=0)
+        brief = client.options(request_timeout=timeout, max_retries=0)
         try:
             # At most every COUNT_EVERY seconds: the embedded server counts by scanning.
             if count and (self._counted_at is None or now - self._counted_at >= COUNT_EVERY):
@@ -394,28 +412,36 @@ class StreamRecord:
         """Record the stream's end (``ok``, ``failed``), trying again every second for ``budget``
         seconds (``CLOSE_BUDGET``): one try left a stream stopped while Elasticsearch did not
         answer ``running`` for good, shown as GONE by ``newsbeam status`` as if it had been
-        killed.  When every try fails the end is kept in the state directory
-        (``report.keep_unrecorded``): status shows it from there, and the next run or stream of
-        this prefix records it; the log says so.  Returns whether it was written now."""
+        killed.  The end is kept in the state directory first (``report.keep_unrecorded``), and
+        the file removed once written: when every try fails, or the process is stopped at once
+        meanwhile (``StopSignal``'s watchdog), status shows the end from there and the next run or
+        stream of this prefix records it; the log says so.  Returns whether it was written now."""
+        from newsbeam.connectors.es import describe
         from newsbeam.pipeline.report import keep_unrecorded
 
+        es = self._settings.elasticsearch
         budget = CLOSE_BUDGET if budget is None else budget
+        document = self.document(status, now, error)
+        kept = keep_unrecorded(
+            self._settings,
+            document,
+            f"Elasticsearch at {describe(es)} did not take it before the process ended",
+        )
         started = monotonic()
         tries = 0
         while True:
             tries += 1
-            why = self.write(client, status, now, error)
+            left = budget - (monotonic() - started)
+            why = self.write(client, status, now, error, timeout=max(1.0, min(5.0, left)))
             if why is None:
+                _discard(kept)
                 return True
             if monotonic() - started + 1.0 > budget:
                 break
             sleep(1.0)
-        es = self._settings.elasticsearch
-        from newsbeam.connectors.es import describe
-
         spent = monotonic() - started
         what = f"Elasticsearch at {describe(es)} did not take it ({why}, {tries} tries in {spent:.0f} s)"
-        kept = keep_unrecorded(self._settings, self.document(status, now, error), what)
+        kept = keep_unrecorded(self._settings, document, what)
         _LOG.error(
             "could not record the stream's end (%s) in %s: %s; %s",
             status,
@@ -426,6 +452,34 @@ class StreamRecord:
             else "newsbeam status shows this stream as GONE",
         )
         return False
+
+    def keep(self, signum: int, now: float) -> None:
+        """Keep the end of a stream stopped at once (``StopSignal.before_exit``) in the state
+        directory, without asking Elasticsearch (it does not answer, or there is no time): status
+        shows it from there, as ``failed`` with the ``signal``, and the next writer records it."""
+        from newsbeam.pipeline.report import keep_unrecorded
+
+        name = signal.Signals(signum).name
+        document = self.document(
+            "failed",
+            now,
+            f"stopped at once by {name}: the cycle in flight was not finished (the next start fetches "
+            "what it did not write)",
+        )
+        document["signal"] = name
+        why = "the stream stopped at once, without writing to Elasticsearch"
+        kept = keep_unrecorded(self._settings, document, why)
+        if kept:
+            _LOG.warning("the stream's end is kept in %s until Elasticsearch takes it", kept)
+
+
+def _discard(path) -> None:
+    if path is None:
+        return
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def _iso_ms(stamp: float) -> str:
@@ -472,6 +526,7 @@ def run_stream(
         keep_children(True)
         record = StreamRecord(settings, clock())
         record.write(client, "running", clock())
+        stop.before_exit = lambda signum: record.keep(signum, clock())
         try:
             cycles = _loop(
                 settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record
@@ -479,13 +534,14 @@ def run_stream(
         except Exception as exc:  # the stream gave up (lease lost, cycles failing in a row)
             from newsbeam.connectors.es import redact
 
-            lease.release()  # first: the next writer may take over at once
             record.close(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
             raise
+        else:
+            record.close(client, "ok", clock())  # before the lease: a stop's end is its record
         finally:
+            stop.before_exit = None
             keep_children(False)
             lease.release()
-        record.close(client, "ok", clock())
         return cycles
     except (ApiError, TransportError) as exc:
         raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None
