@@ -328,6 +328,7 @@ def close_run_record(client, settings, command: str, summary, error: BaseExcepti
     from newsbeam.pipeline.lifecycle import stop_signal
 
     status = "ok" if error is None else "failed"
+    document = None
     try:
         document = summary_document(summary, settings, command=command, status=status)
         if error is not None:
@@ -339,8 +340,27 @@ def close_run_record(client, settings, command: str, summary, error: BaseExcepti
         brief = client.options(request_timeout=5, max_retries=0)
         record_run(brief, settings.elasticsearch.runs_alias, document, refresh=True)
     except BaseException as exc:  # the run's own outcome (or a second Ctrl-C) goes on
-        logging.getLogger("newsbeam.report").debug(
-            "could not record the run's end in %s (%s)", settings.elasticsearch.runs_alias, type(exc).__name__
+        log = logging.getLogger("newsbeam.report")
+        alias = settings.elasticsearch.runs_alias
+        if document is None:
+            log.debug("could not record the run's end in %s (%s)", alias, type(exc).__name__)
+            return
+        # Its "running" record would stay so for good, shown as GONE: kept where status finds it
+        # and the next writer records it (as a stream's end, see StreamRecord.close).
+        from newsbeam.connectors.es import describe
+
+        status_code = getattr(getattr(exc, "meta", None), "status", None)
+        what = f"HTTP {status_code}" if isinstance(status_code, int) and status_code else type(exc).__name__
+        why = f"Elasticsearch at {describe(settings.elasticsearch)} did not take it ({what})"
+        kept = keep_unrecorded(settings, document, why)
+        log.warning(
+            "could not record the %s's end in %s (%s)%s",
+            command,
+            alias,
+            what,
+            f"; kept in {kept}: newsbeam status shows it from there, and the next run or stream records it"
+            if kept
+            else "",
         )
 
 
