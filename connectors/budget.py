@@ -81,7 +81,9 @@ class WavePlan:
     ``feeds``: feed URLs to poll (None: all); ``taken``: entries each feed
     had taken in earlier waves of this run; ``host_spent``: seconds each
     site used in earlier waves; ``deadline``: the run's end (``time.time()``
-    value) or None.
+    value) or None; ``site_holds``: site -> ``time.time()`` value before which
+    it is not requested (a page's ``Retry-After`` seen by an earlier run, see
+    connectors/feed_schedule.py ``site_hold``).
     """
 
     wave: int = 1
@@ -89,6 +91,7 @@ class WavePlan:
     taken: Mapping[str, int] = dataclasses.field(default_factory=dict)
     host_spent: Mapping[str, float] = dataclasses.field(default_factory=dict)
     deadline: float | None = None
+    site_holds: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def feed_left(self, feed_url: str, max_entries_per_feed: int) -> int:
         return max(0, max_entries_per_feed - self.taken.get(feed_url, 0))

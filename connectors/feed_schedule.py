@@ -30,7 +30,10 @@ __all__ = [
     "GONE_STATUS",
     "MAX_HINT_SECONDS",
     "FeedHold",
+    "SiteHold",
     "batch_hold",
+    "read_site_holds",
+    "site_hold",
     "feed_poll_hint",
     "header_poll_hint",
     "retry_after_hint",
@@ -168,3 +171,75 @@ def batch_hold(
             return None
         until, reason = last + min(float(hint), max_hint), "retry_after"
     return FeedHold(feed_url, until, reason, str(doc.get("@timestamp"))) if until > now else None
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteHold:
+    """A site no page is requested from until ``until`` (epoch seconds): one of its pages answered
+    ``status`` (429, 503) with ``Retry-After`` at ``asked_at`` (ISO 8601)."""
+
+    site: str
+    until: float
+    url: str
+    status: int | None
+    asked_at: str
+
+
+def site_hold(doc: Mapping[str, Any] | None, now: float, max_hint: float) -> SiteHold | None:
+    """The hold a page's failure document (``news-failures``) puts on its site now, if any (pure):
+    a 429 or 503 whose ``Retry-After`` (``retry_after``, seconds) has not passed since the failure
+    (``@timestamp``).  Capped at ``max_hint`` (``stream.max_hint``, as a feed's Retry-After): a
+    server answering ``Retry-After: 1000000000`` does not park a site for years."""
+    from newsbeam.connectors.http import site_of
+
+    if not doc or doc.get("stage") != "fetch" or not isinstance(doc.get("url"), str):
+        return None
+    seconds = doc.get("retry_after")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
+        return None
+    asked = _iso_time(doc.get("@timestamp"))
+    if asked is None:
+        return None
+    until = asked + min(float(seconds), max_hint)
+    if until <= now:
+        return None
+    status = (doc.get("http") or {}).get("status")
+    site = site_of(doc["url"])
+    return SiteHold(
+        site, until, doc["url"], status if isinstance(status, int) else None, str(doc["@timestamp"])
+    )
+
+
+def read_site_holds(
+    client, failures_alias: str, now: float, max_hint: float, size: int = 1000
+) -> dict[str, SiteHold]:
+    """Site -> its hold (the latest-ending one), from the failures of the last ``max_hint`` seconds
+    that asked to wait (one bounded search; the field is read from ``_source``)."""
+    response = client.search(
+        index=failures_alias,
+        size=size,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"stage": "fetch"}},
+                    {"terms": {"reason": ["http_429", "http_503"]}},
+                    {"range": {"@timestamp": {"gte": _epoch_iso(now - max_hint)}}},
+                ]
+            }
+        },
+        source=["url", "stage", "retry_after", "@timestamp", "http.status"],
+        sort=[{"@timestamp": {"order": "desc"}}],
+        ignore_unavailable=True,
+    )
+    holds: dict[str, SiteHold] = {}
+    for hit in response["hits"]["hits"]:
+        hold = site_hold(hit["_source"], now, max_hint)
+        if hold is not None and (hold.site not in holds or hold.until > holds[hold.site].until):
+            holds[hold.site] = hold
+    return holds
+
+
+def _epoch_iso(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

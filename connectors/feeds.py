@@ -131,7 +131,10 @@ class _ReadFeedFn(beam.DoFn):
         from newsbeam.transforms.extraction import ExtractionSandbox
         from newsbeam.transforms.idle import CHILD_IDLE_SECONDS, IdleCloser
 
-        self._fetcher = HttpFetcher.from_settings(self._settings)
+        # A feed has its own size limit: a podcast's or a full-text feed's runs to tens of MB.
+        self._fetcher = HttpFetcher.from_settings(
+            self._settings, max_bytes=self._settings.feed_limit, limit_name="fetch.feed_max_bytes"
+        )
         # The parser child is closed when idle (feeds are read in one burst per run or
         # cycle); it starts again, warmed up first, on the next parse.
         self._sandbox = IdleCloser(ExtractionSandbox(parse_job), CHILD_IDLE_SECONDS, on_close=self._cooled)

@@ -100,6 +100,12 @@ _INTAKE_POLL = 0.05  # seconds: how often a busy scheduler looks for new sites
 ROBOTS_PARSE_LIMIT = 512 * 1024
 
 
+def _iso_seconds(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def robots_prefix(content: bytes) -> bytes:
     """The whole lines of a robots.txt cut short: up to its last line break (none: nothing),
     so that a rule cut in the middle (``Disallow: /priv``) is not obeyed as another rule."""
@@ -306,6 +312,7 @@ class _FetchPageFn(beam.DoFn):
         ]
         if polled:
             site.ready_at = self._clock() + max(0.0, max(polled) + site.delay - time.time())
+        self._held(site)
         return site
 
     def finish_bundle(self):
@@ -504,7 +511,8 @@ class _FetchPageFn(beam.DoFn):
         elif isinstance(error, OffSiteRedirect):
             self._redirected(site, job, error)
         elif error is not None:
-            self._outputs.put(("fail", job.entry, error.reason, str(error), error.status))
+            asked = error.retry_after if error.status in (429, 503) and error.retry_after else None
+            self._outputs.put(("fail", job.entry, error.reason, str(error), error.status, asked))
             self._hold_off(site, error)
         else:
             self._outputs.put(("page", job.entry, response))
@@ -528,6 +536,26 @@ class _FetchPageFn(beam.DoFn):
             self._defer_all(site)
             return
         site.host.spent += max(0.0, wait - site.delay)  # the launch charges the usual delay
+        site.ready_at = max(site.ready_at, self._clock() + wait)
+
+    def _held(self, site: _Site) -> None:
+        """A site that asked an earlier run to stay away (``WavePlan.site_holds``: a page's 429 or
+        503 with ``Retry-After``, kept in its failure document) is not requested before that time:
+        its first request waits for it, charged to its budget, or its entries go to the next run
+        when that is past the budget.  (The hold lasted only the run that got the answer; the next
+        run, minutes later, went back at once.)"""
+        until = self._plan.site_holds.get(site.key)
+        wait = (until or 0.0) - time.time()
+        if wait <= 0:
+            return
+        if wait >= site.host.remaining():
+            site.host.spent = max(site.host.spent, site.host.left)  # _launch defers its entries
+            _LOG.warning(
+                "%s asked to wait (Retry-After) until %s: its %d entries are left for a later run",
+                site.key, _iso_seconds(until), len(site.queue),
+            )  # fmt: skip
+            return
+        site.host.spent += wait
         site.ready_at = max(site.ready_at, self._clock() + wait)
 
     def _read_robots(self, site: _Site, origin: str, response, error: FetchError | None) -> None:
@@ -556,13 +584,21 @@ class _FetchPageFn(beam.DoFn):
             site.delay = max(site.delay, min(float(crawl_delay), self._settings.max_crawl_delay))
             site.ready_at = self._clock() + site.delay
 
-    def _fail(self, entry: FeedEntry, reason: str, message: str, status: int | None):
+    def _fail(
+        self,
+        entry: FeedEntry,
+        reason: str,
+        message: str,
+        status: int | None,
+        retry_after: float | None = None,
+    ):
         beam.metrics.Metrics.counter(_NS, f"failed_{reason}").inc()
         _LOG.debug("fetch %s: %s", entry.url, message)
         return pvalue.TaggedOutput(
             FAILED_TAG,
             Failure(url=entry.url, stage="fetch", reason=reason, http_status=status, error=message,
-                    feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso()),
+                    feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso(),
+                    retry_after=retry_after),
         )  # fmt: skip
 
     def _page(self, entry: FeedEntry, response):

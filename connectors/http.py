@@ -477,6 +477,7 @@ class HttpFetcher:
         sleep: Callable[[float], None] = time.sleep,
         resolver: Callable = socket.getaddrinfo,
         clock: Callable[[], float] = time.monotonic,
+        limit_name: str = "fetch.max_bytes",
     ):
 
         if timeout <= 0:
@@ -502,6 +503,7 @@ class HttpFetcher:
         self._url_deadline = url_deadline if url_deadline else self._total_timeout
         self._clock = clock
         self._max_bytes = max_bytes
+        self._limit_name = limit_name  # the setting a too_large failure names
         self._max_redirects = max_redirects
         self._retries = retries
         self._backoff = backoff
@@ -511,10 +513,12 @@ class HttpFetcher:
 
     @classmethod
     def from_settings(cls, fetch_settings, **kwargs) -> HttpFetcher:
+        """``kwargs`` add to the settings or override them (``max_bytes`` and ``limit_name``: a
+        feed's own limit, ``fetch.feed_max_bytes``)."""
         return cls(
             user_agent=fetch_settings.user_agent,
             timeout=fetch_settings.timeout,
-            max_bytes=fetch_settings.max_bytes,
+            max_bytes=kwargs.pop("max_bytes", fetch_settings.max_bytes),
             max_redirects=fetch_settings.max_redirects,
             retries=fetch_settings.retries,
             backoff=fetch_settings.backoff,
@@ -752,7 +756,8 @@ class HttpFetcher:
         declared = (resp.headers.get("content-length") or "").strip()
         if prefix is None and _ascii_digits(declared) and int(declared) > self._max_bytes:
             raise FetchError(
-                "too_large", f"{url} declares {declared} bytes (limit {self._max_bytes}, fetch.max_bytes)",
+                "too_large",
+                f"{url} declares {declared} bytes (limit {self._max_bytes}, {self._limit_name})",
                 status=resp.status_code, url=url,
             )  # fmt: skip
         raw = resp.raw
@@ -775,7 +780,8 @@ class HttpFetcher:
                     sniff = None
                 if prefix is None and size > self._max_bytes:
                     raise FetchError(
-                        "too_large", f"{url} is larger than {self._max_bytes} bytes (fetch.max_bytes)",
+                        "too_large",
+                        f"{url} is larger than {self._max_bytes} bytes ({self._limit_name})",
                         status=resp.status_code, url=url,
                     )  # fmt: skip
         except DecodeError as exc:

@@ -10,7 +10,8 @@ whose feed-scoped guid (``entry_key``) is stored with an indexed article
 alias is looked up the same way: a URL that failed before is retried only
 after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
 and given up after ``fetch.max_attempts`` (at once when its failure is final:
-``FINAL_REASONS``); the attempts so far travel on in ``FeedEntry.attempts``.
+``FINAL_REASONS``, or a failure recorded ``final``: a link to a front or section page, see
+transforms/extract.py ``not_article_final``); the attempts so far travel on in ``FeedEntry.attempts``.
 
 Entries are never silently treated as new or as known.  If Elasticsearch
 cannot answer a lookup (after the client's retries), by default the lookup
@@ -75,11 +76,17 @@ _LOG = logging.getLogger(__name__)
 
 
 def retry_due(
-    attempts: int, last: str | None, now: dt.datetime, settings: FetchSettings, reason: str | None = None
+    attempts: int,
+    last: str | None,
+    now: dt.datetime,
+    settings: FetchSettings,
+    reason: str | None = None,
+    final: bool = False,
 ) -> str:
     """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``
-    (``reason``: its last failure's; one of ``FINAL_REASONS`` is given up at once)."""
-    if attempts >= settings.max_attempts or reason in FINAL_REASONS:
+    (``reason``: its last failure's; one of ``FINAL_REASONS`` is given up at once, and so is a
+    failure recorded as ``final``: a link to a site's front or section page, ``not_article``)."""
+    if attempts >= settings.max_attempts or reason in FINAL_REASONS or final:
         return "give_up"
     when = parse_instant(last)
     if when is None:
@@ -159,6 +166,7 @@ def will_retry(failure, settings: FetchSettings) -> bool:
         failure.stage in RETRIED_STAGES
         and failure.attempts < settings.max_attempts
         and failure.reason not in FINAL_REASONS
+        and not getattr(failure, "final", False)
     )
 
 
@@ -220,7 +228,7 @@ class _LookupFn(beam.DoFn):
                 self._es_settings.failures_alias,
                 "url",
                 urls,
-                ["url", "attempts", "@timestamp", "stage", "reason"],
+                ["url", "attempts", "@timestamp", "stage", "reason", "final"],
             )
         except (ApiError, TransportError) as exc:
             if not self._keep_unanswered:
@@ -246,16 +254,17 @@ class _LookupFn(beam.DoFn):
             value = doc.get("entry_keys") or []
             for key in [value] if isinstance(value, str) else value:
                 keyed.setdefault(key, []).append(doc.get("published"))
-        failed: dict[str, tuple[int, str | None, str | None]] = {}
+        failed: dict[str, tuple[int, str | None, str | None, bool]] = {}
         for doc in failures:
             if doc.get("stage") not in RETRIED_STAGES:
                 continue
-            prev = failed.get(doc["url"], (0, None, None))
+            prev = failed.get(doc["url"], (0, None, None, False))
             attempts = max(prev[0], int(doc.get("attempts") or 1))
             stamp = doc.get("@timestamp")
             latest = not prev[1] or (stamp and stamp >= prev[1])  # the reason of the latest failure
             last = max(filter(None, [prev[1], stamp]), default=None)
-            failed[doc["url"]] = (attempts, last, doc.get("reason") if latest else prev[2])
+            final = doc.get("final") is True
+            failed[doc["url"]] = (attempts, last, *((doc.get("reason"), final) if latest else prev[2:]))
         now = dt.datetime.now(dt.timezone.utc)
         for entry in batch:
             revision = False
@@ -271,8 +280,8 @@ class _LookupFn(beam.DoFn):
                     continue
                 revision = True  # fetched again (a correction), unless a failed retry waits
             if entry.url in failed:
-                attempts, last, reason = failed[entry.url]
-                verdict = retry_due(attempts, last, now, self._fetch, reason)
+                attempts, last, reason, final = failed[entry.url]
+                verdict = retry_due(attempts, last, now, self._fetch, reason, final)
                 if verdict == "wait":
                     self._wait.inc()
                     if self._keep_unanswered:

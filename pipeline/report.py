@@ -191,8 +191,102 @@ def write_summary_json(document: dict[str, Any], path: str) -> None:
 def record_run(client, runs_alias: str, document: dict[str, Any], refresh: str | bool = "wait_for") -> None:
     """Keep the summary in ``<prefix>-runs`` for ``newsbeam status``; a run
     id from its start time and host makes a retry overwrite, not add."""
-    run_id = f"{document['started']}-{document['host']}-{document['pid']}"
-    client.index(index=runs_alias, id=run_id, document=document, refresh=refresh)
+    client.index(index=runs_alias, id=run_id(document), document=document, refresh=refresh)
+
+
+def run_id(document: dict[str, Any]) -> str:
+    return f"{document['started']}-{document['host']}-{document['pid']}"
+
+
+def unrecorded_dir(settings):
+    """Where a run's end that Elasticsearch would not take is kept (``keep_unrecorded``):
+    ``<state dir>/unrecorded-runs/<prefix>``."""
+    from newsbeam.connectors.embedded import state_dir
+
+    return state_dir() / "unrecorded-runs" / settings.elasticsearch.index_prefix
+
+
+def keep_unrecorded(settings, document: dict[str, Any], why: str):
+    """Keep the run record ``document`` that could not be written (the cluster did not answer
+    when the stream stopped) in ``unrecorded_dir``, with ``why``: ``newsbeam status`` shows it
+    in place of the ``running`` record it replaces, and the next writer of this prefix records
+    it (``record_unrecorded``).  Returns the file, or None when it could not be written."""
+    import logging
+
+    from newsbeam.connectors.es import describe
+
+    folder = unrecorded_dir(settings)
+    kept = {**document, "unrecorded": {"why": why, "at": _iso(time.time())}}
+    path = folder / f"{run_id(document)}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_summary_json({"cluster": describe(settings.elasticsearch), "document": kept}, str(path))
+    except OSError as exc:
+        logging.getLogger("newsbeam.report").error(
+            "could not keep the run's end in %s either (%s)", path, exc
+        )
+        return None
+    return path
+
+
+def unrecorded_runs(settings) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """The kept records of ``keep_unrecorded`` for this prefix and cluster: run id -> (file, document)."""
+    from newsbeam.connectors.es import describe
+
+    cluster = describe(settings.elasticsearch)
+    found = {}
+    folder = unrecorded_dir(settings)
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            document = kept["document"]
+            if kept.get("cluster") == cluster:
+                found[run_id(document)] = (path, document)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # half a file (a full disk) or another program's: not ours to act on
+    return found
+
+
+def record_unrecorded(client, settings) -> int:
+    """Write the kept records of ``keep_unrecorded`` into ``<prefix>-runs`` (their ``unrecorded``
+    note says they were recorded late, and why) and remove their files; called by each writer once
+    it holds the lease.  A record is written only over the ``running`` one it closes (or none):
+    never over a later state.  Returns how many were recorded; never raises."""
+    import logging
+
+    from elasticsearch import ApiError, NotFoundError, TransportError
+
+    log = logging.getLogger("newsbeam.report")
+    alias = settings.elasticsearch.runs_alias
+    recorded = 0
+    for rid, (path, document) in unrecorded_runs(settings).items():
+        brief = client.options(request_timeout=5, max_retries=0)
+        try:
+            try:
+                hits = brief.search(index=alias, query={"ids": {"values": [rid]}}, size=1)["hits"]["hits"]
+            except NotFoundError:
+                hits = []
+            current = hits[0]["_source"] if hits else None
+            if current is None or current.get("status") == "running":
+                record_run(brief, alias, document, refresh=True)
+                recorded += 1
+                log.warning(
+                    "recorded the end of %s (pid %s, started %s) in %s, which Elasticsearch did not take "
+                    "when it ended (%s)",
+                    document.get("command"),
+                    document.get("pid"),
+                    document.get("started"),
+                    alias,
+                    (document.get("unrecorded") or {}).get("why"),
+                )
+        except (ApiError, TransportError) as exc:
+            log.debug("could not record the kept run %s yet (%s)", rid, type(exc).__name__)
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            pass
+    return recorded
 
 
 def open_run_record(client, settings, command: str, started_at: float) -> None:
@@ -234,6 +328,7 @@ def close_run_record(client, settings, command: str, summary, error: BaseExcepti
     from newsbeam.pipeline.lifecycle import stop_signal
 
     status = "ok" if error is None else "failed"
+    document = None
     try:
         document = summary_document(summary, settings, command=command, status=status)
         if error is not None:
@@ -245,8 +340,27 @@ def close_run_record(client, settings, command: str, summary, error: BaseExcepti
         brief = client.options(request_timeout=5, max_retries=0)
         record_run(brief, settings.elasticsearch.runs_alias, document, refresh=True)
     except BaseException as exc:  # the run's own outcome (or a second Ctrl-C) goes on
-        logging.getLogger("newsbeam.report").debug(
-            "could not record the run's end in %s (%s)", settings.elasticsearch.runs_alias, type(exc).__name__
+        log = logging.getLogger("newsbeam.report")
+        alias = settings.elasticsearch.runs_alias
+        if document is None:
+            log.debug("could not record the run's end in %s (%s)", alias, type(exc).__name__)
+            return
+        # Its "running" record would stay so for good, shown as GONE: kept where status finds it
+        # and the next writer records it (as a stream's end, see StreamRecord.close).
+        from newsbeam.connectors.es import describe
+
+        status_code = getattr(getattr(exc, "meta", None), "status", None)
+        what = f"HTTP {status_code}" if isinstance(status_code, int) and status_code else type(exc).__name__
+        why = f"Elasticsearch at {describe(settings.elasticsearch)} did not take it ({what})"
+        kept = keep_unrecorded(settings, document, why)
+        log.warning(
+            "could not record the %s's end in %s (%s)%s",
+            command,
+            alias,
+            what,
+            f"; kept in {kept}: newsbeam status shows it from there, and the next run or stream records it"
+            if kept
+            else "",
         )
 
 

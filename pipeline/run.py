@@ -260,6 +260,23 @@ def feed_holds(client, alias: str, settings: Settings, now: float) -> list[FeedH
     return [hold for hold in holds if hold is not None]
 
 
+def site_holds(client, settings: Settings, now: float) -> dict[str, float]:
+    """Site -> until when (epoch seconds) no page of it is requested: a page that answered 429
+    or 503 with ``Retry-After`` in an earlier run (``feed_schedule.site_hold``, capped at
+    ``stream.max_hint`` as a feed's).  Empty when the failures cannot be read: the run goes on,
+    each site's own answers still hold it within the run."""
+    from elasticsearch import ApiError, TransportError
+
+    from newsbeam.connectors.feed_schedule import read_site_holds
+
+    try:
+        holds = read_site_holds(client, settings.elasticsearch.failures_alias, now, settings.stream.max_hint)
+    except (ApiError, TransportError) as exc:
+        _LOG.warning("could not read the sites that asked to wait (%s); none is held", type(exc).__name__)
+        return {}
+    return {site: hold.until for site, hold in holds.items()}
+
+
 def _refresh(es) -> None:
     """Make this run's writes searchable now, so a run started right after
     this one recognises every URL it indexed (the refresh interval would
@@ -344,6 +361,9 @@ def prepare_writer(client, settings: Settings, command: str, force: bool = False
     except (ApiError, TransportError) as exc:
         what = f"the writer lease in {es.index_prefix}-locks"
         raise RunFailed(f"{refused(exc, es, what)}; nothing was fetched or recorded") from None
+    from newsbeam.pipeline.report import record_unrecorded
+
+    record_unrecorded(client, settings)  # ends of earlier streams the cluster did not take then
     return lease.start_renewing()
 
 
@@ -407,6 +427,7 @@ def run_batch(
                 started,
                 deadline,
                 len(held),
+                site_holds(client, settings, time.time()),
             )
         summary = dataclasses.replace(summary, held=tuple(held), started_at=started_at)
         if recorded:
@@ -433,7 +454,7 @@ def run_batch(
 
 
 def _run_graph(
-    settings, pipeline_options, builder, folder, validators, replayed, started, deadline, held=0
+    settings, pipeline_options, builder, folder, validators, replayed, started, deadline, held=0, holds=None
 ) -> RunSummary:
     es = settings.elasticsearch
     # The sink itself writes what it could not send, so it survives a failing pipeline.
@@ -441,7 +462,7 @@ def _run_graph(
     settings = settings.model_copy(update={"elasticsearch": es})
 
     total: Counter[str] = Counter({HELD: held} if held else {})
-    plan: budget.WavePlan | None = budget.WavePlan(deadline=deadline)
+    plan: budget.WavePlan | None = budget.WavePlan(deadline=deadline, site_holds=holds or {})
     waves, stopped = 0, False
     deferred: dict[str, int] = {}
     try:

@@ -17,7 +17,8 @@ Read only, from Elasticsearch and the state directory:
   plus the interval between the two latest runs (the schedule as observed;
   unknown with fewer than two runs);
 - failures by ``stage`` and ``reason`` (``<prefix>-failures``, one
-  aggregation);
+  aggregation), and the sites a page's ``Retry-After`` holds (one bounded
+  search of the failures of the last ``stream.max_hint`` seconds);
 - the writer lease (``<prefix>-locks``, ``_id`` ``writer``: ``holder.host``,
   ``holder.pid``, ``holder.command``, ``since``, ``renewed``, ``expires``),
   "none" when the index or document is missing;
@@ -259,6 +260,45 @@ def _interval(runs: list[dict[str, Any]]) -> timedelta | None:
     return gap if gap.total_seconds() > 0 else None
 
 
+def _site_holds(client, settings, now: datetime) -> list[dict[str, Any]]:
+    """The sites no page is requested from yet (a page's 429/503 with ``Retry-After`` in an earlier
+    run, ``feed_schedule.site_hold``), the latest-ending first."""
+    from newsbeam.connectors.feed_schedule import read_site_holds
+
+    holds = read_site_holds(
+        client, settings.elasticsearch.failures_alias, now.timestamp(), settings.stream.max_hint
+    )
+    return [
+        {
+            "site": hold.site,
+            "until": _iso(datetime.fromtimestamp(hold.until, timezone.utc)),
+            "url": mask_userinfo(hold.url),
+            "status": hold.status,
+            "asked_at": hold.asked_at,
+        }
+        for hold in sorted(holds.values(), key=lambda h: (-h.until, h.site))
+    ]
+
+
+def _with_unrecorded(runs: list[dict[str, Any]], settings) -> list[dict[str, Any]]:
+    """Each ``running`` record whose end the cluster did not take when it came (kept in the state
+    directory by ``report.keep_unrecorded``, until the next writer records it) replaced by that
+    end, with ``pending``: the file it is kept in."""
+    from newsbeam.pipeline.report import run_id, unrecorded_runs
+
+    kept = unrecorded_runs(settings)
+    if not kept:
+        return runs
+    shown = []
+    for run in runs:
+        try:
+            found = kept.get(run_id(run)) if run.get("status") == "running" else None
+        except KeyError:
+            found = None
+        shown.append({**found[1], "pending": str(found[0])} if found else run)
+    return shown
+
+
 def collect_status(
     client, settings, runs: int = 5, now: datetime | None = None, exact: bool = False
 ) -> dict[str, Any]:
@@ -277,7 +317,7 @@ def collect_status(
         finally:
             timings[name] = round((time.monotonic() - t0) * 1000, 1)
 
-    last_runs = timed("runs", _runs, client, es.runs_alias, runs)
+    last_runs = _with_unrecorded(timed("runs", _runs, client, es.runs_alias, runs), settings)
     interval = _interval(last_runs)
     feeds, feeds_total = timed("feeds", _feeds, client, es.feeds_alias, interval, settings.stream)
     aliases = [es.articles_alias, es.failures_alias, es.feeds_alias, es.runs_alias]
@@ -299,6 +339,7 @@ def collect_status(
         "feeds": feeds,
         "feeds_total": feeds_total,
         "failures": timed("failures", _failures, client, es.failures_alias),
+        "site_holds": timed("site_holds", _site_holds, client, settings, now),
         "lease": lease,
     }
     status["timings_ms"] = timings
@@ -423,6 +464,20 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
             text += f"; the last cycle failed (it is retried): {cycles['last_error']}"
         console.print(Text(clean_text(text)))
 
+    for run in status["runs"]:
+        if run.get("pending"):
+            why = (run.get("unrecorded") or {}).get("why") or "Elasticsearch did not take it"
+            console.print(
+                Text(
+                    clean_text(
+                        f"{run.get('command')} (pid {run.get('pid')} on {run.get('host')}, started "
+                        f"{_short(run.get('started'))}) ended {run.get('status')} at "
+                        f"{_short(run.get('finished'))} but could not record it then: {why}; "
+                        f"kept in {run['pending']}, the next run or stream records it"
+                    )
+                )
+            )
+
     feeds = Table(title=f"feed health ({status['feeds_total']} feeds)", title_justify="left")
     for column in ("feed", "last poll", "status", "new items", "error streak", "next poll"):
         feeds.add_column(column, overflow="fold")
@@ -444,6 +499,18 @@ def print_status(status: dict[str, Any], embedded: dict[str, Any] | None, consol
     for feed in failing:
         name = clean_text(feed["name"] or feed["url"])
         console.print(Text(f"  {name}: {clean_text(feed['error'])}"))
+
+    # A site whose page asked to wait (429/503 with Retry-After): no run requests it before then.
+    for hold in status.get("site_holds") or []:
+        console.print(
+            Text(
+                clean_text(
+                    f"site {hold['site']} held until {_short(hold['until'])}: {hold['url']} answered "
+                    f"HTTP {hold['status']} with Retry-After at {_short(hold['asked_at'])}; its pages "
+                    "wait for a run after that"
+                )
+            )
+        )
 
     failures = Table(title=f"failures ({status['failures']['total']})", title_justify="left")
     for column in ("stage", "reason", "count"):

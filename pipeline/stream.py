@@ -39,8 +39,11 @@ after every cycle: the run summary's figures summed over its cycles, and
 ``last_error``: why it failed, when it did).  ``status`` is ``running`` while
 it works, ``ok`` after a clean stop, ``failed`` (with ``error``) when it gave
 up; a stream that was killed stays ``running``, and ``newsbeam status``
-says when its pid is gone.  Each write is one brief try: an unreachable
-cluster delays no cycle.
+says when its pid is gone.  Each write during the stream is one brief try:
+an unreachable cluster delays no cycle.  The last (``ok``/``failed``) is
+tried for ``CLOSE_BUDGET`` seconds, then kept in the state directory
+(``report.keep_unrecorded``), where ``newsbeam status`` finds it and the
+next run or stream records it.
 """
 
 from __future__ import annotations
@@ -172,6 +175,9 @@ class StopSignal:
         self._where = "Elasticsearch"
         self._previous: dict[int, Any] = {}
         self.signum: int | None = None
+        # Called with the signal number just before an exit at once (second signal, too slow, the
+        # cluster not answering): the stream keeps its record's end where status finds it.
+        self.before_exit: Callable[[int], None] | None = None
 
     @property
     def requested(self) -> bool:
@@ -195,7 +201,7 @@ class StopSignal:
         if self._event.is_set():
             _LOG.warning("%s again: stopping at once; what the cycle in flight did not write is "
                          "fetched again by the next start", name)  # fmt: skip
-            self._exit_now(128 + signum)
+            self._exit(signum)
             return
         _LOG.warning(
             "%s: finishing the cycle in flight (at most %.0f s), then stopping; "
@@ -210,10 +216,18 @@ class StopSignal:
         if self._probe is not None:
             threading.Thread(target=self._watchdog, args=(signum,), name="newsbeam-stop", daemon=True).start()
 
+    def _exit(self, signum: int) -> None:
+        if self.before_exit is not None:
+            try:
+                self.before_exit(signum)
+            except Exception:  # the exit at once goes on whatever happens here
+                _LOG.exception("could not keep the stream's end before stopping")
+        self._exit_now(128 + signum)
+
     def _too_slow(self, signum: int) -> None:
         _LOG.error("the cycle in flight did not finish within %.0f s of the stop signal: stopping at once",
                    self._timeout)  # fmt: skip
-        self._exit_now(128 + signum)
+        self._exit(signum)
 
     def _watchdog(self, signum: int) -> None:
         failing_since: float | None = None
@@ -235,7 +249,7 @@ class StopSignal:
                         time.monotonic() - failing_since,
                         why,
                     )
-                    self._exit_now(128 + signum)
+                    self._exit(signum)
                     return
             self._ended.wait(self._every)
 
@@ -295,6 +309,9 @@ def _cycle_line(report: CycleReport) -> str:
 
 
 COUNT_EVERY = 300.0  # seconds between two counts of the indices for the stream's record
+# Seconds the end of a stream is tried for (once a second): below StopSignal's grace (15 s), after
+# which a stop whose cluster does not answer exits at once; a cluster restarting takes a few seconds.
+CLOSE_BUDGET = 10.0
 
 
 class StreamRecord:
@@ -351,16 +368,26 @@ class StreamRecord:
             document["error"] = error
         return document
 
-    def write(self, client, status: str, now: float, error: str | None = None, count: bool = False) -> None:
-        """Index the document (one try, 5 s); ``count``: refresh the aliases' document counts
-        first (what ``newsbeam status`` shows on the embedded server, which counts by scanning)."""
+    def write(
+        self,
+        client,
+        status: str,
+        now: float,
+        error: str | None = None,
+        count: bool = False,
+        timeout: float = 5.0,
+    ) -> str | None:
+        """Index the document (one try, ``timeout`` seconds); ``count``: refresh the aliases'
+        document counts first (what ``newsbeam status`` shows on the embedded server, which counts
+        by scanning).  Returns None once written, else what failed (``HTTP 503``,
+        ``ConnectionError``)."""
         from elasticsearch import ApiError, TransportError
 
         from newsbeam.pipeline.report import record_run
         from newsbeam.pipeline.status import count_aliases
 
         es = self._settings.elasticsearch
-        brief = client.options(request_timeout=5, max_retries=0)
+        brief = client.options(request_timeout=timeout, max_retries=0)
         try:
             # At most every COUNT_EVERY seconds: the embedded server counts by scanning.
             if count and (self._counted_at is None or now - self._counted_at >= COUNT_EVERY):
@@ -369,6 +396,90 @@ class StreamRecord:
             record_run(brief, es.runs_alias, self.document(status, now, error))
         except (ApiError, TransportError) as exc:
             _LOG.debug("could not record the stream in %s (%s)", es.runs_alias, type(exc).__name__)
+            return _what_failed(exc)
+        return None
+
+    def close(
+        self,
+        client,
+        status: str,
+        now: float,
+        error: str | None = None,
+        budget: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> bool:
+        """Record the stream's end (``ok``, ``failed``), trying again every second for ``budget``
+        seconds (``CLOSE_BUDGET``): one try left a stream stopped while Elasticsearch did not
+        answer ``running`` for good, shown as GONE by ``newsbeam status`` as if it had been
+        killed.  The end is kept in the state directory first (``report.keep_unrecorded``), and
+        the file removed once written: when every try fails, or the process is stopped at once
+        meanwhile (``StopSignal``'s watchdog), status shows the end from there and the next run or
+        stream of this prefix records it; the log says so.  Returns whether it was written now."""
+        from newsbeam.connectors.es import describe
+        from newsbeam.pipeline.report import keep_unrecorded
+
+        es = self._settings.elasticsearch
+        budget = CLOSE_BUDGET if budget is None else budget
+        document = self.document(status, now, error)
+        kept = keep_unrecorded(
+            self._settings,
+            document,
+            f"Elasticsearch at {describe(es)} did not take it before the process ended",
+        )
+        started = monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            left = budget - (monotonic() - started)
+            why = self.write(client, status, now, error, timeout=max(1.0, min(5.0, left)))
+            if why is None:
+                _discard(kept)
+                return True
+            if monotonic() - started + 1.0 > budget:
+                break
+            sleep(1.0)
+        spent = monotonic() - started
+        what = f"Elasticsearch at {describe(es)} did not take it ({why}, {tries} tries in {spent:.0f} s)"
+        kept = keep_unrecorded(self._settings, document, what)
+        _LOG.error(
+            "could not record the stream's end (%s) in %s: %s; %s",
+            status,
+            es.runs_alias,
+            what,
+            f"kept in {kept}: newsbeam status shows it from there, and the next run or stream records it"
+            if kept
+            else "newsbeam status shows this stream as GONE",
+        )
+        return False
+
+    def keep(self, signum: int, now: float) -> None:
+        """Keep the end of a stream stopped at once (``StopSignal.before_exit``) in the state
+        directory, without asking Elasticsearch (it does not answer, or there is no time): status
+        shows it from there, as ``failed`` with the ``signal``, and the next writer records it."""
+        from newsbeam.pipeline.report import keep_unrecorded
+
+        name = signal.Signals(signum).name
+        document = self.document(
+            "failed",
+            now,
+            f"stopped at once by {name}: the cycle in flight was not finished (the next start fetches "
+            "what it did not write)",
+        )
+        document["signal"] = name
+        why = "the stream stopped at once, without writing to Elasticsearch"
+        kept = keep_unrecorded(self._settings, document, why)
+        if kept:
+            _LOG.warning("the stream's end is kept in %s until Elasticsearch takes it", kept)
+
+
+def _discard(path) -> None:
+    if path is None:
+        return
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def _iso_ms(stamp: float) -> str:
@@ -415,6 +526,7 @@ def run_stream(
         keep_children(True)
         record = StreamRecord(settings, clock())
         record.write(client, "running", clock())
+        stop.before_exit = lambda signum: record.keep(signum, clock())
         try:
             cycles = _loop(
                 settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record
@@ -422,12 +534,14 @@ def run_stream(
         except Exception as exc:  # the stream gave up (lease lost, cycles failing in a row)
             from newsbeam.connectors.es import redact
 
-            record.write(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
+            record.close(client, "failed", clock(), redact(str(exc), es) or type(exc).__name__)
             raise
+        else:
+            record.close(client, "ok", clock())  # before the lease: a stop's end is its record
         finally:
+            stop.before_exit = None
             keep_children(False)
             lease.release()
-        record.write(client, "ok", clock())
         return cycles
     except (ApiError, TransportError) as exc:
         raise RunFailed(f"Elasticsearch at {describe(es)} failed at the stream's start: {exc}") from None

@@ -75,3 +75,57 @@ def test_a_feeds_file_of_gone_feeds_still_fails(server, demo_settings):
     second = run_batch(settings, beam_options([]))
     assert requests == []
     assert all_feeds_failed(second) == "every feed failed (1 of 1)"
+
+
+def _article(title: str) -> bytes:
+    text = " ".join(
+        f"Sentence {n} of the article about {title} with enough words to count." for n in range(30)
+    )
+    head = f"<html><head><title>{title}</title></head>"
+    return f"{head}<body><article><h1>{title}</h1><p>{text}</p></article></body></html>".encode()
+
+
+def test_a_pages_retry_after_holds_its_site_in_later_runs_capped(demo_settings, es_client, capsys):
+    """A page that answered 429 with Retry-After held its site for the rest of that run only: the
+    next run (cron, minutes later) requested the site's pages at once.  The hold is kept with the
+    page's failure, honoured by later runs until it passes (capped at stream.max_hint, as a feed's
+    Retry-After: this server asks for 31 years) and shown by newsbeam status."""
+    import time
+
+    from newsbeam.pipeline.cli import main
+
+    items = "".join(
+        f"<item><title>Story {name}</title><link>{{base}}/{name}.html</link></item>" for name in ("a", "b")
+    )
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Busy</title>{items}</channel></rss>'
+    routes = {
+        "/a.html": (429, {"Retry-After": "1000000000"}, b"slow down"),
+        "/b.html": (200, {"Content-Type": "text/html"}, _article("Story b")),
+    }
+    requests: list[str] = []
+    with serve_routes(routes, requests) as base:
+        routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, feed.format(base=base).encode())
+        settings = demo_settings.model_copy(update={"feeds": (FeedSpec(url=f"{base}/feed.xml"),)})
+        settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"retries": 0})})
+        first = run_batch(settings, beam_options([]))
+        assert "/a.html" in requests and "/b.html" not in requests, requests  # held within the run
+        assert first.failures_by_reason == {"fetch:http_429": 1}
+
+        requests.clear()
+        asked = time.time()
+        second = run_batch(settings, beam_options([]))
+        assert not [path for path in requests if path.endswith(".html")], requests
+        assert second.get("news.budget/deferred") == 1  # b.html: left for a later run, not failed
+
+        es = settings.elasticsearch
+        assert main(["status", "--es-url", es.url, "--index-prefix", es.index_prefix]) == 0
+        shown = " ".join(capsys.readouterr().out.split())
+        site = base.split("//", 1)[1]
+        assert f"site {site} held until" in shown and "HTTP 429 with Retry-After" in shown, shown
+        assert main(["status", "--json", "--es-url", es.url, "--index-prefix", es.index_prefix]) == 0
+        import json
+        from datetime import datetime
+
+        (hold,) = json.loads(capsys.readouterr().out)["site_holds"]
+        until = datetime.fromisoformat(hold["until"].replace("Z", "+00:00")).timestamp()
+        assert until <= asked + settings.stream.max_hint + 5, hold  # capped, not 31 years

@@ -65,3 +65,14 @@ def test_pages_that_are_no_articles_become_not_article_failures(tmp_path, demo_s
             assert url in doc["error"]
         assert "login form" in failures[f"{site.base_url}/news/login_wall.html"]["error"]
         assert "feed announced" in failures[f"{site.base_url}/news/consent_wall.html"]["error"]
+
+        # The next run (its retries due at once) fetches the error page, the login and consent
+        # walls again, which may give way to the article; not the section front, which stays one
+        # (it was fetched five times over about 31 h for the same verdict).
+        assert failures[f"{site.base_url}/news/section_front.html"]["final"] is True
+        fetch = settings.fetch.model_copy(update={"failure_retry_after": 0})
+        site.requests.clear()
+        again = run_batch(settings.model_copy(update={"fetch": fetch}), beam_options([]))
+        fetched = {path.rsplit("/", 1)[-1] for path in site.requests if path.startswith("/news/")}
+        assert fetched == {"error_page_noindex.html", "login_wall.html", "consent_wall.html"}, site.requests
+        assert again.get("news.known/given_up") == 1

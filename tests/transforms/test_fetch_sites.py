@@ -159,3 +159,51 @@ def test_a_redirect_from_http_to_https_of_the_host_stays_on_the_site_behind_that
         ("https://news.example/a.html", 1006.0),  # the chain goes on before the site's other pages
         ("http://news.example/c.html", 1008.0),
     ]
+
+
+def _fetch_held(routes: dict, links: list[str], holds: dict[str, float], **settings):
+    from newsbeam.connectors.budget import WavePlan
+
+    clock = _FakeClock()
+    fn = _FetchPageFn(
+        SETTINGS.model_copy(update=settings), sleep=clock.sleep, clock=clock, plan=WavePlan(site_holds=holds)
+    )
+    web = _FakeWeb(clock, routes)
+    fn._get = web
+    outputs = [
+        getattr(o, "value", o) for o in _run_fn(fn, ("news.example", [_entry(link) for link in links]))
+    ]
+    return outputs, web.requests
+
+
+def test_a_retry_after_from_an_earlier_run_holds_the_site_in_this_one():
+    """The hold of a page's 429/503 with Retry-After lasted only its run: the next run, minutes
+    later, went back at once.  An earlier run's hold (``WavePlan.site_holds``, read from the
+    failure documents) now delays the site's first request, or leaves its pages for a later run
+    when it ends past the site's budget."""
+    import time
+
+    routes = {"https://news.example/a.html": PAGE}
+    links = ["https://news.example/a.html"]
+    outputs, requests = _fetch_held(routes, links, {"news.example": time.time() + 1000.0}, host_budget=300.0)
+    assert _outcomes(outputs) == [("deferred", "https://news.example/a.html")]
+    assert requests == []
+    outputs, requests = _fetch_held(routes, links, {"news.example": time.time() + 20.0}, host_budget=300.0)
+    assert _outcomes(outputs) == [("page", "https://news.example/a.html")]
+    assert requests[0][0] == "https://news.example/robots.txt" and 1019.0 < requests[0][1] <= 1020.0
+    # a hold of another site, or one that has passed, changes nothing
+    for holds in ({"other.example": time.time() + 1000.0}, {"news.example": time.time() - 1.0}):
+        outputs, requests = _fetch_held(routes, links, holds)
+        assert _outcomes(outputs) == [("page", "https://news.example/a.html")]
+        assert requests[0] == ("https://news.example/robots.txt", 1000.0)
+
+
+def test_a_pages_retry_after_is_kept_on_its_failure():
+    routes = {"https://news.example/a.html": FetchError("http_503", "busy", status=503, retry_after=7200.0)}
+    outputs, _requests = _fetch(routes, ["https://news.example/a.html"])
+    failure = next(o for o in outputs if isinstance(o, Failure))
+    assert failure.retry_after == 7200.0 and failure.to_document()["retry_after"] == 7200.0
+    routes = {"https://news.example/a.html": FetchError("http_500", "boom", status=500, retry_after=60.0)}
+    outputs, _requests = _fetch(routes, ["https://news.example/a.html"])
+    failure = next(o for o in outputs if isinstance(o, Failure))
+    assert failure.retry_after is None and "retry_after" not in failure.to_document()

@@ -482,3 +482,36 @@ def test_a_feed_whose_items_all_lack_a_link_is_no_links_not_ok():
                 equal_to([(linkless, "feed", "no_links")]),
                 label="failed",
             )
+
+
+def test_a_feed_larger_than_the_page_limit_is_read_up_to_its_own_limit():
+    """A feed was held to fetch.max_bytes, the limit for an article page (5 MB): a podcast's or a
+    full-text feed of tens of MB failed as too_large at every poll.  A feed has its own limit,
+    fetch.feed_max_bytes (default the larger of max_bytes and 40 MB), named when it is passed."""
+    notes = "In this episode we talk about the week's news with our guests. " * 20
+    items = "".join(
+        f"<item><title>Episode {n}</title><link>/ep/{n}.html</link><description>{notes}</description></item>"
+        for n in range(20)
+    )
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Pod</title>{items}</channel></rss>'.encode()
+    )
+    assert len(body) > 20_000
+    routes = {"/pod.xml": (200, {"Content-Type": "application/rss+xml"}, body)}
+    small_pages = SETTINGS.model_copy(update={"max_bytes": 5_000})  # well under the feed's size
+    capped = small_pages.model_copy(update={"feed_max_bytes": 10_000})
+    with serve_routes(routes) as base:
+        feed = f"{base}/pod.xml"
+        with TestPipeline() as p:
+            polled = p | beam.Create([FeedSpec(url=feed)]) | ReadFeeds(small_pages)
+            assert_that(
+                polled.status | beam.Map(lambda s: (s.status, s.entries)), equal_to([("ok", 20)]), label="ok"
+            )
+        with TestPipeline() as p:
+            polled = p | beam.Create([FeedSpec(url=feed)]) | ReadFeeds(capped)
+            assert_that(
+                polled.failed
+                | beam.Map(lambda f: (f.reason, "limit 10000, fetch.feed_max_bytes" in f.error)),
+                equal_to([("too_large", True)]),
+                label="too_large",
+            )

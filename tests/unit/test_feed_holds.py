@@ -67,3 +67,29 @@ def test_held_feeds_are_named_and_count_as_failed():
     assert all_feeds_failed(summary(held=1)) == "every feed failed (1 of 1)"
     assert all_feeds_failed(summary(held=1, polled=2, failed=2)) == "every feed failed (3 of 3)"
     assert all_feeds_failed(summary(held=1, polled=2, failed=1)) is None
+
+
+def test_a_pages_retry_after_holds_its_site_capped_like_a_feeds():
+    """A page's 429/503 with Retry-After, kept in its failure document, holds its whole site for
+    later runs; capped at stream.max_hint as a feed's (a hostile Retry-After: 1000000000 would
+    park the site for decades)."""
+    from newsbeam.connectors.feed_schedule import site_hold
+
+    asked = 1_780_000_000.0
+    doc = {
+        "url": "https://News.example/2026/a.html",
+        "stage": "fetch",
+        "reason": "http_429",
+        "http": {"status": 429},
+        "retry_after": 7200,
+        "@timestamp": "2026-05-28T20:26:40Z",  # = asked
+    }
+    hold = site_hold(doc, asked + 60, max_hint=3600)
+    assert hold is not None and hold.site == "news.example" and hold.status == 429
+    assert hold.until == asked + 3600  # capped
+    assert site_hold({**doc, "retry_after": 1e9}, asked + 60, max_hint=3600).until == asked + 3600
+    assert site_hold(doc, asked + 60, max_hint=86400).until == asked + 7200
+    assert site_hold(doc, asked + 3601, max_hint=3600) is None  # over
+    assert site_hold({**doc, "retry_after": None}, asked + 60, max_hint=3600) is None
+    assert site_hold({**doc, "stage": "extract"}, asked + 60, max_hint=3600) is None
+    assert site_hold({**doc, "retry_after": True}, asked + 60, max_hint=3600) is None

@@ -310,3 +310,47 @@ def test_extract_cli_rejects_a_saved_page_naming_a_front_page_as_canonical(tmp_p
         assert "names the front page" in rows["gone"]["detail"]
     else:
         assert rows["gone"]["articleBody"] and "error" not in rows["gone"]
+
+
+@pytest.mark.parametrize(
+    ("name", "final_url", "title", "final"),
+    [
+        ("section_front.html", None, FEED_TITLE, True),  # what the URL is: a section front
+        ("tag_page.html", None, FEED_TITLE, True),
+        ("section_front.html", "https://dailyledger.example/", FEED_TITLE, True),  # the home page
+        ("article.html", "https://dailyledger.example/", FEED_TITLE, True),  # redirected home
+        ("error_page_noindex.html", None, FEED_TITLE, False),  # what it showed this time
+        ("login_wall.html", None, FEED_TITLE, False),
+        ("consent_wall.html", None, FEED_TITLE + " after two-year dispute", False),
+    ],
+)
+def test_a_link_to_a_front_or_section_page_is_given_up_at_once_an_error_page_is_retried(
+    name, final_url, title, final
+):
+    """A not_article link whose page is a front or section page was fetched five times over
+    about 31 h for the same verdict; it is recorded ``final`` (given up by the next run, as a
+    410), while an error page, an interstitial or a login wall, which may give way to the article,
+    keeps its retries (as a 404)."""
+    import datetime as dt
+
+    from newsbeam.config.settings import FetchSettings
+    from newsbeam.connectors.known import retry_due, will_retry
+
+    page = _page(name, title)
+    if final_url:
+        page = dataclasses.replace(page, final_url=final_url)
+    outcome = build_article(page, extract_article(page.content, page.final_url), 200)
+    assert isinstance(outcome, Failure) and outcome.reason == "not_article", outcome
+    assert outcome.final is final
+    assert outcome.to_document().get("final", False) is final
+    settings = FetchSettings()
+    assert will_retry(outcome, settings) is not final
+    soon = dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc)  # well past failure_retry_after
+    verdict = retry_due(1, "2026-11-28T10:00:00Z", soon, settings, "not_article", outcome.final)
+    assert verdict == ("give_up" if final else "retry")
+
+
+def test_the_teaser_verdict_is_not_left_in_the_pages_signals():
+    result = _extract("section_front.html")
+    assert result.not_article_lasting and "lasting" not in result.provenance["signals"]
+    assert not _extract("error_page_noindex.html").not_article_lasting

@@ -189,3 +189,27 @@ def test_a_summary_file_the_disk_cannot_take_at_the_start_is_an_operational_fail
     err = capsys.readouterr().err
     assert code == 1, err
     assert f"--summary-json: cannot write {path}: No space left on device; nothing was run" in err, err
+
+
+def test_a_runs_end_the_cluster_does_not_take_is_kept_for_status_and_the_next_writer(tmp_path, monkeypatch):
+    """close_run_record was one brief try: when it failed (the cluster went away during the run),
+    the run's ``running`` record stayed so for good and status showed it as GONE, as if killed.
+    The end is now kept in the state directory (as a stream's), where status finds it."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+
+    from newsbeam.pipeline.report import close_run_record, unrecorded_runs
+
+    class Down:
+        def options(self, **_kwargs):
+            return self
+
+        def index(self, **_kwargs):
+            raise TransportConnectionError("connection refused")
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    settings = load_settings(overrides={"elasticsearch": {"url": "http://es.example:9200"}})
+    summary = RunSummary({}, {}, 12.0, waves=1, started_at=1_780_000_000.0)
+    close_run_record(Down(), settings, "run", summary, RuntimeError("Elasticsearch cannot be reached"))
+    ((_path, document),) = unrecorded_runs(settings).values()
+    assert (document["command"], document["status"]) == ("run", "failed")
+    assert "ConnectionError" in document["unrecorded"]["why"]

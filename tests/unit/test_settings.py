@@ -141,3 +141,19 @@ def test_an_empty_section_keeps_the_defaults(tmp_path):
     settings = load_settings(path)
     assert settings.fetch.timeout == load_settings().fetch.timeout
     assert settings.elasticsearch.index_prefix == "wire"
+
+
+def test_a_feed_has_its_own_size_limit_validated_like_the_others(tmp_path):
+    """fetch.feed_max_bytes: a feed's body limit, apart from the article page's fetch.max_bytes;
+    unset, the larger of max_bytes and 40 MB (a config that raised max_bytes for a big feed keeps
+    it); below 1000 it is refused naming the key, as max_bytes is."""
+    from newsbeam.config.settings import FEED_MAX_BYTES, FetchSettings
+
+    assert FEED_MAX_BYTES == 40_000_000
+    assert load_settings(None).fetch.feed_limit == FEED_MAX_BYTES
+    assert FetchSettings(max_bytes=60_000_000).feed_limit == 60_000_000
+    assert (
+        load_settings(_write(tmp_path, "fetch:\n  feed_max_bytes: 2000000\n")).fetch.feed_limit == 2_000_000
+    )
+    with pytest.raises(ConfigError, match="fetch.feed_max_bytes"):
+        load_settings(_write(tmp_path, "fetch:\n  feed_max_bytes: 10\n"))

@@ -52,3 +52,28 @@ def test_no_watchdog_once_the_stream_ended():
     stop.uninstall()  # the stream ended by itself in time
     time.sleep(0.6)
     assert exited == []
+
+
+def test_a_stream_stopped_at_once_keeps_its_end_for_status_and_the_next_writer(tmp_path, monkeypatch):
+    """The watchdog's exit (the cluster not answering after the signal) left the stream's record
+    ``running`` for good, shown as GONE as if it had been killed.  Before that exit the stream now
+    keeps its end (``failed``, with the signal) in the state directory, where status finds it."""
+    import json
+
+    from newsbeam.config.settings import load_settings
+    from newsbeam.pipeline.report import unrecorded_runs
+    from newsbeam.pipeline.stream import StreamRecord
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    settings = load_settings(overrides={"elasticsearch": {"url": "http://es.example:9200"}})
+    record = StreamRecord(settings, 1_780_000_000.0)
+    stop, exited, done = _stop(lambda: "ConnectionTimeout")
+    stop.before_exit = lambda signum: record.keep(signum, 1_780_000_090.0)
+    stop._handle(signal.SIGTERM, None)
+    assert done.wait(5), "the watchdog did not stop the stream"
+    stop.uninstall()
+    assert exited == [128 + signal.SIGTERM]
+    ((path, document),) = unrecorded_runs(settings).values()
+    assert (document["command"], document["status"], document["signal"]) == ("stream", "failed", "SIGTERM")
+    assert "stopped at once by SIGTERM" in document["error"]
+    assert json.loads(path.read_text())["document"]["unrecorded"]["why"]
