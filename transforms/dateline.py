@@ -40,6 +40,7 @@ import re
 
 __all__ = [
     "Dateline",
+    "agency_spelling",
     "canonical_agency",
     "credit_line_agency",
     "find_credit_agency",
@@ -316,6 +317,14 @@ def canonical_agency(name: str | None) -> str | None:
         if first in _AGENCIES and len(first) > 2:
             return _AGENCIES[first]
     return None
+
+
+def agency_spelling(name: str) -> str | None:
+    """The canonical spelling of ``name`` when the whole of it is a wire agency's name in the
+    table above ("The Associated Press" → "AP"), else None: unlike ``canonical_agency``, no
+    list of agencies and no agency's desk ("Reuters Health")."""
+    key = re.sub(r"[\s().\[\]]+", " ", name).strip(" -–—:").lower()
+    return _AGENCIES.get(re.sub(r"^the\s+", "", key))
 
 
 def _title_place(raw: str) -> str:
