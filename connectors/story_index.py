@@ -51,6 +51,7 @@ __all__ = ["ApplyStoryUpdates", "LookupIndexedCopies"]
 _NS = "news.stories"
 _MAX_HITS = 10_000  # index.max_result_window's default: no single search returns more
 _PAGE = 500  # hits per page where members are walked in order (point in time + search_after)
+_EARLIEST = 20  # earliest members of each cluster read with its size (top_hits)
 _BY_TIME = [{"published": {"order": "asc", "missing": "_last"}}, {"_shard_doc": "asc"}]
 
 
@@ -257,66 +258,104 @@ class _LookupFn(_EsDoFn):
         """The size and canonical copy of each indexed cluster, without reading its members: a
         cluster can hold more articles than one search returns (``index.max_result_window``).
 
-        Size: a ``terms`` aggregation on ``story.cluster_id`` (plus the unlabelled articles whose
-        ``_id`` is a cluster id).  Canonical: the members in ``published`` order (missing last),
-        walked only up to the first one that is not in this batch again (``batch_ids``: a member
-        in the batch counts with its new date), and its ties (the smallest ``_id`` among them:
-        Elasticsearch does not sort on ``_id``).  ``members``: the cluster's members among this
-        lookup's own articles (``own_ids``) and among those walked that are in the batch, so
-        that ``resolve_clusters`` counts a re-fetched member once."""
+        One search per batch: its aggregation gives each cluster's size (a ``terms`` count on
+        ``story.cluster_id``) and its ``_EARLIEST`` earliest members (``top_hits`` by
+        ``published``, missing last); its hits, the unlabelled articles whose ``_id`` is a
+        cluster id (their own cluster) and which of this lookup's articles (``own_ids``) are
+        already members.  Canonical: the members in ``published`` order up to the first one
+        that is not in the batch again (``batch_ids``: a member in the batch counts with its
+        new date) and its ties (the smallest ``_id`` among them: Elasticsearch does not sort on
+        ``_id``); when the earliest members read do not reach that far, the cluster's members
+        are walked in that order (``_walk``) until they do.  ``members``: the cluster's members
+        in the batch that were met, so that ``resolve_clusters`` counts a re-fetched member
+        once."""
         from newsbeam.transforms.stories import IndexedCluster, _time_key
 
-        alias = self._settings.articles_alias
         if not cluster_ids:
             return {}
-        response = self._client.search(
-            index=alias,
-            query={"terms": {"story.cluster_id": cluster_ids}},
-            size=0,
-            aggs={"clusters": {"terms": {"field": "story.cluster_id", "size": len(cluster_ids)}}},
-        )
-        sizes = {b["key"]: b["doc_count"] for b in response["aggregations"]["clusters"]["buckets"]}
+        alias = self._settings.articles_alias
         wanted = set(cluster_ids)
         lookup_ids = sorted(wanted | set(own_ids))
+        labelled = {"terms": {"story.cluster_id": cluster_ids}}
+        earliest = {"top_hits": {"size": _EARLIEST, "sort": _BY_TIME[:1], "_source": ["published"]}}
+        by_id = {"ids": {"values": lookup_ids}}
         response = self._client.search(
-            index=alias, query={"ids": {"values": lookup_ids}}, source=["story"], size=len(lookup_ids)
-        )
+            index=alias,
+            query={"bool": {"should": [labelled, by_id], "minimum_should_match": 1}},
+            post_filter=by_id,
+            source=["story", "published"],
+            size=len(lookup_ids),
+            aggs={"labelled": {"filter": labelled, "aggs": {"clusters": {
+                "terms": {"field": "story.cluster_id", "size": len(cluster_ids)},
+                "aggs": {"earliest": earliest},
+            }}}},
+        )  # fmt: skip
+        sizes: dict[str, int] = {}
+        first: dict[str, list] = {}
+        for bucket in response["aggregations"]["labelled"]["clusters"]["buckets"]:
+            sizes[bucket["key"]] = bucket["doc_count"]
+            first[bucket["key"]] = [
+                (hit["_id"], (hit.get("_source") or {}).get("published"))
+                for hit in bucket["earliest"]["hits"]["hits"]
+            ]
         members: dict[str, set[str]] = defaultdict(set)
         own = set(own_ids)
         for hit in response["hits"]["hits"]:
-            story = (hit.get("_source") or {}).get("story") or {}
-            cluster_id = story.get("cluster_id")
+            source = hit.get("_source") or {}
+            cluster_id = (source.get("story") or {}).get("cluster_id")
             if not cluster_id and hit["_id"] in wanted:  # unlabelled: its own cluster
-                sizes[hit["_id"]] = sizes.get(hit["_id"], 0) + 1
                 cluster_id = hit["_id"]
+                sizes[cluster_id] = sizes.get(cluster_id, 0) + 1
+                first.setdefault(cluster_id, []).append((hit["_id"], source.get("published")))
             if cluster_id in wanted and hit["_id"] in own:
                 members[cluster_id].add(hit["_id"])
         result = {}
         for cluster_id in cluster_ids:
             if not sizes.get(cluster_id):
                 continue
-            dated = []  # the earliest members not in the batch (ties included)
-            earliest = None  # (id, published) of the earliest member walked: the stored canonical
-            first_outside = None  # sort value of the first member not in the batch
-            for hit in _walk(self._client, alias, _in_cluster(cluster_id), ["published"], _BY_TIME, _PAGE):
-                moment = hit["sort"][0]
-                if first_outside is not None and moment != first_outside:
-                    break
-                doc = (hit["_id"], (hit.get("_source") or {}).get("published"))
-                if earliest is None or _time_key(doc[1], doc[0]) < _time_key(earliest[1], earliest[0]):
-                    earliest = doc
-                if hit["_id"] in batch_ids:
-                    members[cluster_id].add(hit["_id"])
-                    continue
-                first_outside = moment
-                dated.append(doc)
-            if earliest is None:  # emptied since it was counted
-                continue
+            docs = sorted(first[cluster_id], key=lambda d: _time_key(d[1], d[0]))
+            found = _canonical_scan(docs, batch_ids, complete=len(docs) == sizes[cluster_id])
+            if found is None:  # more members in the batch than were read: walk on
+                hits = _walk(self._client, alias, _in_cluster(cluster_id), ["published"], _BY_TIME, _PAGE)
+                docs = ((hit["_id"], (hit.get("_source") or {}).get("published")) for hit in hits)
+                found = _canonical_scan(docs, batch_ids, complete=True)
+            canonical, dated, in_batch = found
+            members[cluster_id] |= in_batch
             result[cluster_id] = IndexedCluster(
-                cluster_id, earliest[0], earliest[1], tuple(sorted(members[cluster_id])),
-                dated=tuple(sorted(dated)) or (earliest,), size=sizes[cluster_id],
+                cluster_id, canonical[0], canonical[1], tuple(sorted(members[cluster_id])),
+                dated=dated, size=sizes[cluster_id],
             )  # fmt: skip
         return result
+
+
+def _moment(published: str | None) -> tuple:
+    from newsbeam.transforms.stories import _time_key
+
+    return _time_key(published, "")[:2]
+
+
+def _canonical_scan(docs, batch_ids, complete: bool):
+    """Over a cluster's members as (id, published) in ``published`` order (missing last): the
+    earliest member (the stored canonical), the earliest members not in the batch (the first
+    one and its ties) and the members met that are in the batch; None when ``docs`` ends before
+    the first member not in the batch has shown all its ties, unless it is ``complete`` (pure)."""
+    from newsbeam.transforms.stories import _time_key
+
+    canonical = None
+    dated: list = []
+    in_batch: set[str] = set()
+    for doc_id, published in docs:
+        if canonical is None or _time_key(published, doc_id) < _time_key(canonical[1], canonical[0]):
+            canonical = (doc_id, published)
+        if dated and _moment(published) != _moment(dated[0][1]):
+            return canonical, tuple(sorted(dated)), in_batch
+        if doc_id in batch_ids:
+            in_batch.add(doc_id)
+        else:
+            dated.append((doc_id, published))
+    if not complete or canonical is None:
+        return None
+    return canonical, tuple(sorted(dated)) or (canonical,), in_batch
 
 
 class LookupIndexedCopies(beam.PTransform):

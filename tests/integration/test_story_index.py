@@ -132,21 +132,24 @@ def _big_cluster_source(doc_id: str, published: str | None) -> dict:
     return source
 
 
-@pytest.fixture
-def big_cluster(es_client, es_settings, index_prefix, monkeypatch):
+@pytest.fixture(params=[2, 3, 20], ids=["walked", "earliest-read", "all-read"])
+def big_cluster(es_client, es_settings, index_prefix, monkeypatch, request):
     """Cluster m00 of 12 indexed copies, in an index that returns at most 5 hits per search; the
-    earliest copies (m10 and m11, tied) are indexed last, m05 has no date."""
+    earliest copies (m10 and m11, tied) are indexed last, m05 has no date.  Each cluster's
+    earliest 2 members read with its size do not show where the ties end (the members are
+    walked, 2 a page), 3 do."""
     setup_indices(es_client, index_prefix)
     alias = es_settings.articles_alias
     es_client.indices.put_settings(index=alias, settings={"index": {"max_result_window": WINDOW}})
     monkeypatch.setattr(story_index, "_MAX_HITS", WINDOW)
     monkeypatch.setattr(story_index, "_PAGE", 2, raising=False)
+    monkeypatch.setattr(story_index, "_EARLIEST", request.param, raising=False)
     for i in range(12):
         day = {10: "01", 11: "01", 5: None}.get(i, f"{i + 2:02d}")
         es_client.index(index=alias, id=f"m{i:02d}", document=_big_cluster_source(
             f"m{i:02d}", day and f"2020-03-{day}T08:00:00Z"))  # fmt: skip
     es_client.indices.refresh(index=alias)
-    return alias
+    return request.param
 
 
 def _lookup(es_settings, node_ids: list[str], batch_ids=None) -> dict:
@@ -160,8 +163,14 @@ def _lookup(es_settings, node_ids: list[str], batch_ids=None) -> dict:
         fn.teardown()
 
 
-def test_a_cluster_larger_than_a_search_gets_its_full_size_and_earliest_canonical(big_cluster, es_settings):
+def test_a_cluster_larger_than_a_search_gets_its_full_size_and_earliest_canonical(
+    big_cluster, es_settings, monkeypatch
+):
+    walks = []
+    walk = story_index._walk
+    monkeypatch.setattr(story_index, "_walk", lambda *args: walks.append(args[2]) or walk(*args))
     info = _lookup(es_settings, ["new"])["m00"]
+    assert len(walks) == (1 if big_cluster == 2 else 0)  # read once, with the size, where it can be
     assert info.size == 12
     # m10 and m11 share the earliest date: the smaller id, though neither is in a first page
     assert (info.canonical_id, info.canonical_published) == ("m10", "2020-03-01T08:00:00Z")
