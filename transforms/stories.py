@@ -134,7 +134,14 @@ class IndexedCluster:
     ``dated``: (id, stored ``published``) of every member, when known: a
     member in the batch again (re-fetched after its feed entry was revised)
     counts with its new date, and the others with theirs, so the canonical
-    flag leaves a copy whose new date is no longer the earliest."""
+    flag leaves a copy whose new date is no longer the earliest.
+
+    ``size``: how many articles the index holds in the cluster, when counted
+    there (a cluster may hold more than a search returns): ``members`` and
+    ``dated`` then hold only what the canonical flag and the size need, the
+    members that are in the batch again and the earliest members up to the
+    first one that is not (see ``connectors.story_index``).  ``None``:
+    ``members`` is every member."""
 
     cluster_id: str
     canonical_id: str
@@ -142,6 +149,7 @@ class IndexedCluster:
     members: tuple[str, ...]
     excerpt: bool = False
     dated: tuple[tuple[str, str | None], ...] = ()
+    size: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +225,7 @@ def resolve_clusters(
             parent[max(ra, rb)] = min(ra, rb)
 
     clusters: dict[str, IndexedCluster] = {}
+    known_members: dict[str, set[str]] = defaultdict(set)  # every report of a cluster adds its own
     for doc_id in published:
         find(f"n:{doc_id}")
     for a, b in edges:
@@ -232,6 +241,7 @@ def resolve_clusters(
                 known.canonical_published, known.canonical_id
             ):
                 clusters[indexed.cluster_id] = indexed
+            known_members[indexed.cluster_id].update(indexed.members)
             union(f"n:{doc_id}", f"c:{indexed.cluster_id}")
 
     components: dict[str, list[str]] = defaultdict(list)
@@ -247,7 +257,12 @@ def resolve_clusters(
             continue
         earliest_new = min(new_ids, key=lambda i: _time_key(published.get(i), i))
         target = indexed_ids[0] if indexed_ids else earliest_new
-        size = len(set(new_ids).union(*(clusters[c].members for c in indexed_ids)))
+        # Indexed members counted in the index, plus the new articles that are none of them
+        # (a re-fetched member counts once).
+        indexed_members = set().union(*(known_members[c] for c in indexed_ids))
+        size = sum(
+            len(known_members[c]) if clusters[c].size is None else clusters[c].size for c in indexed_ids
+        ) + len(set(new_ids) - indexed_members)
         candidates = [(published.get(i), i) for i in new_ids]
         for c in indexed_ids:
             # A member in the batch (re-extracted, re-fetched) counts with its new date: when it

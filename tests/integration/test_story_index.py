@@ -101,7 +101,114 @@ def test_band_lookups_go_in_full_batches(indexed, es_settings, record_calls):
     texts = [f"Story number {i} about the harbour, the council and the ferry timetable for the winter." * 3
              for i in range(7)]  # fmt: skip
     nodes = [_Node(f"n{i}", None, fingerprint(text, config)) for i, text in enumerate(texts)]
-    batches = record_calls(story_index._LookupFn, "process", lambda self, batch: len(batch))
+    batches = record_calls(story_index._LookupFn, "process", lambda self, batch, *_: len(batch))
     with TestPipeline() as p:
         _ = p | beam.Create(nodes) | story_index.LookupIndexedCopies(es_settings, config, batch_size=5)
     assert sorted(batches) == [2, 5]
+
+
+# -- clusters larger than one search returns -----------------------------------------------------
+
+WINDOW = 5  # index.max_result_window of the test index: a cluster of 12 cannot be read at once
+STORY = ("The harbour council voted on Tuesday to extend the winter ferry timetable after a long "
+         "debate about costs, crew shortages and the needs of island residents. ") * 4  # fmt: skip
+
+
+def _big_cluster_source(doc_id: str, published: str | None) -> dict:
+    from newsbeam.transforms.similarity import DedupConfig, band_keys, fingerprint
+    from newsbeam.transforms.stories import encode_fingerprint
+
+    config = DedupConfig()
+    fp = fingerprint(STORY, config)
+    source = {
+        "url": f"http://example.com/{doc_id}",
+        "title": doc_id,
+        "story": {"cluster_id": "m00", "is_canonical": doc_id == "m00", "size": 1},
+        "story_bands": list(band_keys(fp, config)),
+        "story_fp": encode_fingerprint(fp),
+    }
+    if published:
+        source["published"] = published
+    return source
+
+
+@pytest.fixture(params=[2, 3, 20], ids=["walked", "earliest-read", "all-read"])
+def big_cluster(es_client, es_settings, index_prefix, monkeypatch, request):
+    """Cluster m00 of 12 indexed copies, in an index that returns at most 5 hits per search; the
+    earliest copies (m10 and m11, tied) are indexed last, m05 has no date.  Each cluster's
+    earliest 2 members read with its size do not show where the ties end (the members are
+    walked, 2 a page), 3 do."""
+    setup_indices(es_client, index_prefix)
+    alias = es_settings.articles_alias
+    es_client.indices.put_settings(index=alias, settings={"index": {"max_result_window": WINDOW}})
+    monkeypatch.setattr(story_index, "_MAX_HITS", WINDOW)
+    monkeypatch.setattr(story_index, "_PAGE", 2, raising=False)
+    monkeypatch.setattr(story_index, "_EARLIEST", request.param, raising=False)
+    for i in range(12):
+        day = {10: "01", 11: "01", 5: None}.get(i, f"{i + 2:02d}")
+        es_client.index(index=alias, id=f"m{i:02d}", document=_big_cluster_source(
+            f"m{i:02d}", day and f"2020-03-{day}T08:00:00Z"))  # fmt: skip
+    es_client.indices.refresh(index=alias)
+    return request.param
+
+
+def _lookup(es_settings, node_ids: list[str], batch_ids=None) -> dict:
+    from newsbeam.transforms.similarity import DedupConfig
+
+    fn = story_index._LookupFn(es_settings, DedupConfig())
+    fn.setup()
+    try:
+        return fn._clusters(["m00"], node_ids, dict.fromkeys(batch_ids or node_ids))
+    finally:
+        fn.teardown()
+
+
+def test_a_cluster_larger_than_a_search_gets_its_full_size_and_earliest_canonical(
+    big_cluster, es_settings, monkeypatch
+):
+    walks = []
+    walk = story_index._walk
+    monkeypatch.setattr(story_index, "_walk", lambda *args: walks.append(args[2]) or walk(*args))
+    info = _lookup(es_settings, ["new"])["m00"]
+    assert len(walks) == (1 if big_cluster == 2 else 0)  # read once, with the size, where it can be
+    assert info.size == 12
+    # m10 and m11 share the earliest date: the smaller id, though neither is in a first page
+    assert (info.canonical_id, info.canonical_published) == ("m10", "2020-03-01T08:00:00Z")
+    assert info.members == ()
+
+
+def test_a_member_in_the_batch_again_is_skipped_for_the_canonical_and_counted_once(big_cluster, es_settings):
+    from newsbeam.transforms.stories import resolve_clusters
+
+    # m10 re-fetched with a later date (its own lookup), m01 re-fetched in another lookup batch
+    info = _lookup(es_settings, ["m10"], batch_ids=["m10", "m01"])["m00"]
+    assert info.size == 12 and "m10" in info.members
+    assert [doc_id for doc_id, _ in info.dated] == ["m11"]
+    stories, updates = resolve_clusters([("m10", "2020-04-01T00:00:00Z")], [], [("m10", info)])
+    assert stories == {"m10": {"cluster_id": "m00", "is_canonical": False, "size": 12}}
+    assert [(u.size, u.canonical_id) for u in updates] == [(12, "m11")]
+
+
+def test_a_new_copy_of_a_cluster_larger_than_a_search_joins_with_the_full_size(big_cluster, es_settings):
+    from newsbeam.transforms.similarity import DedupConfig, fingerprint
+    from newsbeam.transforms.stories import _Node, resolve_clusters
+
+    config = DedupConfig()
+    node = _Node("new", "2020-03-20T00:00:00Z", fingerprint(STORY, config))
+
+    def resolve(match):
+        stories, updates = resolve_clusters([("new", "2020-03-20T00:00:00Z")], [], [match])
+        return stories["new"], [(u.size, u.canonical_id) for u in updates]
+
+    with TestPipeline() as p:
+        matches = p | beam.Create([node]) | story_index.LookupIndexedCopies(es_settings, config)
+        resolved = matches | beam.Map(resolve)
+        expected = ({"cluster_id": "m00", "is_canonical": False, "size": 13}, [(13, "m10")])
+        assert_that(resolved, equal_to([expected]))
+
+
+def test_every_member_of_a_cluster_larger_than_a_search_gets_its_update(big_cluster, es_settings):
+    update = StoryUpdate(old_cluster_id="m00", cluster_id="m00", size=13, canonical_id="new")
+    with TestPipeline() as p:
+        ids = p | beam.Create([update]) | ApplyStoryUpdates(es_settings) | beam.Map(lambda a: a.id)
+        assert_that(ids, equal_to([f"m{i:02d}" for i in range(12)]))

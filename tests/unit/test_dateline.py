@@ -254,6 +254,15 @@ NEGATIVES = [
     "COVID-19, the disease caused by the coronavirus, spread quickly.",  # a dash joining a figure
     "F-16 jets flew over the capital on Monday.",
     "FILE PHOTO: A man walks past the central bank in Frankfurt.",  # a caption's kicker
+    # column and section labels: a function word, or a kicker as the last word
+    "DEAR ABBY: My husband and I have been married for 20 years.",
+    "Dear Abby: My husband and I have been married for 20 years.",
+    "WHY IT MATTERS: The law takes effect on Monday.",
+    "OUR VIEW: The council should publish the budget.",
+    "WHAT WE KNOW: Police said two people were hurt.",
+    "NEWS ANALYSIS: The vote shows a divided party.",
+    "MOVIE REVIEW - The sequel is longer than the original.",
+    "HIGH SCHOOL ROUNDUP: Central beat North 3-1 on Friday.",
     "",
 ]
 
@@ -324,4 +333,21 @@ def test_a_place_takes_the_spelling_the_article_uses_after_its_dateline(text, pl
     """ "SANTA FE, N.M. (AP) —" gave the keyword "Santa FE" (a two-letter word stays in
     capitals, as "DC" does) while the article writes "Santa Fe": the analyst's filter on
     ``dateline.places`` met two spellings of one city."""
+    assert parse_dateline(text).places == places
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("THE HAGUE: The court ruled on Monday.", ("The Hague",)),
+        ("SALT LAKE CITY: Utah lawmakers met.", ("Salt Lake City",)),
+        ("UNITED NATIONS: The council met.", ("United Nations",)),
+        ("COX'S BAZAR: Rohingya refugees marched.", ("Cox's Bazar",)),
+        ("NEW YORK - Stocks rose on Monday.", ("New York",)),
+        ("DEE WHY, Australia (AAP) - A surfer was rescued.", ("Dee Why",)),  # marked: a dateline
+    ],
+)
+def test_places_holding_common_words_stay_datelines(text, places):
+    """The label rule (a function word, a kicker last) lets places through, and any dateline
+    with an agency, a date or a region."""
     assert parse_dateline(text).places == places
