@@ -10,8 +10,8 @@ whose feed-scoped guid (``entry_key``) is stored with an indexed article
 alias is looked up the same way: a URL that failed before is retried only
 after ``fetch.failure_retry_after`` seconds, doubled per earlier attempt,
 and given up after ``fetch.max_attempts`` (at once when its failure is final:
-``FINAL_REASONS``, or a failure recorded ``final``: a link to a front or section page, see
-transforms/extract.py ``not_article_final``); the attempts so far travel on in ``FeedEntry.attempts``.
+``FINAL_REASONS``, or a failure recorded ``final``: a feed's link to its site's front page,
+see transforms/extract.py ``not_article_final``); the attempts so far travel on in ``FeedEntry.attempts``.
 
 Entries are never silently treated as new or as known.  If Elasticsearch
 cannot answer a lookup (after the client's retries), by default the lookup
@@ -85,7 +85,7 @@ def retry_due(
 ) -> str:
     """'retry', 'wait' or 'give_up' for a URL that failed ``attempts`` times, last at ``last``
     (``reason``: its last failure's; one of ``FINAL_REASONS`` is given up at once, and so is a
-    failure recorded as ``final``: a link to a site's front or section page, ``not_article``)."""
+    failure recorded as ``final``: a feed's link to its site's front page, ``not_article``)."""
     if attempts >= settings.max_attempts or reason in FINAL_REASONS or final:
         return "give_up"
     when = parse_instant(last)

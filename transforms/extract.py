@@ -171,19 +171,17 @@ def redirected_to_front(entry_url: str, final_url: str) -> str | None:
     return f"the link {entry_url} was redirected to the front page of {urlsplit(final_url).hostname}"
 
 
-def not_article_final(page: FetchedPage, result: ExtractionResult, why: str) -> bool:
-    """Whether the ``not_article`` verdict ``why`` on ``page`` is for good (pure): the link led to
-    a site's front page (redirected there, or it is one), or the page is a list of teasers (a
-    section front, a tag page: ``result.not_article_lasting``).  Such a URL stays what it is, and
-    each retry fetched it again over a day and a half (five attempts) for the same verdict; it is
-    given up at once, as a 410.  An error page, an interstitial, a login wall or an unrelated page
-    served with 200 may be the article on a later try (a page published after its feed entry, a
-    wall that lifts): those keep their retries, as a 404 does."""
+def not_article_final(page: FetchedPage) -> bool:
+    """Whether a ``not_article`` verdict on ``page`` is for good (pure): the feed's link is the
+    site's front page itself, and so is the page served (200).  Such a link stays what it is and
+    each retry fetched it again, five times over about 31 h; it is given up at once, as a 410.
+    Anything else keeps its retries, as a 404 does: an article link redirected to the front page,
+    a "not found" page listing top stories, an interstitial or a wall are what a page published
+    after its feed entry, or a wall that lifts, shows on the first tries; a section front or tag
+    page cannot be told apart from them by its structure."""
     if page.status is not None and page.status != 200:
         return False
-    if is_front_page(page.final_url):
-        return True
-    return why == result.not_article and result.not_article_lasting
+    return is_front_page(page.entry.url) and is_front_page(page.final_url)
 
 
 def names_front_page(final_url: str, result: ExtractionResult) -> str | None:
@@ -267,15 +265,14 @@ def build_article(
             "empty_text",
             f"extracted {len(body)} characters{dense} from {page.final_url} (minimum {min_chars})",
         )
-    front = redirected_to_front(entry.url, page.final_url)
     why = (
-        front
+        redirected_to_front(entry.url, page.final_url)
         or names_front_page(page.final_url, result)
         or result.not_article
         or unrelated_page(entry.title, result)
     )
     if why:
-        return failure("not_article", f"{why}: {page.final_url}", final=not_article_final(page, result, why))
+        return failure("not_article", f"{why}: {page.final_url}", final=not_article_final(page))
     named = resolve_canonical(page.final_url, result.canonical_href, canonical_aliases)
     # A revision keeps the canonical URL, hence the _id, its article is indexed under: a page that
     # now names another canonical URL made a second document of the same article.

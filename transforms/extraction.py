@@ -240,9 +240,6 @@ class ExtractionResult:
     published_raw: str | None = None  # the date as the page wrote it
     og_url: str | None = None  # og:url as written in the page
     not_article: str | None = None  # why the page is no article (see _not_article); None: it may be one
-    # ``not_article`` says what the page is (a section front, a tag page), not what it showed this
-    # time (an error page, an interstitial, a login wall: the article may be there later)
-    not_article_lasting: bool = False
     article_evidence: str | None = None  # what declares the page an article (see _declares_article)
 
 
@@ -1477,7 +1474,6 @@ def _not_article(
     signals["teaser_lines"] = count
     total = len(_tokens(body))
     if count >= TEASER_MIN_LINES and total and tokens >= TEASER_SHARE * total:
-        signals["lasting"] = True  # a list of teasers is what the page is (see not_article_lasting)
         return (
             f"the page declares no article and {count} of its {looked} body lines are teasers beside "
             "links to other pages (a section front or tag page)",
@@ -1585,7 +1581,6 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
     if _declared_paywalled(ld):  # the body may be an opening only: an analyst filters on it
         signals["paywalled"] = True
     not_article, page_signals = _not_article(tree, metas, ld, body, meta["authors"], source, within_budget)
-    lasting = bool(not_article and page_signals.pop("lasting", False))
     signals.update(page_signals)
     provenance.update(method=method, signals=signals)
     return ExtractionResult(
@@ -1598,7 +1593,6 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractionResu
         provenance=provenance,
         published_raw=published_raw,
         not_article=not_article,
-        not_article_lasting=lasting,
         article_evidence=page_signals.get("article_evidence"),
         **meta,
     )

@@ -271,8 +271,8 @@ class Failure:
     feed_url: str | None = None
     attempts: int = 1
     at: str | None = None  # ISO 8601 UTC
-    # No retry mends it, whatever its reason's usual verdict: a link whose page is a site's front
-    # or section page (``not_article``) stays one.  Later runs give it up (connectors/known.py).
+    # No retry mends it, whatever its reason's usual verdict: a feed's link to its site's front
+    # page (``not_article``) stays one.  Later runs give it up (connectors/known.py).
     final: bool = False
     # Seconds the page's site asked to be left alone (429/503 with ``Retry-After``): later runs
     # hold the whole site that long from ``at`` (capped: connectors/feed_schedule.py ``site_hold``).
