@@ -62,3 +62,31 @@ def test_every_free_form_keyword_bounds_what_it_indexes(kind):
             mapping = spec.get("mapping") or {}
             if mapping.get("type") == "keyword":
                 assert 0 < mapping.get("ignore_above", 0) <= LUCENE_SAFE_CHARS, (kind, name)
+
+
+def _paths(document: dict, prefix: str = ""):
+    for name, value in document.items():
+        if isinstance(value, dict):
+            yield from _paths(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}"
+
+
+def _mapped(properties: dict, prefix: str = ""):
+    for name, field in properties.items():
+        yield f"{prefix}{name}"
+        yield from _mapped(field.get("properties") or {}, f"{prefix}{name}.")
+
+
+def test_every_field_of_a_failure_document_is_mapped():
+    """The failures mapping is not dynamic: a field it lacks is kept in _source but cannot be
+    searched or filtered in Kibana (``final``, ``retry_after`` were)."""
+    from newsbeam.transforms.model import Failure
+
+    failure = Failure(
+        url="https://example.org/a", stage="fetch", reason="http_429", http_status=429, error="too many",
+        feed_url="https://example.org/feed", attempts=2, at="2026-11-30T00:00:00Z", final=True,
+        retry_after=60.0,
+    )  # fmt: skip
+    mapped = set(_mapped(load_template("component-failures")["template"]["mappings"]["properties"]))
+    assert set(_paths(failure.to_document())) - mapped == set()
