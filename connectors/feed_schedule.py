@@ -189,10 +189,12 @@ def site_hold(doc: Mapping[str, Any] | None, now: float, max_hint: float) -> Sit
     """The hold a page's failure document (``news-failures``) puts on its site now, if any (pure):
     a 429 or 503 whose ``Retry-After`` (``retry_after``, seconds) has not passed since the failure
     (``@timestamp``).  Capped at ``max_hint`` (``stream.max_hint``, as a feed's Retry-After): a
-    server answering ``Retry-After: 1000000000`` does not park a site for years."""
+    server answering ``Retry-After: 1000000000`` does not park a site for years, nor does a
+    ``@timestamp`` in the future (another host's clock).  The site is the one that answered
+    (``retry_after_site``), else, in documents written before it was kept, the link's."""
     from newsbeam.connectors.http import site_of
 
-    if not doc or doc.get("stage") != "fetch" or not isinstance(doc.get("url"), str):
+    if not isinstance(doc, Mapping) or doc.get("stage") != "fetch" or not isinstance(doc.get("url"), str):
         return None
     seconds = doc.get("retry_after")
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
@@ -200,11 +202,13 @@ def site_hold(doc: Mapping[str, Any] | None, now: float, max_hint: float) -> Sit
     asked = _iso_time(doc.get("@timestamp"))
     if asked is None:
         return None
-    until = asked + min(float(seconds), max_hint)
+    until = min(asked + min(float(seconds), max_hint), now + max_hint)
     if until <= now:
         return None
-    status = (doc.get("http") or {}).get("status")
-    site = site_of(doc["url"])
+    http = doc.get("http")
+    status = http.get("status") if isinstance(http, Mapping) else None
+    answered = doc.get("retry_after_site")
+    site = answered if isinstance(answered, str) and answered else site_of(doc["url"])
     return SiteHold(
         site, until, doc["url"], status if isinstance(status, int) else None, str(doc["@timestamp"])
     )
@@ -223,11 +227,12 @@ def read_site_holds(
                 "filter": [
                     {"term": {"stage": "fetch"}},
                     {"terms": {"reason": ["http_429", "http_503"]}},
+                    {"exists": {"field": "retry_after"}},  # 503s without it do not crowd them out
                     {"range": {"@timestamp": {"gte": _epoch_iso(now - max_hint)}}},
                 ]
             }
         },
-        source=["url", "stage", "retry_after", "@timestamp", "http.status"],
+        source=["url", "stage", "retry_after", "retry_after_site", "@timestamp", "http.status"],
         sort=[{"@timestamp": {"order": "desc"}}],
         ignore_unavailable=True,
     )

@@ -512,7 +512,7 @@ class _FetchPageFn(beam.DoFn):
             self._redirected(site, job, error)
         elif error is not None:
             asked = error.retry_after if error.status in (429, 503) and error.retry_after else None
-            self._outputs.put(("fail", job.entry, error.reason, str(error), error.status, asked))
+            self._outputs.put(("fail", job.entry, error.reason, str(error), error.status, asked, site.key))
             self._hold_off(site, error)
         else:
             self._outputs.put(("page", job.entry, response))
@@ -591,6 +591,7 @@ class _FetchPageFn(beam.DoFn):
         message: str,
         status: int | None,
         retry_after: float | None = None,
+        site: str | None = None,
     ):
         beam.metrics.Metrics.counter(_NS, f"failed_{reason}").inc()
         _LOG.debug("fetch %s: %s", entry.url, message)
@@ -598,7 +599,7 @@ class _FetchPageFn(beam.DoFn):
             FAILED_TAG,
             Failure(url=entry.url, stage="fetch", reason=reason, http_status=status, error=message,
                     feed_url=entry.feed_url, attempts=entry.attempts + 1, at=utcnow_iso(),
-                    retry_after=retry_after),
+                    retry_after=retry_after, retry_after_site=site if retry_after else None),
         )  # fmt: skip
 
     def _page(self, entry: FeedEntry, response):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -174,7 +175,8 @@ def summary_line(document: dict[str, Any]) -> str:
 
 def write_summary_json(document: dict[str, Any], path: str) -> None:
     """Write atomically (a temporary file renamed), so a reader never sees half."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    # per thread too: a stop's watchdog may keep a stream's end while its main thread does
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, ensure_ascii=False)
@@ -280,8 +282,17 @@ def record_unrecorded(client, settings) -> int:
                     (document.get("unrecorded") or {}).get("why"),
                 )
         except (ApiError, TransportError) as exc:
-            log.debug("could not record the kept run %s yet (%s)", rid, type(exc).__name__)
-            continue
+            if getattr(getattr(exc, "meta", None), "status", None) == 400:  # refused, not unavailable
+                log.warning(
+                    "Elasticsearch refused the kept end of run %s (HTTP 400: %s); %s is removed, as "
+                    "no later try would be taken",
+                    rid,
+                    exc,
+                    path,
+                )  # then removed below: kept, it was tried again by every writer, for good
+            else:
+                log.debug("could not record the kept run %s yet (%s)", rid, type(exc).__name__)
+                continue
         try:
             path.unlink()
         except OSError:

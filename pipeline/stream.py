@@ -174,6 +174,7 @@ class StopSignal:
         self._probe: Callable[[], str | None] | None = None
         self._where = "Elasticsearch"
         self._previous: dict[int, Any] = {}
+        self._timer: threading.Timer | None = None
         self.signum: int | None = None
         # Called with the signal number just before an exit at once (second signal, too slow, the
         # cluster not answering): the stream keeps its record's end where status finds it.
@@ -210,9 +211,9 @@ class StopSignal:
             self._timeout,
         )
         self.request(signum)
-        timer = threading.Timer(self._timeout, self._too_slow, args=(signum,))
-        timer.daemon = True
-        timer.start()
+        self._timer = threading.Timer(self._timeout, self._too_slow, args=(signum,))
+        self._timer.daemon = True
+        self._timer.start()
         if self._probe is not None:
             threading.Thread(target=self._watchdog, args=(signum,), name="newsbeam-stop", daemon=True).start()
 
@@ -225,6 +226,8 @@ class StopSignal:
         self._exit_now(128 + signum)
 
     def _too_slow(self, signum: int) -> None:
+        if self._ended.is_set():  # the cycle finished as the timer fired
+            return
         _LOG.error("the cycle in flight did not finish within %.0f s of the stop signal: stopping at once",
                    self._timeout)  # fmt: skip
         self._exit(signum)
@@ -258,8 +261,18 @@ class StopSignal:
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
-    def uninstall(self) -> None:
+    def settle(self) -> None:
+        """The cycle in flight is over: neither the watchdog nor the stop timeout may cut what
+        follows (writing the stream's end, releasing the lease: each bounded).  They ran on until
+        ``uninstall``, so a cluster down since before the cycle ended cut the close short: the
+        kept end said "stopped at once" and the stream exited 143.  A second signal still stops
+        it at once."""
         self._ended.set()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def uninstall(self) -> None:
+        self.settle()
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
@@ -528,9 +541,12 @@ def run_stream(
         record.write(client, "running", clock())
         stop.before_exit = lambda signum: record.keep(signum, clock())
         try:
-            cycles = _loop(
-                settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record
-            )
+            try:
+                cycles = _loop(
+                    settings, pipeline_options, client, lease, stop, max_cycles, on_cycle, clock, record
+                )
+            finally:
+                stop.settle()  # no cycle in flight any more: the close below is not cut short
         except Exception as exc:  # the stream gave up (lease lost, cycles failing in a row)
             from newsbeam.connectors.es import redact
 

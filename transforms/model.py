@@ -277,6 +277,9 @@ class Failure:
     # Seconds the page's site asked to be left alone (429/503 with ``Retry-After``): later runs
     # hold the whole site that long from ``at`` (capped: connectors/feed_schedule.py ``site_hold``).
     retry_after: float | None = None
+    # The site (``connectors.http.site_of``) that answered with it: the held one.  Not always the
+    # link's: an off-site redirect (a feed proxy to the publisher) moves the request to another.
+    retry_after_site: str | None = None
 
     @property
     def id(self) -> str:
@@ -296,4 +299,9 @@ class Failure:
             "@timestamp": self.at,
             **({"final": True} if self.final else {}),
             **({"retry_after": self.retry_after} if self.retry_after else {}),
+            **(
+                {"retry_after_site": self.retry_after_site}
+                if self.retry_after and self.retry_after_site
+                else {}
+            ),
         }

@@ -207,3 +207,21 @@ def test_a_pages_retry_after_is_kept_on_its_failure():
     outputs, _requests = _fetch(routes, ["https://news.example/a.html"])
     failure = next(o for o in outputs if isinstance(o, Failure))
     assert failure.retry_after is None and "retry_after" not in failure.to_document()
+
+
+def test_a_retry_after_met_behind_an_off_site_redirect_names_the_site_that_answered():
+    """A feed proxy's link redirects to the publisher, which answers 429 with Retry-After: the
+    failure names the publisher as the held site, not the proxy (later runs held the proxy, every
+    feed behind it, and went back to the publisher at once)."""
+    moved = OffSiteRedirect("moved", url="https://publisher.example/a.html", status=302, redirects=1)
+    routes = {
+        "https://news.example/a.html": moved,
+        "https://publisher.example/a.html": FetchError(
+            "http_429", "slow down", status=429, retry_after=600.0
+        ),
+    }
+    outputs, _requests = _fetch(routes, ["https://news.example/a.html"])
+    failure = next(o for o in outputs if isinstance(o, Failure))
+    assert (failure.url, failure.retry_after) == ("https://news.example/a.html", 600.0)
+    assert failure.retry_after_site == "publisher.example"
+    assert failure.to_document()["retry_after_site"] == "publisher.example"

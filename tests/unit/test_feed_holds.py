@@ -93,3 +93,15 @@ def test_a_pages_retry_after_holds_its_site_capped_like_a_feeds():
     assert site_hold({**doc, "retry_after": None}, asked + 60, max_hint=3600) is None
     assert site_hold({**doc, "stage": "extract"}, asked + 60, max_hint=3600) is None
     assert site_hold({**doc, "retry_after": True}, asked + 60, max_hint=3600) is None
+    # the site that answered, when the failure names it (an off-site redirect moved the request)
+    assert (
+        site_hold({**doc, "retry_after_site": "publisher.example"}, asked + 60, 3600).site
+        == "publisher.example"
+    )
+    # a stored document from another host's clock, or damaged, holds no longer than max_hint / nothing
+    assert (
+        site_hold({**doc, "@timestamp": "2030-01-01T00:00:00Z"}, asked + 60, max_hint=3600).until
+        == asked + 3660
+    )
+    assert site_hold({**doc, "http": "429"}, asked + 60, max_hint=3600).status is None
+    assert site_hold(["not", "a", "document"], asked + 60, max_hint=3600) is None

@@ -213,3 +213,43 @@ def test_a_runs_end_the_cluster_does_not_take_is_kept_for_status_and_the_next_wr
     ((_path, document),) = unrecorded_runs(settings).values()
     assert (document["command"], document["status"]) == ("run", "failed")
     assert "ConnectionError" in document["unrecorded"]["why"]
+
+
+def test_a_kept_end_the_cluster_refuses_is_dropped_one_it_cannot_take_yet_is_kept(tmp_path, monkeypatch):
+    """A kept end was retried by every later writer whatever the cluster answered: one it refuses
+    (HTTP 400, a document it will never take) stayed pending in status for good."""
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elastic_transport import ConnectionError as TransportConnectionError
+    from elasticsearch import ApiError
+
+    from newsbeam.pipeline.report import keep_unrecorded, record_unrecorded, summary_document, unrecorded_runs
+
+    def meta(status):
+        return ApiResponseMeta(status, "1.1", HttpHeaders(), 0.01, NodeConfig("http", "es.example", 9200))
+
+    class Cluster:
+        def __init__(self, failure):
+            self.failure = failure
+
+        def options(self, **_kwargs):
+            return self
+
+        def search(self, **_kwargs):
+            return {"hits": {"hits": []}}
+
+        def index(self, **_kwargs):
+            raise self.failure
+
+    monkeypatch.setenv("NEWSBEAM_STATE_DIR", str(tmp_path))
+    settings = load_settings(overrides={"elasticsearch": {"url": "http://es.example:9200"}})
+    summary = RunSummary({}, {}, 12.0, waves=1, started_at=1_780_000_000.0)
+    keep_unrecorded(settings, summary_document(summary, settings, command="run", status="ok"), "HTTP 503")
+    for failure in (
+        TransportConnectionError("connection refused"),
+        ApiError("unavailable", meta(503), {}),
+        ApiError("forbidden", meta(403), {}),  # a key that may be given the privilege
+    ):
+        assert record_unrecorded(Cluster(failure), settings) == 0
+        assert len(unrecorded_runs(settings)) == 1, failure
+    assert record_unrecorded(Cluster(ApiError("mapper_parsing_exception", meta(400), {})), settings) == 0
+    assert unrecorded_runs(settings) == {}

@@ -77,3 +77,28 @@ def test_a_stream_stopped_at_once_keeps_its_end_for_status_and_the_next_writer(t
     assert (document["command"], document["status"], document["signal"]) == ("stream", "failed", "SIGTERM")
     assert "stopped at once by SIGTERM" in document["error"]
     assert json.loads(path.read_text())["document"]["unrecorded"]["why"]
+
+
+def test_once_the_cycle_is_over_closing_the_stream_is_not_cut_short():
+    """The watchdog and the stop timeout watch the cycle in flight.  They ran on while the stream
+    wrote its end (retried for up to 10 s while the cluster is down) and released its lease, so a
+    cluster down since before the cycle ended made a clean stop exit 143 with its end kept as
+    "stopped at once".  After ``settle`` neither fires; a second signal still does."""
+    stop, exited, done = _stop(lambda: "ConnectionError")
+    stop._handle(signal.SIGTERM, None)
+    stop.settle()  # the cycle ended: run_stream now closes the record
+    assert not done.wait(0.8)
+    assert exited == []
+    stop._handle(signal.SIGTERM, None)  # the operator insists
+    assert exited == [128 + signal.SIGTERM]
+    stop.uninstall()
+
+
+def test_the_stop_timeout_does_not_fire_after_the_cycle_is_over():
+    exited: list[int] = []
+    stop = StopSignal(timeout=0.3, exit_now=exited.append, grace=60, every=0.05)
+    stop._handle(signal.SIGINT, None)
+    stop.settle()
+    time.sleep(0.6)
+    assert exited == []
+    stop.uninstall()
