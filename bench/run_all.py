@@ -23,6 +23,7 @@ ORDER = [
     "dedup",
     "ner",
     "es_sink",
+    "graph_build",
     "status",
     "resolve",
     "throughput",

@@ -6,16 +6,17 @@ and reading each one's signature.  Beam calls it for every ParDo at construction
 the graph is translated (``to_runner_api``), again in the DirectRunner's checks and once more
 per bundle processor: about 14 times per DoFn, 1,200 times for one wave of ``newsbeam run``
 (some 90 ParDos).  Profiled on a four-run integration test (``tests/integration/
-test_feed_reruns.py``), those calls were 150,000 ``inspect.signature`` calls, a quarter of the
-process's CPU; every ``newsbeam run`` wave and every ``newsbeam stream`` cycle builds and
+test_feed_reruns.py``), those calls were 150,000 ``inspect.signature`` calls, about a fifth of
+the process's CPU; every ``newsbeam run`` wave and every ``newsbeam stream`` cycle builds and
 translates a new graph, so each one paid it.
 
 ``install()`` memoizes the function per DoFn instance (by identity, dropped when the instance is:
 a finished pipeline's DoFns are not kept alive).  The answer depends only on the instance's methods and their
 default arguments, which are fixed once the instance exists (Beam's own wrappers that assign
-``self.process`` do so in ``__init__``).  Measured side by side (building and translating the
-demo graph, six times each, CPU time): 1.5 s -> 1.1 s per graph; the four-run test used 28 s
--> 22 s of CPU.  A call that raises (a DoFn with duplicate parameters) is not remembered, so it
+``self.process`` do so in ``__init__``).  Measured side by side
+(``bench/graph_build.py``: the demo graph built and translated, interleaved, CPU time): median
+0.63x and 0.70x of Beam's own in two runs; a four-run integration test used 28 s -> 22 s of CPU.
+A call that raises (a DoFn with duplicate parameters) is not remembered, so it
 raises every time as before; each caller gets its own copy of the sets.
 """
 
