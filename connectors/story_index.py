@@ -18,6 +18,10 @@ cluster also holds while being no copy of the new article, does not join it
 the new article is an excerpt of the indexed member says so
 (``IndexedCluster.excerpt``): such an article links no article of its own
 batch that does not copy the same indexed story.
+An article of the lookup that is indexed in a cluster it no longer copies
+(re-fetched with a revised text; read with the band keys, by ``_id``) is
+output as ``(id, IndexedCluster(held=True))``: a link in its batch to that
+cluster then counts it once in the size.
 
 ``ApplyStoryUpdates``: for each ``StoryUpdate``, the ids of the indexed
 articles of the old cluster are read (one query per batch of updates) and a
@@ -137,19 +141,25 @@ class _LookupFn(_EsDoFn):
         all_keys = sorted(set().union(*keys_of.values())) if keys_of else []
         if not all_keys:
             return
+        # The lookup's own articles come back too, when indexed: the cluster each is in (below).
+        own_ids = [node.id for node in nodes]
         response = self._client.search(
             index=alias,
-            query={"terms": {"story_bands": all_keys}},
+            query={"bool": {"should": [{"terms": {"story_bands": all_keys}}, {"ids": {"values": own_ids}}],
+                            "minimum_should_match": 1}},
             source=["story", "published", "story_fp", "story_bands"],
             size=_MAX_HITS,
             ignore_unavailable=True,
-        )
+        )  # fmt: skip
         hits = response["hits"]["hits"]
         if len(hits) >= _MAX_HITS:
             self._truncated.inc()
         candidates = []
+        stored: dict[str, str] = {}  # own id -> the cluster it is indexed in
         for hit in hits:
             src = hit.get("_source") or {}
+            if hit["_id"] in keys_of:
+                stored[hit["_id"]] = (src.get("story") or {}).get("cluster_id") or hit["_id"]
             if "story_fp" not in src:
                 continue
             story = src.get("story") or {}
@@ -166,8 +176,6 @@ class _LookupFn(_EsDoFn):
                     matched.setdefault(node.id, defaultdict(list))[cluster_id].append(
                         (cand_id, cand_fp, published)
                     )
-        if not matched:
-            return
         by_id = {node.id: node for node in nodes}
         for node_id in list(matched):
             kept = self._without_shared_excerpts(by_id[node_id], matched[node_id], candidates)
@@ -175,9 +183,9 @@ class _LookupFn(_EsDoFn):
                 matched[node_id] = kept
             else:
                 del matched[node_id]
+        yield from self._held(stored, matched)
         if not matched:
             return
-        own_ids = [node.id for node in nodes]
         clusters = self._clusters(
             sorted({c for per in matched.values() for c in per}),
             own_ids,
@@ -197,6 +205,18 @@ class _LookupFn(_EsDoFn):
                 ):
                     info = dataclasses.replace(info, excerpt=True)
                 yield node_id, info
+
+    @staticmethod
+    def _held(stored: dict[str, str], matched: dict[str, dict]):
+        """``(id, IndexedCluster(held=True))`` for each article of the lookup that is indexed in
+        a cluster it no longer copies (re-fetched with a revised text): should another article
+        of the batch link it to that cluster, it counts once in the size (a lookup reads only
+        its own articles' membership, and those met in order up to the canonical copy)."""
+        from newsbeam.transforms.stories import IndexedCluster
+
+        for node_id, cluster_id in sorted(stored.items()):
+            if cluster_id not in matched.get(node_id, ()):
+                yield node_id, IndexedCluster(cluster_id, cluster_id, None, (node_id,), held=True)
 
     def _without_shared_excerpts(
         self, node, per_cluster: dict[str, list], candidates: list

@@ -141,7 +141,11 @@ class IndexedCluster:
     ``dated`` then hold only what the canonical flag and the size need, the
     members that are in the batch again and the earliest members up to the
     first one that is not (see ``connectors.story_index``).  ``None``:
-    ``members`` is every member."""
+    ``members`` is every member.
+
+    ``held``: not a match: the article (``members``) is indexed in the cluster but copies none
+    of it (re-fetched with a revised text); it joins the cluster only through another link,
+    and then counts once in the size."""
 
     cluster_id: str
     canonical_id: str
@@ -150,6 +154,7 @@ class IndexedCluster:
     excerpt: bool = False
     dated: tuple[tuple[str, str | None], ...] = ()
     size: int | None = None
+    held: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +186,7 @@ def resolve_clusters(
 
     ``nodes``: (id, published) of the batch's new articles; ``edges``:
     verified copy pairs among them; ``matches``: (new id, indexed cluster it
-    copies); ``excluded``: ids kept out of every cluster (digests);
+    copies, or is indexed in: ``IndexedCluster.held``); ``excluded``: ids kept out of every cluster (digests);
     ``joins``: shared excerpts, each linked through its one edge to the
     first of its ranked partners that is not excluded, or to none
     (``find_shared_excerpts``).  An article that is an
@@ -197,6 +202,8 @@ def resolve_clusters(
         doc: next((p for p in ranked if p not in excluded), None) for doc, ranked in (joins or {}).items()
     }
     matches = list(matches)
+    held = [(doc_id, indexed) for doc_id, indexed in matches if indexed.held]
+    matches = [(doc_id, indexed) for doc_id, indexed in matches if not indexed.held]
     matched: dict[str, set[str]] = defaultdict(set)
     anchored: dict[str, set[str]] = defaultdict(set)  # excerpts of indexed clusters
     for doc_id, indexed in matches:
@@ -243,6 +250,8 @@ def resolve_clusters(
                 clusters[indexed.cluster_id] = indexed
             known_members[indexed.cluster_id].update(indexed.members)
             union(f"n:{doc_id}", f"c:{indexed.cluster_id}")
+    for _doc_id, indexed in held:  # already indexed in the cluster, should a link lead back to it
+        known_members[indexed.cluster_id].update(indexed.members)
 
     components: dict[str, list[str]] = defaultdict(list)
     for node in list(parent):

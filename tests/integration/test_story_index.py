@@ -212,3 +212,36 @@ def test_every_member_of_a_cluster_larger_than_a_search_gets_its_update(big_clus
     with TestPipeline() as p:
         ids = p | beam.Create([update]) | ApplyStoryUpdates(es_settings) | beam.Map(lambda a: a.id)
         assert_that(ids, equal_to([f"m{i:02d}" for i in range(12)]))
+
+
+def test_a_member_in_the_batch_that_no_longer_copies_its_cluster_counts_once(
+    es_client, es_settings, index_prefix
+):
+    # Cluster a = {a, y}; y is re-fetched with another text and copies nothing indexed; z, in
+    # another lookup batch, copies a and its batch links it to y: the story is a, y, z.
+    from newsbeam.transforms.similarity import DedupConfig, fingerprint
+    from newsbeam.transforms.stories import _Node, resolve_clusters
+
+    setup_indices(es_client, index_prefix)
+    alias = es_settings.articles_alias
+    for doc_id, day in [("a", "01"), ("y", "02")]:
+        source = _big_cluster_source(doc_id, f"2020-03-{day}T08:00:00Z")
+        source["story"] = {"cluster_id": "a", "is_canonical": doc_id == "a", "size": 2}
+        es_client.index(index=alias, id=doc_id, document=source)
+    es_client.indices.refresh(index=alias)
+    config = DedupConfig()
+    other = "A school in the valley opened a new library wing with help from parents and pupils. " * 4
+    batch = [_Node("y", "2020-03-05T00:00:00Z", fingerprint(other, config)),
+             _Node("z", "2020-03-06T00:00:00Z", fingerprint(STORY, config))]  # fmt: skip
+    fn = story_index._LookupFn(es_settings, config)
+    fn.setup()
+    try:
+        fn.start_bundle()
+        every = dict.fromkeys(["y", "z"])
+        matches = [match for node in batch for match in fn.process([node], every)]
+    finally:
+        fn.teardown()
+    nodes = [(node.id, node.published) for node in batch]
+    stories, updates = resolve_clusters(nodes, [("y", "z")], matches)
+    assert stories["y"] == stories["z"] == {"cluster_id": "a", "is_canonical": False, "size": 3}
+    assert [(u.old_cluster_id, u.size, u.canonical_id) for u in updates] == [("a", 3, "a")]

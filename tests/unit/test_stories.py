@@ -104,3 +104,19 @@ def test_an_excerpt_of_an_indexed_story_links_only_articles_that_copy_it_too():
     # Matched as a whole copy, it links all three as before.
     stories, _ = resolve_clusters(nodes, edges, [("e", indexed), ("g", indexed)])
     assert {s["cluster_id"] for s in stories.values()} == {"k"}
+
+
+def test_a_member_held_by_a_cluster_it_no_longer_copies_counts_once_and_joins_only_through_a_link():
+    # y is indexed in c = {a, y} but copies none of it now; z copies c
+    indexed = IndexedCluster(
+        "a", "a", "2020-06-27T09:00:00Z", (), dated=(("a", "2020-06-27T09:00:00Z"),), size=2
+    )
+    held = IndexedCluster("a", "a", None, ("y",), held=True)
+    nodes = [("y", "2020-06-28T00:00:00Z"), ("z", "2020-06-29T00:00:00Z")]
+    stories, updates = resolve_clusters(nodes, [("y", "z")], [("z", indexed), ("y", held)])
+    assert stories == {"y": story("a", False, 3), "z": story("a", False, 3)}
+    assert updates == [StoryUpdate("a", "a", 3, "a")]
+    # no link back to c: y is a story of its own, and c only grows by z
+    stories, updates = resolve_clusters(nodes, [], [("z", indexed), ("y", held)])
+    assert stories == {"y": story("y", True, 1), "z": story("a", False, 3)}
+    assert updates == [StoryUpdate("a", "a", 3, "a")]
