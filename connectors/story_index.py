@@ -131,6 +131,10 @@ class _LookupFn(_EsDoFn):
         self._config = config
         self._matches = beam.metrics.Metrics.counter(_NS, "indexed_matches")
         self._truncated = beam.metrics.Metrics.counter(_NS, "lookup_truncated")
+        self._walked: dict = {}
+
+    def start_bundle(self):
+        self._walked = {}  # the index may have changed since the last bundle
 
     def process(self, nodes, batch_ids=None):
         from newsbeam.transforms.similarity import _matched_region
@@ -336,9 +340,7 @@ class _LookupFn(_EsDoFn):
             docs = sorted(first[cluster_id], key=lambda d: _time_key(d[1], d[0]))
             found = _canonical_scan(docs, batch_ids, complete=len(docs) == sizes[cluster_id])
             if found is None:  # more members in the batch than were read: walk on
-                hits = _walk(self._client, alias, _in_cluster(cluster_id), ["published"], _BY_TIME, _PAGE)
-                docs = ((hit["_id"], (hit.get("_source") or {}).get("published")) for hit in hits)
-                found = _canonical_scan(docs, batch_ids, complete=True)
+                found = self._walked_scan(cluster_id, sizes[cluster_id], batch_ids)
             canonical, dated, in_batch = found
             members[cluster_id] |= in_batch
             result[cluster_id] = IndexedCluster(
@@ -346,6 +348,33 @@ class _LookupFn(_EsDoFn):
                 dated=dated, size=sizes[cluster_id],
             )  # fmt: skip
         return result
+
+    def _walked_scan(self, cluster_id: str, size: int, batch_ids):
+        """``_canonical_scan`` over the cluster's members walked in order.  What was walked is
+        kept for the bundle (``start_bundle``), under the cluster's id and size, and scanned
+        again with each lookup's batch ids; the walk goes on only where they need more: when a
+        re-extraction puts every early member of a large cluster in the batch, each lookup
+        batch matching it would otherwise walk it all again."""
+        key = (cluster_id, size)
+        if key in self._walked:
+            docs, complete = self._walked[key]
+            found = _canonical_scan(docs, batch_ids, complete=complete)
+            if found is not None:
+                return found
+        docs: list = []
+        state = {"complete": False}
+
+        def kept(hits):
+            for hit in hits:
+                docs.append((hit["_id"], (hit.get("_source") or {}).get("published")))
+                yield docs[-1]
+            state["complete"] = True
+
+        alias = self._settings.articles_alias
+        hits = _walk(self._client, alias, _in_cluster(cluster_id), ["published"], _BY_TIME, _PAGE)
+        found = _canonical_scan(kept(hits), batch_ids, complete=True)
+        self._walked[key] = (docs, state["complete"])
+        return found
 
 
 def _moment(published: str | None) -> tuple:

@@ -214,6 +214,36 @@ def test_every_member_of_a_cluster_larger_than_a_search_gets_its_update(big_clus
         assert_that(ids, equal_to([f"m{i:02d}" for i in range(12)]))
 
 
+def test_lookups_of_a_large_cluster_in_the_batch_again_walk_it_once_per_bundle(
+    big_cluster, es_settings, record_calls
+):
+    # A re-extraction: every member is in the batch again, so each lookup batch that matches the
+    # cluster scans all of it for the canonical copy; the walk is done once for the bundle.
+    from newsbeam.transforms.similarity import DedupConfig
+
+    walks = record_calls(story_index, "_walk", lambda *args: args[2])
+    every = dict.fromkeys([f"m{i:02d}" for i in range(12)] + ["new"])
+    fn = story_index._LookupFn(es_settings, DedupConfig())
+    fn.setup()
+    searches = record_calls(fn._client, "search", lambda **kw: "pit" in kw)  # walked: True
+    try:
+        fn.start_bundle()
+        infos = [fn._clusters(["m00"], [f"m{i:02d}"], every)["m00"] for i in range(4)]
+        # a lookup batch whose ids leave an early member out needs less than was walked
+        fewer = fn._clusters(["m00"], ["m03"], dict.fromkeys(["m03", "m10", "new"]))["m00"]
+        fn.start_bundle()
+        again = fn._clusters(["m00"], ["m00"], every)["m00"]
+    finally:
+        fn.teardown()
+    assert len(walks) == (0 if big_cluster == 20 else 2)  # once per bundle
+    # one search per lookup; a walk reads 12 members 2 a page (and an empty page)
+    assert searches.count(False) == 6 and searches.count(True) == len(walks) * 7
+    for info in [*infos, again]:
+        assert info.size == 12 and (info.canonical_id, info.dated[0][0]) == ("m10", "m10")
+        assert len(info.members) == 12  # every member is in the batch again
+    assert (fewer.canonical_id, [doc_id for doc_id, _ in fewer.dated]) == ("m10", ["m11"])
+
+
 def test_a_member_in_the_batch_that_no_longer_copies_its_cluster_counts_once(
     es_client, es_settings, index_prefix
 ):
