@@ -57,6 +57,7 @@ __all__ = [
     "ping",
     "redact",
     "setup_indices",
+    "what_failed",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -83,7 +84,14 @@ def count_es_error(operation: str, exc: Exception) -> str:
     status = getattr(getattr(exc, "meta", None), "status", None)
     kind = f"http_{status}" if isinstance(status, int) and status else type(exc).__name__
     beam.metrics.Metrics.counter(ES_ERRORS, f"{operation}:{kind}").inc()
-    return f"HTTP {status}" if kind.startswith("http_") else kind
+    return what_failed(exc)
+
+
+def what_failed(exc: BaseException) -> str:
+    """What a failed request met, for a log line or a record: ``HTTP 503`` (an ``ApiError``) or
+    the error's name (``ConnectionError``), not its text, a page of nested connection errors."""
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    return f"HTTP {status}" if isinstance(status, int) and status else type(exc).__name__
 
 
 class EsSetupError(EsUnavailable):

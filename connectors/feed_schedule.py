@@ -24,7 +24,7 @@ from typing import Any
 
 from newsbeam.connectors.http import MAX_RETRY_AFTER_SECONDS as MAX_HINT_SECONDS
 from newsbeam.connectors.http import parse_retry_after
-from newsbeam.transforms.model import parse_instant
+from newsbeam.transforms.model import epoch_iso, parse_instant
 
 __all__ = [
     "GONE_STATUS",
@@ -228,7 +228,7 @@ def read_site_holds(
                     {"term": {"stage": "fetch"}},
                     {"terms": {"reason": ["http_429", "http_503"]}},
                     {"exists": {"field": "retry_after"}},  # 503s without it do not crowd them out
-                    {"range": {"@timestamp": {"gte": _epoch_iso(now - max_hint)}}},
+                    {"range": {"@timestamp": {"gte": epoch_iso(now - max_hint)}}},
                 ]
             }
         },
@@ -242,9 +242,3 @@ def read_site_holds(
         if hold is not None and (hold.site not in holds or hold.until > holds[hold.site].until):
             holds[hold.site] = hold
     return holds
-
-
-def _epoch_iso(epoch: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -81,7 +81,7 @@ from newsbeam.connectors.http import (
     origin_of,
     site_of,
 )
-from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, utcnow_iso
+from newsbeam.transforms.model import Failure, FeedEntry, FetchedPage, epoch_iso, utcnow_iso
 from newsbeam.transforms.progress import Progress
 
 __all__ = ["FetchPages", "balance_sites"]
@@ -98,12 +98,6 @@ _INTAKE_POLL = 0.05  # seconds: how often a busy scheduler looks for new sites
 # RFC 9309 section 2.5: a robots.txt is parsed up to a limit of at least 500 KiB, not ignored when
 # larger.  Only that much is read (whatever fetch.max_bytes), and parsed up to its last whole line.
 ROBOTS_PARSE_LIMIT = 512 * 1024
-
-
-def _iso_seconds(epoch: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def robots_prefix(content: bytes) -> bytes:
@@ -552,7 +546,7 @@ class _FetchPageFn(beam.DoFn):
             site.host.spent = max(site.host.spent, site.host.left)  # _launch defers its entries
             _LOG.warning(
                 "%s asked to wait (Retry-After) until %s: its %d entries are left for a later run",
-                site.key, _iso_seconds(until), len(site.queue),
+                site.key, epoch_iso(until), len(site.queue),
             )  # fmt: skip
             return
         site.host.spent += wait

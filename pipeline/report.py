@@ -358,10 +358,9 @@ def close_run_record(client, settings, command: str, summary, error: BaseExcepti
             return
         # Its "running" record would stay so for good, shown as GONE: kept where status finds it
         # and the next writer records it (as a stream's end, see StreamRecord.close).
-        from newsbeam.connectors.es import describe
+        from newsbeam.connectors.es import describe, what_failed
 
-        status_code = getattr(getattr(exc, "meta", None), "status", None)
-        what = f"HTTP {status_code}" if isinstance(status_code, int) and status_code else type(exc).__name__
+        what = what_failed(exc)
         why = f"Elasticsearch at {describe(settings.elasticsearch)} did not take it ({what})"
         kept = keep_unrecorded(settings, document, why)
         log.warning(
@@ -378,12 +377,12 @@ def close_run_record(client, settings, command: str, summary, error: BaseExcepti
 def held_message(held, shown: int = 5) -> str:
     """What ``newsbeam run`` says about the feeds it did not poll (``RunSummary.held``): each
     feed, why, and from when it is polled again; a gone feed should leave the feeds file."""
-    from newsbeam.transforms.model import mask_userinfo
+    from newsbeam.transforms.model import epoch_iso, mask_userinfo
 
     parts = []
     for hold in held[:shown]:
         url = mask_userinfo(hold.feed_url)
-        again = datetime.fromtimestamp(hold.until, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        again = epoch_iso(hold.until)
         if hold.reason == "gone":
             parts.append(
                 f"{url} answered 410 Gone at {hold.last_poll} (removed for good: take it out of the "

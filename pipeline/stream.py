@@ -49,7 +49,6 @@ next run or stream records it.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import os
 import signal
@@ -59,10 +58,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from newsbeam.config.settings import FeedSpec, Settings, StreamSettings
+from newsbeam.connectors.es import what_failed
 from newsbeam.connectors.feed_health import read_feed_docs
 from newsbeam.connectors.feed_schedule import GONE_STATUS
 from newsbeam.pipeline.run import RunFailed, RunSummary, prepare_writer, run_batch
-from newsbeam.transforms.model import parse_instant
+from newsbeam.transforms.model import epoch_iso, parse_instant
 
 __all__ = ["StopSignal", "cluster_probe", "due_feeds", "next_interval", "next_poll", "run_stream"]
 
@@ -76,12 +76,6 @@ _MAX_UNEXPECTED = 10  # unclassified cycle failures in a row before the stream g
 def _parse_time(value: str | None) -> float | None:
     when = parse_instant(value)
     return None if when is None else when.timestamp()
-
-
-def _iso(stamp: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
 
 
 def next_interval(doc: Mapping[str, Any], config: StreamSettings) -> tuple[float, str]:
@@ -137,7 +131,7 @@ def write_schedule(client, alias: str, docs: Mapping[str, Mapping[str, Any]], co
             **(doc.get("schedule") or {}),
             "interval_seconds": seconds,
             "reason": reason,
-            "next_poll": _iso(next_poll(doc, config)),
+            "next_poll": epoch_iso(next_poll(doc, config)),
         }
         actions.append(
             {"_op_type": "update", "_index": alias, "_id": feed_doc_id(url), "doc": {"schedule": schedule}}
@@ -291,7 +285,7 @@ def cluster_probe(es) -> Callable[[], str | None]:
             client.info()
             return None
         except (ApiError, TransportError) as exc:
-            return _what_failed(exc)
+            return what_failed(exc)
         finally:
             client.close()
 
@@ -409,7 +403,7 @@ class StreamRecord:
             record_run(brief, es.runs_alias, self.document(status, now, error))
         except (ApiError, TransportError) as exc:
             _LOG.debug("could not record the stream in %s (%s)", es.runs_alias, type(exc).__name__)
-            return _what_failed(exc)
+            return what_failed(exc)
         return None
 
     def close(
@@ -565,12 +559,6 @@ def run_stream(
         client.close()
 
 
-def _what_failed(exc: Exception) -> str:
-    """``HTTP 503`` or the transport error's name: not its text, a page of nested connection errors."""
-    status = getattr(getattr(exc, "meta", None), "status", None)
-    return f"HTTP {status}" if isinstance(status, int) and status else type(exc).__name__
-
-
 class _Outage:
     """What the stream logs while Elasticsearch does not answer its schedule reads: the first
     failure, then at most once every ``repeat`` seconds, and the recovery.  It logged the
@@ -595,7 +583,7 @@ class _Outage:
                 "cannot read the feeds' schedule from Elasticsearch at %s (%s); trying again every "
                 "%.0f s or so, and the stream goes on when it answers",
                 self._where,
-                _what_failed(exc),
+                what_failed(exc),
                 pause,
             )
         elif now - self._logged >= self._repeat:
@@ -603,7 +591,7 @@ class _Outage:
             _LOG.warning(
                 "Elasticsearch at %s still does not answer (%s; %.0f s, %d attempts)",
                 self._where,
-                _what_failed(exc),
+                what_failed(exc),
                 now - self._since,
                 self._attempts,
             )

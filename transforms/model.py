@@ -101,6 +101,11 @@ def utcnow_iso() -> str:
     return iso_utc(dt.datetime.now(dt.timezone.utc))
 
 
+def epoch_iso(epoch: float) -> str:
+    """``iso_utc`` of a ``time.time()`` value."""
+    return iso_utc(dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
+
+
 def doc_id_for_url(canonical_url: str) -> str:
     """The Elasticsearch ``_id`` of the article whose canonical URL is given.
 
