@@ -29,6 +29,14 @@ def _runs(es_client, prefix):
     return [hit["_source"] for hit in hits]
 
 
+def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``newsbeam <argv>`` in its own session (its worker processes are killed with it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsbeam", *argv], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
 # SIGHUP: the terminal or ssh session of a run started by hand closed; the run died at once, its
 # lease left behind and nothing recorded
 @pytest.mark.parametrize(
@@ -48,10 +56,7 @@ def test_a_run_stopped_mid_wave_is_recorded_as_stopped_and_the_next_run_complete
                 "--allow-private-hosts", "--quiet", "--summary-json", str(summary),
                 "--direct_running_mode=in_memory"]  # fmt: skip
         env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "newsbeam", *argv], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
+        proc = _start(argv, env)
         try:
             _wait_for(lambda: len(site.served) >= 3, 120, "the second wave's page", proc)
             proc.send_signal(signum)
@@ -103,10 +108,7 @@ def test_a_run_killed_without_a_chance_to_record_its_end_shows_as_gone(
         argv = ["run", "--config", str(config), "--es-url", es_settings.url, "--index-prefix", prefix,
                 "--allow-private-hosts", "--quiet", "--direct_running_mode=in_memory"]  # fmt: skip
         env = {**os.environ, "NEWSBEAM_STATE_DIR": str(tmp_path / "state")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "newsbeam", *argv], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
+        proc = _start(argv, env)
         try:
             _wait_for(lambda: len(site.served) >= 3, 120, "the second wave's page", proc)
             # while it works: one record, running, that status shows as such
