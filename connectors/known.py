@@ -166,7 +166,7 @@ def will_retry(failure, settings: FetchSettings) -> bool:
         failure.stage in RETRIED_STAGES
         and failure.attempts < settings.max_attempts
         and failure.reason not in FINAL_REASONS
-        and not getattr(failure, "final", False)
+        and not failure.final
     )
 
 

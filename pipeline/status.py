@@ -37,7 +37,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from newsbeam.transforms.model import mask_userinfo, parse_instant
+from newsbeam.transforms.model import epoch_iso, mask_userinfo, parse_instant
 
 __all__ = ["FAILURE_FIELDS", "FEED_HEALTH_FIELDS", "collect_status", "count_aliases", "print_status"]
 
@@ -164,7 +164,7 @@ def _feeds(client, alias: str, interval: timedelta | None, stream=None) -> tuple
             if hold is not None and (
                 last is None or interval is None or hold.until > (last + interval).timestamp()
             ):
-                next_poll = _iso(datetime.fromtimestamp(hold.until, timezone.utc))
+                next_poll = epoch_iso(hold.until)
         feeds.append(
             {
                 "url": mask_userinfo(feed.get("url")),  # older documents kept the user info
@@ -271,7 +271,7 @@ def _site_holds(client, settings, now: datetime) -> list[dict[str, Any]]:
     return [
         {
             "site": hold.site,
-            "until": _iso(datetime.fromtimestamp(hold.until, timezone.utc)),
+            "until": epoch_iso(hold.until),
             "url": mask_userinfo(hold.url),
             "status": hold.status,
             "asked_at": hold.asked_at,
